@@ -1,0 +1,154 @@
+"""Decisions -> the writes Salesforce must make, and the words an admin reads in --dry-run.
+
+Pure. The campaign memberships are settled here: a response whose person is already a
+member of the form's campaign (in Salesforce, or through an earlier response of this run)
+writes no second CampaignMember, which is the ``DUPLICATE_VALUE: Already a campaign member``
+that home-grown connectors keep failing on. A membership that has not responded yet (e.g.
+"Sent" from an email send) is moved to the form's status; one that already responded is
+left alone, so a repeat fill never downgrades "Attended" to "Responded".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+from .model import Action, Decision, Target
+
+
+@dataclass(frozen=True)
+class ExistingMember:
+    id: str
+    status: str
+    has_responded: bool
+
+
+@dataclass(frozen=True)
+class LeadWrite:
+    conversion_id: str
+    fields: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class MemberWrite:
+    conversion_id: str
+    campaign_id: str
+    target: Target
+    status: str
+
+
+@dataclass(frozen=True)
+class MemberUpdate:
+    conversion_id: str
+    member_id: str
+    status: str
+
+
+@dataclass(frozen=True)
+class Step:
+    """One response's line in the plan."""
+
+    decision: Decision
+    member: str              # "create" | "exists" | "update" | "none"
+    member_id: str | None = None
+    member_note: str = ""
+
+
+@dataclass
+class WritePlan:
+    steps: list[Step] = field(default_factory=list)
+    leads: list[LeadWrite] = field(default_factory=list)
+    members: list[MemberWrite] = field(default_factory=list)
+    member_updates: list[MemberUpdate] = field(default_factory=list)
+
+
+def member_key(campaign_id: str, target: Target) -> tuple[str, str]:
+    return campaign_id, (target.id or f"new:{target.new_lead_of}")
+
+
+def plan_batch(decisions: Iterable[Decision], existing: Mapping[tuple[str, str], ExistingMember],
+               planned: dict[tuple[str, str], str]) -> WritePlan:
+    """Turn a batch's decisions into writes.
+
+    ``existing`` holds the CampaignMembers Salesforce has for the batch's campaigns and
+    records, keyed by (CampaignId, LeadId or ContactId). ``planned`` is the run's memory of
+    memberships already written or planned, (campaign, record key) -> conversion id; it is
+    updated in place so the next batch sees this one's.
+    """
+    plan = WritePlan()
+    for decision in decisions:
+        response, target = decision.response, decision.target
+        if decision.action is Action.FAILED or response is None or target is None:
+            plan.steps.append(Step(decision, "none"))
+            continue
+        if decision.action is Action.CREATE_LEAD and target.id is None:
+            plan.leads.append(LeadWrite(decision.conversion_id, dict(response.lead_fields)))
+        keys = {member_key(response.campaign_id, target)}
+        if target.id and target.new_lead_of:
+            keys.add(member_key(response.campaign_id, Target("Lead", None, target.new_lead_of)))
+        found = existing.get((response.campaign_id, target.id)) if target.id else None
+        earlier = next((planned[k] for k in keys if k in planned), None)
+        if found is not None:
+            if not found.has_responded and found.status != response.member_status:
+                plan.member_updates.append(MemberUpdate(decision.conversion_id, found.id,
+                                                        response.member_status))
+                plan.steps.append(Step(decision, "update", found.id,
+                                       f"member status {found.status} -> {response.member_status}"))
+            else:
+                plan.steps.append(Step(decision, "exists", found.id,
+                                       f"already a member ({found.status})"))
+        elif earlier is not None:
+            plan.steps.append(Step(decision, "exists", None,
+                                   f"already a member through response {earlier} of this run"))
+        else:
+            plan.members.append(MemberWrite(decision.conversion_id, response.campaign_id, target,
+                                            response.member_status))
+            plan.steps.append(Step(decision, "create"))
+        for key in keys:
+            planned.setdefault(key, decision.conversion_id)
+    return plan
+
+
+# -- rendering -----------------------------------------------------------------------------
+
+def describe_step(step: Step) -> str:
+    """An admin's one-line account of a response: the action and the record it lands on."""
+    d = step.decision
+    if d.action is Action.FAILED:
+        return f"failed: {d.reason}"
+    target = d.target
+    assert target is not None
+    where = target.id or "the new Lead"
+    if d.action is Action.CREATE_LEAD:
+        text = "create lead" if target.id is None else f"create lead (done earlier: {target.id})"
+    elif d.action is Action.ATTACH_LEAD:
+        text = f"attach to lead {where}"
+    else:
+        text = f"attach to contact {where}"
+    if step.member == "exists":
+        text += f"; {step.member_note}"
+    elif step.member == "update":
+        text += f"; {step.member_note}"
+    return text
+
+
+def step_json(step: Step, campaign_id: str | None = None) -> dict[str, Any]:
+    d = step.decision
+    response = d.response
+    target = d.target
+    return {
+        "conversion_id": d.conversion_id,
+        "email": response.email if response else None,
+        "form_id": response.form_id if response else None,
+        "campaign_id": response.campaign_id if response else campaign_id,
+        "action": d.action.value,
+        "target": None if target is None else {
+            "sobject": target.sobject, "id": target.id, "new_lead_of": target.new_lead_of},
+        "member": step.member,
+        "member_id": step.member_id,
+        "already_member": step.member == "exists",
+        "reason": d.reason,
+        "member_note": step.member_note,
+        "error_code": d.error_code,
+        "summary": describe_step(step),
+    }
