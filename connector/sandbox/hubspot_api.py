@@ -13,6 +13,7 @@ State lives in ``hubspot_store``; handlers hold the app lock while they touch it
 from __future__ import annotations
 
 import base64
+import copy
 import binascii
 import time
 import uuid
@@ -164,8 +165,9 @@ class HubSpotApi:
                     for s in self.store.logs[form_id].newest_first()]
 
     def forms(self) -> list[dict[str, Any]]:
+        """All form definitions (v3 shape, archived ones included), in creation order."""
         with self.app.lock:
-            return [dict(f) for f in self.store.forms.values()]
+            return copy.deepcopy(list(self.store.forms.values()))
 
     # -- errors the server asks for ------------------------------------------------------
     def unauthorized(self) -> Response:
