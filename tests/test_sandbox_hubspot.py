@@ -485,3 +485,29 @@ def test_dump_load_round_trip_keeps_order_ids_and_settings() -> None:
     assert copy.hubspot.submissions(guid) == hs.submissions(guid)
     hs.reset()
     assert hs.forms() == [] and hs.portal_id == 2026001 and hs.limiter.per_10s == 190
+
+
+def test_fault_responses_speak_hubspot() -> None:
+    hs = SandboxApp("t").hubspot
+    r = hs.fault_response(429, retry_after=2)
+    body = json.loads(r.body)
+    assert r.status == 429 and r.headers["Retry-After"] == "2"
+    assert body["policyName"] == "TEN_SECONDLY_ROLLING" and body["errorType"] == "RATE_LIMIT"
+    assert "Retry-After" not in hs.fault_response(429).headers
+    r = hs.fault_response(503)
+    assert r.status == 503 and json.loads(r.body)["status"] == "error"
+
+
+def test_concurrent_submits_are_all_kept(sb: Sandbox, client: hubspot.Client, form: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    url = f"{sb.url}/submissions/v3/integration/submit/{sb.portal_id}/{form}"
+
+    def post(i: int) -> int:
+        return requests.post(url, json={"submittedAt": 5000 + i % 7,
+                                        "fields": [{"name": "email", "value": f"c{i}@example.com"}]}).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        assert set(pool.map(post, range(120))) == {200}
+    got = [s["values"][0]["value"] for p in all_pages(client, form) for s in p["results"]]
+    assert sorted(got) == sorted(f"c{i}@example.com" for i in range(120))

@@ -178,6 +178,24 @@ class HubSpotApi:
             return _error(405, f"HTTP {req.method} is not supported by this URL", "VALIDATION_ERROR")
         return _error(404, f"No route found for {req.method} {req.path}", "OBJECT_NOT_FOUND")
 
+    def fault_response(self, status: int, retry_after: int | None = None) -> Response:
+        """The reply an injected fault should send on a ``hubspot.*`` route, in HubSpot's words.
+
+        For the fault injector: a 429 looks like the burst limit's (same body as the real
+        limiter), 5xx like HubSpot's internal errors; ``retry_after`` adds the header.
+        """
+        if status == 429:
+            response = _error(429, "You have reached your ten_secondly_rolling limit.",
+                              errorType="RATE_LIMIT", policyName="TEN_SECONDLY_ROLLING",
+                              requestId=str(uuid.uuid4()))
+        else:
+            message = {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}.get(
+                status, "internal error")
+            response = _error(status, message, "INTERNAL_ERROR" if status == 500 else None)
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(retry_after)
+        return response
+
     # -- rate limiting -------------------------------------------------------------------
     def _limited(self, handler: Callable[[Request], Response]) -> Callable[[Request], Response]:
         """Wrap a handler: count the call against the limits and stamp the limit headers."""
