@@ -511,3 +511,14 @@ def test_concurrent_submits_are_all_kept(sb: Sandbox, client: hubspot.Client, fo
         assert set(pool.map(post, range(120))) == {200}
     got = [s["values"][0]["value"] for p in all_pages(client, form) for s in p["results"]]
     assert sorted(got) == sorted(f"c{i}@example.com" for i in range(120))
+
+
+def test_bad_dataset_leaves_portal_untouched() -> None:
+    hs = SandboxApp("t").hubspot
+    guid = hs.create_form("Keep me")
+    for bad in ({"forms": [{"name": "x", "id": "f"}], "submissions": {"nope": []}},
+                {"forms": [{"id": "nameless"}]},
+                {"rate_limit": {"per_minute": 5}}):
+        with pytest.raises(ValueError):
+            hs.load(bad)
+    assert [f["id"] for f in hs.forms()] == [guid]

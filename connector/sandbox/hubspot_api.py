@@ -113,10 +113,17 @@ class HubSpotApi:
     # -- dataset -------------------------------------------------------------------------
     def load(self, data: Mapping[str, Any]) -> None:
         """Replace the portal with a dataset: ``portal_id``, ``forms``, ``submissions``, ``rate_limit``."""
+        limits = {**DEFAULT_RATE_LIMIT, **dict(data.get("rate_limit") or {})}
+        unknown = set(limits) - set(DEFAULT_RATE_LIMIT)
+        if unknown:
+            raise ValueError(f"unknown rate_limit settings: {sorted(unknown)}")
+        # Build aside and swap, so a bad dataset leaves the running portal untouched.
+        store = HubSpotStore(clock=lambda: self.clock())
+        store.load(data)
         with self.app.lock:
             self.portal_id = int(data.get("portal_id") or DEFAULT_PORTAL_ID)
-            self.store.load(data)
-            self.limiter.configure(**{**DEFAULT_RATE_LIMIT, **dict(data.get("rate_limit") or {})})
+            self.store = store
+            self.limiter.configure(**limits)
             self.limiter.clear()
 
     def dump(self) -> dict[str, Any]:

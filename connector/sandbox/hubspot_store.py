@@ -276,6 +276,8 @@ class HubSpotStore:
                 raise ValueError(f"dataset has submissions for unknown form {form_id}")
             # Listed newest first: the later an item is listed, the earlier it was inserted.
             for pos, raw in enumerate(reversed(list(items))):
+                if not isinstance(raw, Mapping):
+                    raise ValueError(f"dataset submission for form {form_id} is not an object: {raw!r}")
                 ms = self.now_ms() if raw.get("submittedAt") is None else parse_ms(raw["submittedAt"])
                 pending.append((ms, pos, form_id, raw))
         self._reserved_ids = {str(e).lower(): str(i) for e, i in (data.get("contact_ids") or {}).items()}
@@ -283,6 +285,9 @@ class HubSpotStore:
         # Oldest first across forms, so derived contact ids follow creation order.
         pending.sort(key=lambda p: (p[0], p[1]))
         for ms, _, form_id, raw in pending:
-            self.add_submission(form_id, normalize_values(raw.get("values") or []), ms,
-                                raw.get("conversionId"), raw.get("pageUrl"))
+            try:
+                values = normalize_values(raw.get("values") or [])
+            except (KeyError, TypeError, AttributeError) as exc:
+                raise ValueError(f"dataset submission has malformed values: {raw!r}") from exc
+            self.add_submission(form_id, values, ms, raw.get("conversionId"), raw.get("pageUrl"))
         self._reserved_ids.clear()  # pinned ids no submission claimed stay unused
