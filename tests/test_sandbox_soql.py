@@ -8,7 +8,6 @@ Salesforce does.
 from __future__ import annotations
 
 import random
-import time
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -675,18 +674,15 @@ def test_equality_constraints_are_a_sound_prefilter() -> None:
     assert used > 100
 
 
-# --- performance ------------------------------------------------------------------------------
+# --- a large IN list ---------------------------------------------------------------------------
 
-def test_large_in_query_is_fast_enough() -> None:
-    """The sync issues this shape hundreds of times; it must stay far below a second."""
+def test_large_in_query_over_many_records() -> None:
+    """The sync issues this shape hundreds of times (speed is measured in bench/, not here)."""
     records = [{"Id": _id(n), "Email": f"user{n}@example.com", "IsConverted": n % 3 == 0,
                 "CreatedDate": "2024-05-01T10:00:00.000+0000"} for n in range(20_000)]
     emails = [f"USER{n}@example.com" for n in range(0, 20_000, 100)]
     query_text = format_soql("SELECT Id, Email, CreatedDate FROM Lead WHERE IsConverted = false "
                              "AND Email IN {}", emails)
-    start = time.perf_counter()
-    for _ in range(5):
-        rows, total = execute(parse(query_text), records, SCHEMA)
-    elapsed = (time.perf_counter() - start) / 5
+    rows, total = execute(parse(query_text), records, SCHEMA)
     assert total == len([n for n in range(0, 20_000, 100) if n % 3])
-    assert elapsed < 1.0, elapsed
+    assert {r["Email"] for r in rows} == {f"user{n}@example.com" for n in range(0, 20_000, 100) if n % 3}
