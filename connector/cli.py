@@ -1,0 +1,150 @@
+"""The ``leadsync`` command: parses arguments, calls the library, maps errors to exit codes.
+
+No sync logic lives here. Exit codes (documented in the README):
+0 every response applied or already in place; 3 some responses parked as failed;
+4 stopped at the Salesforce API budget or limit, state intact; 1 any other abort;
+2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from functools import wraps
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from . import __version__
+from .errors import LeadsyncError
+from .model import Method
+
+METHODS = [m.value for m in Method]
+
+
+def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a LeadsyncError into its message on stderr and its exit code; nothing else."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except LeadsyncError as exc:
+            click.echo(f"leadsync: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="leadsync")
+def main() -> None:
+    """Move HubSpot form submissions into Salesforce by your lead management method.
+
+    Methods: poi (every response a new Lead), hybrid (a new Lead unless an open Lead
+    exists), unique (a new Lead only if neither a Lead nor a Contact exists).
+    """
+
+
+config_option = click.option(
+    "--config", "config", envvar="LEADSYNC_CONFIG", type=click.Path(dir_okay=False),
+    help="TOML configuration file (or LEADSYNC_CONFIG).")
+
+
+@main.command()
+@config_option
+@click.option("--dry-run", is_flag=True, help="Pull, resolve and decide for real; write nothing "
+              "to Salesforce or to the state; print the plan.")
+@click.option("--method", type=click.Choice(METHODS), help="Override the configured method "
+              "(to preview another method on the same responses with --dry-run).")
+@click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON.")
+@handle_errors
+def sync(config: str | None, dry_run: bool, method: str | None, as_json: bool) -> None:
+    """Run one sync: pull new responses, decide, write, record."""
+    from .config import load_settings
+    from .engine import Session
+    from .report import render
+
+    settings = load_settings(config)
+    interactive = sys.stderr.isatty() and not as_json
+    bar: Any = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if not interactive:
+            return
+        if bar is None:
+            bar = click.progressbar(length=total, label="responses", file=sys.stderr)
+            bar.__enter__()
+        bar.update(done - bar.pos)
+
+    with Session(settings, dry_run=dry_run, progress=progress) as engine:
+        report = engine.run(dry_run=dry_run, method=Method(method) if method else None)
+    if bar is not None:
+        bar.__exit__(None, None, None)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        click.echo(render(report, detail=dry_run))
+    sys.exit(report.exit_code)
+
+
+@main.command()
+@click.option("--method", type=click.Choice(METHODS + ["all"]), default="all", show_default=True,
+              help="Which method(s) to demonstrate, each on a fresh copy of the same world.")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Keep the demo's SQLite state here (default: a temporary folder).")
+@handle_errors
+def demo(method: str, state_dir: Path | None) -> None:
+    """Run a sync against the built-in sandbox with a small realistic world, offline."""
+    from .demo import run_demo
+
+    methods = list(Method) if method == "all" else [Method(method)]
+    code = run_demo(methods, state_dir, click.echo)
+    # Parked junk is the demo working as intended, not a failure of the demo.
+    sys.exit(0 if code in (0, 3) else code)
+
+
+@main.group()
+def sandbox() -> None:
+    """The local Salesforce + HubSpot API emulator (not a vendor API)."""
+
+
+@sandbox.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8765, show_default=True, type=int)
+@click.option("--token", default="sandbox", show_default=True,
+              help="Bearer token both APIs accept.")
+@click.option("--data", "data", type=click.Path(exists=True, dir_okay=False),
+              help="JSON dataset to load at start (see GET /_sandbox/dump).")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed for fault injection.")
+@click.option("--latency-ms", default=0, show_default=True, type=int, help="Added latency per call.")
+@click.option("--error-rate", default=0.0, show_default=True, type=float,
+              help="Share of calls answered 500/503.")
+@handle_errors
+def sandbox_serve(host: str, port: int, token: str, data: str | None, seed: int, latency_ms: int,
+                  error_rate: float) -> None:
+    """Serve both APIs on one port until SIGINT/SIGTERM."""
+    from .sandbox import Sandbox
+
+    faults = {k: v for k, v in {"latency_ms": latency_ms, "error_rate": error_rate}.items() if v}
+    try:
+        server = Sandbox(host=host, port=port, token=token, data=data, faults=faults, seed=seed)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    click.echo(f"leadsync sandbox on {server.url}  (HubSpot portal {server.portal_id})")
+    click.echo(f"Salesforce instance_url = \"{server.url}\"; HubSpot base_url = \"{server.url}\"")
+    click.echo("Admin endpoints under /_sandbox/ (not a vendor API). Ctrl-C to stop.", err=True)
+    sys.stdout.flush()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    click.echo("sandbox stopped", err=True)

@@ -1,0 +1,386 @@
+"""One sync run: pull -> normalise -> resolve -> decide -> plan -> apply -> record.
+
+The only room that does I/O on purpose; every choice it makes is delegated to a pure
+room (``mapping``, ``resolve``, ``methods``, ``plan``, ``state.advance_watermark``).
+``--dry-run`` is this flow stopped before ``apply`` and ``record``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable, Sequence
+
+from .config import Settings
+from .errors import BudgetExhausted, LeadsyncError, RecordError
+from .hubspot import HubSpotClient
+from .mapping import FieldMapping, to_response
+from .methods import RunMemory, decide_all
+from .model import Action, Decision, Method, Outcome, Response, Status, Submission
+from .plan import ExistingMember, Step, WritePlan, plan_batch, step_json
+from .resolve import created_for, resolve, rows_to_records
+from .salesforce import SalesforceClient
+from .state import State, advance_watermark
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    method: Method
+    dry_run: bool
+    status: str = "running"            # ok | partial | budget | aborted
+    error: str | None = None
+    counts: Counter[str] = field(default_factory=Counter)
+    responses: list[dict[str, Any]] = field(default_factory=list)
+    sf_calls: int = 0
+    hs_calls: int = 0
+    api_used: int | None = None
+    api_limit: int | None = None
+    seconds: float = 0.0
+
+    @property
+    def exit_code(self) -> int:
+        return {"ok": 0, "partial": 3, "budget": 4}.get(self.status, 1)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id, "method": self.method.value, "dry_run": self.dry_run,
+            "status": self.status, "exit_code": self.exit_code, "error": self.error,
+            "counts": dict(self.counts), "salesforce_calls": self.sf_calls,
+            "hubspot_calls": self.hs_calls,
+            "salesforce_api_usage": None if self.api_used is None else
+            {"used": self.api_used, "limit": self.api_limit},
+            "seconds": round(self.seconds, 3), "responses": self.responses,
+        }
+
+
+Progress = Callable[[int, int], None]
+
+
+class Engine:
+    def __init__(self, settings: Settings, *, salesforce: SalesforceClient, hubspot: HubSpotClient,
+                 state: State, mapping: FieldMapping, clock: Callable[[], float] = time.time,
+                 progress: Progress | None = None) -> None:
+        self.settings = settings
+        self.sf = salesforce
+        self.hs = hubspot
+        self.state = state
+        self.mapping = mapping
+        self.clock = clock
+        self.progress = progress
+
+    # -- the run -------------------------------------------------------------------------
+    def run(self, *, dry_run: bool = False, method: Method | None = None) -> RunReport:
+        method = method or self.settings.method
+        report = RunReport(new_run_id(), method, dry_run)
+        started = time.monotonic()
+        start_ms = int(self.clock() * 1000)
+        if not dry_run:
+            self.state.lock()
+        self.state.start_run(report.run_id, method.value, dry_run)
+        try:
+            submissions = self._pull(report)
+            memory, planned = RunMemory(), {}
+            size = self.settings.sync.batch_size
+            for done in range(0, len(submissions), size):
+                self._check_budget()
+                batch = submissions[done:done + size]
+                self._batch(batch, method, memory, planned, report, dry_run, start_ms)
+                if self.progress:
+                    self.progress(min(done + size, len(submissions)), len(submissions))
+            report.status = "partial" if report.counts["failed"] else "ok"
+        except BudgetExhausted as exc:
+            report.status, report.error = "budget", str(exc)
+        except LeadsyncError as exc:
+            report.status, report.error = "aborted", str(exc)
+        finally:
+            report.sf_calls, report.hs_calls = self.sf.calls, self.hs.calls
+            if self.sf.usage:
+                report.api_used, report.api_limit = self.sf.usage.used, self.sf.usage.limit
+            report.seconds = time.monotonic() - started
+            self.state.finish_run(report.run_id, report.status, {
+                **report.counts, "sf_calls": report.sf_calls, "hs_calls": report.hs_calls,
+                "api_used": report.api_used, "api_limit": report.api_limit}, report.error)
+        return report
+
+    def _check_budget(self) -> None:
+        usage = self.sf.usage
+        share = self.settings.salesforce.budget_share
+        if usage and usage.limit and usage.share >= share:
+            raise BudgetExhausted(
+                f"Salesforce API usage {usage.used}/{usage.limit} has reached the configured "
+                f"budget ({share:.0%}); stopping before the next batch, state intact",
+                service="salesforce", code="BUDGET")
+
+    # -- pull ----------------------------------------------------------------------------
+    def _pull(self, report: RunReport) -> list[Submission]:
+        """New submissions of every mapped form, oldest first; the ledger drops repeats."""
+        lookback_ms = self.settings.sync.lookback_seconds * 1000
+        pulled: list[Submission] = []
+        for campaign in self.settings.campaigns:
+            mark = self.state.watermark(campaign.form_id)
+            since = 0 if mark is None else max(0, mark - lookback_ms)
+            pulled.extend(self.hs.submissions(campaign.form_id, since))
+        done = self.state.statuses(s.conversion_id for s in pulled)
+        fresh, seen = [], set()
+        for sub in pulled:
+            if done.get(sub.conversion_id) in (Status.APPLIED, Status.FAILED) or sub.conversion_id in seen:
+                report.counts["skipped"] += 1
+                continue
+            seen.add(sub.conversion_id)
+            fresh.append(sub)
+        fresh.sort(key=lambda s: (s.submitted_at, s.conversion_id))
+        report.counts["pulled"] += len(fresh)
+        return fresh
+
+    # -- one batch -----------------------------------------------------------------------
+    def _batch(self, batch: Sequence[Submission], method: Method, memory: RunMemory,
+               planned: dict[tuple[str, str], str], report: RunReport, dry_run: bool,
+               start_ms: int) -> None:
+        responses, rejected = self._normalise(batch)
+        decisions = self._decide(responses, method, memory)
+        plan = plan_batch(decisions, self._existing_members(responses, decisions), planned)
+        plan.steps[:0] = [Step(d, "none") for d in rejected]
+
+        if dry_run:
+            for step in plan.steps:
+                report.counts[_count_key(step.decision.action, step.member)] += 1
+                report.responses.append(step_json(step))
+            return
+
+        outcomes = {step.decision.conversion_id: _outcome(step, batch) for step in plan.steps}
+        self.state.record_intents([o for o in outcomes.values() if o.status is Status.PENDING],
+                                  report.run_id)
+        self._apply(plan, outcomes, memory)
+        watermarks = self._watermarks(outcomes.values(), start_ms)
+        self.state.record_outcomes(outcomes.values(), report.run_id, watermarks)
+        for step in plan.steps:
+            outcome = outcomes[step.decision.conversion_id]
+            report.counts[_outcome_key(outcome)] += 1
+            report.responses.append({**step_json(step), **_outcome_json(outcome)})
+
+    def _normalise(self, batch: Sequence[Submission]) -> tuple[list[Response], list[Decision]]:
+        responses, rejected = [], []
+        for sub in batch:
+            campaign = self.settings.campaign_for(sub.form_id)
+            assert campaign is not None  # only mapped forms are pulled
+            try:
+                responses.append(to_response(sub, self.mapping, campaign_id=campaign.campaign_id,
+                                             member_status=campaign.member_status))
+            except RecordError as exc:
+                rejected.append(Decision(None, sub.conversion_id, Action.FAILED, None,
+                                         exc.message, exc.code))
+        return responses, rejected
+
+    def _decide(self, responses: list[Response], method: Method, memory: RunMemory) -> list[Decision]:
+        if not responses:
+            return []
+        ext = self.settings.salesforce.lead_external_id_field
+        lead_rows, contact_rows = self.sf.find_people({r.email for r in responses}, external_id_field=ext)
+        leads, contacts = rows_to_records(lead_rows, contact_rows, external_id_field=ext)
+        matches = resolve({r.email for r in responses}, leads, contacts,
+                          choose=self.settings.sync.on_multiple_matches)
+        batch_ids = {r.conversion_id for r in responses}
+        recovered = {cid: rec for cid, rec in created_for(leads).items() if cid in batch_ids}
+        decisions = decide_all(method, responses, matches, memory,
+                               unique_prefers=self.settings.sync.unique_prefers, recovered=recovered)
+        notes = {email: m.note for email, m in matches.items() if m.note}
+        return [_with_note(d, notes.get(d.response.email if d.response else "", "")) for d in decisions]
+
+    def _existing_members(self, responses: list[Response], decisions: list[Decision]
+                          ) -> dict[tuple[str, str], ExistingMember]:
+        record_ids = {d.target.id for d in decisions if d.target and d.target.id}
+        rows = self.sf.find_members({r.campaign_id for r in responses}, record_ids)
+        existing: dict[tuple[str, str], ExistingMember] = {}
+        for row in rows:
+            member = ExistingMember(row["Id"], row.get("Status") or "", bool(row.get("HasResponded")))
+            for key in ("LeadId", "ContactId"):
+                if row.get(key):
+                    existing[(row["CampaignId"], row[key])] = member
+        return existing
+
+    # -- apply ---------------------------------------------------------------------------
+    def _apply(self, plan: WritePlan, outcomes: dict[str, Outcome], memory: RunMemory) -> None:
+        lead_ids = self._write_leads(plan, outcomes, memory)
+        self._write_members(plan, outcomes, lead_ids)
+        if plan.member_updates:
+            results = self.sf.update("CampaignMember", [{"id": u.member_id, "Status": u.status}
+                                                         for u in plan.member_updates])
+            for update, result in zip(plan.member_updates, results):
+                if not result.get("success"):
+                    _fail(outcomes[update.conversion_id], result)
+        for outcome in outcomes.values():
+            if outcome.status is Status.PENDING:
+                outcome.status = Status.APPLIED
+
+    def _write_leads(self, plan: WritePlan, outcomes: dict[str, Outcome], memory: RunMemory
+                     ) -> dict[str, str]:
+        """Create the plan's Leads; returns conversion id -> new Lead Id."""
+        if not plan.leads:
+            return {}
+        ext = self.settings.salesforce.lead_external_id_field
+        records = [dict(lw.fields) for lw in plan.leads]
+        if ext:
+            for record, lw in zip(records, plan.leads):
+                record[ext] = lw.conversion_id
+            results = self.sf.upsert("Lead", ext, records)
+        else:
+            results = self.sf.create("Lead", records)
+        created: dict[str, str] = {}
+        for lw, result in zip(plan.leads, results):
+            outcome = outcomes[lw.conversion_id]
+            if result.get("success") and result.get("id"):
+                created[lw.conversion_id] = result["id"]
+                outcome.lead_id = result["id"]
+                memory.lead_created(lw.conversion_id, result["id"])
+            else:
+                _fail(outcome, result)
+                memory.leads = {e: t for e, t in memory.leads.items()
+                                if t.new_lead_of != lw.conversion_id}
+        return created
+
+    def _write_members(self, plan: WritePlan, outcomes: dict[str, Outcome], lead_ids: dict[str, str]) -> None:
+        writes, records = [], []
+        for mw in plan.members:
+            outcome = outcomes[mw.conversion_id]
+            target_id = mw.target.id or lead_ids.get(mw.target.new_lead_of or "")
+            if target_id is None:
+                creator = outcomes.get(mw.target.new_lead_of or "")
+                why = creator.error if creator and creator.error else "it was not created"
+                _fail(outcome, {"errors": [{"statusCode": "LEAD_NOT_CREATED",
+                                            "message": f"the person's new Lead failed: {why}"}]})
+                continue
+            field_name = "LeadId" if mw.target.sobject == "Lead" else "ContactId"
+            writes.append((mw, target_id))
+            records.append({"CampaignId": mw.campaign_id, field_name: target_id, "Status": mw.status})
+        results = self.sf.create("CampaignMember", records) if records else []
+        duplicates = []
+        for (mw, target_id), result in zip(writes, results):
+            outcome = outcomes[mw.conversion_id]
+            if result.get("success"):
+                outcome.member_id = result.get("id")
+            elif _code(result) == "DUPLICATE_VALUE":
+                duplicates.append((mw, target_id))  # made by a crashed run or a person meanwhile
+            else:
+                _fail(outcome, result)
+        if duplicates:
+            rows = self.sf.find_members({mw.campaign_id for mw, _ in duplicates}, {t for _, t in duplicates})
+            found = {(r["CampaignId"], r.get("LeadId") or r.get("ContactId")): r["Id"] for r in rows}
+            found.update({(r["CampaignId"], r.get("ContactId")): r["Id"] for r in rows if r.get("ContactId")})
+            for mw, target_id in duplicates:
+                outcome = outcomes[mw.conversion_id]
+                outcome.member_id = found.get((mw.campaign_id, target_id))
+                outcome.member_existed = True
+
+    def _watermarks(self, outcomes: Iterable[Outcome], start_ms: int) -> dict[str, int]:
+        by_form: dict[str, list[int]] = {}
+        for outcome in outcomes:
+            if outcome.status is not Status.PENDING:  # recorded (applied or parked) only
+                by_form.setdefault(outcome.form_id, []).append(outcome.submitted_at)
+        marks = {}
+        for form_id, times in by_form.items():
+            mark = advance_watermark(self.state.watermark(form_id), times, start_ms)
+            if mark is not None:
+                marks[form_id] = mark
+        return marks
+
+
+# -- small helpers ---------------------------------------------------------------------------
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("run-%Y%m%dT%H%M%S-") + secrets.token_hex(3)
+
+
+def _with_note(decision: Decision, note: str) -> Decision:
+    if not note:
+        return decision
+    from dataclasses import replace
+    return replace(decision, reason=f"{decision.reason} ({note})")
+
+
+def _outcome(step: Step, batch: Sequence[Submission]) -> Outcome:
+    d = step.decision
+    r = d.response
+    if r is None:
+        sub = next(s for s in batch if s.conversion_id == d.conversion_id)
+        return Outcome(d.conversion_id, sub.form_id, sub.submitted_at,
+                       str(sub.values.get("email", ""))[:320], Action.FAILED, Status.FAILED,
+                       reason=d.reason, error_code=d.error_code, error=d.reason)
+    target = d.target
+    outcome = Outcome(d.conversion_id, r.form_id, r.submitted_at, r.email, d.action, Status.PENDING,
+                      campaign_id=r.campaign_id, reason=d.reason)
+    if target is not None and target.id:
+        if target.sobject == "Lead":
+            outcome.lead_id = target.id
+        else:
+            outcome.contact_id = target.id
+    if step.member == "exists":
+        outcome.member_existed = True
+        outcome.member_id = step.member_id
+    elif step.member == "update":
+        outcome.member_id = step.member_id
+    return outcome
+
+
+def _code(result: dict[str, Any]) -> str | None:
+    errors = result.get("errors") or []
+    return errors[0].get("statusCode") or errors[0].get("errorCode") if errors else None
+
+
+def _fail(outcome: Outcome, result: dict[str, Any]) -> None:
+    errors = result.get("errors") or [{}]
+    outcome.status = Status.FAILED
+    outcome.error_code = _code(result) or "UNKNOWN"
+    fields = errors[0].get("fields") or []
+    message = errors[0].get("message") or "Salesforce rejected the record"
+    outcome.error = f"{outcome.error_code}: {message}" + (f" (fields: {', '.join(fields)})" if fields else "")
+
+
+def _count_key(action: Action, member: str) -> str:
+    if action is Action.FAILED:
+        return "failed"
+    if member == "exists":
+        return "already_member"
+    return {"create_lead": "created_leads", "attach_lead": "attached", "attach_contact": "attached"}[action.value]
+
+
+def _outcome_key(outcome: Outcome) -> str:
+    if outcome.status is Status.FAILED:
+        return "failed"
+    return _count_key(outcome.action, "exists" if outcome.member_existed else "create")
+
+
+def _outcome_json(outcome: Outcome) -> dict[str, Any]:
+    return {"status": outcome.status.value, "lead_id": outcome.lead_id, "contact_id": outcome.contact_id,
+            "member_id": outcome.member_id, "already_member": outcome.member_existed,
+            "error_code": outcome.error_code, "error": outcome.error}
+
+
+class Session:
+    """Everything a run needs, built from Settings; closes the state when done."""
+
+    def __init__(self, settings: Settings, *, dry_run: bool = False, retry: Any = None,
+                 progress: Progress | None = None) -> None:
+        from .mapping import load_mapping
+        from .transport import RetryPolicy
+
+        retry = retry or RetryPolicy()
+        self.state = State.open_read_only(settings.state_path) if dry_run else State.open(settings.state_path)
+        try:
+            self.engine = Engine(
+                settings,
+                salesforce=SalesforceClient(settings.salesforce, retry=retry),
+                hubspot=HubSpotClient(settings.hubspot, retry=retry),
+                state=self.state, mapping=load_mapping(settings.mapping_path()), progress=progress)
+        except BaseException:
+            self.state.close()
+            raise
+
+    def __enter__(self) -> Engine:
+        return self.engine
+
+    def __exit__(self, *exc: object) -> None:
+        self.state.close()

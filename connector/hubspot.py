@@ -1,0 +1,134 @@
+"""HubSpot adapter: read a form's submissions since a point in time, oldest first.
+
+HubSpot's v1 submissions API has no "since" filter and pages newest first, 50 at most; so
+we page back until a page reaches past ``since`` and then hand the window over oldest first.
+
+hubspot-api-client does not wrap this endpoint. Its ``api_request`` helper sends through the
+module-level ``requests`` with no timeout (a hung socket would hang a daemon forever) and
+prints errors to stdout, so we let the library build the request (auth header, URL, query
+string) and send it through our own session, with a timeout and keep-alive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any, Callable, Iterator
+
+import hubspot
+import requests
+from hubspot.utils.requests.http_request_builder import Request as HubSpotRequest
+
+from .config import HubSpotSettings
+from .errors import ApiError, AuthError
+from .model import Submission
+from .transport import RetryPolicy, TransientError, Verdict, classify, parse_retry_after, with_retries
+
+
+class HubSpotClient:
+    def __init__(self, settings: HubSpotSettings, *, session: requests.Session | None = None,
+                 retry: RetryPolicy = RetryPolicy(), timeout: float = 30.0,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        token = settings.access_token.reveal() if settings.access_token else ""
+        self.client = hubspot.Client.create(access_token=token, host=settings.base_url,
+                                            base_url=settings.base_url)
+        self.settings = settings
+        self.session = session or requests.Session()
+        self.retry = retry
+        self.timeout = timeout
+        self.sleep = sleep
+        self.calls = 0
+
+    def get(self, path: str, qs: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One GET with retries; returns the parsed JSON body."""
+        request = HubSpotRequest(self.client.config, {"method": "GET", "path": path, "qs": qs or {}})
+
+        def attempt() -> dict[str, Any]:
+            self.calls += 1
+            try:
+                reply = self.session.request(request.get_method(), request.get_url(),
+                                             timeout=self.timeout, **request.get_options_for_sending())
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                raise TransientError(f"HubSpot GET {path}: {type(exc).__name__}") from None
+            body = _json(reply)
+            verdict = classify(reply.status_code, body)
+            if verdict is Verdict.OK:
+                self._pace(reply.headers)
+                return body if isinstance(body, dict) else {}
+            if verdict is Verdict.RETRY:
+                raise TransientError(f"HubSpot GET {path}: {reply.status_code}",
+                                     retry_after=parse_retry_after(reply.headers.get("Retry-After")),
+                                     status=reply.status_code)
+            message = body.get("message") if isinstance(body, dict) else reply.text[:200]
+            if verdict is Verdict.EXPIRED or reply.status_code == 403:
+                raise AuthError(f"HubSpot refused the access token ({reply.status_code}): {message}",
+                                service="hubspot", status=reply.status_code)
+            raise ApiError(f"HubSpot GET {path} failed: {message}", service="hubspot",
+                           status=reply.status_code)
+
+        return with_retries(attempt, self.retry)
+
+    def _pace(self, headers: Any) -> None:
+        """Slow down before HubSpot says 429: its headers say how much of the window is left."""
+        for remaining, window in (("X-HubSpot-RateLimit-Secondly-Remaining", 1.0),
+                                  ("X-HubSpot-RateLimit-Remaining", None)):
+            value = headers.get(remaining)
+            if value is not None and value.isdigit() and int(value) <= 0:
+                if window is None:
+                    ms = headers.get("X-HubSpot-RateLimit-Interval-Milliseconds", "10000")
+                    window = int(ms) / 1000 if str(ms).isdigit() else 10.0
+                self.sleep(window)
+                return
+
+    def submissions(self, form_id: str, since_ms: int) -> list[Submission]:
+        """The form's submissions with ``submittedAt >= since_ms``, oldest first."""
+        window = [s for s in self._pages_back_to(form_id, since_ms) if s.submitted_at >= since_ms]
+        window.sort(key=lambda s: (s.submitted_at, s.conversion_id))
+        return window
+
+    def _pages_back_to(self, form_id: str, since_ms: int) -> Iterator[Submission]:
+        after: str | None = None
+        while True:
+            qs: dict[str, Any] = {"limit": self.settings.page_size}
+            if after:
+                qs["after"] = after
+            page = self.get(f"/form-integrations/v1/submissions/forms/{form_id}", qs)
+            results = page.get("results") or []
+            oldest = None
+            for item in results:
+                sub = to_submission(form_id, item)
+                oldest = sub.submitted_at if oldest is None else min(oldest, sub.submitted_at)
+                yield sub
+            after = ((page.get("paging") or {}).get("next") or {}).get("after")
+            if not after or not results or (oldest is not None and oldest < since_ms):
+                return
+
+    def portal_id(self) -> int | None:
+        return self.get("/account-info/v3/details").get("portalId")
+
+
+def to_submission(form_id: str, item: dict[str, Any]) -> Submission:
+    """A v1 result item -> Submission. Odd items still get a stable key, so none is lost."""
+    values: dict[str, str] = {}
+    for entry in item.get("values") or []:
+        if not isinstance(entry, dict) or "name" not in entry:
+            continue
+        name, value = str(entry["name"]), "" if entry.get("value") is None else str(entry["value"])
+        values[name] = f"{values[name]};{value}" if name in values else value  # multi-checkbox
+    conversion_id = item.get("conversionId")
+    if not conversion_id:
+        digest = hashlib.sha1(json.dumps(item, sort_keys=True, default=str).encode()).hexdigest()
+        conversion_id = f"nokey-{digest[:24]}"
+    try:
+        submitted_at = int(item.get("submittedAt") or 0)
+    except (TypeError, ValueError):
+        submitted_at = 0
+    return Submission(str(conversion_id), form_id, submitted_at, values, item.get("pageUrl"))
+
+
+def _json(reply: requests.Response) -> Any:
+    try:
+        return reply.json()
+    except ValueError:
+        return None

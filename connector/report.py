@@ -1,0 +1,42 @@
+"""A run report in an admin's words (pure: a RunReport in, lines of text out)."""
+
+from __future__ import annotations
+
+from .engine import RunReport
+
+COUNT_LABELS = (
+    ("created_leads", "Leads created"),
+    ("attached", "attached to an existing record"),
+    ("already_member", "already a campaign member"),
+    ("failed", "failed (parked, see the reasons)"),
+    ("skipped", "already in the ledger (skipped)"),
+)
+
+
+def render(report: RunReport, *, detail: bool) -> str:
+    lines = []
+    title = "Dry run (nothing written)" if report.dry_run else "Sync"
+    lines.append(f"{title} {report.run_id} · method {report.method.value} · {report.status}")
+    if detail:
+        for r in report.responses:
+            email = r.get("email") or "(no email)"
+            status = r.get("status")
+            line = f"  {email:<36} {r['summary']}"
+            if status == "failed" and r.get("error"):
+                line = f"  {email:<36} failed: {r['error']}"
+            lines.append(line)
+            if r.get("reason") and r["action"] != "failed":
+                lines.append(f"  {'':<36}   why: {r['reason']}")
+    total = report.counts.get("pulled", 0)
+    lines.append(f"  {total} new response(s):")
+    for key, label in COUNT_LABELS:
+        if report.counts.get(key):
+            lines.append(f"    {report.counts[key]:>6}  {label}")
+    usage = ""
+    if report.api_used is not None:
+        usage = f"; org API usage {report.api_used}/{report.api_limit}"
+    lines.append(f"  Salesforce calls {report.sf_calls}, HubSpot calls {report.hs_calls}{usage}; "
+                 f"{report.seconds:.2f}s")
+    if report.error:
+        lines.append(f"  stopped: {report.error}")
+    return "\n".join(lines)

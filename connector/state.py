@@ -1,0 +1,259 @@
+"""The local SQLite state: a ledger row per response, watermarks per form, a row per run.
+
+Rules the rest of leadsync relies on:
+
+- a response's outcome and its form's watermark move in **one transaction**, so a crash
+  can never leave a watermark past a response that is not durably recorded;
+- before a batch writes to Salesforce its decisions are recorded as ``pending`` (intents);
+  a pending row left by a crash is not skipped by the next run, which re-resolves it
+  against Salesforce before writing, so it is applied once, not lost and not doubled;
+- a failed response is recorded as ``failed`` with its reason (parked): the watermark may
+  pass it because ``leadsync retry`` finds it in the ledger, not in HubSpot;
+- one process at a time: an OS file lock beside the database (released by the kernel when
+  a process dies, so a killed run's lock is free at once);
+- the file is created readable by its owner only, and holds no secret.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import sqlite_utils
+
+from .errors import StateError, StateLocked
+from .model import Outcome, Status
+
+SCHEMA_VERSION = 1
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def advance_watermark(current: int | None, recorded: Iterable[int], ceiling: int) -> int | None:
+    """The new watermark: the newest recorded submission, never past the run's start.
+
+    Capping at the start time (Meltano's "signpost") keeps a clock-skewed submission from
+    pushing the watermark into the future; the lookback window re-reads the edge anyway and
+    the ledger drops what it already holds, so ties on the boundary are kept exactly once.
+    """
+    newest = max(recorded, default=None)
+    if newest is None:
+        return current
+    candidate = min(newest, ceiling)
+    return candidate if current is None else max(current, candidate)
+
+
+class State:
+    def __init__(self, db: sqlite_utils.Database, path: Path | None, *, read_only: bool = False) -> None:
+        self.db = db
+        self.path = path
+        self.read_only = read_only
+        self._lock_file: Any = None
+
+    # -- opening -------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path) -> "State":
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)  # owner-only from the first byte
+            os.close(fd)
+        try:
+            conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+        except sqlite3.DatabaseError as exc:
+            raise StateError(f"cannot open state file {path}: {exc}", path=str(path)) from None
+        state = cls(sqlite_utils.Database(conn), path)
+        state._ensure_schema()
+        return state
+
+    @classmethod
+    def open_read_only(cls, path: str | Path) -> "State":
+        """For --dry-run and status: never creates or changes the file."""
+        path = Path(path)
+        if path.exists():
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            return cls(sqlite_utils.Database(conn), path, read_only=True)
+        state = cls(sqlite_utils.Database(memory=True), None, read_only=True)
+        state._ensure_schema()
+        return state
+
+    @classmethod
+    def in_memory(cls) -> "State":
+        state = cls(sqlite_utils.Database(memory=True), None)
+        state._ensure_schema()
+        return state
+
+    def close(self) -> None:
+        self.unlock()
+        self.db.conn.close()
+
+    def _ensure_schema(self) -> None:
+        db = self.db
+        if "ledger" not in db.table_names():
+            db["ledger"].create({
+                "conversion_id": str, "form_id": str, "submitted_at": int, "email": str,
+                "campaign_id": str, "action": str, "status": str, "lead_id": str,
+                "contact_id": str, "member_id": str, "member_existed": int, "reason": str,
+                "error_code": str, "error": str, "attempts": int, "run_id": str,
+                "first_seen_at": str, "updated_at": str,
+            }, pk="conversion_id")
+            db["ledger"].create_index(["status"])
+            db["ledger"].create_index(["email"])
+            db["ledger"].create_index(["form_id", "submitted_at"])
+        if "watermarks" not in db.table_names():
+            db["watermarks"].create({"form_id": str, "submitted_at": int, "updated_at": str,
+                                     "run_id": str}, pk="form_id")
+        if "runs" not in db.table_names():
+            db["runs"].create({
+                "id": str, "started_at": str, "finished_at": str, "method": str, "dry_run": int,
+                "status": str, "pulled": int, "skipped": int, "created_leads": int, "attached": int,
+                "already_member": int, "failed": int, "sf_calls": int, "hs_calls": int,
+                "api_used": int, "api_limit": int, "error": str,
+            }, pk="id")
+        if "meta" not in db.table_names():
+            db["meta"].insert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
+
+    # -- locking -------------------------------------------------------------------------
+    def lock(self) -> None:
+        """Take the state's lock or raise :class:`StateLocked` naming the holder."""
+        if self.path is None or self._lock_file is not None:
+            return
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        handle = open(lock_path, "a+", encoding="utf-8")
+        os.chmod(lock_path, 0o600)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise StateLocked(f"state file {self.path} is in use by {holder}; "
+                              "wait for it to finish (only one run per state file)") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {now_iso()}")
+        handle.flush()
+        self._lock_file = handle
+
+    def unlock(self) -> None:
+        if self._lock_file is not None:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            self._lock_file.close()
+            self._lock_file = None
+
+    def lock_holder(self) -> str | None:
+        """Who holds the lock now (for ``status``), or None when it is free."""
+        if self.path is None:
+            return None
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        if not lock_path.exists():
+            return None
+        with open(lock_path, "a+", encoding="utf-8") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                return handle.read().strip() or "unknown"
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return None
+
+    def transaction(self) -> Any:
+        """sqlite-utils' atomic block: its own writes nest inside as savepoints."""
+        return self.db.atomic()
+
+    # -- reads ---------------------------------------------------------------------------
+    def watermark(self, form_id: str) -> int | None:
+        row = next(self.db.query("SELECT submitted_at FROM watermarks WHERE form_id = ?", [form_id]), None)
+        return None if row is None else row["submitted_at"]
+
+    def watermarks(self) -> dict[str, int]:
+        return {r["form_id"]: r["submitted_at"] for r in self.db.query("SELECT * FROM watermarks")}
+
+    def statuses(self, conversion_ids: Iterable[str]) -> dict[str, str]:
+        ids = list(conversion_ids)
+        out: dict[str, str] = {}
+        for start in range(0, len(ids), 500):
+            part = ids[start:start + 500]
+            marks = ",".join("?" * len(part))
+            for row in self.db.query(
+                    f"SELECT conversion_id, status FROM ledger WHERE conversion_id IN ({marks})", part):
+                out[row["conversion_id"]] = row["status"]
+        return out
+
+    def ledger(self, conversion_id: str) -> dict[str, Any] | None:
+        return next(self.db.query("SELECT * FROM ledger WHERE conversion_id = ?", [conversion_id]), None)
+
+    def rows(self, status: str | None = None) -> list[dict[str, Any]]:
+        if status:
+            return list(self.db.query("SELECT * FROM ledger WHERE status = ? ORDER BY submitted_at",
+                                      [status]))
+        return list(self.db.query("SELECT * FROM ledger ORDER BY submitted_at"))
+
+    def runs(self, limit: int = 10) -> list[dict[str, Any]]:
+        return list(self.db.query("SELECT * FROM runs ORDER BY started_at DESC LIMIT ?", [limit]))
+
+    # -- writes --------------------------------------------------------------------------
+    def start_run(self, run_id: str, method: str, dry_run: bool) -> None:
+        if self.read_only:
+            return
+        self.db["runs"].insert({"id": run_id, "started_at": now_iso(), "method": method,
+                                "dry_run": int(dry_run), "status": "running"})
+
+    def finish_run(self, run_id: str, status: str, counts: Mapping[str, Any], error: str | None = None) -> None:
+        if self.read_only:
+            return
+        self.db["runs"].update(run_id, {"finished_at": now_iso(), "status": status, "error": error,
+                                        **{k: v for k, v in counts.items()
+                                           if k in self.db["runs"].columns_dict}})
+
+    def record_intents(self, outcomes: Iterable[Outcome], run_id: str) -> None:
+        """Pending rows before the writes: what the run is about to do, durably."""
+        stamp = now_iso()
+        with self.transaction():
+            for outcome in outcomes:
+                self._upsert(outcome, run_id, stamp, count_attempt=True)
+
+    def record_outcomes(self, outcomes: Iterable[Outcome], run_id: str,
+                        watermarks: Mapping[str, int] | None = None) -> None:
+        """Final outcomes and the watermarks they allow, in one transaction."""
+        stamp = now_iso()
+        with self.transaction():
+            for outcome in outcomes:
+                self._upsert(outcome, run_id, stamp, count_attempt=False)
+            for form_id, submitted_at in (watermarks or {}).items():
+                self.db["watermarks"].upsert({"form_id": form_id, "submitted_at": submitted_at,
+                                              "updated_at": stamp, "run_id": run_id}, pk="form_id")
+
+    def _upsert(self, o: Outcome, run_id: str, stamp: str, *, count_attempt: bool) -> None:
+        existing = self.ledger(o.conversion_id)
+        attempts = (existing or {}).get("attempts") or 0
+        if count_attempt or existing is None:
+            attempts += 1
+        row = {
+            "conversion_id": o.conversion_id, "form_id": o.form_id, "submitted_at": o.submitted_at,
+            "email": o.email, "campaign_id": o.campaign_id, "action": o.action.value,
+            "status": o.status.value, "lead_id": o.lead_id, "contact_id": o.contact_id,
+            "member_id": o.member_id, "member_existed": int(o.member_existed), "reason": o.reason,
+            "error_code": o.error_code, "error": o.error, "attempts": attempts, "run_id": run_id,
+            "first_seen_at": (existing or {}).get("first_seen_at") or stamp, "updated_at": stamp,
+        }
+        self.db["ledger"].upsert(row, pk="conversion_id")
+
+    def park_summary(self) -> list[dict[str, Any]]:
+        return list(self.db.query(
+            "SELECT error_code, COUNT(*) AS n, MIN(error) AS example FROM ledger "
+            "WHERE status = ? GROUP BY error_code ORDER BY n DESC", [Status.FAILED.value]))
+
+    def export(self) -> str:
+        """The ledger as JSON lines, for support and reconciliation."""
+        return "\n".join(json.dumps(r, sort_keys=True) for r in self.rows())

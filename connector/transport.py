@@ -1,0 +1,159 @@
+"""How leadsync talks HTTP: reply classification, retries, and the sandbox route.
+
+One function, :func:`classify`, says what a reply from either vendor means (ok, retry,
+session expired, budget spent, this record is bad, stop); every adapter call goes through
+:func:`with_retries`, so backoff, ``Retry-After`` and the limit of patience are decided in
+one place and tested as a table.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Callable, Mapping, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, stop_after_delay
+from tenacity.wait import wait_base
+
+from .errors import LeadsyncError
+
+T = TypeVar("T")
+
+
+class Verdict(StrEnum):
+    OK = "ok"
+    RETRY = "retry"            # transient: connection lost, 5xx, 429
+    EXPIRED = "expired"        # 401: renew the session once, then repeat
+    LIMIT = "limit"            # the org's API allowance is spent: stop the run, keep state
+    RECORD = "record"          # this record is bad; park it, the batch goes on
+    FATAL = "fatal"            # the request itself is wrong; retrying will not help
+
+
+# Salesforce error codes that belong to one record, not to the request or the org.
+RECORD_CODES = frozenset({
+    "REQUIRED_FIELD_MISSING", "STRING_TOO_LONG", "INVALID_EMAIL_ADDRESS", "DUPLICATE_VALUE",
+    "DUPLICATES_DETECTED", "FIELD_CUSTOM_VALIDATION_EXCEPTION", "CANNOT_UPDATE_CONVERTED_LEAD",
+    "INVALID_CROSS_REFERENCE_KEY", "ENTITY_IS_DELETED", "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+    "INVALID_FIELD_FOR_INSERT_UPDATE", "MALFORMED_ID", "FIELD_INTEGRITY_EXCEPTION",
+    "INVALID_TYPE_ON_FIELD_IN_RECORD", "NUMBER_OUTSIDE_VALID_RANGE", "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+    "UNABLE_TO_LOCK_ROW",
+})
+
+
+def error_code(body: Any) -> str | None:
+    """The vendor's error code from a parsed body: Salesforce lists or HubSpot objects."""
+    if isinstance(body, list) and body and isinstance(body[0], Mapping):
+        return body[0].get("errorCode") or body[0].get("statusCode")
+    if isinstance(body, Mapping):
+        return body.get("errorCode") or body.get("errorType") or body.get("category")
+    return None
+
+
+def classify(status: int | None, body: Any = None) -> Verdict:
+    """What a reply means. ``status`` None is a connection that gave no reply at all."""
+    if status is None:
+        return Verdict.RETRY
+    if 200 <= status < 300:
+        return Verdict.OK
+    code = error_code(body)
+    if status == 401:
+        return Verdict.EXPIRED
+    if status == 403 and code == "REQUEST_LIMIT_EXCEEDED":
+        return Verdict.LIMIT
+    if status == 429 or status >= 500:
+        return Verdict.RETRY
+    if code == "UNABLE_TO_LOCK_ROW":
+        return Verdict.RETRY
+    if status in (400, 404) and code in RECORD_CODES:
+        return Verdict.RECORD
+    return Verdict.FATAL
+
+
+class TransientError(LeadsyncError):
+    """A reply worth repeating the same call for; carries the server's Retry-After, if any."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **context: object) -> None:
+        super().__init__(message, **context)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 6
+    max_seconds: float = 120.0
+    initial: float = 0.5
+    max_wait: float = 30.0
+
+    @classmethod
+    def fast(cls) -> "RetryPolicy":
+        """For tests and the demo: same logic, milliseconds instead of seconds."""
+        return cls(attempts=6, max_seconds=10.0, initial=0.005, max_wait=0.05)
+
+
+class _WaitRetryAfterOrBackoff(wait_base):
+    """Honour the server's Retry-After; otherwise exponential backoff with full jitter."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self.policy = policy
+
+    def __call__(self, retry_state: Any) -> float:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        after = getattr(exc, "retry_after", None)
+        if after is not None:
+            return min(float(after), self.policy.max_seconds)
+        ceiling = min(self.policy.max_wait, self.policy.initial * 2 ** (retry_state.attempt_number - 1))
+        return random.uniform(self.policy.initial / 2, ceiling)
+
+
+def with_retries(call: Callable[[], T], policy: RetryPolicy) -> T:
+    """Run ``call``; repeat it while it raises :class:`TransientError`, within the policy."""
+    retrying = Retrying(
+        stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.max_seconds),
+        wait=_WaitRetryAfterOrBackoff(policy),
+        retry=retry_if_exception_type(TransientError),
+        reraise=True,
+    )
+    return retrying(call)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None  # an HTTP-date; rare from these vendors, fall back to backoff
+
+
+class SandboxAdapter(HTTPAdapter):
+    """Send https:// requests to the sandbox's http:// address.
+
+    simple-salesforce hard-codes https:// for every URL it builds (api-notes A1), so this
+    adapter, mounted on the session it is given, rewrites scheme and host; login hosts are
+    routed the same way.
+    """
+
+    def __init__(self, target: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.target = target
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        parts = urlsplit(request.url or "")
+        request.url = urlunsplit(("http", self.target, parts.path, parts.query, parts.fragment))
+        return super().send(request, **kwargs)
+
+
+def session_for(instance_url: str, *, pool: int = 4) -> requests.Session:
+    """A requests session for an org: TLS verified for real orgs, rerouted for the sandbox."""
+    session = requests.Session()
+    if instance_url.startswith("http://"):
+        session.mount("https://", SandboxAdapter(urlsplit(instance_url).netloc,
+                                                 pool_connections=pool, pool_maxsize=pool))
+    else:
+        session.mount("https://", HTTPAdapter(pool_connections=pool, pool_maxsize=pool))
+        session.verify = True
+    return session

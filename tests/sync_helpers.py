@@ -1,0 +1,68 @@
+"""Shared building blocks for the engine's end-to-end tests against the sandbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from connector.config import Settings, settings_from_dict
+from connector.engine import RunReport, Session
+from connector.sandbox import Sandbox
+from connector.transport import RetryPolicy
+
+EXT = "Leadsync_Response_Id__c"
+T0 = 1_763_000_000_000  # a fixed epoch-ms origin for submissions
+
+
+@dataclass
+class Org:
+    """A sandbox with forms mapped to campaigns, and a state file for the engine."""
+
+    sandbox: Sandbox
+    state_path: Path
+    forms: list[str] = field(default_factory=list)
+    campaigns: list[str] = field(default_factory=list)
+    clock: int = T0
+
+    @property
+    def sf(self) -> Any:
+        return self.sandbox.app.salesforce
+
+    @property
+    def hs(self) -> Any:
+        return self.sandbox.app.hubspot
+
+    def add_forms(self, n: int) -> None:
+        for i in range(len(self.forms), len(self.forms) + n):
+            self.forms.append(self.hs.create_form(f"Form {i}"))
+            self.campaigns.append(self.sf.insert("Campaign", {"Name": f"Campaign {i}", "IsActive": True}))
+
+    def fill(self, form: int, email: str, **values: str) -> str:
+        self.clock += 60_000
+        return self.hs.add_submission(self.forms[form], {"email": email, **values},
+                                      submitted_at=self.clock)
+
+    def settings(self, method: str = "unique", **sections: Any) -> Settings:
+        data: dict[str, Any] = {
+            "method": method,
+            "salesforce": {"instance_url": self.sandbox.url, "access_token": self.sandbox.token,
+                           **sections.pop("salesforce", {})},
+            "hubspot": {"base_url": self.sandbox.url, "access_token": self.sandbox.token},
+            "state": {"path": str(self.state_path)},
+            "campaigns": [{"form_id": f, "campaign_id": c} for f, c in zip(self.forms, self.campaigns)],
+        }
+        data.update(sections)
+        return settings_from_dict(data, env={})
+
+    def sync(self, method: str = "unique", *, dry_run: bool = False, **sections: Any) -> RunReport:
+        with Session(self.settings(method, **sections), dry_run=dry_run, retry=RetryPolicy.fast()) as engine:
+            return engine.run(dry_run=dry_run)
+
+    def leads(self, email: str | None = None) -> list[dict[str, Any]]:
+        rows = self.sf.records("Lead")
+        return [r for r in rows if email is None or (r.get("Email") or "").lower() == email.lower()]
+
+    def members(self, record_id: str | None = None) -> list[dict[str, Any]]:
+        rows = self.sf.records("CampaignMember")
+        return [r for r in rows if record_id is None or record_id in (r.get("LeadId"), r.get("ContactId"))]

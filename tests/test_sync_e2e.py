@@ -1,0 +1,250 @@
+"""The sync end to end: real simple-salesforce and real HubSpot request building, against the
+sandbox over loopback, with a real SQLite state."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from connector.state import State
+from sync_helpers import EXT, Org
+
+from connector.sandbox import Sandbox
+
+BOB = "bob.smith@acme.example"
+
+
+@pytest.fixture
+def org(tmp_path):
+    with Sandbox() as sandbox:
+        o = Org(sandbox, tmp_path / "state" / "leadsync.db")
+        o.add_forms(4)
+        yield o
+
+
+def bob_fills_four_forms(org: Org, email: str = BOB) -> None:
+    for form in range(4):
+        org.fill(form, email, firstname="Bob", lastname="Smith", company="Acme")
+
+
+# (method, starting state) -> (Leads with Bob's email after the sync, where the 4 members land)
+CELLS = [
+    ("poi", "unknown", 4, "new leads"), ("poi", "lead", 5, "new leads"), ("poi", "contact", 4, "new leads"),
+    ("hybrid", "unknown", 1, "new lead"), ("hybrid", "lead", 1, "existing lead"),
+    ("hybrid", "contact", 1, "new lead"),
+    ("unique", "unknown", 1, "new lead"), ("unique", "lead", 1, "existing lead"),
+    ("unique", "contact", 0, "existing contact"),
+]
+
+
+@pytest.mark.parametrize("method,start,leads_after,lands_on", CELLS,
+                         ids=[f"{m}-{s}" for m, s, _, _ in CELLS])
+def test_seed_cells(org, method, start, leads_after, lands_on):
+    existing_lead = existing_contact = None
+    if start == "lead":
+        existing_lead = org.sf.insert("Lead", {"LastName": "Smith", "Company": "Acme", "Email": BOB})
+    if start == "contact":
+        existing_contact = org.sf.insert("Contact", {"LastName": "Smith", "Email": BOB})
+    bob_fills_four_forms(org)
+
+    report = org.sync(method)
+
+    assert report.status == "ok", report.error
+    leads = org.leads(BOB)
+    assert len(leads) == leads_after
+    members = org.members()
+    assert len(members) == 4
+    assert {m["CampaignId"] for m in members} == set(org.campaigns)
+    assert all(m["Status"] == "Responded" for m in members)
+    if lands_on == "existing lead":
+        assert {m["LeadId"] for m in members} == {existing_lead}
+    elif lands_on == "existing contact":
+        assert {m["ContactId"] for m in members} == {existing_contact}
+    elif lands_on == "new lead":
+        new = [lead["Id"] for lead in leads if lead["Id"] != existing_lead]
+        assert len(new) == 1 and {m["LeadId"] for m in members} == set(new)
+    else:  # poi: one new Lead per fill, each with its own membership
+        assert len({m["LeadId"] for m in members}) == 4
+        assert existing_lead not in {m["LeadId"] for m in members}
+
+    state = State.open(org.state_path)
+    rows = state.rows()
+    assert len(rows) == 4 and {r["status"] for r in rows} == {"applied"}
+    assert report.counts["created_leads"] == {"poi": 4, "hybrid": 1 if start != "lead" else 0,
+                                              "unique": 1 if start == "unknown" else 0}[method]
+
+
+def test_converted_lead_is_its_contact(org):
+    lead = org.sf.insert("Lead", {"LastName": "Diaz", "Company": "Acme", "Email": "carol@acme.example"})
+    converted = org.sf.convert_lead(lead)
+    org.fill(0, "carol@acme.example", lastname="Diaz")
+    report = org.sync("unique")
+    assert report.status == "ok"
+    members = org.members()
+    assert [m["ContactId"] for m in members] == [converted["ConvertedContactId"]]
+    assert len(org.leads("carol@acme.example")) == 1  # the converted one; no new Lead
+
+
+def test_converted_lead_under_hybrid_gets_a_new_lead(org):
+    lead = org.sf.insert("Lead", {"LastName": "Diaz", "Company": "Acme", "Email": "carol@acme.example"})
+    org.sf.convert_lead(lead)
+    org.fill(0, "carol@acme.example", lastname="Diaz")
+    org.sync("hybrid")
+    open_leads = [x for x in org.leads("carol@acme.example") if not x["IsConverted"]]
+    assert len(open_leads) == 1
+    assert org.members()[0]["LeadId"] == open_leads[0]["Id"]
+
+
+def test_fills_split_across_two_runs(org):
+    for form in range(2):
+        org.fill(form, BOB, lastname="Smith")
+    first = org.sync("hybrid")
+    for form in range(2, 4):
+        org.fill(form, BOB, lastname="Smith")
+    second = org.sync("hybrid")
+    assert first.counts["created_leads"] == 1 and second.counts["created_leads"] == 0
+    assert second.counts["attached"] == 2
+    leads = org.leads(BOB)
+    assert len(leads) == 1
+    assert {m["LeadId"] for m in org.members()} == {leads[0]["Id"]}
+    assert len(org.members()) == 4
+
+
+@pytest.mark.parametrize("method", ["poi", "hybrid", "unique"])
+def test_second_run_changes_nothing(org, method):
+    bob_fills_four_forms(org)
+    org.fill(0, "pat@globex.example", lastname="Jones")
+    org.sync(method)
+    before = org.sandbox.app.dump()["salesforce"]
+    again = org.sync(method)
+    assert again.status == "ok"
+    assert again.counts["pulled"] == 0 and again.counts["skipped"] == 5
+    assert org.sandbox.app.dump()["salesforce"] == before
+
+
+def test_email_matching_ignores_case_and_spaces(org):
+    lead = org.sf.insert("Lead", {"LastName": "Jones", "Company": "Globex", "Email": "pat.jones@globex.example"})
+    org.fill(0, "  Pat.Jones@GLOBEX.example ", lastname="Jones")
+    org.fill(1, "PAT.JONES@globex.example", lastname="Jones")
+    report = org.sync("hybrid")
+    assert report.counts["attached"] == 2
+    assert len(org.leads("pat.jones@globex.example")) == 1
+    assert {m["LeadId"] for m in org.members()} == {lead}
+
+
+def test_junk_is_parked_and_the_rest_goes_through(org):
+    org.fill(0, "good@example.com", lastname="Good")
+    junk = org.fill(0, "not-an-email", lastname="Junk")
+    empty = org.hs.add_submission(org.forms[1], {"firstname": "No"}, submitted_at=org.clock + 1)
+    org.fill(1, "also.good@example.com")
+    report = org.sync("unique")
+    assert report.status == "partial" and report.exit_code == 3
+    assert report.counts["failed"] == 2 and report.counts["created_leads"] == 2
+    state = State.open(org.state_path)
+    assert state.ledger(junk)["status"] == "failed"
+    assert "not a valid email" in state.ledger(junk)["error"]
+    assert state.ledger(empty)["error_code"] == "MISSING_EMAIL"
+    # the email-only fill got Salesforce's Web-to-Lead placeholders
+    lead = org.leads("also.good@example.com")[0]
+    assert lead["Company"] == "[not provided]" and lead["LastName"] == "[not provided]"
+    # parked failures are not pulled again, and the watermark passed them
+    again = org.sync("unique")
+    assert again.counts["pulled"] == 0 and again.status == "ok"
+
+
+def test_dry_run_touches_nothing(org):
+    bob_fills_four_forms(org)
+    before = org.sandbox.app.dump()["salesforce"]
+    report = org.sync("hybrid", dry_run=True)
+    assert report.dry_run and report.status == "ok"
+    assert [r["action"] for r in report.responses] == ["create_lead"] + ["attach_lead"] * 3
+    assert report.responses[1]["summary"] == "attach to lead the new Lead"
+    assert org.sandbox.app.dump()["salesforce"] == before
+    assert not org.state_path.exists()
+    # a preview of another method on the same responses
+    poi = org.sync("poi", dry_run=True)
+    assert [r["action"] for r in poi.responses] == ["create_lead"] * 4
+    assert not org.state_path.exists()
+
+
+def test_dry_run_after_a_real_run_reads_the_state_without_changing_it(org):
+    org.fill(0, BOB, lastname="Smith")
+    org.sync("unique")
+    state_bytes = org.state_path.read_bytes()
+    org.fill(1, BOB, lastname="Smith")
+    preview = org.sync("unique", dry_run=True)
+    assert preview.counts["pulled"] == 1 and preview.counts["skipped"] == 1
+    assert preview.responses[0]["action"] == "attach_lead"
+    assert org.state_path.read_bytes() == state_bytes
+
+
+def test_repeat_fill_of_the_same_form_is_an_existing_membership(org):
+    org.fill(0, BOB, lastname="Smith")
+    org.fill(0, BOB, lastname="Smith")
+    org.sync("unique")
+    org.fill(0, BOB, lastname="Smith")
+    third = org.sync("unique")
+    assert len(org.members()) == 1
+    assert third.counts["already_member"] == 1 and third.status == "ok"
+
+
+def test_sent_membership_is_moved_to_responded(org):
+    contact = org.sf.insert("Contact", {"LastName": "Smith", "Email": BOB})
+    member = org.sf.insert("CampaignMember", {"CampaignId": org.campaigns[0], "ContactId": contact,
+                                              "Status": "Sent"})
+    org.fill(0, BOB, lastname="Smith")
+    org.sync("unique")
+    row = org.sf.get("CampaignMember", member)
+    assert row["Status"] == "Responded" and row["HasResponded"] is True
+
+
+def test_several_open_leads_the_oldest_wins_and_is_noted(org):
+    old = org.sf.insert("Lead", {"LastName": "Lee", "Company": "Hooli", "Email": "dana@hooli.example"})
+    org.sf.insert("Lead", {"LastName": "Lee", "Company": "Hooli Inc", "Email": "dana@hooli.example"})
+    org.fill(0, "dana@hooli.example")
+    report = org.sync("hybrid")
+    assert org.members()[0]["LeadId"] == old
+    assert "chose the oldest" in report.responses[0]["reason"]
+    newest = org.sync("hybrid", sync={"on_multiple_matches": "newest"}, dry_run=True)
+    assert newest.counts["pulled"] == 0  # already applied; the choice only affects new responses
+
+
+def test_external_id_makes_poi_leads_carry_the_response(org):
+    cid = org.fill(0, BOB, lastname="Smith")
+    org.sync("poi", salesforce={"lead_external_id_field": EXT})
+    assert org.leads(BOB)[0][EXT] == cid
+
+
+def test_auto_assign_header_is_sent_explicitly(org):
+    org.fill(0, "a@example.com")
+    org.fill(1, "b@example.com")
+    org.sync("poi")  # default auto_assign = false: the API user keeps ownership
+    owners_off = {lead["OwnerId"] for lead in org.leads()}
+    org.fill(2, "c@example.com")
+    org.sync("poi", salesforce={"auto_assign": True})
+    owner_on = org.leads("c@example.com")[0]["OwnerId"]
+    assert owner_on not in owners_off
+
+
+def test_a_thousand_responses_cost_few_api_calls(org):
+    """Batching: lookups and writes for 200 responses a round trip, not 3-5 calls each."""
+    for i in range(1000):
+        org.fill(i % 4, f"person{i % 700}@example.com", lastname=f"P{i}")
+    report = org.sync("hybrid")
+    assert report.status == "ok" and report.counts["pulled"] == 1000
+    print(f"\n1,000 responses: {report.sf_calls} Salesforce calls, {report.hs_calls} HubSpot calls")
+    assert report.sf_calls <= 40
+    assert report.hs_calls <= 1000 // 50 + 4 + 1
+    assert len(org.leads()) == 700
+
+
+def test_report_json_and_state_hold_no_secret(org, tmp_path):
+    secret_token = org.sandbox.token
+    org.fill(0, BOB)
+    report = org.sync("unique")
+    text = json.dumps(report.to_json())
+    assert secret_token not in text
+    raw = org.state_path.read_bytes()
+    assert secret_token.encode() not in raw
+    assert oct(org.state_path.stat().st_mode & 0o777) == "0o600"
