@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from connector.errors import StateLocked
+from connector.model import Action, Outcome, Status
+from connector.state import State, advance_watermark
+
+
+@pytest.mark.parametrize("current,recorded,ceiling,expected", [
+    (None, [], 100, None),            # nothing recorded: no watermark yet
+    (None, [5, 9, 7], 100, 9),        # the newest recorded submission
+    (50, [10, 20], 100, 50),          # never moves backwards
+    (None, [150], 100, 100),          # capped at the run's start (clock skew)
+    (10, [10], 100, 10),              # a tie on the boundary keeps it
+])
+def test_advance_watermark(current, recorded, ceiling, expected):
+    assert advance_watermark(current, recorded, ceiling) == expected
+
+
+def outcome(cid: str, status: Status = Status.APPLIED, at: int = 1) -> Outcome:
+    return Outcome(cid, "form-1", at, f"{cid}@example.com", Action.CREATE_LEAD, status)
+
+
+def test_outcomes_and_watermark_move_together(tmp_path):
+    state = State.open(tmp_path / "s.db")
+    state.record_intents([outcome("a", Status.PENDING)], "run-1")
+    assert state.ledger("a")["status"] == "pending" and state.watermark("form-1") is None
+
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom):
+        with state.transaction():
+            state.record_outcomes([outcome("a")], "run-1", {"form-1": 1})
+            raise Boom
+    # the failed transaction left neither the outcome nor the watermark behind
+    assert state.ledger("a")["status"] == "pending" and state.watermark("form-1") is None
+
+    state.record_outcomes([outcome("a")], "run-1", {"form-1": 1})
+    assert state.ledger("a")["status"] == "applied" and state.watermark("form-1") == 1
+    assert state.ledger("a")["attempts"] == 1
+
+
+def test_state_file_is_owner_only(tmp_path):
+    path = tmp_path / "nested" / "s.db"
+    State.open(path).close()
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+
+def test_read_only_never_creates_the_file(tmp_path):
+    path = tmp_path / "s.db"
+    state = State.open_read_only(path)
+    assert state.watermark("x") is None and state.statuses(["a"]) == {}
+    assert not path.exists()
+
+
+def test_second_process_is_refused_with_the_holder_named(tmp_path):
+    path = tmp_path / "s.db"
+    first = State.open(path)
+    first.lock()
+    code = ("import sys; from connector.state import State\n"
+            "from connector.errors import StateLocked\n"
+            f"s = State.open({str(path)!r})\n"
+            "try:\n    s.lock()\nexcept StateLocked as e:\n    print(e); sys.exit(7)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert result.returncode == 7, result.stderr
+    assert f"pid {os.getpid()}" in result.stdout
+    assert first.lock_holder() is None or str(os.getpid()) in first.lock_holder()
+    first.unlock()
+    again = State.open(path)
+    again.lock()  # free once released
+    again.close()
+
+
+def test_lock_of_a_killed_process_is_free_at_once(tmp_path):
+    path = tmp_path / "s.db"
+    code = ("import os, signal; from connector.state import State\n"
+            f"s = State.open({str(path)!r}); s.lock(); os.kill(os.getpid(), signal.SIGKILL)\n")
+    subprocess.run([sys.executable, "-c", code], cwd=os.path.dirname(os.path.dirname(__file__)))
+    state = State.open(path)
+    state.lock()
+    assert state.lock_holder() is not None  # we hold it now
+    state.close()
+
+
+def test_in_process_double_lock_is_refused(tmp_path):
+    path = tmp_path / "s.db"
+    a, b = State.open(path), State.open(path)
+    a.lock()
+    with pytest.raises(StateLocked):
+        b.lock()
+    a.close()
+    b.close()
