@@ -1,0 +1,938 @@
+"""The emulated Salesforce org's records: validation, ids, indexes, rules and rollback.
+
+Every Salesforce rule a connector can trip over lives here, once, so that single-record
+REST calls, sObject Collections, composite subrequests, admin operations and the Python
+helpers all behave alike. The store is not thread-safe by itself: callers hold the
+sandbox's app lock around every call.
+
+Records are sparse dicts (``Row``: missing fields read as ``None``) keyed by canonical
+field names, so 100,000 Leads stay small. Per-field hash indexes (Id, Email, lookups,
+external ids) let a query with ``Email IN (...)`` touch only the matching rows.
+Writes are journaled per request so ``allOrNone`` and composite rollbacks are exact.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Callable, Iterable, Mapping
+
+from .soql import index_key
+from .sf_schema import (EXTERNAL_ID_FIELD, LOAD_ORDER, PREFIXES, STRING_TYPES, FieldDef,
+                        ObjectDef, build_objects, custom_schema_dump, id_number, make_id,
+                        to_id18)
+
+__all__ = ["SfError", "Row", "WriteOptions", "Store", "DatasetError", "format_datetime",
+           "EXTERNAL_ID_FIELD"]
+
+
+class SfError(Exception):
+    """A Salesforce API error: errorCode, message and the fields it concerns."""
+
+    def __init__(self, code: str, message: str, fields: Iterable[str] | None = None, *,
+                 status: int = 400, extra: Mapping[str, Any] | None = None) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.fields = list(fields) if fields is not None else None
+        self.status = status
+        self.extra = dict(extra or {})
+
+    def as_error(self) -> dict[str, Any]:
+        """The element of a single-record error body (``errorCode``)."""
+        out: dict[str, Any] = dict(self.extra)
+        out["errorCode"] = self.code
+        out["message"] = self.message
+        if self.fields is not None:
+            out["fields"] = self.fields
+        return out
+
+    def as_item(self, message: str | None = None) -> dict[str, Any]:
+        """The element of a collections result's ``errors`` (``statusCode``)."""
+        return {"statusCode": self.code, "message": message or self.message,
+                "fields": self.fields or []}
+
+
+class DatasetError(ValueError):
+    """A dataset cannot be loaded; the message names the record and the reason."""
+
+
+class Row(dict):
+    """A stored record: absent fields read as None, as in a query result."""
+
+    __slots__ = ()
+
+    def __missing__(self, key: str) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class WriteOptions:
+    """Per-request switches that change how a write is processed (REST headers, load mode)."""
+
+    auto_assign: bool = True          # Sforce-Auto-Assign absent or TRUE
+    allow_duplicates: bool = False    # Sforce-Duplicate-Rule-Header: allowSave=true
+    record_details: bool = False      # ... includeRecordDetails=true
+    trusted: bool = False             # dataset load: system fields writable, no rules
+    api_version: str = "59.0"
+
+
+LOAD_OPTIONS = WriteOptions(auto_assign=False, allow_duplicates=True, trusted=True)
+INTERNAL = WriteOptions(auto_assign=False, allow_duplicates=True)
+
+_EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+                       r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+_DT_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?"
+                    r"\s*(Z|[+-]\d{2}:?\d{2})?$")
+_NOT_INDEXED = {"CreatedById", "LastModifiedById", "OwnerId", "LeadOrContactOwnerId"}
+_ROLLED_BACK = ("Record rolled back because not all records were valid and the request was "
+                "using AllOrNone header")
+
+API_USER_ID = make_id("005", 1)
+QUEUE_USER_ID = make_id("005", 2)
+DEFAULT_USERS = [
+    {"Id": API_USER_ID, "Username": "integration@leadsync.sandbox", "FirstName": "Leadsync",
+     "LastName": "Integration", "Alias": "lsync", "Email": "integration@leadsync.sandbox"},
+    {"Id": QUEUE_USER_ID, "Username": "lead.queue@leadsync.sandbox", "LastName": "Lead Queue",
+     "Alias": "queue", "Email": "lead.queue@leadsync.sandbox"},
+]
+
+
+def format_datetime(value: datetime) -> str:
+    value = value.astimezone(timezone.utc)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+0000"
+
+
+def parse_datetime(text: str) -> datetime | None:
+    m = _DT_RE.match(text.strip())
+    if not m:
+        return None
+    y, mo, d, hh, mm, ss, frac, tz = m.groups()
+    try:
+        micro = int((frac or "0")[:6].ljust(6, "0"))
+        dt = datetime(int(y), int(mo), int(d), int(hh or 0), int(mm or 0), int(ss or 0), micro)
+    except ValueError:
+        return None
+    if tz and tz != "Z":
+        sign = 1 if tz[0] == "+" else -1
+        digits = tz[1:].replace(":", "")
+        offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+        return dt.replace(tzinfo=timezone(sign * offset))
+    return dt.replace(tzinfo=timezone.utc)
+
+
+class Table:
+    """One sObject's live rows, deleted rows (recycle bin) and hash indexes."""
+
+    def __init__(self, obj: ObjectDef) -> None:
+        self.obj = obj
+        self.rows: dict[str, Row] = {}
+        self.deleted: dict[str, Row] = {}
+        self.seq: dict[str, int] = {}
+        self.indexes: dict[str, dict[str, set[str]]] = {}
+        for fd in obj.fields.values():
+            if (fd.type == "id" or (fd.type == "reference" and fd.name not in _NOT_INDEXED)
+                    or fd.external_id or fd.unique or fd.name in ("Email", "Username")):
+                self.indexes[fd.name] = {}
+
+    @staticmethod
+    def key(fd: FieldDef, value: Any) -> Any:
+        """The index key: SOQL's own normalisation (lower-cased text, 18-char ids)."""
+        return index_key(value, fd.type)
+
+    def index(self, row: Mapping[str, Any]) -> None:
+        rid = row["Id"]
+        for name, idx in self.indexes.items():
+            k = self.key(self.obj.fields[name], row.get(name))
+            if k is not None:
+                idx.setdefault(k, set()).add(rid)
+
+    def unindex(self, row: Mapping[str, Any]) -> None:
+        rid = row["Id"]
+        for name, idx in self.indexes.items():
+            k = self.key(self.obj.fields[name], row.get(name))
+            if k is not None:
+                ids = idx.get(k)
+                if ids is not None:
+                    ids.discard(rid)
+                    if not ids:
+                        del idx[k]
+
+    def lookup(self, field_name: str, value: Any) -> list[Row]:
+        """Live rows whose field equals value (case-insensitively), in creation order."""
+        fd = self.obj.fields[field_name]
+        idx = self.indexes.get(field_name)
+        if idx is not None:
+            ids = idx.get(self.key(fd, value), ())
+            return sorted((self.rows[i] for i in ids), key=lambda r: self.seq[r["Id"]])
+        k = self.key(fd, value)
+        return [r for r in self.rows.values() if self.key(fd, r.get(field_name)) == k]
+
+
+class Store:
+    """The org: objects, tables, settings (duplicate rules, assignment owner) and the journal."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    # -- setup --------------------------------------------------------------------------
+    def reset(self, custom: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
+              seed_users: bool = True) -> None:
+        self.objects: dict[str, ObjectDef] = build_objects(custom)
+        self.tables: dict[str, Table] = {n: Table(o) for n, o in self.objects.items()}
+        self._names = {n.lower(): n for n in self.objects}
+        self._counters: dict[str, int] = {}
+        self._seq = 0
+        self._last_ts: datetime | None = None
+        self._journal: list[Callable[[], None]] = []
+        self.duplicate_rules: dict[str, bool] = {}
+        self.assignment_owner_id: str = QUEUE_USER_ID
+        self.api_user_id: str = API_USER_ID
+        if seed_users:
+            self._seed_users()
+        self._journal.clear()
+
+    def _seed_users(self) -> None:
+        """The API user (default owner) and the assignment target, unless a dataset has them."""
+        for user in DEFAULT_USERS:
+            if user["Id"] not in self.tables["User"].rows:
+                self.create("User", user, LOAD_OPTIONS)
+
+    def sobject_name(self, name: str) -> str | None:
+        """Canonical sObject name for any casing, or None when the org has no such object."""
+        return self._names.get(name.lower()) if isinstance(name, str) else None
+
+    def table(self, sobject: str) -> Table:
+        canonical = self.sobject_name(sobject)
+        if canonical is None:
+            raise SfError("NOT_FOUND", "The requested resource does not exist", status=404)
+        return self.tables[canonical]
+
+    def schema(self, sobject: str) -> ObjectDef:
+        return self.table(sobject).obj
+
+    # -- journal ------------------------------------------------------------------------
+    def clear_journal(self) -> None:
+        """Forget undo entries; called when a request starts (writes so far are committed)."""
+        self._journal.clear()
+
+    def mark(self) -> int:
+        return len(self._journal)
+
+    def rollback(self, mark: int) -> None:
+        """Undo every write since ``mark`` (allOrNone, composite transactions)."""
+        while len(self._journal) > mark:
+            self._journal.pop()()
+
+    # -- clock and ids ------------------------------------------------------------------
+    def _now(self) -> datetime:
+        now = datetime.now(timezone.utc)
+        now = now.replace(microsecond=now.microsecond // 1000 * 1000)
+        if self._last_ts is not None and now <= self._last_ts:
+            now = self._last_ts + timedelta(milliseconds=1)
+        self._last_ts = now
+        return now
+
+    def _note_time(self, text: str | None) -> None:
+        dt = parse_datetime(text) if text else None
+        if dt is not None and (self._last_ts is None or dt > self._last_ts):
+            self._last_ts = dt
+
+    def today(self) -> str:
+        return datetime.now(timezone.utc).date().isoformat()
+
+    def _new_id(self, obj: ObjectDef) -> str:
+        n = self._counters.get(obj.key_prefix, 0)
+        table = self.tables[obj.name]
+        while True:
+            n += 1
+            rid = make_id(obj.key_prefix, n)
+            if rid not in table.rows and rid not in table.deleted:
+                self._counters[obj.key_prefix] = n
+                return rid
+
+    # -- reads --------------------------------------------------------------------------
+    def resolve_id(self, sobject: str, value: str) -> tuple[Table, str]:
+        """Return (table, id18) for a path id; raise the errors GET/PATCH/DELETE give."""
+        table = self.table(sobject)
+        rid = to_id18(value)
+        if rid is None or rid[:3] != table.obj.key_prefix:
+            raise SfError("NOT_FOUND", "Provided external ID field does not exist or is not "
+                          f"accessible: {value}", status=404)
+        return table, rid
+
+    def live(self, sobject: str, value: str) -> Row:
+        """The live row for a path id, or the NOT_FOUND / ENTITY_IS_DELETED error."""
+        table, rid = self.resolve_id(sobject, value)
+        row = table.rows.get(rid)
+        if row is None:
+            if rid in table.deleted:
+                raise SfError("ENTITY_IS_DELETED", "entity is deleted", [], status=404)
+            raise SfError("NOT_FOUND", "The requested resource does not exist", status=404)
+        return row
+
+    def get(self, sobject: str, value: str) -> Row | None:
+        try:
+            return self.live(sobject, value)
+        except SfError:
+            return None
+
+    def full(self, sobject: str, row: Mapping[str, Any],
+             fields: Iterable[str] | None = None) -> dict[str, Any]:
+        """A record with every field present (None for empty), in describe order."""
+        obj = self.schema(sobject)
+        names = fields if fields is not None else obj.fields
+        return {n: row.get(n) for n in names}
+
+    def candidates(self, sobject: str, constraints: Mapping[str, Iterable[str]],
+                   include_deleted: bool = False) -> list[Row]:
+        """Rows a query needs to look at, narrowed by the best usable equality index."""
+        table = self.table(sobject)
+        best: set[str] | None = None
+        for fname, values in (constraints or {}).items():
+            fd = table.obj.field(fname)
+            idx = table.indexes.get(fd.name) if fd else None
+            if idx is None:
+                continue
+            ids: set[str] = set()
+            for v in values:
+                k = Table.key(fd, v)
+                if k is not None:
+                    ids |= idx.get(k, set())
+            if best is None or len(ids) < len(best):
+                best = ids
+            if not best:
+                break
+        if best is None:
+            rows: list[Row] = list(table.rows.values())
+        else:
+            rows = sorted((table.rows[i] for i in best), key=lambda r: table.seq[r["Id"]])
+        if include_deleted:
+            rows = rows + list(table.deleted.values())
+        return rows
+
+    def find(self, sobject: str, field_name: str, value: Any) -> list[Row]:
+        table = self.table(sobject)
+        fd = table.obj.field(field_name)
+        if fd is None:
+            return []
+        return table.lookup(fd.name, value)
+
+    # -- value coercion -----------------------------------------------------------------
+    def _label(self, fd: FieldDef) -> str:
+        return fd.label or fd.describe()["label"]
+
+    def _coerce(self, obj: ObjectDef, fd: FieldDef, value: Any) -> Any:
+        if value is None:
+            return False if fd.type == "boolean" else None
+        t = fd.type
+        if t in STRING_TYPES:
+            if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+                raise _parse_error("string", value)
+            text = value if isinstance(value, str) else str(value)
+            if text == "":
+                return None  # Salesforce stores empty strings as null
+            if fd.length and len(text) > fd.length:
+                raise SfError("STRING_TOO_LONG", f"{self._label(fd)}: data value too large: "
+                              f"{text} (max length={fd.length})", [fd.name])
+            if t == "email" and not _EMAIL_RE.match(text):
+                raise SfError("INVALID_EMAIL_ADDRESS",
+                              f"{self._label(fd)}: invalid email address: {text}", [fd.name])
+            if t == "picklist" and fd.restricted and fd.picklist:
+                match = next((p for p in fd.picklist if p.lower() == text.lower()), None)
+                if match is None:
+                    raise SfError("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                                  f"{self._label(fd)}: bad value for restricted picklist field: "
+                                  f"{text}", [fd.name])
+                return match
+            return text
+        if t in ("id", "reference"):
+            if not isinstance(value, str):
+                raise _parse_error("id", value)
+            if value == "":
+                return None
+            rid = to_id18(value)
+            if rid is None:
+                raise SfError("MALFORMED_ID", f"{self._label(fd)}: id value of incorrect type: "
+                              f"{value}", [fd.name])
+            if t == "reference" and fd.reference_to and all(
+                    r in self.objects for r in fd.reference_to):
+                if PREFIXES.get(rid[:3]) not in fd.reference_to:
+                    raise SfError("FIELD_INTEGRITY_EXCEPTION", f"{self._label(fd)}: id value of "
+                                  f"incorrect type: {value}", [fd.name])
+            return rid
+        if t == "boolean":
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.lower() in ("true", "false"):
+                return value.lower() == "true"
+            raise _parse_error("boolean", value)
+        if t == "int":
+            if isinstance(value, bool):
+                raise _parse_error("int", value)
+            if isinstance(value, int):
+                return value
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            if isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip()):
+                return int(value)
+            raise _parse_error("int", value)
+        if t in ("double", "currency", "percent"):
+            if isinstance(value, bool):
+                raise _parse_error("double", value)
+            if isinstance(value, (int, float)):
+                return float(value)
+            try:
+                return float(value)
+            except (TypeError, ValueError):
+                raise _parse_error("double", value) from None
+        if t == "date":
+            dt = parse_datetime(value) if isinstance(value, str) else None
+            if dt is None:
+                raise _parse_error("date", value)
+            return dt.date().isoformat() if "T" not in value else dt.astimezone(
+                timezone.utc).date().isoformat()
+        if t == "datetime":
+            dt = parse_datetime(value) if isinstance(value, str) else None
+            if dt is None:
+                raise _parse_error("datetime", value)
+            return format_datetime(dt)
+        return value
+
+    def _input(self, obj: ObjectDef, fields: Any, *, creating: bool,
+               opts: WriteOptions) -> dict[str, Any]:
+        """Map request fields to canonical names and coerced values; reject what SF rejects."""
+        if not isinstance(fields, Mapping):
+            raise SfError("JSON_PARSER_ERROR", "Cannot deserialize instance of "
+                          f"{obj.name} from {type(fields).__name__} value", [])
+        out: dict[str, Any] = {}
+        locked: list[str] = []
+        for key, value in fields.items():
+            if key == "attributes":
+                continue
+            fd = obj.field(key)
+            if fd is None:
+                raise SfError("INVALID_FIELD",
+                              f"No such column '{key}' on sobject of type {obj.name}")
+            if not opts.trusted and not (fd.createable if creating else fd.updateable):
+                locked.append(fd.name)
+                continue
+            out[fd.name] = value
+        if locked:
+            if creating and locked == ["Id"]:
+                raise SfError("INVALID_FIELD_FOR_INSERT_UPDATE",
+                              "cannot specify Id in an insert call", ["Id"])
+            raise SfError("INVALID_FIELD_FOR_INSERT_UPDATE", "Unable to create/update fields: "
+                          f"{', '.join(locked)}. Please check the security settings of this "
+                          "field and verify that it is read/write for your profile or "
+                          "permission set.", locked)
+        return {name: self._coerce(obj, obj.fields[name], v) for name, v in out.items()}
+
+    # -- checks -------------------------------------------------------------------------
+    def _check_refs(self, obj: ObjectDef, values: Mapping[str, Any], opts: WriteOptions) -> None:
+        for name, value in values.items():
+            fd = obj.fields[name]
+            if fd.type != "reference" or value is None:
+                continue
+            target = PREFIXES.get(value[:3])
+            if target is None or (opts.trusted and target == obj.name):
+                continue
+            table = self.tables[target]
+            if value in table.rows:
+                continue
+            if value in table.deleted:
+                raise SfError("ENTITY_IS_DELETED", "entity is deleted", [name])
+            raise SfError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [name])
+
+    def _check_required(self, obj: ObjectDef, row: Mapping[str, Any]) -> None:
+        missing = [f.name for f in obj.fields.values() if f.required and row.get(f.name) is None]
+        if obj.name == "CampaignMember" and not row.get("LeadId") and not row.get("ContactId"):
+            missing += ["LeadId", "ContactId"]
+        if missing:
+            raise SfError("REQUIRED_FIELD_MISSING",
+                          f"Required fields are missing: [{', '.join(missing)}]", missing)
+
+    def _check_unique(self, table: Table, row: Mapping[str, Any]) -> None:
+        for fd in table.obj.fields.values():
+            if not fd.unique or row.get(fd.name) is None:
+                continue
+            for other in table.lookup(fd.name, row[fd.name]):
+                if other["Id"] != row.get("Id"):
+                    raise SfError("DUPLICATE_VALUE", f"duplicate value found: {fd.name} "
+                                  f"duplicates value on record with id: {other['Id']}", [])
+
+    def _check_duplicate_rule(self, obj: ObjectDef, row: Mapping[str, Any],
+                              opts: WriteOptions) -> None:
+        """Standard duplicate rules: an open record with the same email blocks the save."""
+        if (opts.allow_duplicates or opts.trusted or not self.duplicate_rules.get(obj.name)
+                or not row.get("Email")):
+            return
+        matches = [r for r in self.tables[obj.name].lookup("Email", row["Email"])
+                   if r["Id"] != row.get("Id") and not r.get("IsConverted")]
+        if not matches:
+            return
+        message = ("You're creating a duplicate record. We recommend you use an existing "
+                   "record instead.")
+        records = []
+        for r in matches:
+            rec: dict[str, Any] = {"attributes": {"type": obj.name, "url": _url(
+                opts.api_version, obj.name, r["Id"])}, "Id": r["Id"]}
+            if opts.record_details:
+                for name in ("FirstName", "LastName", "Email", "Company"):
+                    if name in obj.fields:
+                        rec[name] = r.get(name)
+            records.append({"additionalInformation": [], "fieldDiffs": [],
+                            "matchConfidence": 100.0, "record": rec})
+        version = "v1_0" if obj.name == "Lead" else "v1_1"
+        result = {"allowSave": False, "duplicateRule": f"Standard_{obj.name}_Duplicate_Rule",
+                  "duplicateRuleEntityType": obj.name, "errorMessage": message,
+                  "matchResults": [{"entityType": obj.name, "errors": [],
+                                    "matchEngine": "FuzzyMatchEngine", "matchRecords": records,
+                                    "rule": f"Standard_{obj.name}_Match_Rule_{version}",
+                                    "size": len(records), "success": True}]}
+        raise SfError("DUPLICATES_DETECTED", message, None, extra={"duplicateResult": result})
+
+    # -- object rules -------------------------------------------------------------------
+    def _statuses(self, campaign_id: str) -> list[Row]:
+        rows = self.tables["CampaignMemberStatus"].lookup("CampaignId", campaign_id)
+        return sorted(rows, key=lambda r: (r.get("SortOrder") or 0))
+
+    def _member_rules(self, row: Row, old: Row | None, values: Mapping[str, Any],
+                      opts: WriteOptions) -> None:
+        if old is None:
+            lead = self.tables["Lead"].rows.get(row["LeadId"]) if row.get("LeadId") else None
+            contact = (self.tables["Contact"].rows.get(row["ContactId"])
+                       if row.get("ContactId") else None)
+            if lead is not None and lead.get("IsConverted") and not opts.trusted:
+                raise SfError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead",
+                              ["LeadId"])
+            members = self.tables["CampaignMember"]
+            for fname, person in (("LeadId", lead), ("ContactId", contact)):
+                if person is None:
+                    continue
+                for other in members.lookup(fname, person["Id"]):
+                    if other["CampaignId"] == row["CampaignId"] and other["Id"] != row.get("Id"):
+                        raise SfError("DUPLICATE_VALUE", "Already a campaign member.", [])
+            person = contact or lead
+            if person is not None:
+                row["LeadOrContactId"] = person["Id"]
+                row["LeadOrContactOwnerId"] = person.get("OwnerId")
+                row["Type"] = "Contact" if contact is not None else "Lead"
+                for name in ("FirstName", "LastName", "Name", "Title", "Email"):
+                    row[name] = person.get(name)
+                if contact is not None:
+                    account = (self.tables["Account"].rows.get(contact["AccountId"])
+                               if contact.get("AccountId") else None)
+                    row["CompanyOrAccount"] = account.get("Name") if account else None
+                else:
+                    row["CompanyOrAccount"] = lead.get("Company") if lead else None
+        if old is None or "Status" in values:
+            statuses = self._statuses(row["CampaignId"])
+            status = row.get("Status")
+            if status is None:
+                default = next((s for s in statuses if s.get("IsDefault")),
+                               statuses[0] if statuses else None)
+                match = default
+            else:
+                match = next((s for s in statuses if s["Label"].lower() == status.lower()), None)
+                if match is None and statuses and not opts.trusted:
+                    raise SfError("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                                  f"Status: bad value for restricted picklist field: {status}",
+                                  ["Status"])
+            if match is not None:
+                row["Status"] = match["Label"]
+                self._set_responded(row, bool(match.get("HasResponded")), opts, explicit=values)
+
+    def _set_responded(self, row: Row, responded: bool, opts: WriteOptions,
+                       explicit: Mapping[str, Any] = {}) -> None:
+        if opts.trusted and "HasResponded" in explicit:
+            return  # a dataset's own flags win
+        row["HasResponded"] = responded
+        if responded and not row.get("FirstRespondedDate"):
+            row["FirstRespondedDate"] = self.today()
+
+    def _status_rules(self, row: Row, old: Row | None, values: Mapping[str, Any]) -> None:
+        for other in self._statuses(row["CampaignId"]):
+            if other["Id"] != row.get("Id") and other["Label"].lower() == row["Label"].lower():
+                raise SfError("DUPLICATE_VALUE", "duplicate value found: Label duplicates value "
+                              f"on record with id: {other['Id']}", [])
+        if old is None and row.get("SortOrder") is None:
+            row["SortOrder"] = max((s.get("SortOrder") or 0 for s in self._statuses(
+                row["CampaignId"])), default=0) + 1
+
+    def _after_status_write(self, row: Row, old: Row | None) -> None:
+        """Keep the campaign's single default and its members' Status/HasResponded in step."""
+        if row.get("IsDefault"):
+            for other in self._statuses(row["CampaignId"]):
+                if other["Id"] != row["Id"] and other.get("IsDefault"):
+                    self._replace(self.tables["CampaignMemberStatus"], other,
+                                  {"IsDefault": False})
+        if old is None:
+            return
+        label_changed = old["Label"] != row["Label"]
+        if label_changed or bool(old.get("HasResponded")) != bool(row.get("HasResponded")):
+            members = self.tables["CampaignMember"]
+            for m in members.lookup("CampaignId", row["CampaignId"]):
+                if (m.get("Status") or "").lower() != old["Label"].lower():
+                    continue
+                change: dict[str, Any] = {"Status": row["Label"],
+                                          "HasResponded": bool(row.get("HasResponded"))}
+                if row.get("HasResponded") and not m.get("FirstRespondedDate"):
+                    change["FirstRespondedDate"] = self.today()
+                self._replace(members, m, change)
+
+    def _before_write(self, obj: ObjectDef, row: Row, old: Row | None,
+                      values: Mapping[str, Any], opts: WriteOptions) -> None:
+        name = obj.name
+        if name in ("Lead", "Contact", "User") and (old is None or {"FirstName", "LastName"} & set(
+                values)):
+            row["Name"] = " ".join(p for p in (row.get("FirstName"), row.get("LastName")) if p)
+        if name == "Lead" and opts.auto_assign and not opts.trusted:
+            owner = self.tables["User"].rows.get(self.assignment_owner_id)
+            if owner is not None:
+                row["OwnerId"] = owner["Id"]
+        if name in ("Lead", "Contact") and (old is None or "Email" in values):
+            self._check_duplicate_rule(obj, row, opts)
+        if name == "CampaignMember":
+            self._member_rules(row, old, values, opts)
+        elif name == "CampaignMemberStatus":
+            self._status_rules(row, old, values)
+        elif name == "Task":
+            row["IsClosed"] = row.get("Status") == "Completed"
+
+    # -- primitive writes (journaled) ---------------------------------------------------
+    def _insert(self, table: Table, row: Row) -> None:
+        rid = row["Id"]
+        self._seq += 1
+        table.rows[rid] = row
+        table.seq[rid] = self._seq
+        table.index(row)
+
+        def undo() -> None:
+            table.unindex(table.rows.pop(rid))
+            table.seq.pop(rid, None)
+        self._journal.append(undo)
+
+    def _replace(self, table: Table, old: Row, changes: Mapping[str, Any],
+                 stamp: bool = True) -> Row:
+        new = Row(old)
+        for k, v in changes.items():
+            if v is None:
+                new.pop(k, None)
+            else:
+                new[k] = v
+        if stamp:
+            now = format_datetime(self._now())
+            new["LastModifiedDate"] = new["SystemModstamp"] = now
+            new["LastModifiedById"] = self.api_user_id
+        self._swap(table, old, new)
+        return new
+
+    def _swap(self, table: Table, old: Row, new: Row) -> None:
+        table.unindex(old)
+        table.rows[old["Id"]] = new
+        table.index(new)
+
+        def undo() -> None:
+            table.unindex(new)
+            table.rows[old["Id"]] = old
+            table.index(old)
+        self._journal.append(undo)
+
+    def _remove(self, table: Table, row: Row) -> None:
+        rid = row["Id"]
+        table.unindex(row)
+        del table.rows[rid]
+        tomb = Row(row)
+        tomb["IsDeleted"] = True
+        tomb["LastModifiedDate"] = tomb["SystemModstamp"] = format_datetime(self._now())
+        table.deleted[rid] = tomb
+
+        def undo() -> None:
+            table.deleted.pop(rid, None)
+            table.rows[rid] = row
+            table.index(row)
+        self._journal.append(undo)
+
+    # -- public writes ------------------------------------------------------------------
+    def create(self, sobject: str, fields: Mapping[str, Any],
+               opts: WriteOptions = WriteOptions()) -> str:
+        """Validate and insert one record like ``POST /sobjects/{type}/``; return its id."""
+        table = self.table(sobject)
+        obj = table.obj
+        values = self._input(obj, fields, creating=True, opts=opts)
+        row = Row()
+        for fd in obj.fields.values():
+            if fd.default is not None and fd.name not in values:
+                row[fd.name] = fd.default
+        for k, v in values.items():
+            if v is not None:
+                row[k] = v
+        explicit_id = row.pop("Id", None)
+        if explicit_id is not None:
+            if explicit_id[:3] != obj.key_prefix:
+                raise SfError("MALFORMED_ID", f"Record ID: id value of incorrect type: "
+                              f"{explicit_id}", ["Id"])
+            if explicit_id in table.rows or explicit_id in table.deleted:
+                raise SfError("DUPLICATE_VALUE", f"duplicate value found: Id duplicates value "
+                              f"on record with id: {explicit_id}", [])
+        self._check_required(obj, row)
+        self._check_refs(obj, values, opts)
+        if "OwnerId" in obj.fields and not row.get("OwnerId"):
+            row["OwnerId"] = self.api_user_id
+        self._before_write(obj, row, None, values, opts)
+        self._check_unique(table, row)
+        row = Row(_compact(row))
+        rid = explicit_id or self._new_id(obj)
+        row["Id"] = rid
+        if explicit_id is not None:
+            n = id_number(rid, obj.key_prefix)
+            if n is not None and n > self._counters.get(obj.key_prefix, 0):
+                self._counters[obj.key_prefix] = n
+        now = format_datetime(self._now())
+        for name in ("CreatedDate", "LastModifiedDate", "SystemModstamp"):
+            if row.get(name) is None:
+                row[name] = row.get("CreatedDate") or now
+            else:
+                self._note_time(row[name])
+        row.setdefault("CreatedById", self.api_user_id)
+        row.setdefault("LastModifiedById", row["CreatedById"])
+        row["IsDeleted"] = False
+        self._insert(table, row)
+        if obj.name == "Campaign" and not opts.trusted:
+            self.add_default_statuses(rid)
+        elif obj.name == "CampaignMemberStatus":
+            self._after_status_write(row, None)
+        return rid
+
+    def add_default_statuses(self, campaign_id: str) -> None:
+        """Salesforce's default member statuses for a new campaign: Sent, Responded."""
+        for label, responded, default, order in (("Sent", False, True, 1),
+                                                 ("Responded", True, False, 2)):
+            self.create("CampaignMemberStatus", {"CampaignId": campaign_id, "Label": label,
+                                                 "HasResponded": responded, "IsDefault": default,
+                                                 "SortOrder": order}, INTERNAL)
+
+    def update(self, sobject: str, record_id: str, fields: Mapping[str, Any],
+               opts: WriteOptions = WriteOptions()) -> None:
+        """Validate and apply a PATCH to one record."""
+        table = self.table(sobject)
+        old = self.live(table.obj.name, record_id)
+        return self._update_row(table, old, fields, opts)
+
+    def _update_row(self, table: Table, old: Row, fields: Any, opts: WriteOptions) -> None:
+        obj = table.obj
+        if isinstance(fields, Mapping):
+            fields = {k: v for k, v in fields.items()
+                      if not (k.lower() == "id" and isinstance(v, str) and to_id18(v) == old["Id"])}
+        if obj.name == "Lead" and old.get("IsConverted") and not opts.trusted:
+            raise SfError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead", [])
+        values = self._input(obj, fields, creating=False, opts=opts)
+        row = Row(old)
+        for k, v in values.items():
+            if v is None:
+                row.pop(k, None)
+            else:
+                row[k] = v
+        self._check_required(obj, row)
+        self._check_refs(obj, values, opts)
+        self._before_write(obj, row, old, values, opts)
+        self._check_unique(table, row)
+        row = Row(_compact(row))
+        now = format_datetime(self._now())
+        row["LastModifiedDate"] = row["SystemModstamp"] = now
+        row["LastModifiedById"] = self.api_user_id
+        self._swap(table, old, row)
+        if obj.name == "CampaignMemberStatus":
+            self._after_status_write(row, old)
+
+    def delete(self, sobject: str, record_id: str, opts: WriteOptions = WriteOptions()) -> None:
+        """Delete a record and what Salesforce deletes with it (members, activities, ...)."""
+        table = self.table(sobject)
+        row = self.live(table.obj.name, record_id)
+        self._delete_row(table, row)
+
+    def _delete_row(self, table: Table, row: Row) -> None:
+        name = table.obj.name
+        rid = row["Id"]
+        if name == "CampaignMemberStatus" and row.get("IsDefault"):
+            raise SfError("DELETE_FAILED", "You can't delete the default member status.", [])
+        cascades: list[tuple[str, str]] = {
+            "Lead": [("CampaignMember", "LeadId"), ("Task", "WhoId")],
+            "Contact": [("CampaignMember", "ContactId"), ("Task", "WhoId")],
+            "Account": [("Contact", "AccountId"), ("Task", "WhatId")],
+            "Campaign": [("CampaignMember", "CampaignId"), ("Task", "WhatId")],
+        }.get(name, [])
+        self._remove(table, row)
+        for child, fname in cascades:
+            child_table = self.tables[child]
+            for other in child_table.lookup(fname, rid):
+                if other["Id"] in child_table.rows:
+                    self._delete_row(child_table, other)
+        if name == "Campaign":
+            statuses = self.tables["CampaignMemberStatus"]
+            for s in statuses.lookup("CampaignId", rid):
+                self._remove(statuses, s)
+
+    def upsert(self, sobject: str, field_name: str, value: Any, fields: Mapping[str, Any],
+               opts: WriteOptions = WriteOptions()) -> tuple[str, bool]:
+        """Upsert by external id: update the one match, create when none; return (id, created)."""
+        table = self.table(sobject)
+        fd = self.external_id_field(table.obj, field_name)
+        if not isinstance(fields, Mapping):
+            raise SfError("JSON_PARSER_ERROR", "Cannot deserialize the request body", [])
+        body = {k: v for k, v in fields.items() if k != "attributes"}
+        for key in list(body):
+            if key.lower() == fd.name.lower():
+                if str(body[key]).lower() != str(value).lower():
+                    raise SfError("INVALID_FIELD", f"{fd.name}: the value in the request body "
+                                  "must match the external id in the URL", [fd.name])
+                del body[key]
+        if fd.name == "Id":
+            if value in (None, ""):
+                return self.create(table.obj.name, body, opts), True
+            row = self.live(table.obj.name, value)
+            self._update_row(table, row, body, opts)
+            return row["Id"], False
+        matches = table.lookup(fd.name, value)
+        if len(matches) > 1:
+            raise SfError("MULTIPLE_CHOICES", f"{len(matches)} records match", status=300,
+                          extra={"ids": [m["Id"] for m in matches]})
+        if matches:
+            self._update_row(table, matches[0], body, opts)
+            return matches[0]["Id"], False
+        body[fd.name] = value
+        return self.create(table.obj.name, body, opts), True
+
+    def external_id_field(self, obj: ObjectDef, field_name: str) -> FieldDef:
+        fd = obj.field(field_name)
+        if fd is None or not (fd.external_id or fd.name == "Id"):
+            raise SfError("NOT_FOUND", "The requested resource does not exist", status=404)
+        return fd
+
+    # -- lead conversion ----------------------------------------------------------------
+    def convert_lead(self, lead_id: str, contact_id: str | None = None,
+                     account_id: str | None = None) -> dict[str, Any]:
+        """Convert a Lead as Salesforce's convertLead does (no opportunity is created).
+
+        The lead's campaign memberships move to the contact (ContactId is set on them)
+        unless the contact is already a member of that campaign.
+        """
+        lead = self.live("Lead", lead_id)
+        if lead.get("IsConverted"):
+            raise SfError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead", [])
+        mark = self.mark()
+        try:
+            contact = self.live("Contact", contact_id) if contact_id else None
+            if account_id:
+                account_id = self.live("Account", account_id)["Id"]
+            elif contact is not None and contact.get("AccountId"):
+                account_id = contact["AccountId"]
+            else:
+                account_id = self.create("Account", _compact({
+                    "Name": lead.get("Company"), "Website": lead.get("Website"),
+                    "Industry": lead.get("Industry"), "Phone": lead.get("Phone"),
+                    "BillingCountry": lead.get("Country"), "BillingCity": lead.get("City"),
+                    "OwnerId": lead.get("OwnerId")}), INTERNAL)
+            if contact is None:
+                contact_id = self.create("Contact", _compact({
+                    "AccountId": account_id, "FirstName": lead.get("FirstName"),
+                    "LastName": lead.get("LastName"), "Email": lead.get("Email"),
+                    "Phone": lead.get("Phone"), "MobilePhone": lead.get("MobilePhone"),
+                    "Title": lead.get("Title"), "LeadSource": lead.get("LeadSource"),
+                    "MailingCountry": lead.get("Country"), "MailingCity": lead.get("City"),
+                    "HasOptedOutOfEmail": lead.get("HasOptedOutOfEmail"),
+                    "OwnerId": lead.get("OwnerId")}), INTERNAL)
+            else:
+                contact_id = contact["Id"]
+            self._replace(self.tables["Lead"], lead, {
+                "IsConverted": True, "ConvertedContactId": contact_id,
+                "ConvertedAccountId": account_id, "ConvertedDate": self.today(),
+                "Status": "Closed - Converted"})
+            members = self.tables["CampaignMember"]
+            contact_row = self.tables["Contact"].rows[contact_id]
+            for m in members.lookup("LeadId", lead["Id"]):
+                taken = any(o["CampaignId"] == m["CampaignId"]
+                            for o in members.lookup("ContactId", contact_id))
+                if not taken and not m.get("ContactId"):
+                    self._replace(members, m, {"ContactId": contact_id, "Type": "Contact",
+                                               "LeadOrContactId": contact_id,
+                                               "Email": contact_row.get("Email")})
+        except Exception:
+            self.rollback(mark)
+            raise
+        return {"leadId": lead["Id"], "contactId": contact_id, "accountId": account_id,
+                "opportunityId": None, "success": True}
+
+    # -- dataset ------------------------------------------------------------------------
+    def load(self, data: Mapping[str, Any]) -> None:
+        """Replace the org with a dataset's ``salesforce`` section; DatasetError when invalid."""
+        try:
+            self.reset(data.get("schema") or None, seed_users=False)
+        except ValueError as exc:
+            raise DatasetError(str(exc)) from exc
+        records = data.get("records") or {}
+        if not isinstance(records, Mapping):
+            raise DatasetError("records: expected an object of sObject name -> list of records")
+        by_name: dict[str, list[Any]] = {}
+        for name, rows in records.items():
+            canonical = self.sobject_name(name)
+            if canonical is None:
+                raise DatasetError(f"records: unknown sObject {name!r}")
+            by_name[canonical] = list(rows or [])
+        for name in LOAD_ORDER:
+            for i, rec in enumerate(by_name.get(name, [])):
+                try:
+                    self.create(name, rec, LOAD_OPTIONS)
+                except SfError as exc:
+                    raise DatasetError(f"records.{name}[{i}]: {exc.code}: {exc.message}") from exc
+            if name == "User":
+                self._seed_users()
+            if name == "CampaignMemberStatus":
+                for campaign_id in list(self.tables["Campaign"].rows):
+                    if not self._statuses(campaign_id):
+                        self.add_default_statuses(campaign_id)
+        rules = data.get("duplicate_rules") or {}
+        for name, on in rules.items():
+            canonical = self.sobject_name(name)
+            if canonical not in ("Lead", "Contact"):
+                raise DatasetError(f"duplicate_rules: only Lead and Contact have rules, not {name!r}")
+            self.duplicate_rules[canonical] = bool(on)
+        owner = data.get("assignment_owner_id")
+        if owner:
+            rid = to_id18(owner)
+            if rid is None or rid not in self.tables["User"].rows:
+                raise DatasetError(f"assignment_owner_id: no User {owner!r}")
+            self.assignment_owner_id = rid
+        self._journal.clear()
+
+    def dump(self) -> dict[str, Any]:
+        """The dataset that ``load`` turns back into this org (deleted rows are not kept)."""
+        return {
+            "duplicate_rules": dict(self.duplicate_rules),
+            "assignment_owner_id": self.assignment_owner_id,
+            "schema": custom_schema_dump(self.objects),
+            "records": {name: [dict(r) for r in self.tables[name].rows.values()]
+                        for name in LOAD_ORDER if self.tables[name].rows},
+        }
+
+
+def _compact(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _url(version: str, sobject: str, rid: str) -> str:
+    return f"/services/data/v{version}/sobjects/{sobject}/{rid}"
+
+
+def _parse_error(kind: str, value: Any) -> SfError:
+    token = "VALUE_STRING" if isinstance(value, str) else (
+        "VALUE_TRUE" if value is True else "VALUE_FALSE" if value is False else
+        "START_OBJECT" if isinstance(value, dict) else "START_ARRAY" if isinstance(value, list)
+        else "VALUE_NUMBER")
+    return SfError("JSON_PARSER_ERROR", f"Cannot deserialize instance of {kind} from {token} "
+                   f"value {value} or request may be missing a required field", [])
+
+
+ROLLED_BACK_MESSAGE = _ROLLED_BACK
