@@ -9,6 +9,7 @@ marketing-to-sales connector meets.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping
 
@@ -32,6 +33,7 @@ def id_suffix(id15: str) -> str:
     return "".join(out)
 
 
+@lru_cache(maxsize=262_144)
 def to_id18(value: str) -> str | None:
     """Return the 18-character form of a 15/18-character id, or None when malformed."""
     if not isinstance(value, str) or not _ID_RE.match(value):

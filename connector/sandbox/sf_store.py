@@ -105,6 +105,14 @@ def format_datetime(value: datetime) -> str:
 
 
 def parse_datetime(text: str) -> datetime | None:
+    """ISO 8601 as Salesforce accepts it (``Z``, ``+0000``, ``+00:00``, date only)."""
+    if len(text) >= 10 and text[4] == "-":
+        try:
+            dt = datetime.fromisoformat(text)   # fast path: C parser, 3.11 takes Z and +0000
+        except ValueError:
+            dt = None
+        if dt is not None:
+            return dt if dt.tzinfo is not None else dt.replace(tzinfo=timezone.utc)
     m = _DT_RE.match(text.strip())
     if not m:
         return None
