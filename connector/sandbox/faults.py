@@ -58,7 +58,6 @@ class Faults:
         self._settings: dict[str, Any] = {k: (list(v) if isinstance(v, list) else v)
                                           for k, v in DEFAULTS.items()}
         self.stats: Counter[str] = Counter()
-        self._pending: set[int] = set()  # id() of requests whose reply is to be dropped
         self.configure(**settings)
         self._hubspot_reply: Any = None
 
@@ -138,13 +137,11 @@ class Faults:
                 self.seed = seed
             self._rng = random.Random(self.seed)
             self.stats.clear()
-            self._pending.clear()
 
     # -- the hooks server.py calls ------------------------------------------------------
     def _applies(self, family: str) -> bool:
         families = self._settings["families"]
-        return families is None or any(family == f or family.startswith(f.rstrip(".") + ".")
-                                       or family.startswith(f) for f in families)
+        return families is None or any(family.startswith(f) for f in families)
 
     def _choose(self, req: Request) -> str | None:
         """Pick this call's fault (under the lock): a queued one first, else by the dice."""
@@ -183,7 +180,8 @@ class Faults:
                 self.stats[kind] += 1
                 self.stats["total"] += 1
             if kind == "apply_then_drop":
-                self._pending.add(id(req))
+                # marked on the request itself: after() sees the same object once it has run
+                setattr(req, "_leadsync_drop_reply", True)
         if latency:
             time.sleep(latency / 1000.0)   # outside every lock: other clients go on
         if kind is None or kind == "apply_then_drop":
@@ -203,10 +201,8 @@ class Faults:
 
     def after(self, req: Request, family: str, response: Response) -> Any:
         """DROP when this write was picked for "apply, then drop the reply"."""
-        with self._lock:
-            if id(req) in self._pending:
-                self._pending.discard(id(req))
-                return _drop()
+        if getattr(req, "_leadsync_drop_reply", False):
+            return _drop()
         return None
 
 
