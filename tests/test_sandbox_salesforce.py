@@ -762,3 +762,25 @@ def test_server_error_class_for_5xx(sandbox: Sandbox, sf: Salesforce) -> None:
     with pytest.raises(SalesforceGeneralError) as err:
         sf.query("SELECT Id FROM Lead")
     assert err.value.status == 500 and err.value.content[0]["errorCode"] == "UNKNOWN_EXCEPTION"
+
+
+def test_concurrent_clients_keep_the_org_consistent(sandbox: Sandbox) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    camp = sandbox.app.salesforce.insert("Campaign", {"Name": "Shared"})
+
+    def worker(n: int) -> int:
+        sf = Salesforce(instance_url=sandbox.url, session_id=sandbox.token,
+                        session=sandbox_session(sandbox.url), version="59.0")
+        made = 0
+        for i in range(10):
+            rid = sf.Lead.create({"LastName": f"W{n}-{i}", "Company": "Acme"})["id"]
+            res = sf.restful("composite/sobjects", method="POST", json={"records": [
+                {"attributes": {"type": "CampaignMember"}, "CampaignId": camp, "LeadId": rid}] * 2})
+            made += sum(r["success"] for r in res)
+        return made
+
+    with ThreadPoolExecutor(4) as pool:
+        assert sum(pool.map(worker, range(4))) == 40   # the second of each pair is a duplicate
+    assert len(sandbox.app.salesforce.records("CampaignMember")) == 40
+    assert sandbox.app.salesforce.api_usage[0] == 80
