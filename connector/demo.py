@@ -127,8 +127,9 @@ def run_demo(methods: list[Method], state_dir: Path | None, echo: Callable[[str]
                 echo(render(report, detail=True))
                 with Session(settings, retry=RetryPolicy.fast()) as engine:
                     again = engine.run()
-                echo(f"  Ran again: {again.counts.get('pulled', 0)} new, "
-                     f"{again.counts.get('skipped', 0)} already in the ledger: nothing written twice.")
+                echo(f"  Ran again: {again.counts.get('pulled', 0)} new responses; "
+                     f"{again.counts.get('skipped', 0)} re-read in the lookback window were already "
+                     "in the ledger. Nothing written twice.")
                 reports[method] = report
                 leads = sandbox.app.salesforce.records("Lead")
                 leads_by_bob[method] = {email: sum(1 for lead in leads if (lead.get("Email") or "").lower() == email)

@@ -74,6 +74,23 @@ class Engine:
 
     # -- the run -------------------------------------------------------------------------
     def run(self, *, dry_run: bool = False, method: Method | None = None) -> RunReport:
+        """A scheduled sync: everything new since each form's watermark."""
+        return self._run(self._pull, dry_run=dry_run, method=method)
+
+    def process(self, submissions: Sequence[Submission], *, dry_run: bool = False,
+                method: Method | None = None) -> RunReport:
+        """Apply given submissions (``retry``, ``reconcile --fix``) through the same path.
+
+        Watermarks never move backwards, so re-applying old submissions is safe.
+        """
+        def given(report: RunReport) -> list[Submission]:
+            report.counts["pulled"] += len(submissions)
+            return sorted(submissions, key=lambda s: (s.submitted_at, s.conversion_id))
+
+        return self._run(given, dry_run=dry_run, method=method)
+
+    def _run(self, source: Callable[[RunReport], list[Submission]], *, dry_run: bool,
+             method: Method | None) -> RunReport:
         method = method or self.settings.method
         report = RunReport(new_run_id(), method, dry_run)
         started = time.monotonic()
@@ -82,29 +99,34 @@ class Engine:
             self.state.lock()
         self.state.start_run(report.run_id, method.value, dry_run)
         try:
-            submissions = self._pull(report)
-            memory, planned = RunMemory(), {}
-            size = self.settings.sync.batch_size
-            for done in range(0, len(submissions), size):
-                self._check_budget()
-                batch = submissions[done:done + size]
-                self._batch(batch, method, memory, planned, report, dry_run, start_ms)
-                if self.progress:
-                    self.progress(min(done + size, len(submissions)), len(submissions))
+            self._process(source(report), method, report, dry_run, start_ms)
             report.status = "partial" if report.counts["failed"] else "ok"
         except BudgetExhausted as exc:
             report.status, report.error = "budget", str(exc)
         except LeadsyncError as exc:
             report.status, report.error = "aborted", str(exc)
         finally:
-            report.sf_calls, report.hs_calls = self.sf.calls, self.hs.calls
-            if self.sf.usage:
-                report.api_used, report.api_limit = self.sf.usage.used, self.sf.usage.limit
-            report.seconds = time.monotonic() - started
-            self.state.finish_run(report.run_id, report.status, {
-                **report.counts, "sf_calls": report.sf_calls, "hs_calls": report.hs_calls,
-                "api_used": report.api_used, "api_limit": report.api_limit}, report.error)
+            self._finish(report, started)
         return report
+
+    def _process(self, submissions: Sequence[Submission], method: Method, report: RunReport,
+                 dry_run: bool, start_ms: int) -> None:
+        memory, planned = RunMemory(), {}
+        size = self.settings.sync.batch_size
+        for done in range(0, len(submissions), size):
+            self._check_budget()
+            self._batch(submissions[done:done + size], method, memory, planned, report, dry_run, start_ms)
+            if self.progress:
+                self.progress(min(done + size, len(submissions)), len(submissions))
+
+    def _finish(self, report: RunReport, started: float) -> None:
+        report.sf_calls, report.hs_calls = self.sf.calls, self.hs.calls
+        if self.sf.usage:
+            report.api_used, report.api_limit = self.sf.usage.used, self.sf.usage.limit
+        report.seconds = time.monotonic() - started
+        self.state.finish_run(report.run_id, report.status, {
+            **report.counts, "sf_calls": report.sf_calls, "hs_calls": report.hs_calls,
+            "api_used": report.api_used, "api_limit": report.api_limit}, report.error)
 
     def _check_budget(self) -> None:
         usage = self.sf.usage
@@ -143,12 +165,14 @@ class Engine:
         responses, rejected = self._normalise(batch)
         decisions = self._decide(responses, method, memory)
         plan = plan_batch(decisions, self._existing_members(responses, decisions), planned)
-        plan.steps[:0] = [Step(d, "none") for d in rejected]
+        order = {sub.conversion_id: i for i, sub in enumerate(batch)}
+        plan.steps = sorted(plan.steps + [Step(d, "none") for d in rejected],
+                            key=lambda step: order[step.decision.conversion_id])
 
         if dry_run:
             for step in plan.steps:
                 report.counts[_count_key(step.decision.action, step.member)] += 1
-                report.responses.append(step_json(step))
+                report.responses.append({**step_json(step), "email": _email_of(step, batch)})
             return
 
         outcomes = {step.decision.conversion_id: _outcome(step, batch) for step in plan.steps}
@@ -160,7 +184,7 @@ class Engine:
         for step in plan.steps:
             outcome = outcomes[step.decision.conversion_id]
             report.counts[_outcome_key(outcome)] += 1
-            report.responses.append({**step_json(step), **_outcome_json(outcome)})
+            report.responses.append({**step_json(step), **_outcome_json(outcome), "email": outcome.email})
 
     def _normalise(self, batch: Sequence[Submission]) -> tuple[list[Response], list[Decision]]:
         responses, rejected = [], []
@@ -307,7 +331,7 @@ def _outcome(step: Step, batch: Sequence[Submission]) -> Outcome:
     if r is None:
         sub = next(s for s in batch if s.conversion_id == d.conversion_id)
         return Outcome(d.conversion_id, sub.form_id, sub.submitted_at,
-                       str(sub.values.get("email", ""))[:320], Action.FAILED, Status.FAILED,
+                       _raw_email(sub), Action.FAILED, Status.FAILED,
                        reason=d.reason, error_code=d.error_code, error=d.reason)
     target = d.target
     outcome = Outcome(d.conversion_id, r.form_id, r.submitted_at, r.email, d.action, Status.PENDING,
@@ -323,6 +347,18 @@ def _outcome(step: Step, batch: Sequence[Submission]) -> Outcome:
     elif step.member == "update":
         outcome.member_id = step.member_id
     return outcome
+
+
+def _email_of(step: Step, batch: Sequence[Submission]) -> str:
+    if step.decision.response is not None:
+        return step.decision.response.email
+    sub = next(s for s in batch if s.conversion_id == step.decision.conversion_id)
+    return _raw_email(sub)
+
+
+def _raw_email(sub: Submission) -> str:
+    """What the form had in its email field, for an admin to recognise a rejected fill."""
+    return next((str(v) for k, v in sub.values.items() if k.lower() == "email"), "")[:120]
 
 
 def _code(result: dict[str, Any]) -> str | None:

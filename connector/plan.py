@@ -118,13 +118,12 @@ def describe_step(step: Step) -> str:
         return f"failed: {d.reason}"
     target = d.target
     assert target is not None
-    where = target.id or "the new Lead"
     if d.action is Action.CREATE_LEAD:
         text = "create lead" if target.id is None else f"create lead (done earlier: {target.id})"
     elif d.action is Action.ATTACH_LEAD:
-        text = f"attach to lead {where}"
+        text = f"attach to lead {target.id}" if target.id else "attach to the Lead this run creates"
     else:
-        text = f"attach to contact {where}"
+        text = f"attach to contact {target.id}"
     if step.member == "exists":
         text += f"; {step.member_note}"
     elif step.member == "update":

@@ -82,7 +82,7 @@ def test_converted_lead_is_its_contact(org):
     report = org.sync("unique")
     assert report.status == "ok"
     members = org.members()
-    assert [m["ContactId"] for m in members] == [converted["ConvertedContactId"]]
+    assert [m["ContactId"] for m in members] == [converted["contactId"]]
     assert len(org.leads("carol@acme.example")) == 1  # the converted one; no new Lead
 
 
@@ -159,7 +159,7 @@ def test_dry_run_touches_nothing(org):
     report = org.sync("hybrid", dry_run=True)
     assert report.dry_run and report.status == "ok"
     assert [r["action"] for r in report.responses] == ["create_lead"] + ["attach_lead"] * 3
-    assert report.responses[1]["summary"] == "attach to lead the new Lead"
+    assert report.responses[1]["summary"] == "attach to the Lead this run creates"
     assert org.sandbox.app.dump()["salesforce"] == before
     assert not org.state_path.exists()
     # a preview of another method on the same responses
