@@ -31,7 +31,7 @@ class RunReport:
     run_id: str
     method: Method
     dry_run: bool
-    status: str = "running"            # ok | partial | budget | aborted
+    status: str = "running"            # ok | stopped | partial | budget | aborted
     error: str | None = None
     counts: Counter[str] = field(default_factory=Counter)
     responses: list[dict[str, Any]] = field(default_factory=list)
@@ -43,7 +43,7 @@ class RunReport:
 
     @property
     def exit_code(self) -> int:
-        return {"ok": 0, "partial": 3, "budget": 4}.get(self.status, 1)
+        return {"ok": 0, "stopped": 0, "partial": 3, "budget": 4}.get(self.status, 1)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -71,6 +71,9 @@ class Engine:
         self.mapping = mapping
         self.clock = clock
         self.progress = progress
+        # Checked between batches: a daemon asked to stop finishes the batch in flight,
+        # records it, and ends the run cleanly ("stopped").
+        self.should_stop: Callable[[], bool] = lambda: False
 
     # -- the run -------------------------------------------------------------------------
     def run(self, *, dry_run: bool = False, method: Method | None = None) -> RunReport:
@@ -95,32 +98,38 @@ class Engine:
         report = RunReport(new_run_id(), method, dry_run)
         started = time.monotonic()
         start_ms = int(self.clock() * 1000)
+        calls_before = (self.sf.calls, self.hs.calls)
         if not dry_run:
             self.state.lock()
         self.state.start_run(report.run_id, method.value, dry_run)
         try:
-            self._process(source(report), method, report, dry_run, start_ms)
-            report.status = "partial" if report.counts["failed"] else "ok"
+            finished = self._process(source(report), method, report, dry_run, start_ms)
+            report.status = "partial" if report.counts["failed"] else ("ok" if finished else "stopped")
         except BudgetExhausted as exc:
             report.status, report.error = "budget", str(exc)
         except LeadsyncError as exc:
             report.status, report.error = "aborted", str(exc)
         finally:
-            self._finish(report, started)
+            self._finish(report, started, calls_before)
         return report
 
     def _process(self, submissions: Sequence[Submission], method: Method, report: RunReport,
-                 dry_run: bool, start_ms: int) -> None:
+                 dry_run: bool, start_ms: int) -> bool:
+        """Batches in order; False when asked to stop before the end."""
         memory, planned = RunMemory(), {}
         size = self.settings.sync.batch_size
         for done in range(0, len(submissions), size):
+            if self.should_stop():
+                return False
             self._check_budget()
             self._batch(submissions[done:done + size], method, memory, planned, report, dry_run, start_ms)
             if self.progress:
                 self.progress(min(done + size, len(submissions)), len(submissions))
+        return True
 
-    def _finish(self, report: RunReport, started: float) -> None:
-        report.sf_calls, report.hs_calls = self.sf.calls, self.hs.calls
+    def _finish(self, report: RunReport, started: float, calls_before: tuple[int, int]) -> None:
+        report.sf_calls = self.sf.calls - calls_before[0]
+        report.hs_calls = self.hs.calls - calls_before[1]
         if self.sf.usage:
             report.api_used, report.api_limit = self.sf.usage.used, self.sf.usage.limit
         report.seconds = time.monotonic() - started
