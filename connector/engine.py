@@ -15,15 +15,16 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Sequence
 
 from .config import Settings
-from .errors import BudgetExhausted, LeadsyncError, RecordError
+from .errors import ApiError, BudgetExhausted, LeadsyncError, RecordError
 from .hubspot import HubSpotClient
 from .mapping import FieldMapping, to_response
 from .methods import RunMemory, decide_all
 from .model import Action, Decision, Method, Outcome, Response, Status, Submission
 from .plan import ExistingMember, Step, WritePlan, plan_batch, step_json
 from .resolve import created_for, resolve, rows_to_records
-from .salesforce import SalesforceClient
+from .salesforce import AmbiguousWrite, SalesforceClient
 from .state import State, advance_watermark
+from .transport import TransientError
 
 
 @dataclass
@@ -122,10 +123,32 @@ class Engine:
             if self.should_stop():
                 return False
             self._check_budget()
-            self._batch(submissions[done:done + size], method, memory, planned, report, dry_run, start_ms)
+            batch = submissions[done:done + size]
+            for attempt in range(1, self.REPLANS + 1):
+                saved = (dict(memory.leads), dict(planned))
+                try:
+                    self._batch(batch, method, memory, planned, report, dry_run, start_ms)
+                    break
+                except (AmbiguousWrite, TransientError) as exc:
+                    # The reply to a write was lost (or the vendor stayed down past the
+                    # retry policy). Resolve the batch again: the lookups find what the
+                    # lost write did, so nothing is applied twice.
+                    if attempt == self.REPLANS or not self._replan_is_safe(method):
+                        raise ApiError(f"{exc}; the batch's responses stay pending and the "
+                                       "next run resumes them", service="salesforce") from None
+                    memory.leads, planned = saved[0], saved[1]
+                    report.counts["replanned_batches"] += 1
             if self.progress:
                 self.progress(min(done + size, len(submissions)), len(submissions))
         return True
+
+    REPLANS = 4
+
+    def _replan_is_safe(self, method: Method) -> bool:
+        """Replanning finds a lost Lead by email (hybrid, unique) or by external id (any
+        method). Under poi without the external id a lost Lead cannot be told from an older
+        one of the same person, so the run stops and leaves the responses pending."""
+        return method is not Method.POI or bool(self.settings.salesforce.lead_external_id_field)
 
     def _finish(self, report: RunReport, started: float, calls_before: tuple[int, int]) -> None:
         report.sf_calls = self.sf.calls - calls_before[0]
@@ -279,6 +302,8 @@ class Engine:
         writes, records = [], []
         for mw in plan.members:
             outcome = outcomes[mw.conversion_id]
+            if outcome.status is Status.FAILED:
+                continue  # its own Lead failed; that error is the one to keep
             target_id = mw.target.id or lead_ids.get(mw.target.new_lead_of or "")
             if target_id is None:
                 creator = outcomes.get(mw.target.new_lead_of or "")

@@ -1,0 +1,206 @@
+"""Exactly-once effects under faults, lost replies, budgets, concurrent runs and SIGKILLs."""
+
+from __future__ import annotations
+
+import collections
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from connector.errors import StateLocked
+from connector.sandbox import Sandbox
+from connector.state import State
+from sync_helpers import EXT, Org
+
+ROOT = Path(__file__).resolve().parent.parent
+NO_FAULTS = dict(error_rate=0, rate_limit_rate=0, drop_rate=0, apply_then_drop_rate=0, fail_next=[])
+
+
+@pytest.fixture
+def org(tmp_path):
+    with Sandbox(seed=11) as sandbox:
+        o = Org(sandbox, tmp_path / "leadsync.db")
+        o.add_forms(4)
+        yield o
+
+
+def seed_fills(org: Org, n: int, people: int) -> None:
+    for i in range(n):
+        org.fill(i % 4, f"p{i % people}@example.com", lastname=f"L{i}", company="Acme")
+
+
+def assert_exactly_once(org: Org, method: str, n: int, people: int) -> None:
+    open_leads = collections.Counter(lead["Email"] for lead in org.leads() if not lead["IsConverted"])
+    if method == "poi":
+        assert sum(open_leads.values()) == n
+    else:
+        assert len(open_leads) == people and max(open_leads.values()) == 1
+    pairs = collections.Counter((m["CampaignId"], m.get("LeadId") or m.get("ContactId"))
+                                for m in org.members())
+    assert max(pairs.values()) == 1, "a duplicate CampaignMember"
+    expected_members = n if method == "poi" else len({(i % 4, i % people) for i in range(n)})
+    assert len(pairs) == expected_members
+    rows = State.open(org.state_path).rows()
+    assert len(rows) == n and {r["status"] for r in rows} == {"applied"}
+
+
+@pytest.mark.parametrize("method", ["poi", "hybrid", "unique"])
+def test_twenty_percent_faults_all_applied_none_doubled(org, method):
+    seed_fills(org, 400, 150)
+    org.sandbox.app.faults.configure(error_rate=0.05, rate_limit_rate=0.05, drop_rate=0.05,
+                                     apply_then_drop_rate=0.05, retry_after=None)
+    ext = {"salesforce": {"lead_external_id_field": EXT}} if method == "poi" else {}
+    # small batches: many calls, so many faults
+    reports = [org.sync(method, sync={"batch_size": 20}, **ext) for _ in range(3)]
+    org.sandbox.app.faults.configure(**NO_FAULTS)
+    assert org.sandbox.app.faults.stats["total"] > 20
+    assert reports[0].status == "ok", reports[0].error
+    assert_exactly_once(org, method, 400, 150)
+
+
+@pytest.mark.parametrize("family,method", [("salesforce.collections", "hybrid"),
+                                           ("salesforce", "unique"), ("salesforce", "poi")])
+def test_reply_lost_after_the_write_was_applied(org, family, method):
+    seed_fills(org, 40, 15)
+    # every write's reply is lost once; the writes themselves land
+    org.sandbox.app.faults.configure(families=[family], fail_next=["apply_then_drop"] * 3)
+    ext = {"salesforce": {"lead_external_id_field": EXT}} if method == "poi" else {}
+    report = org.sync(method, **ext)
+    assert report.status == "ok", report.error
+    assert org.sandbox.app.faults.stats["apply_then_drop"] >= 1
+    assert_exactly_once(org, method, 40, 15)
+
+
+def test_poi_without_external_id_stops_rather_than_guess(org):
+    seed_fills(org, 10, 10)
+    org.sandbox.app.faults.configure(families=["salesforce.collections"], fail_next=["apply_then_drop"])
+    report = org.sync("poi")
+    assert report.status == "aborted" and "pending" in report.error
+    rows = State.open(org.state_path).rows()
+    assert {r["status"] for r in rows} == {"pending"}  # none lost: the next run resumes them
+
+
+def test_budget_share_stops_before_the_next_batch(org):
+    seed_fills(org, 450, 450)
+    org.sf.set_api_limit(100, used=79)
+    report = org.sync("unique", sync={"batch_size": 100})
+    assert report.status == "budget" and report.exit_code == 4
+    applied = State.open(org.state_path).rows("applied")
+    assert 0 < len(applied) < 450
+    org.sf.set_api_limit(100_000)
+    rest = org.sync("unique", sync={"batch_size": 100})
+    assert rest.status == "ok"
+    assert_exactly_once(org, "unique", 450, 450)
+
+
+def test_request_limit_exceeded_ends_the_run_with_state_intact(org):
+    seed_fills(org, 20, 20)
+    org.sf.set_api_limit(10, used=10)
+    report = org.sync("hybrid")
+    assert report.status == "budget" and report.exit_code == 4
+    assert "REQUEST_LIMIT_EXCEEDED" in report.error or "limit" in report.error.lower()
+    assert State.open(org.state_path).rows("applied") == []
+    org.sf.set_api_limit(100_000)
+    assert org.sync("hybrid").status == "ok"
+    assert_exactly_once(org, "hybrid", 20, 20)
+
+
+def test_second_run_at_once_is_refused(org, tmp_path):
+    seed_fills(org, 5, 5)
+    holder = State.open(org.state_path)
+    holder.lock()
+    with pytest.raises(StateLocked) as refused:
+        org.sync("unique")
+    assert f"pid {os.getpid()}" in str(refused.value)
+    assert org.leads() == [] and State.open(org.state_path).runs() == []
+    holder.close()
+    assert org.sync("unique").status == "ok"
+
+
+def write_config(org: Org, path: Path, method: str) -> Path:
+    lines = [f'method = "{method}"', "[salesforce]", f'instance_url = "{org.sandbox.url}"',
+             f'lead_external_id_field = "{EXT}"', "[hubspot]", f'base_url = "{org.sandbox.url}"',
+             "[state]", f'path = "{org.state_path}"', "[sync]", "batch_size = 25"]
+    for form, campaign in zip(org.forms, org.campaigns):
+        lines += ["[[campaigns]]", f'form_id = "{form}"', f'campaign_id = "{campaign}"']
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("method", ["poi", "hybrid"])
+def test_sigkill_at_random_moments_then_rerun(org, tmp_path, method):
+    seed_fills(org, 300, 120)
+    org.sandbox.app.faults.configure(latency_ms=2)  # stretch the run so kills land mid-batch
+    config = write_config(org, tmp_path / "c.toml", method)
+    env = {**os.environ, "LEADSYNC_SALESFORCE_ACCESS_TOKEN": org.sandbox.token,
+           "LEADSYNC_HUBSPOT_ACCESS_TOKEN": org.sandbox.token}
+    rng = random.Random(5)
+    command = [sys.executable, "-m", "connector", "sync", "--config", str(config)]
+    for _ in range(4):
+        proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.2, 1.2))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    final = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert final.returncode == 0, final.stdout + final.stderr
+    org.sandbox.app.faults.configure(latency_ms=0)
+    assert_exactly_once(org, method, 300, 120)
+
+
+HOSTILE = [
+    ("missing email", {"firstname": "No"}, "failed"),
+    ("invalid email", {"email": "bob at acme"}, "failed"),
+    ("spaces and case", {"email": "  Mixed.Case@Example.COM  "}, "applied"),
+    ("over-long title", {"email": "long@example.com", "jobtitle": "T" * 500}, "applied"),
+    ("10 kB value", {"email": "big@example.com", "message": "x" * 10_000, "company": "C" * 10_000}, "applied"),
+    ("NUL and control chars", {"email": "nul@example.com", "lastname": "Nu\x00ll\x07", "company": "A\x1bB"},
+     "applied"),
+    ("emoji and RTL", {"email": "emoji@example.com", "lastname": "🚀 שלום عربى", "company": "مرحبا"}, "applied"),
+    ("quotes and SOQL", {"email": "o'brien@example.com", "lastname": "' OR Id != null --",
+                         "company": "\\'; DELETE \\ \"x\""}, "applied"),
+    ("backslash in email", {"email": "back\\slash@example.com"}, "failed"),
+    ("SOQL in email", {"email": "x' OR Email != '@example.com"}, "failed"),
+    ("number field junk", {"email": "num@example.com", "numemployees": "lots"}, "applied"),
+]
+
+
+def test_hostile_corpus_every_item_accounted_for(org):
+    ids = {}
+    for i, (name, values, _) in enumerate(HOSTILE):
+        ids[name] = org.hs.add_submission(org.forms[i % 4], values, submitted_at=org.clock + i)
+    report = org.sync("unique")
+    state = State.open(org.state_path)
+    for name, _, expected in HOSTILE:
+        row = state.ledger(ids[name])
+        assert row is not None, name
+        assert row["status"] == expected, (name, row["error"])
+        if expected == "failed":
+            assert row["error"], name
+    assert report.counts["failed"] == sum(1 for *_, e in HOSTILE if e == "failed")
+    lead = org.leads("o'brien@example.com")[0]
+    assert lead["LastName"] == "' OR Id != null --" and lead["Company"] == "\\'; DELETE \\ \"x\""
+    assert len(org.leads("long@example.com")[0]["Title"]) == 128
+    assert "\x00" not in org.leads("nul@example.com")[0]["LastName"]
+    assert org.leads("mixed.case@example.com")
+
+
+def test_validation_rejection_fails_alone(org):
+    org.fill(0, "ok@example.com", lastname="Fine")
+    org.fill(1, "bad@example.com", lastname="Fine")
+    org.sandbox.app.salesforce.load({"duplicate_rules": {"Lead": True}, "records": {
+        "Lead": [{"LastName": "Existing", "Company": "X", "Email": "bad@example.com"}],
+        "Campaign": [{"Id": c, "Name": f"C{i}"} for i, c in enumerate(org.campaigns)]}})
+    report = org.sync("poi")  # poi creates a Lead even though one exists: the rule rejects it
+    state = State.open(org.state_path)
+    rows = {r["email"]: r for r in state.rows()}
+    assert rows["bad@example.com"]["status"] == "failed"
+    assert rows["bad@example.com"]["error_code"] == "DUPLICATES_DETECTED"
+    assert rows["ok@example.com"]["status"] == "applied"
+    assert report.exit_code == 3
