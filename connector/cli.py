@@ -148,3 +148,46 @@ def sandbox_serve(host: str, port: int, token: str, data: str | None, seed: int,
     except KeyboardInterrupt:
         pass
     click.echo("sandbox stopped", err=True)
+
+
+@main.command()
+@config_option
+@click.option("--interval", default="5m", show_default=True,
+              help="Time between runs: 30s, 5m, 1h (a little jitter is added; failures back off).")
+@click.option("--once", is_flag=True, help="Run one sync and exit with its exit code (for cron or "
+              "a Kubernetes CronJob).")
+@click.option("--log-format", type=click.Choice(["human", "json"]), default="human", show_default=True,
+              help="One line per run: words, or JSON lines for a log shipper.")
+@handle_errors
+def daemon(config: str | None, interval: str, once: bool, log_format: str) -> None:
+    """Sync at start and then every interval, until SIGTERM/SIGINT.
+
+    Holds the state lock for its whole life (a second daemon is refused, naming this one's
+    pid and host). A stop request finishes the batch in flight, records it, and exits 0.
+    """
+    from .config import load_settings
+    from .daemon import parse_interval, serve
+
+    seconds = parse_interval(interval)
+    settings = load_settings(config)
+    sys.exit(serve(settings, interval_seconds=seconds, once=once, log_format=log_format,
+                   emit=click.echo))
+
+
+@main.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON (for monitoring).")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write a self-contained HTML report with a chart of responses per day.")
+@handle_errors
+def status(config: str | None, as_json: bool, html_path: Path | None) -> None:
+    """Sync health from the local state: last runs, watermarks, parked failures, API usage,
+    and whether a daemon holds the lock. Makes no API call."""
+    from .config import load_settings
+    from .status import gather, render_text
+    from .status_html import render_html
+
+    summary = gather(load_settings(config))
+    if html_path is not None:
+        html_path.write_text(render_html(summary), encoding="utf-8")
+    click.echo(json.dumps(summary, indent=2) if as_json else render_text(summary))

@@ -257,3 +257,37 @@ class State:
     def export(self) -> str:
         """The ledger as JSON lines, for support and reconciliation."""
         return "\n".join(json.dumps(r, sort_keys=True) for r in self.rows())
+
+    # -- operations (daemon, reconcile, status) ---------------------------------------------
+    def rows_since(self, since_ms: int) -> list[dict[str, Any]]:
+        """Ledger rows whose submission is at or after ``since_ms`` (reconcile's window)."""
+        return list(self.db.query("SELECT * FROM ledger WHERE submitted_at >= ? ORDER BY submitted_at",
+                                  [since_ms]))
+
+    def created_lead_ids(self, lead_ids: Iterable[str]) -> set[str]:
+        """Which of these Leads leadsync itself created (any time, not only in a window)."""
+        ids = sorted(set(lead_ids))
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):
+            part = ids[start:start + 500]
+            marks = ",".join("?" * len(part))
+            for row in self.db.query(
+                    f"SELECT DISTINCT lead_id FROM ledger WHERE action = 'create_lead' "
+                    f"AND lead_id IN ({marks})", part):
+                found.add(row["lead_id"])
+        return found
+
+    def set_member_id(self, conversion_id: str, member_id: str) -> None:
+        """Point an applied row at its (re-created) CampaignMember, after a reconcile fix."""
+        with self.transaction():
+            self.db["ledger"].update(conversion_id, {"member_id": member_id, "updated_at": now_iso()})
+
+    def daily_outcomes(self, since_ms: int = 0) -> list[dict[str, Any]]:
+        """Responses per submission day (UTC) and outcome, for the status chart."""
+        return list(self.db.query(
+            "SELECT date(submitted_at / 1000, 'unixepoch') AS day, "
+            "CASE WHEN status != 'applied' THEN status "
+            "     WHEN member_existed = 1 THEN 'already_member' "
+            "     WHEN action = 'create_lead' THEN 'created_lead' ELSE 'attached' END AS outcome, "
+            "COUNT(*) AS n FROM ledger WHERE submitted_at >= ? GROUP BY day, outcome ORDER BY day",
+            [since_ms]))

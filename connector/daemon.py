@@ -1,0 +1,286 @@
+"""``leadsync daemon``: the sync on a schedule, for hosts without a scheduler of their own.
+
+Three parts, kept apart so each can be tested alone:
+
+- the schedule (pure): how long to wait after a run, given the interval and how many runs
+  in a row have failed. Failures back off exponentially up to a cap instead of hammering an
+  org that is out of API calls or a HubSpot that is down, and a little jitter keeps a fleet
+  of daemons started together from polling in lockstep;
+- the log line (pure): one line per run, for humans or as a JSON object, built from the
+  run report alone so no token can reach it;
+- the loop (:class:`Daemon`), which only sequences ``run -> log -> sleep`` around injected
+  callables, and :func:`serve`, the adapter that opens the state, holds its lock for the
+  daemon's whole life, builds the engine once and wires SIGTERM/SIGINT to a stop flag.
+
+A stop request never interrupts a write: the engine checks ``should_stop`` between batches,
+so the batch in flight is finished and recorded, the run ends as ``stopped``, and the
+process exits 0.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import socket
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from .config import Settings
+from .engine import Engine, RunReport
+
+FAILED_STATUSES = frozenset({"aborted", "budget"})
+"""Run statuses that count as a failure for backoff. ``partial`` (some responses parked) is
+a finished run: the parked rows wait for ``retry``, and polling faster would not help them."""
+
+DEFAULT_MAX_BACKOFF = 3600.0
+SLICE = 0.2  # seconds: how quickly a sleeping daemon notices a stop request
+
+
+# -- the schedule (pure) -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Schedule:
+    interval: float                         # seconds between the starts of healthy runs
+    max_backoff: float = DEFAULT_MAX_BACKOFF  # the longest wait after failures (never below interval)
+    jitter: float = 0.1                     # +/- this share of every wait
+
+
+def next_delay(schedule: Schedule, failures: int, rand: float) -> float:
+    """Seconds to wait before the next run.
+
+    ``failures`` is the number of consecutive failed runs (0 after a good one): the wait is
+    ``interval * 2**failures``, capped at ``max(interval, max_backoff)``, so a daemon whose
+    org hit its API limit waits longer and longer, and returns to the plain interval by itself
+    after the first good run. ``rand`` in [0, 1) gives the jitter (injected for tests).
+    """
+    cap = max(schedule.interval, schedule.max_backoff)
+    base = min(schedule.interval * (2 ** min(max(failures, 0), 30)), cap)
+    return max(0.0, base * (1 + schedule.jitter * (2 * rand - 1)))
+
+
+def parse_interval(text: str) -> int:
+    """``--interval`` -> seconds, at least 1: a zero interval would poll in a tight loop."""
+    from .config import parse_duration
+    from .errors import ConfigError
+
+    seconds = parse_duration(text, key="--interval")
+    if seconds < 1:
+        raise ConfigError("must be at least 1s", key="--interval")
+    return seconds
+
+
+# -- the log line (pure) -------------------------------------------------------------------
+
+RUN_COUNTS = ("pulled", "created_leads", "attached", "already_member", "failed", "skipped")
+
+
+def run_event(report: RunReport, *, failures: int, next_in: float | None, now: datetime) -> dict[str, Any]:
+    """One run as a JSON-able event: what a log shipper or an alert rule needs, no secret."""
+    return {
+        "ts": now.isoformat(timespec="seconds"), "event": "run", "run_id": report.run_id,
+        "status": report.status, "method": report.method.value,
+        "counts": {k: int(report.counts.get(k, 0)) for k in RUN_COUNTS},
+        "salesforce_calls": report.sf_calls, "hubspot_calls": report.hs_calls,
+        "salesforce_api_usage": None if report.api_used is None else
+        {"used": report.api_used, "limit": report.api_limit},
+        "seconds": round(report.seconds, 3), "error": report.error,
+        "consecutive_failures": failures,
+        "next_run_in": None if next_in is None else round(next_in, 1),
+    }
+
+
+def format_event(event: dict[str, Any], log_format: str) -> str:
+    """A daemon event as one line: JSON, or words for a person reading the journal."""
+    if log_format == "json":
+        return json.dumps(event, sort_keys=True)
+    kind = event.get("event")
+    if kind != "run":
+        details = " ".join(f"{k}={v}" for k, v in event.items() if k not in ("ts", "event", "message"))
+        return f"{event['ts']} {event.get('message') or kind}" + (f" ({details})" if details else "")
+    c = event["counts"]
+    usage = event["salesforce_api_usage"]
+    parts = [f"{event['ts']} {event['run_id']} {event['status']}",
+             f"pulled {c['pulled']}, created {c['created_leads']}, attached {c['attached']}, "
+             f"already members {c['already_member']}, failed {c['failed']}, skipped {c['skipped']}",
+             f"calls sf {event['salesforce_calls']} hs {event['hubspot_calls']}"
+             + (f" (org usage {usage['used']}/{usage['limit']})" if usage else ""),
+             f"{event['seconds']:.2f}s"]
+    if event.get("error"):
+        parts.append(f"error: {event['error']}")
+    if event["consecutive_failures"]:
+        parts.append(f"{event['consecutive_failures']} failed in a row, backing off")
+    if event.get("next_run_in") is not None:
+        parts.append(f"next in {_human_seconds(event['next_run_in'])}")
+    return " · ".join(parts)
+
+
+def _human_seconds(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f}s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.1f}h"
+
+
+# -- the loop ------------------------------------------------------------------------------
+
+@dataclass
+class StopFlag:
+    """Set by a signal handler; read between batches and while sleeping."""
+
+    requested: bool = False
+    reason: str = ""
+
+    def request(self, reason: str) -> None:
+        self.requested, self.reason = True, reason
+
+    def __call__(self) -> bool:
+        return self.requested
+
+
+def interruptible_sleep(seconds: float, stop: StopFlag, *, sleep: Callable[[float], None] = time.sleep,
+                        clock: Callable[[], float] = time.monotonic) -> None:
+    """Sleep up to ``seconds``, waking within :data:`SLICE` of a stop request."""
+    end = clock() + seconds
+    while not stop.requested:
+        left = end - clock()
+        if left <= 0:
+            return
+        sleep(min(SLICE, left))
+
+
+@dataclass
+class Daemon:
+    """Run, log, wait; again, until stopped. Every effect is an injected callable."""
+
+    run: Callable[[], RunReport]
+    schedule: Schedule
+    log: Callable[[dict[str, Any]], None]
+    stop: StopFlag = field(default_factory=StopFlag)
+    sleep: Callable[[float, StopFlag], None] = interruptible_sleep
+    rand: Callable[[], float] = random.random
+    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    failures: int = 0
+    runs: int = 0
+
+    def serve(self, *, once: bool = False) -> int:
+        """Loop until a stop request; returns the process's exit code.
+
+        A stopped daemon exits 0 (it was asked to). ``--once`` exits with the run's own code,
+        so cron or a Kubernetes CronJob sees a failed run the way it would from ``sync``.
+        """
+        while True:
+            report = self._one_run()
+            self.runs += 1
+            if report is not None and report.status not in FAILED_STATUSES:
+                self.failures = 0
+            else:
+                self.failures += 1
+            if once or self.stop.requested:
+                self._log_run(report, None)
+                if once and not self.stop.requested:
+                    return report.exit_code if report is not None else 1
+                return 0
+            delay = next_delay(self.schedule, self.failures, self.rand())
+            self._log_run(report, delay)
+            self.sleep(delay, self.stop)
+            if self.stop.requested:
+                return 0
+
+    def _one_run(self) -> RunReport | None:
+        try:
+            return self.run()
+        except Exception as exc:  # noqa: BLE001 - a daemon outlives one bad run
+            # Only the exception's type: an unexpected error's text may quote a request.
+            self.log({"ts": self._ts(), "event": "error",
+                      "message": f"run crashed with {type(exc).__name__}; will retry"})
+            return None
+
+    def _log_run(self, report: RunReport | None, next_in: float | None) -> None:
+        if report is None:
+            if next_in is not None:
+                self.log({"ts": self._ts(), "event": "backoff", "message": "waiting before the next run",
+                          "consecutive_failures": self.failures, "next_run_in": round(next_in, 1)})
+            return
+        self.log(run_event(report, failures=self.failures, next_in=next_in, now=self.now()))
+
+    def _ts(self) -> str:
+        return self.now().isoformat(timespec="seconds")
+
+
+# -- the adapter ---------------------------------------------------------------------------
+
+def install_stop_signals(stop: StopFlag) -> Callable[[], None]:
+    """SIGTERM/SIGINT set the flag (nothing is raised mid-write); returns a restorer."""
+    previous = {}
+
+    def handler(signum: int, frame: Any) -> None:
+        stop.request(signal.Signals(signum).name)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous[sig] = signal.signal(sig, handler)
+
+    def restore() -> None:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+    return restore
+
+
+def serve(settings: Settings, *, interval_seconds: float, once: bool = False,
+          log_format: str = "human", emit: Callable[[str], None] = print,
+          max_backoff: float = DEFAULT_MAX_BACKOFF) -> int:
+    """Open the state, hold its lock for the daemon's life, and run the sync on a schedule.
+
+    The lock is taken before the first run, so a second daemon on the same state file is
+    refused at once, naming this one's pid and host (``StateLocked``); the kernel frees it
+    if this process is killed, so a replacement starts without manual cleanup.
+    """
+    from .hubspot import HubSpotClient
+    from .mapping import load_mapping
+    from .salesforce import SalesforceClient
+    from .state import State
+
+    stop = StopFlag()
+
+    def log(event: dict[str, Any]) -> None:
+        emit(format_event(event, log_format))
+
+    state = State.open(settings.state_path)
+    try:
+        state.lock()
+        engine = Engine(settings, salesforce=SalesforceClient(settings.salesforce),
+                        hubspot=HubSpotClient(settings.hubspot), state=state,
+                        mapping=load_mapping(settings.mapping_path()))
+        engine.should_stop = stop
+
+        def run() -> RunReport:
+            # The org's usage is a rolling 24-hour figure: a reading from the previous cycle
+            # is stale, and the engine checks it before the first batch, so without this a
+            # daemon that once reached its budget would never look again. Forgetting it makes
+            # each cycle measure afresh, exactly like a fresh ``leadsync sync`` process.
+            engine.sf.usage = None
+            return engine.run()
+
+        restore = install_stop_signals(stop)
+        try:
+            log({"ts": _now_iso(), "event": "start", "message": "leadsync daemon started",
+                 "pid": os.getpid(), "host": socket.gethostname(), "state": str(settings.state_path),
+                 "method": settings.method.value, "interval_seconds": interval_seconds,
+                 "once": once})
+            code = Daemon(run, Schedule(float(interval_seconds), max_backoff), log, stop).serve(once=once)
+            log({"ts": _now_iso(), "event": "stop", "message": "leadsync daemon stopped",
+                 "reason": stop.reason or ("once" if once else "done"), "exit_code": code})
+            return code
+        finally:
+            restore()
+    finally:
+        state.close()
+
+
+def _now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,138 @@
+"""``leadsync status``: the admin's view of sync health, from the local state alone.
+
+HubSpot's Sync Health and Marketo's Sync Status pages answer the same questions: is it
+running, is it keeping up, what failed and why, how much of the org's API allowance does it
+spend. Everything here comes from the SQLite state (runs, watermarks, parked rows) and the
+lock file, so ``status`` makes no API call, costs nothing against the org's limit, and works
+while a daemon holds the lock.
+
+:func:`summarize` is pure (plain rows in, a plain dict out) and is what ``--json`` prints;
+:func:`gather` is the adapter that reads the rows; :func:`render_text` words it for a person.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Iterable, Mapping, Sequence
+
+from .config import Settings
+
+RUN_COUNTS = ("pulled", "created_leads", "attached", "already_member", "failed", "skipped")
+OUTCOMES = ("created_lead", "attached", "already_member", "failed", "pending")
+
+
+def summarize(*, runs: Sequence[Mapping[str, Any]], watermarks: Mapping[str, int],
+              parked: Sequence[Mapping[str, Any]], daily: Sequence[Mapping[str, Any]],
+              lock_holder: str | None, campaigns: Iterable[tuple[str, str]],
+              budget_share: float, state_path: str) -> dict[str, Any]:
+    """The status report as plain data (stable keys: monitoring reads them)."""
+    run_items = [_run(r) for r in runs]
+    usage_run = next((r for r in runs if r.get("api_limit")), None)
+    usage = None
+    if usage_run is not None:
+        used, limit = int(usage_run["api_used"] or 0), int(usage_run["api_limit"])
+        usage = {"used": used, "limit": limit, "share": round(used / limit, 4),
+                 "budget_share": budget_share, "over_budget": used / limit >= budget_share,
+                 "seen_at": usage_run.get("finished_at") or usage_run.get("started_at"),
+                 "run_id": usage_run["id"]}
+    totals = {o: 0 for o in OUTCOMES}
+    for row in daily:
+        totals[row["outcome"]] = totals.get(row["outcome"], 0) + int(row["n"])
+    last_ok = next((r for r in run_items if r["status"] in ("ok", "partial", "stopped")), None)
+    return {
+        "state": state_path,
+        "daemon": {"running": lock_holder is not None, "lock_holder": lock_holder},
+        "last_run": run_items[0] if run_items else None,
+        "last_good_run_at": last_ok["finished_at"] if last_ok else None,
+        "runs": run_items,
+        "watermarks": [{"form_id": form, "campaign_id": campaign,
+                        "watermark_ms": watermarks.get(form),
+                        "watermark": _iso_ms(watermarks.get(form))} for form, campaign in campaigns],
+        "ledger": totals,
+        "parked": {"total": sum(int(p["n"]) for p in parked),
+                   "by_reason": [{"error_code": p.get("error_code") or "UNKNOWN", "count": int(p["n"]),
+                                  "example": p.get("example")} for p in parked]},
+        "salesforce_api": usage,
+        "daily": [dict(r) for r in daily],
+    }
+
+
+def _run(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "run_id": row["id"], "started_at": row.get("started_at"), "finished_at": row.get("finished_at"),
+        "seconds": _seconds(row.get("started_at"), row.get("finished_at")),
+        "status": row.get("status"), "method": row.get("method"),
+        "counts": {k: int(row.get(k) or 0) for k in RUN_COUNTS},
+        "salesforce_calls": int(row.get("sf_calls") or 0), "hubspot_calls": int(row.get("hs_calls") or 0),
+        "error": row.get("error"),
+    }
+
+
+def _seconds(start: str | None, end: str | None) -> float | None:
+    if not start or not end:
+        return None
+    try:
+        return round((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds(), 3)
+    except ValueError:
+        return None
+
+
+def _iso_ms(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(timespec="seconds")
+
+
+def gather(settings: Settings, *, runs: int = 10) -> dict[str, Any]:
+    """Read the state (read-only, never locked: a running daemon is not disturbed)."""
+    from .state import State
+
+    state = State.open_read_only(settings.state_path)
+    try:
+        holder = State(state.db, settings.state_path, read_only=True).lock_holder()
+        return summarize(runs=state.runs(runs), watermarks=state.watermarks(),
+                         parked=state.park_summary(), daily=state.daily_outcomes(),
+                         lock_holder=holder,
+                         campaigns=[(c.form_id, c.campaign_id) for c in settings.campaigns],
+                         budget_share=settings.salesforce.budget_share,
+                         state_path=str(settings.state_path))
+    finally:
+        state.db.conn.close()
+
+
+def render_text(s: Mapping[str, Any]) -> str:
+    """The summary in an admin's words."""
+    lines = [f"leadsync status · state {s['state']}"]
+    d = s["daemon"]
+    lines.append(f"  daemon: running ({d['lock_holder']})" if d["running"] else "  daemon: not running "
+                 "(no process holds the state lock)")
+    usage = s["salesforce_api"]
+    if usage:
+        flag = "  OVER BUDGET" if usage["over_budget"] else ""
+        lines.append(f"  Salesforce API usage last seen: {usage['used']}/{usage['limit']} "
+                     f"({usage['share']:.0%} of the org's daily limit; budget {usage['budget_share']:.0%})"
+                     f" at {usage['seen_at']}{flag}")
+    else:
+        lines.append("  Salesforce API usage: not seen yet")
+    t = s["ledger"]
+    lines.append(f"  ledger: {t['created_lead']} Leads created, {t['attached']} attached, "
+                 f"{t['already_member']} already members, {t['failed']} parked, {t['pending']} pending")
+    lines.append("  last runs:")
+    if not s["runs"]:
+        lines.append("    (none yet)")
+    for r in s["runs"]:
+        c = r["counts"]
+        took = "" if r["seconds"] is None else f" {r['seconds']:.1f}s"
+        lines.append(f"    {r['started_at']} {r['run_id']} {r['status']}{took} · pulled {c['pulled']}, "
+                     f"created {c['created_leads']}, attached {c['attached']}, already {c['already_member']}, "
+                     f"failed {c['failed']} · calls sf {r['salesforce_calls']} hs {r['hubspot_calls']}")
+        if r["error"]:
+            lines.append(f"      {r['error']}")
+    lines.append("  watermarks (newest submission recorded, per form):")
+    for w in s["watermarks"]:
+        lines.append(f"    {w['form_id']} -> {w['campaign_id']}: {w['watermark'] or 'never synced'}")
+    p = s["parked"]
+    lines.append(f"  parked failures: {p['total']}")
+    for reason in p["by_reason"]:
+        lines.append(f"    {reason['count']:>6}  {reason['error_code']}  e.g. {reason['example']}")
+    return "\n".join(lines)

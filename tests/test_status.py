@@ -1,0 +1,120 @@
+"""``leadsync status``: the summary (pure), and the command against a state a real sync wrote."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from connector.cli import main
+from connector.sandbox import Sandbox
+from connector.state import State
+from connector.status import summarize
+from connector.status_html import chart_svg, render_html
+from sync_helpers import Org
+
+TOKEN = "tok-status-9d2e-very-secret"
+
+
+def test_summary_from_plain_rows():
+    runs = [{"id": "run-2", "started_at": "2026-01-02T00:00:00.000+00:00",
+             "finished_at": "2026-01-02T00:00:02.500+00:00", "status": "partial", "method": "hybrid",
+             "pulled": 4, "created_leads": 1, "attached": 2, "failed": 1, "sf_calls": 6, "hs_calls": 2,
+             "api_used": None, "api_limit": None},
+            {"id": "run-1", "started_at": "2026-01-01T00:00:00.000+00:00",
+             "finished_at": "2026-01-01T00:00:01.000+00:00", "status": "ok", "method": "hybrid",
+             "pulled": 1, "created_leads": 1, "sf_calls": 3, "hs_calls": 1, "api_used": 900, "api_limit": 1000}]
+    s = summarize(runs=runs, watermarks={"f1": 1_767_225_600_000}, daily=[
+        {"day": "2026-01-01", "outcome": "created_lead", "n": 2}, {"day": "2026-01-01", "outcome": "failed", "n": 1}],
+        parked=[{"error_code": "INVALID_EMAIL", "n": 1, "example": "no usable email"}],
+        lock_holder=None, campaigns=[("f1", "c1"), ("f2", "c2")], budget_share=0.8, state_path="s.db")
+    assert s["last_run"]["run_id"] == "run-2" and s["last_run"]["seconds"] == 2.5
+    assert s["last_run"]["counts"]["attached"] == 2 and s["last_run"]["salesforce_calls"] == 6
+    assert s["last_good_run_at"] == runs[0]["finished_at"]
+    assert s["salesforce_api"] == {"used": 900, "limit": 1000, "share": 0.9, "budget_share": 0.8,
+                                   "over_budget": True, "seen_at": runs[1]["finished_at"], "run_id": "run-1"}
+    assert s["watermarks"][0]["watermark"] == "2026-01-01T00:00:00+00:00"
+    assert s["watermarks"][1]["watermark"] is None
+    assert s["parked"] == {"total": 1, "by_reason": [{"error_code": "INVALID_EMAIL", "count": 1,
+                                                      "example": "no usable email"}]}
+    assert s["ledger"]["created_lead"] == 2 and s["ledger"]["failed"] == 1
+    assert s["daemon"] == {"running": False, "lock_holder": None}
+
+
+def test_chart_is_inline_svg_with_a_bar_per_outcome_and_escapes():
+    svg = chart_svg([{"day": "2026-01-01", "outcome": "created_lead", "n": 3},
+                     {"day": "2026-01-01", "outcome": "failed", "n": 1},
+                     {"day": "2026-01-02", "outcome": "attached", "n": 2}])
+    assert svg.startswith("<svg") and svg.count("<rect") == 3
+    assert "2026-01-01: 1 parked (failed) (of 4)" in svg
+    assert "no responses recorded yet" in chart_svg([])
+
+
+@pytest.fixture
+def org(tmp_path):
+    with Sandbox(token=TOKEN) as sandbox:
+        o = Org(sandbox, tmp_path / "leadsync.db")
+        o.add_forms(2)
+        yield o
+
+
+def write_config(org: Org, path: Path) -> Path:
+    lines = ['method = "hybrid"', "[salesforce]", f'instance_url = "{org.sandbox.url}"',
+             "budget_share = 0.5", "[hubspot]", f'base_url = "{org.sandbox.url}"', "[state]",
+             f'path = "{org.state_path}"']
+    for form, campaign in zip(org.forms, org.campaigns):
+        lines += ["[[campaigns]]", f'form_id = "{form}"', f'campaign_id = "{campaign}"']
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def env(org: Org) -> dict[str, str]:
+    return {"LEADSYNC_SALESFORCE_ACCESS_TOKEN": org.sandbox.token,
+            "LEADSYNC_HUBSPOT_ACCESS_TOKEN": org.sandbox.token}
+
+
+def test_status_after_real_runs_text_json_and_html(org, tmp_path):
+    config = write_config(org, tmp_path / "c.toml")
+    runner = CliRunner()
+    assert "never synced" in runner.invoke(main, ["status", "--config", str(config)], env=env(org)).output
+
+    org.fill(0, "ann@acme.example", lastname="A")
+    org.fill(1, "ann@acme.example", lastname="A")
+    assert runner.invoke(main, ["sync", "--config", str(config)], env=env(org)).exit_code == 0
+    org.fill(0, "not-an-email", lastname="Junk")
+    assert runner.invoke(main, ["sync", "--config", str(config)], env=env(org)).exit_code == 3
+
+    result = runner.invoke(main, ["status", "--config", str(config), "--json"], env=env(org))
+    assert result.exit_code == 0, result.output
+    s = json.loads(result.output)
+    assert [r["status"] for r in s["runs"]] == ["partial", "ok"]
+    assert s["runs"][1]["counts"]["created_leads"] == 1 and s["runs"][1]["counts"]["attached"] == 1
+    assert s["runs"][1]["salesforce_calls"] > 0 and s["runs"][1]["hubspot_calls"] > 0
+    assert s["ledger"] == {"created_lead": 1, "attached": 1, "already_member": 0, "failed": 1, "pending": 0}
+    assert [w["form_id"] for w in s["watermarks"]] == org.forms
+    assert all(w["watermark_ms"] for w in s["watermarks"])
+    assert s["parked"]["total"] == 1 and s["parked"]["by_reason"][0]["count"] == 1
+    usage = s["salesforce_api"]
+    assert usage["limit"] > 0 and usage["budget_share"] == 0.5
+    assert s["daemon"]["running"] is False
+    assert TOKEN not in result.output
+
+    # A process holding the lock (as a daemon does) is named.
+    holder = State.open(org.state_path)
+    holder.lock()
+    try:
+        html = tmp_path / "report.html"
+        result = runner.invoke(main, ["status", "--config", str(config), "--html", str(html)], env=env(org))
+        assert result.exit_code == 0, result.output
+        assert f"daemon: running (pid {os.getpid()} on {socket.gethostname()}" in result.output
+        assert "parked failures: 1" in result.output and "ok" in result.output
+        page = html.read_text()
+        assert "<svg" in page and "<rect" in page and "parked (failed)" in page
+        assert "<script" not in page and "src=" not in page and "href=" not in page
+        assert TOKEN not in page
+    finally:
+        holder.close()
