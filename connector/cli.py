@@ -92,6 +92,24 @@ def sync(config: str | None, dry_run: bool, method: str | None, as_json: bool) -
 
 
 @main.command()
+@config_option
+@click.option("--dry-run", is_flag=True, help="Show what retrying would do; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON.")
+@handle_errors
+def retry(config: str | None, dry_run: bool, as_json: bool) -> None:
+    """Re-attempt the parked (failed) responses after you fixed their cause."""
+    from .config import load_settings
+    from .engine import Session
+    from .report import render
+
+    settings = load_settings(config)
+    with Session(settings, dry_run=dry_run) as engine:
+        report = engine.retry(dry_run=dry_run)
+    click.echo(json.dumps(report.to_json(), indent=2) if as_json else render(report, detail=True))
+    sys.exit(report.exit_code)
+
+
+@main.command()
 @click.option("--method", type=click.Choice(METHODS + ["all"]), default="all", show_default=True,
               help="Which method(s) to demonstrate, each on a fresh copy of the same world.")
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),

@@ -93,6 +93,32 @@ class Engine:
 
         return self._run(given, dry_run=dry_run, method=method)
 
+    def retry(self, *, dry_run: bool = False, method: Method | None = None) -> RunReport:
+        """Re-attempt the parked (failed) responses, after the admin fixed their cause.
+
+        Their submissions are read again from HubSpot (the ledger keeps no form values), as
+        far back as the oldest parked one; a parked response HubSpot no longer has is
+        reported, not dropped.
+        """
+        return self._run(self._parked, dry_run=dry_run, method=method)
+
+    def _parked(self, report: RunReport) -> list[Submission]:
+        rows = self.state.rows(Status.FAILED.value)
+        by_form: dict[str, set[str]] = {}
+        for row in rows:
+            by_form.setdefault(row["form_id"], set()).add(row["conversion_id"])
+        found: list[Submission] = []
+        for form_id, wanted in by_form.items():
+            if self.settings.campaign_for(form_id) is None:
+                report.counts["parked_form_not_mapped"] += len(wanted)
+                continue
+            oldest = min(r["submitted_at"] for r in rows if r["form_id"] == form_id)
+            subs = [s for s in self.hs.submissions(form_id, oldest) if s.conversion_id in wanted]
+            report.counts["parked_not_in_hubspot"] += len(wanted) - len({s.conversion_id for s in subs})
+            found.extend(subs)
+        report.counts["pulled"] += len(found)
+        return sorted(found, key=lambda s: (s.submitted_at, s.conversion_id))
+
     def _run(self, source: Callable[[RunReport], list[Submission]], *, dry_run: bool,
              method: Method | None) -> RunReport:
         method = method or self.settings.method

@@ -204,3 +204,26 @@ def test_validation_rejection_fails_alone(org):
     assert rows["bad@example.com"]["error_code"] == "DUPLICATES_DETECTED"
     assert rows["ok@example.com"]["status"] == "applied"
     assert report.exit_code == 3
+
+
+def test_retry_applies_parked_failures_once_the_cause_is_fixed(org):
+    org.fill(0, "ok@example.com")
+    org.fill(1, "blocked@example.com")
+    org.sandbox.app.salesforce.load({"duplicate_rules": {"Lead": True}, "records": {
+        "Lead": [{"LastName": "Existing", "Company": "X", "Email": "blocked@example.com"}],
+        "Campaign": [{"Id": c, "Name": f"C{i}"} for i, c in enumerate(org.campaigns)]}})
+    first = org.sync("poi")
+    assert first.counts["failed"] == 1
+    # the admin relaxes the duplicate rule, then retries the parked response
+    org.sandbox.app.salesforce.load({**org.sandbox.app.salesforce.dump(), "duplicate_rules": {"Lead": False}})
+    from connector.engine import Session
+    from connector.transport import RetryPolicy
+    with Session(org.settings("poi"), retry=RetryPolicy.fast()) as engine:
+        report = engine.retry()
+    assert report.status == "ok" and report.counts["created_leads"] == 1
+    rows = {r["email"]: r for r in State.open(org.state_path).rows()}
+    assert rows["blocked@example.com"]["status"] == "applied"
+    assert rows["blocked@example.com"]["attempts"] == 2
+    assert len(org.leads("blocked@example.com")) == 2 and len(org.leads("ok@example.com")) == 1
+    with Session(org.settings("poi"), retry=RetryPolicy.fast()) as engine:
+        assert engine.retry().counts["pulled"] == 0  # nothing parked any more
