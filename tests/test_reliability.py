@@ -227,3 +227,30 @@ def test_retry_applies_parked_failures_once_the_cause_is_fixed(org):
     assert len(org.leads("blocked@example.com")) == 2 and len(org.leads("ok@example.com")) == 1
     with Session(org.settings("poi"), retry=RetryPolicy.fast()) as engine:
         assert engine.retry().counts["pulled"] == 0  # nothing parked any more
+
+
+@pytest.mark.parametrize("credentials", [
+    {"consumer_key": "ck", "consumer_secret": "cs-secret-value"},
+    {"username": "integration@acme.example", "password": "pw-secret-value", "security_token": "tok"},
+])
+def test_expired_session_is_renewed_and_the_run_goes_on(org, credentials):
+    seed_fills(org, 60, 60)
+    settings = org.settings("unique", salesforce=credentials, sync={"batch_size": 20})
+    settings = type(settings)(**{**settings.__dict__, "salesforce": type(settings.salesforce)(
+        **{**settings.salesforce.__dict__, "access_token": None})})
+    from connector.engine import Session
+    from connector.transport import RetryPolicy
+    with Session(settings, retry=RetryPolicy.fast()) as engine:
+        rotated = []
+
+        def rotate(done: int, total: int) -> None:
+            if not rotated:  # after the first batch the org expires the session
+                org.sandbox.app.token = "rotated-session"
+                rotated.append(done)
+
+        engine.progress = rotate
+        report = engine.run()
+    assert rotated and report.status == "ok", report.error
+    assert_exactly_once(org, "unique", 60, 60)
+    text = repr(report.to_json())
+    assert "secret-value" not in text
