@@ -92,3 +92,13 @@ def test_sandbox_adapter_reroutes_https_to_the_sandbox():
     reply = session.get("https://login.salesforce.com/services/data/v59.0/limits/")
     assert reply.json() == {"ok": True}
     assert responses.calls[0].request.url.startswith("http://127.0.0.1:9999/")
+
+
+def test_real_orgs_keep_tls_verification_and_are_not_rerouted():
+    from connector.transport import session_for
+
+    real = session_for("https://acme.my.salesforce.com")
+    assert real.verify is True
+    assert not isinstance(real.get_adapter("https://acme.my.salesforce.com"), SandboxAdapter)
+    sandbox = session_for("http://127.0.0.1:8765")
+    assert isinstance(sandbox.get_adapter("https://login.salesforce.com"), SandboxAdapter)
