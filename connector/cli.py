@@ -81,6 +81,7 @@ def sync(config: str | None, dry_run: bool, method: str | None, as_json: bool) -
         bar.update(done - bar.pos)
 
     with Session(settings, dry_run=dry_run, progress=progress) as engine:
+        engine.keep_details = dry_run or as_json
         report = engine.run(dry_run=dry_run, method=Method(method) if method else None)
     if bar is not None:
         bar.__exit__(None, None, None)
@@ -209,3 +210,31 @@ def status(config: str | None, as_json: bool, html_path: Path | None) -> None:
     if html_path is not None:
         html_path.write_text(render_html(summary), encoding="utf-8")
     click.echo(json.dumps(summary, indent=2) if as_json else render_text(summary))
+
+
+@main.command()
+@config_option
+@click.option("--since", help="Start of the window by submission time: an ISO date or datetime "
+              "(UTC unless it says). Default: 30 days ago.")
+@click.option("--fix", is_flag=True, help="Repair what is safe (missed responses, lost memberships "
+              "on surviving records, unresponded statuses), after a preview.")
+@click.option("--yes", is_flag=True, help="With --fix: do not ask (needed when there is no terminal).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@handle_errors
+def reconcile(config: str | None, since: str | None, fix: bool, yes: bool, as_json: bool) -> None:
+    """Compare HubSpot, the ledger and Salesforce over a window; report drift by category.
+
+    Exit 0 when clean, 3 when drift remains.
+    """
+    from .config import load_settings
+    from .reconciler import reconcile as run_reconcile
+
+    settings = load_settings(config)
+    ask = (lambda q: click.confirm(q, default=False, err=True)) if _can_ask() else None
+    sys.exit(run_reconcile(settings, since=since, fix=fix, yes=yes, confirm=ask, echo=click.echo,
+                           as_json=as_json))
+
+
+def _can_ask() -> bool:
+    """Whether a person is there to confirm a change (a terminal on stdin)."""
+    return sys.stdin.isatty()

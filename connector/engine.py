@@ -75,6 +75,9 @@ class Engine:
         # Checked between batches: a daemon asked to stop finishes the batch in flight,
         # records it, and ends the run cleanly ("stopped").
         self.should_stop: Callable[[], bool] = lambda: False
+        # Per-response lines for --dry-run and --json; a scheduled run keeps only counts,
+        # so its memory follows the batch, not the backlog.
+        self.keep_details = True
 
     # -- the run -------------------------------------------------------------------------
     def run(self, *, dry_run: bool = False, method: Method | None = None) -> RunReport:
@@ -230,7 +233,8 @@ class Engine:
         if dry_run:
             for step in plan.steps:
                 report.counts[_count_key(step.decision.action, step.member)] += 1
-                report.responses.append({**step_json(step), "email": _email_of(step, batch)})
+                if self.keep_details:
+                    report.responses.append({**step_json(step), "email": _email_of(step, batch)})
             return
 
         outcomes = {step.decision.conversion_id: _outcome(step, batch) for step in plan.steps}
@@ -242,7 +246,9 @@ class Engine:
         for step in plan.steps:
             outcome = outcomes[step.decision.conversion_id]
             report.counts[_outcome_key(outcome)] += 1
-            report.responses.append({**step_json(step), **_outcome_json(outcome), "email": outcome.email})
+            if self.keep_details:
+                report.responses.append({**step_json(step), **_outcome_json(outcome),
+                                         "email": outcome.email})
 
     def _normalise(self, batch: Sequence[Submission]) -> tuple[list[Response], list[Decision]]:
         responses, rejected = [], []
