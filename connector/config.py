@@ -77,10 +77,16 @@ class CampaignMap:
     member_status: str = "Responded"
 
 
+# A batch's lookups and writes travel in composite calls of 5 queries or 5 x 200-record
+# collections, so 1,000 responses is about one call per step; 2,000 is the most a batch may
+# hold (memory and the budget check between batches stay fine-grained enough).
+MAX_BATCH_SIZE = 2000
+
+
 @dataclass(frozen=True)
 class SyncSettings:
     lookback_seconds: int = 600
-    batch_size: int = 200
+    batch_size: int = 1000               # responses per batch; see MAX_BATCH_SIZE
     on_multiple_matches: str = "oldest"  # oldest | newest
     unique_prefers: str = "contact"      # contact | lead: who wins under unique when both exist
     mapping: str = "mappings/default.toml"
@@ -211,7 +217,8 @@ def settings_from_dict(data: Mapping[str, Any], *, env: Mapping[str, str] | None
     sync_raw = data.get("sync", {})
     sync = SyncSettings(
         lookback_seconds=parse_duration(sync_raw.get("lookback", 600), key="sync.lookback"),
-        batch_size=_int(sync_raw.get("batch_size", 200), "sync.batch_size", 1, 200),
+        batch_size=_int(sync_raw.get("batch_size", SyncSettings.batch_size), "sync.batch_size", 1,
+                        MAX_BATCH_SIZE),
         on_multiple_matches=_choice(sync_raw.get("on_multiple_matches", "oldest"),
                                     "sync.on_multiple_matches", ("oldest", "newest")),
         unique_prefers=_choice(sync_raw.get("unique_prefers", "contact"), "sync.unique_prefers",

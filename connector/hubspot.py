@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
-from typing import Any, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Iterator, Mapping
 
 import hubspot
 import requests
@@ -24,6 +26,9 @@ from .config import HubSpotSettings
 from .errors import ApiError, AuthError
 from .model import Submission
 from .transport import RetryPolicy, TransientError, Verdict, classify, parse_retry_after, with_retries
+
+
+FORM_WORKERS = 4   # forms paged at once by submissions_many
 
 
 class HubSpotClient:
@@ -39,13 +44,15 @@ class HubSpotClient:
         self.timeout = timeout
         self.sleep = sleep
         self.calls = 0
+        self._calls_lock = threading.Lock()   # forms are paged from several threads
 
     def get(self, path: str, qs: dict[str, Any] | None = None) -> dict[str, Any]:
         """One GET with retries; returns the parsed JSON body."""
         request = HubSpotRequest(self.client.config, {"method": "GET", "path": path, "qs": qs or {}})
 
         def attempt() -> dict[str, Any]:
-            self.calls += 1
+            with self._calls_lock:
+                self.calls += 1
             try:
                 reply = self.session.request(request.get_method(), request.get_url(),
                                              timeout=self.timeout, **request.get_options_for_sending())
@@ -86,6 +93,29 @@ class HubSpotClient:
         window = [s for s in self._pages_back_to(form_id, since_ms) if s.submitted_at >= since_ms]
         window.sort(key=lambda s: (s.submitted_at, s.conversion_id))
         return window
+
+    def submissions_many(self, since_by_form: Mapping[str, int], *, workers: int = FORM_WORKERS
+                         ) -> list[Submission]:
+        """Several forms' windows (``form id -> since_ms``), fetched concurrently, oldest first.
+
+        A form's pages must be read one after another (each holds the next cursor), but forms
+        are independent: with 50 ms a round trip, 10,000 submissions over 5 forms take 2 s
+        this way instead of 10 s. The pool is small on purpose: HubSpot allows about 10
+        calls a second per app at the low tiers, and ``_pace`` slows each thread when the
+        rate-limit headers say the window is nearly spent. The first error is raised once
+        the other forms have finished (nothing is half-returned).
+        """
+        forms = list(since_by_form.items())
+        if len(forms) <= 1 or workers <= 1:
+            windows = [self.submissions(form_id, since) for form_id, since in forms]
+        else:
+            with ThreadPoolExecutor(max_workers=min(workers, len(forms)),
+                                    thread_name_prefix="leadsync-hubspot") as pool:
+                futures = [pool.submit(self.submissions, form_id, since) for form_id, since in forms]
+                windows = [f.result() for f in futures]
+        merged = [sub for window in windows for sub in window]
+        merged.sort(key=lambda s: (s.submitted_at, s.conversion_id))
+        return merged
 
     def _pages_back_to(self, form_id: str, since_ms: int) -> Iterator[Submission]:
         after: str | None = None

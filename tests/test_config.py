@@ -63,7 +63,7 @@ def test_secrets_from_environment():
     (with_(campaigns=[{"form_id": "f", "campaign_id": "c", "member_status": "x" * 41}]),
      "campaigns[0].member_status"),
     (with_(sync={"lookback": "ten minutes"}), "sync.lookback"),
-    (with_(sync={"batch_size": 500}), "sync.batch_size"),
+    (with_(sync={"batch_size": 5000}), "sync.batch_size"),
     (with_(sync={"unique_prefers": "account"}), "sync.unique_prefers"),
     (with_(salesforce__lead_external_id_field="Leadsync_Id"), "salesforce.lead_external_id_field"),
 ])

@@ -56,8 +56,8 @@ def test_twenty_percent_faults_all_applied_none_doubled(org, method):
     org.sandbox.app.faults.configure(error_rate=0.05, rate_limit_rate=0.05, drop_rate=0.05,
                                      apply_then_drop_rate=0.05, retry_after=None)
     ext = {"salesforce": {"lead_external_id_field": EXT}} if method == "poi" else {}
-    # small batches: many calls, so many faults
-    reports = [org.sync(method, sync={"batch_size": 20}, **ext) for _ in range(3)]
+    # small batches: many calls, so many faults (a batch's lookups share one composite call)
+    reports = [org.sync(method, sync={"batch_size": 10}, **ext) for _ in range(3)]
     org.sandbox.app.faults.configure(**NO_FAULTS)
     assert org.sandbox.app.faults.stats["total"] > 20
     assert reports[0].status == "ok", reports[0].error
