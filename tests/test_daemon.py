@@ -167,7 +167,8 @@ class DaemonProcess:
                                      text=True)
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
-        threading.Thread(target=self._pump, daemon=True).start()
+        self.pump = threading.Thread(target=self._pump, daemon=True)
+        self.pump.start()
 
     def _pump(self) -> None:
         assert self.proc.stdout is not None
@@ -191,7 +192,10 @@ class DaemonProcess:
                 return event
 
     def finish(self, timeout: float = 20) -> tuple[int, str]:
-        _, err = self.proc.communicate(timeout=timeout)
+        self.proc.wait(timeout=timeout)
+        self.pump.join(timeout=timeout)
+        assert self.proc.stderr is not None
+        err = self.proc.stderr.read()
         while not self.lines.empty():
             self.seen.append(self.lines.get())
         return self.proc.returncode, err
@@ -240,8 +244,9 @@ def test_cycles_refuses_a_second_daemon_and_stops_cleanly_mid_run(org, tmp_path)
         org.sandbox.app.faults.configure(latency_ms=40)
         burst = [f"burst{i}@acme.example" for i in range(24)]
         emails += burst
-        for i, email in enumerate(burst):
-            org.fill(i % 2, email, lastname="Burst")
+        with org.sandbox.app.lock:  # all at once: no run may see half of the burst
+            for i, email in enumerate(burst):
+                org.fill(i % 2, email, lastname="Burst")
         deadline = time.monotonic() + 20
         while not any(r["email"] in burst for r in applied_rows(org)):
             assert time.monotonic() < deadline, "the daemon never started on the burst"
@@ -251,7 +256,7 @@ def test_cycles_refuses_a_second_daemon_and_stops_cleanly_mid_run(org, tmp_path)
         assert code == 0, err
         events = [json.loads(line) for line in daemon.seen]
         last_run = [e for e in events if e["event"] == "run"][-1]
-        assert last_run["status"] == "stopped"
+        assert last_run["status"] == "stopped", daemon.seen[-4:]
         assert 0 < last_run["counts"]["pulled"] < len(burst) * 2  # stopped before the end
         assert events[-1]["event"] == "stop" and events[-1]["reason"] == "SIGTERM"
         assert TOKEN not in "".join(daemon.seen) + err

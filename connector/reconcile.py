@@ -1,0 +1,325 @@
+"""Reconciliation, the pure part: three sources in, categories of drift out.
+
+"Did everything land?" is answered by comparing what HubSpot has (the submissions of the
+mapped forms in a window), what the ledger says happened to each, and what Salesforce holds
+now. Every function here takes plain rows and returns plain data, so each kind of drift is
+tested by building rows, and the adapter (``reconciler.py``) only fetches and writes.
+
+Drift, and who may repair it:
+
+- ``missed``: HubSpot has it, the ledger never saw it, and its form's watermark has passed
+  it, so no sync will read it again. Safe to apply through the sync's own write path, which
+  re-resolves the person and so cannot double a Lead or a membership.
+- ``pending``: the ledger recorded an intent and the run died before the outcome. Safe to
+  apply again, for the same reason.
+- ``missing_membership``: applied, the Lead or Contact still exists, its CampaignMember is
+  gone. Safe to recreate on the surviving record (a converted Lead's Contact).
+- ``status_differs``: the membership exists, has not responded, and its Status is not the
+  form's. Safe to move, as the sync itself would.
+- ``missing_record``: applied, but the Lead or Contact is gone (deleted, or merged away).
+  Recreating a Lead someone deleted is the admin's call: reported, never fixed.
+- ``duplicates``: open Leads sharing an email; the admin merges them (reported, each Lead
+  flagged if leadsync created it).
+- ``parked``: failed responses with their reasons; the cause needs a person first.
+
+Listed but not drift: ``unsynced`` (newer than the watermark; the next sync takes it) and
+``moved_on`` (a membership that responded and was moved to another status; the sync leaves
+responded memberships alone by design).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Iterable, Mapping, Sequence
+
+from .errors import ConfigError
+from .model import Submission
+
+FIXABLE = ("missed", "pending", "missing_membership", "status_differs")
+ADMINS_CALL = ("missing_record", "duplicates", "parked")
+DRIFT = FIXABLE + ADMINS_CALL
+INFO = ("unsynced", "moved_on")
+DEFAULT_WINDOW_DAYS = 30
+
+Row = Mapping[str, Any]
+
+
+def parse_since(text: str | None, *, now: datetime) -> datetime:
+    """``--since``: an ISO date (midnight UTC) or datetime (UTC unless it says); default 30 days."""
+    if text is None or not text.strip():
+        return now - timedelta(days=DEFAULT_WINDOW_DAYS)
+    value = text.strip()
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            parsed = datetime.combine(date.fromisoformat(value), datetime.min.time(), timezone.utc)
+        else:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(f"not an ISO date or datetime: {text!r} (e.g. 2026-01-31 or "
+                          "2026-01-31T09:00:00+01:00)", key="--since") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    if parsed > now:
+        raise ConfigError("is in the future", key="--since")
+    return parsed
+
+
+def to_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def iso_ms(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(timespec="seconds")
+
+
+def submission_email(sub: Submission) -> str:
+    """The email as the sync would normalise it (trimmed, lower-cased), for matching."""
+    raw = next((str(v) for k, v in sub.values.items() if k.lower() == "email"), "")
+    return raw.strip().lower()
+
+
+def plausible_email(text: str | None) -> bool:
+    return bool(text) and re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", text or "") is not None
+
+
+def record_of(row: Row) -> tuple[str, str] | None:
+    """(sobject, id) of the record a ledger row's membership sits on, as the sync recorded it."""
+    if row.get("lead_id"):
+        return "Lead", row["lead_id"]
+    if row.get("contact_id"):
+        return "Contact", row["contact_id"]
+    return None
+
+
+# -- what to fetch (pure helpers the adapter calls between reads) -------------------------------
+
+def member_ids(ledger: Iterable[Row]) -> list[str]:
+    return sorted({r["member_id"] for r in ledger if r.get("status") == "applied" and r.get("member_id")})
+
+
+def unmatched(ledger: Iterable[Row], members: Iterable[Row]) -> list[Row]:
+    """Applied rows whose membership was not found (by Id or by campaign + record)."""
+    by_id, by_key = _index_members(members)
+    return [r for r in ledger if r.get("status") == "applied"
+            and _member_for(r, by_id, by_key) is None and record_of(r) is not None]
+
+
+def window_emails(submissions: Iterable[Submission], ledger: Iterable[Row]) -> list[str]:
+    emails = {submission_email(s) for s in submissions} | {(r.get("email") or "").lower() for r in ledger}
+    return sorted(e for e in emails if plausible_email(e))
+
+
+# -- the comparison -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Sources:
+    """Everything the comparison needs, already fetched."""
+
+    submissions: Sequence[Submission]          # HubSpot, mapped forms, in the window
+    ledger: Sequence[Row]                      # ledger rows in the window
+    members: Sequence[Row]                     # CampaignMembers found (by Id, then by key)
+    records: Mapping[str, Row]                 # Leads/Contacts found by Id (those with no member)
+    open_leads: Sequence[Row]                  # unconverted Leads whose Email is a window email
+    created_by_leadsync: frozenset[str]        # Lead Ids the ledger says leadsync created
+    watermarks: Mapping[str, int]              # form id -> watermark (ms)
+    member_status: Mapping[str, str]           # campaign id -> the configured member status
+
+
+@dataclass
+class Drift:
+    items: dict[str, list[dict[str, Any]]] = field(
+        default_factory=lambda: {name: [] for name in DRIFT + INFO})
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {name: len(rows) for name, rows in self.items.items()}
+
+    @property
+    def total(self) -> int:
+        """Drift that remains (what keeps exit code 3); ``INFO`` lists do not count."""
+        return sum(len(self.items[name]) for name in DRIFT)
+
+    @property
+    def fixable(self) -> int:
+        return sum(len(self.items[name]) for name in FIXABLE)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"drift": self.total, "fixable": self.fixable, "counts": self.counts, "items": self.items}
+
+
+def compare(src: Sources) -> Drift:
+    """Three sources in, drift by category out (see the module docstring)."""
+    drift = Drift()
+    ledger_by_id = {r["conversion_id"]: r for r in src.ledger}
+    subs_by_id = {s.conversion_id: s for s in src.submissions}
+
+    for sub in sorted(src.submissions, key=lambda s: (s.submitted_at, s.conversion_id)):
+        if sub.conversion_id in ledger_by_id:
+            continue
+        mark = src.watermarks.get(sub.form_id)
+        item = {"conversion_id": sub.conversion_id, "form_id": sub.form_id,
+                "submitted_at": iso_ms(sub.submitted_at), "email": submission_email(sub),
+                "watermark": iso_ms(mark)}
+        drift.items["missed" if mark is not None and sub.submitted_at <= mark else "unsynced"].append(item)
+
+    by_id, by_key = _index_members(src.members)
+    for row in src.ledger:
+        status = row.get("status")
+        base = {"conversion_id": row["conversion_id"], "email": row.get("email"),
+                "form_id": row.get("form_id"), "submitted_at": iso_ms(row.get("submitted_at"))}
+        if status == "failed":
+            drift.items["parked"].append({**base, "error_code": row.get("error_code"),
+                                          "error": row.get("error"), "attempts": row.get("attempts")})
+            continue
+        if status == "pending":
+            drift.items["pending"].append({**base, "in_hubspot": row["conversion_id"] in subs_by_id})
+            continue
+        if status != "applied":
+            continue
+        located = record_of(row)
+        if located is None:
+            continue
+        sobject, record_id = located
+        campaign_id = row.get("campaign_id")
+        expected = src.member_status.get(campaign_id or "")
+        member = _member_for(row, by_id, by_key)
+        where = {**base, "campaign_id": campaign_id, "sobject": sobject, "record_id": record_id,
+                 "action": row.get("action")}
+        if member is not None:
+            if expected and (member.get("Status") or "").lower() != expected.lower():
+                item = {**where, "member_id": member["Id"], "status": member.get("Status"),
+                        "expected": expected, "responded": bool(member.get("HasResponded"))}
+                drift.items["moved_on" if item["responded"] else "status_differs"].append(item)
+            continue
+        record = src.records.get(record_id)
+        if record is None:
+            drift.items["missing_record"].append({
+                **where, "created_by_leadsync": row.get("action") == "create_lead",
+                "why": f"the {sobject} is gone from Salesforce (deleted or merged); "
+                       "recreating it is the admin's call"})
+            continue
+        survivor_sobject, survivor = sobject, record_id
+        if sobject == "Lead" and record.get("IsConverted") and record.get("ConvertedContactId"):
+            survivor_sobject, survivor = "Contact", record["ConvertedContactId"]
+        drift.items["missing_membership"].append({
+            **where, "status": expected or "Responded", "target_sobject": survivor_sobject,
+            "target_id": survivor})
+
+    groups: dict[str, list[Row]] = {}
+    for lead in src.open_leads:
+        email = (lead.get("Email") or "").strip().lower()
+        if email:
+            groups.setdefault(email, []).append(lead)
+    for email in sorted(groups):
+        leads = sorted(groups[email], key=lambda r: (r.get("CreatedDate") or "", r["Id"]))
+        if len(leads) > 1:
+            drift.items["duplicates"].append({"email": email, "leads": [
+                {"id": lead["Id"], "created": lead.get("CreatedDate"),
+                 "created_by_leadsync": lead["Id"] in src.created_by_leadsync} for lead in leads]})
+    return drift
+
+
+def _index_members(members: Iterable[Row]) -> tuple[dict[str, Row], dict[tuple[str, str], Row]]:
+    by_id: dict[str, Row] = {}
+    by_key: dict[tuple[str, str], Row] = {}
+    for m in members:
+        by_id[m["Id"]] = m
+        for key in ("LeadId", "ContactId"):
+            if m.get(key):
+                by_key[(m["CampaignId"], m[key])] = m
+    return by_id, by_key
+
+
+def _member_for(row: Row, by_id: Mapping[str, Row], by_key: Mapping[tuple[str, str], Row]) -> Row | None:
+    if row.get("member_id") and row["member_id"] in by_id:
+        return by_id[row["member_id"]]
+    located = record_of(row)
+    if located is None or not row.get("campaign_id"):
+        return None
+    return by_key.get((row["campaign_id"], located[1]))
+
+
+# -- the fix plan -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FixPlan:
+    apply: tuple[str, ...]                     # conversion ids to run through the sync's path
+    memberships: tuple[dict[str, Any], ...]    # missing_membership items to recreate
+    statuses: tuple[dict[str, Any], ...]       # status_differs items to move
+
+    @property
+    def empty(self) -> bool:
+        return not (self.apply or self.memberships or self.statuses)
+
+
+def plan_fixes(drift: Drift, available: Iterable[str]) -> FixPlan:
+    """What ``--fix`` may do: only the safe categories, and only with the submission in hand."""
+    have = set(available)
+    apply = [i["conversion_id"] for i in drift.items["missed"]]
+    apply += [i["conversion_id"] for i in drift.items["pending"] if i["conversion_id"] in have]
+    return FixPlan(tuple(c for c in apply if c in have), tuple(drift.items["missing_membership"]),
+                   tuple(drift.items["status_differs"]))
+
+
+def describe_plan(plan: FixPlan) -> list[str]:
+    """The preview an admin confirms: one line per change."""
+    lines = []
+    for cid in plan.apply:
+        lines.append(f"  apply response {cid} through the sync (the method decides: new Lead or attach)")
+    for m in plan.memberships:
+        lines.append(f"  add {m['target_sobject']} {m['target_id']} ({m['email']}) to campaign "
+                     f"{m['campaign_id']} as {m['status']!r}")
+    for s in plan.statuses:
+        lines.append(f"  set membership {s['member_id']} ({s['email']}) from {s['status']!r} to {s['expected']!r}")
+    return lines
+
+
+# -- words --------------------------------------------------------------------------------------
+
+TITLES = {
+    "missed": "missed: in HubSpot, never in the ledger, behind the watermark (fixable)",
+    "pending": "pending: a run died before recording the outcome (fixable)",
+    "missing_membership": "missing membership: the record survives, its campaign membership is gone (fixable)",
+    "status_differs": "status differs: the membership has not responded (fixable)",
+    "missing_record": "missing record: the Lead/Contact is gone (admin's call)",
+    "duplicates": "duplicates: open Leads sharing an email (admin's call)",
+    "parked": "parked: failed responses (admin's call: fix the cause, then retry)",
+    "unsynced": "not yet synced: newer than the watermark; the next sync takes them (not drift)",
+    "moved_on": "moved on: responded, then moved to another status (left alone by design; not drift)",
+}
+
+
+def render(drift: Drift, *, since: str, responses: int, calls: Mapping[str, int]) -> str:
+    lines = [f"Reconcile since {since}: {responses} HubSpot response(s) in the window; "
+             f"Salesforce calls {calls.get('salesforce', 0)}, HubSpot calls {calls.get('hubspot', 0)}"]
+    for name in DRIFT + INFO:
+        rows = drift.items[name]
+        if not rows:
+            continue
+        lines.append(f"  {len(rows):>5}  {TITLES[name]}")
+        for item in rows[:50]:
+            lines.append("         " + _item_line(name, item))
+        if len(rows) > 50:
+            lines.append(f"         ... and {len(rows) - 50} more (use --json for all)")
+    lines.append("  clean: nothing to reconcile" if drift.total == 0 else
+                 f"  drift: {drift.total} item(s), {drift.fixable} fixable with --fix")
+    return "\n".join(lines)
+
+
+def _item_line(name: str, i: Mapping[str, Any]) -> str:
+    if name == "duplicates":
+        leads = ", ".join(f"{lead['id']}{' (leadsync)' if lead['created_by_leadsync'] else ''}"
+                          for lead in i["leads"])
+        return f"{i['email']}: {leads}"
+    head = f"{i.get('email') or '(no email)'} {i['conversion_id']} {i.get('submitted_at')}"
+    if name == "parked":
+        return f"{head}: {i.get('error')}"
+    if name in ("missing_record", "missing_membership"):
+        return f"{head}: {i['sobject']} {i['record_id']} in campaign {i['campaign_id']}"
+    if name in ("status_differs", "moved_on"):
+        return f"{head}: {i['status']!r}, form says {i['expected']!r}"
+    return head

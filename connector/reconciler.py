@@ -1,0 +1,252 @@
+"""Reconciliation, the adapter: fetch the three sources in batches, and apply safe fixes.
+
+Reads are what make a reconcile affordable on a busy org: per thousand responses it spends
+one HubSpot page per 50 submissions (the API's cap) and, on Salesforce, a handful of
+queries: CampaignMembers by Id (a few hundred Ids a query), open Leads by email (likewise),
+and Leads/Contacts by Id only for the rows whose membership was not found. Deleting a Lead
+or Contact deletes its memberships, so a membership found proves its record exists.
+
+Fixes go through the sync's own idempotent paths: missed and pending responses through
+``Engine.process`` (which re-resolves each person, so it attaches to what exists instead of
+doubling it); a lost membership is created again on the surviving record, where
+``DUPLICATE_VALUE`` means someone put it back already; a status goes back the way the sync
+would move it. The comparison itself is :func:`connector.reconcile.compare`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from .config import Settings
+from .engine import Engine, RunReport
+from .hubspot import HubSpotClient
+from .model import Submission
+from .reconcile import (Drift, FixPlan, Sources, compare, describe_plan, iso_ms, member_ids,
+                        parse_since, plan_fixes, record_of, render, to_ms, unmatched, window_emails)
+from .salesforce import MEMBER_FIELDS, SalesforceClient, chunk_for_query
+from .state import State
+
+LEAD_FIELDS = ("Id", "Email", "IsConverted", "ConvertedContactId")
+CONTACT_FIELDS = ("Id", "Email")
+OPEN_LEAD_FIELDS = ("Id", "Email", "CreatedDate")
+
+
+@dataclass
+class Scan:
+    since_ms: int
+    drift: Drift
+    submissions: dict[str, Submission]
+    sf_calls: int
+    hs_calls: int
+
+    @property
+    def calls(self) -> dict[str, int]:
+        return {"salesforce": self.sf_calls, "hubspot": self.hs_calls}
+
+
+@dataclass
+class FixResult:
+    run: RunReport | None = None
+    memberships: int = 0
+    statuses: int = 0
+    errors: list[str] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"applied_run": None if self.run is None else {
+                    "run_id": self.run.run_id, "status": self.run.status, "counts": dict(self.run.counts)},
+                "memberships_recreated": self.memberships, "statuses_set": self.statuses,
+                "errors": self.errors or []}
+
+
+class Reconciler:
+    def __init__(self, settings: Settings, *, salesforce: SalesforceClient, hubspot: HubSpotClient,
+                 state: State, engine: Callable[[], Engine] | None = None) -> None:
+        self.settings = settings
+        self.sf = salesforce
+        self.hs = hubspot
+        self.state = state
+        self.engine = engine
+
+    # -- reads ---------------------------------------------------------------------------
+    def scan(self, since_ms: int) -> Scan:
+        sf0, hs0 = self.sf.calls, self.hs.calls
+        subs: list[Submission] = []
+        for campaign in self.settings.campaigns:
+            subs.extend(self.hs.submissions(campaign.form_id, since_ms))
+        ledger = self.state.rows_since(since_ms)
+
+        members = self._query_ids("CampaignMember", MEMBER_FIELDS, member_ids(ledger))
+        lost = unmatched(ledger, members)
+        if lost:  # a membership re-added by hand has a new Id: look by campaign + record
+            members += self.sf.find_members({r["campaign_id"] for r in lost if r.get("campaign_id")},
+                                            {record_of(r)[1] for r in lost})  # type: ignore[index]
+            lost = unmatched(ledger, members)
+        records: dict[str, dict[str, Any]] = {}
+        for sobject, fields in (("Lead", LEAD_FIELDS), ("Contact", CONTACT_FIELDS)):
+            ids = sorted({record_of(r)[1] for r in lost if record_of(r)[0] == sobject})  # type: ignore[index]
+            records.update({row["Id"]: row for row in self._query_ids(sobject, fields, ids)})
+
+        open_leads: list[dict[str, Any]] = []
+        for soql in chunk_for_query("SELECT {fields} FROM Lead WHERE IsConverted = false AND Email IN {values}",
+                                    OPEN_LEAD_FIELDS, window_emails(subs, ledger)):
+            open_leads += self.sf.query_all(soql)
+        created = self.state.created_lead_ids(lead["Id"] for lead in open_leads)
+
+        drift = compare(Sources(
+            submissions=subs, ledger=ledger, members=members, records=records, open_leads=open_leads,
+            created_by_leadsync=frozenset(created), watermarks=self.state.watermarks(),
+            member_status={c.campaign_id: c.member_status for c in self.settings.campaigns}))
+        return Scan(since_ms, drift, {s.conversion_id: s for s in subs},
+                    self.sf.calls - sf0, self.hs.calls - hs0)
+
+    def _query_ids(self, sobject: str, fields: tuple[str, ...], ids: list[str]) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        template = "SELECT {fields} FROM " + sobject + " WHERE Id IN {values}"
+        for soql in chunk_for_query(template, fields, ids):
+            rows += self.sf.query_all(soql)
+        return rows
+
+    # -- writes --------------------------------------------------------------------------
+    def fix(self, scan: Scan, plan: FixPlan) -> FixResult:
+        """Apply ``plan`` (see :func:`connector.reconcile.plan_fixes`); the state must be locked."""
+        self.state.lock()
+        result = FixResult(errors=[])
+        if plan.apply:
+            if self.engine is None:
+                raise RuntimeError("Reconciler.fix needs an engine factory to apply responses")
+            result.run = self.engine().process([scan.submissions[cid] for cid in plan.apply])
+            if result.run.error:
+                result.errors.append(f"applying missed responses: {result.run.error}")
+        if plan.memberships:
+            self._recreate_memberships(list(plan.memberships), result)
+        if plan.statuses:
+            replies = self.sf.update("CampaignMember", [{"id": s["member_id"], "Status": s["expected"]}
+                                                        for s in plan.statuses])
+            for item, reply in zip(plan.statuses, replies):
+                if reply.get("success"):
+                    result.statuses += 1
+                else:
+                    result.errors.append(f"status of {item['member_id']}: {_error(reply)}")
+        return result
+
+    def _recreate_memberships(self, items: list[dict[str, Any]], result: FixResult) -> None:
+        records = [{"CampaignId": m["campaign_id"],
+                    ("LeadId" if m["target_sobject"] == "Lead" else "ContactId"): m["target_id"],
+                    "Status": m["status"]} for m in items]
+        replies = self.sf.create("CampaignMember", records)
+        found: dict[str, str] = {}
+        duplicates = []
+        for item, reply in zip(items, replies):
+            if reply.get("success") and reply.get("id"):
+                found[item["conversion_id"]] = reply["id"]
+            elif _code(reply) == "DUPLICATE_VALUE":   # back already: find it, do not fail
+                duplicates.append(item)
+            else:
+                result.errors.append(f"membership for {item['conversion_id']}: {_error(reply)}")
+        if duplicates:
+            rows = self.sf.find_members({m["campaign_id"] for m in duplicates},
+                                        {m["target_id"] for m in duplicates})
+            keys = {(r["CampaignId"], r.get(k)): r["Id"] for r in rows for k in ("LeadId", "ContactId")}
+            for m in duplicates:
+                member_id = keys.get((m["campaign_id"], m["target_id"]))
+                if member_id:
+                    found[m["conversion_id"]] = member_id
+        for conversion_id, member_id in found.items():
+            self.state.set_member_id(conversion_id, member_id)
+            result.memberships += 1
+
+
+def _code(reply: dict[str, Any]) -> str | None:
+    errors = reply.get("errors") or []
+    return (errors[0].get("statusCode") or errors[0].get("errorCode")) if errors else None
+
+
+def _error(reply: dict[str, Any]) -> str:
+    errors = reply.get("errors") or [{}]
+    return f"{_code(reply) or 'UNKNOWN'}: {errors[0].get('message') or 'rejected'}"
+
+
+def open_session(settings: Settings, *, fix: bool) -> tuple[Reconciler, State]:
+    """Build a Reconciler on the configured org; a fixing one holds the state lock first."""
+    from .mapping import load_mapping
+
+    state = State.open(settings.state_path) if fix else State.open_read_only(settings.state_path)
+    try:
+        if fix:
+            state.lock()
+        sf = SalesforceClient(settings.salesforce)
+        hs = HubSpotClient(settings.hubspot)
+
+        def engine() -> Engine:
+            return Engine(settings, salesforce=sf, hubspot=hs, state=state,
+                          mapping=load_mapping(settings.mapping_path()))
+
+        return Reconciler(settings, salesforce=sf, hubspot=hs, state=state, engine=engine), state
+    except BaseException:
+        state.close()
+        raise
+
+
+
+def reconcile(settings: Settings, *, since: str | None, fix: bool, yes: bool,
+              confirm: Callable[[str], bool] | None, echo: Callable[[str], None], as_json: bool,
+              now: datetime | None = None) -> int:
+    """The ``leadsync reconcile`` flow; returns the exit code (0 clean, 3 drift remains).
+
+    ``confirm`` is None when there is no terminal to ask: then ``--fix`` without ``--yes``
+    previews and changes nothing, because an unattended job must not repair by surprise.
+    """
+    window = parse_since(since, now=now or datetime.now(timezone.utc))
+    reconciler, state = open_session(settings, fix=fix)
+    try:
+        first = reconciler.scan(to_ms(window))
+        out: dict[str, Any] = {"since": iso_ms(first.since_ms), "responses": len(first.submissions),
+                               "calls": first.calls, **first.drift.to_json()}
+        lines = [render(first.drift, since=out["since"] or "", responses=len(first.submissions),
+                        calls=first.calls)]
+        final = first
+        if fix:
+            plan = plan_fixes(first.drift, first.submissions)
+            preview = describe_plan(plan)
+            out["fix"] = {"planned": len(preview), "applied": False}
+            if plan.empty:
+                lines.append("Nothing safe to fix; what remains is the admin's call.")
+            else:
+                lines += ["Fix plan:"] + preview
+                go = yes
+                if not yes and not as_json:
+                    echo("\n".join(lines))
+                    lines = []
+                if not yes:
+                    if confirm is None:
+                        lines.append("No terminal to confirm the fix: nothing changed (use --yes).")
+                        out["fix"]["reason"] = "no terminal to confirm; use --yes"
+                    else:
+                        go = confirm(f"Apply these {len(preview)} change(s)?")
+                        if not go:
+                            lines.append("Nothing changed.")
+                if go:
+                    result = reconciler.fix(first, plan)
+                    final = reconciler.scan(first.since_ms)
+                    out["fix"].update({"applied": True, **result.to_json()})
+                    out["after"] = {"calls": final.calls, **final.drift.to_json()}
+                    lines.append(f"Fixed: {len(plan.apply)} response(s) through the sync"
+                                 + (f" ({result.run.status})" if result.run else "")
+                                 + f", {result.memberships} membership(s) recreated, "
+                                   f"{result.statuses} status(es) set.")
+                    lines += [f"  error: {e}" for e in result.errors or []]
+                    lines.append("After the fix:")
+                    lines.append(render(final.drift, since=out["since"] or "",
+                                        responses=len(final.submissions), calls=final.calls))
+        code = 0 if final.drift.total == 0 else 3
+        out["exit_code"] = code
+        if as_json:
+            echo(json.dumps(out, indent=2, default=str))
+        elif lines:
+            echo("\n".join(lines))
+        return code
+    finally:
+        state.close()

@@ -1,0 +1,266 @@
+"""Reconciliation: the comparison as a table of plain rows, and the command against the sandbox
+after the test creates each kind of drift."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from connector.cli import main
+from connector.errors import ConfigError
+from connector.model import Submission
+from connector.reconcile import (Sources, compare, parse_since, plan_fixes, unmatched,
+                                 window_emails)
+from connector.sandbox import Sandbox
+from connector.state import State
+from sync_helpers import Org
+
+TOKEN = "tok-reconcile-51ab-very-secret"
+NOW = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
+
+
+# -- the window ----------------------------------------------------------------------------------
+
+def test_since_parsing():
+    assert parse_since(None, now=NOW) == datetime(2026, 1, 30, 12, tzinfo=timezone.utc)
+    assert parse_since("2026-02-01", now=NOW) == datetime(2026, 2, 1, tzinfo=timezone.utc)
+    assert parse_since("2026-02-01T09:30:00", now=NOW) == datetime(2026, 2, 1, 9, 30, tzinfo=timezone.utc)
+    assert parse_since("2026-02-01T09:30:00+01:00", now=NOW) == datetime(2026, 2, 1, 8, 30, tzinfo=timezone.utc)
+    assert parse_since("2026-02-01T09:30:00Z", now=NOW) == datetime(2026, 2, 1, 9, 30, tzinfo=timezone.utc)
+    for bad in ("last week", "2026-13-01", "2027-01-01"):
+        with pytest.raises(ConfigError, match="--since"):
+            parse_since(bad, now=NOW)
+
+
+# -- the comparison (pure) -----------------------------------------------------------------------
+
+def sub(cid: str, form: str, at: int, email: str) -> Submission:
+    return Submission(cid, form, at, {"email": email})
+
+
+def row(cid: str, **kw) -> dict:
+    base = {"conversion_id": cid, "form_id": "f1", "submitted_at": 100, "email": f"{cid}@x.example",
+            "campaign_id": "C1", "action": "attach_lead", "status": "applied", "lead_id": None,
+            "contact_id": None, "member_id": None}
+    return {**base, **kw}
+
+
+def member(mid: str, record: str, status: str = "Responded", responded: bool = True, **kw) -> dict:
+    return {"Id": mid, "CampaignId": "C1", "LeadId": record if record.startswith("00Q") else None,
+            "ContactId": record if record.startswith("003") else None, "Status": status,
+            "HasResponded": responded, **kw}
+
+
+def test_compare_finds_each_kind_of_drift():
+    subs = [sub("ok", "f1", 100, "ok@x.example"), sub("missed", "f1", 150, " Missed@X.example "),
+            sub("new", "f1", 900, "new@x.example")]
+    ledger = [
+        row("ok", lead_id="00Q1", member_id="00v1"),
+        row("rekeyed", lead_id="00Q2", member_id="00vOLD"),          # re-added by hand, new Id
+        row("nomember", lead_id="00Q3", member_id="00v3"),           # membership deleted
+        row("converted", lead_id="00Q4", member_id="00v4"),          # converted, membership gone
+        row("gone", lead_id="00Q5", member_id="00v5", action="create_lead"),  # Lead deleted
+        row("sent", contact_id="0031", member_id="00v6", action="attach_contact"),
+        row("attended", contact_id="0032", member_id="00v7", action="attach_contact"),
+        row("junk", status="failed", action="failed", error_code="INVALID_EMAIL", error="no email"),
+        row("crashed", status="pending", lead_id="00Q8"),
+    ]
+    members = [member("00v1", "00Q1"), member("00vNEW", "00Q2"),
+               member("00v6", "0031", "Sent", responded=False),
+               member("00v7", "0032", "Attended", responded=True)]
+    records = {"00Q3": {"Id": "00Q3", "IsConverted": False},
+               "00Q4": {"Id": "00Q4", "IsConverted": True, "ConvertedContactId": "0039"}}
+    open_leads = [{"Id": "00QA", "Email": "dup@x.example", "CreatedDate": "2026-01-02"},
+                  {"Id": "00QB", "Email": "DUP@x.example", "CreatedDate": "2026-01-01"},
+                  {"Id": "00Q1", "Email": "ok@x.example", "CreatedDate": "2026-01-01"}]
+    assert [r["conversion_id"] for r in unmatched(ledger, members)] == ["nomember", "converted", "gone"]
+    drift = compare(Sources(subs, ledger, members, records, open_leads, frozenset({"00QA"}),
+                            {"f1": 500}, {"C1": "Responded"}))
+    ids = {name: [i.get("conversion_id") or i.get("email") for i in items]
+           for name, items in drift.items.items()}
+    assert ids == {"missed": ["missed"], "pending": ["crashed"],
+                   "missing_membership": ["nomember", "converted"], "status_differs": ["sent"],
+                   "missing_record": ["gone"], "duplicates": ["dup@x.example"], "parked": ["junk"],
+                   "unsynced": ["new"], "moved_on": ["attended"]}
+    assert drift.items["missed"][0]["email"] == "missed@x.example"
+    converted = drift.items["missing_membership"][1]
+    assert (converted["target_sobject"], converted["target_id"]) == ("Contact", "0039")
+    assert drift.items["missing_record"][0]["created_by_leadsync"] is True
+    assert [(lead["id"], lead["created_by_leadsync"]) for lead in drift.items["duplicates"][0]["leads"]] == [
+        ("00QB", False), ("00QA", True)]
+    assert drift.total == 8 and drift.fixable == 5
+
+    plan = plan_fixes(drift, {"missed", "new", "crashed"})
+    assert plan.apply == ("missed", "crashed")
+    assert [m["conversion_id"] for m in plan.memberships] == ["nomember", "converted"]
+    assert [s["member_id"] for s in plan.statuses] == ["00v6"]
+
+
+def test_clean_sources_are_clean_and_emails_are_normalised():
+    subs = [sub("a", "f1", 100, "A@x.example"), sub("b", "f1", 100, "not an email")]
+    ledger = [row("a", lead_id="00Q1", member_id="00v1", email="a@x.example")]
+    assert window_emails(subs, ledger) == ["a@x.example"]
+    drift = compare(Sources(subs[:1], ledger, [member("00v1", "00Q1")], {}, [], frozenset(), {"f1": 100},
+                            {"C1": "Responded"}))
+    assert drift.total == 0 and drift.fixable == 0
+
+
+# -- against the sandbox --------------------------------------------------------------------------
+
+@pytest.fixture
+def org(tmp_path):
+    with Sandbox(token=TOKEN) as sandbox:
+        o = Org(sandbox, tmp_path / "leadsync.db")
+        o.add_forms(2)
+        yield o
+
+
+def write_config(org: Org, path: Path) -> Path:
+    lines = ['method = "hybrid"', "[salesforce]", f'instance_url = "{org.sandbox.url}"', "[hubspot]",
+             f'base_url = "{org.sandbox.url}"', "[state]", f'path = "{org.state_path}"']
+    for form, campaign in zip(org.forms, org.campaigns):
+        lines += ["[[campaigns]]", f'form_id = "{form}"', f'campaign_id = "{campaign}"']
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def env(org: Org) -> dict[str, str]:
+    return {"LEADSYNC_SALESFORCE_ACCESS_TOKEN": org.sandbox.token,
+            "LEADSYNC_HUBSPOT_ACCESS_TOKEN": org.sandbox.token}
+
+
+def ledger_row(org: Org, email: str) -> dict:
+    state = State.open_read_only(org.state_path)
+    try:
+        return next(r for r in state.rows() if r["email"] == email)
+    finally:
+        state.db.conn.close()
+
+
+SINCE = ["--since", "2025-11-01"]
+
+
+def reconcile(org: Org, config: Path, *args: str):
+    result = CliRunner().invoke(main, ["reconcile", "--config", str(config), *SINCE, *args], env=env(org))
+    assert TOKEN not in result.output
+    return result
+
+
+def test_finds_each_kind_of_drift_fixes_the_safe_ones_and_leaves_the_admins_call(org, tmp_path):
+    config = write_config(org, tmp_path / "c.toml")
+    people = ["ann", "bob", "cat", "dan", "eve", "fay"]
+    for i, name in enumerate(people):
+        org.fill(i % 2, f"{name}@acme.example", lastname=name.title(), company="Acme")
+    org.fill(0, "not-an-email", lastname="Junk")
+    assert CliRunner().invoke(main, ["sync", "--config", str(config)], env=env(org)).exit_code == 3
+
+    clean = reconcile(org, config, "--json")
+    assert json.loads(clean.output)["counts"]["parked"] == 1  # the junk; nothing else yet
+    assert json.loads(clean.output)["drift"] == 1
+
+    # Drift, made the way it happens in real orgs:
+    ann = ledger_row(org, "ann@acme.example")                  # 1. the ledger lost a row
+    with sqlite3.connect(org.state_path) as db:
+        db.execute("DELETE FROM ledger WHERE conversion_id = ?", [ann["conversion_id"]])
+    bob = ledger_row(org, "bob@acme.example")                  # 2. a membership deleted
+    org.sf.delete("CampaignMember", bob["member_id"])
+    cat = ledger_row(org, "cat@acme.example")                  # 3. a Lead deleted
+    org.sf.delete("Lead", cat["lead_id"])
+    dan = ledger_row(org, "dan@acme.example")                  # 4. a status moved back
+    org.sf.update("CampaignMember", dan["member_id"], {"Status": "Sent"})
+    eve = ledger_row(org, "eve@acme.example")                  # 5. a duplicate Lead by hand
+    by_hand = org.sf.insert("Lead", {"LastName": "Eve", "Company": "Acme", "Email": "EVE@acme.example"})
+    org.fill(1, "gus@acme.example", lastname="Gus")            # 6. new since the last sync
+    leads_before, members_before = len(org.leads()), len(org.members())
+
+    result = reconcile(org, config, "--json")
+    assert result.exit_code == 3, result.output
+    report = json.loads(result.output)
+    items = report["items"]
+    assert [i["conversion_id"] for i in items["missed"]] == [ann["conversion_id"]]
+    assert [i["email"] for i in items["missing_membership"]] == ["bob@acme.example"]
+    assert [(i["email"], i["record_id"], i["created_by_leadsync"]) for i in items["missing_record"]] == [
+        ("cat@acme.example", cat["lead_id"], True)]
+    assert [(i["email"], i["status"]) for i in items["status_differs"]] == [("dan@acme.example", "Sent")]
+    assert [(d["email"], [(lead["id"], lead["created_by_leadsync"]) for lead in d["leads"]])
+            for d in items["duplicates"]] == [("eve@acme.example", [(eve["lead_id"], True), (by_hand, False)])]
+    assert [i["error_code"] for i in items["parked"]] == ["INVALID_EMAIL"] or len(items["parked"]) == 1
+    assert [i["email"] for i in items["unsynced"]] == ["gus@acme.example"]
+    assert report["drift"] == 6 and report["fixable"] == 3
+    assert report["responses"] == 8 and report["calls"]["salesforce"] <= 6
+
+    # --fix with no terminal and no --yes: the preview, and nothing changes.
+    result = reconcile(org, config, "--fix")
+    assert result.exit_code == 3
+    assert "Fix plan:" in result.output and "nothing changed" in result.output
+    assert (len(org.leads()), len(org.members())) == (leads_before, members_before)
+    assert ledger_row(org, "dan@acme.example")["member_id"] == dan["member_id"]
+    assert org.sf.get("CampaignMember", dan["member_id"])["Status"] == "Sent"
+
+    # --fix --yes repairs what is safe, through the sync's idempotent paths.
+    result = reconcile(org, config, "--fix", "--yes")
+    assert result.exit_code == 3, result.output
+    assert "1 membership(s) recreated, 1 status(es) set" in result.output
+    assert len(org.leads("ann@acme.example")) == 1               # re-resolved, not doubled
+    assert ledger_row(org, "ann@acme.example")["status"] == "applied"
+    bob_now = ledger_row(org, "bob@acme.example")
+    bob_member = org.sf.get("CampaignMember", bob_now["member_id"])
+    assert bob_member["LeadId"] == bob["lead_id"] and bob_member["Status"] == "Responded"
+    assert org.sf.get("CampaignMember", dan["member_id"])["Status"] == "Responded"
+    assert org.leads("cat@acme.example") == []                   # a deleted Lead stays deleted
+    assert len(org.members()) == members_before + 1
+
+    # The rerun reports only the admin's call.
+    report = json.loads(reconcile(org, config, "--json").output)
+    assert {name for name, n in report["counts"].items() if n} == {"missing_record", "duplicates", "parked",
+                                                                   "unsynced"}
+    assert report["fixable"] == 0 and report["drift"] == 3
+
+    # A fix with nothing safe to do says so and changes nothing.
+    result = reconcile(org, config, "--fix", "--yes")
+    assert result.exit_code == 3 and "Nothing safe to fix" in result.output
+
+
+def test_fix_asks_at_a_terminal(org, tmp_path, monkeypatch):
+    config = write_config(org, tmp_path / "c.toml")
+    org.fill(0, "ann@acme.example", lastname="Ann")
+    assert CliRunner().invoke(main, ["sync", "--config", str(config)], env=env(org)).exit_code == 0
+    ann = ledger_row(org, "ann@acme.example")
+    org.sf.delete("CampaignMember", ann["member_id"])
+    monkeypatch.setattr("connector.cli._can_ask", lambda: True)
+    run = ["reconcile", "--config", str(config), *SINCE, "--fix"]
+    refused = CliRunner().invoke(main, run, env=env(org), input="n\n")
+    assert "Apply these 1 change(s)?" in refused.output and refused.exit_code == 3
+    assert "Nothing changed." in refused.output and org.members() == []
+    accepted = CliRunner().invoke(main, run, env=env(org), input="y\n")
+    assert accepted.exit_code == 0, accepted.output
+    assert [m["LeadId"] for m in org.members()] == [ann["lead_id"]]
+
+
+def test_clean_window_exits_0_and_a_bad_since_exits_2(org, tmp_path):
+    config = write_config(org, tmp_path / "c.toml")
+    org.fill(0, "ann@acme.example", lastname="Ann")
+    assert CliRunner().invoke(main, ["sync", "--config", str(config)], env=env(org)).exit_code == 0
+    result = reconcile(org, config)
+    assert result.exit_code == 0, result.output
+    assert "clean" in result.output
+    result = CliRunner().invoke(main, ["reconcile", "--config", str(config), "--since", "yesterday"],
+                                env=env(org))
+    assert result.exit_code == 2 and "--since" in result.output
+
+
+def test_a_month_of_responses_costs_a_few_calls_per_thousand(org, tmp_path):
+    config = write_config(org, tmp_path / "c.toml")
+    for i in range(1000):
+        org.fill(i % 2, f"person{i}@acme.example", lastname=f"P{i}")
+    assert CliRunner().invoke(main, ["sync", "--config", str(config)], env=env(org)).exit_code == 0
+    report = json.loads(reconcile(org, config, "--json").output)
+    assert report["responses"] == 1000 and report["drift"] == 0
+    # HubSpot pages 50 at most; Salesforce: members by Id + open Leads by email, batched.
+    assert report["calls"]["hubspot"] <= 1000 // 50 + 2
+    assert report["calls"]["salesforce"] <= 12, report["calls"]
