@@ -104,8 +104,8 @@ def render_text(s: Mapping[str, Any]) -> str:
     """The summary in an admin's words."""
     lines = [f"leadsync status · state {s['state']}"]
     d = s["daemon"]
-    lines.append(f"  daemon: running ({d['lock_holder']})" if d["running"] else "  daemon: not running "
-                 "(no process holds the state lock)")
+    lines.append(f"  daemon: running ({d['lock_holder']}; a daemon, or a sync in progress)" if d["running"]
+                 else "  daemon: not running (no process holds the state lock)")
     usage = s["salesforce_api"]
     if usage:
         flag = "  OVER BUDGET" if usage["over_budget"] else ""
