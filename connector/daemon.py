@@ -258,13 +258,7 @@ def serve(settings: Settings, *, interval_seconds: float, once: bool = False,
                         mapping=load_mapping(settings.mapping_path()))
         engine.should_stop = stop
 
-        def run() -> RunReport:
-            # The org's usage is a rolling 24-hour figure: a reading from the previous cycle
-            # is stale, and the engine checks it before the first batch, so without this a
-            # daemon that once reached its budget would never look again. Forgetting it makes
-            # each cycle measure afresh, exactly like a fresh ``leadsync sync`` process.
-            engine.sf.usage = None
-            return engine.run()
+        run = engine.run  # each run measures the org's API usage afresh
 
         restore = install_stop_signals(stop)
         try:

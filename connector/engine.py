@@ -32,7 +32,7 @@ class RunReport:
     run_id: str
     method: Method
     dry_run: bool
-    status: str = "running"            # ok | stopped | partial | budget | aborted
+    status: str = "running"            # ok | stopped | partial | budget | aborted | crashed
     error: str | None = None
     counts: Counter[str] = field(default_factory=Counter)
     responses: list[dict[str, Any]] = field(default_factory=list)
@@ -129,9 +129,10 @@ class Engine:
         started = time.monotonic()
         start_ms = int(self.clock() * 1000)
         calls_before = (self.sf.calls, self.hs.calls)
+        self.sf.usage = None  # a reading from an earlier run says nothing about now
         if not dry_run:
             self.state.lock()
-        self.state.start_run(report.run_id, method.value, dry_run)
+            self.state.start_run(report.run_id, method.value, dry_run)
         try:
             finished = self._process(source(report), method, report, dry_run, start_ms)
             report.status = "partial" if report.counts["failed"] else ("ok" if finished else "stopped")
@@ -139,6 +140,10 @@ class Engine:
             report.status, report.error = "budget", str(exc)
         except LeadsyncError as exc:
             report.status, report.error = "aborted", str(exc)
+        except Exception as exc:
+            # A bug, not a vendor's answer: record the run as crashed, then let it surface.
+            report.status, report.error = "crashed", type(exc).__name__
+            raise
         finally:
             self._finish(report, started, calls_before)
         return report
@@ -185,6 +190,8 @@ class Engine:
         if self.sf.usage:
             report.api_used, report.api_limit = self.sf.usage.used, self.sf.usage.limit
         report.seconds = time.monotonic() - started
+        if report.dry_run:
+            return
         self.state.finish_run(report.run_id, report.status, {
             **report.counts, "sf_calls": report.sf_calls, "hs_calls": report.hs_calls,
             "api_used": report.api_used, "api_limit": report.api_limit}, report.error)
