@@ -2,34 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator
-from urllib.parse import urlsplit, urlunsplit
+from typing import Iterator
 
 import pytest
 import requests
-from requests.adapters import HTTPAdapter
 from simple_salesforce import Salesforce
 
 from connector.sandbox import Sandbox
-
-
-class SandboxAdapter(HTTPAdapter):
-    """simple-salesforce hard-codes https://; send everything to the sandbox (api-notes A1)."""
-
-    def __init__(self, target: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.target = target
-
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        parts = urlsplit(request.url or "")
-        request.url = urlunsplit(("http", self.target, parts.path, parts.query, parts.fragment))
-        return super().send(request, **kwargs)
+from connector.transport import session_for
 
 
 def sandbox_session(url: str) -> requests.Session:
-    session = requests.Session()
-    session.mount("https://", SandboxAdapter(urlsplit(url).netloc))
-    return session
+    """The production route to the sandbox (connector.transport), as tests use it."""
+    return session_for(url)
 
 
 @pytest.fixture(scope="session")

@@ -66,3 +66,32 @@ class Org:
     def members(self, record_id: str | None = None) -> list[dict[str, Any]]:
         rows = self.sf.records("CampaignMember")
         return [r for r in rows if record_id is None or record_id in (r.get("LeadId"), r.get("ContactId"))]
+
+    def write_config(self, path: Path, *, method: str = "hybrid", salesforce: dict[str, Any] | None = None,
+                     sync: dict[str, Any] | None = None) -> Path:
+        """A TOML config as a user writes it; tokens come from :meth:`env`, not the file."""
+        def table(name: str, values: dict[str, Any]) -> list[str]:
+            return [f"[{name}]"] + [f"{k} = {_toml(v)}" for k, v in values.items()]
+
+        lines = [f"method = {_toml(method)}"]
+        lines += table("salesforce", {"instance_url": self.sandbox.url, **(salesforce or {})})
+        lines += table("hubspot", {"base_url": self.sandbox.url})
+        lines += table("state", {"path": str(self.state_path)})
+        if sync:
+            lines += table("sync", sync)
+        for form, campaign in zip(self.forms, self.campaigns):
+            lines += ["[[campaigns]]", f"form_id = {_toml(form)}", f"campaign_id = {_toml(campaign)}"]
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    def env(self, base: dict[str, str] | None = None) -> dict[str, str]:
+        return {**(base or {}), "LEADSYNC_SALESFORCE_ACCESS_TOKEN": self.sandbox.token,
+                "LEADSYNC_HUBSPOT_ACCESS_TOKEN": self.sandbox.token}
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -24,44 +24,33 @@ def org(tmp_path):
         yield o
 
 
-def write_config(org: Org, path: Path, **extra: str) -> Path:
-    lines = [f'method = "{extra.pop("method", "hybrid")}"', "[salesforce]",
-             f'instance_url = "{org.sandbox.url}"', "[hubspot]", f'base_url = "{org.sandbox.url}"',
-             "[state]", f'path = "{org.state_path}"']
-    for form, campaign in zip(org.forms, org.campaigns):
-        lines += ["[[campaigns]]", f'form_id = "{form}"', f'campaign_id = "{campaign}"']
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
-def env(org: Org) -> dict[str, str]:
-    return {"LEADSYNC_SALESFORCE_ACCESS_TOKEN": org.sandbox.token,
-            "LEADSYNC_HUBSPOT_ACCESS_TOKEN": org.sandbox.token}
 
 
 def test_sync_json_and_exit_codes(org, tmp_path):
-    config = write_config(org, tmp_path / "c.toml")
+    config = org.write_config(tmp_path / "c.toml")
     org.fill(0, "bob@acme.example", lastname="Smith")
     org.fill(1, "bob@acme.example", lastname="Smith")
     runner = CliRunner()
-    result = runner.invoke(main, ["sync", "--config", str(config), "--json"], env=env(org))
+    result = runner.invoke(main, ["sync", "--config", str(config), "--json"], env=org.env())
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["counts"]["created_leads"] == 1 and report["counts"]["attached"] == 1
     assert org.sandbox.token not in result.output
 
     org.fill(0, "junk", lastname="X")
-    result = runner.invoke(main, ["sync", "--config", str(config)], env=env(org))
+    result = runner.invoke(main, ["sync", "--config", str(config)], env=org.env())
     assert result.exit_code == 3
     assert "failed" in result.output and org.sandbox.token not in result.output
 
 
 def test_dry_run_prints_the_plan(org, tmp_path):
-    config = write_config(org, tmp_path / "c.toml")
+    config = org.write_config(tmp_path / "c.toml")
     for form in (0, 1):
         org.fill(form, "bob@acme.example", lastname="Smith")
     result = CliRunner().invoke(main, ["sync", "--config", str(config), "--dry-run", "--method", "poi"],
-                                env=env(org))
+                                env=org.env())
     assert result.exit_code == 0, result.output
     assert result.output.count("create lead") == 2
     assert "Dry run" in result.output and "why: poi" in result.output
@@ -69,17 +58,17 @@ def test_dry_run_prints_the_plan(org, tmp_path):
 
 
 def test_config_errors_exit_2_naming_the_key(org, tmp_path):
-    config = write_config(org, tmp_path / "c.toml", method="sometimes")
-    result = CliRunner().invoke(main, ["sync", "--config", str(config)], env=env(org))
+    config = org.write_config(tmp_path / "c.toml", method="sometimes")
+    result = CliRunner().invoke(main, ["sync", "--config", str(config)], env=org.env())
     assert result.exit_code == 2
     assert "method" in result.output
-    config = write_config(org, tmp_path / "c2.toml")
+    config = org.write_config(tmp_path / "c2.toml")
     result = CliRunner().invoke(main, ["sync", "--config", str(config)], env={})
     assert result.exit_code == 2 and "salesforce.access_token" in result.output
 
 
 def test_refused_token_is_exit_1_without_the_token(org, tmp_path):
-    config = write_config(org, tmp_path / "c.toml")
+    config = org.write_config(tmp_path / "c.toml")
     org.fill(0, "bob@acme.example")
     bad = {"LEADSYNC_SALESFORCE_ACCESS_TOKEN": "wrong-token-123", "LEADSYNC_HUBSPOT_ACCESS_TOKEN": org.sandbox.token}
     result = CliRunner().invoke(main, ["sync", "--config", str(config)], env=bad)

@@ -140,19 +140,8 @@ def org(tmp_path):
         yield o
 
 
-def write_config(org: Org, path: Path, batch_size: int = 2) -> Path:
-    lines = ['method = "hybrid"', "[salesforce]", f'instance_url = "{org.sandbox.url}"',
-             "[hubspot]", f'base_url = "{org.sandbox.url}"', "[state]", f'path = "{org.state_path}"',
-             "[sync]", f"batch_size = {batch_size}"]
-    for form, campaign in zip(org.forms, org.campaigns):
-        lines += ["[[campaigns]]", f'form_id = "{form}"', f'campaign_id = "{campaign}"']
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
-def env(org: Org) -> dict[str, str]:
-    return {**os.environ, "LEADSYNC_SALESFORCE_ACCESS_TOKEN": org.sandbox.token,
-            "LEADSYNC_HUBSPOT_ACCESS_TOKEN": org.sandbox.token, "LEADSYNC_CONFIG": ""}
 
 
 CLI = [sys.executable, "-c", "from connector.cli import main; main()"]
@@ -163,7 +152,7 @@ class DaemonProcess:
 
     def __init__(self, org: Org, config: Path, *args: str) -> None:
         self.proc = subprocess.Popen(CLI + ["daemon", "--config", str(config), *args],
-                                     env=env(org), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     env=org.env({**os.environ, "LEADSYNC_CONFIG": ""}), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True)
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
@@ -215,7 +204,7 @@ def applied_rows(org: Org) -> list[dict[str, Any]]:
 
 
 def test_cycles_refuses_a_second_daemon_and_stops_cleanly_mid_run(org, tmp_path):
-    config = write_config(org, tmp_path / "c.toml")
+    config = org.write_config(tmp_path / "c.toml", sync={"batch_size": 2})
     emails = [f"p{i}@acme.example" for i in range(3)]
     for i, email in enumerate(emails):
         org.fill(i % 2, email, lastname=f"P{i}")
@@ -236,7 +225,7 @@ def test_cycles_refuses_a_second_daemon_and_stops_cleanly_mid_run(org, tmp_path)
 
         # One daemon per state file: the second is refused, naming the first by pid and host.
         second = subprocess.run(CLI + ["daemon", "--config", str(config), "--interval", "1s"],
-                                env=env(org), capture_output=True, text=True, timeout=20)
+                                env=org.env({**os.environ, "LEADSYNC_CONFIG": ""}), capture_output=True, text=True, timeout=20)
         assert second.returncode == 1
         assert f"pid {daemon.proc.pid} on {socket.gethostname()}" in second.stderr
 
@@ -275,7 +264,7 @@ def test_cycles_refuses_a_second_daemon_and_stops_cleanly_mid_run(org, tmp_path)
 
     # The next daemon (the lock is free) finishes the rest, once each.
     org.sandbox.app.faults.configure(latency_ms=0)
-    once = subprocess.run(CLI + ["daemon", "--config", str(config), "--once"], env=env(org),
+    once = subprocess.run(CLI + ["daemon", "--config", str(config), "--once"], env=org.env({**os.environ, "LEADSYNC_CONFIG": ""}),
                           capture_output=True, text=True, timeout=30)
     assert once.returncode == 0, once.stderr
     rows = applied_rows(org)
@@ -286,7 +275,7 @@ def test_cycles_refuses_a_second_daemon_and_stops_cleanly_mid_run(org, tmp_path)
 
 
 def test_a_killed_daemons_lock_is_taken_over_at_once(org, tmp_path):
-    config = write_config(org, tmp_path / "c.toml")
+    config = org.write_config(tmp_path / "c.toml", sync={"batch_size": 2})
     org.fill(0, "first@acme.example", lastname="First")
     daemon = DaemonProcess(org, config, "--interval", "1h", "--log-format", "json")
     try:
@@ -296,7 +285,7 @@ def test_a_killed_daemons_lock_is_taken_over_at_once(org, tmp_path):
     finally:
         daemon.kill()
     org.fill(1, "second@acme.example", lastname="Second")
-    result = CliRunner().invoke(main, ["daemon", "--config", str(config), "--once"], env=env(org))
+    result = CliRunner().invoke(main, ["daemon", "--config", str(config), "--once"], env=org.env({**os.environ, "LEADSYNC_CONFIG": ""}))
     assert result.exit_code == 0, result.output
     assert " ok · pulled 1, created 1" in result.output  # the human log line
     assert TOKEN not in result.output
@@ -304,16 +293,16 @@ def test_a_killed_daemons_lock_is_taken_over_at_once(org, tmp_path):
 
 
 def test_once_exit_code_is_the_runs(org, tmp_path):
-    config = write_config(org, tmp_path / "c.toml")
+    config = org.write_config(tmp_path / "c.toml", sync={"batch_size": 2})
     org.fill(0, "not an email", lastname="Junk")
     result = CliRunner().invoke(main, ["daemon", "--config", str(config), "--once", "--log-format", "json"],
-                                env=env(org))
+                                env=org.env({**os.environ, "LEADSYNC_CONFIG": ""}))
     assert result.exit_code == 3
     runs = [json.loads(line) for line in result.output.splitlines() if '"event": "run"' in line]
     assert runs[0]["status"] == "partial" and runs[0]["counts"]["failed"] == 1
 
 
 def test_bad_interval_is_a_usage_error(org, tmp_path):
-    config = write_config(org, tmp_path / "c.toml")
-    result = CliRunner().invoke(main, ["daemon", "--config", str(config), "--interval", "often"], env=env(org))
+    config = org.write_config(tmp_path / "c.toml", sync={"batch_size": 2})
+    result = CliRunner().invoke(main, ["daemon", "--config", str(config), "--interval", "often"], env=org.env({**os.environ, "LEADSYNC_CONFIG": ""}))
     assert result.exit_code == 2 and "--interval" in result.output

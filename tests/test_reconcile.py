@@ -120,18 +120,8 @@ def org(tmp_path):
         yield o
 
 
-def write_config(org: Org, path: Path) -> Path:
-    lines = ['method = "hybrid"', "[salesforce]", f'instance_url = "{org.sandbox.url}"', "[hubspot]",
-             f'base_url = "{org.sandbox.url}"', "[state]", f'path = "{org.state_path}"']
-    for form, campaign in zip(org.forms, org.campaigns):
-        lines += ["[[campaigns]]", f'form_id = "{form}"', f'campaign_id = "{campaign}"']
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
-def env(org: Org) -> dict[str, str]:
-    return {"LEADSYNC_SALESFORCE_ACCESS_TOKEN": org.sandbox.token,
-            "LEADSYNC_HUBSPOT_ACCESS_TOKEN": org.sandbox.token}
 
 
 def ledger_row(org: Org, email: str) -> dict:
@@ -146,18 +136,18 @@ SINCE = ["--since", "2025-11-01"]
 
 
 def reconcile(org: Org, config: Path, *args: str):
-    result = CliRunner().invoke(main, ["reconcile", "--config", str(config), *SINCE, *args], env=env(org))
+    result = CliRunner().invoke(main, ["reconcile", "--config", str(config), *SINCE, *args], env=org.env())
     assert TOKEN not in result.output
     return result
 
 
 def test_finds_each_kind_of_drift_fixes_the_safe_ones_and_leaves_the_admins_call(org, tmp_path):
-    config = write_config(org, tmp_path / "c.toml")
+    config = org.write_config(tmp_path / "c.toml")
     people = ["ann", "bob", "cat", "dan", "eve", "fay"]
     for i, name in enumerate(people):
         org.fill(i % 2, f"{name}@acme.example", lastname=name.title(), company="Acme")
     org.fill(0, "not-an-email", lastname="Junk")
-    assert CliRunner().invoke(main, ["sync", "--config", str(config)], env=env(org)).exit_code == 3
+    assert CliRunner().invoke(main, ["sync", "--config", str(config)], env=org.env()).exit_code == 3
 
     clean = reconcile(org, config, "--json")
     assert json.loads(clean.output)["counts"]["parked"] == 1  # the junk; nothing else yet
@@ -227,38 +217,38 @@ def test_finds_each_kind_of_drift_fixes_the_safe_ones_and_leaves_the_admins_call
 
 
 def test_fix_asks_at_a_terminal(org, tmp_path, monkeypatch):
-    config = write_config(org, tmp_path / "c.toml")
+    config = org.write_config(tmp_path / "c.toml")
     org.fill(0, "ann@acme.example", lastname="Ann")
-    assert CliRunner().invoke(main, ["sync", "--config", str(config)], env=env(org)).exit_code == 0
+    assert CliRunner().invoke(main, ["sync", "--config", str(config)], env=org.env()).exit_code == 0
     ann = ledger_row(org, "ann@acme.example")
     org.sf.delete("CampaignMember", ann["member_id"])
     monkeypatch.setattr("connector.cli._can_ask", lambda: True)
     run = ["reconcile", "--config", str(config), *SINCE, "--fix"]
-    refused = CliRunner().invoke(main, run, env=env(org), input="n\n")
+    refused = CliRunner().invoke(main, run, env=org.env(), input="n\n")
     assert "Apply these 1 change(s)?" in refused.output and refused.exit_code == 3
     assert "Nothing changed." in refused.output and org.members() == []
-    accepted = CliRunner().invoke(main, run, env=env(org), input="y\n")
+    accepted = CliRunner().invoke(main, run, env=org.env(), input="y\n")
     assert accepted.exit_code == 0, accepted.output
     assert [m["LeadId"] for m in org.members()] == [ann["lead_id"]]
 
 
 def test_clean_window_exits_0_and_a_bad_since_exits_2(org, tmp_path):
-    config = write_config(org, tmp_path / "c.toml")
+    config = org.write_config(tmp_path / "c.toml")
     org.fill(0, "ann@acme.example", lastname="Ann")
-    assert CliRunner().invoke(main, ["sync", "--config", str(config)], env=env(org)).exit_code == 0
+    assert CliRunner().invoke(main, ["sync", "--config", str(config)], env=org.env()).exit_code == 0
     result = reconcile(org, config)
     assert result.exit_code == 0, result.output
     assert "clean" in result.output
     result = CliRunner().invoke(main, ["reconcile", "--config", str(config), "--since", "yesterday"],
-                                env=env(org))
+                                env=org.env())
     assert result.exit_code == 2 and "--since" in result.output
 
 
 def test_a_month_of_responses_costs_a_few_calls_per_thousand(org, tmp_path):
-    config = write_config(org, tmp_path / "c.toml")
+    config = org.write_config(tmp_path / "c.toml")
     for i in range(1000):
         org.fill(i % 2, f"person{i}@acme.example", lastname=f"P{i}")
-    assert CliRunner().invoke(main, ["sync", "--config", str(config)], env=env(org)).exit_code == 0
+    assert CliRunner().invoke(main, ["sync", "--config", str(config)], env=org.env()).exit_code == 0
     report = json.loads(reconcile(org, config, "--json").output)
     assert report["responses"] == 1000 and report["drift"] == 0
     # HubSpot pages 50 at most; Salesforce: members by Id + open Leads by email, in one

@@ -123,23 +123,15 @@ def test_second_run_at_once_is_refused(org, tmp_path):
     assert org.sync("unique").status == "ok"
 
 
-def write_config(org: Org, path: Path, method: str) -> Path:
-    lines = [f'method = "{method}"', "[salesforce]", f'instance_url = "{org.sandbox.url}"',
-             f'lead_external_id_field = "{EXT}"', "[hubspot]", f'base_url = "{org.sandbox.url}"',
-             "[state]", f'path = "{org.state_path}"', "[sync]", "batch_size = 25"]
-    for form, campaign in zip(org.forms, org.campaigns):
-        lines += ["[[campaigns]]", f'form_id = "{form}"', f'campaign_id = "{campaign}"']
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 @pytest.mark.parametrize("method", ["poi", "hybrid"])
 def test_sigkill_at_random_moments_then_rerun(org, tmp_path, method):
     seed_fills(org, 300, 120)
     org.sandbox.app.faults.configure(latency_ms=2)  # stretch the run so kills land mid-batch
-    config = write_config(org, tmp_path / "c.toml", method)
-    env = {**os.environ, "LEADSYNC_SALESFORCE_ACCESS_TOKEN": org.sandbox.token,
-           "LEADSYNC_HUBSPOT_ACCESS_TOKEN": org.sandbox.token}
+    config = org.write_config(tmp_path / "c.toml", method=method,
+                              salesforce={"lead_external_id_field": EXT}, sync={"batch_size": 25})
+    env = org.env(dict(os.environ))
     rng = random.Random(5)
     command = [sys.executable, "-m", "connector", "sync", "--config", str(config)]
     for _ in range(4):

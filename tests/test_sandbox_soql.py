@@ -15,7 +15,7 @@ from simple_salesforce import format_soql
 
 from connector.sandbox import soql
 from connector.sandbox.soql import (
-    And, Comparison, InList, Not, Or, Query, SoqlError, equality_constraints, execute,
+    And, Comparison, Not, Or, Query, SoqlError, equality_constraints, execute,
     index_key, parse,
 )
 

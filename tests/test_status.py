@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -14,7 +13,7 @@ from connector.cli import main
 from connector.sandbox import Sandbox
 from connector.state import State
 from connector.status import summarize
-from connector.status_html import chart_svg, render_html
+from connector.status_html import chart_svg
 from sync_helpers import Org
 
 TOKEN = "tok-status-9d2e-very-secret"
@@ -62,33 +61,22 @@ def org(tmp_path):
         yield o
 
 
-def write_config(org: Org, path: Path) -> Path:
-    lines = ['method = "hybrid"', "[salesforce]", f'instance_url = "{org.sandbox.url}"',
-             "budget_share = 0.5", "[hubspot]", f'base_url = "{org.sandbox.url}"', "[state]",
-             f'path = "{org.state_path}"']
-    for form, campaign in zip(org.forms, org.campaigns):
-        lines += ["[[campaigns]]", f'form_id = "{form}"', f'campaign_id = "{campaign}"']
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
-def env(org: Org) -> dict[str, str]:
-    return {"LEADSYNC_SALESFORCE_ACCESS_TOKEN": org.sandbox.token,
-            "LEADSYNC_HUBSPOT_ACCESS_TOKEN": org.sandbox.token}
 
 
 def test_status_after_real_runs_text_json_and_html(org, tmp_path):
-    config = write_config(org, tmp_path / "c.toml")
+    config = org.write_config(tmp_path / "c.toml", salesforce={"budget_share": 0.5})
     runner = CliRunner()
-    assert "never synced" in runner.invoke(main, ["status", "--config", str(config)], env=env(org)).output
+    assert "never synced" in runner.invoke(main, ["status", "--config", str(config)], env=org.env()).output
 
     org.fill(0, "ann@acme.example", lastname="A")
     org.fill(1, "ann@acme.example", lastname="A")
-    assert runner.invoke(main, ["sync", "--config", str(config)], env=env(org)).exit_code == 0
+    assert runner.invoke(main, ["sync", "--config", str(config)], env=org.env()).exit_code == 0
     org.fill(0, "not-an-email", lastname="Junk")
-    assert runner.invoke(main, ["sync", "--config", str(config)], env=env(org)).exit_code == 3
+    assert runner.invoke(main, ["sync", "--config", str(config)], env=org.env()).exit_code == 3
 
-    result = runner.invoke(main, ["status", "--config", str(config), "--json"], env=env(org))
+    result = runner.invoke(main, ["status", "--config", str(config), "--json"], env=org.env())
     assert result.exit_code == 0, result.output
     s = json.loads(result.output)
     assert [r["status"] for r in s["runs"]] == ["partial", "ok"]
@@ -108,7 +96,7 @@ def test_status_after_real_runs_text_json_and_html(org, tmp_path):
     holder.lock()
     try:
         html = tmp_path / "report.html"
-        result = runner.invoke(main, ["status", "--config", str(config), "--html", str(html)], env=env(org))
+        result = runner.invoke(main, ["status", "--config", str(config), "--html", str(html)], env=org.env())
         assert result.exit_code == 0, result.output
         assert f"daemon: running (pid {os.getpid()} on {socket.gethostname()}" in result.output
         assert "parked failures: 1" in result.output and "ok" in result.output
