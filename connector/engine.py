@@ -209,11 +209,11 @@ class Engine:
     def _pull(self, report: RunReport) -> list[Submission]:
         """New submissions of every mapped form, oldest first; the ledger drops repeats."""
         lookback_ms = self.settings.sync.lookback_seconds * 1000
-        pulled: list[Submission] = []
+        since_by_form = {}
         for campaign in self.settings.campaigns:
             mark = self.state.watermark(campaign.form_id)
-            since = 0 if mark is None else max(0, mark - lookback_ms)
-            pulled.extend(self.hs.submissions(campaign.form_id, since))
+            since_by_form[campaign.form_id] = 0 if mark is None else max(0, mark - lookback_ms)
+        pulled = self.hs.submissions_many(since_by_form)
         done = self.state.statuses(s.conversion_id for s in pulled)
         fresh, seen = [], set()
         for sub in pulled:
