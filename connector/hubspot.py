@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -45,12 +46,15 @@ class HubSpotClient:
         self.sleep = sleep
         self.calls = 0
         self._calls_lock = threading.Lock()   # forms are paged from several threads
+        self._lanes = 1                       # threads paging at once (see submissions_many)
+        self._resume_at = 0.0                 # monotonic time no thread sends before (pacing)
 
     def get(self, path: str, qs: dict[str, Any] | None = None) -> dict[str, Any]:
         """One GET with retries; returns the parsed JSON body."""
         request = HubSpotRequest(self.client.config, {"method": "GET", "path": path, "qs": qs or {}})
 
         def attempt() -> dict[str, Any]:
+            self._wait_turn()
             with self._calls_lock:
                 self.calls += 1
             try:
@@ -77,16 +81,30 @@ class HubSpotClient:
         return with_retries(attempt, self.retry)
 
     def _pace(self, headers: Any) -> None:
-        """Slow down before HubSpot says 429: its headers say how much of the window is left."""
+        """Slow down before HubSpot says 429: its headers say how much of the window is left.
+
+        With several threads paging, the others may each have a call in flight that counts
+        against the same window, so every thread pauses while that many slots remain.
+        """
+        margin = self._lanes - 1
         for remaining, window in (("X-HubSpot-RateLimit-Secondly-Remaining", 1.0),
                                   ("X-HubSpot-RateLimit-Remaining", None)):
             value = headers.get(remaining)
-            if value is not None and value.isdigit() and int(value) <= 0:
+            if value is not None and value.isdigit() and int(value) <= margin:
                 if window is None:
                     ms = headers.get("X-HubSpot-RateLimit-Interval-Milliseconds", "10000")
                     window = int(ms) / 1000 if str(ms).isdigit() else 10.0
-                self.sleep(window)
+                with self._calls_lock:
+                    self._resume_at = max(self._resume_at, time.monotonic() + window)
+                self._wait_turn()
                 return
+
+    def _wait_turn(self) -> None:
+        """Hold this thread while the pacing pause that any thread started is running."""
+        with self._calls_lock:
+            delay = self._resume_at - time.monotonic()
+        if delay > 0:
+            self.sleep(delay)
 
     def submissions(self, form_id: str, since_ms: int) -> list[Submission]:
         """The form's submissions with ``submittedAt >= since_ms``, oldest first."""
@@ -109,10 +127,15 @@ class HubSpotClient:
         if len(forms) <= 1 or workers <= 1:
             windows = [self.submissions(form_id, since) for form_id, since in forms]
         else:
-            with ThreadPoolExecutor(max_workers=min(workers, len(forms)),
-                                    thread_name_prefix="leadsync-hubspot") as pool:
-                futures = [pool.submit(self.submissions, form_id, since) for form_id, since in forms]
-                windows = [f.result() for f in futures]
+            self._lanes = min(workers, len(forms))
+            try:
+                with ThreadPoolExecutor(max_workers=self._lanes,
+                                        thread_name_prefix="leadsync-hubspot") as pool:
+                    futures = [pool.submit(self.submissions, form_id, since)
+                               for form_id, since in forms]
+                    windows = [f.result() for f in futures]
+            finally:
+                self._lanes = 1
         merged = [sub for window in windows for sub in window]
         merged.sort(key=lambda s: (s.submitted_at, s.conversion_id))
         return merged
@@ -144,7 +167,10 @@ def to_submission(form_id: str, item: dict[str, Any]) -> Submission:
     for entry in item.get("values") or []:
         if not isinstance(entry, dict) or "name" not in entry:
             continue
-        name, value = str(entry["name"]), "" if entry.get("value") is None else str(entry["value"])
+        # Field names repeat on every submission: one shared string each, not one per fill
+        # (about 30 MB fewer for a 100,000-submission backlog).
+        name = sys.intern(str(entry["name"]))
+        value = "" if entry.get("value") is None else str(entry["value"])
         values[name] = f"{values[name]};{value}" if name in values else value  # multi-checkbox
     conversion_id = item.get("conversionId")
     if not conversion_id:
