@@ -159,7 +159,7 @@ class Engine:
             self._check_budget()
             batch = submissions[done:done + size]
             for attempt in range(1, self.REPLANS + 1):
-                saved = (dict(memory.leads), dict(planned))
+                saved = (memory.copy(), dict(planned))
                 try:
                     self._batch(batch, method, memory, planned, report, dry_run, start_ms)
                     break
@@ -170,7 +170,7 @@ class Engine:
                     if attempt == self.REPLANS or not self._replan_is_safe(method):
                         raise ApiError(f"{exc}; the batch's responses stay pending and the "
                                        "next run resumes them", service="salesforce") from None
-                    memory.leads, planned = saved[0], saved[1]
+                    memory, planned = saved[0], saved[1]
                     report.counts["replanned_batches"] += 1
             if self.progress:
                 self.progress(min(done + size, len(submissions)), len(submissions))
@@ -333,8 +333,7 @@ class Engine:
                 memory.lead_created(lw.conversion_id, result["id"])
             else:
                 _fail(outcome, result)
-                memory.leads = {e: t for e, t in memory.leads.items()
-                                if t.new_lead_of != lw.conversion_id}
+                memory.lead_failed(lw.conversion_id)
         return created
 
     def _write_members(self, plan: WritePlan, outcomes: dict[str, Outcome], lead_ids: dict[str, str]) -> None:

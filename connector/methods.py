@@ -37,11 +37,26 @@ class RunMemory:
     """
 
     leads: dict[str, Target] = field(default_factory=dict)
+    creators: dict[str, str] = field(default_factory=dict)   # conversion id -> email
+
+    def remember(self, email: str, target: Target) -> None:
+        self.leads[email] = target
+        if target.new_lead_of:
+            self.creators[target.new_lead_of] = email
 
     def lead_created(self, conversion_id: str, lead_id: str) -> None:
-        for email, target in self.leads.items():
-            if target.new_lead_of == conversion_id:
-                self.leads[email] = Target("Lead", lead_id, conversion_id)
+        email = self.creators.get(conversion_id)
+        if email is not None and self.leads.get(email, Target("Lead")).new_lead_of == conversion_id:
+            self.leads[email] = Target("Lead", lead_id, conversion_id)
+
+    def lead_failed(self, conversion_id: str) -> None:
+        """The next response of this person creates a Lead again."""
+        email = self.creators.pop(conversion_id, None)
+        if email is not None and self.leads.get(email, Target("Lead")).new_lead_of == conversion_id:
+            del self.leads[email]
+
+    def copy(self) -> "RunMemory":
+        return RunMemory(dict(self.leads), dict(self.creators))
 
 
 def decide(method: Method, response: Response, match: Match, *,
@@ -99,8 +114,8 @@ def decide_all(method: Method, responses: Iterable[Response], matches: Mapping[s
                                       Target("Lead", own.id, response.conversion_id),
                                       f"{method.value}: Lead {own.id} was created for this response "
                                       "by an earlier, interrupted run"))
-            if method is not Method.POI:
-                memory.leads.setdefault(response.email, Target("Lead", own.id, response.conversion_id))
+            if method is not Method.POI and response.email not in memory.leads:
+                memory.remember(response.email, Target("Lead", own.id, response.conversion_id))
             continue
         match = matches.get(response.email) or Match(response.email)
         run_lead = memory.leads.get(response.email) if method is not Method.POI else None
@@ -111,8 +126,8 @@ def decide_all(method: Method, responses: Iterable[Response], matches: Mapping[s
             decision = replace(decision, target=run_lead,
                                reason=f"{method.value}: an earlier response in this run created "
                                       "this person's Lead; attach to it")
-        if decision.action is Action.CREATE_LEAD and method is not Method.POI:
-            memory.leads[response.email] = decision.target  # type: ignore[assignment]
+        if decision.action is Action.CREATE_LEAD and method is not Method.POI and decision.target:
+            memory.remember(response.email, decision.target)
         decisions.append(decision)
     return decisions
 
