@@ -172,6 +172,13 @@ class State:
         return self.db.atomic()
 
     # -- reads ---------------------------------------------------------------------------
+    def _where_in(self, select: str, column: str, values: Iterable[str]) -> Iterable[dict[str, Any]]:
+        """``select ... WHERE column IN (values)``, 500 at a time (SQLite's variable limit)."""
+        ids = list(values)
+        for start in range(0, len(ids), 500):
+            part = ids[start:start + 500]
+            yield from self.db.query(f"{select} {column} IN ({','.join('?' * len(part))})", part)
+
     def watermark(self, form_id: str) -> int | None:
         row = next(self.db.query("SELECT submitted_at FROM watermarks WHERE form_id = ?", [form_id]), None)
         return None if row is None else row["submitted_at"]
@@ -180,15 +187,8 @@ class State:
         return {r["form_id"]: r["submitted_at"] for r in self.db.query("SELECT * FROM watermarks")}
 
     def statuses(self, conversion_ids: Iterable[str]) -> dict[str, str]:
-        ids = list(conversion_ids)
-        out: dict[str, str] = {}
-        for start in range(0, len(ids), 500):
-            part = ids[start:start + 500]
-            marks = ",".join("?" * len(part))
-            for row in self.db.query(
-                    f"SELECT conversion_id, status FROM ledger WHERE conversion_id IN ({marks})", part):
-                out[row["conversion_id"]] = row["status"]
-        return out
+        return {row["conversion_id"]: row["status"] for row in self._where_in(
+            "SELECT conversion_id, status FROM ledger WHERE", "conversion_id", conversion_ids)}
 
     def ledger(self, conversion_id: str) -> dict[str, Any] | None:
         return next(self.db.query("SELECT * FROM ledger WHERE conversion_id = ?", [conversion_id]), None)
@@ -236,15 +236,9 @@ class State:
         if not outcomes:
             return
         stamp = now_iso()
-        known: dict[str, tuple[int, str]] = {}
-        ids = [o.conversion_id for o in outcomes]
-        for start in range(0, len(ids), 500):
-            part = ids[start:start + 500]
-            marks = ",".join("?" * len(part))
-            for row in self.db.execute(
-                    f"SELECT conversion_id, attempts, first_seen_at FROM ledger "
-                    f"WHERE conversion_id IN ({marks})", part):
-                known[row[0]] = (row[1] or 0, row[2])
+        known = {row["conversion_id"]: (row["attempts"] or 0, row["first_seen_at"]) for row in self._where_in(
+            "SELECT conversion_id, attempts, first_seen_at FROM ledger WHERE", "conversion_id",
+            [o.conversion_id for o in outcomes])}
         rows = []
         for o in outcomes:
             attempts, first_seen = known.get(o.conversion_id, (0, None))
@@ -278,16 +272,9 @@ class State:
 
     def created_lead_ids(self, lead_ids: Iterable[str]) -> set[str]:
         """Which of these Leads leadsync itself created (any time, not only in a window)."""
-        ids = sorted(set(lead_ids))
-        found: set[str] = set()
-        for start in range(0, len(ids), 500):
-            part = ids[start:start + 500]
-            marks = ",".join("?" * len(part))
-            for row in self.db.query(
-                    f"SELECT DISTINCT lead_id FROM ledger WHERE action = 'create_lead' "
-                    f"AND lead_id IN ({marks})", part):
-                found.add(row["lead_id"])
-        return found
+        return {row["lead_id"] for row in self._where_in(
+            "SELECT DISTINCT lead_id FROM ledger WHERE action = 'create_lead' AND", "lead_id",
+            sorted(set(lead_ids)))}
 
     def set_member_id(self, conversion_id: str, member_id: str) -> None:
         """Point an applied row at its (re-created) CampaignMember, after a reconcile fix."""

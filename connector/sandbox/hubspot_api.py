@@ -256,12 +256,7 @@ class HubSpotApi:
         return Response.json(200, body)
 
     def _create_form(self, req: Request) -> Response:
-        try:
-            body = req.json()
-        except BadJson as exc:
-            raise _Invalid(f"Invalid input JSON: {exc}") from None
-        if not isinstance(body, dict):
-            raise _Invalid("Invalid input JSON: expected an object")
+        body = self._json_object(req)
         if not isinstance(body.get("name"), str) or not body["name"].strip():
             raise _Invalid("Some required fields were not set: [name]")
         if not isinstance(body.get("formType"), str):
