@@ -246,3 +246,35 @@ def test_expired_session_is_renewed_and_the_run_goes_on(org, credentials):
     assert_exactly_once(org, "unique", 60, 60)
     text = repr(report.to_json())
     assert "secret-value" not in text
+
+
+def test_deleted_campaign_parks_its_responses_with_the_reason(org):
+    org.fill(0, "one@example.com", lastname="One")
+    org.fill(1, "two@example.com", lastname="Two")
+    org.sf.delete("Campaign", org.campaigns[1])
+    report = org.sync("hybrid")
+    rows = {r["email"]: r for r in State.open(org.state_path).rows()}
+    assert rows["one@example.com"]["status"] == "applied"
+    parked = rows["two@example.com"]
+    assert parked["status"] == "failed" and parked["error_code"] in ("ENTITY_IS_DELETED",
+                                                                     "INVALID_CROSS_REFERENCE_KEY")
+    assert parked["lead_id"]  # the Lead exists; only the campaign association is parked
+    assert report.exit_code == 3
+    # the admin maps the form to a live campaign, then retries: the person is not duplicated
+    org.campaigns[1] = org.sf.insert("Campaign", {"Name": "Replacement"})
+    from connector.engine import Session
+    from connector.transport import RetryPolicy
+    with Session(org.settings("hybrid"), retry=RetryPolicy.fast()) as engine:
+        assert engine.retry().status == "ok"
+    assert len(org.leads("two@example.com")) == 1
+    assert [m["CampaignId"] for m in org.members(parked["lead_id"])] == [org.campaigns[1]]
+
+
+def test_submissions_of_an_unmapped_form_are_not_touched(org):
+    unmapped = org.hs.create_form("Newsletter (not mapped)")
+    org.hs.add_submission(unmapped, {"email": "news@example.com"}, submitted_at=org.clock + 1)
+    org.fill(0, "mapped@example.com")
+    report = org.sync("unique")
+    assert report.counts["pulled"] == 1
+    assert org.leads("news@example.com") == []
+    assert [r["email"] for r in State.open(org.state_path).rows()] == ["mapped@example.com"]
