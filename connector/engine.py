@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Sequence
 
@@ -22,7 +22,7 @@ from .methods import RunMemory, decide_all
 from .model import Action, Decision, Method, Outcome, Response, Status, Submission
 from .plan import ExistingMember, Step, WritePlan, plan_batch, step_json
 from .resolve import created_for, resolve, rows_to_records
-from .salesforce import AmbiguousWrite, SalesforceClient
+from .salesforce import AmbiguousWrite, SalesforceClient, result_error
 from .state import State, advance_watermark
 from .transport import TransientError
 
@@ -350,26 +350,16 @@ class Engine:
                                             "message": f"the person's new Lead failed: {why}"}]})
                 continue
             field_name = "LeadId" if mw.target.sobject == "Lead" else "ContactId"
-            writes.append((mw, target_id))
+            writes.append(mw)
             records.append({"CampaignId": mw.campaign_id, field_name: target_id, "Status": mw.status})
-        results = self.sf.create("CampaignMember", records) if records else []
-        duplicates = []
-        for (mw, target_id), result in zip(writes, results):
+        results = self.sf.create_members(records) if records else []
+        for mw, result in zip(writes, results):
             outcome = outcomes[mw.conversion_id]
             if result.get("success"):
                 outcome.member_id = result.get("id")
-            elif _code(result) == "DUPLICATE_VALUE":
-                duplicates.append((mw, target_id))  # made by a crashed run or a person meanwhile
+                outcome.member_existed = bool(result.get("existed"))
             else:
                 _fail(outcome, result)
-        if duplicates:
-            rows = self.sf.find_members({mw.campaign_id for mw, _ in duplicates}, {t for _, t in duplicates})
-            found = {(r["CampaignId"], r.get("LeadId") or r.get("ContactId")): r["Id"] for r in rows}
-            found.update({(r["CampaignId"], r.get("ContactId")): r["Id"] for r in rows if r.get("ContactId")})
-            for mw, target_id in duplicates:
-                outcome = outcomes[mw.conversion_id]
-                outcome.member_id = found.get((mw.campaign_id, target_id))
-                outcome.member_existed = True
 
     def _watermarks(self, outcomes: Iterable[Outcome], start_ms: int) -> dict[str, int]:
         by_form: dict[str, list[int]] = {}
@@ -393,7 +383,6 @@ def new_run_id() -> str:
 def _with_note(decision: Decision, note: str) -> Decision:
     if not note:
         return decision
-    from dataclasses import replace
     return replace(decision, reason=f"{decision.reason} ({note})")
 
 
@@ -433,18 +422,10 @@ def _raw_email(sub: Submission) -> str:
     return next((str(v) for k, v in sub.values.items() if k.lower() == "email"), "")[:120]
 
 
-def _code(result: dict[str, Any]) -> str | None:
-    errors = result.get("errors") or []
-    return errors[0].get("statusCode") or errors[0].get("errorCode") if errors else None
-
-
 def _fail(outcome: Outcome, result: dict[str, Any]) -> None:
-    errors = result.get("errors") or [{}]
     outcome.status = Status.FAILED
-    outcome.error_code = _code(result) or "UNKNOWN"
-    fields = errors[0].get("fields") or []
-    message = errors[0].get("message") or "Salesforce rejected the record"
-    outcome.error = f"{outcome.error_code}: {message}" + (f" (fields: {', '.join(fields)})" if fields else "")
+    outcome.error_code, message = result_error(result)
+    outcome.error = f"{outcome.error_code}: {message}"
 
 
 def _count_key(action: Action, member: str) -> str:

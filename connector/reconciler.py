@@ -28,7 +28,7 @@ from .hubspot import HubSpotClient
 from .model import Submission
 from .reconcile import (Drift, FixPlan, Sources, compare, describe_plan, iso_ms, member_ids,
                         parse_since, plan_fixes, record_of, render, to_ms, unmatched, window_emails)
-from .salesforce import MEMBER_FIELDS, SalesforceClient, chunk_for_query
+from .salesforce import MEMBER_FIELDS, SalesforceClient, chunk_for_query, result_error
 from .state import State
 
 LEAD_FIELDS = ("Id", "Email", "IsConverted", "ConvertedContactId")
@@ -139,27 +139,12 @@ class Reconciler:
         records = [{"CampaignId": m["campaign_id"],
                     ("LeadId" if m["target_sobject"] == "Lead" else "ContactId"): m["target_id"],
                     "Status": m["status"]} for m in items]
-        replies = self.sf.create("CampaignMember", records)
-        found: dict[str, str] = {}
-        duplicates = []
-        for item, reply in zip(items, replies):
-            if reply.get("success") and reply.get("id"):
-                found[item["conversion_id"]] = reply["id"]
-            elif _code(reply) == "DUPLICATE_VALUE":   # back already: find it, do not fail
-                duplicates.append(item)
+        for item, reply in zip(items, self.sf.create_members(records)):
+            if reply.get("success") and reply.get("id"):   # created, or put back already
+                self.state.set_member_id(item["conversion_id"], reply["id"])
+                result.memberships += 1
             else:
                 result.errors.append(f"membership for {item['conversion_id']}: {_error(reply)}")
-        if duplicates:
-            rows = self.sf.find_members({m["campaign_id"] for m in duplicates},
-                                        {m["target_id"] for m in duplicates})
-            keys = {(r["CampaignId"], r.get(k)): r["Id"] for r in rows for k in ("LeadId", "ContactId")}
-            for m in duplicates:
-                member_id = keys.get((m["campaign_id"], m["target_id"]))
-                if member_id:
-                    found[m["conversion_id"]] = member_id
-        for conversion_id, member_id in found.items():
-            self.state.set_member_id(conversion_id, member_id)
-            result.memberships += 1
 
 
 def _record_id(row: dict[str, Any]) -> str:
@@ -168,14 +153,9 @@ def _record_id(row: dict[str, Any]) -> str:
     return located[1]
 
 
-def _code(reply: dict[str, Any]) -> str | None:
-    errors = reply.get("errors") or []
-    return (errors[0].get("statusCode") or errors[0].get("errorCode")) if errors else None
-
-
 def _error(reply: dict[str, Any]) -> str:
-    errors = reply.get("errors") or [{}]
-    return f"{_code(reply) or 'UNKNOWN'}: {errors[0].get('message') or 'rejected'}"
+    code, message = result_error(reply)
+    return f"{code}: {message}"
 
 
 def open_session(settings: Settings, *, fix: bool) -> tuple[Reconciler, State]:

@@ -265,6 +265,28 @@ class SalesforceClient:
         """Create through sObject Collections, 200 a chunk, each record failing alone."""
         return self._collections("POST", "composite/sobjects", sobject, records, idempotent=False)
 
+    def create_members(self, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Create CampaignMembers; one that exists already is a success, not an error.
+
+        Salesforce allows one member per (campaign, record) and answers ``DUPLICATE_VALUE``
+        otherwise: a crashed run, a person or another tool put it there. Those come back as
+        ``{"success": True, "id": <the existing member>, "existed": True}``, looked up in one
+        read scoped to their campaigns (never another campaign's membership).
+        """
+        results = self.create("CampaignMember", records)
+        taken = [i for i, r in enumerate(results)
+                 if not r.get("success") and result_error(r)[0] == "DUPLICATE_VALUE"]
+        if taken:
+            wanted = [records[i] for i in taken]
+            rows = self.find_members({r["CampaignId"] for r in wanted},
+                                     {r.get("LeadId") or r.get("ContactId") for r in wanted})
+            found = {(row["CampaignId"], row[key]): row["Id"]
+                     for row in rows for key in ("LeadId", "ContactId") if row.get(key)}
+            for i, record in zip(taken, wanted):
+                member_id = found.get((record["CampaignId"], record.get("LeadId") or record.get("ContactId")))
+                results[i] = {"id": member_id, "success": True, "errors": [], "existed": True}
+        return results
+
     def upsert(self, sobject: str, external_id_field: str, records: Sequence[dict[str, Any]]
                ) -> list[dict[str, Any]]:
         """Upsert by an external id: repeating it cannot create a second record."""
@@ -333,6 +355,16 @@ class Sub:
 class SubReply:
     status: int
     body: Any
+
+
+def result_error(result: dict[str, Any]) -> tuple[str, str]:
+    """(code, message) of a failed collections/composite item, in an admin's words."""
+    errors = result.get("errors") or [{}]
+    first = errors[0]
+    code = first.get("statusCode") or first.get("errorCode") or "UNKNOWN"
+    message = first.get("message") or "Salesforce rejected the record"
+    fields = first.get("fields") or []
+    return code, message + (f" (fields: {', '.join(fields)})" if fields else "")
 
 
 def encode_soql(soql: str) -> str:

@@ -352,3 +352,25 @@ def test_subrequests_respect_the_caps(scripted):
     asked = "".join(parse_qs(urlsplit(s["url"]).query)["q"][0] for s in subs)
     assert asked.count("'o\\'brien.2999+tag@sub.example-company.com'") == 2
     assert len(seen) == -(-len(subs) // COMPOSITE_HEAVY_LIMIT)
+
+
+def test_create_members_reads_an_existing_membership_as_success(tmp_path):
+    from connector.config import settings_from_dict
+    from connector.salesforce import SalesforceClient
+    from connector.sandbox import Sandbox
+
+    with Sandbox() as sb:
+        campaign = sb.app.salesforce.insert("Campaign", {"Name": "C"})
+        other = sb.app.salesforce.insert("Campaign", {"Name": "Other"})
+        lead = sb.app.salesforce.insert("Lead", {"LastName": "S", "Company": "A", "Email": "s@example.com"})
+        existing = sb.app.salesforce.insert("CampaignMember", {"CampaignId": campaign, "LeadId": lead})
+        settings = settings_from_dict({
+            "salesforce": {"instance_url": sb.url, "access_token": sb.token},
+            "hubspot": {"access_token": sb.token},
+            "campaigns": [{"form_id": "f", "campaign_id": campaign}]}, env={})
+        client = SalesforceClient(settings.salesforce)
+        results = client.create_members([{"CampaignId": campaign, "LeadId": lead, "Status": "Responded"},
+                                         {"CampaignId": other, "LeadId": lead, "Status": "Responded"}])
+        assert results[0] == {"id": existing, "success": True, "errors": [], "existed": True}
+        assert results[1]["success"] and results[1]["id"] != existing and not results[1].get("existed")
+        assert len(sb.app.salesforce.records("CampaignMember")) == 2
