@@ -23,6 +23,7 @@ class Action(StrEnum):
     CREATE_LEAD = "create_lead"        # a new Lead, plus its CampaignMember
     ATTACH_LEAD = "attach_lead"        # a CampaignMember on an existing (or run-created) Lead
     ATTACH_CONTACT = "attach_contact"  # a CampaignMember on an existing Contact
+    CREATE_CONTACT = "create_contact"  # unique: a new person at a matched Account -> a Contact there
     FAILED = "failed"                  # not applied; parked with a reason
 
 
@@ -54,6 +55,9 @@ class Response:
     lead_fields: Mapping[str, str]         # Salesforce Lead field -> value
     campaign_id: str
     member_status: str
+    contact_fields: Mapping[str, str] = field(default_factory=dict)  # Contact field -> value
+    form_values: Mapping[str, str] = field(default_factory=dict)     # cleaned form values, lower-case names
+    notes: tuple[str, ...] = ()            # what the mapping dropped or changed, in an admin's words
 
 
 @dataclass(frozen=True)
