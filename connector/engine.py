@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections import Counter
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Sequence
@@ -61,6 +62,20 @@ class RunReport:
 Progress = Callable[[int, int], None]
 
 
+@dataclass
+class Batches:
+    """A run's responses in batches, oldest first; ``total`` is for progress."""
+
+    total: int
+    batches: Iterable[Sequence[Submission]]
+
+    @classmethod
+    def of(cls, submissions: Sequence[Submission], size: int) -> "Batches":
+        """Batches of submissions already in memory (retry, reconcile --fix)."""
+        ordered = sorted(submissions, key=lambda s: (s.submitted_at, s.conversion_id))
+        return cls(len(ordered), (ordered[i:i + size] for i in range(0, len(ordered), size)))
+
+
 class Engine:
     def __init__(self, settings: Settings, *, salesforce: SalesforceClient, hubspot: HubSpotClient,
                  state: State, mapping: FieldMapping, clock: Callable[[], float] = time.time,
@@ -90,9 +105,9 @@ class Engine:
 
         Watermarks never move backwards, so re-applying old submissions is safe.
         """
-        def given(report: RunReport) -> list[Submission]:
+        def given(report: RunReport) -> Batches:
             report.counts["pulled"] += len(submissions)
-            return sorted(submissions, key=lambda s: (s.submitted_at, s.conversion_id))
+            return Batches.of(submissions, self.settings.sync.batch_size)
 
         return self._run(given, dry_run=dry_run, method=method)
 
@@ -105,7 +120,7 @@ class Engine:
         """
         return self._run(self._parked, dry_run=dry_run, method=method)
 
-    def _parked(self, report: RunReport) -> list[Submission]:
+    def _parked(self, report: RunReport) -> Batches:
         rows = self.state.rows(Status.FAILED.value)
         by_form: dict[str, set[str]] = {}
         for row in rows:
@@ -120,9 +135,9 @@ class Engine:
             report.counts["parked_not_in_hubspot"] += len(wanted) - len({s.conversion_id for s in subs})
             found.extend(subs)
         report.counts["pulled"] += len(found)
-        return sorted(found, key=lambda s: (s.submitted_at, s.conversion_id))
+        return Batches.of(found, self.settings.sync.batch_size)
 
-    def _run(self, source: Callable[[RunReport], list[Submission]], *, dry_run: bool,
+    def _run(self, source: Callable[[RunReport], Batches], *, dry_run: bool,
              method: Method | None) -> RunReport:
         method = method or self.settings.method
         report = RunReport(new_run_id(), method, dry_run)
@@ -146,18 +161,18 @@ class Engine:
             raise
         finally:
             self._finish(report, started, calls_before)
+            self.state.unstage_all()  # the ledger holds what the run did; the stage is spent
         return report
 
-    def _process(self, submissions: Sequence[Submission], method: Method, report: RunReport,
+    def _process(self, work: Batches, method: Method, report: RunReport,
                  dry_run: bool, start_ms: int) -> bool:
         """Batches in order; False when asked to stop before the end."""
         memory, planned = RunMemory(), {}
-        size = self.settings.sync.batch_size
-        for done in range(0, len(submissions), size):
+        done = 0
+        for batch in work.batches:
             if self.should_stop():
                 return False
             self._check_budget()
-            batch = submissions[done:done + size]
             for attempt in range(1, self.REPLANS + 1):
                 saved = (memory.copy(), dict(planned))
                 try:
@@ -172,8 +187,9 @@ class Engine:
                                        "next run resumes them", service="salesforce") from None
                     memory, planned = saved[0], saved[1]
                     report.counts["replanned_batches"] += 1
+            done += len(batch)
             if self.progress:
-                self.progress(min(done + size, len(submissions)), len(submissions))
+                self.progress(done, work.total)
         return True
 
     REPLANS = 4
@@ -206,25 +222,27 @@ class Engine:
                 service="salesforce", code="BUDGET")
 
     # -- pull ----------------------------------------------------------------------------
-    def _pull(self, report: RunReport) -> list[Submission]:
-        """New submissions of every mapped form, oldest first; the ledger drops repeats."""
+    def _pull(self, report: RunReport) -> Batches:
+        """New submissions of every mapped form, oldest first; the ledger drops repeats.
+
+        HubSpot pages each form newest first, so the response to apply first is on a form's
+        last page and the whole window is read before the first batch. It is staged in
+        SQLite page by page as the paging threads hand the pages over, then read back a
+        batch at a time: memory follows the batch, not the backlog.
+        """
         lookback_ms = self.settings.sync.lookback_seconds * 1000
         since_by_form = {}
         for campaign in self.settings.campaigns:
             mark = self.state.watermark(campaign.form_id)
             since_by_form[campaign.form_id] = 0 if mark is None else max(0, mark - lookback_ms)
-        pulled = self.hs.submissions_many(since_by_form)
-        done = self.state.statuses(s.conversion_id for s in pulled)
-        fresh, seen = [], set()
-        for sub in pulled:
-            if done.get(sub.conversion_id) in (Status.APPLIED, Status.FAILED) or sub.conversion_id in seen:
-                report.counts["skipped"] += 1
-                continue
-            seen.add(sub.conversion_id)
-            fresh.append(sub)
-        fresh.sort(key=lambda s: (s.submitted_at, s.conversion_id))
-        report.counts["pulled"] += len(fresh)
-        return fresh
+        self.state.unstage_all()  # an earlier run's, on a daemon's connection: pulled again below
+        with closing(self.hs.pages_many(since_by_form)) as pages:
+            for page in pages:
+                report.counts["skipped"] += len(page) - self.state.stage(page)
+        report.counts["skipped"] += self.state.unstage_recorded()
+        total = self.state.staged_count()
+        report.counts["pulled"] += total
+        return Batches(total, self.state.staged_batches(self.settings.sync.batch_size))
 
     # -- one batch -----------------------------------------------------------------------
     def _batch(self, batch: Sequence[Submission], method: Method, memory: RunMemory,

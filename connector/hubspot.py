@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import queue
 import sys
 import threading
 import time
@@ -30,6 +31,8 @@ from .transport import RetryPolicy, TransientError, Verdict, classify, parse_ret
 
 
 FORM_WORKERS = 4   # forms paged at once by submissions_many
+PAGES_AHEAD = 8    # pages pages_many holds for a slow consumer before the paging threads wait
+_FORM_DONE = object()
 
 
 class HubSpotClient:
@@ -108,7 +111,7 @@ class HubSpotClient:
 
     def submissions(self, form_id: str, since_ms: int) -> list[Submission]:
         """The form's submissions with ``submittedAt >= since_ms``, oldest first."""
-        window = [s for s in self._pages_back_to(form_id, since_ms) if s.submitted_at >= since_ms]
+        window = [s for page in self._window_pages(form_id, since_ms) for s in page]
         window.sort(key=lambda s: (s.submitted_at, s.conversion_id))
         return window
 
@@ -140,21 +143,67 @@ class HubSpotClient:
         merged.sort(key=lambda s: (s.submitted_at, s.conversion_id))
         return merged
 
-    def _pages_back_to(self, form_id: str, since_ms: int) -> Iterator[Submission]:
+    def pages_many(self, since_by_form: Mapping[str, int], *, workers: int = FORM_WORKERS,
+                   ahead: int = PAGES_AHEAD) -> Iterator[list[Submission]]:
+        """Several forms' windows page by page, as the pages arrive (no order across forms).
+
+        For a caller that stages each page as it comes (the sync), so memory holds a few
+        pages rather than the window: forms are paged on their own threads, as in
+        :meth:`submissions_many`, and hand their pages over through a queue of ``ahead``
+        pages; a thread whose page is not taken yet waits. The first error of any form is
+        raised at once; the other threads stop before their next page, and so do they when
+        the caller stops iterating.
+        """
+        forms = list(since_by_form.items())
+        if not forms:
+            return
+        pages: queue.Queue[Any] = queue.Queue(maxsize=ahead)
+        stop = threading.Event()
+
+        def page_form(form_id: str, since_ms: int) -> None:
+            try:
+                for page in self._window_pages(form_id, since_ms, stop):
+                    _hand_over(pages, page, stop)
+                _hand_over(pages, _FORM_DONE, stop)
+            except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+                _hand_over(pages, exc, stop)
+
+        self._lanes = min(max(1, workers), len(forms))
+        pool = ThreadPoolExecutor(max_workers=self._lanes, thread_name_prefix="leadsync-hubspot")
+        try:
+            for form_id, since in forms:
+                pool.submit(page_form, form_id, since)
+            finished = 0
+            while finished < len(forms):
+                item = pages.get()
+                if item is _FORM_DONE:
+                    finished += 1
+                elif isinstance(item, BaseException):
+                    raise item
+                else:
+                    yield item
+        finally:
+            stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+            self._lanes = 1
+
+    def _window_pages(self, form_id: str, since_ms: int, stop: threading.Event | None = None
+                      ) -> Iterator[list[Submission]]:
+        """The form's pages newest first, each cut to ``submittedAt >= since_ms``; the
+        paging ends on the page that reaches past ``since_ms`` (or when ``stop`` is set)."""
         after: str | None = None
-        while True:
+        while stop is None or not stop.is_set():
             qs: dict[str, Any] = {"limit": self.settings.page_size}
             if after:
                 qs["after"] = after
             page = self.get(f"/form-integrations/v1/submissions/forms/{form_id}", qs)
             results = page.get("results") or []
-            oldest = None
-            for item in results:
-                sub = to_submission(form_id, item)
-                oldest = sub.submitted_at if oldest is None else min(oldest, sub.submitted_at)
-                yield sub
+            subs = [to_submission(form_id, item) for item in results]
+            window = [sub for sub in subs if sub.submitted_at >= since_ms]
+            if window:
+                yield window
             after = ((page.get("paging") or {}).get("next") or {}).get("after")
-            if not after or not results or (oldest is not None and oldest < since_ms):
+            if not after or not subs or len(window) < len(subs):
                 return
 
     def portal_id(self) -> int | None:
@@ -181,6 +230,16 @@ def to_submission(form_id: str, item: dict[str, Any]) -> Submission:
     except (TypeError, ValueError):
         submitted_at = 0
     return Submission(str(conversion_id), form_id, submitted_at, values, item.get("pageUrl"))
+
+
+def _hand_over(pages: "queue.Queue[Any]", item: Any, stop: threading.Event) -> None:
+    """Put ``item`` in the queue, waiting while it is full, unless the consumer has gone."""
+    while not stop.is_set():
+        try:
+            pages.put(item, timeout=0.05)
+            return
+        except queue.Full:
+            continue
 
 
 def _json(reply: requests.Response) -> Any:

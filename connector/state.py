@@ -23,14 +23,25 @@ import socket
 import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import sqlite_utils
 
 from .errors import StateError, StateLocked
-from .model import Outcome, Status
+from .model import Outcome, Status, Submission
 
 SCHEMA_VERSION = 1
+
+_LEDGER_COLUMNS = ("conversion_id", "form_id", "submitted_at", "email", "campaign_id", "action",
+                   "status", "lead_id", "contact_id", "member_id", "member_existed", "reason",
+                   "error_code", "error", "attempts", "run_id", "first_seen_at", "updated_at")
+_LEDGER_KEPT = {"conversion_id", "attempts", "first_seen_at"}
+_LEDGER_UPSERT = (
+    f"INSERT INTO ledger ({', '.join(_LEDGER_COLUMNS)}) VALUES ({', '.join('?' * len(_LEDGER_COLUMNS))}) "
+    "ON CONFLICT (conversion_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _LEDGER_COLUMNS if c not in _LEDGER_KEPT)
+    + ", attempts = COALESCE(ledger.attempts, 0) + {attempt}"
+    ", first_seen_at = COALESCE(ledger.first_seen_at, excluded.first_seen_at)")
 
 
 def now_iso() -> str:
@@ -57,6 +68,7 @@ class State:
         self.path = path
         self.read_only = read_only
         self._lock_file: Any = None
+        self._staging = False
 
     # -- opening -------------------------------------------------------------------------
     @classmethod
@@ -232,28 +244,83 @@ class State:
                                               "updated_at": stamp, "run_id": run_id}, pk="form_id")
 
     def _upsert(self, outcomes: list[Outcome], run_id: str, *, count_attempt: bool) -> None:
-        """One read and one write for a whole batch (a row at a time costs the run's CPU)."""
+        """One statement for a whole batch (a row at a time, or sqlite-utils' generic upsert,
+        costs more of the run's CPU than the rest of the batch). A new row has one attempt;
+        a known one keeps its first sighting and counts an attempt only for an intent."""
         if not outcomes:
             return
         stamp = now_iso()
-        known = {row["conversion_id"]: (row["attempts"] or 0, row["first_seen_at"]) for row in self._where_in(
-            "SELECT conversion_id, attempts, first_seen_at FROM ledger WHERE", "conversion_id",
-            [o.conversion_id for o in outcomes])}
-        rows = []
-        for o in outcomes:
-            attempts, first_seen = known.get(o.conversion_id, (0, None))
-            if count_attempt or o.conversion_id not in known:
-                attempts += 1
-            rows.append({
-                "conversion_id": o.conversion_id, "form_id": o.form_id,
-                "submitted_at": o.submitted_at, "email": o.email, "campaign_id": o.campaign_id,
-                "action": o.action.value, "status": o.status.value, "lead_id": o.lead_id,
-                "contact_id": o.contact_id, "member_id": o.member_id,
-                "member_existed": int(o.member_existed), "reason": o.reason,
-                "error_code": o.error_code, "error": o.error, "attempts": attempts,
-                "run_id": run_id, "first_seen_at": first_seen or stamp, "updated_at": stamp,
-            })
-        self.db["ledger"].upsert_all(rows, pk="conversion_id")
+        rows = [(o.conversion_id, o.form_id, o.submitted_at, o.email, o.campaign_id, o.action.value,
+                 o.status.value, o.lead_id, o.contact_id, o.member_id, int(o.member_existed),
+                 o.reason, o.error_code, o.error, 1, run_id, stamp, stamp) for o in outcomes]
+        self.db.conn.executemany(_LEDGER_UPSERT.format(attempt=int(count_attempt)), rows)
+
+    # -- staging: one run's pulled window, handed out oldest first ----------------------------
+    # HubSpot pages each form newest first, so a run must read its whole window before it
+    # can apply the oldest response. The window waits here rather than in memory: a TEMP
+    # table (SQLite keeps it in a file of its own, cached a few MB at a time), private to
+    # this connection, so it also works on a read-only state (--dry-run) and never grows
+    # the state file. A killed run's stage vanishes with its process; nothing is lost with
+    # it, because a watermark only moves with the outcomes it covers (``record_outcomes``),
+    # so the next run pulls those responses again.
+    def _stage_table(self) -> None:
+        if self._staging:
+            return
+        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS staged (conversion_id TEXT PRIMARY KEY, "
+                        "form_id TEXT NOT NULL, submitted_at INTEGER NOT NULL, page_url TEXT, "
+                        "payload TEXT NOT NULL)")
+        self.db.execute("CREATE INDEX IF NOT EXISTS temp.staged_order ON staged (submitted_at, conversion_id)")
+        self._staging = True
+
+    def stage(self, submissions: Iterable[Submission]) -> int:
+        """Stage pulled submissions; returns how many were new (a repeated conversion id is
+        kept once, as the first page that had it)."""
+        self._stage_table()
+        rows = [(s.conversion_id, s.form_id, s.submitted_at, s.page_url,
+                 json.dumps(s.values, ensure_ascii=False, separators=(",", ":"))) for s in submissions]
+        with self.transaction():
+            return self.db.conn.executemany(
+                "INSERT OR IGNORE INTO temp.staged VALUES (?, ?, ?, ?, ?)", rows).rowcount
+
+    def unstage_recorded(self) -> int:
+        """Drop staged responses the ledger holds as applied or parked (the lookback window
+        re-reads them); returns how many. A ``pending`` one stays: a killed run's intent,
+        re-resolved before it is written, so it is applied once."""
+        self._stage_table()
+        with self.transaction():
+            return self.db.execute(
+                "DELETE FROM temp.staged WHERE EXISTS (SELECT 1 FROM main.ledger AS l "
+                "WHERE l.conversion_id = staged.conversion_id AND l.status IN (?, ?))",
+                [Status.APPLIED.value, Status.FAILED.value]).rowcount
+
+    def staged_count(self) -> int:
+        self._stage_table()
+        return self.db.execute("SELECT COUNT(*) FROM temp.staged").fetchone()[0]
+
+    def staged_batches(self, size: int) -> Iterator[list[Submission]]:
+        """The staged submissions in batches of ``size``, oldest first across forms.
+
+        Keyset paging, a fresh query per batch: no cursor stays open while the batch is
+        written and recorded, and each read is an index range, not an OFFSET scan.
+        """
+        self._stage_table()
+        after: tuple[int, str] = (-(2 ** 63), "")
+        while True:
+            rows = self.db.execute(
+                "SELECT conversion_id, form_id, submitted_at, page_url, payload FROM temp.staged "
+                "WHERE (submitted_at, conversion_id) > (?, ?) "
+                "ORDER BY submitted_at, conversion_id LIMIT ?", [*after, size]).fetchall()
+            if not rows:
+                return
+            after = (rows[-1][2], rows[-1][0])
+            yield [Submission(cid, form_id, at, json.loads(payload), url)
+                   for cid, form_id, at, url, payload in rows]
+
+    def unstage_all(self) -> None:
+        """Empty the stage (a run's start and end; a daemon keeps its connection open)."""
+        if self._staging:
+            with self.transaction():
+                self.db.execute("DELETE FROM temp.staged")
 
     def park_summary(self) -> list[dict[str, Any]]:
         return list(self.db.query(
