@@ -115,6 +115,7 @@ def _leadsync_main(queue: Any, url: str, world: dict[str, Any], method: str, bat
         cpu0, rss0 = _usage()
         started = time.monotonic()
         with Session(settings) as engine:
+            engine.keep_details = False  # as `leadsync sync` runs on a schedule: counts, no line per response
             report = engine.run()
         wall = time.monotonic() - started
         cpu1, rss1 = _usage()
