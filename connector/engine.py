@@ -121,21 +121,25 @@ class Engine:
         return self._run(self._parked, dry_run=dry_run, method=method)
 
     def _parked(self, report: RunReport) -> Batches:
-        rows = self.state.rows(Status.FAILED.value)
-        by_form: dict[str, set[str]] = {}
-        for row in rows:
-            by_form.setdefault(row["form_id"], set()).add(row["conversion_id"])
-        found: list[Submission] = []
-        for form_id, wanted in by_form.items():
-            if self.settings.campaign_for(form_id) is None:
-                report.counts["parked_form_not_mapped"] += len(wanted)
-                continue
-            oldest = min(r["submitted_at"] for r in rows if r["form_id"] == form_id)
-            subs = [s for s in self.hs.submissions(form_id, oldest) if s.conversion_id in wanted]
-            report.counts["parked_not_in_hubspot"] += len(wanted) - len({s.conversion_id for s in subs})
-            found.extend(subs)
+        """The parked responses' submissions, read again as far back as each form's oldest
+        parked one; pages are filtered as they arrive, so only the parked are held."""
+        wanted: dict[str, set[str]] = {}
+        since: dict[str, int] = {}
+        for row in self.state.rows(Status.FAILED.value):
+            form_id = row["form_id"]
+            wanted.setdefault(form_id, set()).add(row["conversion_id"])
+            since[form_id] = min(since.get(form_id, row["submitted_at"]), row["submitted_at"])
+        for form_id in [f for f in wanted if self.settings.campaign_for(f) is None]:
+            report.counts["parked_form_not_mapped"] += len(wanted.pop(form_id))
+            del since[form_id]
+        found: dict[str, Submission] = {}
+        with closing(self.hs.pages_many(since)) as pages:
+            for page in pages:
+                found.update((s.conversion_id, s) for s in page if s.conversion_id in wanted[s.form_id])
+        if since:
+            report.counts["parked_not_in_hubspot"] += sum(map(len, wanted.values())) - len(found)
         report.counts["pulled"] += len(found)
-        return Batches.of(found, self.settings.sync.batch_size)
+        return Batches.of(list(found.values()), self.settings.sync.batch_size)
 
     def _run(self, source: Callable[[RunReport], Batches], *, dry_run: bool,
              method: Method | None) -> RunReport:

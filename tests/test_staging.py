@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from connector.engine import Engine
+from connector.engine import Engine, Session
 from connector.errors import ApiError
 from connector.hubspot import HubSpotClient
 from connector.model import Action, Outcome, Status, Submission
@@ -211,3 +211,25 @@ def test_a_run_killed_loses_nothing_and_the_next_completes(org, tmp_path, where)
                                 for m in org.members())
     assert max(pairs.values()) == 1 and len(pairs) == len({(f, i % 15) for i, (_, f, _) in enumerate(fills)})
     assert_watermarks_cover_only_recorded(org, fills)
+
+
+def test_retry_reads_back_only_the_parked_and_counts_the_missing(org):
+    fills = fill_interleaved(org, 20, 20)
+    bad = [org.fill(1, "not an email"), org.fill(2, "")]
+    first = org.sync("hybrid", **small_pages(org))
+    assert first.counts["failed"] == 2
+    state = State.open(org.state_path)
+    state.record_outcomes([Outcome("gone-from-hubspot", org.forms[0], fills[3][2], "g@x.io",
+                                   Action.FAILED, Status.FAILED),
+                           Outcome("of-an-unmapped-form", "form-nobody-maps", 1, "u@x.io",
+                                   Action.FAILED, Status.FAILED)], "r0")
+    state.close()
+    seen: list[str] = []
+    with Session(org.settings("hybrid", **small_pages(org)), retry=RetryPolicy.fast()) as engine:
+        real = engine._batch
+        engine._batch = lambda batch, *a, **k: (seen.extend(s.conversion_id for s in batch),
+                                                 real(batch, *a, **k))[1]
+        report = engine.retry()
+    assert sorted(seen) == sorted(bad)  # the window's other 20 responses were not held
+    assert (report.counts["pulled"], report.counts["parked_not_in_hubspot"],
+            report.counts["parked_form_not_mapped"], report.counts["failed"]) == (2, 1, 1, 2)
