@@ -260,6 +260,20 @@ class SalesforceClient:
                     rows.append(row)
         return rows
 
+    def describe(self, sobjects: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The describe of each sObject (fields, lengths, picklists), in one composite call.
+
+        ``mappings check`` validates a mapping against it, and the sync reads the org's
+        lengths and picklist values from it (cached in the state, so a scheduled run does
+        not pay for it every cycle).
+        """
+        names = list(dict.fromkeys(sobjects))
+        if not names:
+            return {}
+        subs = [Sub("GET", f"sobjects/{quote_plus(name)}/describe") for name in names]
+        replies = self._composite("describe", subs, write=False, idempotent=True)
+        return {name: reply.body or {} for name, reply in zip(names, replies)}
+
     # -- writes --------------------------------------------------------------------------
     def create(self, sobject: str, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """Create through sObject Collections, 200 a chunk, each record failing alone."""

@@ -374,3 +374,13 @@ def test_create_members_reads_an_existing_membership_as_success(tmp_path):
         assert results[0] == {"id": existing, "success": True, "errors": [], "existed": True}
         assert results[1]["success"] and results[1]["id"] != existing and not results[1].get("existed")
         assert len(sb.app.salesforce.records("CampaignMember")) == 2
+
+
+def test_describes_of_several_objects_are_one_call(org):
+    sandbox, client = org
+    described = client.describe(["Lead", "Contact", "Lead"])
+    assert list(described) == ["Lead", "Contact"]
+    lead_fields = {f["name"]: f for f in described["Lead"]["fields"]}
+    assert lead_fields["LastName"]["length"] == 80 and lead_fields["Email"]["type"] == "email"
+    assert "AccountId" in {f["name"] for f in described["Contact"]["fields"]}
+    assert sf_calls(sandbox) == {"salesforce.composite": 1}
