@@ -365,7 +365,7 @@ _SEVERAL_WORD_FORMS = (
     "limited liability company", "private limited", "public limited company",
     "and co", "and company", "and cia", "gmbh and co kg", "ag and co kg", "a s",
     "sp z oo", "sp z o o", "s de rl", "s de rl de cv", "sa de cv", "kabushiki kaisha",
-    "sdn bhd", "sab de cv", "sapi de cv",
+    "sdn bhd", "sab de cv", "sapi de cv", "sa rl",
 )
 LEGAL_SUFFIXES: tuple[tuple[str, ...], ...] = tuple(sorted(
     {(w,) for w in _ONE_WORD_FORMS} | {tuple(t.split()) for t in _SEVERAL_WORD_FORMS},
