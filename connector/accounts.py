@@ -340,7 +340,8 @@ def is_free_mail(domain: str, settings: AccountMatching) -> bool:
     domain = domain.strip().rstrip(".").lower()
     if not domain:
         return False
-    if domain in settings.free_mail_extra or registrable_domain(domain) in settings.free_mail_extra:
+    extra = settings.free_mail_extra
+    if domain in extra or registrable_domain(domain) in extra:
         return True
     return domain in load_free_mail()
 
@@ -366,6 +367,7 @@ _SEVERAL_WORD_FORMS = (
     "and co", "and company", "and cia", "gmbh and co kg", "ag and co kg", "a s",
     "sp z oo", "sp z o o", "s de rl", "s de rl de cv", "sa de cv", "kabushiki kaisha",
     "sdn bhd", "sab de cv", "sapi de cv", "sa rl",
+    "ооо", "оао", "зао", "пао", "ао", "тов",      # Russian / Ukrainian forms
 )
 LEGAL_SUFFIXES: tuple[tuple[str, ...], ...] = tuple(sorted(
     {(w,) for w in _ONE_WORD_FORMS} | {tuple(t.split()) for t in _SEVERAL_WORD_FORMS},
@@ -377,7 +379,7 @@ _NO_COMPANY = frozenset({
     "selfemployed", "individual", "private", "personal", "unknown", "test", "student",
     "retired", "freelance", "freelancer", "home", "unemployed", "no company", "nope",
 })
-_NON_WORD = re.compile(r"[^0-9a-z]+")
+_NON_WORD = re.compile(r"[\W_]+")   # any script's letters and digits are words
 
 
 @lru_cache(maxsize=65536)
@@ -626,7 +628,8 @@ def _choose(candidates: list[_Account], *, how: str, key: str,
     exact = [a for a in ranked if host is not None and a.host == host]
     if exact and len(exact) < len(ranked):
         chosen = exact[0]
-        why = f"the oldest with Website {host}" if len(exact) > 1 else f"the one with Website {host}"
+        which = "the oldest" if len(exact) > 1 else "the one"
+        why = f"{which} with Website {host}"
     else:
         chosen = ranked[0]
         why = "the oldest"
