@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import re
 import string
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from typing import Any, Collection, Iterable, Mapping, Sequence
+from typing import Any, Callable, Collection, Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connector.errors import ConfigError
@@ -63,6 +63,8 @@ _USERNAME_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _FIELD_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _DOMAIN_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$")
 _DURATION_RE = re.compile(r"(\d+)\s*([dhms])")
+
+Normaliser = Callable[[str], "str | None"]   # a place as typed -> its code, or None if unknown
 
 
 # -- the types ------------------------------------------------------------------------------
@@ -139,6 +141,32 @@ class TaskRule:
 
 
 @dataclass(frozen=True)
+class Places:
+    """How countries and states are compared: the config's aliases first, then an injected
+    normaliser (the mapping's ISO tables, say), then this module's small built-in table.
+
+    Rule values and response values go through the same function, so "Germany" in a rule
+    matches "DE" on a Lead, and a value no table knows still matches itself.
+    """
+
+    aliases: tuple[tuple[str, str], ...] = ()            # extra name -> ISO code pairs
+    country: Normaliser | None = field(default=None, compare=False, repr=False)
+    state: Normaliser | None = field(default=None, compare=False, repr=False)
+
+    def country_key(self, text: str) -> str:
+        key = _text_key(text)
+        extra = dict(self.aliases)
+        if key in extra:
+            return extra[key]
+        found = self.country(text) if self.country else None
+        return found.upper() if found else country_key(text)
+
+    def state_key(self, text: str) -> str:
+        found = self.state(text) if self.state else None
+        return found.upper() if found else state_key(text)
+
+
+@dataclass(frozen=True)
 class Routing:
     """The parsed ``[routing]`` table. ``Routing()`` is "routing off"."""
 
@@ -148,8 +176,8 @@ class Routing:
     score_field: str | None = None
     stages: Stages | None = None
     tasks: TaskRule | None = None
-    timezone: str = "UTC"                                   # for dates: ActivityDate, stage date
-    country_aliases: tuple[tuple[str, str], ...] = ()       # extra name -> ISO code pairs
+    timezone: str = "UTC"            # for dates: the Task's ActivityDate, the stage's date
+    places: Places = Places()
 
     @property
     def auto_assign(self) -> bool:
@@ -185,21 +213,24 @@ class OwnerChoice:
 
 # -- parsing --------------------------------------------------------------------------------
 
-def parse_routing(table: Mapping[str, Any] | None, *, forms: Collection[str] = ()) -> Routing:
+def parse_routing(table: Mapping[str, Any] | None, *, forms: Collection[str] = (),
+                  country: Normaliser | None = None, state: Normaliser | None = None) -> Routing:
     """``[routing]`` -> Routing, or a ConfigError naming the key.
 
     ``forms`` are the configured form ids; a rule or sales-ready list naming another form is
     an error, because it could never match and the admin would not know why. An empty
-    ``forms`` skips that check (the caller has no campaigns to compare with).
+    ``forms`` skips that check (the caller has no campaigns to compare with). ``country`` and
+    ``state`` turn a place as typed into its code (None when unknown); without them a small
+    built-in table does (see ``Places``).
     """
     if not table:
-        return Routing()
+        return Routing(places=Places(country=country, state=state))
     _check_keys(table, "routing", "routing")
     mode = _choice(table.get("mode", "none"), "routing.mode", MODES)
-    aliases = _aliases(table.get("country_aliases"))
+    places = Places(_aliases(table.get("country_aliases")), country, state)
     zone = _timezone(table.get("timezone", "UTC"))
     score_field = _optional_text(table.get("score_field"), "routing.score_field")
-    rules = tuple(_rule(raw, i, forms, score_field, aliases)
+    rules = tuple(_rule(raw, i, forms, score_field, places)
                   for i, raw in enumerate(_table_list(table.get("rules"), "routing.rules")))
     default = _owner_or_none(table.get("default_owner"), "routing.default_owner")
     _check_mode(mode, rules, default)
@@ -207,7 +238,7 @@ def parse_routing(table: Mapping[str, Any] | None, *, forms: Collection[str] = (
     stages = _stages(table.get("stages"), forms, score_field)
     tasks = _tasks(table.get("tasks"), stages)
     return Routing(mode, rules, default, score_field.lower() if score_field else None, stages,
-                   tasks, zone, aliases)
+                   tasks, zone, places)
 
 
 def _check_mode(mode: str, rules: tuple[OwnerRule, ...], default: OwnerRef | None) -> None:
@@ -231,12 +262,11 @@ def _check_reachable(rules: tuple[OwnerRule, ...]) -> None:
 
 
 def _rule(raw: Mapping[str, Any], i: int, forms: Collection[str], score_field: str | None,
-          aliases: tuple[tuple[str, str], ...]) -> OwnerRule:
+          places: Places) -> OwnerRule:
     where = f"routing.rules[{i}]"
     _check_keys(raw, "rule", where)
     if "owner" not in raw:
         raise ConfigError("is required", key=f"{where}.owner")
-    extra = dict(aliases)
     rule_forms = _texts(raw.get("form"), f"{where}.form")
     _check_forms(rule_forms, forms, f"{where}.form")
     min_score = _number_or_none(raw.get("min_score"), f"{where}.min_score")
@@ -247,10 +277,11 @@ def _rule(raw: Mapping[str, Any], i: int, forms: Collection[str], score_field: s
         owner=_owner(raw["owner"], f"{where}.owner"),
         name=_optional_text(raw.get("name"), f"{where}.name") or "",
         forms=rule_forms,
-        countries=tuple(country_key(c, extra) for c in _texts(raw.get("country"), f"{where}.country")),
-        states=tuple(state_key(s) for s in _texts(raw.get("state"), f"{where}.state")),
+        countries=tuple(map(places.country_key, _texts(raw.get("country"), f"{where}.country"))),
+        states=tuple(map(places.state_key, _texts(raw.get("state"), f"{where}.state"))),
         companies=tuple(c.casefold() for c in _texts(raw.get("company"), f"{where}.company")),
-        domains=tuple(_domain(d, f"{where}.domain") for d in _texts(raw.get("domain"), f"{where}.domain")),
+        domains=tuple(_domain(d, f"{where}.domain")
+                      for d in _texts(raw.get("domain"), f"{where}.domain")),
         min_score=min_score,
     )
 
@@ -414,7 +445,8 @@ def _check_template(template: str, key: str) -> None:
 
 def _timezone(value: Any) -> str:
     if not isinstance(value, str):
-        raise ConfigError("must be an IANA time zone name such as Europe/Berlin", key="routing.timezone")
+        raise ConfigError("must be an IANA time zone name such as Europe/Berlin",
+                          key="routing.timezone")
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
@@ -431,7 +463,8 @@ def _aliases(value: Any) -> tuple[tuple[str, str], ...]:
     pairs = []
     for name, code in value.items():
         if not isinstance(code, str) or not re.fullmatch(r"[A-Za-z]{2}", code.strip()):
-            raise ConfigError("must be a two-letter ISO country code", key=f"routing.country_aliases.{name}")
+            raise ConfigError("must be a two-letter ISO country code",
+                              key=f"routing.country_aliases.{name}")
         pairs.append((_text_key(name), code.strip().upper()))
     return tuple(pairs)
 
@@ -587,16 +620,15 @@ def route(routing: Routing, facts: RoutingFacts) -> OwnerChoice | None:
     """
     if routing.mode != "rules":
         return None
-    aliases = dict(routing.country_aliases)
     for i, rule in enumerate(routing.rules):
-        reasons = _match(rule, facts, aliases)
+        reasons = _match(rule, facts, routing.places)
         if reasons is not None:
             label = f"rule {rule.name!r}" if rule.name else f"rule {i + 1}"
             why = f"{label} ({', '.join(reasons)})" if reasons else f"{label} (no conditions)"
             return OwnerChoice(_owner_id(rule.owner), i, why, str(rule.owner))
     if routing.default_owner is not None:
-        return OwnerChoice(_owner_id(routing.default_owner), None, "default owner (no rule matched)",
-                           str(routing.default_owner))
+        return OwnerChoice(_owner_id(routing.default_owner), None,
+                           "default owner (no rule matched)", str(routing.default_owner))
     return None
 
 
@@ -606,7 +638,7 @@ def _owner_id(ref: OwnerRef) -> str:
     return ref.id
 
 
-def _match(rule: OwnerRule, facts: RoutingFacts, aliases: Mapping[str, str]) -> list[str] | None:
+def _match(rule: OwnerRule, facts: RoutingFacts, places: Places) -> list[str] | None:
     """The conditions that held, in an admin's words, or None when one did not."""
     reasons: list[str] = []
     if rule.forms:
@@ -614,11 +646,11 @@ def _match(rule: OwnerRule, facts: RoutingFacts, aliases: Mapping[str, str]) -> 
             return None
         reasons.append(f"form {facts.form_id}")
     if rule.countries:
-        if not facts.country or country_key(facts.country, aliases) not in rule.countries:
+        if not facts.country or places.country_key(facts.country) not in rule.countries:
             return None
         reasons.append(f"country {facts.country}")
     if rule.states:
-        if not facts.state or state_key(facts.state) not in rule.states:
+        if not facts.state or places.state_key(facts.state) not in rule.states:
             return None
         reasons.append(f"state {facts.state}")
     if rule.companies:
@@ -763,8 +795,9 @@ def _task_owner(tasks: TaskRule, lead_owner_id: str | None) -> str | None:
 
 
 def _subject(template: str, response: Response, facts: RoutingFacts, form_name: str) -> str:
+    score = _num(facts.score) if facts.score is not None else ""
     values = {"form": form_name, "email": response.email, "name": _person_name(response),
-              "company": facts.company or "", "score": _num(facts.score) if facts.score is not None else ""}
+              "company": facts.company or "", "score": score}
     text = " ".join(template.format(**values).split())
     return text if len(text) <= SUBJECT_MAX else text[:SUBJECT_MAX - 1] + "…"
 
@@ -779,7 +812,8 @@ def _description(response: Response, facts: RoutingFacts, form_name: str,
                  history: Sequence[tuple[int, str]], due: datetime, now_ms: int, why: str,
                  zone: str) -> str:
     """What the rep needs before calling: this response, then the moments before it."""
-    lines = [f"{form_name} submitted {_when(_utc(response.submitted_at), zone)} by {response.email}."]
+    submitted = _when(_utc(response.submitted_at), zone)
+    lines = [f"{form_name} submitted {submitted} by {response.email}."]
     if why:
         lines.append(f"Routed by {why}.")
     overdue = " (already past when leadsync synced it)" if due < _utc(now_ms) else ""
@@ -818,12 +852,10 @@ def _text_key(text: str) -> str:
     return text.removeprefix("the ")
 
 
-def country_key(text: str, extra: Mapping[str, str] | None = None) -> str:
+def country_key(text: str) -> str:
     """A country as an ISO 3166-1 alpha-2 code when known ("Germany", "de", "DEU" -> "DE"),
     else its normalised text, so a name outside the table still compares with itself."""
     key = _text_key(text)
-    if extra and key in extra:
-        return extra[key]
     if key in _COUNTRY_NAMES:
         return _COUNTRY_NAMES[key]
     return key.upper() if len(key) == 2 and key.isalpha() else key

@@ -169,6 +169,18 @@ def test_country_aliases_from_config_extend_the_table():
     assert route(r, facts(country="allemagne")).owner_id == OMAR
 
 
+def test_an_injected_normaliser_is_used_for_rules_and_responses_alike():
+    """The mapping's ISO tables can stand in for the built-in one; unknowns fall back to it."""
+    iso = {"bundesrepublik deutschland": "de", "bayern": "BY"}
+    r = with_owner_ids(parse_routing(
+        {"mode": "rules", "rules": [{"owner": "user:omar@acme.com", "country": "Bundesrepublik Deutschland",
+                                    "state": "BY"}]},
+        country=lambda t: iso.get(t.casefold()), state=lambda t: iso.get(t.casefold())), IDS)
+    assert r.rules[0].countries == ("DE",) and r.rules[0].states == ("BY",)
+    assert route(r, facts(country="Germany", state="Bayern")).owner_id == OMAR
+    assert route(r, facts(country="Germany", state="Berlin")) is None
+
+
 # -- facts from a response ------------------------------------------------------------------
 
 def test_facts_from_response():
