@@ -3,8 +3,9 @@
 Reset, load and dump the dataset, add users, queues and org settings to the live org
 (``salesforce/setup``), convert a lead (Salesforce has no REST call for it), read and reset
 counters, configure fault injection and the Salesforce API allowance, all over HTTP so a
-sandbox started with ``leadsync sandbox serve`` in another process can be driven by scripts. Same bearer token as the vendor APIs; never counted as API usage
-and never subject to injected faults.
+sandbox started with ``leadsync sandbox serve`` in another process can be driven by
+scripts. Same bearer token as the vendor APIs; never counted as API usage and never subject
+to injected faults.
 """
 
 from __future__ import annotations
