@@ -90,7 +90,7 @@ def _check_target(spec: FieldSpec, sobject: str, sf_field: str, obj: ObjectSchem
 
 def _writable(info: FieldInfo, spec: FieldSpec, sobject: str) -> list[str]:
     writes = _WRITES[spec.rule]
-    if sf_email(info):
+    if info.name.lower() == "email":
         writes = ("create",)                      # the identity: never updated
     out = []
     if "create" in writes and not info.createable:
@@ -99,10 +99,6 @@ def _writable(info: FieldInfo, spec: FieldSpec, sobject: str) -> list[str]:
     elif "update" in writes and not info.updateable:
         out.append(f"{sobject}.{info.name} cannot be updated; use rule = \"on_create_only\"")
     return out
-
-
-def sf_email(info: FieldInfo) -> bool:
-    return info.name.lower() == "email"
 
 
 def _type_fit(info: FieldInfo, spec: FieldSpec) -> list[tuple[str, Level]]:

@@ -8,7 +8,7 @@ import pytest
 
 from connector.schema import FieldInfo, ObjectSchema, PicklistValue, valid_for
 from connector.transforms import (TRANSFORMS, Dropped, Target, apply_transforms, country, country_code,
-                                  geo, map_value, normalise_place, phone, state, title, trim, truncate)
+                                  geo, map_value, normalise_place, phone, state, trim, truncate)
 
 PLAIN = Target("Lead", "X")
 
