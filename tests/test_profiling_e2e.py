@@ -389,3 +389,12 @@ def test_rerun_changes_nothing(org, accounts, people):
     before = org.sandbox.app.salesforce.dump()
     run(org, "unique", **sections)
     assert org.sandbox.app.salesforce.dump() == before
+
+
+def test_assignment_rules_never_run_on_the_updates_that_fill_blanks(org, people):
+    lead_id = org.sf.insert("Lead", {"LastName": "S", "Company": "A", "Email": "rep@acme.com",
+                                     "OwnerId": people["jane"]})
+    org.fill(0, "rep@acme.com", jobtitle="CTO")
+    run(org, "unique", routing={"mode": "assignment_rules"})
+    lead = org.sf.get("Lead", lead_id)
+    assert (lead["Title"], lead["OwnerId"]) == ("CTO", people["jane"])
