@@ -114,7 +114,7 @@ class _Work:
         if choice is not None:
             fields["OwnerId"] = choice.owner_id
             extra["owner"] = {"id": choice.owner_id, "rule": choice.rule}
-            notes.append(f"owner: {choice.owner_id} ({choice.why})")
+            notes.append(f"owner: {choice.owner or choice.owner_id} ({choice.why})")
         elif self.s.routing.mode == "assignment_rules":
             notes.append("owner: Salesforce's lead assignment rules (Sforce-Auto-Assign)")
         self.owners[f"new:{r.conversion_id}"] = choice.owner_id if choice else None
@@ -152,6 +152,8 @@ class _Work:
             if base is None:
                 return {}
             changes = field_changes(self.s.mapping, target.sobject, incoming, base)
+            if target.sobject == "Lead" and stage:
+                changes.update(self._hand_off(r, stage, base, notes, new_of=target.new_lead_of))
             base.update({name: after for name, (_, after) in changes.items()})
             return changes
         base = self.values.get(target.id)
@@ -172,8 +174,8 @@ class _Work:
             update.conversion_ids.append(r.conversion_id)
         return changes
 
-    def _hand_off(self, r: Response, stage: str, base: Mapping[str, Any], notes: list[str]
-                  ) -> dict[str, tuple[Any, Any]]:
+    def _hand_off(self, r: Response, stage: str, base: Mapping[str, Any], notes: list[str], *,
+                  new_of: str | None = None) -> dict[str, tuple[Any, Any]]:
         """An existing Lead's status moves up only; a Lead still in a queue goes to the routed
         owner when this response makes it sales-ready (a rep's Lead stays the rep's)."""
         routing = self.s.routing
@@ -185,6 +187,8 @@ class _Work:
         if owner and owner != base.get("OwnerId"):
             changes["OwnerId"] = (base.get("OwnerId"), owner)
             notes.append("owner: handed over from the queue at sales-ready")
+            if new_of is not None:
+                self.owners[f"new:{new_of}"] = owner
         return changes
 
     # -- hand-off --------------------------------------------------------------------------

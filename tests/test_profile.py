@@ -95,3 +95,12 @@ def test_the_account_changes_nothing_under_hybrid_or_with_new_person_lead():
     for method, new_person in ((Method.HYBRID, "contact"), (Method.UNIQUE, "lead")):
         plan = shaped(method, Match(BOB), [fill(1)], accounts={BOB: acme}, new_person=new_person)
         assert [s.decision.action for s in plan.steps] == [Action.CREATE_LEAD]
+
+
+def test_a_lead_created_earlier_in_the_batch_moves_up_at_the_demo_form():
+    plan = shaped(Method.HYBRID, Match(BOB), [fill(1), fill(2, "demo")])
+    (lead,) = plan.leads
+    assert lead.fields["Status"] == "Working - Contacted"
+    assert plan.steps[1].changes["Status"] == ("Open - Not Contacted", "Working - Contacted")
+    (task,) = plan.tasks
+    assert task.who.new_lead_of == "conv-1" and task.fields["OwnerId"] == JANE
