@@ -228,6 +228,12 @@ class SalesforceApi:
             self.store.clear_journal()
             return self.store.convert_lead(lead_id, contact_id, account_id)
 
+    def merge(self, sobject: str, master_id: str, loser_ids: list[str]) -> dict[str, Any]:
+        """Merge up to two records into a master (admin operation; REST has no merge call)."""
+        with self.app.lock:
+            self.store.clear_journal()
+            return self.store.merge(sobject, master_id, loser_ids)
+
     def set_api_limit(self, limit: int, used: int | None = None) -> None:
         with self.app.lock:
             self.api_limit = int(limit)
@@ -431,8 +437,9 @@ class SalesforceApi:
                 self._cursors[locator] = {"rows": rows, "total": total, "batch": size}
                 while len(self._cursors) > _MAX_CURSORS:
                     self._cursors.popitem(last=False)
-            endpoint = "queryAll" if "/queryAll" in req.path else "query"
-            body["nextRecordsUrl"] = (f"/services/data/v{req.params['version']}/{endpoint}/"
+            # A queryAll's next page is under query/ too (REST guide, "Execute a SOQL Query
+            # that Includes Deleted Items"): the locator carries the deleted rows.
+            body["nextRecordsUrl"] = (f"/services/data/v{req.params['version']}/query/"
                                       f"{locator}-{end}")
         elif locator is not None:
             self._cursors.pop(locator, None)
