@@ -30,7 +30,7 @@ import sqlite_utils
 from .errors import StateError, StateLocked
 from .model import Outcome, Status
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2   # 2: ledger.merged_from (reconcile follows merged Leads/Contacts)
 
 
 def now_iso() -> str:
@@ -105,7 +105,7 @@ class State:
                 "campaign_id": str, "action": str, "status": str, "lead_id": str,
                 "contact_id": str, "member_id": str, "member_existed": int, "reason": str,
                 "error_code": str, "error": str, "attempts": int, "run_id": str,
-                "first_seen_at": str, "updated_at": str,
+                "first_seen_at": str, "updated_at": str, "merged_from": str,
             }, pk="conversion_id")
             db["ledger"].create_index(["status"])
             db["ledger"].create_index(["email"])
@@ -122,6 +122,10 @@ class State:
             }, pk="id")
         if "meta" not in db.table_names():
             db["meta"].insert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
+        if "merged_from" not in db["ledger"].columns_dict:       # a version 1 state file
+            with db.atomic():
+                db["ledger"].add_column("merged_from", str)
+                db["meta"].upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
 
     # -- locking -------------------------------------------------------------------------
     def lock(self) -> None:
@@ -271,15 +275,34 @@ class State:
                                   [since_ms]))
 
     def created_lead_ids(self, lead_ids: Iterable[str]) -> set[str]:
-        """Which of these Leads leadsync itself created (any time, not only in a window)."""
-        return {row["lead_id"] for row in self._where_in(
-            "SELECT DISTINCT lead_id FROM ledger WHERE action = 'create_lead' AND", "lead_id",
-            sorted(set(lead_ids)))}
+        """Which of these Leads leadsync itself created (any time, not only in a window).
+
+        A row re-pointed at a merge survivor still counts for the Lead leadsync created
+        (``merged_from``), not for the survivor, which may be someone else's.
+        """
+        column = "COALESCE(merged_from, lead_id)" if self._has_column("merged_from") else "lead_id"
+        return {row["created"] for row in self._where_in(
+            f"SELECT DISTINCT {column} AS created FROM ledger WHERE action = 'create_lead' AND",
+            column, sorted(set(lead_ids)))}
+
+    def _has_column(self, name: str) -> bool:
+        """A read-only state written by an older leadsync may lack a later column."""
+        return name in self.db["ledger"].columns_dict
 
     def set_member_id(self, conversion_id: str, member_id: str) -> None:
         """Point an applied row at its (re-created) CampaignMember, after a reconcile fix."""
         with self.transaction():
             self.db["ledger"].update(conversion_id, {"member_id": member_id, "updated_at": now_iso()})
+
+    def relink(self, conversion_id: str, sobject: str, survivor_id: str, member_id: str) -> None:
+        """Point an applied row at the record its own was merged into, and at the membership
+        there; ``merged_from`` keeps the record the row first named (merged twice: the first)."""
+        column = "lead_id" if sobject == "Lead" else "contact_id"
+        with self.transaction():
+            self.db.execute(
+                f"UPDATE ledger SET merged_from = COALESCE(merged_from, {column}), {column} = ?, "
+                "member_id = ?, updated_at = ? WHERE conversion_id = ?",
+                [survivor_id, member_id, now_iso(), conversion_id])
 
     def daily_outcomes(self, since_ms: int = 0) -> list[dict[str, Any]]:
         """Responses per submission day (UTC) and outcome, for the status chart."""
