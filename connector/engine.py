@@ -330,10 +330,10 @@ class Engine:
             if result.get("success") and result.get("id"):
                 created[lw.conversion_id] = result["id"]
                 outcome.lead_id = result["id"]
-                memory.lead_created(lw.conversion_id, result["id"])
+                memory.created(lw.conversion_id, result["id"])
             else:
                 _fail(outcome, result)
-                memory.lead_failed(lw.conversion_id)
+                memory.failed(lw.conversion_id)
         return created
 
     def _write_members(self, plan: WritePlan, outcomes: dict[str, Outcome], lead_ids: dict[str, str]) -> None:

@@ -30,7 +30,14 @@ import sqlite_utils
 from .errors import StateError, StateLocked
 from .model import Outcome, Status
 
-SCHEMA_VERSION = 2   # 2: ledger.merged_from (reconcile follows merged Leads/Contacts)
+SCHEMA_VERSION = 1
+# Columns added after the first release; _ensure_schema adds them to older state files.
+# ledger.merged_from: the record a row first named, once reconcile re-pointed it at a merge survivor.
+ADDED_COLUMNS: dict[str, dict[str, type]] = {
+    "ledger": {"owner_id": str, "account_id": str, "account_match": str, "task_id": str,
+               "changed_fields": str, "merged_from": str},
+    "runs": {"created_contacts": int, "updated_records": int, "tasks": int},
+}
 
 
 def now_iso() -> str:
@@ -105,7 +112,7 @@ class State:
                 "campaign_id": str, "action": str, "status": str, "lead_id": str,
                 "contact_id": str, "member_id": str, "member_existed": int, "reason": str,
                 "error_code": str, "error": str, "attempts": int, "run_id": str,
-                "first_seen_at": str, "updated_at": str, "merged_from": str,
+                "first_seen_at": str, "updated_at": str,
             }, pk="conversion_id")
             db["ledger"].create_index(["status"])
             db["ledger"].create_index(["email"])
@@ -122,10 +129,11 @@ class State:
             }, pk="id")
         if "meta" not in db.table_names():
             db["meta"].insert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
-        if "merged_from" not in db["ledger"].columns_dict:       # a version 1 state file
-            with db.atomic():
-                db["ledger"].add_column("merged_from", str)
-                db["meta"].upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
+        for table, columns in ADDED_COLUMNS.items():
+            present = db[table].columns_dict
+            for name, kind in columns.items():
+                if name not in present:   # a state file from an earlier version gains them
+                    db[table].add_column(name, kind)
 
     # -- locking -------------------------------------------------------------------------
     def lock(self) -> None:
@@ -256,6 +264,7 @@ class State:
                 "member_existed": int(o.member_existed), "reason": o.reason,
                 "error_code": o.error_code, "error": o.error, "attempts": attempts,
                 "run_id": run_id, "first_seen_at": first_seen or stamp, "updated_at": stamp,
+                **_extra_columns(o.extra),
             })
         self.db["ledger"].upsert_all(rows, pk="conversion_id")
 
@@ -267,6 +276,39 @@ class State:
     def export(self) -> str:
         """The ledger as JSON lines, for support and reconciliation."""
         return "\n".join(json.dumps(r, sort_keys=True) for r in self.rows())
+
+    def history(self, emails: Iterable[str]) -> dict[str, list[tuple[int, str]]]:
+        """Each person's earlier applied responses as (submitted_at, form id), oldest first:
+        the moments a follow-up Task tells the rep about."""
+        out: dict[str, list[tuple[int, str]]] = {}
+        for row in self._where_in("SELECT email, submitted_at, form_id FROM ledger "
+                                  "WHERE status = 'applied' AND", "email", sorted(set(emails))):
+            out.setdefault(row["email"], []).append((row["submitted_at"], row["form_id"]))
+        for moments in out.values():
+            moments.sort()
+        return out
+
+    def cached(self, key: str, max_age_seconds: float) -> Any:
+        """A value stored by :meth:`cache` no older than ``max_age_seconds``, else None."""
+        row = next(self.db.query("SELECT value FROM meta WHERE key = ?", [f"cache:{key}"]), None)
+        if row is None:
+            return None
+        try:
+            entry = json.loads(row["value"])
+            stored = datetime.fromisoformat(entry["at"])
+        except (ValueError, KeyError, TypeError):
+            return None
+        if (datetime.now(timezone.utc) - stored).total_seconds() > max_age_seconds:
+            return None
+        return entry["value"]
+
+    def cache(self, key: str, value: Any) -> None:
+        """Keep a slow-changing vendor answer (the org's describe) between runs."""
+        if self.read_only:
+            return
+        with self.transaction():
+            self.db["meta"].upsert({"key": f"cache:{key}",
+                                    "value": json.dumps({"at": now_iso(), "value": value})}, pk="key")
 
     # -- operations (daemon, reconcile, status) ---------------------------------------------
     def rows_since(self, since_ms: int) -> list[dict[str, Any]]:
@@ -313,3 +355,15 @@ class State:
             "     WHEN action = 'create_lead' THEN 'created_lead' ELSE 'attached' END AS outcome, "
             "COUNT(*) AS n FROM ledger WHERE submitted_at >= ? GROUP BY day, outcome ORDER BY day",
             [since_ms]))
+
+
+def _extra_columns(extra: Mapping[str, Any]) -> dict[str, Any]:
+    """What shaping decided (owner, matched Account, Task, changed fields) as ledger columns.
+
+    Only field *names* are kept: the ledger is an audit of decisions, not a copy of people's
+    data."""
+    account = extra.get("account") or {}
+    owner = extra.get("owner") or {}
+    return {"owner_id": owner.get("id"), "account_id": account.get("id"),
+            "account_match": account.get("how"), "task_id": extra.get("task_id"),
+            "changed_fields": ",".join(extra.get("changed_fields") or ()) or None}

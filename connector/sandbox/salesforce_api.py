@@ -234,6 +234,28 @@ class SalesforceApi:
             self.store.clear_journal()
             return self.store.merge(sobject, master_id, loser_ids)
 
+    def add_user(self, last_name: str, **kw: Any) -> str:
+        """Add a User (see ``Store.add_user``): ``first_name, email, username, active, user_id``."""
+        with self.app.lock:
+            self.store.clear_journal()
+            return self.store.add_user(last_name, **kw)
+
+    def add_queue(self, name: str, **kw: Any) -> str:
+        """Add a queue (see ``Store.add_queue``): ``developer_name, sobjects, email, queue_id``."""
+        with self.app.lock:
+            self.store.clear_journal()
+            return self.store.add_queue(name, **kw)
+
+    def set_state_country_picklists(self, on: bool = True) -> None:
+        """Turn the org's State and Country/Territory Picklists on or off."""
+        with self.app.lock:
+            self.store.set_state_country_picklists(on)
+
+    def set_picklist(self, sobject: str, field_name: str, values: Any) -> None:
+        """Replace a picklist's values, e.g. the org's own Lead Status list."""
+        with self.app.lock:
+            self.store.set_picklist(sobject, field_name, values)
+
     def set_api_limit(self, limit: int, used: int | None = None) -> None:
         with self.app.lock:
             self.api_limit = int(limit)
