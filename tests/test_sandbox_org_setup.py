@@ -400,3 +400,33 @@ def test_describes_directly_and_in_one_composite_call(sf: Salesforce, sandbox: S
     assert parts["Nope"]["body"][0]["errorCode"] == "NOT_FOUND"
     assert sum(sandbox.counters.values()) >= 1
     assert QUEUE_USER_ID in {u["Id"] for u in sf.query("SELECT Id FROM User")["records"]}
+
+
+def test_converting_a_queue_owned_lead_gives_the_contact_a_user_owner(sandbox: Sandbox) -> None:
+    api = sandbox.app.salesforce
+    queue = api.add_queue("Triage")
+    rid = api.insert("Lead", {"LastName": "Doe", "Company": "Acme", "OwnerId": queue})
+    result = api.convert_lead(rid)
+    assert api.get("Contact", result["contactId"])["OwnerId"] == api.store.api_user_id
+    assert api.get("Lead", rid)["OwnerId"] == queue
+
+
+def test_setup_endpoint_adds_to_the_live_org(sandbox: Sandbox) -> None:
+    sf = client(sandbox)
+    kept = lead(sf, Country="Canada")
+    url, auth = sandbox.url + "/_sandbox/salesforce/setup", {"Authorization": f"Bearer {sandbox.token}"}
+    resp = requests.post(url, headers=auth, timeout=5, json={
+        "users": [{"LastName": "Closer", "Email": "closer@x.com"}],
+        "queues": [{"Name": "APAC", "DeveloperName": "APAC"}],
+        "settings": {"state_country_picklists": True},
+        "picklists": {"Lead": {"Status": ["Open", "Nurture"]}}})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["settings"] == {"state_country_picklists": True}
+    assert sf.Lead.get(kept)["CountryCode"] == "CA"                       # records kept
+    assert sf.query("SELECT Id FROM User WHERE Email = 'closer@x.com'")["totalSize"] == 1
+    assert sf.query("SELECT Id FROM Group WHERE DeveloperName = 'APAC'")["totalSize"] == 1
+    bad = requests.post(url, headers=auth, timeout=5, json={
+        "queues": [{"Name": "Q2"}, {"Name": "Dup", "DeveloperName": "APAC"}]})
+    assert bad.status_code == 400 and "queues[1]" in bad.json()["error"]
+    assert sf.query("SELECT Id FROM Group WHERE Name = 'Q2'")["totalSize"] == 0   # all or none
+    assert requests.post(url, headers=auth, timeout=5, json={"nope": 1}).status_code == 400

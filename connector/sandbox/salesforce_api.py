@@ -246,6 +246,12 @@ class SalesforceApi:
             self.store.clear_journal()
             return self.store.add_queue(name, **kw)
 
+    def setup(self, data: Mapping[str, Any]) -> None:
+        """Add users, queues, settings and picklist values to the live org (``Store.setup``)."""
+        with self.app.lock:
+            self.store.clear_journal()
+            self.store.setup(data)
+
     def set_state_country_picklists(self, on: bool = True) -> None:
         """Turn the org's State and Country/Territory Picklists on or off."""
         with self.app.lock:

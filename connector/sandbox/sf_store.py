@@ -1056,6 +1056,11 @@ class Store:
         if lead.get("IsConverted"):
             raise SfError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead", [])
         mark = self.mark()
+        owner = lead.get("OwnerId")
+        if owner is None or owner not in self.tables["User"].rows:
+            # a queue cannot own the Account or Contact; convertLead then needs an owner,
+            # and the sandbox names the running user
+            owner = self.api_user_id
         try:
             contact = self.live("Contact", contact_id) if contact_id else None
             if account_id:
@@ -1067,7 +1072,7 @@ class Store:
                     "Name": lead.get("Company"), "Website": lead.get("Website"),
                     "Industry": lead.get("Industry"), "Phone": lead.get("Phone"),
                     "BillingCountry": lead.get("Country"), "BillingCity": lead.get("City"),
-                    "OwnerId": lead.get("OwnerId")}), INTERNAL)
+                    "OwnerId": owner}), INTERNAL)
             if contact is None:
                 contact_id = self.create("Contact", _compact({
                     "AccountId": account_id, "FirstName": lead.get("FirstName"),
@@ -1076,7 +1081,7 @@ class Store:
                     "Title": lead.get("Title"), "LeadSource": lead.get("LeadSource"),
                     "MailingCountry": lead.get("Country"), "MailingCity": lead.get("City"),
                     "HasOptedOutOfEmail": lead.get("HasOptedOutOfEmail"),
-                    "OwnerId": lead.get("OwnerId")}), INTERNAL)
+                    "OwnerId": owner}), INTERNAL)
             else:
                 contact_id = contact["Id"]
             self._replace(self.tables["Lead"], lead, {
@@ -1229,6 +1234,40 @@ class Store:
                                and rid not in self.tables["Group"].rows):
                 raise DatasetError(f"assignment_owner_id: no User or queue {owner!r}")
             self.assignment_owner_id = rid
+        self._journal.clear()
+
+    def setup(self, data: Mapping[str, Any]) -> None:
+        """Add a dataset's ``users``, ``queues``, ``settings`` and ``picklists`` to the live
+        org, keeping its records (``load`` replaces the org); DatasetError when invalid."""
+        if not isinstance(data, Mapping):
+            raise DatasetError("expected an object")
+        unknown = set(data) - {"users", "queues", "settings", "picklists"}
+        if unknown:
+            raise DatasetError(f"unknown keys {sorted(unknown)}: expected users, queues, "
+                               "settings, picklists")
+        settings = data.get("settings") or {}
+        if not isinstance(settings, Mapping) or set(settings) - {"state_country_picklists"}:
+            raise DatasetError("settings: expected an object with state_country_picklists")
+        mark = self.mark()
+        try:
+            for i, rec in enumerate(_dataset_list(data, "users")):
+                try:
+                    self.create("User", self._user_defaults(rec), LOAD_OPTIONS)
+                except (SfError, TypeError, AttributeError) as exc:
+                    raise DatasetError(f"users[{i}]: {exc}") from exc
+            for i, rec in enumerate(_dataset_list(data, "queues")):
+                self._load_queue(i, rec)
+            for sobject, fields in (data.get("picklists") or {}).items():
+                for fname, values in (fields or {}).items():
+                    try:
+                        self.set_picklist(sobject, fname, values or [])
+                    except (SfError, ValueError, TypeError) as exc:
+                        raise DatasetError(str(exc)) from exc
+        except Exception:
+            self.rollback(mark)
+            raise
+        if "state_country_picklists" in settings:
+            self.set_state_country_picklists(bool(settings["state_country_picklists"]))
         self._journal.clear()
 
     def _load_queue(self, i: int, rec: Any) -> None:
