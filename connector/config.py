@@ -10,12 +10,15 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+from .accounts import AccountMatching, parse_account_matching
 from .errors import ConfigError
 from .model import Method
+from .routing import Routing, parse_routing
+from .transforms import country_code
 
 
 class Secret:
@@ -101,6 +104,8 @@ class Settings:
     campaigns: tuple[CampaignMap, ...]
     sync: SyncSettings = field(default_factory=SyncSettings)
     source: str = "<memory>"
+    routing: Routing = field(default_factory=lambda: parse_routing(None))
+    accounts: AccountMatching = field(default_factory=AccountMatching)
 
     def campaign_for(self, form_id: str) -> CampaignMap | None:
         for campaign in self.campaigns:
@@ -121,7 +126,7 @@ class Settings:
 
 
 _SECTIONS: dict[str, set[str]] = {
-    "": {"method", "salesforce", "hubspot", "state", "campaigns", "sync"},
+    "": {"method", "salesforce", "hubspot", "state", "campaigns", "sync", "routing", "accounts"},
     "salesforce": {"instance_url", "access_token", "username", "password", "security_token",
                    "consumer_key", "consumer_secret", "api_version", "auto_assign",
                    "lead_external_id_field", "budget_share"},
@@ -233,7 +238,19 @@ def settings_from_dict(data: Mapping[str, Any], *, env: Mapping[str, str] | None
         mapping=str(sync_raw.get("mapping", "mappings/default.toml")),
     )
     state_path = Path(str(data.get("state", {}).get("path", "state/leadsync.db")))
-    return Settings(method, salesforce, hubspot, state_path, tuple(campaigns), sync, source)
+    routing = parse_routing(data.get("routing"), forms=[c.form_id for c in campaigns],
+                            country=country_code)
+    if routing.mode == "assignment_rules":
+        # Salesforce's own rules were chosen explicitly: every Lead write asks for them.
+        salesforce = replace(salesforce, auto_assign=True)
+    elif routing.mode == "rules" and salesforce.auto_assign:
+        raise ConfigError("auto_assign = true would let Salesforce's assignment rules replace the "
+                          "owners [routing] rules set; use routing.mode = \"assignment_rules\" "
+                          "for Salesforce's rules, or set auto_assign = false",
+                          key="salesforce.auto_assign")
+    accounts = parse_account_matching(data.get("accounts"))
+    return Settings(method, salesforce, hubspot, state_path, tuple(campaigns), sync, source,
+                    routing, accounts)
 
 
 def _salesforce(sf: dict[str, Any], require_secrets: bool = True) -> SalesforceSettings:

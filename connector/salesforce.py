@@ -141,12 +141,15 @@ class SalesforceClient:
         if usage is not None:
             self.usage = Usage(int(usage.used), int(usage.total))
 
-    def _write_headers(self) -> dict[str, str]:
-        return {"Sforce-Auto-Assign": "TRUE" if self.settings.auto_assign else "FALSE"}
+    def _write_headers(self, assign: bool) -> dict[str, str]:
+        """Always explicit: Salesforce runs the org's assignment rules on creates *and
+        updates* without it, so filling a blank could hand a rep's Lead to someone else.
+        Only creates (and upserts) may ask for the rules, when configured."""
+        return {"Sforce-Auto-Assign": "TRUE" if assign and self.settings.auto_assign else "FALSE"}
 
     # -- composite -----------------------------------------------------------------------
-    def _composite(self, name: str, subs: Sequence[Sub], *, write: bool, idempotent: bool
-                   ) -> list[SubReply]:
+    def _composite(self, name: str, subs: Sequence[Sub], *, write: bool, idempotent: bool,
+                   assign: bool = False) -> list[SubReply]:
         """Send ``subs`` in as few ``POST /composite`` calls as Salesforce allows.
 
         One composite call counts once toward the org's daily allowance whatever it carries,
@@ -157,13 +160,14 @@ class SalesforceClient:
         replies: list[SubReply] = []
         for start in range(0, len(subs), COMPOSITE_HEAVY_LIMIT):
             group = subs[start:start + COMPOSITE_HEAVY_LIMIT]
-            replies += self._call(name, lambda sf, g=group: self._send_composite(sf, g, write),
+            replies += self._call(name, lambda sf, g=group: self._send_composite(sf, g, write, assign),
                                   idempotent=idempotent)
         return replies
 
-    def _send_composite(self, sf: Salesforce, group: Sequence[Sub], write: bool) -> list[SubReply]:
+    def _send_composite(self, sf: Salesforce, group: Sequence[Sub], write: bool, assign: bool
+                        ) -> list[SubReply]:
         base = f"/services/data/v{sf.sf_version}/"
-        headers = self._write_headers() if write else {}
+        headers = self._write_headers(assign) if write else {}
         body = {"allOrNone": False, "compositeRequest": [
             {"method": sub.method, "url": base + sub.path, "referenceId": f"r{i}",
              **({"body": sub.body} if sub.body is not None else {}),
@@ -331,7 +335,8 @@ class SalesforceClient:
     # -- writes --------------------------------------------------------------------------
     def create(self, sobject: str, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """Create through sObject Collections, 200 a chunk, each record failing alone."""
-        return self._collections("POST", "composite/sobjects", sobject, records, idempotent=False)
+        return self._collections("POST", "composite/sobjects", sobject, records, idempotent=False,
+                                 assign=True)
 
     def create_members(self, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """Create CampaignMembers; one that exists already is a success, not an error.
@@ -359,7 +364,7 @@ class SalesforceClient:
                ) -> list[dict[str, Any]]:
         """Upsert by an external id: repeating it cannot create a second record."""
         return self._collections("PATCH", f"composite/sobjects/{sobject}/{external_id_field}",
-                                 sobject, records, idempotent=True)
+                                 sobject, records, idempotent=True, assign=True)
 
     def update(self, sobject: str, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         return self._collections("PATCH", "composite/sobjects", sobject, records, idempotent=True)
@@ -371,12 +376,12 @@ class SalesforceClient:
         return self._typed_collections("PATCH", "composite/sobjects", typed, idempotent=True)
 
     def _collections(self, method: str, path: str, sobject: str, records: Sequence[dict[str, Any]],
-                     *, idempotent: bool) -> list[dict[str, Any]]:
+                     *, idempotent: bool, assign: bool = False) -> list[dict[str, Any]]:
         typed = [{"attributes": {"type": sobject}, **r} for r in records]
-        return self._typed_collections(method, path, typed, idempotent=idempotent)
+        return self._typed_collections(method, path, typed, idempotent=idempotent, assign=assign)
 
     def _typed_collections(self, method: str, path: str, records: Sequence[dict[str, Any]],
-                           *, idempotent: bool) -> list[dict[str, Any]]:
+                           *, idempotent: bool, assign: bool = False) -> list[dict[str, Any]]:
         """One result per record, in order: one collections call for up to 200 records, else
         composite calls carrying 5 collections (1,000 records) each.
 
@@ -390,9 +395,11 @@ class SalesforceClient:
         chunks = [list(records[i:i + COLLECTION_LIMIT]) for i in range(0, len(records), COLLECTION_LIMIT)]
         if len(chunks) <= 1:
             return [item for chunk in chunks
-                    for item in self._collection_call(method, path, chunk, idempotent=idempotent)]
+                    for item in self._collection_call(method, path, chunk, idempotent=idempotent,
+                                                      assign=assign)]
         subs = [Sub(method, path, {"allOrNone": False, "records": chunk}) for chunk in chunks]
-        replies = self._composite(f"{method} {path}", subs, write=True, idempotent=idempotent)
+        replies = self._composite(f"{method} {path}", subs, write=True, idempotent=idempotent,
+                                  assign=assign)
         failed = [rep for rep in replies if rep.status >= 300]
         if failed and len(failed) == len(replies):
             first = failed[0]
@@ -405,7 +412,8 @@ class SalesforceClient:
                 continue
             verdict = classify(rep.status, rep.body)
             if verdict is Verdict.RETRY:
-                results.extend(self._collection_call(method, path, chunk, idempotent=idempotent))
+                results.extend(self._collection_call(method, path, chunk, idempotent=idempotent,
+                                                     assign=assign))
             elif verdict in (Verdict.LIMIT, Verdict.EXPIRED):
                 raise _api_error(f"{method} {path}", rep.status, rep.body)
             else:
@@ -413,10 +421,10 @@ class SalesforceClient:
         return results
 
     def _collection_call(self, method: str, path: str, chunk: list[dict[str, Any]], *,
-                         idempotent: bool) -> list[dict[str, Any]]:
+                         idempotent: bool, assign: bool = False) -> list[dict[str, Any]]:
         body = {"allOrNone": False, "records": chunk}
         reply = self._call(f"{method} {path}", lambda sf: sf.restful(
-            path, method=method, json=body, headers=self._write_headers()), idempotent=idempotent)
+            path, method=method, json=body, headers=self._write_headers(assign)), idempotent=idempotent)
         return _items(reply, len(chunk))
 
 
