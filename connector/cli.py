@@ -201,12 +201,12 @@ def daemon(config: str | None, interval: str, once: bool, log_format: str) -> No
 @handle_errors
 def status(config: str | None, as_json: bool, html_path: Path | None) -> None:
     """Sync health from the local state: last runs, watermarks, parked failures, API usage,
-    and whether a daemon holds the lock. Makes no API call."""
+    and whether a daemon holds the lock. Makes no API call, so needs no token."""
     from .config import load_settings
     from .status import gather, render_text
     from .status_html import render_html
 
-    summary = gather(load_settings(config))
+    summary = gather(load_settings(config, require_secrets=False))
     if html_path is not None:
         html_path.write_text(render_html(summary), encoding="utf-8")
     click.echo(json.dumps(summary, indent=2) if as_json else render_text(summary))

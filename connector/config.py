@@ -157,8 +157,13 @@ def parse_duration(text: str | int | float, *, key: str) -> int:
 
 
 def load_settings(path: str | Path | None = None, *, env: Mapping[str, str] | None = None,
-                  overrides: Mapping[str, Any] | None = None) -> Settings:
-    """Read the config file named by ``path`` or ``LEADSYNC_CONFIG``."""
+                  overrides: Mapping[str, Any] | None = None,
+                  require_secrets: bool = True) -> Settings:
+    """Read the config file named by ``path`` or ``LEADSYNC_CONFIG``.
+
+    ``require_secrets=False`` is for commands that call no API (``status``): an admin on the
+    box needs the state path, not the integration's tokens.
+    """
     env = os.environ if env is None else env
     path = path or env.get("LEADSYNC_CONFIG")
     if not path:
@@ -170,11 +175,13 @@ def load_settings(path: str | Path | None = None, *, env: Mapping[str, str] | No
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
     data.update(overrides or {})
-    return settings_from_dict(data, env=env, source=str(path))
+    return settings_from_dict(data, env=env, source=str(path), require_secrets=require_secrets)
 
 
 def settings_from_dict(data: Mapping[str, Any], *, env: Mapping[str, str] | None = None,
-                       source: str = "<memory>") -> Settings:
+                       source: str = "<memory>", require_secrets: bool = True) -> Settings:
+    """Validate a parsed config; without ``require_secrets`` missing credentials are allowed
+    (every other key is checked as usual, and credentials given are still read)."""
     env = os.environ if env is None else env
     _check_keys("", data)
     for section in ("salesforce", "hubspot", "state", "sync"):
@@ -196,8 +203,8 @@ def settings_from_dict(data: Mapping[str, Any], *, env: Mapping[str, str] | None
         table = sf if section == "salesforce" else hs
         if env.get(var):
             table[key] = env[var]
-    salesforce = _salesforce(sf)
-    hubspot = _hubspot(hs)
+    salesforce = _salesforce(sf, require_secrets)
+    hubspot = _hubspot(hs, require_secrets)
 
     campaigns_raw = data.get("campaigns", [])
     if not isinstance(campaigns_raw, list) or not campaigns_raw:
@@ -246,7 +253,7 @@ def settings_from_dict(data: Mapping[str, Any], *, env: Mapping[str, str] | None
                     routing, accounts)
 
 
-def _salesforce(sf: dict[str, Any]) -> SalesforceSettings:
+def _salesforce(sf: dict[str, Any], require_secrets: bool = True) -> SalesforceSettings:
     url = sf.get("instance_url")
     if not isinstance(url, str) or not re.match(r"^https?://[^/\s]+/?$", url):
         raise ConfigError("must be the org's base URL, e.g. https://acme.my.salesforce.com",
@@ -256,7 +263,7 @@ def _salesforce(sf: dict[str, Any]) -> SalesforceSettings:
     has_token = "access_token" in secret
     has_password = bool(sf.get("username")) and "password" in secret
     has_client = bool(sf.get("consumer_key")) and "consumer_secret" in secret
-    if not (has_token or has_password or has_client):
+    if require_secrets and not (has_token or has_password or has_client):
         raise ConfigError("missing: set access_token (or LEADSYNC_SALESFORCE_ACCESS_TOKEN), "
                           "or username + password (+ security_token), or consumer_key + "
                           "consumer_secret", key="salesforce.access_token")
@@ -282,15 +289,15 @@ def _salesforce(sf: dict[str, Any]) -> SalesforceSettings:
         auto_assign=auto_assign, lead_external_id_field=ext, budget_share=float(share))
 
 
-def _hubspot(hs: dict[str, Any]) -> HubSpotSettings:
+def _hubspot(hs: dict[str, Any], require_secrets: bool = True) -> HubSpotSettings:
     url = hs.get("base_url", "https://api.hubapi.com")
     if not isinstance(url, str) or not re.match(r"^https?://[^/\s]+/?$", url):
         raise ConfigError("must be a base URL such as https://api.hubapi.com", key="hubspot.base_url")
-    if not hs.get("access_token"):
+    if require_secrets and not hs.get("access_token"):
         raise ConfigError("missing: set it or LEADSYNC_HUBSPOT_ACCESS_TOKEN (a private app token)",
                           key="hubspot.access_token")
-    return HubSpotSettings(url.rstrip("/"), Secret(str(hs["access_token"])),
-                           _int(hs.get("page_size", 50), "hubspot.page_size", 1, 50))
+    token = Secret(str(hs["access_token"])) if hs.get("access_token") else None
+    return HubSpotSettings(url.rstrip("/"), token, _int(hs.get("page_size", 50), "hubspot.page_size", 1, 50))
 
 
 def _check_keys(section: str, table: Mapping[str, Any], prefix: str | None = None) -> None:

@@ -197,6 +197,12 @@ class SalesforceClient:
         page = self._call("query", lambda sf: sf.query(soql))
         return self._rest_of_pages(page)
 
+    def query_all_rows(self, soql: str) -> list[dict[str, Any]]:
+        """Like :meth:`query_all`, through the ``queryAll`` resource: deleted and merged rows
+        too (``IsDeleted``, ``MasterRecordId``), as long as they sit in the recycle bin."""
+        page = self._call("query", lambda sf: sf.query(soql, include_deleted=True))
+        return self._rest_of_pages(page)
+
     def _rest_of_pages(self, page: dict[str, Any]) -> list[dict[str, Any]]:
         rows = list(page.get("records", []))
         while not page.get("done", True) and page.get("nextRecordsUrl"):
@@ -205,16 +211,19 @@ class SalesforceClient:
             rows.extend(page.get("records", []))
         return rows
 
-    def query_many(self, statements: Sequence[str]) -> list[list[dict[str, Any]]]:
+    def query_many(self, statements: Sequence[str], *, include_deleted: bool = False
+                   ) -> list[list[dict[str, Any]]]:
         """Rows of each statement, in order; up to 5 statements per API call (composite).
 
         Each statement must keep its encoded URL under :data:`MAX_SUBREQUEST_URL` (the
         chunkers below see to that). A result longer than one page (2,000 rows) is followed
-        with ``query_more`` calls, as a lone query would be.
+        with ``query_more`` calls, as a lone query would be. ``include_deleted`` sends them
+        to ``queryAll`` (a composite subrequest may), as :meth:`query_all_rows` does.
         """
         if not statements:
             return []
-        subs = [Sub("GET", "query/?q=" + encode_soql(s)) for s in statements]
+        resource = "queryAll/?q=" if include_deleted else "query/?q="
+        subs = [Sub("GET", resource + encode_soql(s)) for s in statements]
         replies = self._composite("query", subs, write=False, idempotent=True)
         return [self._rest_of_pages(r.body or {}) for r in replies]
 

@@ -32,9 +32,10 @@ from .model import Outcome, Status
 
 SCHEMA_VERSION = 1
 # Columns added after the first release; _ensure_schema adds them to older state files.
+# ledger.merged_from: the record a row first named, once reconcile re-pointed it at a merge survivor.
 ADDED_COLUMNS: dict[str, dict[str, type]] = {
     "ledger": {"owner_id": str, "account_id": str, "account_match": str, "task_id": str,
-               "changed_fields": str},
+               "changed_fields": str, "merged_from": str},
     "runs": {"created_contacts": int, "updated_records": int, "tasks": int},
 }
 
@@ -316,15 +317,34 @@ class State:
                                   [since_ms]))
 
     def created_lead_ids(self, lead_ids: Iterable[str]) -> set[str]:
-        """Which of these Leads leadsync itself created (any time, not only in a window)."""
-        return {row["lead_id"] for row in self._where_in(
-            "SELECT DISTINCT lead_id FROM ledger WHERE action = 'create_lead' AND", "lead_id",
-            sorted(set(lead_ids)))}
+        """Which of these Leads leadsync itself created (any time, not only in a window).
+
+        A row re-pointed at a merge survivor still counts for the Lead leadsync created
+        (``merged_from``), not for the survivor, which may be someone else's.
+        """
+        column = "COALESCE(merged_from, lead_id)" if self._has_column("merged_from") else "lead_id"
+        return {row["created"] for row in self._where_in(
+            f"SELECT DISTINCT {column} AS created FROM ledger WHERE action = 'create_lead' AND",
+            column, sorted(set(lead_ids)))}
+
+    def _has_column(self, name: str) -> bool:
+        """A read-only state written by an older leadsync may lack a later column."""
+        return name in self.db["ledger"].columns_dict
 
     def set_member_id(self, conversion_id: str, member_id: str) -> None:
         """Point an applied row at its (re-created) CampaignMember, after a reconcile fix."""
         with self.transaction():
             self.db["ledger"].update(conversion_id, {"member_id": member_id, "updated_at": now_iso()})
+
+    def relink(self, conversion_id: str, sobject: str, survivor_id: str, member_id: str) -> None:
+        """Point an applied row at the record its own was merged into, and at the membership
+        there; ``merged_from`` keeps the record the row first named (merged twice: the first)."""
+        column = "lead_id" if sobject == "Lead" else "contact_id"
+        with self.transaction():
+            self.db.execute(
+                f"UPDATE ledger SET merged_from = COALESCE(merged_from, {column}), {column} = ?, "
+                "member_id = ?, updated_at = ? WHERE conversion_id = ?",
+                [survivor_id, member_id, now_iso(), conversion_id])
 
     def daily_outcomes(self, since_ms: int = 0) -> list[dict[str, Any]]:
         """Responses per submission day (UTC) and outcome, for the status chart."""

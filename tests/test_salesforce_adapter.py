@@ -133,6 +133,24 @@ def test_a_lookup_past_one_page_follows_the_cursor(org):
     assert sf_calls(sandbox) == {"salesforce.composite": 1, "salesforce.query": 1}
 
 
+def test_deleted_and_merged_rows_through_query_all(org):
+    sandbox, client = org
+    sf = sandbox.app.salesforce
+    ids = [sf.insert("Lead", {"LastName": f"M{i}", "Company": "Acme"}) for i in range(3)]
+    sf.merge("Lead", ids[0], [ids[1]])
+    sf.delete("Lead", ids[2])
+    sandbox.counters.clear()
+    statement = next(chunk_for_query("SELECT {fields} FROM Lead WHERE Id IN {values}",
+                                     ("Id", "IsDeleted", "MasterRecordId"), ids))
+    expected = {ids[0]: (False, None), ids[1]: (True, ids[0]), ids[2]: (True, None)}
+    alone = client.query_all_rows(statement)
+    assert {r["Id"]: (r["IsDeleted"], r["MasterRecordId"]) for r in alone} == expected
+    [packed] = client.query_many([statement], include_deleted=True)
+    assert {r["Id"]: (r["IsDeleted"], r["MasterRecordId"]) for r in packed} == expected
+    assert [r["Id"] for r in client.query_many([statement])[0]] == [ids[0]]   # query/ does not
+    assert sf_calls(sandbox) == {"salesforce.query": 1, "salesforce.composite": 2}
+
+
 def test_lookup_is_retried_after_a_server_error(org):
     sandbox, client = org
     emails, leads, _ = seed_people(sandbox, 10)

@@ -131,3 +131,34 @@ def test_cache_expires(tmp_path):
     state.cache("describe", {"Lead": {"fields": []}})
     assert state.cached("describe", 60) == {"Lead": {"fields": []}}
     assert state.cached("describe", -1) is None
+
+
+def test_relink_to_a_merge_survivor_keeps_the_first_record(tmp_path):
+    state = State.open(tmp_path / "s.db")
+    created = Outcome("a", "form-1", 1, "a@example.com", Action.CREATE_LEAD, Status.APPLIED,
+                      lead_id="00QLOSER", member_id="00vOLD")
+    state.record_outcomes([created], "run-1")
+    assert state.created_lead_ids(["00QLOSER", "00QSURVIVOR"]) == {"00QLOSER"}
+    state.relink("a", "Lead", "00QSURVIVOR", "00vNEW")
+    state.relink("a", "Lead", "00QTHIRD", "00vNEWER")               # merged again
+    row = state.ledger("a")
+    assert (row["lead_id"], row["member_id"], row["merged_from"]) == ("00QTHIRD", "00vNEWER", "00QLOSER")
+    # leadsync created the first Lead, not the survivor someone else may have made.
+    assert state.created_lead_ids(["00QLOSER", "00QTHIRD"]) == {"00QLOSER"}
+    state.close()
+
+
+def test_a_state_file_without_merged_from_reads_and_gains_it(tmp_path):
+    path = tmp_path / "old.db"
+    state = State.open(path)
+    state.record_outcomes([Outcome("a", "form-1", 1, "a@example.com", Action.CREATE_LEAD,
+                                   Status.APPLIED, lead_id="00Q1")], "run-1")
+    state.db.execute("ALTER TABLE ledger DROP COLUMN merged_from")
+    state.close()
+    old = State.open_read_only(path)                         # read-only: works without it
+    assert old.created_lead_ids(["00Q1"]) == {"00Q1"}
+    old.db.conn.close()
+    upgraded = State.open(path)
+    assert "merged_from" in upgraded.db["ledger"].columns_dict
+    assert upgraded.ledger("a")["lead_id"] == "00Q1"
+    upgraded.close()

@@ -1,11 +1,11 @@
 """``/_sandbox/``: the sandbox's own control endpoints (not a vendor API).
 
 Reset, load and dump the dataset, add users, queues and org settings to the live org
-(``salesforce/setup``), convert a lead (Salesforce has no REST call for it), read and reset
-counters, configure fault injection and the Salesforce API allowance, all over HTTP so a
-sandbox started with ``leadsync sandbox serve`` in another process can be driven by
-scripts. Same bearer token as the vendor APIs; never counted as API usage and never subject
-to injected faults.
+(``salesforce/setup``), convert a lead and merge records (Salesforce has no REST call for
+either), read and reset counters, configure fault injection and the Salesforce API
+allowance, all over HTTP so a sandbox started with ``leadsync sandbox serve`` in another
+process can be driven by scripts. Same bearer token as the vendor APIs; never counted as API
+usage and never subject to injected faults.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ class AdminApi:
             ("POST", "/_sandbox/load", self._load),
             ("GET", "/_sandbox/dump", self._dump),
             ("POST", "/_sandbox/convert-lead", self._convert_lead),
+            ("POST", "/_sandbox/merge", self._merge),
             ("GET", "/_sandbox/counters", self._counters),
             ("POST", "/_sandbox/counters/reset", self._counters_reset),
             ("GET", "/_sandbox/faults", self._faults_get),
@@ -96,6 +97,15 @@ class AdminApi:
             lead_id, body.get("contact_id") or body.get("contactId"),
             body.get("account_id") or body.get("accountId"))
         return Response.json(200, result)
+
+    def _merge(self, req: Request) -> Response:
+        """``{"sobject": "Lead", "master": "00Q..", "losers": ["00Q.."]}``: SOAP merge()'s effect."""
+        body = self._body(req)
+        sobject, master, losers = body.get("sobject"), body.get("master"), body.get("losers")
+        if (not isinstance(sobject, str) or not isinstance(master, str) or not isinstance(losers, list)
+                or not all(isinstance(x, str) for x in losers)):
+            return _error(400, "sobject (a name), master (an id) and losers (a list of ids) are required")
+        return Response.json(200, self.app.salesforce.merge(sobject, master, losers))
 
     def _counters(self, req: Request) -> Response:
         used, limit = self.app.salesforce.api_usage

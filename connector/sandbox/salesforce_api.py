@@ -228,6 +228,12 @@ class SalesforceApi:
             self.store.clear_journal()
             return self.store.convert_lead(lead_id, contact_id, account_id)
 
+    def merge(self, sobject: str, master_id: str, loser_ids: list[str]) -> dict[str, Any]:
+        """Merge up to two records into a master (admin operation; REST has no merge call)."""
+        with self.app.lock:
+            self.store.clear_journal()
+            return self.store.merge(sobject, master_id, loser_ids)
+
     def add_user(self, last_name: str, **kw: Any) -> str:
         """Add a User (see ``Store.add_user``): ``first_name, email, username, active, user_id``."""
         with self.app.lock:
@@ -459,8 +465,9 @@ class SalesforceApi:
                 self._cursors[locator] = {"rows": rows, "total": total, "batch": size}
                 while len(self._cursors) > _MAX_CURSORS:
                     self._cursors.popitem(last=False)
-            endpoint = "queryAll" if "/queryAll" in req.path else "query"
-            body["nextRecordsUrl"] = (f"/services/data/v{req.params['version']}/{endpoint}/"
+            # A queryAll's next page is under query/ too (REST guide, "Execute a SOQL Query
+            # that Includes Deleted Items"): the locator carries the deleted rows.
+            body["nextRecordsUrl"] = (f"/services/data/v{req.params['version']}/query/"
                                       f"{locator}-{end}")
         elif locator is not None:
             self._cursors.pop(locator, None)

@@ -249,6 +249,7 @@ LEAD = [
     FieldDef("IsUnreadByOwner", "boolean", label="Unread By Owner", nillable=False,
              createable=False, updateable=False, default=False),
     FieldDef("LastActivityDate", "date", createable=False, updateable=False),
+    _ro(_ref("MasterRecordId", "Lead", label="Master Record ID")),
 ]
 
 CONTACT = [
@@ -258,6 +259,7 @@ CONTACT = [
     _s("Department", 80),
     FieldDef("Birthdate", "date"),
     FieldDef("LastActivityDate", "date", createable=False, updateable=False),
+    _ro(_ref("MasterRecordId", "Contact", label="Master Record ID")),
 ]
 
 ACCOUNT = [

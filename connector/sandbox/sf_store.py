@@ -869,12 +869,15 @@ class Store:
             table.index(old)
         self._journal.append(undo)
 
-    def _remove(self, table: Table, row: Row) -> None:
+    def _remove(self, table: Table, row: Row, master_id: str | None = None) -> None:
+        """Move a row to the recycle bin (queryAll still sees it); a merge names its master."""
         rid = row["Id"]
         table.unindex(row)
         del table.rows[rid]
         tomb = Row(row)
         tomb["IsDeleted"] = True
+        if master_id is not None:
+            tomb["MasterRecordId"] = master_id
         tomb["LastModifiedDate"] = tomb["SystemModstamp"] = format_datetime(self._now())
         table.deleted[rid] = tomb
 
@@ -1100,6 +1103,79 @@ class Store:
         return {"leadId": lead["Id"], "contactId": contact_id, "accountId": account_id,
                 "opportunityId": None, "success": True}
 
+    # -- merge --------------------------------------------------------------------------
+    def merge(self, sobject: str, master_id: str, loser_ids: Iterable[str]) -> dict[str, Any]:
+        """Merge up to two records into a master, as SOAP ``merge()`` and Apex ``merge`` do.
+
+        Salesforce's REST API has no merge resource, so this backs an admin endpoint. The
+        losers are deleted with ``MasterRecordId`` set to the master: gone from ``query``,
+        kept in the recycle bin where ``queryAll`` sees them. Their related records move to
+        the master; a CampaignMember whose campaign the master is already in is deleted
+        instead (one member per campaign and record). All or nothing.
+        """
+        name = self.sobject_name(sobject)
+        reparent = _MERGE_REPARENT.get(name or "")
+        if name is None or reparent is None:
+            raise SfError("INVALID_TYPE", f"merge is supported for Lead, Contact and Account, "
+                          f"not {sobject}", [])
+        table = self.tables[name]
+        master = self.live(name, master_id)
+        losers = [self.live(name, rid) for rid in dict.fromkeys(loser_ids)]
+        if not losers:
+            raise SfError("INVALID_ID_FIELD", "merge needs at least one record to merge into "
+                          "the master", [])
+        if len(losers) > 2:
+            raise SfError("LIMIT_EXCEEDED", "Up to three records can be merged in a single "
+                          "request, including the master record", [])
+        if any(r["Id"] == master["Id"] for r in losers):
+            raise SfError("INVALID_ID_FIELD", "the master record cannot be merged into itself", [])
+        if any(r.get("IsConverted") for r in [master, *losers]):
+            raise SfError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead", [])
+        mark = self.mark()
+        updated: list[str] = []
+        try:
+            for loser in losers:
+                for child, fname in reparent:
+                    updated += self._reparent(child, fname, loser["Id"], master["Id"])
+                self._remove(table, table.rows[loser["Id"]], master_id=master["Id"])
+            self._replace(table, table.rows[master["Id"]], {})
+        except Exception:
+            self.rollback(mark)
+            raise
+        return {"id": master["Id"], "mergedRecordIds": [r["Id"] for r in losers],
+                "updatedRelatedIds": updated, "success": True, "errors": []}
+
+    def _reparent(self, child: str, fname: str, old_id: str, new_id: str) -> list[str]:
+        """Point a merged loser's related records at the master; return the moved ids."""
+        table = self.tables[child]
+        moved = []
+        for row in table.lookup(fname, old_id):
+            if child == "CampaignMember":
+                if any(o["CampaignId"] == row["CampaignId"] for o in table.lookup(fname, new_id)):
+                    self._delete_row(table, row)     # the master's own membership stays
+                    continue
+                changes = {fname: new_id, **self._member_person(row, fname, new_id)}
+            else:
+                changes = {fname: new_id}
+            self._replace(table, row, changes)
+            moved.append(row["Id"])
+        return moved
+
+    def _member_person(self, member: Row, fname: str, person_id: str) -> dict[str, Any]:
+        """A member's copied person fields after its Lead or Contact changed to ``person_id``."""
+        if fname == "LeadId" and member.get("ContactId"):
+            return {}  # a converted Lead's member reads its Contact, which did not change
+        person = self.tables["Lead" if fname == "LeadId" else "Contact"].rows[person_id]
+        out = {name: person.get(name) for name in ("FirstName", "LastName", "Name", "Title", "Email")}
+        out.update({"LeadOrContactId": person_id, "LeadOrContactOwnerId": person.get("OwnerId")})
+        if fname == "LeadId":
+            out["CompanyOrAccount"] = person.get("Company")
+        else:
+            account = (self.tables["Account"].rows.get(person["AccountId"])
+                       if person.get("AccountId") else None)
+            out["CompanyOrAccount"] = account.get("Name") if account else None
+        return out
+
     # -- dataset ------------------------------------------------------------------------
     def load(self, data: Mapping[str, Any]) -> None:
         """Replace the org with a dataset's ``salesforce`` section; DatasetError when invalid."""
@@ -1221,6 +1297,14 @@ class Store:
             "records": {name: [dict(r) for r in self.tables[name].rows.values()]
                         for name in LOAD_ORDER if self.tables[name].rows},
         }
+
+
+# What a merge moves from each loser to the master: (child object, its lookup field).
+_MERGE_REPARENT: dict[str, list[tuple[str, str]]] = {
+    "Lead": [("CampaignMember", "LeadId"), ("Task", "WhoId")],
+    "Contact": [("CampaignMember", "ContactId"), ("Task", "WhoId")],
+    "Account": [("Contact", "AccountId"), ("Task", "WhatId")],
+}
 
 
 def _dataset_list(data: Mapping[str, Any], key: str) -> list[Any]:
