@@ -95,7 +95,8 @@ class BulkWriter:
                     "salesforce.lead_external_id_field to write them exactly once")
         if s.auto_assign:
             return ("Leads are written through sObject Collections, not Bulk: auto_assign "
-                    "needs an assignment rule id that the Bulk path does not send")
+                    "(routing.mode = \"assignment_rules\") needs an assignment rule id that "
+                    "the Bulk path does not send")
         return None
 
     # -- the writer interface the engine uses ------------------------------------------

@@ -232,6 +232,40 @@ class SalesforceApi:
             self.store.clear_journal()
             return self.store.convert_lead(lead_id, contact_id, account_id)
 
+    def merge(self, sobject: str, master_id: str, loser_ids: list[str]) -> dict[str, Any]:
+        """Merge up to two records into a master (admin operation; REST has no merge call)."""
+        with self.app.lock:
+            self.store.clear_journal()
+            return self.store.merge(sobject, master_id, loser_ids)
+
+    def add_user(self, last_name: str, **kw: Any) -> str:
+        """Add a User (see ``Store.add_user``): ``first_name, email, username, active, user_id``."""
+        with self.app.lock:
+            self.store.clear_journal()
+            return self.store.add_user(last_name, **kw)
+
+    def add_queue(self, name: str, **kw: Any) -> str:
+        """Add a queue (see ``Store.add_queue``): ``developer_name, sobjects, email, queue_id``."""
+        with self.app.lock:
+            self.store.clear_journal()
+            return self.store.add_queue(name, **kw)
+
+    def setup(self, data: Mapping[str, Any]) -> None:
+        """Add users, queues, settings and picklist values to the live org (``Store.setup``)."""
+        with self.app.lock:
+            self.store.clear_journal()
+            self.store.setup(data)
+
+    def set_state_country_picklists(self, on: bool = True) -> None:
+        """Turn the org's State and Country/Territory Picklists on or off."""
+        with self.app.lock:
+            self.store.set_state_country_picklists(on)
+
+    def set_picklist(self, sobject: str, field_name: str, values: Any) -> None:
+        """Replace a picklist's values, e.g. the org's own Lead Status list."""
+        with self.app.lock:
+            self.store.set_picklist(sobject, field_name, values)
+
     def set_api_limit(self, limit: int, used: int | None = None) -> None:
         with self.app.lock:
             self.api_limit = int(limit)
@@ -435,8 +469,9 @@ class SalesforceApi:
                 self._cursors[locator] = {"rows": rows, "total": total, "batch": size}
                 while len(self._cursors) > _MAX_CURSORS:
                     self._cursors.popitem(last=False)
-            endpoint = "queryAll" if "/queryAll" in req.path else "query"
-            body["nextRecordsUrl"] = (f"/services/data/v{req.params['version']}/{endpoint}/"
+            # A queryAll's next page is under query/ too (REST guide, "Execute a SOQL Query
+            # that Includes Deleted Items"): the locator carries the deleted rows.
+            body["nextRecordsUrl"] = (f"/services/data/v{req.params['version']}/query/"
                                       f"{locator}-{end}")
         elif locator is not None:
             self._cursors.pop(locator, None)
