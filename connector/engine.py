@@ -79,6 +79,11 @@ class Engine:
         # Per-response lines for --dry-run and --json; a scheduled run keeps only counts,
         # so its memory follows the batch, not the backlog.
         self.keep_details = True
+        # Who writes Leads and members (create/upsert/create_members): the client's
+        # collections, or a backfill's Bulk API writer (connector.bulk) past a size.
+        self.writer: Any = salesforce
+        # A backfill pulls every form from here (epoch ms) instead of from its watermark.
+        self.since_ms: int | None = None
         self.routing = settings.routing          # owner names turned into Ids by _prepare
         self.schema: Any = None                  # the org's Lead/Contact describe, when needed
         self.form_names: dict[str, str] = {}
@@ -88,6 +93,17 @@ class Engine:
     def run(self, *, dry_run: bool = False, method: Method | None = None) -> RunReport:
         """A scheduled sync: everything new since each form's watermark."""
         return self._run(self._pull, dry_run=dry_run, method=method)
+
+    def backfill(self, since_ms: int, *, dry_run: bool = False, method: Method | None = None
+                 ) -> RunReport:
+        """A first sync of a long history: every mapped form's submissions since ``since_ms``,
+        whatever the watermarks say. Same decisions, writes and ledger as :meth:`run`; the
+        ledger skips what it holds, and watermarks still only move forward."""
+        self.since_ms = since_ms
+        try:
+            return self.run(dry_run=dry_run, method=method)
+        finally:
+            self.since_ms = None
 
     def process(self, submissions: Sequence[Submission], *, dry_run: bool = False,
                 method: Method | None = None) -> RunReport:
@@ -253,6 +269,8 @@ class Engine:
         for campaign in self.settings.campaigns:
             mark = self.state.watermark(campaign.form_id)
             since_by_form[campaign.form_id] = 0 if mark is None else max(0, mark - lookback_ms)
+            if self.since_ms is not None:
+                since_by_form[campaign.form_id] = self.since_ms
         pulled = self.hs.submissions_many(since_by_form)
         done = self.state.statuses(s.conversion_id for s in pulled)
         fresh, seen = [], set()
@@ -408,9 +426,9 @@ class Engine:
         if ext:
             for record, lw in zip(records, plan.leads):
                 record[ext] = lw.conversion_id
-            results = self.sf.upsert("Lead", ext, records)
+            results = self.writer.upsert("Lead", ext, records)
         else:
-            results = self.sf.create("Lead", records)
+            results = self.writer.create("Lead", records)
         created: dict[str, str] = {}
         for lw, result in zip(plan.leads, results):
             outcome = outcomes[lw.conversion_id]
@@ -491,7 +509,7 @@ class Engine:
             field_name = "LeadId" if mw.target.sobject == "Lead" else "ContactId"
             writes.append(mw)
             records.append({"CampaignId": mw.campaign_id, field_name: target_id, "Status": mw.status})
-        results = self.sf.create_members(records) if records else []
+        results = self.writer.create_members(records) if records else []
         for mw, result in zip(writes, results):
             outcome = outcomes[mw.conversion_id]
             if result.get("success"):

@@ -346,7 +346,12 @@ class SalesforceClient:
         ``{"success": True, "id": <the existing member>, "existed": True}``, looked up in one
         read scoped to their campaigns (never another campaign's membership).
         """
-        results = self.create("CampaignMember", records)
+        return self.mark_existing_members(records, self.create("CampaignMember", records))
+
+    def mark_existing_members(self, records: Sequence[dict[str, Any]],
+                              results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``results`` of creating ``records`` with each ``DUPLICATE_VALUE`` turned into the
+        existing member (``existed``), whichever API wrote them (collections or Bulk)."""
         taken = [i for i, r in enumerate(results)
                  if not r.get("success") and result_error(r)[0] == "DUPLICATE_VALUE"]
         if taken:

@@ -70,6 +70,8 @@ class SalesforceApi:
         self._cursor_seq = 0
         self._sub = Router()   # the same data routes, unmetered, for composite subrequests
         self._register()
+        from .bulk_api import BulkApi
+        self.bulk = BulkApi(self)  # Bulk API 2.0 ingest jobs, on the same store and meter
 
     # -- routes -------------------------------------------------------------------------
     def _register(self) -> None:
@@ -174,6 +176,7 @@ class SalesforceApi:
             self.api_used = int(data.get("api_used", 0))
             self.credentials = {k: str(v) for k, v in creds.items()}
             self._cursors.clear()
+            self.bulk.reset()
 
     def dump(self) -> dict[str, Any]:
         with self.app.lock:
@@ -189,6 +192,7 @@ class SalesforceApi:
             self.api_used = 0
             self.credentials = {}
             self._cursors.clear()
+            self.bulk.reset()
 
     # -- Python helpers (tests, demo) ---------------------------------------------------
     def records(self, sobject: str) -> list[dict[str, Any]]:
@@ -372,7 +376,7 @@ class SalesforceApi:
         return Response.json(200, {
             "DailyApiRequests": pair(self.api_limit, self.api_limit - self.api_used),
             "DailyAsyncApexExecutions": pair(250000, 250000),
-            "DailyBulkApiBatches": pair(15000, 15000),
+            "DailyBulkApiBatches": pair(15000, 15000 - self.bulk.batches_used),
             "DailyBulkV2QueryJobs": pair(10000, 10000),
             "DataStorageMB": pair(5, 5),
             "SingleEmail": pair(5000, 5000),
