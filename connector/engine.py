@@ -309,6 +309,7 @@ class Engine:
         self.state.record_intents([o for o in outcomes.values() if o.status is Status.PENDING],
                                   report.run_id)
         self._apply(plan, outcomes, memory)
+        self._share_failures(plan.steps, outcomes, planned, report)
         watermarks = self._watermarks(outcomes.values(), start_ms)
         self.state.record_outcomes(outcomes.values(), report.run_id, watermarks)
         for step in plan.steps:
@@ -440,6 +441,31 @@ class Engine:
                 _fail(outcome, result)
                 memory.failed(lw.conversion_id)
         return created
+
+    def _share_failures(self, steps: Sequence[Step], outcomes: dict[str, Outcome],
+                        planned: dict[tuple[str, str], str], report: RunReport) -> None:
+        """A response that counted on an earlier response's membership fails with it.
+
+        Otherwise Bob's repeat fill would be recorded as applied while his membership (say,
+        in a campaign someone deleted) never existed; and the run's memory forgets the failed
+        membership, so the next batch tries to create it again.
+        """
+        failed = {cid for cid, o in outcomes.items() if o.status is Status.FAILED}
+        if not failed:
+            return
+        for key in [k for k, cid in planned.items() if cid in failed]:
+            del planned[key]
+        for step in steps:
+            outcome = outcomes[step.decision.conversion_id]
+            creator = outcomes.get(step.via) if step.via else None
+            if creator is None or outcome.status is Status.FAILED:
+                continue
+            if creator.status is Status.FAILED:
+                outcome.status = Status.FAILED
+                outcome.member_existed = False
+                outcome.error_code = creator.error_code
+                outcome.error = (f"{creator.error_code}: the campaign membership it shares with "
+                                 f"response {step.via} was not created ({creator.error})")
 
     def _write_contacts(self, plan: WritePlan, outcomes: dict[str, Outcome], memory: RunMemory
                         ) -> dict[str, str]:

@@ -80,6 +80,7 @@ class Step:
     member: str              # "create" | "exists" | "update" | "none"
     member_id: str | None = None
     member_note: str = ""
+    via: str | None = None   # the response of this run whose membership this one shares
     changes: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)  # field -> (before, after)
     notes: tuple[str, ...] = ()   # owner, stage, task, matched account: one line each
     extra: Mapping[str, Any] = field(default_factory=dict)              # the same, for the ledger
@@ -135,7 +136,8 @@ def plan_batch(decisions: Iterable[Decision], existing: Mapping[tuple[str, str],
                                        f"already a member ({found.status})"))
         elif earlier is not None:
             plan.steps.append(Step(decision, "exists", None,
-                                   f"already a member through response {earlier} of this run"))
+                                   f"already a member through response {earlier} of this run",
+                                   via=earlier))
         else:
             plan.members.append(MemberWrite(decision.conversion_id, response.campaign_id, target,
                                             response.member_status))

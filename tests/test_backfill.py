@@ -122,8 +122,9 @@ def test_backfill_through_bulk_lands_exactly_what_sync_lands(make_org, method):
     assert {r["error_code"] for r in failed} == {"INVALID_EMAIL", "INVALID_CROSS_REFERENCE_KEY"}
     deleted = [r for r in failed if r["error_code"] == "INVALID_CROSS_REFERENCE_KEY"]
     assert all(r["campaign_id"] == backfilled.campaigns[-1] for r in deleted)
-    # poi: each of its 12 fills a Lead of its own; else 5 people, one membership each
-    assert len(deleted) == (12 if method == "poi" else 5) and all("invalid cross reference id" in r["error"] for r in deleted)
+    # all 12 fills are parked: under hybrid and unique a person's repeat fills share the one
+    # membership that failed, and fail with it (5 people, 12 fills)
+    assert len(deleted) == 12 and all("invalid cross reference id" in r["error"] for r in deleted)
 
 
 def test_without_the_external_id_leads_take_collections_and_members_bulk(make_org):
