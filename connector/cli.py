@@ -111,6 +111,40 @@ def retry(config: str | None, dry_run: bool, as_json: bool) -> None:
 
 
 @main.command()
+@config_option
+@click.option("--since", required=True, help="Start of the history by submission time: an ISO "
+              "date or datetime (UTC unless it says). Pulled for every form, whatever its watermark.")
+@click.option("--dry-run", is_flag=True, help="Pull, resolve and decide for real; write nothing; "
+              "print the plan.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON.")
+@click.option("--bulk-threshold", type=click.IntRange(min=0), default=10_000, show_default=True,
+              help="Write a batch's Leads or members through Bulk API 2.0 when there are more "
+              "than this many (fewer go through sObject Collections, as in sync).")
+@click.option("--batch-size", type=click.IntRange(1, 200_000), default=50_000, show_default=True,
+              help="Responses per batch (a sync's are at most 2,000).")
+@handle_errors
+def backfill(config: str | None, since: str, dry_run: bool, as_json: bool, bulk_threshold: int,
+             batch_size: int) -> None:
+    """First sync of a large history: same decisions and ledger as sync, big writes in Bulk.
+
+    Exit codes as for sync; a rerun is a no-op (the ledger holds every response).
+    """
+    from .backfill import render_bulk, run_backfill
+    from .config import load_settings
+    from .report import render
+
+    settings = load_settings(config)
+    result = run_backfill(settings, since=since, dry_run=dry_run, bulk_threshold=bulk_threshold,
+                          batch_size=batch_size)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        click.echo(render(result.report, detail=dry_run))
+        click.echo(render_bulk(result))
+    sys.exit(result.report.exit_code)
+
+
+@main.command()
 @click.option("--method", type=click.Choice(METHODS + ["all"]), default="all", show_default=True,
               help="Which method(s) to demonstrate, each on a fresh copy of the same world.")
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
@@ -201,12 +235,12 @@ def daemon(config: str | None, interval: str, once: bool, log_format: str) -> No
 @handle_errors
 def status(config: str | None, as_json: bool, html_path: Path | None) -> None:
     """Sync health from the local state: last runs, watermarks, parked failures, API usage,
-    and whether a daemon holds the lock. Makes no API call."""
+    and whether a daemon holds the lock. Makes no API call, so needs no token."""
     from .config import load_settings
     from .status import gather, render_text
     from .status_html import render_html
 
-    summary = gather(load_settings(config))
+    summary = gather(load_settings(config, require_secrets=False))
     if html_path is not None:
         html_path.write_text(render_html(summary), encoding="utf-8")
     click.echo(json.dumps(summary, indent=2) if as_json else render_text(summary))
@@ -238,3 +272,42 @@ def reconcile(config: str | None, since: str | None, fix: bool, yes: bool, as_js
 def _can_ask() -> bool:
     """Whether a person is there to confirm a change (a terminal on stdin)."""
     return sys.stdin.isatty()
+
+
+# -- mappings --------------------------------------------------------------------------
+
+@main.group()
+def mappings() -> None:
+    """Field mappings (mappings/*.toml): check one against the org."""
+
+
+@mappings.command("check")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON.")
+@handle_errors
+def mappings_check(config: str | None, as_json: bool) -> None:
+    """Check the configured mapping against the org's describe of Lead and Contact.
+
+    Fields exist and are writable, lengths, picklist values; one line per problem, with the
+    mapping file's line. Exit 0 when clean (warnings allowed), 3 when errors are found.
+    """
+    from .config import load_settings
+    from .mapping import load_mapping
+    from .mapping_check import check_mapping, has_errors
+    from .salesforce import SalesforceClient
+    from .schema import schema_from_describes
+
+    settings = load_settings(config)
+    mapping = load_mapping(settings.mapping_path())
+    client = SalesforceClient(settings.salesforce)
+    problems = check_mapping(mapping, schema_from_describes(client.describe(["Lead", "Contact"])))
+    if as_json:
+        click.echo(json.dumps({"mapping": mapping.source, "ok": not has_errors(problems),
+                               "problems": [p.to_json() for p in problems]}, indent=2))
+    else:
+        for problem in problems:
+            click.echo(f"{mapping.source}: {problem}")
+        errors = sum(p.level == "error" for p in problems)
+        click.echo(f"{mapping.source}: {errors} error(s), {len(problems) - errors} warning(s)"
+                   if problems else f"{mapping.source}: OK against the org's Lead and Contact")
+    sys.exit(3 if has_errors(problems) else 0)

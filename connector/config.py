@@ -10,12 +10,15 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+from .accounts import AccountMatching, parse_account_matching
 from .errors import ConfigError
 from .model import Method
+from .routing import Routing, parse_routing
+from .transforms import country_code
 
 
 class Secret:
@@ -101,6 +104,8 @@ class Settings:
     campaigns: tuple[CampaignMap, ...]
     sync: SyncSettings = field(default_factory=SyncSettings)
     source: str = "<memory>"
+    routing: Routing = field(default_factory=lambda: parse_routing(None))
+    accounts: AccountMatching = field(default_factory=AccountMatching)
 
     def campaign_for(self, form_id: str) -> CampaignMap | None:
         for campaign in self.campaigns:
@@ -121,7 +126,7 @@ class Settings:
 
 
 _SECTIONS: dict[str, set[str]] = {
-    "": {"method", "salesforce", "hubspot", "state", "campaigns", "sync"},
+    "": {"method", "salesforce", "hubspot", "state", "campaigns", "sync", "routing", "accounts"},
     "salesforce": {"instance_url", "access_token", "username", "password", "security_token",
                    "consumer_key", "consumer_secret", "api_version", "auto_assign",
                    "lead_external_id_field", "budget_share"},
@@ -152,8 +157,13 @@ def parse_duration(text: str | int | float, *, key: str) -> int:
 
 
 def load_settings(path: str | Path | None = None, *, env: Mapping[str, str] | None = None,
-                  overrides: Mapping[str, Any] | None = None) -> Settings:
-    """Read the config file named by ``path`` or ``LEADSYNC_CONFIG``."""
+                  overrides: Mapping[str, Any] | None = None,
+                  require_secrets: bool = True) -> Settings:
+    """Read the config file named by ``path`` or ``LEADSYNC_CONFIG``.
+
+    ``require_secrets=False`` is for commands that call no API (``status``): an admin on the
+    box needs the state path, not the integration's tokens.
+    """
     env = os.environ if env is None else env
     path = path or env.get("LEADSYNC_CONFIG")
     if not path:
@@ -165,11 +175,13 @@ def load_settings(path: str | Path | None = None, *, env: Mapping[str, str] | No
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
     data.update(overrides or {})
-    return settings_from_dict(data, env=env, source=str(path))
+    return settings_from_dict(data, env=env, source=str(path), require_secrets=require_secrets)
 
 
 def settings_from_dict(data: Mapping[str, Any], *, env: Mapping[str, str] | None = None,
-                       source: str = "<memory>") -> Settings:
+                       source: str = "<memory>", require_secrets: bool = True) -> Settings:
+    """Validate a parsed config; without ``require_secrets`` missing credentials are allowed
+    (every other key is checked as usual, and credentials given are still read)."""
     env = os.environ if env is None else env
     _check_keys("", data)
     for section in ("salesforce", "hubspot", "state", "sync"):
@@ -191,8 +203,8 @@ def settings_from_dict(data: Mapping[str, Any], *, env: Mapping[str, str] | None
         table = sf if section == "salesforce" else hs
         if env.get(var):
             table[key] = env[var]
-    salesforce = _salesforce(sf)
-    hubspot = _hubspot(hs)
+    salesforce = _salesforce(sf, require_secrets)
+    hubspot = _hubspot(hs, require_secrets)
 
     campaigns_raw = data.get("campaigns", [])
     if not isinstance(campaigns_raw, list) or not campaigns_raw:
@@ -226,10 +238,22 @@ def settings_from_dict(data: Mapping[str, Any], *, env: Mapping[str, str] | None
         mapping=str(sync_raw.get("mapping", "mappings/default.toml")),
     )
     state_path = Path(str(data.get("state", {}).get("path", "state/leadsync.db")))
-    return Settings(method, salesforce, hubspot, state_path, tuple(campaigns), sync, source)
+    routing = parse_routing(data.get("routing"), forms=[c.form_id for c in campaigns],
+                            country=country_code)
+    if routing.mode == "assignment_rules":
+        # Salesforce's own rules were chosen explicitly: every Lead write asks for them.
+        salesforce = replace(salesforce, auto_assign=True)
+    elif routing.mode == "rules" and salesforce.auto_assign:
+        raise ConfigError("auto_assign = true would let Salesforce's assignment rules replace the "
+                          "owners [routing] rules set; use routing.mode = \"assignment_rules\" "
+                          "for Salesforce's rules, or set auto_assign = false",
+                          key="salesforce.auto_assign")
+    accounts = parse_account_matching(data.get("accounts"))
+    return Settings(method, salesforce, hubspot, state_path, tuple(campaigns), sync, source,
+                    routing, accounts)
 
 
-def _salesforce(sf: dict[str, Any]) -> SalesforceSettings:
+def _salesforce(sf: dict[str, Any], require_secrets: bool = True) -> SalesforceSettings:
     url = sf.get("instance_url")
     if not isinstance(url, str) or not re.match(r"^https?://[^/\s]+/?$", url):
         raise ConfigError("must be the org's base URL, e.g. https://acme.my.salesforce.com",
@@ -239,7 +263,7 @@ def _salesforce(sf: dict[str, Any]) -> SalesforceSettings:
     has_token = "access_token" in secret
     has_password = bool(sf.get("username")) and "password" in secret
     has_client = bool(sf.get("consumer_key")) and "consumer_secret" in secret
-    if not (has_token or has_password or has_client):
+    if require_secrets and not (has_token or has_password or has_client):
         raise ConfigError("missing: set access_token (or LEADSYNC_SALESFORCE_ACCESS_TOKEN), "
                           "or username + password (+ security_token), or consumer_key + "
                           "consumer_secret", key="salesforce.access_token")
@@ -265,15 +289,15 @@ def _salesforce(sf: dict[str, Any]) -> SalesforceSettings:
         auto_assign=auto_assign, lead_external_id_field=ext, budget_share=float(share))
 
 
-def _hubspot(hs: dict[str, Any]) -> HubSpotSettings:
+def _hubspot(hs: dict[str, Any], require_secrets: bool = True) -> HubSpotSettings:
     url = hs.get("base_url", "https://api.hubapi.com")
     if not isinstance(url, str) or not re.match(r"^https?://[^/\s]+/?$", url):
         raise ConfigError("must be a base URL such as https://api.hubapi.com", key="hubspot.base_url")
-    if not hs.get("access_token"):
+    if require_secrets and not hs.get("access_token"):
         raise ConfigError("missing: set it or LEADSYNC_HUBSPOT_ACCESS_TOKEN (a private app token)",
                           key="hubspot.access_token")
-    return HubSpotSettings(url.rstrip("/"), Secret(str(hs["access_token"])),
-                           _int(hs.get("page_size", 50), "hubspot.page_size", 1, 50))
+    token = Secret(str(hs["access_token"])) if hs.get("access_token") else None
+    return HubSpotSettings(url.rstrip("/"), token, _int(hs.get("page_size", 50), "hubspot.page_size", 1, 50))
 
 
 def _check_keys(section: str, table: Mapping[str, Any], prefix: str | None = None) -> None:

@@ -13,7 +13,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from .config import Settings, settings_from_dict
 from .engine import RunReport, Session
@@ -98,7 +98,8 @@ def build_world(sandbox: Sandbox, *, now_ms: int | None = None) -> World:
     return world
 
 
-def demo_settings(sandbox: Sandbox, world: World, state_path: Path, method: Method) -> Settings:
+def demo_settings(sandbox: Sandbox, world: World, state_path: Path, method: Method,
+                  **sections: Any) -> Settings:
     return settings_from_dict({
         "method": method.value,
         "salesforce": {"instance_url": sandbox.url, "access_token": sandbox.token,
@@ -107,7 +108,30 @@ def demo_settings(sandbox: Sandbox, world: World, state_path: Path, method: Meth
         "state": {"path": str(state_path)},
         "campaigns": [{"form_id": f, "campaign_id": c, "member_status": "Responded"}
                       for f, c in zip(world.forms, world.campaigns)],
+        **sections,
     }, env={})
+
+
+def add_sales_team(sandbox: Sandbox, world: World) -> dict[str, Any]:
+    """Reps, a queue and the [routing]/[accounts] an admin would write for this world."""
+    sf, hs = sandbox.app.salesforce, sandbox.app.hubspot
+    sf.add_user("Meyer", first_name="Maria", username="maria@sales.example")
+    sf.add_user("Okafor", first_name="Ade", username="ade@sales.example")
+    sf.add_queue("Inbound Leads", developer_name="Inbound_Leads")
+    hs.add_submission(world.forms[1], {"email": "jane.doe@eu.acme.example", "firstname": "jane",
+                                       "lastname": "Doe", "jobtitle": "Head of Ops"},
+                      submitted_at=int(time.time() * 1000) - 2 * DAY_MS)
+    world.notes["jane.doe@eu.acme.example"] = "new, at Acme's domain"
+    demo = world.forms[3]
+    return {
+        "routing": {"mode": "rules", "default_owner": "queue:Inbound_Leads",
+                    "rules": [{"owner": "user:maria@sales.example", "form": [demo]},
+                              {"owner": "user:ade@sales.example", "domain": ["umbrella.example"]}],
+                    "stages": {"nurture": "Open - Not Contacted",
+                               "sales_ready": "Working - Contacted", "sales_ready_forms": [demo]},
+                    "tasks": {"sla": "4h", "owner": "user:maria@sales.example"}},
+        "accounts": {"new_person": "contact"},
+    }
 
 
 def run_demo(methods: list[Method], state_dir: Path | None, echo: Callable[[str], None]) -> int:
@@ -142,8 +166,28 @@ def run_demo(methods: list[Method], state_dir: Path | None, echo: Callable[[str]
             if email.startswith("bob."):
                 counts = "".join(f"{leads_by_bob[m][email]:>8}" for m in methods)
                 echo(f"  {note:<40}{counts}")
+        if Method.UNIQUE in methods:
+            run_hand_off(base, echo)
         echo(f"\nState files: {base}" + ("" if state_dir else " (temporary, removed now)"))
         return max(r.exit_code for r in reports.values())
     finally:
         if holder:
             holder.cleanup()
+
+
+def run_hand_off(base: Path, echo: Callable[[str], None]) -> None:
+    """The same world under unique with a mapping's rules, routing, stages, Tasks and
+    account matching: what each response changes on its record, shown as before -> after."""
+    with Sandbox() as sandbox:
+        world = build_world(sandbox)
+        sections = add_sales_team(sandbox, world)
+        settings = demo_settings(sandbox, world, base / "demo-hand-off.db", Method.UNIQUE, **sections)
+        echo("\n=== unique, with routing, stages, Tasks and account matching " + "=" * 14)
+        with Session(settings, retry=RetryPolicy.fast()) as engine:
+            report = engine.run()
+        echo(render(report, detail=True))
+        sf = sandbox.app.salesforce
+        tasks = sf.records("Task")
+        contacts = [c for c in sf.records("Contact") if c.get("Email") == "jane.doe@eu.acme.example"]
+        echo(f"  Follow-up Tasks: {len(tasks)}; Jane Doe is "
+             + (f"a Contact on Account {contacts[0]['AccountId']}" if contacts else "not a Contact"))

@@ -22,6 +22,7 @@ from .mapping import FieldMapping, to_response
 from .methods import RunMemory, decide_all
 from .model import Action, Decision, Method, Outcome, Response, Status, Submission
 from .plan import ExistingMember, Step, WritePlan, plan_batch, step_json
+from .profile import Shaping, shape
 from .resolve import created_for, resolve, rows_to_records
 from .salesforce import AmbiguousWrite, SalesforceClient, result_error
 from .state import State, advance_watermark
@@ -93,11 +94,31 @@ class Engine:
         # Per-response lines for --dry-run and --json; a scheduled run keeps only counts,
         # so its memory follows the batch, not the backlog.
         self.keep_details = True
+        # Who writes Leads and members (create/upsert/create_members): the client's
+        # collections, or a backfill's Bulk API writer (connector.bulk) past a size.
+        self.writer: Any = salesforce
+        # A backfill pulls every form from here (epoch ms) instead of from its watermark.
+        self.since_ms: int | None = None
+        self.routing = settings.routing          # owner names turned into Ids by _prepare
+        self.schema: Any = None                  # the org's Lead/Contact describe, when needed
+        self.form_names: dict[str, str] = {}
+        self._prepared = False
 
     # -- the run -------------------------------------------------------------------------
     def run(self, *, dry_run: bool = False, method: Method | None = None) -> RunReport:
         """A scheduled sync: everything new since each form's watermark."""
         return self._run(self._pull, dry_run=dry_run, method=method)
+
+    def backfill(self, since_ms: int, *, dry_run: bool = False, method: Method | None = None
+                 ) -> RunReport:
+        """A first sync of a long history: every mapped form's submissions since ``since_ms``,
+        whatever the watermarks say. Same decisions, writes and ledger as :meth:`run`; the
+        ledger skips what it holds, and watermarks still only move forward."""
+        self.since_ms = since_ms
+        try:
+            return self.run(dry_run=dry_run, method=method)
+        finally:
+            self.since_ms = None
 
     def process(self, submissions: Sequence[Submission], *, dry_run: bool = False,
                 method: Method | None = None) -> RunReport:
@@ -153,6 +174,7 @@ class Engine:
             self.state.lock()
             self.state.start_run(report.run_id, method.value, dry_run)
         try:
+            self._prepare()
             finished = self._process(source(report), method, report, dry_run, start_ms)
             report.status = "partial" if report.counts["failed"] else ("ok" if finished else "stopped")
         except BudgetExhausted as exc:
@@ -225,6 +247,40 @@ class Engine:
                 f"budget ({share:.0%}); stopping before the next batch, state intact",
                 service="salesforce", code="BUDGET")
 
+    # -- once per engine: what the mapping and routing need from the vendors ---------------
+    DESCRIBE_MAX_AGE = 24 * 3600   # fields and picklists change rarely; a day-old copy is fine
+
+    def _prepare(self) -> None:
+        """Owner names -> Ids, the org's describe, form names: each fetched only when the
+        configuration uses it, so a plain sync spends no call on them."""
+        if self._prepared:
+            return
+        from .routing import owner_names, with_owner_ids
+
+        names = owner_names(self.routing)
+        if names:
+            users = [n.split(":", 1)[1] for n in names if n.startswith("user:")]
+            queues = [n.split(":", 1)[1] for n in names if n.startswith("queue:")]
+            self.routing = with_owner_ids(self.routing, self.sf.find_owners(users, queues))
+        if self._needs_schema():
+            self.schema = self._load_schema()
+        if self.routing.tasks is not None:
+            self.form_names = self.hs.form_names()
+        self._prepared = True
+
+    def _needs_schema(self) -> bool:
+        wanted = {"truncate", "country", "state"}
+        return any(wanted & set(spec.transforms) for spec in self.mapping.fields)
+
+    def _load_schema(self) -> Any:
+        from .schema import schema_from_describes
+
+        described = self.state.cached("describe", self.DESCRIBE_MAX_AGE)
+        if not described:
+            described = self.sf.describe(["Lead", "Contact"])
+            self.state.cache("describe", described)
+        return schema_from_describes(described)
+
     # -- pull ----------------------------------------------------------------------------
     def _pull(self, report: RunReport) -> Batches:
         """New submissions of every mapped form, oldest first; the ledger drops repeats.
@@ -239,6 +295,8 @@ class Engine:
         for campaign in self.settings.campaigns:
             mark = self.state.watermark(campaign.form_id)
             since_by_form[campaign.form_id] = 0 if mark is None else max(0, mark - lookback_ms)
+            if self.since_ms is not None:
+                since_by_form[campaign.form_id] = self.since_ms
         self.state.unstage_all()  # an earlier run's, on a daemon's connection: pulled again below
         with closing(self.hs.pages_many(since_by_form)) as pages:
             for page in pages:
@@ -253,8 +311,9 @@ class Engine:
                planned: dict[tuple[str, str], str], report: RunReport, dry_run: bool,
                start_ms: int) -> None:
         responses, rejected = self._normalise(batch)
-        decisions = self._decide(responses, method, memory)
+        decisions, found = self._decide(responses, method, memory)
         plan = plan_batch(decisions, self._existing_members(responses, decisions), planned)
+        plan = shape(plan, self._shaping(responses, found))
         order = {sub.conversion_id: i for i, sub in enumerate(batch)}
         plan.steps = sorted(plan.steps + [Step(d, "none") for d in rejected],
                             key=lambda step: order[step.decision.conversion_id])
@@ -267,9 +326,12 @@ class Engine:
             return
 
         outcomes = {step.decision.conversion_id: _outcome(step, batch) for step in plan.steps}
+        for step in plan.steps:
+            outcomes[step.decision.conversion_id].extra.update(step.extra)
         self.state.record_intents([o for o in outcomes.values() if o.status is Status.PENDING],
                                   report.run_id)
         self._apply(plan, outcomes, memory)
+        self._share_failures(plan.steps, outcomes, planned, report)
         watermarks = self._watermarks(outcomes.values(), start_ms)
         self.state.record_outcomes(outcomes.values(), report.run_id, watermarks)
         for step in plan.steps:
@@ -286,26 +348,73 @@ class Engine:
             assert campaign is not None  # only mapped forms are pulled
             try:
                 responses.append(to_response(sub, self.mapping, campaign_id=campaign.campaign_id,
-                                             member_status=campaign.member_status))
+                                             member_status=campaign.member_status,
+                                             schema=self.schema))
             except RecordError as exc:
                 rejected.append(Decision(None, sub.conversion_id, Action.FAILED, None,
                                          exc.message, exc.code))
         return responses, rejected
 
-    def _decide(self, responses: list[Response], method: Method, memory: RunMemory) -> list[Decision]:
+    def _decide(self, responses: list[Response], method: Method, memory: RunMemory
+                ) -> tuple[list[Decision], "Found"]:
         if not responses:
-            return []
+            return [], Found()
         ext = self.settings.salesforce.lead_external_id_field
-        lead_rows, contact_rows = self.sf.find_people({r.email for r in responses}, external_id_field=ext)
+        lead_rows, contact_rows = self.sf.find_people(
+            {r.email for r in responses}, external_id_field=ext,
+            lead_fields=self._read_fields("Lead"), contact_fields=self._read_fields("Contact"))
         leads, contacts = rows_to_records(lead_rows, contact_rows, external_id_field=ext)
         matches = resolve({r.email for r in responses}, leads, contacts,
                           choose=self.settings.sync.on_multiple_matches)
         batch_ids = {r.conversion_id for r in responses}
         recovered = {cid: rec for cid, rec in created_for(leads).items() if cid in batch_ids}
+        accounts = self._match_accounts(responses, matches, memory, method)
         decisions = decide_all(method, responses, matches, memory,
-                               unique_prefers=self.settings.sync.unique_prefers, recovered=recovered)
+                               unique_prefers=self.settings.sync.unique_prefers, recovered=recovered,
+                               accounts=accounts, new_person=self.settings.accounts.new_person)
         notes = {email: m.note for email, m in matches.items() if m.note}
-        return [_with_note(d, notes.get(d.response.email if d.response else "", "")) for d in decisions]
+        found = Found({row["Id"]: row for row in [*lead_rows, *contact_rows]}, accounts)
+        return [_with_note(d, notes.get(d.response.email if d.response else "", ""))
+                for d in decisions], found
+
+    def _read_fields(self, sobject: str) -> tuple[str, ...]:
+        """Fields whose current values the rules and routing compare against."""
+        fields = list(self.mapping.read_fields(sobject)) + ["OwnerId"]
+        stages = self.routing.stages
+        if sobject == "Lead" and stages is not None:
+            fields += ["Status"] + ([stages.date_field] if stages.date_field else [])
+        return tuple(fields)
+
+    def _match_accounts(self, responses: list[Response], matches: dict[str, Any], memory: RunMemory,
+                        method: Method) -> dict[str, Any]:
+        """The Account each person who will get a new record belongs to (one call a batch)."""
+        settings = self.settings.accounts
+        if not settings.enabled:
+            return {}
+        from .accounts import lookup_terms, match_accounts
+
+        people: dict[str, str | None] = {}
+        for r in responses:
+            match = matches.get(r.email)
+            known = match is not None and (match.lead is not None or
+                                           (method is Method.UNIQUE and match.contact is not None))
+            if method is Method.POI or not (known or r.email in memory.people):
+                people[r.email] = r.lead_fields.get("Company")
+        terms = lookup_terms(people, settings)
+        if not terms.domains and not terms.company_prefixes:
+            return {}
+        rows = self.sf.find_accounts(terms.domains, terms.company_prefixes)
+        return match_accounts(people, rows, settings)
+
+    def _shaping(self, responses: list[Response], found: "Found") -> Shaping:
+        history: dict[str, list[tuple[int, str]]] = {}
+        if self.routing.tasks is not None:
+            names = self.form_names
+            history = {email: [(at, names.get(form, form)) for at, form in moments]
+                       for email, moments in self.state.history(r.email for r in responses).items()}
+        return Shaping(self.mapping, self.routing, found.current, found.accounts,
+                       self.settings.accounts.lead_field, self.form_names, history,
+                       int(self.clock() * 1000), self.schema)
 
     def _existing_members(self, responses: list[Response], decisions: list[Decision]
                           ) -> dict[tuple[str, str], ExistingMember]:
@@ -321,14 +430,11 @@ class Engine:
 
     # -- apply ---------------------------------------------------------------------------
     def _apply(self, plan: WritePlan, outcomes: dict[str, Outcome], memory: RunMemory) -> None:
-        lead_ids = self._write_leads(plan, outcomes, memory)
-        self._write_members(plan, outcomes, lead_ids)
-        if plan.member_updates:
-            results = self.sf.update("CampaignMember", [{"id": u.member_id, "Status": u.status}
-                                                         for u in plan.member_updates])
-            for update, result in zip(plan.member_updates, results):
-                if not result.get("success"):
-                    _fail(outcomes[update.conversion_id], result)
+        created = self._write_leads(plan, outcomes, memory)
+        created.update(self._write_contacts(plan, outcomes, memory))
+        self._write_members(plan, outcomes, created)
+        self._write_updates(plan, outcomes)
+        self._write_tasks(plan, outcomes, created)
         for outcome in outcomes.values():
             if outcome.status is Status.PENDING:
                 outcome.status = Status.APPLIED
@@ -343,20 +449,97 @@ class Engine:
         if ext:
             for record, lw in zip(records, plan.leads):
                 record[ext] = lw.conversion_id
-            results = self.sf.upsert("Lead", ext, records)
+            results = self.writer.upsert("Lead", ext, records)
         else:
-            results = self.sf.create("Lead", records)
+            results = self.writer.create("Lead", records)
         created: dict[str, str] = {}
         for lw, result in zip(plan.leads, results):
             outcome = outcomes[lw.conversion_id]
             if result.get("success") and result.get("id"):
                 created[lw.conversion_id] = result["id"]
                 outcome.lead_id = result["id"]
-                memory.lead_created(lw.conversion_id, result["id"])
+                memory.created(lw.conversion_id, result["id"])
             else:
                 _fail(outcome, result)
-                memory.lead_failed(lw.conversion_id)
+                memory.failed(lw.conversion_id)
         return created
+
+    def _share_failures(self, steps: Sequence[Step], outcomes: dict[str, Outcome],
+                        planned: dict[tuple[str, str], str], report: RunReport) -> None:
+        """A response that counted on an earlier response's membership fails with it.
+
+        Otherwise Bob's repeat fill would be recorded as applied while his membership (say,
+        in a campaign someone deleted) never existed; and the run's memory forgets the failed
+        membership, so the next batch tries to create it again.
+        """
+        failed = {cid for cid, o in outcomes.items() if o.status is Status.FAILED}
+        if not failed:
+            return
+        for key in [k for k, cid in planned.items() if cid in failed]:
+            del planned[key]
+        for step in steps:
+            outcome = outcomes[step.decision.conversion_id]
+            creator = outcomes.get(step.via) if step.via else None
+            if creator is None or outcome.status is Status.FAILED:
+                continue
+            if creator.status is Status.FAILED:
+                outcome.status = Status.FAILED
+                outcome.member_existed = False
+                outcome.error_code = creator.error_code
+                outcome.error = (f"{creator.error_code}: the campaign membership it shares with "
+                                 f"response {step.via} was not created ({creator.error})")
+
+    def _write_contacts(self, plan: WritePlan, outcomes: dict[str, Outcome], memory: RunMemory
+                        ) -> dict[str, str]:
+        """Create the Contacts for new people at matched Accounts; conversion id -> Id.
+
+        No external id here: a lost reply is found again by the next lookup, by email."""
+        if not plan.contacts:
+            return {}
+        results = self.sf.create("Contact", [dict(cw.fields) for cw in plan.contacts])
+        created: dict[str, str] = {}
+        for cw, result in zip(plan.contacts, results):
+            outcome = outcomes[cw.conversion_id]
+            if result.get("success") and result.get("id"):
+                created[cw.conversion_id] = outcome.contact_id = result["id"]
+                memory.created(cw.conversion_id, result["id"])
+            else:
+                _fail(outcome, result)
+                memory.failed(cw.conversion_id)
+        return created
+
+    def _write_updates(self, plan: WritePlan, outcomes: dict[str, Outcome]) -> None:
+        """Member statuses and filled blanks travel together: one collections call a batch."""
+        records = [("CampaignMember", {"id": u.member_id, "Status": u.status})
+                   for u in plan.member_updates]
+        records += [(u.sobject, {"id": u.id, **u.fields}) for u in plan.updates]
+        if not records:
+            return
+        results = self.sf.update_mixed(records)
+        for update, result in zip(plan.member_updates, results):
+            if not result.get("success"):
+                _fail(outcomes[update.conversion_id], result)
+        for change, result in zip(plan.updates, results[len(plan.member_updates):]):
+            if not result.get("success"):
+                for cid in change.conversion_ids:
+                    _fail(outcomes[cid], result)
+
+    def _write_tasks(self, plan: WritePlan, outcomes: dict[str, Outcome], created: dict[str, str]) -> None:
+        """Follow-up Tasks, once the records they are about exist."""
+        writes, records = [], []
+        for tw in plan.tasks:
+            who = tw.who.id or created.get(tw.who.new_lead_of or "")
+            if who is None or outcomes[tw.conversion_id].status is Status.FAILED:
+                continue
+            writes.append(tw)
+            records.append({**tw.fields, "WhoId": who})
+        results = self.sf.create("Task", records) if records else []
+        for tw, result in zip(writes, results):
+            outcome = outcomes[tw.conversion_id]
+            if result.get("success"):
+                outcome.extra["task_id"] = result.get("id")
+            else:
+                _fail(outcome, result)
 
     def _write_members(self, plan: WritePlan, outcomes: dict[str, Outcome], lead_ids: dict[str, str]) -> None:
         writes, records = [], []
@@ -374,7 +557,7 @@ class Engine:
             field_name = "LeadId" if mw.target.sobject == "Lead" else "ContactId"
             writes.append(mw)
             records.append({"CampaignId": mw.campaign_id, field_name: target_id, "Status": mw.status})
-        results = self.sf.create_members(records) if records else []
+        results = self.writer.create_members(records) if records else []
         for mw, result in zip(writes, results):
             outcome = outcomes[mw.conversion_id]
             if result.get("success"):
@@ -455,7 +638,8 @@ def _count_key(action: Action, member: str) -> str:
         return "failed"
     if member == "exists":
         return "already_member"
-    return {"create_lead": "created_leads", "attach_lead": "attached", "attach_contact": "attached"}[action.value]
+    return {"create_lead": "created_leads", "create_contact": "created_contacts",
+            "attach_lead": "attached", "attach_contact": "attached"}[action.value]
 
 
 def _outcome_key(outcome: Outcome) -> str:
@@ -468,6 +652,15 @@ def _outcome_json(outcome: Outcome) -> dict[str, Any]:
     return {"status": outcome.status.value, "lead_id": outcome.lead_id, "contact_id": outcome.contact_id,
             "member_id": outcome.member_id, "already_member": outcome.member_existed,
             "error_code": outcome.error_code, "error": outcome.error}
+
+
+@dataclass
+class Found:
+    """What a batch's lookups found beyond the decisions: records' current fields by Id,
+    and the Account each new person matched."""
+
+    current: dict[str, dict[str, Any]] = field(default_factory=dict)
+    accounts: dict[str, Any] = field(default_factory=dict)
 
 
 class Session:

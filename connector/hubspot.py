@@ -209,6 +209,21 @@ class HubSpotClient:
     def portal_id(self) -> int | None:
         return self.get("/account-info/v3/details").get("portalId")
 
+    def form_names(self) -> dict[str, str]:
+        """Form id -> name, every page of forms v3: a follow-up Task names the form a rep
+        will recognise ("Demo request"), not its GUID."""
+        names: dict[str, str] = {}
+        after: str | None = None
+        while True:
+            qs: dict[str, Any] = {"limit": 100, **({"after": after} if after else {})}
+            page = self.get("/marketing/v3/forms/", qs)
+            for form in page.get("results") or []:
+                if form.get("id"):
+                    names[str(form["id"])] = str(form.get("name") or form["id"])
+            after = ((page.get("paging") or {}).get("next") or {}).get("after")
+            if not after or not page.get("results"):
+                return names
+
 
 def to_submission(form_id: str, item: dict[str, Any]) -> Submission:
     """A v1 result item -> Submission. Odd items still get a stable key, so none is lost."""

@@ -1,21 +1,40 @@
-"""Form fields -> Salesforce Lead fields, and the cleaning every value gets on the way.
+"""Form fields -> Salesforce Lead and Contact fields, with a sync rule and transforms each.
 
 Pure: a submission and a mapping in, a :class:`Response` (or a :class:`RecordError` with
-a reason an admin can act on) out. Cleaning here, rather than letting Salesforce reject
-the record, means one over-long job title does not cost a form fill.
+a reason an admin can act on) out; and, for a record that exists, which fields a response
+may change (:func:`field_changes`). Cleaning here, rather than letting Salesforce reject
+the record, means one over-long job title or odd phone number does not cost a form fill.
+
+The mapping file (``mappings/*.toml``)::
+
+    [defaults]                  # written on a new Lead only
+    LeadSource = "Web"
+
+    [fields.phone]              # the HubSpot form field's internal name
+    lead = "Phone"              # Lead field (optional)
+    contact = "Phone"           # Contact field (optional)
+    rule = "overwrite"          # fill_blank (default) | overwrite | on_create_only | never
+    transforms = ["phone"]      # applied in order; see connector/transforms.py
+    map = { hot = "Hot" }       # for the "map" transform
+
+The first format (``[lead] form_field = "LeadField"``) still loads: each entry is a
+Lead-only ``fill_blank`` field.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 from .errors import ConfigError, RecordError
 from .model import Response, Submission
+from .schema import FieldInfo, ObjectSchema, Schema
+from .transforms import TRANSFORMS, Target, address_picklist, apply_transforms
 
 NOT_PROVIDED = "[not provided]"  # Salesforce Web-to-Lead's own placeholder
 
@@ -27,8 +46,24 @@ LEAD_FIELD_LENGTHS: dict[str, int] = {
     "PostalCode": 20, "Country": 80, "Website": 255, "Industry": 255, "LeadSource": 255,
     "Description": 32000, "Salutation": 40, "Rating": 255, "Status": 255,
 }
+# The Contact's equivalents (its address is the Mailing one; Department instead of Company).
+CONTACT_FIELD_LENGTHS: dict[str, int] = {
+    **{k: v for k, v in LEAD_FIELD_LENGTHS.items()
+       if k not in ("Street", "City", "State", "PostalCode", "Country", "Company", "Website",
+                    "Industry", "Rating", "Status")},
+    "MailingStreet": 255, "MailingCity": 40, "MailingState": 80, "MailingPostalCode": 20,
+    "MailingCountry": 80, "OtherStreet": 255, "OtherCity": 40, "OtherState": 80,
+    "OtherPostalCode": 20, "OtherCountry": 80, "Department": 80, "Fax": 40, "HomePhone": 40,
+    "OtherPhone": 40, "AssistantName": 40, "AssistantPhone": 40,
+}
+STANDARD_LENGTHS = {"Lead": LEAD_FIELD_LENGTHS, "Contact": CONTACT_FIELD_LENGTHS}
 NUMERIC_FIELDS = {"NumberOfEmployees": int, "AnnualRevenue": float}
-MULTILINE_FIELDS = {"Description", "Street"}
+MULTILINE_FIELDS = {"Description", "Street", "MailingStreet", "OtherStreet"}
+
+RULES = ("fill_blank", "overwrite", "on_create_only", "never")
+SOBJECTS = ("Lead", "Contact")
+_FIELD_KEYS = {"lead", "contact", "rule", "transforms", "map"}
+_API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 # Deliberately simple: Salesforce's own check is permissive, and HubSpot already validated
 # the address on the form. We reject what Salesforce would (no @, spaces, no dot in the
@@ -37,41 +72,243 @@ _EMAIL = re.compile(r"^[^@\s\"(),:;<>\[\]\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z
                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
 
 
+class MappingError(ConfigError):
+    """A mapping file is wrong; says which file, line and key, and what would be right."""
+
+    def __init__(self, message: str, *, key: str, line: int = 0, source: str = "") -> None:
+        where = f"{source}, line {line}" if line else source
+        super().__init__(f"{where}: {message}" if where else message, key=key)
+        self.line = line
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One form field: where it goes on a Lead and/or a Contact, by which rule, how shaped."""
+
+    form_field: str                              # lower-case HubSpot internal name
+    lead: str | None = None
+    contact: str | None = None
+    rule: str = "fill_blank"
+    transforms: tuple[str, ...] = ()
+    value_map: Mapping[str, str] = field(default_factory=dict)
+    line: int = 0                                # of the [fields.x] header (or the entry)
+
+    def target(self, sobject: str) -> str | None:
+        return self.lead if sobject == "Lead" else self.contact if sobject == "Contact" else None
+
+
 @dataclass(frozen=True)
 class FieldMapping:
-    lead: Mapping[str, str]                          # form field (lower-case) -> Lead field
-    defaults: Mapping[str, str] = field(default_factory=dict)
+    fields: tuple[FieldSpec, ...] = ()
+    defaults: Mapping[str, str] = field(default_factory=dict)     # Lead field -> value, create only
     source: str = "<built-in>"
+    default_lines: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def lead(self) -> dict[str, str]:
+        """Form field -> Lead field (the first format's view; ``never`` fields left out)."""
+        return {s.form_field: s.lead for s in self.fields if s.lead and s.rule != "never"}
 
     @property
     def email_field(self) -> str:
-        for form_field, sf_field in self.lead.items():
-            if sf_field == "Email":
-                return form_field
-        raise ConfigError("no form field is mapped to the Lead's Email", key="lead")
+        """The form field that carries the person's identity."""
+        for spec in self.fields:
+            if "Email" in (spec.lead, spec.contact):
+                return spec.form_field
+        raise ConfigError("no form field is mapped to Email", key="fields")
 
+    def targets(self, sobject: str) -> list[tuple[FieldSpec, str]]:
+        """(spec, Salesforce field) for every field mapped onto one object, in file order."""
+        return [(s, t) for s in self.fields if (t := s.target(sobject))]
+
+    def rule_for(self, sobject: str, sf_field: str) -> str | None:
+        """The rule for a Salesforce field (None when nothing maps to it).
+
+        Email is the identity: written when a record is created, never changed after, so
+        its effective rule is ``on_create_only`` whatever the file says.
+        """
+        if sf_field.lower() == "email":
+            return "on_create_only" if any(t.lower() == "email" for _, t in self.targets(sobject)) else None
+        for spec, target in self.targets(sobject):
+            if target.lower() == sf_field.lower():
+                return spec.rule
+        return None
+
+    def read_fields(self, sobject: str) -> tuple[str, ...]:
+        """The fields whose current values a lookup must fetch to apply the rules."""
+        names = [t for s, t in self.targets(sobject)
+                 if s.rule in ("fill_blank", "overwrite") and t.lower() != "email"]
+        return tuple(dict.fromkeys(names))
+
+
+# -- loading -----------------------------------------------------------------------------
 
 def load_mapping(path: str | Path) -> FieldMapping:
+    """Read a mapping file (either format); a mistake is a MappingError naming the line."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"mapping file not found: {path}", key="sync.mapping") from None
+    return parse_mapping(text, str(path))
+
+
+def parse_mapping(text: str, source: str = "<text>") -> FieldMapping:
+    """The mapping in a TOML text; pure, so tests need no file."""
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}", key="sync.mapping") from None
-    unknown = set(data) - {"lead", "defaults"}
+        raise ConfigError(f"{source}: not valid TOML: {exc}", key="sync.mapping") from None
+    lines = _key_lines(text)
+    unknown = sorted(set(data) - {"lead", "fields", "defaults"})
     if unknown:
-        raise ConfigError(f"{path}: unknown section(s) {sorted(unknown)}; expected [lead] and [defaults]",
-                          key="sync.mapping")
-    lead = data.get("lead") or {}
-    for name, target in lead.items():
-        if not isinstance(target, str) or not target:
-            raise ConfigError(f"{path}: [lead] {name} must name a Salesforce field", key="sync.mapping")
-    mapping = FieldMapping({k.lower(): v for k, v in lead.items()}, dict(data.get("defaults") or {}),
-                           str(path))
-    mapping.email_field  # noqa: B018 - validates that Email is mapped
+        raise MappingError(f"unknown section(s) {unknown}; expected [fields.<form field>] and [defaults]",
+                           key=unknown[0], line=lines.get((unknown[0],), 0), source=source)
+    if "lead" in data and "fields" in data:
+        raise MappingError("use either [lead] (the first format) or [fields.<form field>], not both",
+                           key="lead", line=lines.get(("lead",), 0), source=source)
+    if "lead" in data:
+        specs = _old_format(data["lead"], lines, source)
+    else:
+        specs = tuple(_field_spec(name, raw, lines, source)
+                      for name, raw in (data.get("fields") or {}).items())
+    defaults = _defaults(data.get("defaults") or {}, lines, source)
+    mapping = FieldMapping(specs, defaults, source,
+                           {k: lines.get(("defaults", k), 0) for k in defaults})
+    _check_form_fields(mapping, source)
+    try:
+        mapping.email_field  # noqa: B018 - validates that Email is mapped
+    except ConfigError:
+        raise MappingError('no form field is mapped to Email; add [fields.email] lead = "Email"',
+                           key="fields.email", source=source) from None
     return mapping
 
+
+def _old_format(lead: Any, lines: Mapping[tuple[str, ...], int], source: str) -> tuple[FieldSpec, ...]:
+    if not isinstance(lead, dict):
+        raise MappingError("[lead] must be a table", key="lead", source=source)
+    specs = []
+    for name, target in lead.items():
+        line = lines.get(("lead", name), 0)
+        if not isinstance(target, str) or not _API_NAME.match(target):
+            raise MappingError(f"[lead] {name} must name a Salesforce field", key=f"lead.{name}",
+                               line=line, source=source)
+        specs.append(FieldSpec(name.lower(), lead=target, line=line))
+    return tuple(specs)
+
+
+def _field_spec(name: str, raw: Any, lines: Mapping[tuple[str, ...], int], source: str) -> FieldSpec:
+    key = f"fields.{name}"
+    line = lines.get(("fields", name), 0)
+
+    def fail(message: str, sub: str | None = None) -> MappingError:
+        at = lines.get(("fields", name, sub), line) if sub else line
+        return MappingError(message, key=f"{key}.{sub}" if sub else key, line=at, source=source)
+
+    if not isinstance(raw, dict):
+        raise fail('must be a table, e.g. [fields.%s] lead = "FieldName"' % name)
+    unknown = sorted(set(raw) - _FIELD_KEYS)
+    if unknown:
+        raise fail(f"unknown key(s) {unknown}; expected {sorted(_FIELD_KEYS)}", unknown[0])
+    targets = {}
+    for sobject in ("lead", "contact"):
+        value = raw.get(sobject)
+        if value is not None and (not isinstance(value, str) or not _API_NAME.match(value)):
+            raise fail(f"must be a Salesforce field's API name, not {value!r}", sobject)
+        targets[sobject] = value
+    if not targets["lead"] and not targets["contact"]:
+        raise fail('names no Salesforce field; add lead = "..." and/or contact = "..."')
+    rule = raw.get("rule", "fill_blank")
+    if rule not in RULES:
+        raise fail(f"unknown rule {rule!r}; use one of {', '.join(RULES)}", "rule")
+    transforms = _transforms(raw, fail)
+    value_map = _value_map(raw.get("map"), fail)
+    if value_map and "map" not in transforms:
+        transforms = (*transforms, "map")     # a map given is a map meant
+    if "map" in transforms and not value_map:
+        raise fail('the "map" transform needs a map, e.g. map = { hot = "Hot" }', "transforms")
+    return FieldSpec(name.lower(), targets["lead"], targets["contact"], rule, transforms, value_map, line)
+
+
+def _transforms(raw: Mapping[str, Any], fail: Any) -> tuple[str, ...]:
+    value = raw.get("transforms", [])
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise fail('must be a list of names, e.g. transforms = ["trim", "title"]', "transforms")
+    for n in names:
+        if n not in TRANSFORMS:
+            raise fail(f"unknown transform {n!r}; use {', '.join(TRANSFORMS)}", "transforms")
+    return tuple(names)
+
+
+def _value_map(raw: Any, fail: Any) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise fail('must be a table, e.g. map = { hot = "Hot", "*" = "Cold" }', "map")
+    out = {}
+    for key, value in raw.items():
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        if not isinstance(value, (str, int, float)):
+            raise fail(f"map value for {key!r} must be text or a number", "map")
+        out[str(key)] = str(value)
+    return out
+
+
+def _defaults(raw: Any, lines: Mapping[tuple[str, ...], int], source: str) -> dict[str, str]:
+    if not isinstance(raw, dict):
+        raise MappingError("[defaults] must be a table", key="defaults", source=source)
+    out = {}
+    for name, value in raw.items():
+        if not _API_NAME.match(name) or isinstance(value, (dict, list)):
+            raise MappingError(f"[defaults] {name} must be a Lead field = a value", key=f"defaults.{name}",
+                               line=lines.get(("defaults", name), 0), source=source)
+        out[name] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return out
+
+
+def _check_form_fields(mapping: FieldMapping, source: str) -> None:
+    """Two entries for one form field (``Email`` and ``email``) are one field spelled twice."""
+    seen: dict[str, FieldSpec] = {}
+    for spec in mapping.fields:
+        if spec.form_field in seen:
+            raise MappingError(f"form field {spec.form_field!r} is mapped twice (also on line "
+                               f"{seen[spec.form_field].line})", key=f"fields.{spec.form_field}",
+                               line=spec.line, source=source)
+        seen[spec.form_field] = spec
+
+
+_HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(?:#.*)?$")
+_KEY = re.compile(r"""^\s*("[^"]*"|'[^']*'|[A-Za-z0-9_-]+)\s*=""")
+_PART = re.compile(r"""\s*("[^"]*"|'[^']*'|[A-Za-z0-9_-]+)\s*(?:\.|$)""")
+
+
+def _key_lines(text: str) -> dict[tuple[str, ...], int]:
+    """(section..., key) -> the line it is on, so errors and checks can say "line 12".
+
+    tomllib keeps no positions; tables, their keys and inline tables' keys at the start of
+    a line are all a mapping file uses, so a line scan finds them.
+    """
+    out: dict[tuple[str, ...], int] = {}
+    section: tuple[str, ...] = ()
+    for number, line in enumerate(text.splitlines(), 1):
+        header = _HEADER.match(line)
+        if header and not line.lstrip().startswith("[["):
+            section = tuple(_unquote(p) for p in _PART.findall(header.group(1)))
+            out.setdefault(section, number)
+            continue
+        key = _KEY.match(line)
+        if key:
+            out.setdefault((*section, _unquote(key.group(1))), number)
+    return out
+
+
+def _unquote(part: str) -> str:
+    return part[1:-1] if part[:1] in "\"'" and part[-1:] == part[:1] else part
+
+
+# -- cleaning ----------------------------------------------------------------------------
 
 def normalise_email(raw: str | None) -> str:
     """Trim, lower-case and check an email; raise RecordError with the reason if unusable."""
@@ -102,36 +339,154 @@ def clean_text(value: str, *, multiline: bool = False) -> str:
     return "".join(out).strip()
 
 
-def to_response(sub: Submission, mapping: FieldMapping, *, campaign_id: str,
-                member_status: str) -> Response:
-    """Map and clean one submission; the email is the identity, so it must be usable."""
-    values = {name.lower(): value for name, value in sub.values.items()}
+def is_blank(value: Any) -> bool:
+    """Empty for the rules: None, "", whitespace, or Web-to-Lead's "[not provided]".
+
+    The placeholder counts as blank so progressive profiling replaces a placeholder
+    LastName or Company with the real one when a later form asks for it.
+    """
+    if value is None:
+        return True
+    text = str(value).strip()
+    return not text or text == NOT_PROVIDED
+
+
+# -- a submission -> a response ----------------------------------------------------------
+
+def to_response(sub: Submission, mapping: FieldMapping, *, campaign_id: str, member_status: str,
+                schema: Schema | None = None) -> Response:
+    """Map, transform and clean one submission; the email is the identity, so it must be usable.
+
+    ``lead_fields`` are the values of a new Lead (defaults, mapped fields, and the
+    ``[not provided]`` placeholders Salesforce requires); ``contact_fields`` the values for
+    Contact fields, before any rule (those apply against a record: :func:`field_changes`).
+    """
+    values = {name.lower(): clean_text(str(raw), multiline=True) for name, raw in sub.values.items()
+              if raw is not None}
     email = normalise_email(values.get(mapping.email_field))
-    fields: dict[str, str] = dict(mapping.defaults)
-    for form_field, sf_field in mapping.lead.items():
-        raw = values.get(form_field)
-        if raw is None or sf_field == "Email":
-            continue
-        value = _clean_field(sf_field, str(raw))
-        if value is not None:
-            fields[sf_field] = value
-    fields["Email"] = email
+    country = _record_country(mapping, values)
+    notes: list[str] = []
+    found: dict[str, dict[str, str]] = {"Lead": {}, "Contact": {}}
+    for sobject in SOBJECTS:
+        obj = schema.get(sobject) if schema else None
+        for spec, sf_field in mapping.targets(sobject):
+            raw = values.get(spec.form_field)
+            if spec.rule == "never" or sf_field.lower() == "email" or raw is None or is_blank(raw):
+                continue
+            value, why = field_value(spec, sobject, sf_field, raw, obj, country)
+            notes.extend(f"{spec.form_field} -> {sobject}.{sf_field}: {n}" for n in why)
+            if value is not None:
+                found[sobject][sf_field] = value
+    lead = {**mapping.defaults, **found["Lead"], "Email": email}
     for required in ("LastName", "Company"):
-        if not fields.get(required):
-            fields[required] = NOT_PROVIDED
-    return Response(sub.conversion_id, sub.form_id, sub.submitted_at, email, fields,
-                    campaign_id, member_status)
+        if is_blank(lead.get(required)):
+            lead[required] = NOT_PROVIDED
+    contact = found["Contact"]
+    if mapping.targets("Contact"):
+        contact = {**contact, "Email": email}
+    return Response(sub.conversion_id, sub.form_id, sub.submitted_at, email, lead, campaign_id,
+                    member_status, contact_fields=contact, form_values=values, notes=tuple(notes))
 
 
-def _clean_field(sf_field: str, raw: str) -> str | None:
-    text = clean_text(raw, multiline=sf_field in MULTILINE_FIELDS)
-    if not text:
-        return None
-    if sf_field in NUMERIC_FIELDS:
+def field_value(spec: FieldSpec, sobject: str, sf_field: str, raw: str, obj: ObjectSchema | None,
+                country: str | None = None) -> tuple[str | None, tuple[str, ...]]:
+    """One form value -> the value for one Salesforce field, with notes; None when dropped."""
+    info = obj.field(sf_field) if obj else None
+    length = info.length if info is not None and info.is_text and info.length else \
+        STANDARD_LENGTHS.get(sobject, {}).get(sf_field)
+    multiline = sf_field in MULTILINE_FIELDS or (info is not None and info.type == "textarea")
+    text = raw if multiline else clean_text(raw)
+    target = Target(sobject, sf_field, info, obj, length, spec.value_map, country)
+    value, notes = apply_transforms(spec.transforms, text, target)
+    if value is None or is_blank(value):
+        return None, notes
+    if (info is not None and info.is_number) or (info is None and sf_field in NUMERIC_FIELDS):
+        return _number(value, info, sf_field, notes)
+    value, more = _within_picklist(value, target)
+    if value is None:
+        return None, (*notes, *more)
+    if length and len(value) > length:
+        if "truncate" not in spec.transforms:
+            notes = (*notes, f"cut to the field's {length} characters (was {len(value)})")
+        value = value[:length]
+    return value, notes
+
+
+def _number(value: str, info: FieldInfo | None, sf_field: str,
+            notes: tuple[str, ...]) -> tuple[str | None, tuple[str, ...]]:
+    whole = info.type == "int" if info is not None else NUMERIC_FIELDS[sf_field] is int
+    try:
+        number = float(value.replace(",", "").replace(" ", ""))
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number) or (whole and not number.is_integer()):
+        kind = "a whole number" if whole else "a number"
+        return None, (*notes, f"{value[:40]!r} is not {kind}; dropped")
+    return str(int(number) if whole else number), notes
+
+
+def _within_picklist(value: str, target: Target) -> tuple[str | None, tuple[str, ...]]:
+    """A restricted picklist takes only its own values: match case-insensitively, else drop."""
+    picklist, by_label = address_picklist(target)
+    if picklist is None or picklist.type == "multipicklist":
+        return value, ()
+    for entry in picklist.active_values():
+        if (entry.label if by_label else entry.value).casefold() == value.casefold():
+            return (entry.label if by_label else entry.value), ()
+    if by_label or picklist.restricted:
+        return None, (f"{value[:60]!r} is not a value of the restricted picklist "
+                      f"{target.sobject}.{picklist.name}; dropped",)
+    return value, ()
+
+
+def _record_country(mapping: FieldMapping, values: Mapping[str, str]) -> str | None:
+    """The form's country answer, which the ``state`` transform reads states within."""
+    for spec in mapping.fields:
+        if "country" in spec.transforms and values.get(spec.form_field):
+            return values[spec.form_field]
+    for spec in mapping.fields:
+        targets = [t for t in (spec.lead, spec.contact) if t]
+        if any(re.search(r"Country(Code)?$", t) for t in targets) and values.get(spec.form_field):
+            return values[spec.form_field]
+    return values.get("country") or None
+
+
+# -- rules against an existing record ----------------------------------------------------
+
+def field_changes(mapping: FieldMapping, sobject: str, incoming: Mapping[str, Any],
+                  current: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """Field -> (before, after) that a response makes on an existing ``sobject`` record.
+
+    ``incoming`` is the response's ``lead_fields`` or ``contact_fields``. Per field rule:
+    ``fill_blank`` writes only where the record is blank (``[not provided]`` counts as
+    blank); ``overwrite`` writes a non-blank value that differs; ``on_create_only`` and
+    ``never`` write nothing. The email (the identity), unmapped fields and ``[defaults]``
+    (create only) are never changed here.
+    """
+    now = {name.lower(): value for name, value in current.items()}
+    out: dict[str, tuple[Any, Any]] = {}
+    for name, value in incoming.items():
+        rule = mapping.rule_for(sobject, name)
+        if rule not in ("fill_blank", "overwrite") or name.lower() == "email" or is_blank(value):
+            continue
+        if sobject == "Lead" and mapping.defaults.get(name) == value:
+            continue          # the default a new Lead gets, not the person's answer
+        before = now.get(name.lower())
+        if rule == "fill_blank" and is_blank(before):
+            out[name] = (before, value)
+        elif rule == "overwrite" and not _same(before, value):
+            out[name] = (before, value)
+    return out
+
+
+def _same(before: Any, after: Any) -> bool:
+    """Equal as Salesforce stores it: numbers by value (500.0 is "500"), text exactly."""
+    if before is None:
+        return False
+    if isinstance(before, (int, float)) and not isinstance(before, bool):
         try:
-            number = NUMERIC_FIELDS[sf_field](text.replace(",", ""))
+            return float(before) == float(str(after).replace(",", ""))
         except ValueError:
-            return None  # a non-number in a number field would fail the whole record
-        return str(number)
-    limit = LEAD_FIELD_LENGTHS.get(sf_field)
-    return text[:limit] if limit else text
+            return False
+    return str(before).strip() == str(after).strip()
+

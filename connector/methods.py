@@ -11,7 +11,10 @@ unique        create a Lead           attach to the Lead     attach to the Conta
 ============  ======================  =====================  ===========================
 
 Under ``unique``, a person who is both a Lead and a Contact attaches to the Contact (the
-account's own record) unless ``unique_prefers = "lead"``.
+account's own record) unless ``unique_prefers = "lead"``. A person unknown to Salesforce whose
+email domain (or company) matches an existing Account is "the new person at a known account":
+with ``[accounts] new_person = "contact"`` unique creates a Contact on that Account instead of
+a stray Lead (the other methods always create a Lead, which may carry the matched Account).
 
 "Attach" means a CampaignMember for the campaign the form maps to. Decisions are aware of
 what earlier responses of the same run decided: once Bob's first fill creates a Lead under
@@ -23,45 +26,56 @@ fill is its own point of interest and creates its own Lead.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping
 
 from .model import Action, Decision, Match, Method, Record, Response, Target
+
+if TYPE_CHECKING:
+    from .accounts import AccountMatch
 
 
 @dataclass
 class RunMemory:
     """What earlier responses of this run decided, carried across batches.
 
-    ``leads`` maps an email to the Lead this run created (or will create) for it;
-    the engine fills in the Id once Salesforce returns it.
+    ``people`` maps an email to the record (a Lead, or under unique a Contact at a matched
+    Account) this run created or will create for it; the engine fills in the Id once
+    Salesforce returns it.
     """
 
-    leads: dict[str, Target] = field(default_factory=dict)
+    people: dict[str, Target] = field(default_factory=dict)
     creators: dict[str, str] = field(default_factory=dict)   # conversion id -> email
 
     def remember(self, email: str, target: Target) -> None:
-        self.leads[email] = target
+        self.people[email] = target
         if target.new_lead_of:
             self.creators[target.new_lead_of] = email
 
-    def lead_created(self, conversion_id: str, lead_id: str) -> None:
+    def created(self, conversion_id: str, record_id: str) -> None:
         email = self.creators.get(conversion_id)
-        if email is not None and self.leads.get(email, Target("Lead")).new_lead_of == conversion_id:
-            self.leads[email] = Target("Lead", lead_id, conversion_id)
+        known = self.people.get(email) if email is not None else None
+        if known is not None and known.new_lead_of == conversion_id:
+            self.people[email] = Target(known.sobject, record_id, conversion_id)
 
-    def lead_failed(self, conversion_id: str) -> None:
-        """The next response of this person creates a Lead again."""
+    def failed(self, conversion_id: str) -> None:
+        """The next response of this person creates the record again."""
         email = self.creators.pop(conversion_id, None)
-        if email is not None and self.leads.get(email, Target("Lead")).new_lead_of == conversion_id:
-            del self.leads[email]
+        known = self.people.get(email) if email is not None else None
+        if known is not None and known.new_lead_of == conversion_id:
+            del self.people[email]
 
     def copy(self) -> "RunMemory":
-        return RunMemory(dict(self.leads), dict(self.creators))
+        return RunMemory(dict(self.people), dict(self.creators))
 
 
 def decide(method: Method, response: Response, match: Match, *,
-           unique_prefers: str = "contact") -> Decision:
-    """The decision table above, for one response and what Salesforce holds for its email."""
+           unique_prefers: str = "contact", account: "AccountMatch | None" = None,
+           new_person: str = "lead") -> Decision:
+    """The decision table above, for one response and what Salesforce holds for its email.
+
+    ``account`` is the Account the person's domain or company matched, if any; it only
+    changes the decision under unique with ``new_person = "contact"``.
+    """
     lead, contact = match.lead, match.contact
     cid = response.conversion_id
     new_lead = Decision(response, cid, Action.CREATE_LEAD, Target("Lead", None, cid))
@@ -92,6 +106,10 @@ def decide(method: Method, response: Response, match: Match, *,
         if lead:
             return Decision(response, cid, Action.ATTACH_LEAD, _target(lead),
                             f"unique: open Lead {lead.id} exists; attach to it")
+        if account is not None and new_person == "contact":
+            return Decision(response, cid, Action.CREATE_CONTACT, Target("Contact", None, cid),
+                            f"unique: no Lead or Contact, but the {account.how} matches Account "
+                            f"{account.account_id} ({account.name}); a new Contact there")
         return replace(new_lead, reason="unique: neither a Lead nor a Contact exists")
 
     raise ValueError(f"unknown method {method!r}")  # Method is a closed enum
@@ -99,13 +117,17 @@ def decide(method: Method, response: Response, match: Match, *,
 
 def decide_all(method: Method, responses: Iterable[Response], matches: Mapping[str, Match],
                memory: RunMemory, *, unique_prefers: str = "contact",
-               recovered: Mapping[str, Record] | None = None) -> list[Decision]:
-    """Decide a batch in submission order, remembering the Leads this run creates.
+               recovered: Mapping[str, Record] | None = None,
+               accounts: "Mapping[str, AccountMatch] | None" = None,
+               new_person: str = "lead") -> list[Decision]:
+    """Decide a batch in submission order, remembering the records this run creates.
 
     ``recovered`` maps a conversion id to the Lead an interrupted earlier run already
     created for it (found by the external id): that response is a create, already done.
+    ``accounts`` maps an email to the Account it matched (see ``connector.accounts``).
     """
     recovered = recovered or {}
+    accounts = accounts or {}
     decisions = []
     for response in responses:
         own = recovered.get(response.conversion_id)
@@ -114,27 +136,30 @@ def decide_all(method: Method, responses: Iterable[Response], matches: Mapping[s
                                       Target("Lead", own.id, response.conversion_id),
                                       f"{method.value}: Lead {own.id} was created for this response "
                                       "by an earlier, interrupted run"))
-            if method is not Method.POI and response.email not in memory.leads:
+            if method is not Method.POI and response.email not in memory.people:
                 memory.remember(response.email, Target("Lead", own.id, response.conversion_id))
             continue
         match = matches.get(response.email) or Match(response.email)
-        run_lead = memory.leads.get(response.email) if method is not Method.POI else None
-        if run_lead is not None:
-            match = replace(match, lead=Record(_RUN_LEAD, "Lead", response.email))
-        decision = decide(method, response, match, unique_prefers=unique_prefers)
-        if run_lead is not None and decision.target and decision.target.id == _RUN_LEAD:
-            decision = replace(decision, target=run_lead,
+        run_made = memory.people.get(response.email) if method is not Method.POI else None
+        if run_made is not None:
+            stand_in = Record(_RUN_MADE, run_made.sobject, response.email)
+            match = replace(match, **{run_made.sobject.lower(): stand_in})
+        decision = decide(method, response, match, unique_prefers=unique_prefers,
+                          account=accounts.get(response.email), new_person=new_person)
+        if run_made is not None and decision.target and decision.target.id == _RUN_MADE:
+            decision = replace(decision, target=run_made,
                                reason=f"{method.value}: an earlier response in this run created "
-                                      "this person's Lead; attach to it")
-        if decision.action is Action.CREATE_LEAD and method is not Method.POI and decision.target:
+                                      f"this person's {run_made.sobject}; attach to it")
+        if (decision.action in (Action.CREATE_LEAD, Action.CREATE_CONTACT)
+                and method is not Method.POI and decision.target):
             memory.remember(response.email, decision.target)
         decisions.append(decision)
     return decisions
 
 
-# Stands in for the Lead this run creates for a person, so the table above can treat it
-# like any open Lead; decide_all swaps in the real target afterwards.
-_RUN_LEAD = "(this run's new Lead)"
+# Stands in for the record this run creates for a person, so the table above can treat it
+# like any open Lead (or Contact); decide_all swaps in the real target afterwards.
+_RUN_MADE = "(this run's new record)"
 
 
 def _target(record: Record) -> Target:

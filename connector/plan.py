@@ -30,6 +30,34 @@ class LeadWrite:
 
 
 @dataclass(frozen=True)
+class ContactWrite:
+    """A new Contact on a matched Account (unique, ``[accounts] new_person = "contact"``)."""
+
+    conversion_id: str
+    fields: Mapping[str, Any]
+
+
+@dataclass
+class RecordUpdate:
+    """Field changes to one existing Lead or Contact, gathered from every response of the
+    batch that attaches to it, so a record is written once per batch."""
+
+    sobject: str
+    id: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    conversion_ids: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TaskWrite:
+    """A follow-up Task for a sales-ready response; ``who`` may be a record this batch creates."""
+
+    conversion_id: str
+    fields: Mapping[str, Any]
+    who: Target
+
+
+@dataclass(frozen=True)
 class MemberWrite:
     conversion_id: str
     campaign_id: str
@@ -52,14 +80,21 @@ class Step:
     member: str              # "create" | "exists" | "update" | "none"
     member_id: str | None = None
     member_note: str = ""
+    via: str | None = None   # the response of this run whose membership this one shares
+    changes: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)  # field -> (before, after)
+    notes: tuple[str, ...] = ()   # owner, stage, task, matched account: one line each
+    extra: Mapping[str, Any] = field(default_factory=dict)              # the same, for the ledger
 
 
 @dataclass
 class WritePlan:
     steps: list[Step] = field(default_factory=list)
     leads: list[LeadWrite] = field(default_factory=list)
+    contacts: list[ContactWrite] = field(default_factory=list)
     members: list[MemberWrite] = field(default_factory=list)
     member_updates: list[MemberUpdate] = field(default_factory=list)
+    updates: list[RecordUpdate] = field(default_factory=list)
+    tasks: list[TaskWrite] = field(default_factory=list)
 
 
 def member_key(campaign_id: str, target: Target) -> tuple[str, str]:
@@ -83,9 +118,11 @@ def plan_batch(decisions: Iterable[Decision], existing: Mapping[tuple[str, str],
             continue
         if decision.action is Action.CREATE_LEAD and target.id is None:
             plan.leads.append(LeadWrite(decision.conversion_id, dict(response.lead_fields)))
+        elif decision.action is Action.CREATE_CONTACT and target.id is None:
+            plan.contacts.append(ContactWrite(decision.conversion_id, dict(response.contact_fields)))
         keys = {member_key(response.campaign_id, target)}
         if target.id and target.new_lead_of:
-            keys.add(member_key(response.campaign_id, Target("Lead", None, target.new_lead_of)))
+            keys.add(member_key(response.campaign_id, Target(target.sobject, None, target.new_lead_of)))
         found = existing.get((response.campaign_id, target.id)) if target.id else None
         earlier = next((planned[k] for k in keys if k in planned), None)
         if found is not None:
@@ -99,7 +136,8 @@ def plan_batch(decisions: Iterable[Decision], existing: Mapping[tuple[str, str],
                                        f"already a member ({found.status})"))
         elif earlier is not None:
             plan.steps.append(Step(decision, "exists", None,
-                                   f"already a member through response {earlier} of this run"))
+                                   f"already a member through response {earlier} of this run",
+                                   via=earlier))
         else:
             plan.members.append(MemberWrite(decision.conversion_id, response.campaign_id, target,
                                             response.member_status))
@@ -120,15 +158,29 @@ def describe_step(step: Step) -> str:
     assert target is not None
     if d.action is Action.CREATE_LEAD:
         text = "create lead" if target.id is None else f"create lead (done earlier: {target.id})"
-    elif d.action is Action.ATTACH_LEAD:
-        text = f"attach to lead {target.id}" if target.id else "attach to the Lead this run creates"
+    elif d.action is Action.CREATE_CONTACT:
+        text = "create contact" if target.id is None else f"create contact (done earlier: {target.id})"
+    elif target.id is None:
+        text = f"attach to the {target.sobject} this run creates"
     else:
-        text = f"attach to contact {target.id}"
-    if step.member == "exists":
-        text += f"; {step.member_note}"
-    elif step.member == "update":
+        text = f"attach to {target.sobject.lower()} {target.id}"
+    if step.member in ("exists", "update"):
         text += f"; {step.member_note}"
     return text
+
+
+def describe_changes(step: Step) -> list[str]:
+    """The lines under a response in --dry-run: each field as before -> after, then routing."""
+    lines = [f"{name}: {_shown(before)} -> {_shown(after)}"
+             for name, (before, after) in step.changes.items()]
+    return lines + list(step.notes)
+
+
+def _shown(value: Any) -> str:
+    if value is None or value == "":
+        return "(blank)"
+    text = str(value)
+    return repr(text if len(text) <= 60 else text[:57] + "...")
 
 
 def step_json(step: Step, campaign_id: str | None = None) -> dict[str, Any]:
@@ -149,5 +201,9 @@ def step_json(step: Step, campaign_id: str | None = None) -> dict[str, Any]:
         "reason": d.reason,
         "member_note": step.member_note,
         "error_code": d.error_code,
+        "changes": {name: {"before": before, "after": after}
+                    for name, (before, after) in step.changes.items()},
+        **dict(step.extra),
         "summary": describe_step(step),
+        "details": describe_changes(step),
     }

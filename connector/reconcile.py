@@ -13,18 +13,24 @@ Drift, and who may repair it:
 - ``pending``: the ledger recorded an intent and the run died before the outcome. Safe to
   apply again, for the same reason.
 - ``missing_membership``: applied, the Lead or Contact still exists, its CampaignMember is
-  gone. Safe to recreate on the surviving record (a converted Lead's Contact).
+  gone. Safe to recreate on the surviving record (a converted Lead's Contact). A record
+  merged into another (``merged_into``, ``MasterRecordId`` followed to the live end of the
+  chain) survives as that record: the membership is recreated there and the ledger row
+  re-pointed at it.
 - ``status_differs``: the membership exists, has not responded, and its Status is not the
   form's. Safe to move, as the sync itself would.
-- ``missing_record``: applied, but the Lead or Contact is gone (deleted, or merged away).
-  Recreating a Lead someone deleted is the admin's call: reported, never fixed.
+- ``missing_record``: applied, but the Lead or Contact is gone: deleted (or merged into a
+  record that was deleted in turn). Recreating a Lead someone deleted is the admin's call:
+  reported, never fixed.
 - ``duplicates``: open Leads sharing an email; the admin merges them (reported, each Lead
   flagged if leadsync created it).
 - ``parked``: failed responses with their reasons; the cause needs a person first.
 
-Listed but not drift: ``unsynced`` (newer than the watermark; the next sync takes it) and
+Listed but not drift: ``unsynced`` (newer than the watermark; the next sync takes it),
 ``moved_on`` (a membership that responded and was moved to another status; the sync leaves
-responded memberships alone by design).
+responded memberships alone by design) and ``merged`` (the record was merged into another and
+the membership is on the survivor, moved by the merge or there already; ``--fix`` only
+re-points the ledger row at the survivor).
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ from .model import Submission
 FIXABLE = ("missed", "pending", "missing_membership", "status_differs")
 ADMINS_CALL = ("missing_record", "duplicates", "parked")
 DRIFT = FIXABLE + ADMINS_CALL
-INFO = ("unsynced", "moved_on")
+INFO = ("unsynced", "moved_on", "merged")
 DEFAULT_WINDOW_DAYS = 30
 
 Row = Mapping[str, Any]
@@ -113,6 +119,61 @@ def window_emails(submissions: Iterable[Submission], ledger: Iterable[Row]) -> l
     return sorted(e for e in emails if plausible_email(e))
 
 
+def unread_masters(records: Mapping[str, Row]) -> list[tuple[str, str]]:
+    """(sobject, id) of records that read rows were merged into but that are not read yet.
+
+    Rows come from ``queryAll`` (``IsDeleted``, ``MasterRecordId``); a merge keeps the
+    type, so a master is read from its loser's object. A record merged twice points at the
+    record it was first merged into, which names the next: the adapter reads until none is
+    left unread.
+    """
+    out = {((row.get("attributes") or {}).get("type") or "", row["MasterRecordId"])
+           for row in records.values() if row.get("IsDeleted") and row.get("MasterRecordId")
+           and row["MasterRecordId"] not in records}
+    return sorted(out)
+
+
+def survivor(record_id: str, records: Mapping[str, Row]) -> str | None:
+    """The live record ``record_id`` is now: itself, or where its merges ended.
+
+    None when it is gone: not read (deleted and purged), deleted without a merge, or merged
+    into a record that is gone in turn (or not read yet).
+    """
+    seen: set[str] = set()
+    current = record_id
+    while current not in seen:
+        seen.add(current)
+        row = records.get(current)
+        if row is None:
+            return None
+        if not row.get("IsDeleted"):
+            return current
+        if not row.get("MasterRecordId"):
+            return None
+        current = row["MasterRecordId"]
+    return None   # a loop: not something Salesforce makes
+
+
+def merge_targets(ledger: Iterable[Row], records: Mapping[str, Row]) -> tuple[set[str], set[str]]:
+    """(campaign ids, record ids) to look for memberships on merge survivors (and their
+    Contacts, when a surviving Lead was converted), for rows whose record was merged away."""
+    campaigns: set[str] = set()
+    targets: set[str] = set()
+    for row in ledger:
+        located = record_of(row)
+        if located is None or not row.get("campaign_id"):
+            continue
+        alive = survivor(located[1], records)
+        if alive is None or alive == located[1]:
+            continue
+        campaigns.add(row["campaign_id"])
+        targets.add(alive)
+        converted = records[alive].get("ConvertedContactId") if records[alive].get("IsConverted") else None
+        if converted:
+            targets.add(converted)
+    return campaigns, targets
+
+
 # -- the comparison -----------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -122,7 +183,8 @@ class Sources:
     submissions: Sequence[Submission]          # HubSpot, mapped forms, in the window
     ledger: Sequence[Row]                      # ledger rows in the window
     members: Sequence[Row]                     # CampaignMembers found (by Id, then by key)
-    records: Mapping[str, Row]                 # Leads/Contacts found by Id (those with no member)
+    records: Mapping[str, Row]                 # Leads/Contacts by Id (those with no member),
+                                               # deleted and merged ones too (queryAll)
     open_leads: Sequence[Row]                  # unconverted Leads whose Email is a window email
     created_by_leadsync: frozenset[str]        # Lead Ids the ledger says leadsync created
     watermarks: Mapping[str, int]              # form id -> watermark (ms)
@@ -190,24 +252,31 @@ def compare(src: Sources) -> Drift:
         where = {**base, "campaign_id": campaign_id, "sobject": sobject, "record_id": record_id,
                  "action": row.get("action")}
         if member is not None:
-            if expected and (member.get("Status") or "").lower() != expected.lower():
-                item = {**where, "member_id": member["Id"], "status": member.get("Status"),
-                        "expected": expected, "responded": bool(member.get("HasResponded"))}
-                drift.items["moved_on" if item["responded"] else "status_differs"].append(item)
+            moved_to = member.get("LeadId" if sobject == "Lead" else "ContactId")
+            if moved_to and moved_to != record_id:   # only a merge re-parents a membership
+                drift.items["merged"].append({**where, "merged_into": moved_to, "member_id": member["Id"]})
+            _check_status(drift, where, member, expected)
             continue
-        record = src.records.get(record_id)
-        if record is None:
+        alive = survivor(record_id, src.records)
+        if alive is None:
             drift.items["missing_record"].append({
                 **where, "created_by_leadsync": row.get("action") == "create_lead",
-                "why": f"the {sobject} is gone from Salesforce (deleted or merged); "
-                       "recreating it is the admin's call"})
+                "why": _gone_why(sobject, record_id, src.records)})
             continue
-        survivor_sobject, survivor = sobject, record_id
+        record = src.records[alive]
+        target_sobject, target = sobject, alive
         if sobject == "Lead" and record.get("IsConverted") and record.get("ConvertedContactId"):
-            survivor_sobject, survivor = "Contact", record["ConvertedContactId"]
+            target_sobject, target = "Contact", record["ConvertedContactId"]
+        merged = {} if alive == record_id else {"merged_into": alive}
+        if merged and campaign_id:
+            on_survivor = by_key.get((campaign_id, alive)) or by_key.get((campaign_id, target))
+            if on_survivor is not None:   # the master was a member already: the merge kept its
+                drift.items["merged"].append({**where, **merged, "member_id": on_survivor["Id"]})
+                _check_status(drift, where, on_survivor, expected)
+                continue
         drift.items["missing_membership"].append({
-            **where, "status": expected or "Responded", "target_sobject": survivor_sobject,
-            "target_id": survivor})
+            **where, **merged, "status": expected or "Responded", "target_sobject": target_sobject,
+            "target_id": target})
 
     groups: dict[str, list[Row]] = {}
     for lead in src.open_leads:
@@ -221,6 +290,28 @@ def compare(src: Sources) -> Drift:
                 {"id": lead["Id"], "created": lead.get("CreatedDate"),
                  "created_by_leadsync": lead["Id"] in src.created_by_leadsync} for lead in leads]})
     return drift
+
+
+def _check_status(drift: Drift, where: Mapping[str, Any], member: Row, expected: str | None) -> None:
+    """A membership whose Status is not the form's: the sync's to move unless it responded."""
+    if expected and (member.get("Status") or "").lower() != expected.lower():
+        item = {**where, "member_id": member["Id"], "status": member.get("Status"),
+                "expected": expected, "responded": bool(member.get("HasResponded"))}
+        drift.items["moved_on" if item["responded"] else "status_differs"].append(item)
+
+
+def _gone_why(sobject: str, record_id: str, records: Mapping[str, Row]) -> str:
+    """Why a record is gone, in an admin's words: what the recycle bin still says of it."""
+    row, chain = records.get(record_id), []
+    while row is not None and row.get("MasterRecordId") and row["MasterRecordId"] not in chain:
+        chain.append(row["MasterRecordId"])
+        row = records.get(chain[-1])
+    if not chain:
+        how = "was deleted" if row is not None else "is gone from Salesforce (not even in the recycle bin)"
+        return f"the {sobject} {how}; recreating it is the admin's call"
+    fate = "was deleted in turn" if row is not None else "is gone too"
+    return (f"the {sobject} was merged into {' then '.join(chain)}, which {fate}; "
+            "recreating it is the admin's call")
 
 
 def _index_members(members: Iterable[Row]) -> tuple[dict[str, Row], dict[tuple[str, str], Row]]:
@@ -250,10 +341,11 @@ class FixPlan:
     apply: tuple[str, ...]                     # conversion ids to run through the sync's path
     memberships: tuple[dict[str, Any], ...]    # missing_membership items to recreate
     statuses: tuple[dict[str, Any], ...]       # status_differs items to move
+    relinks: tuple[dict[str, Any], ...] = ()   # merged items: ledger rows to re-point
 
     @property
     def empty(self) -> bool:
-        return not (self.apply or self.memberships or self.statuses)
+        return not (self.apply or self.memberships or self.statuses or self.relinks)
 
 
 def plan_fixes(drift: Drift, available: Iterable[str]) -> FixPlan:
@@ -262,7 +354,7 @@ def plan_fixes(drift: Drift, available: Iterable[str]) -> FixPlan:
     apply = [i["conversion_id"] for i in drift.items["missed"]]
     apply += [i["conversion_id"] for i in drift.items["pending"] if i["conversion_id"] in have]
     return FixPlan(tuple(c for c in apply if c in have), tuple(drift.items["missing_membership"]),
-                   tuple(drift.items["status_differs"]))
+                   tuple(drift.items["status_differs"]), tuple(drift.items["merged"]))
 
 
 def describe_plan(plan: FixPlan) -> list[str]:
@@ -271,10 +363,15 @@ def describe_plan(plan: FixPlan) -> list[str]:
     for cid in plan.apply:
         lines.append(f"  apply response {cid} through the sync (the method decides: new Lead or attach)")
     for m in plan.memberships:
+        merged = (f" ({m['sobject']} {m['record_id']} was merged into it; the ledger follows)"
+                  if m.get("merged_into") else "")
         lines.append(f"  add {m['target_sobject']} {m['target_id']} ({m['email']}) to campaign "
-                     f"{m['campaign_id']} as {m['status']!r}")
+                     f"{m['campaign_id']} as {m['status']!r}{merged}")
     for s in plan.statuses:
         lines.append(f"  set membership {s['member_id']} ({s['email']}) from {s['status']!r} to {s['expected']!r}")
+    for r in plan.relinks:
+        lines.append(f"  point the ledger row of {r['conversion_id']} ({r['email']}) at {r['sobject']} "
+                     f"{r['merged_into']} and its membership {r['member_id']} ({r['record_id']} was merged into it)")
     return lines
 
 
@@ -290,6 +387,8 @@ TITLES = {
     "parked": "parked: failed responses (admin's call: fix the cause, then retry)",
     "unsynced": "not yet synced: newer than the watermark; the next sync takes them (not drift)",
     "moved_on": "moved on: responded, then moved to another status (left alone by design; not drift)",
+    "merged": "merged: the record was merged into another, the membership is on it (not drift; "
+              "--fix points the ledger at it)",
 }
 
 
@@ -318,8 +417,11 @@ def _item_line(name: str, i: Mapping[str, Any]) -> str:
     head = f"{i.get('email') or '(no email)'} {i['conversion_id']} {i.get('submitted_at')}"
     if name == "parked":
         return f"{head}: {i.get('error')}"
-    if name in ("missing_record", "missing_membership"):
-        return f"{head}: {i['sobject']} {i['record_id']} in campaign {i['campaign_id']}"
+    if name == "missing_record":
+        return f"{head}: {i['sobject']} {i['record_id']} in campaign {i['campaign_id']}: {i['why']}"
+    if name in ("missing_membership", "merged"):
+        merged = f" merged into {i['merged_into']}" if i.get("merged_into") else ""
+        return f"{head}: {i['sobject']} {i['record_id']}{merged} in campaign {i['campaign_id']}"
     if name in ("status_differs", "moved_on"):
         return f"{head}: {i['status']!r}, form says {i['expected']!r}"
     return head

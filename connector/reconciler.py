@@ -8,11 +8,17 @@ rows whose membership was not found. Deleting a Lead or Contact deletes its memb
 membership found proves its record exists: a clean month of 1,000 responses is 1 Salesforce
 call and about 21 HubSpot calls.
 
+Those Leads/Contacts are read through ``queryAll``, which still sees a record in the recycle
+bin: deleted, or merged away with ``MasterRecordId`` naming the record it went into. Masters
+not read yet are read the same way (a record merged twice names the first), then the
+survivors' memberships in those campaigns: one more call per step, only for merged records.
+
 Fixes go through the sync's own idempotent paths: missed and pending responses through
 ``Engine.process`` (which re-resolves each person, so it attaches to what exists instead of
 doubling it); a lost membership is created again on the surviving record, where
 ``DUPLICATE_VALUE`` means someone put it back already; a status goes back the way the sync
-would move it. The comparison itself is :func:`connector.reconcile.compare`.
+would move it. A row whose record was merged away is re-pointed at the survivor and its
+membership there. The comparison itself is :func:`connector.reconcile.compare`.
 """
 
 from __future__ import annotations
@@ -27,12 +33,15 @@ from .engine import Engine, RunReport
 from .hubspot import HubSpotClient
 from .model import Submission
 from .reconcile import (Drift, FixPlan, Sources, compare, describe_plan, iso_ms, member_ids,
-                        parse_since, plan_fixes, record_of, render, to_ms, unmatched, window_emails)
+                        merge_targets, parse_since, plan_fixes, record_of, render, to_ms, unmatched,
+                        unread_masters, window_emails)
 from .salesforce import MEMBER_FIELDS, SalesforceClient, chunk_for_query, result_error
 from .state import State
 
-LEAD_FIELDS = ("Id", "Email", "IsConverted", "ConvertedContactId")
-CONTACT_FIELDS = ("Id", "Email")
+LEAD_FIELDS = ("Id", "Email", "IsConverted", "ConvertedContactId", "IsDeleted", "MasterRecordId")
+CONTACT_FIELDS = ("Id", "Email", "IsDeleted", "MasterRecordId")
+RECORD_FIELDS = {"Lead": LEAD_FIELDS, "Contact": CONTACT_FIELDS}
+MAX_MERGE_STEPS = 5    # masters of masters read before a chain is reported as gone
 OPEN_LEAD_FIELDS = ("Id", "Email", "CreatedDate")
 
 
@@ -54,13 +63,14 @@ class FixResult:
     run: RunReport | None = None
     memberships: int = 0
     statuses: int = 0
+    relinked: int = 0
     errors: list[str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"applied_run": None if self.run is None else {
                     "run_id": self.run.run_id, "status": self.run.status, "counts": dict(self.run.counts)},
                 "memberships_recreated": self.memberships, "statuses_set": self.statuses,
-                "errors": self.errors or []}
+                "ledger_rows_relinked": self.relinked, "errors": self.errors or []}
 
 
 class Reconciler:
@@ -97,12 +107,10 @@ class Reconciler:
             lost = unmatched(ledger, members)
         records: dict[str, dict[str, Any]] = {}
         if lost:
-            statements = []
-            for sobject, fields in (("Lead", LEAD_FIELDS), ("Contact", CONTACT_FIELDS)):
-                ids = sorted({_record_id(r) for r in lost if (record_of(r) or ("",))[0] == sobject})
-                statements += chunk_for_query("SELECT {fields} FROM " + sobject + " WHERE Id IN {values}",
-                                              fields, ids)
-            records = {row["Id"]: row for rows in self.sf.query_many(statements) for row in rows}
+            records = self._records_and_masters({located for r in lost if (located := record_of(r))})
+            campaigns, survivors = merge_targets(lost, records)
+            if survivors:
+                members += self.sf.find_members(campaigns, survivors)
         created = self.state.created_lead_ids(lead["Id"] for lead in open_leads)
 
         drift = compare(Sources(
@@ -111,6 +119,25 @@ class Reconciler:
             member_status={c.campaign_id: c.member_status for c in self.settings.campaigns}))
         return Scan(since_ms, drift, {s.conversion_id: s for s in subs},
                     self.sf.calls - sf0, self.hs.calls - hs0)
+
+    def _records_and_masters(self, wanted: set[tuple[str, str]]) -> dict[str, dict[str, Any]]:
+        """Leads/Contacts by Id through ``queryAll`` (deleted and merged ones too), then the
+        records merged ones went into, until every chain ends or :data:`MAX_MERGE_STEPS`."""
+        records: dict[str, dict[str, Any]] = {}
+        asked: set[tuple[str, str]] = set()
+        for _ in range(1 + MAX_MERGE_STEPS):
+            statements = []
+            for sobject, fields in RECORD_FIELDS.items():
+                ids = sorted(rid for kind, rid in wanted if kind == sobject)
+                statements += chunk_for_query("SELECT {fields} FROM " + sobject + " WHERE Id IN {values}",
+                                              fields, ids)
+            if not statements:
+                break
+            for rows in self.sf.query_many(statements, include_deleted=True):
+                records.update((row["Id"], row) for row in rows)
+            asked |= wanted
+            wanted = set(unread_masters(records)) - asked
+        return records
 
     # -- writes --------------------------------------------------------------------------
     def fix(self, scan: Scan, plan: FixPlan) -> FixResult:
@@ -125,6 +152,9 @@ class Reconciler:
                 result.errors.append(f"applying missed responses: {result.run.error}")
         if plan.memberships:
             self._recreate_memberships(list(plan.memberships), result)
+        for item in plan.relinks:
+            self.state.relink(item["conversion_id"], item["sobject"], item["merged_into"], item["member_id"])
+            result.relinked += 1
         if plan.statuses:
             replies = self.sf.update("CampaignMember", [{"id": s["member_id"], "Status": s["expected"]}
                                                         for s in plan.statuses])
@@ -141,7 +171,10 @@ class Reconciler:
                     "Status": m["status"]} for m in items]
         for item, reply in zip(items, self.sf.create_members(records)):
             if reply.get("success") and reply.get("id"):   # created, or put back already
-                self.state.set_member_id(item["conversion_id"], reply["id"])
+                if item.get("merged_into"):
+                    self.state.relink(item["conversion_id"], item["sobject"], item["merged_into"], reply["id"])
+                else:
+                    self.state.set_member_id(item["conversion_id"], reply["id"])
                 result.memberships += 1
             else:
                 result.errors.append(f"membership for {item['conversion_id']}: {_error(reply)}")
@@ -225,7 +258,9 @@ def reconcile(settings: Settings, *, since: str | None, fix: bool, yes: bool,
                     lines.append(f"Fixed: {len(plan.apply)} response(s) through the sync"
                                  + (f" ({result.run.status})" if result.run else "")
                                  + f", {result.memberships} membership(s) recreated, "
-                                   f"{result.statuses} status(es) set.")
+                                   f"{result.statuses} status(es) set"
+                                 + (f", {result.relinked} ledger row(s) pointed at a merge survivor"
+                                    if result.relinked else "") + ".")
                     lines += [f"  error: {e}" for e in result.errors or []]
                     lines.append("After the fix:")
                     lines.append(render(final.drift, since=out["since"] or "",

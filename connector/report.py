@@ -6,6 +6,7 @@ from .engine import RunReport
 
 COUNT_LABELS = (
     ("created_leads", "Leads created"),
+    ("created_contacts", "Contacts created at a matched Account"),
     ("attached", "attached to an existing record"),
     ("already_member", "already a campaign member"),
     ("failed", "failed (parked, see the reasons)"),
@@ -27,6 +28,8 @@ def render(report: RunReport, *, detail: bool) -> str:
             lines.append(line)
             if r.get("reason") and r["action"] != "failed":
                 lines.append(f"  {'':<36}   why: {r['reason']}")
+            for detail_line in r.get("details") or ():
+                lines.append(f"  {'':<36}   {detail_line}")
     total = report.counts.get("pulled", 0)
     lines.append(f"  {total} new response(s):")
     for key, label in COUNT_LABELS:

@@ -33,6 +33,7 @@ COMPOSITE_HEAVY_LIMIT = 5       # queries or collections per composite call (RES
 LEAD_PREFIX, CONTACT_PREFIX = "00Q", "003"
 LEAD_LOOKUP_FIELDS = ("Id", "Email", "CreatedDate", "IsConverted", "ConvertedContactId", "ConvertedDate")
 CONTACT_LOOKUP_FIELDS = ("Id", "Email", "CreatedDate")
+ACCOUNT_FIELDS = ("Id", "Name", "Website", "OwnerId", "CreatedDate")
 MEMBER_FIELDS = ("Id", "CampaignId", "LeadId", "ContactId", "Status", "HasResponded")
 
 
@@ -141,12 +142,15 @@ class SalesforceClient:
         if usage is not None:
             self.usage = Usage(int(usage.used), int(usage.total))
 
-    def _write_headers(self) -> dict[str, str]:
-        return {"Sforce-Auto-Assign": "TRUE" if self.settings.auto_assign else "FALSE"}
+    def _write_headers(self, assign: bool) -> dict[str, str]:
+        """Always explicit: Salesforce runs the org's assignment rules on creates *and
+        updates* without it, so filling a blank could hand a rep's Lead to someone else.
+        Only creates (and upserts) may ask for the rules, when configured."""
+        return {"Sforce-Auto-Assign": "TRUE" if assign and self.settings.auto_assign else "FALSE"}
 
     # -- composite -----------------------------------------------------------------------
-    def _composite(self, name: str, subs: Sequence[Sub], *, write: bool, idempotent: bool
-                   ) -> list[SubReply]:
+    def _composite(self, name: str, subs: Sequence[Sub], *, write: bool, idempotent: bool,
+                   assign: bool = False) -> list[SubReply]:
         """Send ``subs`` in as few ``POST /composite`` calls as Salesforce allows.
 
         One composite call counts once toward the org's daily allowance whatever it carries,
@@ -157,13 +161,14 @@ class SalesforceClient:
         replies: list[SubReply] = []
         for start in range(0, len(subs), COMPOSITE_HEAVY_LIMIT):
             group = subs[start:start + COMPOSITE_HEAVY_LIMIT]
-            replies += self._call(name, lambda sf, g=group: self._send_composite(sf, g, write),
+            replies += self._call(name, lambda sf, g=group: self._send_composite(sf, g, write, assign),
                                   idempotent=idempotent)
         return replies
 
-    def _send_composite(self, sf: Salesforce, group: Sequence[Sub], write: bool) -> list[SubReply]:
+    def _send_composite(self, sf: Salesforce, group: Sequence[Sub], write: bool, assign: bool
+                        ) -> list[SubReply]:
         base = f"/services/data/v{sf.sf_version}/"
-        headers = self._write_headers() if write else {}
+        headers = self._write_headers(assign) if write else {}
         body = {"allOrNone": False, "compositeRequest": [
             {"method": sub.method, "url": base + sub.path, "referenceId": f"r{i}",
              **({"body": sub.body} if sub.body is not None else {}),
@@ -193,6 +198,12 @@ class SalesforceClient:
         page = self._call("query", lambda sf: sf.query(soql))
         return self._rest_of_pages(page)
 
+    def query_all_rows(self, soql: str) -> list[dict[str, Any]]:
+        """Like :meth:`query_all`, through the ``queryAll`` resource: deleted and merged rows
+        too (``IsDeleted``, ``MasterRecordId``), as long as they sit in the recycle bin."""
+        page = self._call("query", lambda sf: sf.query(soql, include_deleted=True))
+        return self._rest_of_pages(page)
+
     def _rest_of_pages(self, page: dict[str, Any]) -> list[dict[str, Any]]:
         rows = list(page.get("records", []))
         while not page.get("done", True) and page.get("nextRecordsUrl"):
@@ -201,34 +212,42 @@ class SalesforceClient:
             rows.extend(page.get("records", []))
         return rows
 
-    def query_many(self, statements: Sequence[str]) -> list[list[dict[str, Any]]]:
+    def query_many(self, statements: Sequence[str], *, include_deleted: bool = False
+                   ) -> list[list[dict[str, Any]]]:
         """Rows of each statement, in order; up to 5 statements per API call (composite).
 
         Each statement must keep its encoded URL under :data:`MAX_SUBREQUEST_URL` (the
         chunkers below see to that). A result longer than one page (2,000 rows) is followed
-        with ``query_more`` calls, as a lone query would be.
+        with ``query_more`` calls, as a lone query would be. ``include_deleted`` sends them
+        to ``queryAll`` (a composite subrequest may), as :meth:`query_all_rows` does.
         """
         if not statements:
             return []
-        subs = [Sub("GET", "query/?q=" + encode_soql(s)) for s in statements]
+        resource = "queryAll/?q=" if include_deleted else "query/?q="
+        subs = [Sub("GET", resource + encode_soql(s)) for s in statements]
         replies = self._composite("query", subs, write=False, idempotent=True)
         return [self._rest_of_pages(r.body or {}) for r in replies]
 
-    def find_people(self, emails: Iterable[str], *, external_id_field: str | None = None
+    def find_people(self, emails: Iterable[str], *, external_id_field: str | None = None,
+                    lead_fields: Sequence[str] = (), contact_fields: Sequence[str] = ()
                     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Leads (converted or not) and Contacts whose Email is one of ``emails``.
 
         Both objects' lookups travel in the same composite call(s): about 400 people per
-        query, so one call covers a 1,000-response batch in the common case.
+        query, so one call covers a 1,000-response batch in the common case. ``lead_fields``
+        and ``contact_fields`` add the fields whose current values the mapping's rules and
+        routing compare against (so filling blanks costs no extra read).
         """
         emails = sorted(set(emails))
         if not emails:
             return [], []
-        lead_fields = LEAD_LOOKUP_FIELDS + ((external_id_field,) if external_id_field else ())
+        lead_select = _merged(LEAD_LOOKUP_FIELDS, (external_id_field,) if external_id_field else (),
+                              lead_fields)
+        contact_select = _merged(CONTACT_LOOKUP_FIELDS, contact_fields)
         lead_q = list(chunk_for_query("SELECT {fields} FROM Lead WHERE Email IN {values}",
-                                      lead_fields, emails))
+                                      lead_select, emails))
         contact_q = list(chunk_for_query("SELECT {fields} FROM Contact WHERE Email IN {values}",
-                                         CONTACT_LOOKUP_FIELDS, emails))
+                                         contact_select, emails))
         results = self.query_many(lead_q + contact_q)
         leads = [row for rows in results[:len(lead_q)] for row in rows]
         contacts = [row for rows in results[len(lead_q):] for row in rows]
@@ -261,10 +280,64 @@ class SalesforceClient:
                     rows.append(row)
         return rows
 
+    def find_accounts(self, domains: Iterable[str], name_prefixes: Iterable[str] = ()
+                      ) -> list[dict[str, Any]]:
+        """Accounts whose Website contains one of ``domains`` or whose Name starts with one
+        of ``name_prefixes``: candidates only (``LIKE`` also finds "notacme.com"); the pure
+        room ``accounts`` decides what really matches. One composite call for a batch.
+        """
+        likes = [format_soql("Website LIKE '%{:like}%'", d) for d in sorted(set(domains))]
+        likes += [format_soql("Name LIKE '{:like}%'", p) for p in sorted(set(name_prefixes))]
+        if not likes:
+            return []
+        prefix = format_soql("SELECT {:literal} FROM Account WHERE ", ", ".join(ACCOUNT_FIELDS))
+        rows: dict[str, dict[str, Any]] = {}
+        for part in self.query_many(list(_or_chunks(prefix, likes))):
+            for row in part:
+                rows.setdefault(row["Id"], row)
+        return list(rows.values())
+
+    def find_owners(self, usernames: Iterable[str], queues: Iterable[str]) -> dict[str, str]:
+        """Ids of active Users by Username and of Queues by DeveloperName, as
+        ``{"user:<name>": id, "queue:<name>": id}``; one call for both."""
+        users, queue_names = sorted(set(usernames)), sorted(set(queues))
+        statements, kinds = [], []
+        if users:
+            statements.append(format_soql("SELECT Id, Username FROM User WHERE IsActive = true "
+                                          "AND Username IN {}", users))
+            kinds.append(("user", "Username"))
+        if queue_names:
+            statements.append(format_soql("SELECT Id, DeveloperName FROM Group WHERE Type = 'Queue' "
+                                          "AND DeveloperName IN {}", queue_names))
+            kinds.append(("queue", "DeveloperName"))
+        found: dict[str, str] = {}
+        for (kind, key), rows in zip(kinds, self.query_many(statements)):
+            wanted = {n.lower(): n for n in (users if kind == "user" else queue_names)}
+            for row in rows:
+                name = wanted.get(str(row.get(key) or "").lower())
+                if name is not None:
+                    found[f"{kind}:{name}"] = row["Id"]
+        return found
+
+    def describe(self, sobjects: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The describe of each sObject (fields, lengths, picklists), in one composite call.
+
+        ``mappings check`` validates a mapping against it, and the sync reads the org's
+        lengths and picklist values from it (cached in the state, so a scheduled run does
+        not pay for it every cycle).
+        """
+        names = list(dict.fromkeys(sobjects))
+        if not names:
+            return {}
+        subs = [Sub("GET", f"sobjects/{quote_plus(name)}/describe") for name in names]
+        replies = self._composite("describe", subs, write=False, idempotent=True)
+        return {name: reply.body or {} for name, reply in zip(names, replies)}
+
     # -- writes --------------------------------------------------------------------------
     def create(self, sobject: str, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """Create through sObject Collections, 200 a chunk, each record failing alone."""
-        return self._collections("POST", "composite/sobjects", sobject, records, idempotent=False)
+        return self._collections("POST", "composite/sobjects", sobject, records, idempotent=False,
+                                 assign=True)
 
     def create_members(self, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """Create CampaignMembers; one that exists already is a success, not an error.
@@ -274,7 +347,12 @@ class SalesforceClient:
         ``{"success": True, "id": <the existing member>, "existed": True}``, looked up in one
         read scoped to their campaigns (never another campaign's membership).
         """
-        results = self.create("CampaignMember", records)
+        return self.mark_existing_members(records, self.create("CampaignMember", records))
+
+    def mark_existing_members(self, records: Sequence[dict[str, Any]],
+                              results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``results`` of creating ``records`` with each ``DUPLICATE_VALUE`` turned into the
+        existing member (``existed``), whichever API wrote them (collections or Bulk)."""
         taken = [i for i, r in enumerate(results)
                  if not r.get("success") and result_error(r)[0] == "DUPLICATE_VALUE"]
         if taken:
@@ -292,13 +370,24 @@ class SalesforceClient:
                ) -> list[dict[str, Any]]:
         """Upsert by an external id: repeating it cannot create a second record."""
         return self._collections("PATCH", f"composite/sobjects/{sobject}/{external_id_field}",
-                                 sobject, records, idempotent=True)
+                                 sobject, records, idempotent=True, assign=True)
 
     def update(self, sobject: str, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         return self._collections("PATCH", "composite/sobjects", sobject, records, idempotent=True)
 
+    def update_mixed(self, records: Sequence[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+        """Update records of several sObjects (members' statuses, Leads' and Contacts' filled
+        blanks) in the same collections calls: one request can carry any mix of types."""
+        typed = [{"attributes": {"type": sobject}, **record} for sobject, record in records]
+        return self._typed_collections("PATCH", "composite/sobjects", typed, idempotent=True)
+
     def _collections(self, method: str, path: str, sobject: str, records: Sequence[dict[str, Any]],
-                     *, idempotent: bool) -> list[dict[str, Any]]:
+                     *, idempotent: bool, assign: bool = False) -> list[dict[str, Any]]:
+        typed = [{"attributes": {"type": sobject}, **r} for r in records]
+        return self._typed_collections(method, path, typed, idempotent=idempotent, assign=assign)
+
+    def _typed_collections(self, method: str, path: str, records: Sequence[dict[str, Any]],
+                           *, idempotent: bool, assign: bool = False) -> list[dict[str, Any]]:
         """One result per record, in order: one collections call for up to 200 records, else
         composite calls carrying 5 collections (1,000 records) each.
 
@@ -309,13 +398,14 @@ class SalesforceClient:
         every chunk failed alike: then it is raised, as the lone call would have raised it.
         Only a composite whose own reply is lost is ambiguous (``AmbiguousWrite``).
         """
-        chunks = [[{"attributes": {"type": sobject}, **r} for r in records[i:i + COLLECTION_LIMIT]]
-                  for i in range(0, len(records), COLLECTION_LIMIT)]
+        chunks = [list(records[i:i + COLLECTION_LIMIT]) for i in range(0, len(records), COLLECTION_LIMIT)]
         if len(chunks) <= 1:
             return [item for chunk in chunks
-                    for item in self._collection_call(method, path, chunk, idempotent=idempotent)]
+                    for item in self._collection_call(method, path, chunk, idempotent=idempotent,
+                                                      assign=assign)]
         subs = [Sub(method, path, {"allOrNone": False, "records": chunk}) for chunk in chunks]
-        replies = self._composite(f"{method} {path}", subs, write=True, idempotent=idempotent)
+        replies = self._composite(f"{method} {path}", subs, write=True, idempotent=idempotent,
+                                  assign=assign)
         failed = [rep for rep in replies if rep.status >= 300]
         if failed and len(failed) == len(replies):
             first = failed[0]
@@ -328,7 +418,8 @@ class SalesforceClient:
                 continue
             verdict = classify(rep.status, rep.body)
             if verdict is Verdict.RETRY:
-                results.extend(self._collection_call(method, path, chunk, idempotent=idempotent))
+                results.extend(self._collection_call(method, path, chunk, idempotent=idempotent,
+                                                     assign=assign))
             elif verdict in (Verdict.LIMIT, Verdict.EXPIRED):
                 raise _api_error(f"{method} {path}", rep.status, rep.body)
             else:
@@ -336,10 +427,10 @@ class SalesforceClient:
         return results
 
     def _collection_call(self, method: str, path: str, chunk: list[dict[str, Any]], *,
-                         idempotent: bool) -> list[dict[str, Any]]:
+                         idempotent: bool, assign: bool = False) -> list[dict[str, Any]]:
         body = {"allOrNone": False, "records": chunk}
         reply = self._call(f"{method} {path}", lambda sf: sf.restful(
-            path, method=method, json=body, headers=self._write_headers()), idempotent=idempotent)
+            path, method=method, json=body, headers=self._write_headers(assign)), idempotent=idempotent)
         return _items(reply, len(chunk))
 
 
@@ -382,6 +473,30 @@ def chunk_for_query(template: str, fields: Sequence[str], values: Sequence[str])
     """SOQL statements ``template`` with ``values`` split so each URL stays under the limit."""
     prefix = format_soql(template.split("{values}")[0].replace("{fields}", "{:literal}"), ", ".join(fields))
     yield from _chunks_by_size(values, prefix, "{ids}")
+
+
+def _merged(*groups: Sequence[str]) -> tuple[str, ...]:
+    """Field lists joined without repeats (SOQL rejects a field named twice), case-blind."""
+    out: dict[str, str] = {}
+    for group in groups:
+        for name in group:
+            out.setdefault(name.lower(), name)
+    return tuple(out.values())
+
+
+def _or_chunks(prefix: str, conditions: Sequence[str]) -> Iterator[str]:
+    """``prefix + c1 OR c2 ...`` split so each statement's URL stays under the limit."""
+    chunk: list[str] = []
+    size = len(encode_soql(prefix)) + URL_OVERHEAD
+    for condition in conditions:
+        cost = len(encode_soql(condition)) + 4
+        if chunk and size + cost > MAX_SUBREQUEST_URL:
+            yield prefix + " OR ".join(chunk)
+            chunk, size = [], len(encode_soql(prefix)) + URL_OVERHEAD
+        chunk.append(condition)
+        size += cost
+    if chunk:
+        yield prefix + " OR ".join(chunk)
 
 
 def _chunks_by_size(values: Sequence[str], prefix: str, tail: str) -> Iterator[str]:

@@ -31,10 +31,19 @@ from .errors import StateError, StateLocked
 from .model import Outcome, Status, Submission
 
 SCHEMA_VERSION = 1
+# Columns added after the first release; _ensure_schema adds them to older state files.
+# ledger.merged_from: the record a row first named, once reconcile re-pointed it at a merge survivor.
+ADDED_COLUMNS: dict[str, dict[str, type]] = {
+    "ledger": {"owner_id": str, "account_id": str, "account_match": str, "task_id": str,
+               "changed_fields": str, "merged_from": str},
+    "runs": {"created_contacts": int, "updated_records": int, "tasks": int},
+}
 
+_LEDGER_SHAPING = ("owner_id", "account_id", "account_match", "task_id", "changed_fields")
 _LEDGER_COLUMNS = ("conversion_id", "form_id", "submitted_at", "email", "campaign_id", "action",
                    "status", "lead_id", "contact_id", "member_id", "member_existed", "reason",
-                   "error_code", "error", "attempts", "run_id", "first_seen_at", "updated_at")
+                   "error_code", "error", "attempts", "run_id", "first_seen_at", "updated_at",
+                   *_LEDGER_SHAPING)   # merged_from is relink's alone: an upsert leaves it be
 _LEDGER_KEPT = {"conversion_id", "attempts", "first_seen_at"}
 _LEDGER_UPSERT = (
     f"INSERT INTO ledger ({', '.join(_LEDGER_COLUMNS)}) VALUES ({', '.join('?' * len(_LEDGER_COLUMNS))}) "
@@ -134,6 +143,11 @@ class State:
             }, pk="id")
         if "meta" not in db.table_names():
             db["meta"].insert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
+        for table, columns in ADDED_COLUMNS.items():
+            present = db[table].columns_dict
+            for name, kind in columns.items():
+                if name not in present:   # a state file from an earlier version gains them
+                    db[table].add_column(name, kind)
 
     # -- locking -------------------------------------------------------------------------
     def lock(self) -> None:
@@ -250,9 +264,13 @@ class State:
         if not outcomes:
             return
         stamp = now_iso()
-        rows = [(o.conversion_id, o.form_id, o.submitted_at, o.email, o.campaign_id, o.action.value,
-                 o.status.value, o.lead_id, o.contact_id, o.member_id, int(o.member_existed),
-                 o.reason, o.error_code, o.error, 1, run_id, stamp, stamp) for o in outcomes]
+        rows = []
+        for o in outcomes:
+            extra = _extra_columns(o.extra)
+            rows.append((o.conversion_id, o.form_id, o.submitted_at, o.email, o.campaign_id,
+                         o.action.value, o.status.value, o.lead_id, o.contact_id, o.member_id,
+                         int(o.member_existed), o.reason, o.error_code, o.error, 1, run_id, stamp,
+                         stamp, *(extra[name] for name in _LEDGER_SHAPING)))
         self.db.conn.executemany(_LEDGER_UPSERT.format(attempt=int(count_attempt)), rows)
 
     # -- staging: one run's pulled window, handed out oldest first ----------------------------
@@ -331,6 +349,39 @@ class State:
         """The ledger as JSON lines, for support and reconciliation."""
         return "\n".join(json.dumps(r, sort_keys=True) for r in self.rows())
 
+    def history(self, emails: Iterable[str]) -> dict[str, list[tuple[int, str]]]:
+        """Each person's earlier applied responses as (submitted_at, form id), oldest first:
+        the moments a follow-up Task tells the rep about."""
+        out: dict[str, list[tuple[int, str]]] = {}
+        for row in self._where_in("SELECT email, submitted_at, form_id FROM ledger "
+                                  "WHERE status = 'applied' AND", "email", sorted(set(emails))):
+            out.setdefault(row["email"], []).append((row["submitted_at"], row["form_id"]))
+        for moments in out.values():
+            moments.sort()
+        return out
+
+    def cached(self, key: str, max_age_seconds: float) -> Any:
+        """A value stored by :meth:`cache` no older than ``max_age_seconds``, else None."""
+        row = next(self.db.query("SELECT value FROM meta WHERE key = ?", [f"cache:{key}"]), None)
+        if row is None:
+            return None
+        try:
+            entry = json.loads(row["value"])
+            stored = datetime.fromisoformat(entry["at"])
+        except (ValueError, KeyError, TypeError):
+            return None
+        if (datetime.now(timezone.utc) - stored).total_seconds() > max_age_seconds:
+            return None
+        return entry["value"]
+
+    def cache(self, key: str, value: Any) -> None:
+        """Keep a slow-changing vendor answer (the org's describe) between runs."""
+        if self.read_only:
+            return
+        with self.transaction():
+            self.db["meta"].upsert({"key": f"cache:{key}",
+                                    "value": json.dumps({"at": now_iso(), "value": value})}, pk="key")
+
     # -- operations (daemon, reconcile, status) ---------------------------------------------
     def rows_since(self, since_ms: int) -> list[dict[str, Any]]:
         """Ledger rows whose submission is at or after ``since_ms`` (reconcile's window)."""
@@ -338,15 +389,34 @@ class State:
                                   [since_ms]))
 
     def created_lead_ids(self, lead_ids: Iterable[str]) -> set[str]:
-        """Which of these Leads leadsync itself created (any time, not only in a window)."""
-        return {row["lead_id"] for row in self._where_in(
-            "SELECT DISTINCT lead_id FROM ledger WHERE action = 'create_lead' AND", "lead_id",
-            sorted(set(lead_ids)))}
+        """Which of these Leads leadsync itself created (any time, not only in a window).
+
+        A row re-pointed at a merge survivor still counts for the Lead leadsync created
+        (``merged_from``), not for the survivor, which may be someone else's.
+        """
+        column = "COALESCE(merged_from, lead_id)" if self._has_column("merged_from") else "lead_id"
+        return {row["created"] for row in self._where_in(
+            f"SELECT DISTINCT {column} AS created FROM ledger WHERE action = 'create_lead' AND",
+            column, sorted(set(lead_ids)))}
+
+    def _has_column(self, name: str) -> bool:
+        """A read-only state written by an older leadsync may lack a later column."""
+        return name in self.db["ledger"].columns_dict
 
     def set_member_id(self, conversion_id: str, member_id: str) -> None:
         """Point an applied row at its (re-created) CampaignMember, after a reconcile fix."""
         with self.transaction():
             self.db["ledger"].update(conversion_id, {"member_id": member_id, "updated_at": now_iso()})
+
+    def relink(self, conversion_id: str, sobject: str, survivor_id: str, member_id: str) -> None:
+        """Point an applied row at the record its own was merged into, and at the membership
+        there; ``merged_from`` keeps the record the row first named (merged twice: the first)."""
+        column = "lead_id" if sobject == "Lead" else "contact_id"
+        with self.transaction():
+            self.db.execute(
+                f"UPDATE ledger SET merged_from = COALESCE(merged_from, {column}), {column} = ?, "
+                "member_id = ?, updated_at = ? WHERE conversion_id = ?",
+                [survivor_id, member_id, now_iso(), conversion_id])
 
     def daily_outcomes(self, since_ms: int = 0) -> list[dict[str, Any]]:
         """Responses per submission day (UTC) and outcome, for the status chart."""
@@ -357,3 +427,15 @@ class State:
             "     WHEN action = 'create_lead' THEN 'created_lead' ELSE 'attached' END AS outcome, "
             "COUNT(*) AS n FROM ledger WHERE submitted_at >= ? GROUP BY day, outcome ORDER BY day",
             [since_ms]))
+
+
+def _extra_columns(extra: Mapping[str, Any]) -> dict[str, Any]:
+    """What shaping decided (owner, matched Account, Task, changed fields) as ledger columns.
+
+    Only field *names* are kept: the ledger is an audit of decisions, not a copy of people's
+    data."""
+    account = extra.get("account") or {}
+    owner = extra.get("owner") or {}
+    return {"owner_id": owner.get("id"), "account_id": account.get("id"),
+            "account_match": account.get("how"), "task_id": extra.get("task_id"),
+            "changed_fields": ",".join(extra.get("changed_fields") or ()) or None}

@@ -3,8 +3,9 @@
 HubSpot's Sync Health and Marketo's Sync Status pages answer the same questions: is it
 running, is it keeping up, what failed and why, how much of the org's API allowance does it
 spend. Everything here comes from the SQLite state (runs, watermarks, parked rows) and the
-lock file, so ``status`` makes no API call, costs nothing against the org's limit, and works
-while a daemon holds the lock.
+lock file, so ``status`` makes no API call, costs nothing against the org's limit, needs no
+token (the CLI loads the config with ``require_secrets=False``), and works while a daemon
+holds the lock.
 
 :func:`summarize` is pure (plain rows in, a plain dict out) and is what ``--json`` prints;
 :func:`gather` is the adapter that reads the rows; :func:`render_text` words it for a person.

@@ -75,6 +75,21 @@ def test_mistakes_are_named_by_key(data, key):
     assert "sf-secret" not in str(caught.value) and "hs-secret" not in str(caught.value)
 
 
+def test_commands_without_api_calls_may_leave_secrets_out():
+    bare = with_(salesforce={"instance_url": "https://acme.my.salesforce.com"}, hubspot={})
+    with pytest.raises(ConfigError, match="salesforce.access_token"):
+        settings_from_dict(bare, env={})                       # secrets are required by default
+    s = settings_from_dict(bare, env={}, require_secrets=False)
+    assert s.salesforce.access_token is None and s.hubspot.access_token is None
+    assert str(s.state_path) == "state/leadsync.db"
+    given = settings_from_dict(bare, env={"LEADSYNC_HUBSPOT_ACCESS_TOKEN": "hs-env"}, require_secrets=False)
+    assert given.hubspot.access_token.reveal() == "hs-env"     # still read when given
+    with pytest.raises(ConfigError, match="method"):              # every other key still checked
+        settings_from_dict({**bare, "method": "nope"}, env={}, require_secrets=False)
+    with pytest.raises(ConfigError, match="salesforce.instance_url"):
+        settings_from_dict(with_(salesforce={}, hubspot={}), env={}, require_secrets=False)
+
+
 def test_password_and_client_credentials_are_alternatives():
     pw = with_(salesforce={"instance_url": "https://acme.my.salesforce.com", "username": "u@acme",
                            "password": "p", "security_token": "t"})

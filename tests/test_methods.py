@@ -91,7 +91,7 @@ def test_memory_carries_a_created_lead_into_the_next_batch():
     memory = RunMemory()
     fills = bob_fills()
     first = decide_all(Method.HYBRID, fills[:2], {BOB: UNKNOWN}, memory)
-    memory.lead_created("conv-1", "00Q0000000000NEWAA")
+    memory.created("conv-1", "00Q0000000000NEWAA")
     later = decide_all(Method.HYBRID, fills[2:], {BOB: UNKNOWN}, memory)
     assert first[0].action is Action.CREATE_LEAD
     assert [d.target for d in later] == [Target("Lead", "00Q0000000000NEWAA", "conv-1")] * 2

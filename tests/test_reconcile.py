@@ -14,7 +14,8 @@ from click.testing import CliRunner
 from connector.cli import main
 from connector.errors import ConfigError
 from connector.model import Submission
-from connector.reconcile import (Sources, compare, parse_since, plan_fixes, unmatched,
+from connector.reconcile import (Sources, compare, describe_plan, merge_targets, parse_since,
+                                 plan_fixes, render, survivor, unmatched, unread_masters,
                                  window_emails)
 from connector.sandbox import Sandbox
 from connector.state import State
@@ -86,7 +87,7 @@ def test_compare_finds_each_kind_of_drift():
     assert ids == {"missed": ["missed"], "pending": ["crashed"],
                    "missing_membership": ["nomember", "converted"], "status_differs": ["sent"],
                    "missing_record": ["gone"], "duplicates": ["dup@x.example"], "parked": ["junk"],
-                   "unsynced": ["new"], "moved_on": ["attended"]}
+                   "unsynced": ["new"], "moved_on": ["attended"], "merged": []}
     assert drift.items["missed"][0]["email"] == "missed@x.example"
     converted = drift.items["missing_membership"][1]
     assert (converted["target_sobject"], converted["target_id"]) == ("Contact", "0039")
@@ -99,6 +100,56 @@ def test_compare_finds_each_kind_of_drift():
     assert plan.apply == ("missed", "crashed")
     assert [m["conversion_id"] for m in plan.memberships] == ["nomember", "converted"]
     assert [s["member_id"] for s in plan.statuses] == ["00v6"]
+
+
+def lead_row(rid: str, deleted: bool = False, master: str | None = None, **kw) -> dict:
+    return {"attributes": {"type": "Lead"}, "Id": rid, "IsDeleted": deleted, "MasterRecordId": master,
+            "IsConverted": False, **kw}
+
+
+def test_compare_follows_merged_records_to_their_survivor():
+    ledger = [
+        row("moved", lead_id="00QL1", member_id="00v1"),          # merge moved the membership
+        row("lost", lead_id="00QL2", member_id="00v2"),           # merged twice, membership gone
+        row("kept", lead_id="00QL3", member_id="00v3"),           # master already a member (Sent)
+        row("toconv", lead_id="00QL5", member_id="00v5"),         # survivor converted since
+        row("deleted", lead_id="00QL6", member_id="00v6"),        # deleted, no merge
+        row("chain", lead_id="00QL7", member_id="00v7"),          # merged into one not read
+        row("contact", contact_id="0031", member_id="00v8", action="attach_contact"),
+    ]
+    members = [member("00v1", "00QM1"), member("00vM4", "00QM4", "Sent", responded=False),
+               member("00v8", "0032")]
+    records = {r["Id"]: r for r in [
+        lead_row("00QL2", True, "00QM2"), lead_row("00QM2", True, "00QM3"), lead_row("00QM3"),
+        lead_row("00QL3", True, "00QM4"), lead_row("00QM4"),
+        lead_row("00QL5", True, "00QM5"), lead_row("00QM5", IsConverted=True, ConvertedContactId="0035"),
+        lead_row("00QL6", True), lead_row("00QL7", True, "00QM7")]}
+    assert unread_masters(records) == [("Lead", "00QM7")]
+    assert (survivor("00QL2", records), survivor("00QM3", records), survivor("00QL6", records),
+            survivor("00QL7", records), survivor("00QXX", records)) == ("00QM3", "00QM3", None, None, None)
+    assert merge_targets(ledger, records) == ({"C1"}, {"00QM3", "00QM4", "00QM5", "0035"})
+
+    drift = compare(Sources([], ledger, members, records, [], frozenset(), {}, {"C1": "Responded"}))
+    items = drift.items
+    assert [(i["conversion_id"], i["merged_into"], i["member_id"]) for i in items["merged"]] == [
+        ("moved", "00QM1", "00v1"), ("kept", "00QM4", "00vM4"), ("contact", "0032", "00v8")]
+    assert [(i["conversion_id"], i["merged_into"], i["target_sobject"], i["target_id"])
+            for i in items["missing_membership"]] == [("lost", "00QM3", "Lead", "00QM3"),
+                                                       ("toconv", "00QM5", "Contact", "0035")]
+    assert [i["conversion_id"] for i in items["status_differs"]] == ["kept"]
+    assert [(i["conversion_id"], i["why"]) for i in items["missing_record"]] == [
+        ("deleted", "the Lead was deleted; recreating it is the admin's call"),
+        ("chain", "the Lead was merged into 00QM7, which is gone too; recreating it is the admin's call")]
+    assert drift.total == 5 and drift.fixable == 3           # merged is not drift
+
+    plan = plan_fixes(drift, [])
+    assert [m["conversion_id"] for m in plan.memberships] == ["lost", "toconv"]
+    assert [r["conversion_id"] for r in plan.relinks] == ["moved", "kept", "contact"]
+    preview = "\n".join(describe_plan(plan))
+    assert "add Lead 00QM3 (lost@x.example) to campaign C1 as 'Responded' (Lead 00QL2 was merged into it" in preview
+    assert "point the ledger row of moved (moved@x.example) at Lead 00QM1 and its membership 00v1" in preview
+    text = render(drift, since="2026-01-01", responses=0, calls={})
+    assert "merged: the record was merged into another" in text and "00QL2 merged into 00QM3" in text
 
 
 def test_clean_sources_are_clean_and_emails_are_normalised():
@@ -255,3 +306,95 @@ def test_a_month_of_responses_costs_a_few_calls_per_thousand(org, tmp_path):
     # composite call of a few statements.
     assert report["calls"]["hubspot"] <= 1000 // 50 + 2
     assert report["calls"]["salesforce"] <= 2, report["calls"]
+
+
+# -- merged Leads ---------------------------------------------------------------------------------
+
+def by_hand(org: Org, email: str, **fields) -> str:
+    return org.sf.insert("Lead", {"LastName": "By Hand", "Company": "Acme", "Email": email, **fields},
+                         allow_duplicates=True)
+
+
+def test_a_merge_that_moved_the_membership_is_fine_and_fix_points_the_ledger_at_the_survivor(org, tmp_path):
+    config = org.write_config(tmp_path / "c.toml")
+    org.fill(0, "ann@acme.example", lastname="Ann")
+    assert CliRunner().invoke(main, ["sync", "--config", str(config)], env=org.env()).exit_code == 0
+    ann = ledger_row(org, "ann@acme.example")
+    master = by_hand(org, "Ann@acme.example")                   # a rep keyed her in too
+    report = json.loads(reconcile(org, config, "--json").output)
+    assert [d["email"] for d in report["items"]["duplicates"]] == ["ann@acme.example"]
+
+    org.sf.merge("Lead", master, [ann["lead_id"]])             # the admin merges the pair
+    result = reconcile(org, config, "--json")
+    assert result.exit_code == 0, result.output                 # the membership moved with it
+    report = json.loads(result.output)
+    assert report["drift"] == 0 and report["calls"]["salesforce"] == 1
+    assert [(i["conversion_id"], i["record_id"], i["merged_into"], i["member_id"])
+            for i in report["items"]["merged"]] == [(ann["conversion_id"], ann["lead_id"], master, ann["member_id"])]
+
+    result = reconcile(org, config, "--fix", "--yes")
+    assert result.exit_code == 0, result.output
+    assert "1 ledger row(s) pointed at a merge survivor" in result.output
+    now = ledger_row(org, "ann@acme.example")
+    assert (now["lead_id"], now["merged_from"], now["member_id"]) == (master, ann["lead_id"], ann["member_id"])
+    report = json.loads(reconcile(org, config, "--json").output)
+    assert report["drift"] == 0 and not any(report["counts"].values())
+    assert len(org.members()) == 1 and org.members()[0]["LeadId"] == master
+
+
+def test_merged_leads_are_followed_to_the_survivor_and_fix_recreates_lost_memberships(org, tmp_path):
+    config = org.write_config(tmp_path / "c.toml")
+    for name in ("bob", "cat", "dan", "eve"):
+        org.fill(0, f"{name}@acme.example", lastname=name.title())
+    assert CliRunner().invoke(main, ["sync", "--config", str(config)], env=org.env()).exit_code == 0
+    bob, cat, dan, eve = (ledger_row(org, f"{n}@acme.example") for n in ("bob", "cat", "dan", "eve"))
+    campaign = org.campaigns[0]
+
+    # bob: merged into a Lead typed by hand; then the membership was removed from the survivor.
+    bob_master = by_hand(org, "bob@acme.example")
+    org.sf.merge("Lead", bob_master, [bob["lead_id"]])
+    org.sf.delete("CampaignMember", bob["member_id"])
+    # cat: merged, and the survivor merged again into a third Lead; membership lost on the way.
+    cat_first, cat_last = by_hand(org, "cat@acme.example"), by_hand(org, "cat@acme.example")
+    org.sf.merge("Lead", cat_first, [cat["lead_id"]])
+    org.sf.delete("CampaignMember", cat["member_id"])
+    org.sf.merge("Lead", cat_last, [cat_first])
+    # dan: the master was already in the campaign (Sent), so the merge dropped leadsync's membership.
+    dan_master = by_hand(org, "dan@acme.example")
+    dan_member = org.sf.insert("CampaignMember", {"CampaignId": campaign, "LeadId": dan_master, "Status": "Sent"})
+    org.sf.merge("Lead", dan_master, [dan["lead_id"]])
+    # eve: deleted outright, no survivor.
+    org.sf.delete("Lead", eve["lead_id"])
+    leads_before = len(org.leads())
+
+    result = reconcile(org, config, "--json")
+    assert result.exit_code == 3, result.output
+    report = json.loads(result.output)
+    items = report["items"]
+    assert [(i["email"], i["merged_into"], i["target_id"]) for i in items["missing_membership"]] == [
+        ("bob@acme.example", bob_master, bob_master), ("cat@acme.example", cat_last, cat_last)]
+    assert [(i["email"], i["merged_into"], i["member_id"]) for i in items["merged"]] == [
+        ("dan@acme.example", dan_master, dan_member)]
+    assert [(i["email"], i["status"]) for i in items["status_differs"]] == [("dan@acme.example", "Sent")]
+    assert [(i["email"], i["why"]) for i in items["missing_record"]] == [
+        ("eve@acme.example", "the Lead was deleted; recreating it is the admin's call")]
+    # members by Id + open Leads; members by key; records (queryAll); masters twice (cat was
+    # merged twice); memberships on the survivors.
+    assert report["fixable"] == 3 and report["calls"]["salesforce"] == 6
+
+    text = reconcile(org, config, "--fix", "--yes")
+    assert text.exit_code == 3, text.output                     # eve stays the admin's call
+    assert ("2 membership(s) recreated, 1 status(es) set, 1 ledger row(s) pointed at a merge survivor"
+            in text.output)
+    assert len(org.leads()) == leads_before                     # no Lead recreated
+    for person, survivor_id in ((bob, bob_master), (cat, cat_last), (dan, dan_master)):
+        now = ledger_row(org, person["email"])
+        assert (now["lead_id"], now["merged_from"]) == (survivor_id, person["lead_id"])
+        on_survivor = org.sf.get("CampaignMember", now["member_id"])
+        assert (on_survivor["LeadId"], on_survivor["CampaignId"], on_survivor["Status"]) == (
+            survivor_id, campaign, "Responded")
+    assert org.members(dan_master)[0]["Id"] == dan_member
+
+    report = json.loads(reconcile(org, config, "--json").output)     # the rerun: only eve
+    assert {name for name, n in report["counts"].items() if n} == {"missing_record"}
+    assert report["fixable"] == 0 and report["calls"]["salesforce"] <= 3

@@ -133,6 +133,24 @@ def test_a_lookup_past_one_page_follows_the_cursor(org):
     assert sf_calls(sandbox) == {"salesforce.composite": 1, "salesforce.query": 1}
 
 
+def test_deleted_and_merged_rows_through_query_all(org):
+    sandbox, client = org
+    sf = sandbox.app.salesforce
+    ids = [sf.insert("Lead", {"LastName": f"M{i}", "Company": "Acme"}) for i in range(3)]
+    sf.merge("Lead", ids[0], [ids[1]])
+    sf.delete("Lead", ids[2])
+    sandbox.counters.clear()
+    statement = next(chunk_for_query("SELECT {fields} FROM Lead WHERE Id IN {values}",
+                                     ("Id", "IsDeleted", "MasterRecordId"), ids))
+    expected = {ids[0]: (False, None), ids[1]: (True, ids[0]), ids[2]: (True, None)}
+    alone = client.query_all_rows(statement)
+    assert {r["Id"]: (r["IsDeleted"], r["MasterRecordId"]) for r in alone} == expected
+    [packed] = client.query_many([statement], include_deleted=True)
+    assert {r["Id"]: (r["IsDeleted"], r["MasterRecordId"]) for r in packed} == expected
+    assert [r["Id"] for r in client.query_many([statement])[0]] == [ids[0]]   # query/ does not
+    assert sf_calls(sandbox) == {"salesforce.query": 1, "salesforce.composite": 2}
+
+
 def test_lookup_is_retried_after_a_server_error(org):
     sandbox, client = org
     emails, leads, _ = seed_people(sandbox, 10)
@@ -374,3 +392,43 @@ def test_create_members_reads_an_existing_membership_as_success(tmp_path):
         assert results[0] == {"id": existing, "success": True, "errors": [], "existed": True}
         assert results[1]["success"] and results[1]["id"] != existing and not results[1].get("existed")
         assert len(sb.app.salesforce.records("CampaignMember")) == 2
+
+
+def test_describes_of_several_objects_are_one_call(org):
+    sandbox, client = org
+    described = client.describe(["Lead", "Contact", "Lead"])
+    assert list(described) == ["Lead", "Contact"]
+    lead_fields = {f["name"]: f for f in described["Lead"]["fields"]}
+    assert lead_fields["LastName"]["length"] == 80 and lead_fields["Email"]["type"] == "email"
+    assert "AccountId" in {f["name"] for f in described["Contact"]["fields"]}
+    assert sf_calls(sandbox) == {"salesforce.composite": 1}
+
+
+def test_account_candidates_by_website_and_name_are_one_call(org):
+    sandbox, client = org
+    sf = sandbox.app.salesforce
+    acme = sf.insert("Account", {"Name": "Acme GmbH", "Website": "https://www.acme.com/de"})
+    lookalike = sf.insert("Account", {"Name": "Notacme", "Website": "notacme.com"})
+    sf.insert("Account", {"Name": "Globex", "Website": "globex.io"})
+    under = sf.insert("Account", {"Name": "O'Brien_Tools", "Website": ""})
+    sandbox.counters.clear()
+    rows = client.find_accounts(["acme.com"], ["O'Brien_"])
+    assert {r["Id"] for r in rows} == {acme, lookalike, under}   # LIKE finds candidates only
+    assert set(rows[0]) >= {"Id", "Name", "Website", "OwnerId", "CreatedDate"}
+    assert sf_calls(sandbox) == {"salesforce.composite": 1}
+    assert client.find_accounts([], []) == []
+
+
+def test_updates_of_several_objects_share_one_call(org):
+    sandbox, client = org
+    sf = sandbox.app.salesforce
+    account = sf.insert("Account", {"Name": "Acme"})
+    lead = sf.insert("Lead", {"LastName": "L", "Company": "Acme", "Email": "l@acme.com"})
+    contact = sf.insert("Contact", {"LastName": "C", "AccountId": account})
+    sandbox.counters.clear()
+    results = client.update_mixed([("Lead", {"id": lead, "Title": "CTO"}),
+                                   ("Contact", {"id": contact, "Phone": "+1 415 555 0100"})])
+    assert [r["success"] for r in results] == [True, True]
+    assert sf.get("Lead", lead)["Title"] == "CTO"
+    assert sf.get("Contact", contact)["Phone"] == "+1 415 555 0100"
+    assert sf_calls(sandbox) == {"salesforce.collections": 1}

@@ -88,3 +88,81 @@ def test_salesforce_limit(sandbox: Sandbox, sf: Salesforce) -> None:
                      headers={"Authorization": f"Bearer {sandbox.token}"})
     assert r.status_code == 403 and r.json()[0]["errorCode"] == "REQUEST_LIMIT_EXCEEDED"
     assert admin(sandbox, "POST", "salesforce/limit", {"api_limit": -1}).status_code == 400
+
+
+def _lead(sf: Salesforce, name: str) -> str:
+    return sf.Lead.create({"LastName": name, "Company": "Acme", "Email": f"{name}@example.com"})["id"]
+
+
+def test_merge_deletes_the_loser_into_the_recycle_bin_and_moves_its_membership(
+        sandbox: Sandbox, sf: Salesforce) -> None:
+    master, loser = _lead(sf, "master"), _lead(sf, "loser")
+    campaign = sandbox.app.salesforce.insert("Campaign", {"Name": "Webinar"})
+    member = sf.CampaignMember.create({"CampaignId": campaign, "LeadId": loser, "Status": "Responded"})["id"]
+
+    resp = admin(sandbox, "POST", "merge", {"sobject": "Lead", "master": master, "losers": [loser]})
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == {"id": master, "mergedRecordIds": [loser], "updatedRelatedIds": [member],
+                           "success": True, "errors": []}
+    # query no longer sees the loser; queryAll does, deleted, naming its master.
+    assert [r["Id"] for r in sf.query("SELECT Id FROM Lead")["records"]] == [master]
+    rows = sf.query_all("SELECT Id, IsDeleted, MasterRecordId FROM Lead WHERE Id IN ('%s', '%s')"
+                        % (master, loser), include_deleted=True)["records"]
+    assert {r["Id"]: (r["IsDeleted"], r["MasterRecordId"]) for r in rows} == {
+        master: (False, None), loser: (True, master)}
+    gone = requests.get(f"{sandbox.url}{V}/sobjects/Lead/{loser}", timeout=5,
+                        headers={"Authorization": f"Bearer {sandbox.token}"})
+    assert gone.status_code == 404 and gone.json()[0]["errorCode"] == "ENTITY_IS_DELETED"
+    # The membership moved with the merge: same Id, now on the master, with its person fields.
+    moved = sf.CampaignMember.get(member)
+    assert (moved["LeadId"], moved["LeadOrContactId"], moved["Email"], moved["Status"]) == (
+        master, master, "master@example.com", "Responded")
+
+
+def test_merge_drops_a_membership_the_master_already_has(sandbox: Sandbox, sf: Salesforce) -> None:
+    master, loser = _lead(sf, "master"), _lead(sf, "loser")
+    campaign = sandbox.app.salesforce.insert("Campaign", {"Name": "Webinar"})
+    kept = sf.CampaignMember.create({"CampaignId": campaign, "LeadId": master, "Status": "Sent"})["id"]
+    dropped = sf.CampaignMember.create({"CampaignId": campaign, "LeadId": loser, "Status": "Responded"})["id"]
+    assert admin(sandbox, "POST", "merge", {"sobject": "Lead", "master": master,
+                                            "losers": [loser]}).json()["updatedRelatedIds"] == []
+    live = sf.query("SELECT Id, LeadId, Status FROM CampaignMember")["records"]
+    assert [(m["Id"], m["LeadId"], m["Status"]) for m in live] == [(kept, master, "Sent")]
+    binned = sf.query_all("SELECT Id, IsDeleted FROM CampaignMember WHERE IsDeleted = true",
+                          include_deleted=True)["records"]
+    assert [m["Id"] for m in binned] == [dropped]
+
+
+def test_merge_up_to_three_records_all_or_nothing(sandbox: Sandbox, sf: Salesforce) -> None:
+    a, b, c, d = (_lead(sf, n) for n in "abcd")
+    too_many = admin(sandbox, "POST", "merge", {"sobject": "Lead", "master": a, "losers": [b, c, d]})
+    assert too_many.status_code == 400 and too_many.json()["errorCode"] == "LIMIT_EXCEEDED"
+    itself = admin(sandbox, "POST", "merge", {"sobject": "Lead", "master": a, "losers": [a]})
+    assert itself.status_code == 400 and itself.json()["errorCode"] == "INVALID_ID_FIELD"
+    missing = admin(sandbox, "POST", "merge", {"sobject": "Lead", "master": a, "losers": [b, "00Q000000000009"]})
+    assert missing.status_code == 400
+    assert admin(sandbox, "POST", "merge", {"sobject": "Campaign", "master": a, "losers": [b]}).status_code == 400
+    assert admin(sandbox, "POST", "merge", {"master": a, "losers": b}).status_code == 400
+    assert sf.query("SELECT COUNT() FROM Lead")["totalSize"] == 4            # nothing merged
+    ok = admin(sandbox, "POST", "merge", {"sobject": "Lead", "master": a, "losers": [b, c]})
+    assert ok.status_code == 200 and ok.json()["mergedRecordIds"] == [b, c]
+    assert [r["Id"] for r in sf.query("SELECT Id FROM Lead")["records"]] == [a, d]
+    # Merged again: the first losers keep naming the record they were merged into.
+    sandbox.app.salesforce.merge("Lead", d, [a])
+    rows = sf.query_all("SELECT Id, MasterRecordId FROM Lead WHERE IsDeleted = true",
+                        include_deleted=True)["records"]
+    assert {r["Id"]: r["MasterRecordId"] for r in rows} == {b: a, c: a, a: d}
+
+
+def test_merge_contacts_moves_memberships_by_contact(sandbox: Sandbox, sf: Salesforce) -> None:
+    account = sandbox.app.salesforce.insert("Account", {"Name": "Acme"})
+    master = sf.Contact.create({"LastName": "M", "AccountId": account, "Email": "m@example.com"})["id"]
+    loser = sf.Contact.create({"LastName": "L", "Email": "l@example.com"})["id"]
+    campaign = sandbox.app.salesforce.insert("Campaign", {"Name": "Webinar"})
+    member = sf.CampaignMember.create({"CampaignId": campaign, "ContactId": loser})["id"]
+    sandbox.app.salesforce.merge("Contact", master, [loser])
+    moved = sf.CampaignMember.get(member)
+    assert (moved["ContactId"], moved["Email"], moved["CompanyOrAccount"]) == (master, "m@example.com", "Acme")
+    rows = sf.query_all("SELECT Id, MasterRecordId FROM Contact WHERE IsDeleted = true",
+                        include_deleted=True)["records"]
+    assert [(r["Id"], r["MasterRecordId"]) for r in rows] == [(loser, master)]

@@ -261,6 +261,19 @@ def test_query_all_returns_deleted_rows(sf: Salesforce) -> None:
     assert [(r["Id"], r["IsDeleted"]) for r in rows] == [(rid, True)]
 
 
+def test_query_all_pages_through_query_locators(sf: Salesforce, sandbox: Sandbox) -> None:
+    app = sandbox.app.salesforce
+    ids = [app.insert("Lead", {"LastName": f"L{i:03d}", "Company": "Acme"}) for i in range(250)]
+    for rid in ids[:30]:
+        app.delete("Lead", rid)
+    first = sf.query("SELECT Id FROM Lead", include_deleted=True,
+                     headers={"Sforce-Query-Options": "batchSize=200"})
+    # The REST guide: a queryAll's next page is fetched under query/, deleted rows included.
+    assert first["totalSize"] == 250 and first["nextRecordsUrl"].startswith(f"{V}/query/01g")
+    rest = sf.query_more(first["nextRecordsUrl"], identifier_is_url=True)
+    assert len(first["records"]) + len(rest["records"]) == 250 and rest["done"] is True
+
+
 # -- sObject rows --------------------------------------------------------------------------
 
 def test_create_get_update_delete(sf: Salesforce) -> None:

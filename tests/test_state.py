@@ -97,3 +97,68 @@ def test_in_process_double_lock_is_refused(tmp_path):
         b.lock()
     a.close()
     b.close()
+
+
+def test_ledger_keeps_what_shaping_decided_but_no_field_values(tmp_path):
+    state = State.open(tmp_path / "s.db")
+    outcome = Outcome("c1", "f1", 1000, "bob@acme.com", Action.CREATE_LEAD, Status.APPLIED,
+                      lead_id="00Q000000000001AAA",
+                      extra={"owner": {"id": "00G000000000001AAA", "rule": 1},
+                             "account": {"id": "001000000000001AAA", "name": "Acme", "how": "domain"},
+                             "task_id": "00T000000000001AAA", "changed_fields": ["Phone", "Title"]})
+    state.record_outcomes([outcome], "run-1")
+    row = state.ledger("c1")
+    assert (row["owner_id"], row["account_id"], row["account_match"], row["task_id"],
+            row["changed_fields"]) == ("00G000000000001AAA", "001000000000001AAA", "domain",
+                                       "00T000000000001AAA", "Phone,Title")
+    assert state.history(["bob@acme.com", "x@y.z"]) == {"bob@acme.com": [(1000, "f1")]}
+
+
+def test_an_older_state_file_gains_the_new_columns(tmp_path):
+    import sqlite_utils
+    db = sqlite_utils.Database(tmp_path / "old.db")
+    db["ledger"].create({"conversion_id": str, "status": str}, pk="conversion_id")
+    db["runs"].create({"id": str}, pk="id")
+    db.conn.close()
+    state = State.open(tmp_path / "old.db")
+    assert {"owner_id", "account_match", "changed_fields"} <= set(state.db["ledger"].columns_dict)
+    assert "created_contacts" in state.db["runs"].columns_dict
+
+
+def test_cache_expires(tmp_path):
+    state = State.open(tmp_path / "s.db")
+    assert state.cached("describe", 60) is None
+    state.cache("describe", {"Lead": {"fields": []}})
+    assert state.cached("describe", 60) == {"Lead": {"fields": []}}
+    assert state.cached("describe", -1) is None
+
+
+def test_relink_to_a_merge_survivor_keeps_the_first_record(tmp_path):
+    state = State.open(tmp_path / "s.db")
+    created = Outcome("a", "form-1", 1, "a@example.com", Action.CREATE_LEAD, Status.APPLIED,
+                      lead_id="00QLOSER", member_id="00vOLD")
+    state.record_outcomes([created], "run-1")
+    assert state.created_lead_ids(["00QLOSER", "00QSURVIVOR"]) == {"00QLOSER"}
+    state.relink("a", "Lead", "00QSURVIVOR", "00vNEW")
+    state.relink("a", "Lead", "00QTHIRD", "00vNEWER")               # merged again
+    row = state.ledger("a")
+    assert (row["lead_id"], row["member_id"], row["merged_from"]) == ("00QTHIRD", "00vNEWER", "00QLOSER")
+    # leadsync created the first Lead, not the survivor someone else may have made.
+    assert state.created_lead_ids(["00QLOSER", "00QTHIRD"]) == {"00QLOSER"}
+    state.close()
+
+
+def test_a_state_file_without_merged_from_reads_and_gains_it(tmp_path):
+    path = tmp_path / "old.db"
+    state = State.open(path)
+    state.record_outcomes([Outcome("a", "form-1", 1, "a@example.com", Action.CREATE_LEAD,
+                                   Status.APPLIED, lead_id="00Q1")], "run-1")
+    state.db.execute("ALTER TABLE ledger DROP COLUMN merged_from")
+    state.close()
+    old = State.open_read_only(path)                         # read-only: works without it
+    assert old.created_lead_ids(["00Q1"]) == {"00Q1"}
+    old.db.conn.close()
+    upgraded = State.open(path)
+    assert "merged_from" in upgraded.db["ledger"].columns_dict
+    assert upgraded.ledger("a")["lead_id"] == "00Q1"
+    upgraded.close()

@@ -106,3 +106,18 @@ def test_status_after_real_runs_text_json_and_html(org, tmp_path):
         assert TOKEN not in page
     finally:
         holder.close()
+
+
+def test_status_needs_no_token(org, tmp_path):
+    config = org.write_config(tmp_path / "c.toml")          # tokens live in env, not the file
+    org.fill(0, "ann@acme.example", lastname="A")
+    assert CliRunner().invoke(main, ["sync", "--config", str(config)], env=org.env()).exit_code == 0
+    no_secrets = {"LEADSYNC_SALESFORCE_ACCESS_TOKEN": None, "LEADSYNC_HUBSPOT_ACCESS_TOKEN": None,
+                  "LEADSYNC_SALESFORCE_PASSWORD": None, "LEADSYNC_SALESFORCE_SECURITY_TOKEN": None,
+                  "LEADSYNC_SALESFORCE_CONSUMER_SECRET": None, "LEADSYNC_CONFIG": None}
+    refused = CliRunner().invoke(main, ["sync", "--config", str(config)], env=no_secrets)
+    assert refused.exit_code == 2 and "salesforce.access_token" in refused.output
+    result = CliRunner().invoke(main, ["status", "--config", str(config), "--json"], env=no_secrets)
+    assert result.exit_code == 0, result.output
+    s = json.loads(result.output)
+    assert s["ledger"]["created_lead"] == 1 and s["runs"][0]["status"] == "ok"

@@ -1,10 +1,11 @@
 """``/_sandbox/``: the sandbox's own control endpoints (not a vendor API).
 
-Reset, load and dump the dataset, convert a lead (Salesforce has no REST call for it),
-read and reset counters, configure fault injection and the Salesforce API allowance,
-all over HTTP so a sandbox started with ``leadsync sandbox serve`` in another process can
-be driven by scripts. Same bearer token as the vendor APIs; never counted as API usage
-and never subject to injected faults.
+Reset, load and dump the dataset, add users, queues and org settings to the live org
+(``salesforce/setup``), convert a lead and merge records (Salesforce has no REST call for
+either), read and reset counters, configure fault injection and the Salesforce API
+allowance, all over HTTP so a sandbox started with ``leadsync sandbox serve`` in another
+process can be driven by scripts. Same bearer token as the vendor APIs; never counted as API
+usage and never subject to injected faults.
 """
 
 from __future__ import annotations
@@ -33,11 +34,13 @@ class AdminApi:
             ("POST", "/_sandbox/load", self._load),
             ("GET", "/_sandbox/dump", self._dump),
             ("POST", "/_sandbox/convert-lead", self._convert_lead),
+            ("POST", "/_sandbox/merge", self._merge),
             ("GET", "/_sandbox/counters", self._counters),
             ("POST", "/_sandbox/counters/reset", self._counters_reset),
             ("GET", "/_sandbox/faults", self._faults_get),
             ("POST", "/_sandbox/faults", self._faults_set),
             ("POST", "/_sandbox/salesforce/limit", self._limit),
+            ("POST", "/_sandbox/salesforce/setup", self._setup),
         ]
         for method, path, handler in routes:
             app.router.add(method, path + "/?", self._guard(handler), family="admin", auth="admin")
@@ -95,6 +98,15 @@ class AdminApi:
             body.get("account_id") or body.get("accountId"))
         return Response.json(200, result)
 
+    def _merge(self, req: Request) -> Response:
+        """``{"sobject": "Lead", "master": "00Q..", "losers": ["00Q.."]}``: SOAP merge()'s effect."""
+        body = self._body(req)
+        sobject, master, losers = body.get("sobject"), body.get("master"), body.get("losers")
+        if (not isinstance(sobject, str) or not isinstance(master, str) or not isinstance(losers, list)
+                or not all(isinstance(x, str) for x in losers)):
+            return _error(400, "sobject (a name), master (an id) and losers (a list of ids) are required")
+        return Response.json(200, self.app.salesforce.merge(sobject, master, losers))
+
     def _counters(self, req: Request) -> Response:
         used, limit = self.app.salesforce.api_usage
         with self.app.lock:
@@ -116,6 +128,16 @@ class AdminApi:
     def _faults_set(self, req: Request) -> Response:
         settings = self.app.faults.configure(**self._body(req))
         return Response.json(200, {"settings": settings, "stats": dict(self.app.faults.stats)})
+
+    def _setup(self, req: Request) -> Response:
+        """Add users, queues, settings or picklist values without reloading the org."""
+        sf = self.app.salesforce
+        sf.setup(self._body(req))
+        with self.app.lock:
+            store = sf.store
+            return Response.json(200, {"ok": True, "settings": {
+                "state_country_picklists": store.state_country},
+                "records": {n: len(store.tables[n].rows) for n in ("User", "Group")}})
 
     def _limit(self, req: Request) -> Response:
         body = self._body(req)

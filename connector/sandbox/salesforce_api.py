@@ -70,6 +70,8 @@ class SalesforceApi:
         self._cursor_seq = 0
         self._sub = Router()   # the same data routes, unmetered, for composite subrequests
         self._register()
+        from .bulk_api import BulkApi
+        self.bulk = BulkApi(self)  # Bulk API 2.0 ingest jobs, on the same store and meter
 
     # -- routes -------------------------------------------------------------------------
     def _register(self) -> None:
@@ -174,6 +176,7 @@ class SalesforceApi:
             self.api_used = int(data.get("api_used", 0))
             self.credentials = {k: str(v) for k, v in creds.items()}
             self._cursors.clear()
+            self.bulk.reset()
 
     def dump(self) -> dict[str, Any]:
         with self.app.lock:
@@ -189,6 +192,7 @@ class SalesforceApi:
             self.api_used = 0
             self.credentials = {}
             self._cursors.clear()
+            self.bulk.reset()
 
     # -- Python helpers (tests, demo) ---------------------------------------------------
     def records(self, sobject: str) -> list[dict[str, Any]]:
@@ -227,6 +231,40 @@ class SalesforceApi:
         with self.app.lock:
             self.store.clear_journal()
             return self.store.convert_lead(lead_id, contact_id, account_id)
+
+    def merge(self, sobject: str, master_id: str, loser_ids: list[str]) -> dict[str, Any]:
+        """Merge up to two records into a master (admin operation; REST has no merge call)."""
+        with self.app.lock:
+            self.store.clear_journal()
+            return self.store.merge(sobject, master_id, loser_ids)
+
+    def add_user(self, last_name: str, **kw: Any) -> str:
+        """Add a User (see ``Store.add_user``): ``first_name, email, username, active, user_id``."""
+        with self.app.lock:
+            self.store.clear_journal()
+            return self.store.add_user(last_name, **kw)
+
+    def add_queue(self, name: str, **kw: Any) -> str:
+        """Add a queue (see ``Store.add_queue``): ``developer_name, sobjects, email, queue_id``."""
+        with self.app.lock:
+            self.store.clear_journal()
+            return self.store.add_queue(name, **kw)
+
+    def setup(self, data: Mapping[str, Any]) -> None:
+        """Add users, queues, settings and picklist values to the live org (``Store.setup``)."""
+        with self.app.lock:
+            self.store.clear_journal()
+            self.store.setup(data)
+
+    def set_state_country_picklists(self, on: bool = True) -> None:
+        """Turn the org's State and Country/Territory Picklists on or off."""
+        with self.app.lock:
+            self.store.set_state_country_picklists(on)
+
+    def set_picklist(self, sobject: str, field_name: str, values: Any) -> None:
+        """Replace a picklist's values, e.g. the org's own Lead Status list."""
+        with self.app.lock:
+            self.store.set_picklist(sobject, field_name, values)
 
     def set_api_limit(self, limit: int, used: int | None = None) -> None:
         with self.app.lock:
@@ -338,7 +376,7 @@ class SalesforceApi:
         return Response.json(200, {
             "DailyApiRequests": pair(self.api_limit, self.api_limit - self.api_used),
             "DailyAsyncApexExecutions": pair(250000, 250000),
-            "DailyBulkApiBatches": pair(15000, 15000),
+            "DailyBulkApiBatches": pair(15000, 15000 - self.bulk.batches_used),
             "DailyBulkV2QueryJobs": pair(10000, 10000),
             "DataStorageMB": pair(5, 5),
             "SingleEmail": pair(5000, 5000),
@@ -431,8 +469,9 @@ class SalesforceApi:
                 self._cursors[locator] = {"rows": rows, "total": total, "batch": size}
                 while len(self._cursors) > _MAX_CURSORS:
                     self._cursors.popitem(last=False)
-            endpoint = "queryAll" if "/queryAll" in req.path else "query"
-            body["nextRecordsUrl"] = (f"/services/data/v{req.params['version']}/{endpoint}/"
+            # A queryAll's next page is under query/ too (REST guide, "Execute a SOQL Query
+            # that Includes Deleted Items"): the locator carries the deleted rows.
+            body["nextRecordsUrl"] = (f"/services/data/v{req.params['version']}/query/"
                                       f"{locator}-{end}")
         elif locator is not None:
             self._cursors.pop(locator, None)

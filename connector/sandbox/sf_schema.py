@@ -95,6 +95,9 @@ class FieldDef:
     unique: bool = False
     custom: bool = False
     name_field: bool = False
+    picklist_labels: tuple[str, ...] = ()   # parallel to picklist when labels differ (ISO codes)
+    controller: str | None = None           # a dependent picklist's controlling field
+    valid_for: tuple[str, ...] = ()         # parallel to picklist: base64 bitmaps over controller
 
     def describe(self) -> dict[str, Any]:
         """The field entry of a describe result, with the keys clients read."""
@@ -105,10 +108,12 @@ class FieldDef:
             "byteLength": self.length * 3 if is_string or self.type in ("id", "reference") else 0,
             "calculated": False,
             "caseSensitive": False,
+            "controllerName": self.controller,
             "createable": self.createable,
             "custom": self.custom,
             "defaultValue": self.default if self.type == "boolean" else None,
             "defaultedOnCreate": self.default is not None or self.name in _DEFAULTED,
+            "dependentPicklist": self.controller is not None,
             "digits": 9 if self.type == "int" else 0,
             "externalId": self.external_id,
             "filterable": self.type != "textarea",
@@ -120,8 +125,10 @@ class FieldDef:
             "nameField": self.name_field,
             "nillable": self.nillable,
             "picklistValues": [
-                {"active": True, "defaultValue": v == self.default, "label": v, "validFor": None,
-                 "value": v} for v in self.picklist],
+                {"active": True, "defaultValue": v == self.default,
+                 "label": self.picklist_labels[i] if self.picklist_labels else v,
+                 "validFor": self.valid_for[i] if self.valid_for else None,
+                 "value": v} for i, v in enumerate(self.picklist)],
             "precision": 18 if self.type in ("double", "currency", "percent") else 0,
             "referenceTo": list(self.reference_to),
             "relationshipName": (self.name[:-2] if self.type == "reference" and
@@ -163,7 +170,8 @@ def _pick(name: str, values: Iterable[str], length: int = 255, **kw: Any) -> Fie
     return FieldDef(name, "picklist", length=length, picklist=tuple(values), **kw)
 
 
-def _system(owner: bool = True) -> list[FieldDef]:
+def _system(owner: bool = True, owner_to: tuple[str, ...] = ("User",),
+            owner_label: str = "Owner ID") -> list[FieldDef]:
     out = [FieldDef("Id", "id", label="Record ID", length=18, nillable=False, createable=False,
                     updateable=False),
            FieldDef("IsDeleted", "boolean", label="Deleted", nillable=False, createable=False,
@@ -176,7 +184,7 @@ def _system(owner: bool = True) -> list[FieldDef]:
            FieldDef("SystemModstamp", "datetime", label="System Modstamp", nillable=False,
                     createable=False, updateable=False)]
     if owner:
-        out.append(_ref("OwnerId", "User", label="Owner ID", nillable=False))
+        out.append(_ref("OwnerId", *owner_to, label=owner_label, nillable=False))
     return out
 
 
@@ -187,6 +195,16 @@ _INDUSTRIES = ("Agriculture", "Banking", "Consulting", "Education", "Energy", "F
 
 LEAD_STATUSES = ("Open - Not Contacted", "Working - Contacted", "Closed - Converted",
                  "Closed - Not Converted")
+
+
+def _address(prefix: str) -> list[FieldDef]:
+    """A compound address's text parts, labelled as Salesforce labels them (errors quote labels)."""
+    lead = f"{prefix} " if prefix else ""
+    return [_s(f"{prefix}Street", 255, type="textarea", label=f"{lead}Street"),
+            _s(f"{prefix}City", 40, label=f"{lead}City"),
+            _s(f"{prefix}State", 80, label=f"{lead}State/Province"),
+            _s(f"{prefix}PostalCode", 20, label=f"{lead}Zip/Postal Code"),
+            _s(f"{prefix}Country", 80, label=f"{lead}Country")]
 
 
 def _person(mailing: str) -> list[FieldDef]:
@@ -201,11 +219,7 @@ def _person(mailing: str) -> list[FieldDef]:
         _s("Phone", 40, type="phone"),
         _s("MobilePhone", 40, type="phone", label="Mobile Phone"),
         _s("Fax", 40, type="phone"),
-        _s(f"{prefix}Street", 255, type="textarea"),
-        _s(f"{prefix}City", 40),
-        _s(f"{prefix}State", 80),
-        _s(f"{prefix}PostalCode", 20),
-        _s(f"{prefix}Country", 80),
+        *_address(prefix),
         _pick("LeadSource", _LEAD_SOURCES, 255, label="Lead Source"),
         FieldDef("HasOptedOutOfEmail", "boolean", label="Email Opt Out", nillable=False,
                  default=False),
@@ -215,12 +229,14 @@ def _person(mailing: str) -> list[FieldDef]:
 
 
 LEAD = [
-    *_system(),
+    *_system(owner_to=("Group", "User")),
     *_person(""),
     _s("Company", 255, nillable=False, required=True),
     _s("Website", 255, type="url"),
     _pick("Industry", _INDUSTRIES),
-    _pick("Status", LEAD_STATUSES, 40, nillable=False, default="Open - Not Contacted"),
+    # Lead Status is backed by the LeadStatus entity: the API refuses a value not in the list
+    _pick("Status", LEAD_STATUSES, 40, label="Lead Status", nillable=False,
+          default="Open - Not Contacted", restricted=True),
     _pick("Rating", ("Hot", "Warm", "Cold")),
     FieldDef("NumberOfEmployees", "int", label="Employees"),
     FieldDef("AnnualRevenue", "currency"),
@@ -233,6 +249,7 @@ LEAD = [
     FieldDef("IsUnreadByOwner", "boolean", label="Unread By Owner", nillable=False,
              createable=False, updateable=False, default=False),
     FieldDef("LastActivityDate", "date", createable=False, updateable=False),
+    _ro(_ref("MasterRecordId", "Lead", label="Master Record ID")),
 ]
 
 CONTACT = [
@@ -242,6 +259,7 @@ CONTACT = [
     _s("Department", 80),
     FieldDef("Birthdate", "date"),
     FieldDef("LastActivityDate", "date", createable=False, updateable=False),
+    _ro(_ref("MasterRecordId", "Contact", label="Master Record ID")),
 ]
 
 ACCOUNT = [
@@ -249,11 +267,7 @@ ACCOUNT = [
     _s("Name", 255, label="Account Name", nillable=False, required=True, name_field=True),
     _pick("Type", ("Prospect", "Customer - Direct", "Customer - Channel", "Partner", "Other")),
     _ref("ParentId", "Account"),
-    _s("BillingStreet", 255, type="textarea"),
-    _s("BillingCity", 40),
-    _s("BillingState", 80),
-    _s("BillingPostalCode", 20),
-    _s("BillingCountry", 80),
+    *_address("Billing"),
     _s("Phone", 40, type="phone"),
     _s("Website", 255, type="url"),
     _pick("Industry", _INDUSTRIES),
@@ -308,14 +322,19 @@ CAMPAIGN_MEMBER_STATUS = [
 ]
 
 TASK = [
-    *_system(),
+    # describe lists Group among OwnerId's targets, yet a queue cannot own a Task (store rule)
+    *_system(owner_to=("Group", "User"), owner_label="Assigned To ID"),
     _s("Subject", 255, type="combobox", name_field=True),
     _ref("WhoId", "Lead", "Contact", label="Name ID"),
     _ref("WhatId", "Account", "Campaign", label="Related To ID"),
     FieldDef("ActivityDate", "date", label="Due Date Only"),
+    # Status and Priority are backed by TaskStatus / TaskPriority: restricted on the API
     _pick("Status", ("Not Started", "In Progress", "Completed", "Waiting on someone else",
-                     "Deferred"), 40, nillable=False, default="Not Started"),
-    _pick("Priority", ("High", "Normal", "Low"), 40, nillable=False, default="Normal"),
+                     "Deferred"), 40, nillable=False, default="Not Started", restricted=True),
+    _pick("Priority", ("High", "Normal", "Low"), 40, nillable=False, default="Normal",
+          restricted=True),
+    FieldDef("ReminderDateTime", "datetime", label="Reminder Date/Time"),
+    FieldDef("IsReminderSet", "boolean", label="Reminder Set", nillable=False, default=False),
     _pick("TaskSubtype", ("Task", "Email", "Call"), 40, default="Task"),
     FieldDef("IsClosed", "boolean", label="Closed", nillable=False, createable=False,
              updateable=False, default=False),
@@ -334,6 +353,122 @@ USER = [
     FieldDef("IsActive", "boolean", label="Active", nillable=False, default=True),
 ]
 
+# Group: public groups and queues. A queue (Type = 'Queue') owns records of the sObjects its
+# QueueSobject rows name; DeveloperName is the stable handle configs refer to.
+GROUP_TYPES = ("Regular", "Queue", "Role", "RoleAndSubordinates", "Organization")
+GROUP = [
+    *_system(owner=False),
+    _s("Name", 40, label="Name", nillable=False, required=True, name_field=True),
+    _s("DeveloperName", 80, label="Developer Name", nillable=False, unique=True),
+    _pick("Type", GROUP_TYPES, 40, nillable=False, default="Regular", restricted=True),
+    _s("Email", 255, type="email"),
+    FieldDef("DoesSendEmailToMembers", "boolean", label="Send Email to Members", nillable=False,
+             default=False),
+    FieldDef("DoesIncludeBosses", "boolean", label="Include Bosses", nillable=False,
+             default=False),
+]
+
+# The objects a queue may own: Lead, Case, ServiceContract and custom objects, never
+# Account, Contact or Task (of these the sandbox emulates Lead only).
+QUEUE_SOBJECTS = ("Case", "Lead", "ServiceContract")
+QUEUE_SOBJECT = [
+    *_system(owner=False),
+    _ref("QueueId", "Group", label="Queue ID", nillable=False, required=True, updateable=False),
+    _pick("SobjectType", QUEUE_SOBJECTS, 40, label="Sobject Type", nillable=False,
+          required=True, updateable=False, restricted=True),
+]
+
+
+# -- State and Country/Territory Picklists -----------------------------------------------
+# An org setting. When on, each address gets picklist code fields beside its text fields
+# (CountryCode, StateCode; Mailing... on Contact, Billing... on Account): the code picklist's
+# values are ISO codes, its labels the names, and the text field holds the "integration
+# value" (by default the name). StateCode depends on CountryCode (controllerName, validFor).
+# Simplification: a subset of Salesforce's 235 standard countries, states for US, CA and AU
+# only, and integration values that always equal the standard names.
+
+COUNTRIES: dict[str, str] = {
+    "AE": "United Arab Emirates", "AR": "Argentina", "AT": "Austria", "AU": "Australia",
+    "BE": "Belgium", "BR": "Brazil", "CA": "Canada", "CH": "Switzerland", "CL": "Chile",
+    "CN": "China", "CO": "Colombia", "CZ": "Czechia", "DE": "Germany", "DK": "Denmark",
+    "EG": "Egypt", "ES": "Spain", "FI": "Finland", "FR": "France", "GB": "United Kingdom",
+    "GR": "Greece", "HK": "Hong Kong", "HU": "Hungary", "ID": "Indonesia", "IE": "Ireland",
+    "IL": "Israel", "IN": "India", "IT": "Italy", "JP": "Japan", "KR": "Korea, Republic of",
+    "MX": "Mexico", "MY": "Malaysia", "NG": "Nigeria", "NL": "Netherlands", "NO": "Norway",
+    "NZ": "New Zealand", "PH": "Philippines", "PL": "Poland", "PT": "Portugal",
+    "RO": "Romania", "SA": "Saudi Arabia", "SE": "Sweden", "SG": "Singapore",
+    "TH": "Thailand", "TR": "Turkey", "TW": "Taiwan", "UA": "Ukraine", "US": "United States",
+    "VN": "Viet Nam", "ZA": "South Africa",
+}
+
+STATES: dict[str, dict[str, str]] = {
+    "US": {
+        "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California",
+        "CO": "Colorado", "CT": "Connecticut", "DE": "Delaware", "DC": "District of Columbia",
+        "FL": "Florida", "GA": "Georgia", "HI": "Hawaii", "ID": "Idaho", "IL": "Illinois",
+        "IN": "Indiana", "IA": "Iowa", "KS": "Kansas", "KY": "Kentucky", "LA": "Louisiana",
+        "ME": "Maine", "MD": "Maryland", "MA": "Massachusetts", "MI": "Michigan",
+        "MN": "Minnesota", "MS": "Mississippi", "MO": "Missouri", "MT": "Montana",
+        "NE": "Nebraska", "NV": "Nevada", "NH": "New Hampshire", "NJ": "New Jersey",
+        "NM": "New Mexico", "NY": "New York", "NC": "North Carolina", "ND": "North Dakota",
+        "OH": "Ohio", "OK": "Oklahoma", "OR": "Oregon", "PA": "Pennsylvania",
+        "RI": "Rhode Island", "SC": "South Carolina", "SD": "South Dakota", "TN": "Tennessee",
+        "TX": "Texas", "UT": "Utah", "VT": "Vermont", "VA": "Virginia", "WA": "Washington",
+        "WV": "West Virginia", "WI": "Wisconsin", "WY": "Wyoming",
+    },
+    "CA": {
+        "AB": "Alberta", "BC": "British Columbia", "MB": "Manitoba", "NB": "New Brunswick",
+        "NL": "Newfoundland and Labrador", "NS": "Nova Scotia", "NT": "Northwest Territories",
+        "NU": "Nunavut", "ON": "Ontario", "PE": "Prince Edward Island", "QC": "Quebec",
+        "SK": "Saskatchewan", "YT": "Yukon Territories",
+    },
+    "AU": {
+        "ACT": "Australian Capital Territory", "NSW": "New South Wales",
+        "NT": "Northern Territory", "QLD": "Queensland", "SA": "South Australia",
+        "TAS": "Tasmania", "VIC": "Victoria", "WA": "Western Australia",
+    },
+}
+
+# The address groups that get code fields: sObject -> field prefixes.
+ADDRESSES: dict[str, tuple[str, ...]] = {"Lead": ("",), "Contact": ("Mailing",),
+                                         "Account": ("Billing",)}
+
+_COUNTRY_ORDER = tuple(sorted(COUNTRIES, key=lambda c: COUNTRIES[c]))   # picklist order: by name
+COUNTRY_BY_NAME = {name.lower(): code for code, name in COUNTRIES.items()}
+
+
+def valid_for(indexes: Iterable[int]) -> str:
+    """The base64 ``validFor`` bitmap: bit i (most significant first) = controller value i."""
+    import base64
+    idx = list(indexes)
+    size = (max(idx) // 8 + 1) if idx else 0
+    bits = bytearray(size)
+    for i in idx:
+        bits[i // 8] |= 0x80 >> (i % 8)
+    return base64.b64encode(bytes(bits)).decode("ascii")
+
+
+def address_code_fields(prefix: str) -> list[FieldDef]:
+    """CountryCode and StateCode picklists for one address (``prefix`` '', 'Mailing', ...).
+
+    StateCode lists every country's states, so a code such as WA appears twice (Washington
+    for US, Western Australia for AU), each entry valid for its own country, as in an org.
+    """
+    lead = f"{prefix} " if prefix else ""
+    states = [(code, name, country) for country in _COUNTRY_ORDER
+              for code, name in sorted(STATES.get(country, {}).items(), key=lambda kv: kv[1])]
+    position = {c: i for i, c in enumerate(_COUNTRY_ORDER)}
+    return [
+        FieldDef(f"{prefix}CountryCode", "picklist", label=f"{lead}Country Code", length=10,
+                 picklist=_COUNTRY_ORDER, restricted=True,
+                 picklist_labels=tuple(COUNTRIES[c] for c in _COUNTRY_ORDER)),
+        FieldDef(f"{prefix}StateCode", "picklist", label=f"{lead}State/Province Code",
+                 length=10, picklist=tuple(s[0] for s in states), restricted=True,
+                 picklist_labels=tuple(s[1] for s in states),
+                 controller=f"{prefix}CountryCode",
+                 valid_for=tuple(valid_for([position[s[2]]]) for s in states)),
+    ]
+
 
 @dataclass
 class ObjectDef:
@@ -351,6 +486,12 @@ class ObjectDef:
         self.fields[fd.name] = fd
         self._lower[fd.name.lower()] = fd.name
 
+    def remove(self, name: str) -> None:
+        fd = self.field(name)
+        if fd is not None:
+            del self.fields[fd.name]
+            del self._lower[fd.name.lower()]
+
     def field(self, name: str) -> FieldDef | None:
         canonical = self._lower.get(name.lower()) if isinstance(name, str) else None
         return self.fields[canonical] if canonical else None
@@ -366,6 +507,8 @@ class ObjectDef:
 
 STANDARD: dict[str, tuple[str, str, str, list[FieldDef]]] = {
     "User": ("User", "Users", "005", USER),
+    "Group": ("Group", "Groups", "00G", GROUP),
+    "QueueSobject": ("Queue Sobject", "Queue Sobjects", "03g", QUEUE_SOBJECT),
     "Account": ("Account", "Accounts", "001", ACCOUNT),
     "Contact": ("Contact", "Contacts", "003", CONTACT),
     "Lead": ("Lead", "Leads", "00Q", LEAD),
@@ -388,7 +531,9 @@ def recommended_field() -> FieldDef:
                     external_id=True, unique=True, custom=True)
 
 
-DEFAULT_CUSTOM = {"Lead": [recommended_field()], "CampaignMember": [recommended_field()]}
+# On Task too, so a response's follow-up Task can be an idempotent upsert.
+DEFAULT_CUSTOM = {"Lead": [recommended_field()], "CampaignMember": [recommended_field()],
+                  "Task": [recommended_field()]}
 
 
 def custom_field(sobject: str, name: str, spec: Mapping[str, Any]) -> FieldDef:
@@ -415,14 +560,21 @@ def custom_field(sobject: str, name: str, spec: Mapping[str, Any]) -> FieldDef:
                     unique=bool(spec.get("unique", False)), custom=True)
 
 
-def build_objects(custom: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None
-                  ) -> dict[str, ObjectDef]:
-    """Standard objects plus the default and the dataset's custom fields."""
+def build_objects(custom: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
+                  state_country: bool = False) -> dict[str, ObjectDef]:
+    """Standard objects plus the default and the dataset's custom fields.
+
+    ``state_country`` adds the address code picklists (State and Country/Territory Picklists).
+    """
     out: dict[str, ObjectDef] = {}
     for name, (label, plural, prefix, fields) in STANDARD.items():
         obj = ObjectDef(name, label, plural, prefix, {f.name: f for f in fields})
         for fd in DEFAULT_CUSTOM.get(name, ()):
             obj.add(fd)
+        if state_country:
+            for address in ADDRESSES.get(name, ()):
+                for fd in address_code_fields(address):
+                    obj.add(fd)
         out[name] = obj
     lowered = {n.lower(): n for n in out}
     for sobject, fields in (custom or {}).items():

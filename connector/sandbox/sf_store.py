@@ -19,9 +19,12 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Mapping
 
 from .soql import index_key
-from .sf_schema import (EXTERNAL_ID_FIELD, LOAD_ORDER, PREFIXES, STRING_TYPES, FieldDef,
-                        ObjectDef, build_objects, custom_schema_dump, id_number, make_id,
-                        to_id18)
+from dataclasses import replace as _replace_field
+
+from .sf_schema import (ADDRESSES, COUNTRIES, COUNTRY_BY_NAME, EXTERNAL_ID_FIELD, LOAD_ORDER,
+                        PREFIXES, STATES, STRING_TYPES, FieldDef, ObjectDef,
+                        address_code_fields, build_objects, custom_schema_dump, id_number,
+                        make_id, to_id18)
 
 __all__ = ["SfError", "Row", "WriteOptions", "Store", "DatasetError", "format_datetime",
            "EXTERNAL_ID_FIELD"]
@@ -88,6 +91,12 @@ _DT_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(
 _NOT_INDEXED = {"CreatedById", "LastModifiedById", "OwnerId", "LeadOrContactOwnerId"}
 _ROLLED_BACK = ("Record rolled back because not all records were valid and the request was "
                 "using AllOrNone header")
+# State and Country/Territory Picklists: the messages Salesforce gives for a text value that
+# is not an integration value; the field's label follows after ": ".
+_COUNTRY_PROBLEM = ("There's a problem with this country, even though it may appear correct. "
+                    "Please select a country/territory from the list of valid countries.")
+_STATE_PROBLEM = ("There's a problem with this state, even though it may appear correct. "
+                  "Please select a state from the list of valid states.")
 
 API_USER_ID = make_id("005", 1)
 QUEUE_USER_ID = make_id("005", 2)
@@ -186,8 +195,10 @@ class Store:
 
     # -- setup --------------------------------------------------------------------------
     def reset(self, custom: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
-              seed_users: bool = True) -> None:
-        self.objects: dict[str, ObjectDef] = build_objects(custom)
+              seed_users: bool = True, *, state_country: bool = False) -> None:
+        self.objects: dict[str, ObjectDef] = build_objects(custom, state_country)
+        self.state_country = state_country
+        self.picklist_overrides: dict[str, dict[str, list[Any]]] = {}
         self.tables: dict[str, Table] = {n: Table(o) for n, o in self.objects.items()}
         self._names = {n.lower(): n for n in self.objects}
         self._counters: dict[str, int] = {}
@@ -206,6 +217,97 @@ class Store:
         for user in DEFAULT_USERS:
             if user["Id"] not in self.tables["User"].rows:
                 self.create("User", user, LOAD_OPTIONS)
+
+    # -- org setup: users, queues, settings -----------------------------------------------
+    def add_user(self, last_name: str, *, first_name: str | None = None,
+                 email: str | None = None, username: str | None = None, active: bool = True,
+                 user_id: str | None = None, **fields: Any) -> str:
+        """Add a User (a possible owner); Username and Email default to a sandbox address."""
+        rec = _compact({"LastName": last_name, "FirstName": first_name, "Email": email,
+                        "Username": username, "IsActive": active, "Id": user_id, **fields})
+        return self.create("User", self._user_defaults(rec), LOAD_OPTIONS)
+
+    def _user_defaults(self, rec: Mapping[str, Any]) -> dict[str, Any]:
+        out = dict(rec)
+        if not out.get("Email") or not out.get("Username"):
+            base = re.sub(r"[^a-z0-9]+", ".", " ".join(
+                str(out.get(k) or "") for k in ("FirstName", "LastName")).lower()).strip(".")
+            base = base or "user"
+            address, n = f"{base}@leadsync.sandbox", 1
+            while self.tables["User"].lookup("Username", address):
+                n += 1
+                address = f"{base}{n}@leadsync.sandbox"
+            out.setdefault("Email", out.get("Username") or address)
+            out.setdefault("Username", address)
+        return out
+
+    def add_queue(self, name: str, *, developer_name: str | None = None,
+                  sobjects: Iterable[str] = ("Lead",), email: str | None = None,
+                  queue_id: str | None = None) -> str:
+        """Add a queue (Group Type 'Queue') and a QueueSobject row for each sObject it owns."""
+        mark = self.mark()
+        try:
+            gid = self.create("Group", _compact({
+                "Name": name, "DeveloperName": developer_name, "Type": "Queue",
+                "Email": email, "Id": queue_id}), LOAD_OPTIONS)
+            for sobject in sobjects:
+                self.create("QueueSobject", {"QueueId": gid, "SobjectType": sobject},
+                            INTERNAL)
+        except Exception:
+            self.rollback(mark)
+            raise
+        return gid
+
+    def queue_sobjects(self, queue_id: str) -> set[str]:
+        """The sObject types a queue may own (its QueueSobject rows)."""
+        return {r["SobjectType"] for r in self.tables["QueueSobject"].lookup("QueueId", queue_id)}
+
+    def set_state_country_picklists(self, on: bool) -> None:
+        """Turn State and Country/Territory Picklists on or off for the org.
+
+        On adds the code picklists and fills them on existing records whose text values are
+        integration values (Salesforce's conversion tool does this with an admin's review;
+        here values that match nothing stay as text, a simplification). Off drops the codes.
+        """
+        on = bool(on)
+        if on == self.state_country:
+            return
+        self.state_country = on
+        for name, prefixes in ADDRESSES.items():
+            table = self.tables[name]
+            for prefix in prefixes:
+                fields = address_code_fields(prefix)
+                for fd in fields:
+                    if on:
+                        table.obj.add(fd)
+                    else:
+                        table.obj.remove(fd.name)
+                for row in table.rows.values():
+                    if on:
+                        _backfill_codes(row, prefix)
+                    else:
+                        for fd in fields:
+                            row.pop(fd.name, None)
+        self._journal.clear()
+
+    def set_picklist(self, sobject: str, field_name: str, values: Iterable[Any]) -> None:
+        """Replace a picklist's values (an org's own Lead Status list, say); ValueError if wrong."""
+        obj = self.schema(sobject)
+        fd = obj.field(field_name)
+        if fd is None or fd.type not in ("picklist", "combobox") or fd.controller:
+            raise ValueError(f"picklists: {sobject}.{field_name} is not a picklist that can be set")
+        items = [v if isinstance(v, Mapping) else {"value": v} for v in values]
+        if not items or any(not isinstance(i.get("value"), str) or not i["value"] for i in items):
+            raise ValueError(f"picklists: {obj.name}.{fd.name}: expected a non-empty list of "
+                             "values (strings or {value, label})")
+        picklist = tuple(i["value"] for i in items)
+        labels = tuple(str(i.get("label") or i["value"]) for i in items)
+        default = fd.default
+        if default is not None and default not in picklist:
+            default = next((i["value"] for i in items if i.get("default")), picklist[0])
+        obj.add(_replace_field(fd, picklist=picklist, default=default,
+                               picklist_labels=labels if labels != picklist else ()))
+        self.picklist_overrides.setdefault(obj.name, {})[fd.name] = [dict(i) for i in items]
 
     def sobject_name(self, name: str) -> str | None:
         """Canonical sObject name for any casing, or None when the org has no such object."""
@@ -596,10 +698,15 @@ class Store:
         if name in ("Lead", "Contact", "User") and (old is None or {"FirstName", "LastName"} & set(
                 values)):
             row["Name"] = " ".join(p for p in (row.get("FirstName"), row.get("LastName")) if p)
+        if not opts.trusted and values.get("OwnerId") is not None:
+            self._check_owner(obj, values["OwnerId"])
         if name == "Lead" and opts.auto_assign and not opts.trusted:
-            owner = self.tables["User"].rows.get(self.assignment_owner_id)
+            owner = (self.tables["User"].rows.get(self.assignment_owner_id)
+                     or self.tables["Group"].rows.get(self.assignment_owner_id))
             if owner is not None:
                 row["OwnerId"] = owner["Id"]
+        if self.state_country and name in ADDRESSES:
+            self._sync_addresses(obj, row, values)
         if name in ("Lead", "Contact") and (old is None or "Email" in values):
             self._check_duplicate_rule(obj, row, opts)
         if name == "CampaignMember":
@@ -608,6 +715,120 @@ class Store:
             self._status_rules(row, old, values)
         elif name == "Task":
             row["IsClosed"] = row.get("Status") == "Completed"
+        elif name == "Group":
+            self._group_rules(row)
+        elif name == "QueueSobject" and old is None:
+            self._queue_sobject_rules(row, opts)
+
+    def _check_owner(self, obj: ObjectDef, owner_id: str) -> None:
+        """An owner is an active User, or a queue that takes this sObject (QueueSobject).
+
+        Salesforce answers a queue that cannot own the record (a Contact, an Account, a Task,
+        or a queue not set up for the object) as it answers a wrong id type. Simplification:
+        the active check applies when OwnerId is written, not to every edit of a record an
+        inactive user owns.
+        """
+        if owner_id[:3] == self.objects["User"].key_prefix:
+            user = self.tables["User"].rows.get(owner_id)
+            if user is not None and not user.get("IsActive"):
+                raise SfError("INACTIVE_OWNER_OR_USER", f"operation performed with inactive "
+                              f"user [{owner_id}] as owner of {obj.label.lower()}", [])
+            return
+        if owner_id[:3] == self.objects["Group"].key_prefix:
+            group = self.tables["Group"].rows.get(owner_id)
+            if group is not None and (group.get("Type") != "Queue"
+                                      or obj.name not in self.queue_sobjects(owner_id)):
+                fd = obj.fields["OwnerId"]
+                raise SfError("FIELD_INTEGRITY_EXCEPTION", f"{self._label(fd)}: id value of "
+                              f"incorrect type: {owner_id}", ["OwnerId"])
+
+    def _group_rules(self, row: Row) -> None:
+        """DeveloperName defaults to the Name made an API name, unique in the org."""
+        if row.get("DeveloperName"):
+            return
+        base = re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9]", "_", row.get("Name") or "")).strip("_")
+        if not base or not base[0].isalpha():
+            base = "X" + base
+        taken = self.tables["Group"]
+        name, n = base[:80], 1
+        while any(r["Id"] != row.get("Id") for r in taken.lookup("DeveloperName", name)):
+            n += 1
+            name = f"{base[:76]}_{n}"
+        row["DeveloperName"] = name
+
+    def _queue_sobject_rules(self, row: Row, opts: WriteOptions) -> None:
+        group = self.tables["Group"].rows.get(row["QueueId"])
+        if group is not None and group.get("Type") != "Queue" and not opts.trusted:
+            raise SfError("FIELD_INTEGRITY_EXCEPTION", "Queue ID: id value of incorrect type: "
+                          f"{row['QueueId']}", ["QueueId"])
+        if row["SobjectType"] in self.queue_sobjects(row["QueueId"]):
+            other = next(r for r in self.tables["QueueSobject"].lookup("QueueId", row["QueueId"])
+                         if r["SobjectType"] == row["SobjectType"])
+            raise SfError("DUPLICATE_VALUE", "duplicate value found: SobjectType duplicates "
+                          f"value on record with id: {other['Id']}", [])
+
+    def _sync_addresses(self, obj: ObjectDef, row: Row, values: Mapping[str, Any]) -> None:
+        """Keep each address's text and code fields in step, as Salesforce's field syncing does.
+
+        A code sets the text to its integration value, an integration value sets the code;
+        both given must agree; removing the country removes the state; a state needs a
+        country and must belong to it. Text matches integration values case-insensitively
+        and is stored as the canonical name.
+        """
+        for prefix in ADDRESSES[obj.name]:
+            ct, cc = f"{prefix}Country", f"{prefix}CountryCode"
+            st, sc = f"{prefix}State", f"{prefix}StateCode"
+            if not {ct, cc, st, sc} & set(values):
+                continue
+            self._sync_country(obj, row, values, ct, cc, st, sc)
+            self._sync_state(obj, row, values, ct, cc, st, sc)
+
+    def _sync_country(self, obj: ObjectDef, row: Row, values: Mapping[str, Any],
+                      ct: str, cc: str, st: str, sc: str) -> None:
+        code, text = values.get(cc), values.get(ct)
+        problem = SfError("FIELD_INTEGRITY_EXCEPTION",
+                          f"{_COUNTRY_PROBLEM}: {self._label(obj.fields[ct])}", [ct])
+        if code is not None:
+            if text is not None and text.lower() != COUNTRIES[code].lower():
+                raise problem
+            row[ct], row[cc] = COUNTRIES[code], code
+        elif text is not None:
+            code = COUNTRY_BY_NAME.get(text.strip().lower())
+            if code is None:
+                raise problem
+            row[ct], row[cc] = COUNTRIES[code], code
+        elif cc in values or ct in values:
+            for name in (ct, cc, st, sc):   # no country: no state either
+                row.pop(name, None)
+
+    def _sync_state(self, obj: ObjectDef, row: Row, values: Mapping[str, Any],
+                    ct: str, cc: str, st: str, sc: str) -> None:
+        code, text = values.get(sc), values.get(st)
+        country = row.get(cc)
+        label = self._label(obj.fields[st])
+        problem = SfError("FIELD_INTEGRITY_EXCEPTION", f"{_STATE_PROBLEM}: {label}", [st])
+        if (code is not None or text is not None) and country is None:
+            raise SfError("FIELD_INTEGRITY_EXCEPTION", "A country/territory must be specified "
+                          f"before specifying a state value for field: {label}", [st])
+        states = STATES.get(country or "", {})
+        if code is not None:
+            if code not in states:
+                raise SfError("FIELD_INTEGRITY_EXCEPTION", f"The {sc} field contains {code}, "
+                              "which isn't an available state. Your administrator can add it "
+                              "for you.", [sc])
+            if text is not None and text.lower() != states[code].lower():
+                raise problem
+            row[st], row[sc] = states[code], code
+        elif text is not None:
+            code = next((c for c, n in states.items() if n.lower() == text.strip().lower()), None)
+            if code is None:
+                raise problem
+            row[st], row[sc] = states[code], code
+        elif sc in values or st in values:
+            row.pop(st, None)
+            row.pop(sc, None)
+        elif row.get(sc) is not None and row[sc] not in states:
+            raise problem   # the country changed under a state it does not have
 
     # -- primitive writes (journaled) ---------------------------------------------------
     def _insert(self, table: Table, row: Row) -> None:
@@ -648,12 +869,15 @@ class Store:
             table.index(old)
         self._journal.append(undo)
 
-    def _remove(self, table: Table, row: Row) -> None:
+    def _remove(self, table: Table, row: Row, master_id: str | None = None) -> None:
+        """Move a row to the recycle bin (queryAll still sees it); a merge names its master."""
         rid = row["Id"]
         table.unindex(row)
         del table.rows[rid]
         tomb = Row(row)
         tomb["IsDeleted"] = True
+        if master_id is not None:
+            tomb["MasterRecordId"] = master_id
         tomb["LastModifiedDate"] = tomb["SystemModstamp"] = format_datetime(self._now())
         table.deleted[rid] = tomb
 
@@ -771,6 +995,7 @@ class Store:
             "Contact": [("CampaignMember", "ContactId"), ("Task", "WhoId")],
             "Account": [("Contact", "AccountId"), ("Task", "WhatId")],
             "Campaign": [("CampaignMember", "CampaignId"), ("Task", "WhatId")],
+            "Group": [("QueueSobject", "QueueId")],
         }.get(name, [])
         self._remove(table, row)
         for child, fname in cascades:
@@ -831,6 +1056,11 @@ class Store:
         if lead.get("IsConverted"):
             raise SfError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead", [])
         mark = self.mark()
+        owner = lead.get("OwnerId")
+        if owner is None or owner not in self.tables["User"].rows:
+            # a queue cannot own the Account or Contact; convertLead then needs an owner,
+            # and the sandbox names the running user
+            owner = self.api_user_id
         try:
             contact = self.live("Contact", contact_id) if contact_id else None
             if account_id:
@@ -842,7 +1072,7 @@ class Store:
                     "Name": lead.get("Company"), "Website": lead.get("Website"),
                     "Industry": lead.get("Industry"), "Phone": lead.get("Phone"),
                     "BillingCountry": lead.get("Country"), "BillingCity": lead.get("City"),
-                    "OwnerId": lead.get("OwnerId")}), INTERNAL)
+                    "OwnerId": owner}), INTERNAL)
             if contact is None:
                 contact_id = self.create("Contact", _compact({
                     "AccountId": account_id, "FirstName": lead.get("FirstName"),
@@ -851,7 +1081,7 @@ class Store:
                     "Title": lead.get("Title"), "LeadSource": lead.get("LeadSource"),
                     "MailingCountry": lead.get("Country"), "MailingCity": lead.get("City"),
                     "HasOptedOutOfEmail": lead.get("HasOptedOutOfEmail"),
-                    "OwnerId": lead.get("OwnerId")}), INTERNAL)
+                    "OwnerId": owner}), INTERNAL)
             else:
                 contact_id = contact["Id"]
             self._replace(self.tables["Lead"], lead, {
@@ -873,12 +1103,94 @@ class Store:
         return {"leadId": lead["Id"], "contactId": contact_id, "accountId": account_id,
                 "opportunityId": None, "success": True}
 
+    # -- merge --------------------------------------------------------------------------
+    def merge(self, sobject: str, master_id: str, loser_ids: Iterable[str]) -> dict[str, Any]:
+        """Merge up to two records into a master, as SOAP ``merge()`` and Apex ``merge`` do.
+
+        Salesforce's REST API has no merge resource, so this backs an admin endpoint. The
+        losers are deleted with ``MasterRecordId`` set to the master: gone from ``query``,
+        kept in the recycle bin where ``queryAll`` sees them. Their related records move to
+        the master; a CampaignMember whose campaign the master is already in is deleted
+        instead (one member per campaign and record). All or nothing.
+        """
+        name = self.sobject_name(sobject)
+        reparent = _MERGE_REPARENT.get(name or "")
+        if name is None or reparent is None:
+            raise SfError("INVALID_TYPE", f"merge is supported for Lead, Contact and Account, "
+                          f"not {sobject}", [])
+        table = self.tables[name]
+        master = self.live(name, master_id)
+        losers = [self.live(name, rid) for rid in dict.fromkeys(loser_ids)]
+        if not losers:
+            raise SfError("INVALID_ID_FIELD", "merge needs at least one record to merge into "
+                          "the master", [])
+        if len(losers) > 2:
+            raise SfError("LIMIT_EXCEEDED", "Up to three records can be merged in a single "
+                          "request, including the master record", [])
+        if any(r["Id"] == master["Id"] for r in losers):
+            raise SfError("INVALID_ID_FIELD", "the master record cannot be merged into itself", [])
+        if any(r.get("IsConverted") for r in [master, *losers]):
+            raise SfError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead", [])
+        mark = self.mark()
+        updated: list[str] = []
+        try:
+            for loser in losers:
+                for child, fname in reparent:
+                    updated += self._reparent(child, fname, loser["Id"], master["Id"])
+                self._remove(table, table.rows[loser["Id"]], master_id=master["Id"])
+            self._replace(table, table.rows[master["Id"]], {})
+        except Exception:
+            self.rollback(mark)
+            raise
+        return {"id": master["Id"], "mergedRecordIds": [r["Id"] for r in losers],
+                "updatedRelatedIds": updated, "success": True, "errors": []}
+
+    def _reparent(self, child: str, fname: str, old_id: str, new_id: str) -> list[str]:
+        """Point a merged loser's related records at the master; return the moved ids."""
+        table = self.tables[child]
+        moved = []
+        for row in table.lookup(fname, old_id):
+            if child == "CampaignMember":
+                if any(o["CampaignId"] == row["CampaignId"] for o in table.lookup(fname, new_id)):
+                    self._delete_row(table, row)     # the master's own membership stays
+                    continue
+                changes = {fname: new_id, **self._member_person(row, fname, new_id)}
+            else:
+                changes = {fname: new_id}
+            self._replace(table, row, changes)
+            moved.append(row["Id"])
+        return moved
+
+    def _member_person(self, member: Row, fname: str, person_id: str) -> dict[str, Any]:
+        """A member's copied person fields after its Lead or Contact changed to ``person_id``."""
+        if fname == "LeadId" and member.get("ContactId"):
+            return {}  # a converted Lead's member reads its Contact, which did not change
+        person = self.tables["Lead" if fname == "LeadId" else "Contact"].rows[person_id]
+        out = {name: person.get(name) for name in ("FirstName", "LastName", "Name", "Title", "Email")}
+        out.update({"LeadOrContactId": person_id, "LeadOrContactOwnerId": person.get("OwnerId")})
+        if fname == "LeadId":
+            out["CompanyOrAccount"] = person.get("Company")
+        else:
+            account = (self.tables["Account"].rows.get(person["AccountId"])
+                       if person.get("AccountId") else None)
+            out["CompanyOrAccount"] = account.get("Name") if account else None
+        return out
+
     # -- dataset ------------------------------------------------------------------------
     def load(self, data: Mapping[str, Any]) -> None:
         """Replace the org with a dataset's ``salesforce`` section; DatasetError when invalid."""
+        settings = data.get("settings") or {}
+        if not isinstance(settings, Mapping) or set(settings) - {"state_country_picklists"}:
+            raise DatasetError("settings: expected an object with state_country_picklists")
         try:
-            self.reset(data.get("schema") or None, seed_users=False)
-        except ValueError as exc:
+            self.reset(data.get("schema") or None, seed_users=False,
+                       state_country=bool(settings.get("state_country_picklists")))
+            for sobject, fields in (data.get("picklists") or {}).items():
+                if self.sobject_name(sobject) is None:
+                    raise ValueError(f"picklists: unknown sObject {sobject!r}")
+                for fname, values in (fields or {}).items():
+                    self.set_picklist(sobject, fname, values or [])
+        except (ValueError, AttributeError, TypeError) as exc:
             raise DatasetError(str(exc)) from exc
         records = data.get("records") or {}
         if not isinstance(records, Mapping):
@@ -896,7 +1208,15 @@ class Store:
                 except SfError as exc:
                     raise DatasetError(f"records.{name}[{i}]: {exc.code}: {exc.message}") from exc
             if name == "User":
+                for i, rec in enumerate(_dataset_list(data, "users")):
+                    try:
+                        self.create("User", self._user_defaults(rec), LOAD_OPTIONS)
+                    except SfError as exc:
+                        raise DatasetError(f"users[{i}]: {exc.code}: {exc.message}") from exc
                 self._seed_users()
+            if name == "QueueSobject":
+                for i, rec in enumerate(_dataset_list(data, "queues")):
+                    self._load_queue(i, rec)
             if name == "CampaignMemberStatus":
                 for campaign_id in list(self.tables["Campaign"].rows):
                     if not self._statuses(campaign_id):
@@ -910,20 +1230,100 @@ class Store:
         owner = data.get("assignment_owner_id")
         if owner:
             rid = to_id18(owner)
-            if rid is None or rid not in self.tables["User"].rows:
-                raise DatasetError(f"assignment_owner_id: no User {owner!r}")
+            if rid is None or (rid not in self.tables["User"].rows
+                               and rid not in self.tables["Group"].rows):
+                raise DatasetError(f"assignment_owner_id: no User or queue {owner!r}")
             self.assignment_owner_id = rid
         self._journal.clear()
+
+    def setup(self, data: Mapping[str, Any]) -> None:
+        """Add a dataset's ``users``, ``queues``, ``settings`` and ``picklists`` to the live
+        org, keeping its records (``load`` replaces the org); DatasetError when invalid."""
+        if not isinstance(data, Mapping):
+            raise DatasetError("expected an object")
+        unknown = set(data) - {"users", "queues", "settings", "picklists"}
+        if unknown:
+            raise DatasetError(f"unknown keys {sorted(unknown)}: expected users, queues, "
+                               "settings, picklists")
+        settings = data.get("settings") or {}
+        if not isinstance(settings, Mapping) or set(settings) - {"state_country_picklists"}:
+            raise DatasetError("settings: expected an object with state_country_picklists")
+        mark = self.mark()
+        try:
+            for i, rec in enumerate(_dataset_list(data, "users")):
+                try:
+                    self.create("User", self._user_defaults(rec), LOAD_OPTIONS)
+                except (SfError, TypeError, AttributeError) as exc:
+                    raise DatasetError(f"users[{i}]: {exc}") from exc
+            for i, rec in enumerate(_dataset_list(data, "queues")):
+                self._load_queue(i, rec)
+            for sobject, fields in (data.get("picklists") or {}).items():
+                for fname, values in (fields or {}).items():
+                    try:
+                        self.set_picklist(sobject, fname, values or [])
+                    except (SfError, ValueError, TypeError) as exc:
+                        raise DatasetError(str(exc)) from exc
+        except Exception:
+            self.rollback(mark)
+            raise
+        if "state_country_picklists" in settings:
+            self.set_state_country_picklists(bool(settings["state_country_picklists"]))
+        self._journal.clear()
+
+    def _load_queue(self, i: int, rec: Any) -> None:
+        """A dataset ``queues`` entry: {Name, DeveloperName?, Id?, Email?, sobjects?}."""
+        if not isinstance(rec, Mapping) or not isinstance(rec.get("Name"), str):
+            raise DatasetError(f"queues[{i}]: expected an object with a Name")
+        unknown = set(rec) - {"Name", "DeveloperName", "Id", "Email", "sobjects"}
+        if unknown:
+            raise DatasetError(f"queues[{i}]: unknown keys {sorted(unknown)}")
+        sobjects = rec.get("sobjects", ["Lead"])
+        if isinstance(sobjects, str) or not isinstance(sobjects, list):
+            raise DatasetError(f"queues[{i}].sobjects: expected a list of sObject names")
+        try:
+            self.add_queue(rec["Name"], developer_name=rec.get("DeveloperName"),
+                           sobjects=sobjects, email=rec.get("Email"), queue_id=rec.get("Id"))
+        except SfError as exc:
+            raise DatasetError(f"queues[{i}]: {exc.code}: {exc.message}") from exc
 
     def dump(self) -> dict[str, Any]:
         """The dataset that ``load`` turns back into this org (deleted rows are not kept)."""
         return {
+            "settings": {"state_country_picklists": self.state_country},
+            "picklists": {k: dict(v) for k, v in self.picklist_overrides.items()},
             "duplicate_rules": dict(self.duplicate_rules),
             "assignment_owner_id": self.assignment_owner_id,
             "schema": custom_schema_dump(self.objects),
             "records": {name: [dict(r) for r in self.tables[name].rows.values()]
                         for name in LOAD_ORDER if self.tables[name].rows},
         }
+
+
+# What a merge moves from each loser to the master: (child object, its lookup field).
+_MERGE_REPARENT: dict[str, list[tuple[str, str]]] = {
+    "Lead": [("CampaignMember", "LeadId"), ("Task", "WhoId")],
+    "Contact": [("CampaignMember", "ContactId"), ("Task", "WhoId")],
+    "Account": [("Contact", "AccountId"), ("Task", "WhatId")],
+}
+
+
+def _dataset_list(data: Mapping[str, Any], key: str) -> list[Any]:
+    value = data.get(key) or []
+    if not isinstance(value, list):
+        raise DatasetError(f"{key}: expected a list")
+    return value
+
+
+def _backfill_codes(row: Row, prefix: str) -> None:
+    """Fill an existing record's address codes from text that is an integration value."""
+    code = COUNTRY_BY_NAME.get(str(row.get(f"{prefix}Country") or "").strip().lower())
+    if code is None:
+        return
+    row[f"{prefix}Country"], row[f"{prefix}CountryCode"] = COUNTRIES[code], code
+    state = str(row.get(f"{prefix}State") or "").strip().lower()
+    for scode, name in STATES.get(code, {}).items():
+        if name.lower() == state:
+            row[f"{prefix}State"], row[f"{prefix}StateCode"] = name, scode
 
 
 def _compact(values: Mapping[str, Any]) -> dict[str, Any]:

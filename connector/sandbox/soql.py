@@ -491,7 +491,8 @@ class _Parser:
                     break
                 self.advance()
         self.expect_kw("FROM")
-        sobject = self.name().value
+        # GROUP is reserved (GROUP BY), yet Group is also an sObject: FROM Group is valid.
+        sobject = (self.advance() if self.at_kw("GROUP") else self.name()).value
         if "." in sobject:
             raise self.unexpected(self.tokens[self.i - 1])
         where = None

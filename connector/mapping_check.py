@@ -1,0 +1,242 @@
+"""``leadsync mappings check``: a mapping held against the org's describe, line by line.
+
+Pure: a :class:`FieldMapping` and a :data:`Schema` in, a list of :class:`Problem` out. What
+it finds is what would otherwise surface as a record Salesforce rejects in the middle of a
+sync (a field that does not exist, is read-only, a picklist value the org does not hold),
+said where the admin fixes it: the file's line, the key, and what to write instead.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from .mapping import SOBJECTS, STANDARD_LENGTHS, FieldMapping, FieldSpec
+from .schema import FieldInfo, ObjectSchema, Schema
+from .transforms import Target, address_picklist
+
+Level = Literal["error", "warning"]
+_VALUE_TRANSFORMS = {"country", "state", "map"}          # transforms that choose a value
+_TEXT_ONLY = {"phone", "country", "state", "title", "lower", "upper"}
+_WRITES = {"fill_blank": ("create", "update"), "overwrite": ("create", "update"),
+           "on_create_only": ("create",), "never": ()}
+
+
+@dataclass(frozen=True)
+class Problem:
+    line: int
+    where: str          # e.g. "fields.country.lead -> Lead.Country"
+    message: str
+    level: Level = "error"
+
+    def __str__(self) -> str:
+        at = f"line {self.line}: " if self.line else ""
+        return f"{at}{self.where}: {self.message}" + (" (warning)" if self.level == "warning" else "")
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def check_mapping(mapping: FieldMapping, schema: Schema) -> list[Problem]:
+    """Every problem of a mapping against the org, sorted by line (errors before warnings)."""
+    problems: list[Problem] = []
+    for sobject in SOBJECTS:
+        obj = schema.get(sobject)
+        targets = mapping.targets(sobject)
+        if obj is None:
+            if targets:
+                problems.append(Problem(targets[0][0].line, sobject,
+                                        f"the org's describe has no {sobject}; fields mapped to it "
+                                        "cannot be checked", "warning"))
+            continue
+        for spec, sf_field in targets:
+            problems.extend(_check_target(spec, sobject, sf_field, obj))
+        problems.extend(_duplicates(targets, sobject))
+    problems.extend(_check_defaults(mapping, schema.get("Lead")))
+    return sorted(problems, key=lambda p: (p.line, p.level != "error", p.where))
+
+
+def has_errors(problems: list[Problem]) -> bool:
+    return any(p.level == "error" for p in problems)
+
+
+# -- one mapped field --------------------------------------------------------------------
+
+def _check_target(spec: FieldSpec, sobject: str, sf_field: str, obj: ObjectSchema) -> list[Problem]:
+    where = f"fields.{spec.form_field}.{sobject.lower()} -> {sobject}.{sf_field}"
+
+    def problem(message: str, level: Level = "error") -> Problem:
+        return Problem(spec.line, where, message, level)
+
+    if spec.rule == "never":
+        return []          # switched off: the field need not even exist in this org
+    info = obj.field(sf_field)
+    if info is None:
+        return [problem(f"{sobject} has no field {sf_field}{_suggest(sf_field, obj)}")]
+    out = []
+    if info.name != sf_field:
+        out.append(problem(f"Salesforce spells it {info.name}", "warning"))
+    not_writable = _writable(info, spec, sobject)
+    if not_writable:
+        return [*out, *(problem(m) for m in not_writable)]
+    out.extend(problem(m, lvl) for m, lvl in _type_fit(info, spec))
+    if info.is_text:
+        out.extend(problem(m, lvl) for m, lvl in _picklist_fit(info, spec, sobject, obj))
+        out.extend(problem(m, lvl) for m, lvl in _length_fit(info, spec, sobject))
+    return out
+
+
+def _writable(info: FieldInfo, spec: FieldSpec, sobject: str) -> list[str]:
+    writes = _WRITES[spec.rule]
+    if info.name.lower() == "email":
+        writes = ("create",)                      # the identity: never updated
+    out = []
+    if "create" in writes and not info.createable:
+        out.append(f"{sobject}.{info.name} is read-only (not createable); remove it or set "
+                   'rule = "never"')
+    elif "update" in writes and not info.updateable:
+        out.append(f"{sobject}.{info.name} cannot be updated; use rule = \"on_create_only\"")
+    return out
+
+
+def _type_fit(info: FieldInfo, spec: FieldSpec) -> list[tuple[str, Level]]:
+    """leadsync writes text and numbers: a number field takes numbers, text takes text."""
+    if info.is_number:
+        text_only = sorted(set(spec.transforms) & _TEXT_ONLY)
+        out: list[tuple[str, Level]] = []
+        if text_only:
+            out.append((f"a number field ({info.type}); transforms {text_only} make text, "
+                        "remove them", "error"))
+        bad = [v for v in spec.value_map.values() if v and not _is_number(v)]
+        if bad:
+            out.append((f"a number field ({info.type}); map values {bad} are not numbers", "error"))
+        return out
+    if info.type == "boolean":
+        values = set(spec.value_map.values())
+        if not values or not values <= {"true", "false", ""}:
+            return [('a checkbox; map the form\'s answers to true/false, e.g. map = { yes = "true", '
+                     '"*" = "false" }', "error")]
+        return []
+    if not info.is_text:
+        return [(f"leadsync writes text or numbers; a {info.type} field cannot take a form value",
+                 "error")]
+    return []
+
+
+def _picklist_fit(info: FieldInfo, spec: FieldSpec, sobject: str,
+                  obj: ObjectSchema) -> list[tuple[str, Level]]:
+    picklist, by_label = address_picklist(Target(sobject, info.name, info, obj))
+    if picklist is None:
+        return []
+    restricted = picklist.restricted or by_label
+    kind = "restricted picklist" if restricted else "picklist"
+    if by_label:
+        kind += f" (State and Country/Territory Picklists: only {picklist.name}'s names)"
+    allowed = {(v.label if by_label else v.value).casefold() for v in picklist.active_values()}
+    out: list[tuple[str, Level]] = []
+    for key, value in spec.value_map.items():
+        if value and value.casefold() not in allowed:
+            out.append((f"map value {value!r} (for {key!r}) is not in the {kind}; use one of "
+                        f"{_sample(picklist, by_label)}", "error"))
+    chooses = set(spec.transforms) & _VALUE_TRANSFORMS
+    if restricted and not chooses:
+        hint = _transform_hint(info.name)
+        out.append((f"{kind}; add {hint}", "error"))
+    elif restricted and chooses == {"map"} and "*" not in spec.value_map:
+        out.append((f'{kind}: answers the map does not list are dropped; add "*" = "<value>" to '
+                    "catch them", "warning"))
+    return out
+
+
+def _transform_hint(name: str) -> str:
+    if re.search(r"Country(Code)?$", name):
+        return 'transforms = ["country"]'
+    if re.search(r"State(Code)?$", name):
+        return 'transforms = ["state"]'
+    return 'transforms = ["map"] with map = { "<form answer>" = "<picklist value>" }'
+
+
+def _length_fit(info: FieldInfo, spec: FieldSpec, sobject: str) -> list[tuple[str, Level]]:
+    """Values longer than the field are cut; say so where the org made a field short."""
+    if not info.length or "truncate" in spec.transforms or info.is_picklist:
+        return []
+    out: list[tuple[str, Level]] = []
+    long_values = [v for v in spec.value_map.values() if len(v) > info.length]
+    if long_values:
+        out.append((f"map values longer than the field's {info.length} characters: {long_values}",
+                    "error"))
+    standard = STANDARD_LENGTHS.get(sobject, {}).get(info.name)
+    custom_short = info.name.endswith("__c") and info.length < 255
+    if (standard and info.length < standard) or custom_short:
+        out.append((f"{sobject}.{info.name} holds {info.length} characters; longer answers are cut. "
+                    'Add "truncate" to transforms to say that is intended', "warning"))
+    return out
+
+
+def _duplicates(targets: list[tuple[FieldSpec, str]], sobject: str) -> list[Problem]:
+    seen: dict[str, FieldSpec] = {}
+    out = []
+    for spec, sf_field in targets:
+        if spec.rule == "never":
+            continue
+        first = seen.setdefault(sf_field.lower(), spec)
+        if first is not spec:
+            out.append(Problem(spec.line, f"fields.{spec.form_field}.{sobject.lower()} -> "
+                               f"{sobject}.{sf_field}", f"also mapped from fields.{first.form_field} "
+                               f"(line {first.line}); the later answer wins", "warning"))
+    return out
+
+
+# -- [defaults] --------------------------------------------------------------------------
+
+def _check_defaults(mapping: FieldMapping, lead: ObjectSchema | None) -> list[Problem]:
+    if lead is None:
+        return []
+    out = []
+    for name, value in mapping.defaults.items():
+        line = mapping.default_lines.get(name, 0)
+        where = f"defaults.{name} -> Lead.{name}"
+        info = lead.field(name)
+        if info is None:
+            out.append(Problem(line, where, f"Lead has no field {name}{_suggest(name, lead)}"))
+            continue
+        if not info.createable:
+            out.append(Problem(line, where, f"Lead.{info.name} is read-only (not createable); remove it"))
+            continue
+        picklist, by_label = address_picklist(Target("Lead", info.name, info, lead))
+        if picklist is not None:
+            allowed = {(v.label if by_label else v.value).casefold() for v in picklist.active_values()}
+            if value.casefold() not in allowed:
+                restricted = picklist.restricted or by_label
+                out.append(Problem(line, where, f"{value!r} is not a value of the "
+                                   f"{'restricted ' if restricted else ''}picklist; use one of "
+                                   f"{_sample(picklist, by_label)}", "error" if restricted else "warning"))
+        elif info.is_number and not _is_number(value):
+            out.append(Problem(line, where, f"{value!r} is not a number ({info.type} field)"))
+        elif info.length and info.is_text and len(value) > info.length:
+            out.append(Problem(line, where, f"longer than the field's {info.length} characters"))
+    return out
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+def _suggest(name: str, obj: ObjectSchema) -> str:
+    names = [f.name for f in obj.fields.values()]
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.75)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
+def _sample(picklist: FieldInfo, by_label: bool, most: int = 6) -> str:
+    values = [v.label if by_label else v.value for v in picklist.active_values()]
+    shown = ", ".join(repr(v) for v in values[:most])
+    return shown + (f" ... ({len(values)} in all)" if len(values) > most else "")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text.replace(",", ""))
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,223 @@
+"""What a response writes to its person's record, beyond the campaign membership.
+
+Pure. Given a batch's plan (who is created, who is attached to) and what Salesforce holds
+for those records, this room settles:
+
+- **progressive profiling**: the blanks an attaching response may fill (or the fields its
+  rule lets it overwrite), gathered per record so each record is written once a batch, and
+  shown in ``--dry-run`` as before -> after. A converted Lead is never written: resolution
+  already turned it into its Contact;
+- **routing**: the owner of a new Lead (first matching rule), its Lead Status stage with the
+  date of the change, and the matched Account it carries; a record that exists keeps its
+  owner (sales owns it) and its status only ever moves up, from nurture to sales-ready;
+- **the hand-off**: a follow-up Task for a sales-ready response, due by the SLA, carrying the
+  moments (earlier responses) that made this person a lead.
+
+So "what does Bob's fourth fill change on his Lead?" is answered here, and "does it create a
+Lead?" in ``methods``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+from .mapping import NOT_PROVIDED, FieldMapping, field_changes
+from .model import Action, Response, Target
+from .plan import ContactWrite, LeadWrite, RecordUpdate, Step, TaskWrite, WritePlan
+from .routing import (Routing, facts_from, reassign_existing, route, stage_for, status_fields,
+                      task_for)
+
+if TYPE_CHECKING:
+    from .accounts import AccountMatch
+    from .schema import Schema
+
+QUEUE_PREFIX = "00G"   # a Task cannot be owned by a queue; Salesforce rejects it
+
+
+@dataclass(frozen=True)
+class Shaping:
+    """Everything beyond the decisions that the record writes depend on (plain data)."""
+
+    mapping: FieldMapping
+    routing: Routing
+    current: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)   # record id -> fields
+    accounts: Mapping[str, "AccountMatch"] = field(default_factory=dict)     # email -> Account
+    account_field: str | None = None       # Lead field that carries the matched Account Id
+    form_names: Mapping[str, str] = field(default_factory=dict)
+    history: Mapping[str, Sequence[tuple[int, str]]] = field(default_factory=dict)
+    now_ms: int = 0
+    schema: "Schema | None" = None
+
+
+def shape(plan: WritePlan, shaping: Shaping) -> WritePlan:
+    """The plan with its record fields, updates and Tasks filled in; steps carry the notes."""
+    work = _Work(plan, shaping)
+    plan.steps = [work.step(step) for step in plan.steps]
+    plan.leads = [LeadWrite(lw.conversion_id, work.creates[lw.conversion_id]) for lw in plan.leads]
+    plan.contacts = [ContactWrite(cw.conversion_id, work.creates[cw.conversion_id])
+                     for cw in plan.contacts]
+    plan.updates = [u for u in work.updates.values() if u.fields]
+    plan.tasks = work.tasks
+    return plan
+
+
+class _Work:
+    """The state of shaping one batch: records' values as the batch leaves them."""
+
+    def __init__(self, plan: WritePlan, shaping: Shaping) -> None:
+        self.s = shaping
+        self.creates: dict[str, dict[str, Any]] = {w.conversion_id: dict(w.fields)
+                                                   for w in [*plan.leads, *plan.contacts]}
+        self.values: dict[str, dict[str, Any]] = {}     # record id -> values after this batch
+        self.updates: dict[str, RecordUpdate] = {}
+        self.owners: dict[str, str | None] = {}         # record key -> owner id, when known
+        self.tasks: list[TaskWrite] = []
+        self.seen: dict[str, list[tuple[int, str]]] = {}
+
+    def step(self, step: Step) -> Step:
+        d, r, target = step.decision, step.decision.response, step.decision.target
+        if d.action is Action.FAILED or r is None or target is None:
+            return step
+        facts = facts_from(r, self.s.routing.score_field)
+        stage = stage_for(self.s.routing, facts)
+        notes: list[str] = []
+        extra: dict[str, Any] = {}
+        changes: dict[str, tuple[Any, Any]] = {}
+        account = self.s.accounts.get(r.email)
+        if account is not None:
+            extra["account"] = {"id": account.account_id, "name": account.name, "how": account.how}
+            notes.append(f"account: {account.name} ({account.account_id}), matched by {account.how}"
+                         + (f"; {account.note}" if account.note else ""))
+        creating = target.id is None and target.new_lead_of == d.conversion_id
+        if creating and d.action is Action.CREATE_LEAD:
+            self._new_lead(r, facts, stage, account, notes, extra)
+        elif creating and d.action is Action.CREATE_CONTACT:
+            self._new_contact(r, account, notes, extra)
+        elif d.action in (Action.ATTACH_LEAD, Action.ATTACH_CONTACT):
+            changes = self._attach(r, target, stage, notes)
+        if stage:
+            extra["stage"] = stage
+        self._task(r, target, stage, notes, extra)
+        self.seen.setdefault(r.email, []).append((r.submitted_at, self._form_name(r.form_id)))
+        if changes:
+            extra["changed_fields"] = sorted(changes)
+        return replace(step, changes=changes, notes=tuple(notes), extra=extra)
+
+    # -- new records -----------------------------------------------------------------------
+    def _new_lead(self, r: Response, facts: Any, stage: str | None, account: "AccountMatch | None",
+                  notes: list[str], extra: dict[str, Any]) -> None:
+        fields = self.creates[r.conversion_id]
+        for name in [n for n in fields if self.s.mapping.rule_for("Lead", n) == "never"]:
+            del fields[name]
+        choice = route(self.s.routing, facts)
+        if choice is not None:
+            fields["OwnerId"] = choice.owner_id
+            extra["owner"] = {"id": choice.owner_id, "rule": choice.rule}
+            notes.append(f"owner: {choice.owner or choice.owner_id} ({choice.why})")
+        elif self.s.routing.mode == "assignment_rules":
+            notes.append("owner: Salesforce's lead assignment rules (Sforce-Auto-Assign)")
+        self.owners[f"new:{r.conversion_id}"] = choice.owner_id if choice else None
+        status = status_fields(self.s.routing, stage, None, changed_at_ms=r.submitted_at) if stage else {}
+        if status:
+            fields.update(status)
+            notes.append(f"status: {status.get('Status')} ({(stage or '').replace('_', '-')})")
+        if account is not None and self.s.account_field:
+            fields[self.s.account_field] = account.account_id
+
+    def _new_contact(self, r: Response, account: "AccountMatch | None", notes: list[str],
+                     extra: dict[str, Any]) -> None:
+        fields = self.creates[r.conversion_id]
+        for name in [n for n in fields if self.s.mapping.rule_for("Contact", n) == "never"]:
+            del fields[name]
+        if not fields.get("LastName"):
+            fields["LastName"] = NOT_PROVIDED
+        fields.setdefault("Email", r.email)
+        if account is not None:
+            fields["AccountId"] = account.account_id
+            if account.owner_id:
+                fields["OwnerId"] = account.owner_id   # the account's owner owns its people
+                extra["owner"] = {"id": account.owner_id, "rule": "account owner"}
+                notes.append(f"owner: {account.owner_id} (the Account's owner)")
+        self.owners[f"new:{r.conversion_id}"] = fields.get("OwnerId")
+
+    # -- existing records ------------------------------------------------------------------
+    def _attach(self, r: Response, target: Target, stage: str | None, notes: list[str]
+                ) -> dict[str, tuple[Any, Any]]:
+        incoming = r.lead_fields if target.sobject == "Lead" else r.contact_fields
+        if target.id is None:
+            # The record an earlier response of this batch creates: fill its blanks before
+            # it is written, so it is still one write.
+            base = self.creates.get(target.new_lead_of or "")
+            if base is None:
+                return {}
+            changes = field_changes(self.s.mapping, target.sobject, incoming, base)
+            if target.sobject == "Lead" and stage:
+                changes.update(self._hand_off(r, stage, base, notes, new_of=target.new_lead_of))
+            base.update({name: after for name, (_, after) in changes.items()})
+            return changes
+        base = self.values.get(target.id)
+        if base is None:
+            found = self.s.current.get(target.id)
+            if found is None:
+                notes.append("fields: not compared (the record was not in this batch's lookup)")
+                return {}
+            base = self.values[target.id] = dict(found)
+        changes = field_changes(self.s.mapping, target.sobject, incoming, base)
+        if target.sobject == "Lead" and stage:
+            changes.update(self._hand_off(r, stage, base, notes))
+        if changes:
+            update = self.updates.setdefault(target.id, RecordUpdate(target.sobject, target.id))
+            for name, (_, after) in changes.items():
+                update.fields[name] = after
+                base[name] = after
+            update.conversion_ids.append(r.conversion_id)
+        return changes
+
+    def _hand_off(self, r: Response, stage: str, base: Mapping[str, Any], notes: list[str], *,
+                  new_of: str | None = None) -> dict[str, tuple[Any, Any]]:
+        """An existing Lead's status moves up only; a Lead still in a queue goes to the routed
+        owner when this response makes it sales-ready (a rep's Lead stays the rep's)."""
+        routing = self.s.routing
+        fields = status_fields(routing, stage, base.get("Status"), changed_at_ms=r.submitted_at)
+        changes = {k: (base.get(k), v) for k, v in fields.items() if base.get(k) != v}
+        became = "Status" in changes
+        owner = reassign_existing(route(routing, facts_from(r, routing.score_field)),
+                                  base.get("OwnerId"), became_sales_ready=became)
+        if owner and owner != base.get("OwnerId"):
+            changes["OwnerId"] = (base.get("OwnerId"), owner)
+            notes.append("owner: handed over from the queue at sales-ready")
+            if new_of is not None:
+                self.owners[f"new:{new_of}"] = owner
+        return changes
+
+    # -- hand-off --------------------------------------------------------------------------
+    def _task(self, r: Response, target: Target, stage: str | None, notes: list[str],
+              extra: dict[str, Any]) -> None:
+        if stage != "sales_ready" or self.s.routing.tasks is None:
+            return
+        owner = self._owner_of(target)
+        if owner and owner.startswith(QUEUE_PREFIX):
+            # A queue cannot own a Task: the configured task owner, else the integration user.
+            fallback = self.s.routing.tasks.owner
+            owner = fallback.id if fallback is not None else None
+        history = [*self.s.history.get(r.email, ()), *self.seen.get(r.email, ())]
+        fields = task_for(self.s.routing, response=r, owner_id=owner, who_id=target.id or "",
+                          form_name=self._form_name(r.form_id), history=history,
+                          now_ms=self.s.now_ms)
+        if fields is None:
+            return
+        self.tasks.append(TaskWrite(r.conversion_id, fields, target))
+        extra["task"] = {"due": fields.get("ReminderDateTime") or fields.get("ActivityDate"),
+                         "owner": owner}
+        notes.append(f"task: {fields.get('Subject')!r} due {extra['task']['due']}"
+                     + (f" for {owner}" if owner else ""))
+
+    def _owner_of(self, target: Target) -> str | None:
+        if target.id is None:
+            return self.owners.get(f"new:{target.new_lead_of}")
+        current = self.values.get(target.id) or self.s.current.get(target.id) or {}
+        return current.get("OwnerId") or self.owners.get(f"new:{target.new_lead_of}")
+
+    def _form_name(self, form_id: str) -> str:
+        return self.s.form_names.get(form_id) or form_id

@@ -1,0 +1,309 @@
+"""The value transforms a mapping can name: pure functions from a form value to a field value.
+
+Each transform takes the value so far and the :class:`Target` it is heading for (the
+Salesforce field, its describe when known, the record's country, the field's value map)
+and returns the new value, or raises :class:`Dropped` when the value cannot be placed (a
+phone number with no digits, a country the org's restricted picklist does not hold).
+A dropped value leaves the field out of the record with a note; it never fails the record,
+because one odd answer on a form should not cost the whole form fill.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable, Mapping
+
+from .schema import FieldInfo, ObjectSchema, PicklistValue, dependent_values
+
+GEO_DATA = Path(__file__).resolve().parent.parent / "mappings" / "countries.json"
+DEFAULT_COUNTRY = "US"   # a state without a country is read as a US state
+
+
+class Dropped(Exception):
+    """A transform could not place the value; the field is left out, with this reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a value is going, as far as a transform needs to know."""
+
+    sobject: str                          # "Lead" or "Contact"
+    name: str                             # the Salesforce field's API name
+    info: FieldInfo | None = None         # from the org's describe, when known
+    obj: ObjectSchema | None = None
+    length: int | None = None             # the field's length (describe, else the standard one)
+    value_map: Mapping[str, str] = field(default_factory=dict)
+    country: str | None = None            # the record's country as the form gave it (for state)
+
+
+Transform = Callable[[str, Target], str]
+
+
+# -- case and length ---------------------------------------------------------------------
+
+def trim(value: str, target: Target) -> str:
+    """Strip the ends and collapse runs of spaces (forms pasted from elsewhere carry them)."""
+    return re.sub(r"[ \t]{2,}", " ", value.strip())
+
+
+def lower(value: str, target: Target) -> str:
+    return value.lower()
+
+
+def upper(value: str, target: Target) -> str:
+    return value.upper()
+
+
+def title(value: str, target: Target) -> str:
+    """Capitalise words (``jean-paul o'brien`` -> ``Jean-Paul O'Brien``).
+
+    Only a value typed all in one case is changed: mixed case (``McDonald``, ``van der
+    Berg``, ``iPhone Ltd``) is how the person wrote their own name, and we keep it.
+    """
+    if value != value.lower() and value != value.upper():
+        return value
+    return re.sub(r"[^\W\d_]+(?:'[^\W\d_]+)?", lambda m: _capitalise(m.group()), value.lower())
+
+
+def _capitalise(word: str) -> str:
+    if re.match(r"^[^\W\d_]'[^\W\d_]", word):        # o'brien, d'angelo
+        return word[0].upper() + "'" + word[2].upper() + word[3:]
+    return word[0].upper() + word[1:]
+
+
+def truncate(value: str, target: Target) -> str:
+    """Cut to the field's length (from the describe when known, else the standard length)."""
+    return value[:target.length] if target.length else value
+
+
+# -- phone -------------------------------------------------------------------------------
+
+_EXTENSION = re.compile(r"\s*(?:ext\.?|extension|x|#)\s*(\d{1,8})\s*$", re.I)
+
+
+def phone(value: str, target: Target) -> str:
+    """Digits only, a leading + kept (00 becomes +), an extension kept as `` x123``.
+
+    One format for every number makes them comparable (an ``overwrite`` rule does not
+    rewrite ``+1 (555) 010-2000`` as ``+15550102000`` back and forth) and dialable.
+    """
+    match = _EXTENSION.search(value)
+    main, ext = (value[:match.start()], match.group(1)) if match else (value, None)
+    digits = re.sub(r"\D", "", main)
+    if not digits:
+        raise Dropped(f"{_quote(value)} has no digits to dial")
+    international = main.strip().startswith("+")
+    if not international and digits.startswith("00"):
+        digits, international = digits[2:], True
+    return ("+" if international else "") + digits + (f" x{ext}" if ext else "")
+
+
+# -- value maps --------------------------------------------------------------------------
+
+def map_value(value: str, target: Target) -> str:
+    """Look the value up in the field's ``map`` (keys compared trimmed, case-insensitively).
+
+    An unmapped value passes through unchanged, unless the map has a ``"*"`` key, whose
+    value is then used: ``"*" = ""`` drops whatever the map does not name.
+    """
+    table = {key.strip().casefold(): out for key, out in target.value_map.items()}
+    key = value.strip().casefold()
+    if key in table:
+        return table[key]
+    return table.get("*", value)
+
+
+# -- countries and states ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Place:
+    code: str                 # ISO 3166-1 alpha-2, or the part of an ISO 3166-2 code after "-"
+    name: str                 # the ISO English short name
+    keys: frozenset[str]      # every normalised spelling that means it
+
+
+@dataclass(frozen=True)
+class Geo:
+    countries: Mapping[str, Place]                 # code -> Place
+    country_index: Mapping[str, str]               # normalised spelling -> code
+    states: Mapping[str, Mapping[str, Place]]      # country code -> state code -> Place
+    state_index: Mapping[str, Mapping[str, str]]   # country code -> spelling -> state code
+
+
+def normalise_place(text: str) -> str:
+    """A spelling of a place reduced for comparison: accents, case, dots, punctuation, "the".
+
+    ``U.S.A.`` -> ``usa``; ``Côte d'Ivoire`` -> ``cote divoire``; ``The Netherlands`` ->
+    ``netherlands``.
+    """
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
+    text = text.replace("&", " and ").replace(".", "").replace("'", "").replace("\u2019", "")
+    text = re.sub(r"[^\w]+", " ", text).strip()
+    return re.sub(r"^the ", "", text)
+
+
+def _spellings(code: str, name: str, aliases: list[str], *extra: str) -> frozenset[str]:
+    names = [name, *aliases]
+    for n in list(names):           # "Korea, Republic of" is also "Republic of Korea"
+        if ", " in n:
+            head, tail = n.split(", ", 1)
+            names.append(f"{tail} {head}")
+    return frozenset({normalise_place(n) for n in names} | {code.lower(), *(e.lower() for e in extra)})
+
+
+@lru_cache(maxsize=1)
+def geo() -> Geo:
+    """The shipped country and state names (mappings/countries.json), indexed once."""
+    data = json.loads(GEO_DATA.read_text(encoding="utf-8"))
+    countries: dict[str, Place] = {}
+    index: dict[str, str] = {}
+    for row in data["countries"]:
+        place = Place(row["code"], row["name"],
+                      _spellings(row["code"], row["name"], row.get("aliases", []), row["alpha3"]))
+        countries[place.code] = place
+        for key in place.keys:
+            index.setdefault(key, place.code)
+    states: dict[str, dict[str, Place]] = {}
+    state_index: dict[str, dict[str, str]] = {}
+    for country, rows in data["states"].items():
+        states[country], state_index[country] = {}, {}
+        for row in rows:
+            keys = _spellings(row["code"], row["name"], row.get("aliases", []), f"{country}-{row['code']}")
+            place = Place(row["code"], row["name"], keys)
+            states[country][place.code] = place
+            for key in keys:
+                state_index[country].setdefault(key, place.code)
+    return Geo(countries, index, states, state_index)
+
+
+def country_code(text: str | None) -> str | None:
+    """The ISO alpha-2 code a name, code or common alias stands for, or None."""
+    if not text:
+        return None
+    return geo().country_index.get(normalise_place(text))
+
+
+def state_code(text: str, country: str) -> str | None:
+    """The subdivision code (``CA``, ``NSW``) of a state name or code within a country."""
+    return geo().state_index.get(country, {}).get(normalise_place(text))
+
+
+def address_picklist(target: Target) -> tuple[FieldInfo | None, bool]:
+    """The picklist that governs a field's values, and whether values are its labels.
+
+    A picklist field governs itself (values). A text ``Country``/``State`` field is governed
+    by its ``CountryCode``/``StateCode`` sibling when State and Country/Territory Picklists
+    are enabled: Salesforce then accepts only the names those picklists hold (labels).
+    """
+    info = target.info
+    if info is not None and info.is_picklist and info.picklist:
+        return info, False
+    if target.obj is not None and re.search(r"(Country|State)$", target.name):
+        code_field = target.obj.field(target.name + "Code")
+        if code_field is not None and code_field.is_picklist and code_field.picklist:
+            return code_field, True
+    return None, False
+
+
+def country(value: str, target: Target) -> str:
+    """A country name, code or alias -> the org's picklist value, else the ISO English name."""
+    code = country_code(value)
+    picklist, by_label = address_picklist(target)
+    if picklist is None:
+        if code is None:
+            raise _Kept(f"{_quote(value)} is not a country we know; kept as typed")
+        return geo().countries[code].name
+    entry = _pick(picklist.active_values(), value, code, geo().countries.get(code) if code else None)
+    if entry is not None:
+        return entry.label if by_label else entry.value
+    if picklist.restricted or by_label:
+        raise Dropped(f"{_quote(value)} is not a country in {target.sobject}.{picklist.name}'s picklist")
+    if code is None:
+        raise _Kept(f"{_quote(value)} is not a country we know; kept as typed")
+    return geo().countries[code].name
+
+
+def state(value: str, target: Target) -> str:
+    """A state name or code -> the org's picklist value, else the ISO name.
+
+    The record's country says whose states to look in (``WA`` is Washington in the US and
+    Western Australia in Australia); without one, the US.
+    """
+    country_of = country_code(target.country) or DEFAULT_COUNTRY
+    code = state_code(value, country_of)
+    place = geo().states.get(country_of, {}).get(code) if code else None
+    picklist, by_label = address_picklist(target)
+    if picklist is None:
+        if place is None:
+            if country_of in geo().states:
+                raise _Kept(f"{_quote(value)} is not a state of {country_of} we know; kept as typed")
+            return value
+        return place.name
+    values = (dependent_values(target.obj, picklist, country_of) if target.obj is not None
+              and picklist.controller else picklist.active_values())
+    entry = _pick(values, value, code, place)
+    if entry is not None:
+        return entry.label if by_label else entry.value
+    if picklist.restricted or by_label:
+        raise Dropped(f"{_quote(value)} is not a state of {country_of} in "
+                      f"{target.sobject}.{picklist.name}'s picklist")
+    return place.name if place else value
+
+
+def _pick(values: tuple[PicklistValue, ...], typed: str, code: str | None,
+          place: Place | None) -> PicklistValue | None:
+    """The picklist entry a typed place means: by code, then by any known spelling."""
+    if code is not None:
+        for entry in values:
+            if entry.value.upper() == code:
+                return entry
+    wanted = set(place.keys) if place else set()
+    wanted.add(normalise_place(typed))
+    for entry in values:
+        if normalise_place(entry.value) in wanted or normalise_place(entry.label) in wanted:
+            return entry
+    return None
+
+
+class _Kept(Exception):
+    """Not a failure: the value is kept as typed, and the note says it was not recognised."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# -- the registry and the pipeline -------------------------------------------------------
+
+TRANSFORMS: dict[str, Transform] = {
+    "trim": trim, "lower": lower, "upper": upper, "title": title, "truncate": truncate,
+    "phone": phone, "country": country, "state": state, "map": map_value,
+}
+
+
+def apply_transforms(names: tuple[str, ...], value: str,
+                     target: Target) -> tuple[str | None, tuple[str, ...]]:
+    """Run the named transforms in order; (value, notes), value None when one dropped it."""
+    notes: list[str] = []
+    for name in names:
+        try:
+            value = TRANSFORMS[name](value, target)
+        except Dropped as exc:
+            return None, (*notes, f"{exc.reason}; dropped")
+        except _Kept as exc:
+            notes.append(exc.reason)
+    return value, tuple(notes)
+
+
+def _quote(value: str) -> str:
+    return repr(value if len(value) <= 60 else value[:57] + "...")

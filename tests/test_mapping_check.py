@@ -1,0 +1,201 @@
+"""``mappings check``: a mapping against the org's describe, from the sandbox, line by line;
+and the command as an admin runs it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from connector.cli import main
+from connector.config import settings_from_dict
+from connector.mapping import parse_mapping
+from connector.mapping_check import Problem, check_mapping, has_errors
+from connector.salesforce import SalesforceClient
+from connector.sandbox import Sandbox
+from connector.schema import schema_from_describe, schema_from_describes
+from sync_helpers import Org
+
+ROOT = Path(__file__).resolve().parent.parent
+
+BAD = """\
+[defaults]
+LeadSource = "Webinar"
+Status = "Hot to trot"
+IsConverted = true
+Nope__c = "x"
+
+[fields.email]
+lead = "Email"
+contact = "Email"
+
+[fields.country]
+lead = "Country"
+contact = "MailingCountry"
+
+[fields.lifecyclestage]
+lead = "Rating"
+map = { hot = "Hot", warm = "Tepid" }
+
+[fields.firstname]
+lead = "FirstNam"
+
+[fields.numemployees]
+lead = "NumberOfEmployees"
+transforms = ["title"]
+
+[fields.converted]
+lead = "IsConverted"
+
+[fields.status]
+lead = "Status"
+
+[fields.name]
+lead = "Name"
+rule = "on_create_only"
+
+[fields.off]
+lead = "Nonexistent__c"
+rule = "never"
+"""
+
+
+def describe(sandbox: Sandbox) -> dict:
+    settings = settings_from_dict({
+        "method": "unique", "salesforce": {"instance_url": sandbox.url, "access_token": sandbox.token},
+        "hubspot": {"base_url": sandbox.url, "access_token": sandbox.token},
+        "state": {"path": "unused.db"}, "campaigns": [{"form_id": "f", "campaign_id": "c"}]}, env={})
+    return SalesforceClient(settings.salesforce).describe(["Lead", "Contact"])
+
+
+def test_schema_from_the_sandbox_describe(sandbox):
+    sandbox.app.salesforce.set_state_country_picklists(True)
+    schema = schema_from_describes(describe(sandbox))
+    lead = schema["Lead"]
+    assert lead.name == "Lead" and lead.field("firstname").length == 40
+    assert lead.field("Email").type == "email" and not lead.field("IsConverted").createable
+    state = lead.field("StateCode")
+    assert state.is_picklist and state.restricted and state.controller == "CountryCode"
+    assert all(v.valid_for for v in state.picklist)
+    assert schema["Contact"].field("MailingCountryCode").is_picklist
+
+
+def test_the_default_mapping_is_clean_against_the_sandbox_org(sandbox):
+    from connector.mapping import load_mapping
+    mapping = load_mapping(ROOT / "mappings" / "default.toml")
+    for picklists in (False, True):
+        sandbox.app.salesforce.set_state_country_picklists(picklists)
+        assert check_mapping(mapping, schema_from_describes(describe(sandbox))) == []
+
+
+def test_problems_line_by_line(sandbox):
+    sandbox.app.salesforce.set_state_country_picklists(True)
+    problems = check_mapping(parse_mapping(BAD, "bad.toml"), schema_from_describes(describe(sandbox)))
+    lines = [str(p) for p in problems]
+    assert lines == [
+        "line 2: defaults.LeadSource -> Lead.LeadSource: 'Webinar' is not a value of the picklist; use one "
+        "of 'Web', 'Phone Inquiry', 'Partner Referral', 'Purchased List', 'Other' (warning)",
+        "line 3: defaults.Status -> Lead.Status: 'Hot to trot' is not a value of the restricted picklist; "
+        "use one of 'Open - Not Contacted', 'Working - Contacted', 'Closed - Converted', "
+        "'Closed - Not Converted'",
+        "line 4: defaults.IsConverted -> Lead.IsConverted: Lead.IsConverted is read-only (not createable); "
+        "remove it",
+        "line 5: defaults.Nope__c -> Lead.Nope__c: Lead has no field Nope__c",
+        "line 11: fields.country.contact -> Contact.MailingCountry: restricted picklist (State and "
+        "Country/Territory Picklists: only MailingCountryCode's names); add transforms = [\"country\"]",
+        "line 11: fields.country.lead -> Lead.Country: restricted picklist (State and Country/Territory "
+        "Picklists: only CountryCode's names); add transforms = [\"country\"]",
+        "line 15: fields.lifecyclestage.lead -> Lead.Rating: map value 'Tepid' (for 'warm') is not in the "
+        "picklist; use one of 'Hot', 'Warm', 'Cold'",
+        "line 19: fields.firstname.lead -> Lead.FirstNam: Lead has no field FirstNam; did you mean FirstName?",
+        "line 22: fields.numemployees.lead -> Lead.NumberOfEmployees: a number field (int); transforms "
+        "['title'] make text, remove them",
+        "line 26: fields.converted.lead -> Lead.IsConverted: Lead.IsConverted is read-only (not "
+        "createable); remove it or set rule = \"never\"",
+        "line 29: fields.status.lead -> Lead.Status: restricted picklist; add transforms = [\"map\"] with "
+        "map = { \"<form answer>\" = \"<picklist value>\" }",
+        "line 32: fields.name.lead -> Lead.Name: Lead.Name is read-only (not createable); remove it or set "
+        "rule = \"never\"",
+    ]
+    assert has_errors(problems) and [p.line for p in problems] == sorted(p.line for p in problems)
+
+
+def _lead(**fields: dict) -> dict:
+    base = {"Email": {"type": "email", "length": 80}}
+    return {"name": "Lead", "fields": [{"name": n, "createable": True, "updateable": True, **f}
+                                       for n, f in {**base, **fields}.items()]}
+
+
+@pytest.mark.parametrize("entry, field, words, level", [
+    ('lead = "Rating"\ntransforms = ["map"]\nmap = { a = "A" }',
+     {"type": "picklist", "restrictedPicklist": True, "picklistValues": [{"value": "A", "label": "A"}]},
+     'answers the map does not list are dropped; add "*"', "warning"),
+    ('lead = "Rating"\nrule = "overwrite"', {"type": "string", "length": 80, "updateable": False},
+     'cannot be updated; use rule = "on_create_only"', "error"),
+    ('lead = "Rating"\nrule = "on_create_only"', {"type": "string", "length": 255, "updateable": False},
+     None, None),
+    ('lead = "Rating"', {"type": "string", "length": 30}, 'holds 30 characters; longer answers are cut', "warning"),
+    ('lead = "Rating__c"\ntransforms = ["truncate"]', {"type": "string", "length": 30}, None, None),
+    ('lead = "Rating"', {"type": "date"}, "a date field cannot take a form value", "error"),
+    ('lead = "Rating"', {"type": "boolean"}, "a checkbox; map the form's answers to true/false", "error"),
+    ('lead = "Rating"\nmap = { yes = "true", "*" = "false" }', {"type": "boolean"}, None, None),
+    ('lead = "Rating"\nmap = { many = "lots" }', {"type": "double"}, "map values ['lots'] are not numbers", "error"),
+])
+def test_check_table(entry, field, words, level):
+    name = "Rating__c" if "Rating__c" in entry else "Rating"
+    mapping = parse_mapping(f'[fields.email]\nlead = "Email"\n\n[fields.x]\n{entry}\n')
+    problems = check_mapping(mapping, {"Lead": schema_from_describe(_lead(**{name: field}))})
+    if words is None:
+        assert problems == []
+    else:
+        assert len(problems) == 1, problems
+        assert problems[0].line == 4 and words in problems[0].message and problems[0].level == level
+
+
+def test_two_form_fields_on_one_salesforce_field_is_a_warning():
+    mapping = parse_mapping('[fields.email]\nlead = "Email"\n[fields.a]\nlead = "Phone"\n[fields.b]\nlead = "Phone"\n')
+    problems = check_mapping(mapping, {"Lead": schema_from_describe(_lead(Phone={"type": "phone", "length": 40}))})
+    assert problems == [Problem(5, "fields.b.lead -> Lead.Phone",
+                                "also mapped from fields.a (line 3); the later answer wins", "warning")]
+
+
+# -- the command -------------------------------------------------------------------------
+
+@pytest.fixture
+def org(tmp_path):
+    with Sandbox(token="tok-mappings-check") as sandbox:
+        o = Org(sandbox, tmp_path / "leadsync.db")
+        o.add_forms(1)
+        yield o
+
+
+def test_cli_check_clean_then_with_problems(org, tmp_path):
+    runner = CliRunner()
+    config = org.write_config(tmp_path / "c.toml", sync={"mapping": str(ROOT / "mappings" / "default.toml")})
+    result = runner.invoke(main, ["mappings", "check", "--config", str(config)], env=org.env())
+    assert result.exit_code == 0, result.output
+    assert "OK against the org's Lead and Contact" in result.output
+
+    (tmp_path / "bad.toml").write_text(BAD)
+    config = org.write_config(tmp_path / "c2.toml", sync={"mapping": "bad.toml"})
+    result = runner.invoke(main, ["mappings", "check", "--config", str(config)], env=org.env())
+    assert result.exit_code == 3, result.output
+    assert "bad.toml: line 19: fields.firstname.lead -> Lead.FirstNam: Lead has no field FirstNam" in result.output
+    assert "error(s)" in result.output and org.sandbox.token not in result.output
+
+    result = runner.invoke(main, ["mappings", "check", "--config", str(config), "--json"], env=org.env())
+    assert result.exit_code == 3
+    report = json.loads(result.output)
+    assert report["ok"] is False and report["mapping"].endswith("bad.toml")
+    assert {"line": 19, "where": "fields.firstname.lead -> Lead.FirstNam",
+            "message": "Lead has no field FirstNam; did you mean FirstName?", "level": "error"} in report["problems"]
+
+
+def test_cli_check_a_broken_file_is_exit_2_with_the_line(org, tmp_path):
+    (tmp_path / "broken.toml").write_text('[fields.email]\nlead = "Email"\n\n[fields.x]\nlead = "Title"\nrule = "always"\n')
+    config = org.write_config(tmp_path / "c.toml", sync={"mapping": "broken.toml"})
+    result = CliRunner().invoke(main, ["mappings", "check", "--config", str(config)], env=org.env())
+    assert result.exit_code == 2
+    assert "fields.x.rule" in result.output and "line 6" in result.output and "unknown rule 'always'" in result.output
