@@ -9,6 +9,9 @@ Rules the rest of leadsync relies on:
   against Salesforce before writing, so it is applied once, not lost and not doubled;
 - a failed response is recorded as ``failed`` with its reason (parked): the watermark may
   pass it because ``leadsync retry`` finds it in the ledger, not in HubSpot;
+- a run's pulled window waits in a ``staged`` TEMP table, read back a batch at a time
+  oldest first across forms; it is never the truth (the ledger is), so a killed run's
+  stage, gone with its process, costs only a second pull from the watermarks;
 - one process at a time: an OS file lock beside the database (released by the kernel when
   a process dies, so a killed run's lock is free at once);
 - the file is created readable by its owner only, and holds no secret.
