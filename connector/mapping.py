@@ -103,6 +103,9 @@ class FieldMapping:
     defaults: Mapping[str, str] = field(default_factory=dict)     # Lead field -> value, create only
     source: str = "<built-in>"
     default_lines: Mapping[str, int] = field(default_factory=dict)
+    # Answers worked out once per mapping, not once per response (targets, rules, the
+    # country fields): every submission asks them, and the fields never change.
+    _memo: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def lead(self) -> dict[str, str]:
@@ -119,7 +122,10 @@ class FieldMapping:
 
     def targets(self, sobject: str) -> list[tuple[FieldSpec, str]]:
         """(spec, Salesforce field) for every field mapped onto one object, in file order."""
-        return [(s, t) for s in self.fields if (t := s.target(sobject))]
+        key = ("targets", sobject)
+        if key not in self._memo:
+            self._memo[key] = [(s, t) for s in self.fields if (t := s.target(sobject))]
+        return list(self._memo[key])
 
     def rule_for(self, sobject: str, sf_field: str) -> str | None:
         """The rule for a Salesforce field (None when nothing maps to it).
@@ -127,6 +133,12 @@ class FieldMapping:
         Email is the identity: written when a record is created, never changed after, so
         its effective rule is ``on_create_only`` whatever the file says.
         """
+        key = ("rule", sobject, sf_field.lower())
+        if key not in self._memo:
+            self._memo[key] = self._rule_for(sobject, sf_field)
+        return self._memo[key]
+
+    def _rule_for(self, sobject: str, sf_field: str) -> str | None:
         if sf_field.lower() == "email":
             return "on_create_only" if any(t.lower() == "email" for _, t in self.targets(sobject)) else None
         for spec, target in self.targets(sobject):
@@ -441,13 +453,14 @@ def _within_picklist(value: str, target: Target) -> tuple[str | None, tuple[str,
 
 def _record_country(mapping: FieldMapping, values: Mapping[str, str]) -> str | None:
     """The form's country answer, which the ``state`` transform reads states within."""
-    for spec in mapping.fields:
-        if "country" in spec.transforms and values.get(spec.form_field):
-            return values[spec.form_field]
-    for spec in mapping.fields:
-        targets = [t for t in (spec.lead, spec.contact) if t]
-        if any(re.search(r"Country(Code)?$", t) for t in targets) and values.get(spec.form_field):
-            return values[spec.form_field]
+    if "country_fields" not in mapping._memo:
+        mapping._memo["country_fields"] = (
+            [spec.form_field for spec in mapping.fields if "country" in spec.transforms]
+            + [spec.form_field for spec in mapping.fields
+               if any(re.search(r"Country(Code)?$", t) for t in (spec.lead, spec.contact) if t)])
+    for form_field in mapping._memo["country_fields"]:
+        if values.get(form_field):
+            return values[form_field]
     return values.get("country") or None
 
 
