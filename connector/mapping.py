@@ -28,6 +28,7 @@ import re
 import tomllib
 import unicodedata
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -119,7 +120,7 @@ class FieldMapping:
 
     def targets(self, sobject: str) -> list[tuple[FieldSpec, str]]:
         """(spec, Salesforce field) for every field mapped onto one object, in file order."""
-        return [(s, t) for s in self.fields if (t := s.target(sobject))]
+        return self._targets.get(sobject, [])
 
     def rule_for(self, sobject: str, sf_field: str) -> str | None:
         """The rule for a Salesforce field (None when nothing maps to it).
@@ -127,12 +128,31 @@ class FieldMapping:
         Email is the identity: written when a record is created, never changed after, so
         its effective rule is ``on_create_only`` whatever the file says.
         """
-        if sf_field.lower() == "email":
-            return "on_create_only" if any(t.lower() == "email" for _, t in self.targets(sobject)) else None
-        for spec, target in self.targets(sobject):
-            if target.lower() == sf_field.lower():
-                return spec.rule
-        return None
+        return self._rules.get((sobject, sf_field.lower()))
+
+    # Asked for every field of every response: worked out once per mapping, not per call.
+    @cached_property
+    def _targets(self) -> dict[str, list[tuple[FieldSpec, str]]]:
+        return {sobject: [(s, t) for s in self.fields if (t := s.target(sobject))]
+                for sobject in SOBJECTS}
+
+    @cached_property
+    def _rules(self) -> dict[tuple[str, str], str]:
+        rules: dict[tuple[str, str], str] = {}
+        for sobject, pairs in self._targets.items():
+            for spec, target in pairs:
+                rules.setdefault((sobject, target.lower()), spec.rule)
+            if (sobject, "email") in rules:
+                rules[(sobject, "email")] = "on_create_only"
+        return rules
+
+    @cached_property
+    def country_fields(self) -> tuple[str, ...]:
+        """Form fields that hold the person's country, best first (``state`` reads within it)."""
+        named = [s.form_field for s in self.fields if "country" in s.transforms]
+        named += [s.form_field for s in self.fields
+                  if any(re.search(r"Country(Code)?$", t) for t in (s.lead, s.contact) if t)]
+        return tuple(dict.fromkeys([*named, "country"]))
 
     def read_fields(self, sobject: str) -> tuple[str, ...]:
         """The fields whose current values a lookup must fetch to apply the rules."""
@@ -325,6 +345,8 @@ def normalise_email(raw: str | None) -> str:
 
 def clean_text(value: str, *, multiline: bool = False) -> str:
     """Drop NULs and control characters Salesforce would store as garbage or reject."""
+    if value.isprintable():        # nearly every value: nothing to drop (no Cc, no Cs)
+        return value.strip()
     keep = {"\n", "\t"} if multiline else set()
     out = []
     for ch in value:
@@ -439,14 +461,10 @@ def _within_picklist(value: str, target: Target) -> tuple[str | None, tuple[str,
 
 def _record_country(mapping: FieldMapping, values: Mapping[str, str]) -> str | None:
     """The form's country answer, which the ``state`` transform reads states within."""
-    for spec in mapping.fields:
-        if "country" in spec.transforms and values.get(spec.form_field):
-            return values[spec.form_field]
-    for spec in mapping.fields:
-        targets = [t for t in (spec.lead, spec.contact) if t]
-        if any(re.search(r"Country(Code)?$", t) for t in targets) and values.get(spec.form_field):
-            return values[spec.form_field]
-    return values.get("country") or None
+    for name in mapping.country_fields:
+        if values.get(name):
+            return values[name]
+    return None
 
 
 # -- rules against an existing record ----------------------------------------------------
