@@ -28,6 +28,7 @@ import re
 import tomllib
 import unicodedata
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -103,9 +104,6 @@ class FieldMapping:
     defaults: Mapping[str, str] = field(default_factory=dict)     # Lead field -> value, create only
     source: str = "<built-in>"
     default_lines: Mapping[str, int] = field(default_factory=dict)
-    # Answers worked out once per mapping, not once per response (targets, rules, the
-    # country fields): every submission asks them, and the fields never change.
-    _memo: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def lead(self) -> dict[str, str]:
@@ -122,10 +120,7 @@ class FieldMapping:
 
     def targets(self, sobject: str) -> list[tuple[FieldSpec, str]]:
         """(spec, Salesforce field) for every field mapped onto one object, in file order."""
-        key = ("targets", sobject)
-        if key not in self._memo:
-            self._memo[key] = [(s, t) for s in self.fields if (t := s.target(sobject))]
-        return list(self._memo[key])
+        return self._targets.get(sobject, [])
 
     def rule_for(self, sobject: str, sf_field: str) -> str | None:
         """The rule for a Salesforce field (None when nothing maps to it).
@@ -133,18 +128,31 @@ class FieldMapping:
         Email is the identity: written when a record is created, never changed after, so
         its effective rule is ``on_create_only`` whatever the file says.
         """
-        key = ("rule", sobject, sf_field.lower())
-        if key not in self._memo:
-            self._memo[key] = self._rule_for(sobject, sf_field)
-        return self._memo[key]
+        return self._rules.get((sobject, sf_field.lower()))
 
-    def _rule_for(self, sobject: str, sf_field: str) -> str | None:
-        if sf_field.lower() == "email":
-            return "on_create_only" if any(t.lower() == "email" for _, t in self.targets(sobject)) else None
-        for spec, target in self.targets(sobject):
-            if target.lower() == sf_field.lower():
-                return spec.rule
-        return None
+    # Asked for every field of every response: worked out once per mapping, not per call.
+    @cached_property
+    def _targets(self) -> dict[str, list[tuple[FieldSpec, str]]]:
+        return {sobject: [(s, t) for s in self.fields if (t := s.target(sobject))]
+                for sobject in SOBJECTS}
+
+    @cached_property
+    def _rules(self) -> dict[tuple[str, str], str]:
+        rules: dict[tuple[str, str], str] = {}
+        for sobject, pairs in self._targets.items():
+            for spec, target in pairs:
+                rules.setdefault((sobject, target.lower()), spec.rule)
+            if (sobject, "email") in rules:
+                rules[(sobject, "email")] = "on_create_only"
+        return rules
+
+    @cached_property
+    def country_fields(self) -> tuple[str, ...]:
+        """Form fields that hold the person's country, best first (``state`` reads within it)."""
+        named = [s.form_field for s in self.fields if "country" in s.transforms]
+        named += [s.form_field for s in self.fields
+                  if any(re.search(r"Country(Code)?$", t) for t in (s.lead, s.contact) if t)]
+        return tuple(dict.fromkeys([*named, "country"]))
 
     def read_fields(self, sobject: str) -> tuple[str, ...]:
         """The fields whose current values a lookup must fetch to apply the rules."""
@@ -337,7 +345,7 @@ def normalise_email(raw: str | None) -> str:
 
 def clean_text(value: str, *, multiline: bool = False) -> str:
     """Drop NULs and control characters Salesforce would store as garbage or reject."""
-    if value.isprintable():  # the usual value: no Cc/Cs character, nothing to drop (C speed)
+    if value.isprintable():        # nearly every value: nothing to drop (no Cc, no Cs)
         return value.strip()
     keep = {"\n", "\t"} if multiline else set()
     out = []
@@ -453,15 +461,10 @@ def _within_picklist(value: str, target: Target) -> tuple[str | None, tuple[str,
 
 def _record_country(mapping: FieldMapping, values: Mapping[str, str]) -> str | None:
     """The form's country answer, which the ``state`` transform reads states within."""
-    if "country_fields" not in mapping._memo:
-        mapping._memo["country_fields"] = (
-            [spec.form_field for spec in mapping.fields if "country" in spec.transforms]
-            + [spec.form_field for spec in mapping.fields
-               if any(re.search(r"Country(Code)?$", t) for t in (spec.lead, spec.contact) if t)])
-    for form_field in mapping._memo["country_fields"]:
-        if values.get(form_field):
-            return values[form_field]
-    return values.get("country") or None
+    for name in mapping.country_fields:
+        if values.get(name):
+            return values[name]
+    return None
 
 
 # -- rules against an existing record ----------------------------------------------------
