@@ -255,12 +255,11 @@ class Engine:
         configuration uses it, so a plain sync spends no call on them."""
         if self._prepared:
             return
-        from .routing import owner_names, with_owner_ids
+        from .routing import owner_names, split_owner_names, with_owner_ids
 
         names = owner_names(self.routing)
         if names:
-            users = [n.split(":", 1)[1] for n in names if n.startswith("user:")]
-            queues = [n.split(":", 1)[1] for n in names if n.startswith("queue:")]
+            users, queues = split_owner_names(names)
             self.routing = with_owner_ids(self.routing, self.sf.find_owners(users, queues))
         if self._needs_schema():
             self.schema = self._load_schema()

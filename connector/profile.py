@@ -108,8 +108,6 @@ class _Work:
     def _new_lead(self, r: Response, facts: Any, stage: str | None, account: "AccountMatch | None",
                   notes: list[str], extra: dict[str, Any]) -> None:
         fields = self.creates[r.conversion_id]
-        for name in [n for n in fields if self.s.mapping.rule_for("Lead", n) == "never"]:
-            del fields[name]
         choice = route(self.s.routing, facts)
         if choice is not None:
             fields["OwnerId"] = choice.owner_id
@@ -128,8 +126,6 @@ class _Work:
     def _new_contact(self, r: Response, account: "AccountMatch | None", notes: list[str],
                      extra: dict[str, Any]) -> None:
         fields = self.creates[r.conversion_id]
-        for name in [n for n in fields if self.s.mapping.rule_for("Contact", n) == "never"]:
-            del fields[name]
         if not fields.get("LastName"):
             fields["LastName"] = NOT_PROVIDED
         fields.setdefault("Email", r.email)
