@@ -147,6 +147,10 @@ class FieldMapping:
         return rules
 
     @cached_property
+    def _plans(self) -> dict[int, tuple[Schema | None, list[Any]]]:
+        return {}            # see _field_plans
+
+    @cached_property
     def country_fields(self) -> tuple[str, ...]:
         """Form fields that hold the person's country, best first (``state`` reads within it)."""
         named = [s.form_field for s in self.fields if "country" in s.transforms]
@@ -387,16 +391,15 @@ def to_response(sub: Submission, mapping: FieldMapping, *, campaign_id: str, mem
     country = _record_country(mapping, values)
     notes: list[str] = []
     found: dict[str, dict[str, str]] = {"Lead": {}, "Contact": {}}
-    for sobject in SOBJECTS:
-        obj = schema.get(sobject) if schema else None
-        for spec, sf_field in mapping.targets(sobject):
-            raw = values.get(spec.form_field)
-            if spec.rule == "never" or sf_field.lower() == "email" or raw is None or is_blank(raw):
-                continue
-            value, why = field_value(spec, sobject, sf_field, raw, obj, country)
-            notes.extend(f"{spec.form_field} -> {sobject}.{sf_field}: {n}" for n in why)
-            if value is not None:
-                found[sobject][sf_field] = value
+    for plan in _field_plans(mapping, schema):
+        raw = values.get(plan.form_field)
+        if raw is None or is_blank(raw):
+            continue
+        value, why = plan.value(raw, country)
+        if why:
+            notes.extend(f"{plan.form_field} -> {plan.sobject}.{plan.sf_field}: {n}" for n in why)
+        if value is not None:
+            found[plan.sobject][plan.sf_field] = value
     lead = {**mapping.defaults, **found["Lead"], "Email": email}
     for required in ("LastName", "Company"):
         if is_blank(lead.get(required)):
@@ -406,6 +409,54 @@ def to_response(sub: Submission, mapping: FieldMapping, *, campaign_id: str, mem
         contact = {**contact, "Email": email}
     return Response(sub.conversion_id, sub.form_id, sub.submitted_at, email, lead, campaign_id,
                     member_status, contact_fields=contact, form_values=values, notes=tuple(notes))
+
+
+class _FieldPlan:
+    """One mapped (form field, Salesforce field) pair, with the answers it has already placed.
+
+    :func:`field_value` is pure, and forms repeat their answers (countries, states, job
+    titles, companies), so a value is worked out once per run and looked up after that:
+    this was most of a sync's own CPU. The memo is bounded; past the bound it stops growing
+    and values are worked out again, so memory stays flat on any backlog.
+    """
+
+    __slots__ = ("spec", "sobject", "sf_field", "form_field", "obj", "by_country", "memo")
+    MEMO_LIMIT = 20_000
+
+    def __init__(self, spec: FieldSpec, sobject: str, sf_field: str, obj: ObjectSchema | None) -> None:
+        self.spec, self.sobject, self.sf_field, self.obj = spec, sobject, sf_field, obj
+        self.form_field = spec.form_field
+        self.by_country = "state" in spec.transforms    # the only transform that reads it
+        self.memo: dict[Any, tuple[str | None, tuple[str, ...]]] = {}
+
+    def value(self, raw: str, country: str | None) -> tuple[str | None, tuple[str, ...]]:
+        key = (raw, country) if self.by_country else raw
+        hit = self.memo.get(key)
+        if hit is None:
+            hit = field_value(self.spec, self.sobject, self.sf_field, raw, self.obj, country)
+            if len(self.memo) < self.MEMO_LIMIT:
+                self.memo[key] = hit
+        return hit
+
+
+def _field_plans(mapping: FieldMapping, schema: Schema | None) -> list[_FieldPlan]:
+    """The mapping's field plans for one org's schema, built on first use and then kept.
+
+    Kept on the mapping, keyed by the schema object (held, so its id is not reused): a run
+    has one schema, and a daemon's next cycle a new one, so only the latest few are kept.
+    """
+    plans = mapping._plans
+    entry = plans.get(id(schema))
+    if entry is None or entry[0] is not schema:
+        if len(plans) >= 4:
+            plans.clear()
+        built = []
+        for sobject in SOBJECTS:
+            obj = schema.get(sobject) if schema else None
+            built += [_FieldPlan(spec, sobject, sf_field, obj) for spec, sf_field in mapping.targets(sobject)
+                      if spec.rule != "never" and sf_field.lower() != "email"]
+        entry = plans[id(schema)] = (schema, built)
+    return entry[1]
 
 
 def field_value(spec: FieldSpec, sobject: str, sf_field: str, raw: str, obj: ObjectSchema | None,
