@@ -7,13 +7,14 @@ room (``mapping``, ``resolve``, ``methods``, ``plan``, ``state.advance_watermark
 
 from __future__ import annotations
 
+import gc
 import secrets
 import time
 from collections import Counter
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .config import Settings
 from .errors import ApiError, BudgetExhausted, LeadsyncError, RecordError
@@ -175,7 +176,8 @@ class Engine:
             self.state.start_run(report.run_id, method.value, dry_run)
         try:
             self._prepare()
-            finished = self._process(source(report), method, report, dry_run, start_ms)
+            with fewer_collections():
+                finished = self._process(source(report), method, report, dry_run, start_ms)
             report.status = "partial" if report.counts["failed"] else ("ok" if finished else "stopped")
         except BudgetExhausted as exc:
             report.status, report.error = "budget", str(exc)
@@ -576,6 +578,27 @@ class Engine:
             if mark is not None:
                 marks[form_id] = mark
         return marks
+
+
+@contextmanager
+def fewer_collections(young: int = 20_000) -> Iterator[None]:
+    """Run with Python's cycle collector woken less often, then put it back as it was.
+
+    A batch makes many short-lived containers (rows, field dicts) that reference counting
+    frees, and almost no cycles; at the default young-generation threshold (700) the
+    collector woke about 500 times per 10,000 responses, and each older-generation pass
+    walked everything already loaded (modules, the org's describe, the geography tables).
+    That was a tenth of a sync's CPU. Freezing what exists before the run takes it out of
+    those passes; cycles are still collected, just in larger, rarer sweeps.
+    """
+    old = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(young, *old[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+        gc.unfreeze()
 
 
 # -- small helpers ---------------------------------------------------------------------------

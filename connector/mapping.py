@@ -530,7 +530,7 @@ def field_changes(mapping: FieldMapping, sobject: str, incoming: Mapping[str, An
     ``never`` write nothing. The email (the identity), unmapped fields and ``[defaults]``
     (create only) are never changed here.
     """
-    now = {name.lower(): value for name, value in current.items()}
+    now: dict[str, Any] | None = None      # lower-cased names, built only when a case differs
     out: dict[str, tuple[Any, Any]] = {}
     for name, value in incoming.items():
         rule = mapping.rule_for(sobject, name)
@@ -538,7 +538,12 @@ def field_changes(mapping: FieldMapping, sobject: str, incoming: Mapping[str, An
             continue
         if sobject == "Lead" and mapping.defaults.get(name) == value:
             continue          # the default a new Lead gets, not the person's answer
-        before = now.get(name.lower())
+        if name in current:
+            before = current[name]
+        else:
+            if now is None:
+                now = {key.lower(): v for key, v in current.items()}
+            before = now.get(name.lower())
         if rule == "fill_blank" and is_blank(before):
             out[name] = (before, value)
         elif rule == "overwrite" and not _same(before, value):

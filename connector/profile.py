@@ -74,13 +74,15 @@ class _Work:
         self.owners: dict[str, str | None] = {}         # record key -> owner id, when known
         self.tasks: list[TaskWrite] = []
         self.seen: dict[str, list[tuple[int, str]]] = {}
+        routing = shaping.routing   # facts are read only when routing or stages look at them
+        self.routes = routing.stages is not None or routing.mode == "rules"
 
     def step(self, step: Step) -> Step:
         d, r, target = step.decision, step.decision.response, step.decision.target
         if d.action is Action.FAILED or r is None or target is None:
             return step
-        facts = facts_from(r, self.s.routing.score_field)
-        stage = stage_for(self.s.routing, facts)
+        facts = facts_from(r, self.s.routing.score_field) if self.routes else None
+        stage = stage_for(self.s.routing, facts) if facts is not None else None
         notes: list[str] = []
         extra: dict[str, Any] = {}
         changes: dict[str, tuple[Any, Any]] = {}
@@ -99,9 +101,12 @@ class _Work:
         if stage:
             extra["stage"] = stage
         self._task(r, target, stage, notes, extra)
-        self.seen.setdefault(r.email, []).append((r.submitted_at, self._form_name(r.form_id)))
+        if self.s.routing.tasks is not None:    # the history a later Task of the batch lists
+            self.seen.setdefault(r.email, []).append((r.submitted_at, self._form_name(r.form_id)))
         if changes:
             extra["changed_fields"] = sorted(changes)
+        if not (changes or notes or extra):
+            return step                          # most steps of a plain sync: nothing to add
         return replace(step, changes=changes, notes=tuple(notes), extra=extra)
 
     # -- new records -----------------------------------------------------------------------
