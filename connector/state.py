@@ -54,6 +54,13 @@ _LEDGER_UPSERT = (
     + ", ".join(f"{c} = excluded.{c}" for c in _LEDGER_COLUMNS if c not in _LEDGER_KEPT)
     + ", attempts = COALESCE(ledger.attempts, 0) + {attempt}"
     ", first_seen_at = COALESCE(ledger.first_seen_at, excluded.first_seen_at)")
+# An outcome whose intent row this connection just wrote changes only what the writes
+# decided: a plain UPDATE, which leaves the identity columns and their indexes alone (a third
+# of the cost of the upsert, which rewrites every column).
+_LEDGER_DECIDED = ("action", "status", "lead_id", "contact_id", "member_id", "member_existed",
+                   "reason", "error_code", "error", "run_id", "updated_at", *_LEDGER_SHAPING)
+_LEDGER_SETTLE = (f"UPDATE ledger SET {', '.join(f'{c} = ?' for c in _LEDGER_DECIDED)} "
+                  "WHERE conversion_id = ?")
 
 
 def now_iso() -> str:
@@ -81,6 +88,7 @@ class State:
         self.read_only = read_only
         self._lock_file: Any = None
         self._staging = False
+        self._intended: set[str] = set()   # ids whose intent row this connection wrote
 
     # -- opening -------------------------------------------------------------------------
     @classmethod
@@ -247,18 +255,35 @@ class State:
 
     def record_intents(self, outcomes: Iterable[Outcome], run_id: str) -> None:
         """Pending rows before the writes: what the run is about to do, durably."""
+        outcomes = list(outcomes)
         with self.transaction():
-            self._upsert(list(outcomes), run_id, count_attempt=True)
+            self._upsert(outcomes, run_id, count_attempt=True)
+        self._intended.update(o.conversion_id for o in outcomes)
 
     def record_outcomes(self, outcomes: Iterable[Outcome], run_id: str,
                         watermarks: Mapping[str, int] | None = None) -> None:
         """Final outcomes and the watermarks they allow, in one transaction."""
         stamp = now_iso()
+        outcomes = list(outcomes)
+        settled = [o for o in outcomes if o.conversion_id in self._intended]
         with self.transaction():
-            self._upsert(list(outcomes), run_id, count_attempt=False)
+            self._upsert([o for o in outcomes if o.conversion_id not in self._intended], run_id,
+                         count_attempt=False)
+            self._settle(settled, run_id, stamp)
             for form_id, submitted_at in (watermarks or {}).items():
                 self.db["watermarks"].upsert({"form_id": form_id, "submitted_at": submitted_at,
                                               "updated_at": stamp, "run_id": run_id}, pk="form_id")
+
+    def _settle(self, outcomes: list[Outcome], run_id: str, stamp: str) -> None:
+        """The outcomes of rows whose intents this connection recorded (see _LEDGER_SETTLE)."""
+        rows = []
+        for o in outcomes:
+            extra = _extra_columns(o.extra)
+            rows.append((o.action.value, o.status.value, o.lead_id, o.contact_id, o.member_id,
+                         int(o.member_existed), o.reason, o.error_code, o.error, run_id, stamp,
+                         *(extra[name] for name in _LEDGER_SHAPING), o.conversion_id))
+        self.db.conn.executemany(_LEDGER_SETTLE, rows)
+        self._intended.difference_update(o.conversion_id for o in outcomes)
 
     def _upsert(self, outcomes: list[Outcome], run_id: str, *, count_attempt: bool) -> None:
         """One statement for a whole batch (a row at a time, or sqlite-utils' generic upsert,
