@@ -27,7 +27,8 @@ from hubspot.utils.requests.http_request_builder import Request as HubSpotReques
 from .config import HubSpotSettings
 from .errors import ApiError, AuthError
 from .model import Submission
-from .transport import RetryPolicy, TransientError, Verdict, classify, parse_retry_after, with_retries
+from .transport import (ApiSession, RetryPolicy, TransientError, Verdict, classify, parse_retry_after,
+                        with_retries)
 
 
 FORM_WORKERS = 4   # forms paged at once by submissions_many
@@ -43,7 +44,7 @@ class HubSpotClient:
         self.client = hubspot.Client.create(access_token=token, host=settings.base_url,
                                             base_url=settings.base_url)
         self.settings = settings
-        self.session = session or requests.Session()
+        self.session = session or ApiSession()
         self.retry = retry
         self.timeout = timeout
         self.sleep = sleep

@@ -147,9 +147,35 @@ class SandboxAdapter(HTTPAdapter):
         return super().send(request, **kwargs)
 
 
+class ApiSession(requests.Session):
+    """A requests session that reads the proxy and CA-bundle environment once per host.
+
+    requests re-reads ``os.environ`` (proxies, ``NO_PROXY``, ``REQUESTS_CA_BUNDLE``) on every
+    request; with a few hundred calls a run that was a tenth of leadsync's CPU. The
+    environment does not change under a running sync, so the answer is kept per host and
+    per request settings; proxies and custom CA bundles work exactly as before.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._settings: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any,
+                                   cert: Any) -> dict[str, Any]:
+        parts = urlsplit(str(url or ""))
+        key = (parts.scheme, parts.netloc, repr(proxies), stream, repr(verify), repr(cert),
+               self.trust_env, repr(self.proxies), repr(self.verify), repr(self.cert))
+        found = self._settings.get(key)
+        if found is None:
+            found = super().merge_environment_settings(url, proxies, stream, verify, cert)
+            if len(self._settings) < 64:
+                self._settings[key] = found
+        return {**found, "proxies": dict(found.get("proxies") or {})}
+
+
 def session_for(instance_url: str, *, pool: int = 4) -> requests.Session:
     """A requests session for an org: TLS verified for real orgs, rerouted for the sandbox."""
-    session = requests.Session()
+    session = ApiSession()
     if instance_url.startswith("http://"):
         session.mount("https://", SandboxAdapter(urlsplit(instance_url).netloc,
                                                  pool_connections=pool, pool_maxsize=pool))

@@ -6,7 +6,7 @@ import pytest
 import requests
 import responses
 
-from connector.transport import (RetryPolicy, SandboxAdapter, TransientError, Verdict, classify,
+from connector.transport import (ApiSession, RetryPolicy, SandboxAdapter, TransientError, Verdict, classify,
                                  with_retries)
 
 SF_LIMIT = [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]
@@ -102,3 +102,39 @@ def test_real_orgs_keep_tls_verification_and_are_not_rerouted():
     assert not isinstance(real.get_adapter("https://acme.my.salesforce.com"), SandboxAdapter)
     sandbox = session_for("http://127.0.0.1:8765")
     assert isinstance(sandbox.get_adapter("https://login.salesforce.com"), SandboxAdapter)
+
+
+# -- ApiSession: the proxy environment read once per host, with the same answers ---------------
+
+def test_api_session_honours_proxy_environment_and_no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.corp.example:3128")
+    monkeypatch.setenv("NO_PROXY", "internal.example")
+    session = ApiSession()
+    plain = requests.Session()
+    for url in ("https://acme.my.salesforce.com/services/data", "https://internal.example/x"):
+        ours = session.merge_environment_settings(url, {}, None, None, None)
+        theirs = plain.merge_environment_settings(url, {}, None, None, None)
+        assert ours == theirs
+    assert session.merge_environment_settings("https://api.hubapi.com/x", {}, None, None, None)[
+        "proxies"].get("https") == "http://proxy.corp.example:3128"
+    assert "https" not in session.merge_environment_settings(
+        "https://internal.example/y", {}, None, None, None)["proxies"]
+
+
+def test_api_session_reads_the_environment_once_per_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    reads = []
+    real = requests.sessions.get_environ_proxies
+    monkeypatch.setattr(requests.sessions, "get_environ_proxies",
+                        lambda url, no_proxy=None: reads.append(url) or real(url, no_proxy))
+    session = ApiSession()
+    for path in ("a", "b", "c"):
+        session.merge_environment_settings(f"https://api.hubapi.com/{path}", {}, None, None, None)
+    session.merge_environment_settings("https://other.example/a", {}, None, None, None)
+    assert len(reads) == 2
+    # a caller changing what it got back does not change what the next request gets
+    got = session.merge_environment_settings("https://api.hubapi.com/d", {}, None, None, None)
+    got["proxies"]["https"] = "http://evil.example:1"
+    again = session.merge_environment_settings("https://api.hubapi.com/e", {}, None, None, None)
+    assert again["proxies"] == {}
