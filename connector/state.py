@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import marshal
 import os
 import socket
 import sqlite3
@@ -308,13 +309,15 @@ class State:
     # this connection, so it also works on a read-only state (--dry-run) and never grows
     # the state file. A killed run's stage vanishes with its process; nothing is lost with
     # it, because a watermark only moves with the outcomes it covers (``record_outcomes``),
-    # so the next run pulls those responses again.
+    # so the next run pulls those responses again. The form values are stored in marshal's
+    # format, not JSON: the table lives and dies with this process's connection, so no other
+    # reader or Python ever sees it, and it costs a fraction of JSON both ways.
     def _stage_table(self) -> None:
         if self._staging:
             return
         self.db.execute("CREATE TEMP TABLE IF NOT EXISTS staged (conversion_id TEXT PRIMARY KEY, "
                         "form_id TEXT NOT NULL, submitted_at INTEGER NOT NULL, page_url TEXT, "
-                        "payload TEXT NOT NULL)")
+                        "payload BLOB NOT NULL)")
         self.db.execute("CREATE INDEX IF NOT EXISTS temp.staged_order ON staged (submitted_at, conversion_id)")
         self._staging = True
 
@@ -323,7 +326,7 @@ class State:
         kept once, as the first page that had it)."""
         self._stage_table()
         rows = [(s.conversion_id, s.form_id, s.submitted_at, s.page_url,
-                 json.dumps(s.values, ensure_ascii=False, separators=(",", ":"))) for s in submissions]
+                 marshal.dumps(s.values)) for s in submissions]
         with self.transaction():
             return self.db.conn.executemany(
                 "INSERT OR IGNORE INTO temp.staged VALUES (?, ?, ?, ?, ?)", rows).rowcount
@@ -359,7 +362,7 @@ class State:
             if not rows:
                 return
             after = (rows[-1][2], rows[-1][0])
-            yield [Submission(cid, form_id, at, json.loads(payload), url)
+            yield [Submission(cid, form_id, at, marshal.loads(payload), url)
                    for cid, form_id, at, url, payload in rows]
 
     def unstage_all(self) -> None:
