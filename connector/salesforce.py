@@ -504,19 +504,20 @@ def _chunks_by_size(values: Sequence[str], prefix: str, tail: str) -> Iterator[s
     :data:`MAX_SUBREQUEST_URL` (Salesforce rejects URIs over 16 KB with 414) and each
     statement far under SOQL's 100,000 characters. Values are quoted as ``format_soql``
     quotes them, by its own function (its Formatter costs more than the rest of a lookup)."""
-    chunk: list[str] = []
+    chunk: list[str] = []            # values quoted, each once
     fixed = len(encode_soql(prefix + tail.replace("{ids}", "()"))) + URL_OVERHEAD
     size = fixed
     per_use = tail.count("{ids}")
     for value in values:
-        cost = (len(encode_soql(quote_soql_value(value))) + 1) * per_use
+        quoted = quote_soql_value(value)
+        cost = (len(encode_soql(quoted)) + 1) * per_use
         if chunk and size + cost > MAX_SUBREQUEST_URL:
-            yield prefix + tail.replace("{ids}", quote_soql_value(chunk))
+            yield prefix + tail.replace("{ids}", "(" + ",".join(chunk) + ")")
             chunk, size = [], fixed
-        chunk.append(value)
+        chunk.append(quoted)
         size += cost
     if chunk:
-        yield prefix + tail.replace("{ids}", quote_soql_value(chunk))
+        yield prefix + tail.replace("{ids}", "(" + ",".join(chunk) + ")")
 
 
 def _sf_exception(url: str, status: int, content: Any) -> SalesforceError:
