@@ -393,7 +393,7 @@ def to_response(sub: Submission, mapping: FieldMapping, *, campaign_id: str, mem
     found: dict[str, dict[str, str]] = {"Lead": {}, "Contact": {}}
     for plan in _field_plans(mapping, schema):
         raw = values.get(plan.form_field)
-        if raw is None or is_blank(raw):
+        if not raw or raw == NOT_PROVIDED:      # values are cleaned (stripped) above: blank
             continue
         value, why = plan.value(raw, country)
         if why:
