@@ -205,6 +205,11 @@ class Engine:
                 saved = (memory.copy(), dict(planned))
                 try:
                     self._batch(batch, method, memory, planned, report, dry_run, start_ms)
+                    if not dry_run:
+                        # Written: later batches find these records and memberships in
+                        # their own lookups, so the run's memory stays the batch's size.
+                        memory.settle()
+                        planned.clear()
                     break
                 except (AmbiguousWrite, TransientError) as exc:
                     # The reply to a write was lost (or the vendor stayed down past the

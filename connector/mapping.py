@@ -393,7 +393,7 @@ def to_response(sub: Submission, mapping: FieldMapping, *, campaign_id: str, mem
     found: dict[str, dict[str, str]] = {"Lead": {}, "Contact": {}}
     for plan in _field_plans(mapping, schema):
         raw = values.get(plan.form_field)
-        if raw is None or is_blank(raw):
+        if not raw or raw == NOT_PROVIDED:      # values are cleaned (stripped) above: blank
             continue
         value, why = plan.value(raw, country)
         if why:
@@ -421,7 +421,7 @@ class _FieldPlan:
     """
 
     __slots__ = ("spec", "sobject", "sf_field", "form_field", "obj", "by_country", "memo")
-    MEMO_LIMIT = 20_000
+    MEMO_LIMIT = 4_096     # per field: about 1 MB at most, whatever the backlog
 
     def __init__(self, spec: FieldSpec, sobject: str, sf_field: str, obj: ObjectSchema | None) -> None:
         self.spec, self.sobject, self.sf_field, self.obj = spec, sobject, sf_field, obj

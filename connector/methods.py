@@ -64,6 +64,18 @@ class RunMemory:
         if known is not None and known.new_lead_of == conversion_id:
             del self.people[email]
 
+    def settle(self) -> None:
+        """Forget the records Salesforce now holds; keep only what is still in flight.
+
+        Once a batch is written, the records it created are found by the next batch's
+        lookup like any other record, so remembering them would only grow the run's memory
+        with its backlog. After a clean batch nothing is in flight and the memory is empty.
+        A dry run writes nothing, so it never settles: there the memory is the only place a
+        planned Lead exists.
+        """
+        self.people = {email: t for email, t in self.people.items() if t.id is None}
+        self.creators = {cid: email for cid, email in self.creators.items() if email in self.people}
+
     def copy(self) -> "RunMemory":
         return RunMemory(dict(self.people), dict(self.creators))
 

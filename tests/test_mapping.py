@@ -278,3 +278,39 @@ def test_read_fields_are_the_fields_rules_compare(mapping):
                                           (" [not provided] ", True), ("x", False), (0, False)])
 def test_is_blank(value, blank):
     assert is_blank(value) is blank
+
+
+# -- answers placed once per run ---------------------------------------------------------------
+
+def test_a_repeated_answer_is_placed_once_and_comes_out_the_same(mapping, monkeypatch):
+    import connector.mapping as m
+    calls = []
+    real = m.field_value
+    monkeypatch.setattr(m, "field_value", lambda *a, **k: calls.append(a[3]) or real(*a, **k))
+    first = respond(mapping, email="a@example.com", jobtitle="  VP   Sales ", country="usa", state="wa")
+    placed = len(calls)
+    again = respond(mapping, email="b@example.com", jobtitle="  VP   Sales ", country="usa", state="wa")
+    assert len(calls) == placed                      # every answer came from the memo
+    assert {k: v for k, v in again.lead_fields.items() if k != "Email"} == \
+        {k: v for k, v in first.lead_fields.items() if k != "Email"}
+    assert again.notes == first.notes
+
+
+def test_a_state_is_placed_within_each_records_country_even_when_memoised(mapping):
+    us = respond(mapping, email="a@example.com", country="US", state="wa")
+    au = respond(mapping, email="b@example.com", country="Australia", state="wa")
+    us_again = respond(mapping, email="c@example.com", country="US", state="wa")
+    assert (us.lead_fields["State"], au.lead_fields["State"], us_again.lead_fields["State"]) == \
+        ("Washington", "Western Australia", "Washington")
+
+
+def test_the_memo_stops_growing_at_its_bound(mapping, monkeypatch):
+    import connector.mapping as m
+    monkeypatch.setattr(m._FieldPlan, "MEMO_LIMIT", 5)
+    for i in range(20):
+        respond(mapping, email=f"p{i}@example.com", firstname=f"name{i}")
+    plans = m._field_plans(mapping, None)
+    assert max(len(p.memo) for p in plans) == 5
+    late = respond(mapping, email="z@example.com", firstname="name19")   # past the bound: worked out
+    assert late.lead_fields["FirstName"] == respond(mapping, email="y@example.com",
+                                                    firstname="name19").lead_fields["FirstName"]

@@ -233,3 +233,47 @@ def test_retry_reads_back_only_the_parked_and_counts_the_missing(org):
     assert sorted(seen) == sorted(bad)  # the window's other 20 responses were not held
     assert (report.counts["pulled"], report.counts["parked_not_in_hubspot"],
             report.counts["parked_form_not_mapped"], report.counts["failed"]) == (2, 1, 1, 2)
+
+
+# -- the run's memory follows the batch ---------------------------------------------------------
+
+def _memory_at_each_batch(org, monkeypatch, **sync_args):
+    """(people remembered, memberships planned) as each batch starts."""
+    sizes: list[tuple[int, int]] = []
+    real = Engine._batch
+
+    def spy(self, batch, method, memory, planned, *args, **kwargs):
+        sizes.append((len(memory.people), len(planned)))
+        return real(self, batch, method, memory, planned, *args, **kwargs)
+
+    monkeypatch.setattr(Engine, "_batch", spy)
+    report = org.sync("hybrid", sync={"batch_size": 2}, **sync_args)
+    monkeypatch.setattr(Engine, "_batch", real)
+    return sizes, report
+
+
+def test_a_written_batch_is_forgotten_and_later_fills_still_attach(org, monkeypatch):
+    for i in range(3):                 # Bob's fills spread over three batches, new people between
+        org.fill(0, "bob@example.com", lastname="Bob")
+        org.fill(1, f"p{i}@example.com", lastname=f"P{i}")
+    org.fill(0, "bob@example.com")     # same campaign again, in the last batch
+    sizes, report = _memory_at_each_batch(org, monkeypatch)
+    assert report.status == "ok", report.error
+    assert sizes == [(0, 0)] * 4       # nothing carried: later batches find what earlier wrote
+    assert len(org.leads("bob@example.com")) == 1
+    bob = org.leads("bob@example.com")[0]["Id"]
+    assert [m["CampaignId"] for m in org.members(bob)] == [org.campaigns[0]]
+    assert report.counts["created_leads"] == 4 and report.counts["already_member"] == 3
+
+
+def test_a_dry_run_remembers_what_it_would_create_across_batches(org, monkeypatch):
+    for i in range(3):
+        org.fill(0, "bob@example.com", lastname="Bob")
+        org.fill(1, f"p{i}@example.com", lastname=f"P{i}")
+    sizes, report = _memory_at_each_batch(org, monkeypatch, dry_run=True)
+    assert sizes[0] == (0, 0) and sizes[-1][0] >= 2   # nothing written: only memory knows Bob
+    assert org.leads("bob@example.com") == []
+    assert report.counts["created_leads"] == 4 and report.counts["already_member"] == 2
+    real = org.sync("hybrid", sync={"batch_size": 2})   # the preview is what the run then does
+    assert dict(real.counts) == dict(report.counts)
+    assert len(org.leads("bob@example.com")) == 1
