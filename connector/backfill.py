@@ -59,8 +59,13 @@ def run_backfill(settings: Settings, *, since: str, dry_run: bool = False,
                  method: Method | None = None, retry: Any = None,
                  poll_interval: float | None = None, timeout: float = TIMEOUT_SECONDS,
                  now: datetime | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> BackfillResult:
-    """Run one backfill and return its report (the engine's, plus what went through Bulk)."""
+                 progress: Callable[[int, int], None] | None = None,
+                 keep_details: bool = False) -> BackfillResult:
+    """Run one backfill and return its report (the engine's, plus what went through Bulk).
+
+    ``keep_details`` keeps a line per response in the report (for ``--json``), as ``sync``
+    does; off, a backfill's memory follows its batch, not its history. A dry run keeps them
+    whatever it says: they are what the Bulk plan counts."""
     if not since:
         raise ConfigError("a backfill needs a start date, e.g. --since 2024-01-01", key="--since")
     start = parse_since(since, now=now or datetime.now(timezone.utc))
@@ -84,9 +89,8 @@ def run_backfill(settings: Settings, *, since: str, dry_run: bool = False,
         writer = None
         refusal = BulkWriter.lead_refusal(engine.sf)
         notes = [refusal] if refusal else []
-        if dry_run:
-            engine.keep_details = True   # the per-response lines are what the plan counts
-        else:
+        engine.keep_details = keep_details or dry_run   # a dry run's plan counts the lines
+        if not dry_run:
             writer = BulkWriter(engine.sf, threshold=bulk_threshold, poll_interval=poll_interval,
                                 timeout=timeout)
             engine.writer = writer

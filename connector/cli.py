@@ -135,7 +135,7 @@ def backfill(config: str | None, since: str, dry_run: bool, as_json: bool, bulk_
 
     settings = load_settings(config)
     result = run_backfill(settings, since=since, dry_run=dry_run, bulk_threshold=bulk_threshold,
-                          batch_size=batch_size)
+                          batch_size=batch_size, keep_details=as_json)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
     else:

@@ -292,6 +292,15 @@ def test_bulk_job_ids_are_reported_and_the_jobs_stay_in_the_org(make_org):
     assert f"Bulk jobs (Setup > Bulk Data Load Jobs): {ids[0]}, {ids[1]}" in text
 
 
+def test_a_backfill_keeps_a_line_per_response_only_when_asked(make_org):
+    quiet, detailed = make_org("quiet"), make_org("detailed")
+    plain = backfill(quiet, "unique")
+    full = backfill(detailed, "unique", keep_details=True)
+    assert plain.report.responses == []            # memory follows the batch, not the history
+    assert plain.report.counts["pulled"] > 0
+    assert len(full.report.responses) == full.report.counts["pulled"] == plain.report.counts["pulled"]
+
+
 def test_records_a_failed_job_never_processed_are_parked_never_applied(make_org):
     clean, hit = make_org("clean"), make_org("failed")
     backfill(clean, "unique")
