@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--forms", type=int, default=5)
     parser.add_argument("--method", default="unique", choices=["poi", "hybrid", "unique"])
     parser.add_argument("--threshold", type=int, default=10_000, help="backfill's --bulk-threshold")
-    parser.add_argument("--batch-size", type=int, default=50_000, help="backfill's --batch-size")
+    parser.add_argument("--batch-size", type=int, default=20_000, help="backfill's --batch-size")
     parser.add_argument("--seed", type=int, default=6)
     args = parser.parse_args(argv)
 

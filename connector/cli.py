@@ -120,7 +120,7 @@ def retry(config: str | None, dry_run: bool, as_json: bool) -> None:
 @click.option("--bulk-threshold", type=click.IntRange(min=0), default=10_000, show_default=True,
               help="Write a batch's Leads or members through Bulk API 2.0 when there are more "
               "than this many (fewer go through sObject Collections, as in sync).")
-@click.option("--batch-size", type=click.IntRange(1, 200_000), default=50_000, show_default=True,
+@click.option("--batch-size", type=click.IntRange(1, 200_000), default=20_000, show_default=True,
               help="Responses per batch (a sync's are at most 2,000).")
 @handle_errors
 def backfill(config: str | None, since: str, dry_run: bool, as_json: bool, bulk_threshold: int,
