@@ -138,7 +138,7 @@ def _run(*args: str | Path, cwd: Path) -> str:
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     done = subprocess.run([str(a) for a in args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=180)
-    assert done.returncode == 0, f"{args} failed:\n{done.stdout}\n{done.stderr}"
+    assert done.returncode == 0, f"{' '.join(map(str, args))} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
 
@@ -163,7 +163,8 @@ def test_a_wheel_install_carries_the_shipped_files(tmp_path):
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    found = json.loads(_run(python, "-c", CHECK, cwd=elsewhere))
+    (elsewhere / "check.py").write_text(CHECK)
+    found = json.loads(_run(python, "check.py", cwd=elsewhere))
 
     installed = Path(found["package"]).resolve().parent
     assert installed.is_relative_to(Path(found["prefix"]).resolve()), found   # the wheel, not the repo
