@@ -6,6 +6,10 @@ instead of at the watermarks (which still only move forward, and the ledger skip
 holds, so a rerun is a no-op); batches are larger than a scheduled sync's 2,000; and a
 batch's Lead or member write past ``--bulk-threshold`` records goes through one Bulk API
 2.0 job (:mod:`connector.bulk`) instead of a call per 1,000 records.
+
+A dry run writes nothing, so it opens no job; it counts each batch's planned Lead and
+member writes against the threshold with the very rule the writer applies
+(:mod:`connector.bulk_plan`) and says which would go through Bulk.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from .bulk import DEFAULT_THRESHOLD, BulkWriter
+from .bulk_plan import BulkPlan, count_writes, split_batches
 from .config import Settings
 from .engine import RunReport, Session
 from .errors import ConfigError
@@ -34,6 +39,7 @@ class BackfillResult:
     writer: BulkWriter | None
     since: datetime
     notes: list[str]
+    plan: BulkPlan | None = None      # a dry run's account of what would go through Bulk
 
     def to_json(self) -> dict[str, Any]:
         out = self.report.to_json()
@@ -41,7 +47,9 @@ class BackfillResult:
         out["bulk"] = None if self.writer is None else {
             "threshold": self.writer.threshold, "jobs": self.writer.stats.jobs,
             "records": self.writer.stats.records, "polls": self.writer.stats.polls,
-            "leads_in_bulk": self.writer.leads_in_bulk}
+            "leads_in_bulk": self.writer.leads_in_bulk,
+            "job_ids": list(self.writer.stats.job_ids)}
+        out["bulk_plan"] = None if self.plan is None else self.plan.to_json()
         out["notes"] = self.notes
         return out
 
@@ -51,8 +59,13 @@ def run_backfill(settings: Settings, *, since: str, dry_run: bool = False,
                  method: Method | None = None, retry: Any = None,
                  poll_interval: float | None = None, timeout: float = TIMEOUT_SECONDS,
                  now: datetime | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> BackfillResult:
-    """Run one backfill and return its report (the engine's, plus what went through Bulk)."""
+                 progress: Callable[[int, int], None] | None = None,
+                 keep_details: bool = False) -> BackfillResult:
+    """Run one backfill and return its report (the engine's, plus what went through Bulk).
+
+    ``keep_details`` keeps a line per response in the report (for ``--json``), as ``sync``
+    does; off, a backfill's memory follows its batch, not its history. A dry run keeps them
+    whatever it says: they are what the Bulk plan counts."""
     if not since:
         raise ConfigError("a backfill needs a start date, e.g. --since 2024-01-01", key="--since")
     start = parse_since(since, now=now or datetime.now(timezone.utc))
@@ -65,18 +78,29 @@ def run_backfill(settings: Settings, *, since: str, dry_run: bool = False,
     settings = replace(settings, sync=replace(settings.sync, batch_size=batch_size))
     if poll_interval is None:
         poll_interval = SANDBOX_POLL_SECONDS if settings.salesforce.is_sandbox else POLL_SECONDS
-    with Session(settings, dry_run=dry_run, retry=retry, progress=progress) as engine:
+    ends: list[int] = []   # cumulative responses at the end of each batch (for a dry run)
+
+    def batch_done(done: int, total: int) -> None:
+        ends.append(done)
+        if progress:
+            progress(done, total)
+
+    with Session(settings, dry_run=dry_run, retry=retry, progress=batch_done) as engine:
         writer = None
-        notes: list[str] = []
+        refusal = BulkWriter.lead_refusal(engine.sf)
+        notes = [refusal] if refusal else []
+        engine.keep_details = keep_details or dry_run   # a dry run's plan counts the lines
         if not dry_run:
             writer = BulkWriter(engine.sf, threshold=bulk_threshold, poll_interval=poll_interval,
                                 timeout=timeout)
-            refusal = BulkWriter.lead_refusal(engine.sf)
-            if refusal:
-                notes.append(refusal)
             engine.writer = writer
         report = engine.backfill(to_ms(start), dry_run=dry_run, method=method)
-    return BackfillResult(report, writer, start, notes)
+    plan = None
+    if dry_run:
+        plan = BulkPlan(bulk_threshold, leads_in_bulk=refusal is None)
+        for lines in split_batches(report.responses, ends):
+            plan.add(*count_writes(lines))
+    return BackfillResult(report, writer, start, notes, plan)
 
 
 def render_bulk(result: BackfillResult) -> str:
@@ -87,5 +111,12 @@ def render_bulk(result: BackfillResult) -> str:
         lines[0] += (f"; Bulk API 2.0 past {writer.threshold:,} records a write: "
                      f"{writer.stats.jobs} job(s), {writer.stats.records:,} record(s), "
                      f"{writer.stats.polls} poll(s)")
+        if writer.stats.job_ids:
+            # Left in the org on purpose: Setup > Bulk Data Load Jobs shows each for 7 days.
+            lines.append(f"  Bulk jobs (Setup > Bulk Data Load Jobs): "
+                         f"{', '.join(writer.stats.job_ids)}")
+    if result.plan is not None:
+        lines[0] += f"; Bulk API 2.0 past {result.plan.threshold:,} records a write"
+        lines += result.plan.lines()
     lines += [f"  note: {note}" for note in result.notes]
     return "\n".join(lines)

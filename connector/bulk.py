@@ -36,21 +36,54 @@ Exactly once:
 The job steps are simple-salesforce's own ``bulk2`` client calls (the exact requests of
 api-notes A2), driven one by one rather than through ``SFBulk2Type.upsert``: that helper
 loses the job id when it raises and polls for up to 24 hours, and both matter here.
+
+Results, as Salesforce's *Bulk API 2.0 and Bulk API Developer Guide* documents them:
+
+- **Not paged.** "Get Job Successful Record Results" (``successfulResults/``), "Get Job
+  Failed Record Results" (``failedResults/``) and "Get Job Unprocessed Record Results"
+  (``unprocessedrecords/``) each take "Parameters: None" and answer "a CSV file" of *all*
+  the records of that kind. Only query jobs page: "Get Results for a Query Job" takes
+  ``locator`` and ``maxRecords`` and answers an ``Sforce-Locator`` header. So each result is
+  one GET, read whole; it is *streamed* (:func:`csv_lines`): parsed as it arrives, keeping
+  only each row's key and ``sf__`` cells, never the whole body (a 50,000-row batch's CSV
+  echoes every uploaded column).
+- "The order of records in the response is not guaranteed to match the ordering of records
+  in the original job data" (hence the key columns), and "Results are not recorded for
+  batches that exceed the daily batch allocation".
+- A job that ends ``Failed`` or ``Aborted`` may stop part way: "If the batch still can't be
+  processed after 20 retries, the entire ingest job is moved to the Failed state and
+  remaining job data isn't processed", and likewise when the daily allocation runs out
+  ("Understanding Bulk API 2.0 Ingest"). Processed rows are not rolled back. The rows it
+  never processed are read from ``unprocessedrecords/`` and each fails with
+  ``BULK_UNPROCESSED`` (nothing was written for it). A row in no result file at all fails
+  with ``BULK_NO_RESULT``: it may have been written, which a later ``leadsync retry`` settles
+  (an upsert by the external id, or "already a member"). Neither is ever recorded as applied.
+- ``sf__Error`` is ``CODE:message:Fields --`` (see :func:`parse_bulk_error`).
+
+Jobs are never deleted: "Delete a Job" would remove it from Setup > Bulk Data Load Jobs,
+where admins audit loads, and "All jobs and batches older than 7 days are deleted" by
+Salesforce itself ("Job and Batch Lifespan"). Their ids are kept in ``stats.job_ids`` and
+reported, so an admin can find each one there.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import re
 import time
-from dataclasses import dataclass
-from typing import Any, Callable, NoReturn, Sequence
+from contextlib import closing
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator, NoReturn, Sequence
 
 import requests
 from simple_salesforce import Salesforce
 from simple_salesforce.bulk2 import Operation
 from simple_salesforce.exceptions import SalesforceOperationError
+from simple_salesforce.util import call_salesforce
 
+from .bulk_plan import through_bulk
 from .errors import ApiError, AuthError, BudgetExhausted
 from .salesforce import AmbiguousWrite, SalesforceClient
 from .transport import TransientError
@@ -58,8 +91,12 @@ from .transport import TransientError
 DEFAULT_THRESHOLD = 10_000     # records in one write before it goes through Bulk (see README)
 TERMINAL = ("JobComplete", "Failed", "Aborted")
 MEMBER_KEY = ("CampaignId", "LeadId", "ContactId")
+UNPROCESSED = "unprocessedrecords"   # the docs' spelling (simple-salesforce: unprocessedRecords)
+READ_CHUNK = 64 * 1024               # bytes per read of a streamed result file
 
 Result = dict[str, Any]
+Jobs = Callable[[Salesforce], Any]
+ResultRow = tuple[tuple[str, ...], tuple[str, ...]]   # (key cells, sf__ cells) of one row
 
 
 @dataclass
@@ -67,6 +104,8 @@ class BulkStats:
     jobs: int = 0
     records: int = 0
     polls: int = 0
+    # Every job opened, in order, finished or aborted: none is deleted (see the module doc).
+    job_ids: list[str] = field(default_factory=list)
 
 
 class BulkWriter:
@@ -83,8 +122,7 @@ class BulkWriter:
         self.sleep = sleep
         self.clock = clock
         self.stats = BulkStats()
-        s = client.settings
-        self.leads_in_bulk = bool(s.lead_external_id_field) and not s.auto_assign
+        self.leads_in_bulk = BulkWriter.lead_refusal(client) is None
 
     @staticmethod
     def lead_refusal(client: SalesforceClient) -> str | None:
@@ -106,13 +144,14 @@ class BulkWriter:
 
     def upsert(self, sobject: str, external_id_field: str, records: Sequence[dict[str, Any]]
                ) -> list[Result]:
-        if len(records) <= self.threshold or (sobject == "Lead" and not self.leads_in_bulk):
+        allowed = sobject != "Lead" or self.leads_in_bulk
+        if not through_bulk(len(records), self.threshold, allowed=allowed):
             return self.client.upsert(sobject, external_id_field, records)
         return self._write(sobject, Operation.upsert, records, (external_id_field,),
                            external_id_field)
 
     def create_members(self, records: Sequence[dict[str, Any]]) -> list[Result]:
-        if len(records) <= self.threshold:
+        if not through_bulk(len(records), self.threshold):
             return self.client.create_members(records)
         results = self._write("CampaignMember", Operation.insert, records, MEMBER_KEY, None)
         return self.client.mark_existing_members(records, results)
@@ -126,15 +165,14 @@ class BulkWriter:
         self.client.session.hooks["response"].append(hook)
         try:
             job_id, info = self._run_job(sobject, operation, data, external_id_field)
+            del data  # the upload is done: free it before the result files are read
             return self._results(sobject, job_id, info, rows, key)
         finally:
             self.client.session.hooks["response"].remove(hook)
 
     def _run_job(self, sobject: str, operation: Operation, data: str,
                  external_id_field: str | None) -> tuple[str, dict[str, Any]]:
-        def jobs(sf: Salesforce) -> Any:
-            return getattr(sf.bulk2, sobject)._client
-
+        jobs = _jobs(sobject)
         # Creating an empty job is harmless to repeat (an Open job without data does nothing).
         job = self._step("create job", lambda sf: jobs(sf).create_job(
             operation, external_id_field=external_id_field), idempotent=True)
@@ -143,6 +181,7 @@ class BulkWriter:
             raise ApiError(f"Salesforce Bulk job was not opened (state {job.get('state')})",
                            service="salesforce")
         self.stats.jobs += 1
+        self.stats.job_ids.append(job_id)
         try:
             self._step("upload", lambda sf: jobs(sf).upload_job_data(job_id, data),
                        idempotent=False)
@@ -164,7 +203,7 @@ class BulkWriter:
         self.stats.records += int(info.get("numberRecordsProcessed") or 0)
         return job_id, info
 
-    def _wait(self, job_id: str, jobs: Callable[[Salesforce], Any]) -> dict[str, Any]:
+    def _wait(self, job_id: str, jobs: Jobs) -> dict[str, Any]:
         deadline = self.clock() + self.timeout
         while True:
             self.stats.polls += 1
@@ -175,7 +214,7 @@ class BulkWriter:
                 raise _Timeout
             self.sleep(self.poll_interval)
 
-    def _settle(self, job_id: str, jobs: Callable[[Salesforce], Any], exc: Exception) -> NoReturn:
+    def _settle(self, job_id: str, jobs: Jobs, exc: Exception) -> NoReturn:
         """After a failed step: make the job's effects final, then let the batch be resolved
         again (``AmbiguousWrite``); if that cannot be made sure, stop the run."""
         if self._abort(job_id, jobs):
@@ -185,7 +224,7 @@ class BulkWriter:
                        "unknown; the batch's responses stay pending and the next run resumes "
                        "them", service="salesforce", code="BULK_UNSETTLED") from None
 
-    def _abort(self, job_id: str, jobs: Callable[[Salesforce], Any]) -> bool:
+    def _abort(self, job_id: str, jobs: Jobs) -> bool:
         """Abort the job; True when it is certainly done processing (aborted or finished)."""
         try:
             self._step("abort", lambda sf: jobs(sf).abort_job(job_id, False), idempotent=True)
@@ -200,38 +239,75 @@ class BulkWriter:
             return False
         return info.get("state") in TERMINAL
 
+    # -- results --------------------------------------------------------------------------
     def _results(self, sobject: str, job_id: str, info: dict[str, Any],
                  rows: list[dict[str, str]], key: Sequence[str]) -> list[Result]:
-        def jobs(sf: Salesforce) -> Any:
-            return getattr(sf.bulk2, sobject)._client
+        """One result per uploaded row, in upload order, matched by the key columns.
 
+        Each result file is read only when the job's counts say it can hold rows, so a
+        clean job costs one read; ``unprocessedrecords/`` only for a job that stopped part
+        way (``Failed``/``Aborted`` with fewer rows processed than uploaded).
+        """
+        jobs = _jobs(sobject)
+        state = str(info.get("state") or "")
         processed = int(info.get("numberRecordsProcessed") or 0)
         failed = int(info.get("numberRecordsFailed") or 0)
-        text = {}
-        for name, wanted in (("successfulResults", processed > failed), ("failedResults", failed > 0)):
-            text[name] = self._step(f"read {name}", lambda sf, n=name: jobs(sf).get_ingest_results(
-                job_id, n), idempotent=True) if wanted else ""
         slots: dict[tuple[str, ...], list[int]] = {}
         for i, row in enumerate(rows):
             slots.setdefault(tuple(row.get(k, "") for k in key), []).append(i)
         results: list[Result | None] = [None] * len(rows)
 
-        def place(row: dict[str, str], result: Result) -> None:
-            waiting = slots.get(tuple(row.get(k, "") for k in key))
+        def place(cells: tuple[str, ...], result: Result) -> None:
+            waiting = slots.get(cells)
             if waiting:
                 results[waiting.pop(0)] = result
 
-        for row in csv.DictReader(io.StringIO(text["successfulResults"])):
-            place(row, {"id": row.get("sf__Id") or None, "success": True, "errors": [],
-                        "created": (row.get("sf__Created") or "").lower() == "true"})
-        for row in csv.DictReader(io.StringIO(text["failedResults"])):
-            code, message, fields = parse_bulk_error(row.get("sf__Error") or "")
-            place(row, {"success": False, "errors": [{"statusCode": code, "message": message,
-                                                      "fields": fields}]})
-        why = info.get("errorMessage") or f"the Bulk job ended {info.get('state')} without a result for it"
-        missing = {"success": False, "errors": [{"statusCode": "BULK_NOT_PROCESSED",
-                                                 "message": f"job {job_id}: {why}", "fields": []}]}
-        return [r if r is not None else dict(missing) for r in results]
+        if processed > failed:
+            for cells, (rid, created) in self._read(jobs, job_id, "successfulResults", key,
+                                                    ("sf__Id", "sf__Created")):
+                place(cells, {"id": rid or None, "success": True, "errors": [],
+                              "created": created.lower() == "true"})
+        if failed > 0:
+            for cells, (error,) in self._read(jobs, job_id, "failedResults", key, ("sf__Error",)):
+                code, message, fields = parse_bulk_error(error)
+                place(cells, _failure(code, message, fields))
+        why = str(info.get("errorMessage") or "").strip()
+        ended = f"ended {state}" + (f" ({why})" if why else "")
+        if state in ("Failed", "Aborted") and processed < len(rows):
+            for cells, _ in self._read(jobs, job_id, UNPROCESSED, key, ()):
+                place(cells, _failure("BULK_UNPROCESSED", f"Salesforce Bulk job {job_id} {ended} "
+                                      "before processing this record; nothing was written for "
+                                      "it, and `leadsync retry` sends it again"))
+        return [r if r is not None else _failure(
+                    "BULK_NO_RESULT", f"Salesforce Bulk job {job_id} {ended} and returned no "
+                    "result for this record (Salesforce records none for batches past the daily "
+                    "Bulk batch allocation); it may have been written, and `leadsync retry` "
+                    "settles it")
+                for r in results]
+
+    def _read(self, jobs: Jobs, job_id: str, name: str, key: Sequence[str],
+              wanted: Sequence[str]) -> list[ResultRow]:
+        """A result file, streamed: each row's key cells and ``wanted`` cells, nothing more.
+
+        The request is simple-salesforce's own ``get_ingest_results`` (URL, headers, error
+        mapping), asked with ``stream=True``: that method returns ``response.text``, the
+        whole body at once. The file is read to its end inside one step, so a connection
+        lost part way is retried from the start like any other idempotent read.
+        """
+        def fetch(sf: Salesforce) -> list[ResultRow]:
+            client = jobs(sf)
+            url = f"{client._construct_request_url(job_id, False)}/{name}"
+            headers = client._get_headers(client.JSON_CONTENT_TYPE, client.CSV_CONTENT_TYPE)
+            reply = call_salesforce(url=url, method="GET", session=client.session,
+                                    headers=headers, stream=True)
+            with closing(reply):
+                try:
+                    return [(tuple(row.get(k) or "" for k in key),
+                             tuple(row.get(w) or "" for w in wanted))
+                            for row in csv.DictReader(csv_lines(reply.iter_content(READ_CHUNK)))]
+                except requests.exceptions.ChunkedEncodingError as exc:
+                    raise requests.ConnectionError(f"result file cut short: {exc}") from None
+        return self._step(f"read {name}", fetch, idempotent=True)
 
     # -- plumbing -----------------------------------------------------------------------
     def _step(self, name: str, fn: Callable[[Salesforce], Any], *, idempotent: bool) -> Any:
@@ -258,6 +334,19 @@ class _Timeout(Exception):
     pass
 
 
+def _jobs(sobject: str) -> Jobs:
+    """simple-salesforce's ingest client for ``sobject`` on a given connection."""
+    def jobs(sf: Salesforce) -> Any:
+        return getattr(sf.bulk2, sobject)._client
+    return jobs
+
+
+def _failure(code: str, message: str, fields: Sequence[str] = ()) -> Result:
+    """A failed record in the shape collections answer (a new dict each: callers edit them)."""
+    return {"success": False, "errors": [{"statusCode": code, "message": message,
+                                          "fields": list(fields)}]}
+
+
 def _cell(value: Any) -> str:
     """A CSV cell as Bulk reads it: empty leaves the field alone, booleans in lower case."""
     if value is None:
@@ -277,15 +366,52 @@ def to_csv(rows: Sequence[dict[str, str]]) -> str:
     return out.getvalue()
 
 
+def csv_lines(chunks: Iterable[bytes]) -> Iterator[str]:
+    """Bytes as they arrive -> text lines (newline kept) for :mod:`csv`, lazily.
+
+    Lines end at LF only (a CR stays with its line, which :mod:`csv` accepts), so a quoted
+    value spanning lines reaches the reader intact; UTF-8 characters split across chunks
+    are decoded whole, and a leading BOM is dropped.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    tail = ""
+    for chunk in chunks:
+        text = tail + decoder.decode(chunk)
+        *lines, tail = text.split("\n")
+        for line in lines:
+            yield line + "\n"
+    tail += decoder.decode(b"", final=True)
+    if tail:
+        yield tail
+
+
+_CODE = re.compile(r"[A-Z][A-Z0-9_]*")
+_FIELD = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*")
+
+
 def parse_bulk_error(text: str) -> tuple[str, str, list[str]]:
-    """``sf__Error`` (``CODE:message:Field1,Field2 --``) as (code, message, fields)."""
+    """``sf__Error`` as (code, message, fields).
+
+    Salesforce writes ``CODE:message:Fields --``, or ``CODE:message:--`` when no field is
+    named (its own sample: ``REQUIRED_FIELD_MISSING:Required fields are missing:
+    [LastName]:LastName --``). The message may itself hold colons (``Email: invalid email
+    address: x``, ``... on record with id: 00Q...``), so the fields are the part after the
+    *last* colon, and only when every token there is a field name; how several fields are
+    separated is not documented, so commas and spaces are both read. Anything that does not
+    start with an upper-case code is kept whole as the message of ``UNKNOWN_EXCEPTION``.
+    """
+    text = (text or "").strip()
     code, sep, rest = text.partition(":")
-    if not sep:
+    if not sep or not _CODE.fullmatch(code):
         return "UNKNOWN_EXCEPTION", text or "Salesforce rejected the record", []
     rest = rest.strip()
+    fields: list[str] = []
     if rest.endswith("--"):
-        message, sep, fields = rest[:-2].rstrip().rpartition(":")
-        if sep:
-            return code, message, [f.strip() for f in fields.split(",") if f.strip()]
-        return code, rest[:-2].rstrip(), []
-    return code, rest, []
+        body = rest[:-2].rstrip()
+        message, sep, tail = body.rpartition(":")
+        tokens = [t for t in re.split(r"[,\s]+", tail) if t]
+        if sep and all(_FIELD.fullmatch(t) for t in tokens):
+            rest, fields = message.rstrip(), tokens
+        else:
+            rest = body
+    return code, rest or "Salesforce rejected the record", fields

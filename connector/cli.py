@@ -135,7 +135,7 @@ def backfill(config: str | None, since: str, dry_run: bool, as_json: bool, bulk_
 
     settings = load_settings(config)
     result = run_backfill(settings, since=since, dry_run=dry_run, bulk_threshold=bulk_threshold,
-                          batch_size=batch_size)
+                          batch_size=batch_size, keep_details=as_json)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
     else:
@@ -289,25 +289,35 @@ def mappings_check(config: str | None, as_json: bool) -> None:
     """Check the configured mapping against the org's describe of Lead and Contact.
 
     Fields exist and are writable, lengths, picklist values; one line per problem, with the
-    mapping file's line. Exit 0 when clean (warnings allowed), 3 when errors are found.
+    mapping file's line. The config's [routing.stages] statuses and date field are checked
+    against the Lead too. Exit 0 when clean (warnings allowed), 3 when errors are found.
     """
     from .config import load_settings
     from .mapping import load_mapping
-    from .mapping_check import check_mapping, has_errors
+    from .mapping_check import check_mapping, check_routing, has_errors
     from .salesforce import SalesforceClient
     from .schema import schema_from_describes
 
     settings = load_settings(config)
     mapping = load_mapping(settings.mapping_path())
     client = SalesforceClient(settings.salesforce)
-    problems = check_mapping(mapping, schema_from_describes(client.describe(["Lead", "Contact"])))
+    schema = schema_from_describes(client.describe(["Lead", "Contact"]))
+    problems = check_mapping(mapping, schema)
+    routing = check_routing(settings.routing, schema.get("Lead"))   # these are in the config file
     if as_json:
-        click.echo(json.dumps({"mapping": mapping.source, "ok": not has_errors(problems),
-                               "problems": [p.to_json() for p in problems]}, indent=2))
+        click.echo(json.dumps({"mapping": mapping.source, "ok": not has_errors(problems + routing),
+                               "problems": [p.to_json() for p in problems],
+                               "routing": {"config": settings.source,
+                                           "problems": [p.to_json() for p in routing]}},
+                              indent=2))
     else:
         for problem in problems:
             click.echo(f"{mapping.source}: {problem}")
-        errors = sum(p.level == "error" for p in problems)
-        click.echo(f"{mapping.source}: {errors} error(s), {len(problems) - errors} warning(s)"
-                   if problems else f"{mapping.source}: OK against the org's Lead and Contact")
+        for problem in routing:
+            click.echo(f"{settings.source}: {problem}")
+        every = problems + routing
+        errors = sum(p.level == "error" for p in every)
+        click.echo(f"{mapping.source}: {errors} error(s), {len(every) - errors} warning(s)"
+                   if every else f"{mapping.source}: OK against the org's Lead and Contact")
+    problems += routing
     sys.exit(3 if has_errors(problems) else 0)

@@ -441,6 +441,7 @@ class Engine:
         self._write_members(plan, outcomes, created)
         self._write_updates(plan, outcomes)
         self._write_tasks(plan, outcomes, created)
+        _share_ids(plan.steps, outcomes, created)
         for outcome in outcomes.values():
             if outcome.status is Status.PENDING:
                 outcome.status = Status.APPLIED
@@ -616,6 +617,24 @@ def _with_note(decision: Decision, note: str) -> Decision:
     if not note:
         return decision
     return replace(decision, reason=f"{decision.reason} ({note})")
+
+
+def _share_ids(steps: Sequence[Step], outcomes: dict[str, Outcome], created: dict[str, str]) -> None:
+    """A repeat fill records the Ids its earlier fill of the batch got: the record created
+    for the person and the membership they share, so the ledger says where every response
+    landed (reconcile and an admin's audit read them from there)."""
+    for step in steps:
+        outcome = outcomes[step.decision.conversion_id]
+        target = step.decision.target
+        if target is not None and target.id is None and target.new_lead_of in created:
+            new_id = created[target.new_lead_of]
+            if target.sobject == "Lead":
+                outcome.lead_id = outcome.lead_id or new_id
+            else:
+                outcome.contact_id = outcome.contact_id or new_id
+        creator = outcomes.get(step.via) if step.via else None
+        if creator is not None and outcome.member_id is None:
+            outcome.member_id = creator.member_id
 
 
 def _outcome(step: Step, batch: Sequence[Submission]) -> Outcome:

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from .mapping import SOBJECTS, STANDARD_LENGTHS, FieldMapping, FieldSpec
+from .routing import Routing
 from .schema import FieldInfo, ObjectSchema, Schema
 from .transforms import Target, address_picklist
 
@@ -217,6 +218,57 @@ def _check_defaults(mapping: FieldMapping, lead: ObjectSchema | None) -> list[Pr
             out.append(Problem(line, where, f"{value!r} is not a number ({info.type} field)"))
         elif info.length and info.is_text and len(value) > info.length:
             out.append(Problem(line, where, f"longer than the field's {info.length} characters"))
+    return out
+
+
+# -- the config's [routing] against the Lead --------------------------------------------
+
+def check_routing(routing: Routing, lead: ObjectSchema | None) -> list[Problem]:
+    """The stages' Lead Status values and date field against the org's Lead.
+
+    A status the org's Lead Status picklist does not hold (an admin renamed "Working -
+    Contacted") would fail every sales-ready fill's update mid-sync; the date field must be
+    a writable date. Line 0: these live in the config file, not the mapping.
+    """
+    stages = routing.stages
+    if stages is None or lead is None:
+        return []
+    out: list[Problem] = []
+    status = lead.field("Status")
+    for key, value in (("sales_ready", stages.sales_ready), ("nurture", stages.nurture)):
+        if not value:
+            continue
+        where = f"routing.stages.{key} -> Lead.Status"
+        if status is None or not status.picklist:
+            out.append(Problem(0, where, "the org's describe shows no Lead Status picklist; "
+                               "cannot check the value", "warning"))
+            continue
+        active = {v.value: v for v in status.active_values()}
+        if value in active:
+            continue
+        same = [v for v in active if v.casefold() == value.casefold()]
+        if same:
+            out.append(Problem(0, where, f"{value!r} differs in case from the picklist's "
+                               f"{same[0]!r}; write it as the org does", "warning"))
+        elif any(v.value == value for v in status.picklist):
+            out.append(Problem(0, where, f"{value!r} is an inactive Lead Status; use one of "
+                               f"{_sample(status, False)}"))
+        else:
+            out.append(Problem(0, where, f"{value!r} is not a Lead Status in this org; use one of "
+                               f"{_sample(status, False)}"))
+    if stages.date_field:
+        where = f"routing.stages.date_field -> Lead.{stages.date_field}"
+        info = lead.field(stages.date_field)
+        if info is None:
+            out.append(Problem(0, where, f"Lead has no field {stages.date_field}"
+                               f"{_suggest(stages.date_field, lead)}"))
+        elif info.type not in ("date", "datetime"):
+            out.append(Problem(0, where, f"Lead.{info.name} is a {info.type} field, not a date"))
+        elif not (info.createable and info.updateable):
+            out.append(Problem(0, where, f"Lead.{info.name} is read-only; pick a writable date field"))
+        elif info.type != stages.date_type:
+            out.append(Problem(0, where, f"Lead.{info.name} is a {info.type} field; set "
+                               f'date_type = "{info.type}"'))
     return out
 
 

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 import connector.bulk as bulk
-from connector.backfill import run_backfill
+from connector.backfill import render_bulk, run_backfill
 from connector.cli import main
 from connector.engine import Session
 from connector.sandbox import Sandbox
@@ -259,7 +259,149 @@ def test_cli_backfill_json(make_org, tmp_path):
     assert result.exit_code == 3, result.output      # the deleted campaign's responses are parked
     report = json.loads(result.output)
     assert report["bulk"]["jobs"] == 2 and report["since"].startswith("2025-01-01")
+    assert report["bulk"]["job_ids"] == list(org.sandbox.app.salesforce.bulk.jobs)
+    assert report["bulk_plan"] is None
     assert report["counts"]["failed"] >= 1 and org.sandbox.token not in result.output
 
     missing = CliRunner().invoke(main, ["backfill", "--config", str(config)], env=org.env())
     assert missing.exit_code == 2 and "--since" in missing.output
+
+
+def people_view(org: Org) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Leads and memberships by what they say, not by Id (creation order makes Ids differ)."""
+    leads = sorted(tuple(sorted((k, str(v)) for k, v in r.items()
+                                if k != "Id" and not k.endswith("Id") and not TIME_FIELD.search(k)))
+                   for r in org.sf.records("Lead"))
+    who = {r["Id"]: r.get("Email") for obj in ("Lead", "Contact") for r in org.sf.records(obj)}
+    members = sorted((m["CampaignId"], who.get(m.get("LeadId") or m.get("ContactId")), m["Status"])
+                     for m in org.sf.records("CampaignMember"))
+    return leads, members
+
+
+def test_bulk_job_ids_are_reported_and_the_jobs_stay_in_the_org(make_org):
+    org = make_org("ids")
+    result = backfill(org, "unique")
+
+    jobs = org.sandbox.app.salesforce.bulk.jobs
+    ids = result.writer.stats.job_ids
+    assert len(ids) == 2 and ids == list(jobs)        # Leads, then members; none deleted
+    assert [jobs[i].object for i in ids] == ["Lead", "CampaignMember"]
+    assert {j.state for j in jobs.values()} == {"JobComplete"}
+    assert result.to_json()["bulk"]["job_ids"] == ids
+    text = render_bulk(result)
+    assert f"Bulk jobs (Setup > Bulk Data Load Jobs): {ids[0]}, {ids[1]}" in text
+
+
+def test_a_backfill_keeps_a_line_per_response_only_when_asked(make_org):
+    quiet, detailed = make_org("quiet"), make_org("detailed")
+    plain = backfill(quiet, "unique")
+    full = backfill(detailed, "unique", keep_details=True)
+    assert plain.report.responses == []            # memory follows the batch, not the history
+    assert plain.report.counts["pulled"] > 0
+    assert len(full.report.responses) == full.report.counts["pulled"] == plain.report.counts["pulled"]
+
+
+def test_records_a_failed_job_never_processed_are_parked_never_applied(make_org):
+    clean, hit = make_org("clean"), make_org("failed")
+    backfill(clean, "unique")
+    bulk = hit.sandbox.app.salesforce.bulk
+    bulk.batch_rows, bulk.fail_after_batches = 10, 1  # each job stops after 10 rows
+
+    result = backfill(hit, "unique")
+    assert result.report.status == "partial"
+    assert {j.state for j in bulk.jobs.values()} == {"Failed"}
+    rows, _ = ledger_view(hit)
+    unprocessed = [r for r in rows if r["error_code"] == "BULK_UNPROCESSED"]
+    assert unprocessed and {r["status"] for r in unprocessed} == {"failed"}
+    assert all("ended Failed" in r["error"] for r in unprocessed)
+    leads = {r[EXT]: r["Id"] for r in hit.sf.records("Lead") if r.get(EXT)}
+    members = {(m["CampaignId"], m.get("LeadId") or m.get("ContactId"))
+               for m in hit.sf.records("CampaignMember")}
+    applied = [r for r in rows if r["status"] == "applied"]
+    for row in applied:                               # everything recorded applied is there
+        if row["action"] == "create_lead":
+            assert leads[row["conversion_id"]] == row["lead_id"]
+        if row["lead_id"] or row["contact_id"]:       # (a repeat fill sharing a membership
+            # created in the same batch carries no record id in the ledger)
+            assert (row["campaign_id"], row["lead_id"] or row["contact_id"]) in members
+    assert any(r["lead_id"] or r["contact_id"] for r in applied)  # the checks above ran
+    never = [r for r in unprocessed if r["action"] == "create_lead" and not r["lead_id"]]
+    assert never and all(r["conversion_id"] not in leads for r in never)
+
+    bulk.fail_after_batches = None                    # the cause is gone: retry the parked
+    with Session(hit.settings("unique", salesforce={"lead_external_id_field": EXT}),
+                 retry=RetryPolicy.fast()) as engine:
+        engine.retry()
+    assert people_view(hit) == people_view(clean)     # each Lead and membership once
+    rows, _ = ledger_view(hit)
+    assert not [r for r in rows if r["error_code"] == "BULK_UNPROCESSED"]
+
+
+def bulk_writes(org: Org) -> list[tuple[str, int]]:
+    """(object, rows) of each Bulk job the org received, in order."""
+    return [(j.object, len(j.rows)) for j in org.sandbox.app.salesforce.bulk.jobs.values()]
+
+
+def test_dry_run_says_which_writes_would_go_through_bulk_and_writes_nothing(make_org):
+    real, dry = make_org("real"), make_org("dry")
+    backfill(real, "unique")
+    (_, leads), (_, members) = bulk_writes(real)
+    before = org_view(dry)
+    dry.sandbox.counters.clear()
+
+    result = backfill(dry, "unique", dry_run=True)
+
+    assert result.writer is None and dry.sandbox.counters["salesforce.bulk"] == 0
+    assert not dry.sandbox.app.salesforce.bulk.jobs and org_view(dry) == before
+    assert not dry.state_path.exists()
+    plan = result.to_json()["bulk_plan"]
+    assert plan["total"] == {"leads": {"bulk": leads, "collections": 0, "jobs": 1},
+                             "members": {"bulk": members, "collections": 0, "jobs": 1}}
+    summary = (f"would write {leads} Leads through Bulk API 2.0 (1 job) and {members} members "
+               "through Bulk API 2.0 (1 job)")
+    assert plan["summary"] == summary and f"Dry run: {summary}" in render_bulk(result)
+    assert result.to_json()["bulk"] is None
+
+
+def test_dry_run_plans_each_batch_as_the_real_run_writes_it(make_org):
+    real, dry = make_org("real"), make_org("dry")
+    backfill(real, "unique", batch_size=20, bulk_threshold=6)
+    result = backfill(dry, "unique", batch_size=20, bulk_threshold=6, dry_run=True)
+
+    plan = result.plan
+    pulled = result.report.counts["pulled"]
+    assert [b.responses for b in plan.batches] == [20] * (pulled // 20) + [pulled % 20]
+    planned = [(obj, w.records) for b in plan.batches
+               for obj, w in (("Lead", b.leads), ("CampaignMember", b.members)) if w.via == "bulk"]
+    assert planned == bulk_writes(real)               # the same jobs, batch by batch
+    assert any(w.via == "collections" for b in plan.batches for w in (b.leads, b.members))
+    text = render_bulk(result)
+    assert "    batch 1 (20 responses): would write" in text
+
+
+def test_dry_run_without_the_external_id_plans_leads_through_collections(make_org):
+    org = make_org("dry-noext")
+    result = backfill(org, "hybrid", ext=False, dry_run=True)
+    total = result.plan.totals()
+    assert total["leads"]["bulk"] == 0 and total["leads"]["collections"] > 0
+    assert total["members"]["bulk"] > 0
+    assert any("lead_external_id_field" in note for note in result.notes)
+
+
+def test_cli_backfill_dry_run_prints_the_plan_and_keeps_the_json_keys(make_org, tmp_path):
+    org = make_org("cli-dry")
+    config = org.write_config(tmp_path / "c.toml", method="unique",
+                              salesforce={"lead_external_id_field": EXT})
+    args = ["backfill", "--config", str(config), "--since", "2025-01-01", "--bulk-threshold", "0",
+            "--dry-run"]
+    out = CliRunner().invoke(main, args + ["--json"], env=org.env())
+    report = json.loads(out.output)
+    assert {"run_id", "method", "dry_run", "status", "counts", "since", "bulk", "notes",
+            "responses", "bulk_plan"} <= set(report)
+    assert report["dry_run"] is True and report["bulk"] is None
+    assert report["bulk_plan"]["summary"].startswith("would write ")
+    assert report["bulk_plan"]["total"]["leads"]["jobs"] == 1
+
+    text = CliRunner().invoke(main, args, env=org.env())
+    assert "Dry run: would write " in text.output and "through Bulk API 2.0 (1 job)" in text.output
+    assert not org.sandbox.app.salesforce.bulk.jobs

@@ -199,3 +199,54 @@ def test_cli_check_a_broken_file_is_exit_2_with_the_line(org, tmp_path):
     result = CliRunner().invoke(main, ["mappings", "check", "--config", str(config)], env=org.env())
     assert result.exit_code == 2
     assert "fields.x.rule" in result.output and "line 6" in result.output and "unknown rule 'always'" in result.output
+
+
+# -- the config's [routing.stages] against the Lead -----------------------------------------------
+
+@pytest.mark.parametrize("stages, expected", [
+    ({"sales_ready": "Working - Contacted", "nurture": "Open - Not Contacted"}, []),
+    ({"sales_ready": "Working - Contacted", "date_field": "ConvertedDate"},
+     ["routing.stages.date_field -> Lead.ConvertedDate: Lead.ConvertedDate is read-only; "
+      "pick a writable date field"]),
+    ({"sales_ready": "Hot"},
+     ["routing.stages.sales_ready -> Lead.Status: 'Hot' is not a Lead Status in this org; use one of "
+      "'Open - Not Contacted', 'Working - Contacted', 'Closed - Converted', 'Closed - Not Converted'"]),
+    ({"sales_ready": "working - contacted"},
+     ["routing.stages.sales_ready -> Lead.Status: 'working - contacted' differs in case from the "
+      "picklist's 'Working - Contacted'; write it as the org does (warning)"]),
+    ({"sales_ready": "Working - Contacted", "date_field": "Company"},
+     ["routing.stages.date_field -> Lead.Company: Lead.Company is a string field, not a date"]),
+    ({"sales_ready": "Working - Contacted", "date_field": "Sales_Ready_Date__c"},
+     ["routing.stages.date_field -> Lead.Sales_Ready_Date__c: Lead has no field Sales_Ready_Date__c"]),
+])
+def test_routing_stages_against_the_lead(sandbox, stages, expected):
+    from connector.mapping_check import check_routing
+    from connector.routing import parse_routing
+
+    routing = parse_routing({"score_field": "score", "stages": {"sales_ready_score": 80, **stages}})
+    problems = check_routing(routing, schema_from_describes(describe(sandbox))["Lead"])
+    assert [str(p) for p in problems] == expected
+
+
+def test_routing_without_stages_or_describe_has_nothing_to_check(sandbox):
+    from connector.mapping_check import check_routing
+    from connector.routing import parse_routing
+
+    lead = schema_from_describes(describe(sandbox))["Lead"]
+    assert check_routing(parse_routing(None), lead) == []
+    assert check_routing(parse_routing({"score_field": "score",
+                                        "stages": {"sales_ready": "Hot", "sales_ready_score": 80}}), None) == []
+
+
+def test_cli_check_reports_a_stage_the_org_lacks_from_the_config_file(org, tmp_path):
+    config = org.write_config(tmp_path / "c.toml", sync={"mapping": str(ROOT / "mappings" / "default.toml")})
+    config.write_text(config.read_text() + '\n[routing]\nscore_field = "score"\n'
+                      '[routing.stages]\nsales_ready = "Hot"\nsales_ready_score = 80\n')
+    result = CliRunner().invoke(main, ["mappings", "check", "--config", str(config)], env=org.env())
+    assert result.exit_code == 3, result.output
+    assert f"{config}: routing.stages.sales_ready -> Lead.Status: 'Hot' is not a Lead Status" in result.output
+    result = CliRunner().invoke(main, ["mappings", "check", "--config", str(config), "--json"], env=org.env())
+    report = json.loads(result.output)
+    assert report["ok"] is False and report["problems"] == []
+    assert report["routing"]["config"] == str(config)
+    assert [p["where"] for p in report["routing"]["problems"]] == ["routing.stages.sales_ready -> Lead.Status"]

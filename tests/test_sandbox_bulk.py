@@ -105,7 +105,8 @@ def test_abort_leaves_the_rows_unprocessed_and_a_finished_job_refuses_it(sandbox
     assert client.get_job(job["id"], False)["state"] == "Aborted"
     assert sandbox.app.salesforce.records("Lead") == []
     unprocessed = client.get_ingest_results(job["id"], "unprocessedRecords")  # docs: ...records
-    assert [r["LastName"] for r in rows(unprocessed)] == [f"L{i}" for i in range(5)]
+    # (in no particular order: "Get Job Unprocessed Record Results" does not keep upload order)
+    assert sorted(r["LastName"] for r in rows(unprocessed)) == [f"L{i}" for i in range(5)]
     with pytest.raises(SalesforceMalformedRequest) as refused:
         client.abort_job(job["id"], False)
     assert refused.value.content[0]["errorCode"] == "INVALIDJOBSTATE"
@@ -144,3 +145,70 @@ def test_injected_faults_reach_the_bulk_routes(sandbox, sf):
         jobs(sf).create_job(Operation.insert)
     assert exc.value.status == 503
     assert jobs(sf).create_job(Operation.insert)["state"] == "Open"
+
+
+# -- jobs that stop part way, and result files that are never paged -------------------------
+
+def started(sf, n=5):
+    """An upsert job of n Leads, uploaded and closed (nothing processed before a poll)."""
+    client = jobs(sf)
+    job = client.create_job(Operation.upsert, external_id_field=EXT)
+    client.upload_job_data(job["id"], "Company,Email,LastName," + EXT + "\n" + "".join(
+        f"Acme,p{i}@acme.example,L{i},c{i}\n" for i in range(n)))
+    client.close_job(job["id"])
+    return client, job["id"]
+
+
+def test_an_abort_while_batches_remain_lands_part_way(sandbox, sf):
+    bulk = sandbox.app.salesforce.bulk
+    bulk.batch_rows, bulk.batches_per_poll = 2, 1
+    client, job_id = started(sf)
+    first = client.get_job(job_id, False)
+    assert first["state"] == "InProgress" and first["numberRecordsProcessed"] == 2
+    assert client.abort_job(job_id, False)["state"] == "Aborted"
+
+    done = client.get_job(job_id, False)
+    assert done["state"] == "Aborted" and done["numberRecordsProcessed"] == 2
+    assert sorted(r[EXT] for r in rows(client.get_ingest_results(job_id, "successfulResults"))) == [
+        "c0", "c1"]
+    assert sorted(r[EXT] for r in rows(client.get_ingest_results(job_id, "unprocessedrecords"))) == [
+        "c2", "c3", "c4"]
+    assert sorted(r[EXT] for r in sandbox.app.salesforce.records("Lead")) == ["c0", "c1"]
+
+
+def test_a_batch_that_fails_its_retries_fails_the_job_and_leaves_the_rest_unprocessed(sandbox, sf):
+    bulk = sandbox.app.salesforce.bulk
+    bulk.batch_rows, bulk.batches_per_poll, bulk.fail_after_batches = 2, 1, 2
+    client, job_id = started(sf)
+    states = [client.get_job(job_id, False) for _ in range(3)]
+    assert [s["state"] for s in states] == ["InProgress", "InProgress", "Failed"]
+    failed = states[-1]
+    assert failed["numberRecordsProcessed"] == 4 and failed["numberRecordsFailed"] == 0
+    assert "after 20 retries" in failed["errorMessage"]
+    assert [r[EXT] for r in rows(client.get_ingest_results(job_id, "unprocessedrecords"))] == ["c4"]
+    assert len(sandbox.app.salesforce.records("Lead")) == 4     # processed rows are not rolled back
+
+
+def test_past_the_daily_batch_allocation_the_rest_is_neither_processed_nor_recorded(sandbox, sf):
+    from connector.sandbox.bulk_api import DAILY_BATCHES
+    bulk = sandbox.app.salesforce.bulk
+    bulk.batch_rows, bulk.batches_used = 2, DAILY_BATCHES - 1
+    client, job_id = started(sf)
+    client.get_job(job_id, False)
+    failed = client.get_job(job_id, False)
+    assert failed["state"] == "Failed" and failed["numberRecordsProcessed"] == 2
+    recorded = [r[EXT] for name in ("successfulResults", "failedResults", "unprocessedrecords")
+                for r in rows(client.get_ingest_results(job_id, name))]
+    assert sorted(recorded) == ["c0", "c1"]                   # c2..c4 appear in no result file
+
+
+def test_result_files_are_whole_whatever_paging_parameters_say(sandbox, sf):
+    """Ingest results take no parameters (unlike query results' locator and maxRecords)."""
+    client, job_id = started(sf, n=30)
+    while client.get_job(job_id, False)["state"] != "JobComplete":
+        pass
+    url = f"{sf.bulk2_url}ingest/{job_id}/successfulResults/"
+    reply = sf.session.get(url, params={"maxRecords": 10, "locator": "MTA="},
+                           headers={**sf.headers, "Accept": "text/csv"})
+    assert reply.status_code == 200 and "Sforce-Locator" not in reply.headers
+    assert len(rows(reply.text)) == 30

@@ -189,6 +189,20 @@ def test_repeat_fill_of_the_same_form_is_an_existing_membership(org):
     assert third.counts["already_member"] == 1 and third.status == "ok"
 
 
+@pytest.mark.parametrize("method", ["hybrid", "unique"])
+def test_every_ledger_row_says_where_its_fill_landed(org, method):
+    org.fill(0, BOB, lastname="Smith")      # creates Bob's Lead
+    org.fill(0, BOB)                        # shares that membership
+    org.fill(1, BOB)                        # a membership of its own, on the Lead just created
+    org.sync(method)
+    lead = org.leads(BOB)[0]["Id"]
+    members = {m["CampaignId"]: m["Id"] for m in org.members(lead)}
+    rows = State.open(org.state_path).rows()
+    assert [r["lead_id"] for r in rows] == [lead] * 3
+    assert [r["member_id"] for r in rows] == [members[org.campaigns[0]]] * 2 + [members[org.campaigns[1]]]
+    assert [r["member_existed"] for r in rows] == [0, 1, 0]
+
+
 def test_sent_membership_is_moved_to_responded(org):
     contact = org.sf.insert("Contact", {"LastName": "Smith", "Email": BOB})
     member = org.sf.insert("CampaignMember", {"CampaignId": org.campaigns[0], "ContactId": contact,

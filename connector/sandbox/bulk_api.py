@@ -11,10 +11,21 @@ Collections send them (required fields, lengths, email syntax, unique external i
 duplicate member, converted Lead...), so one bad row fails alone with the same code.
 Salesforce's own traits are kept where a client could trip on them: processing is
 asynchronous (here it advances one state per poll, so a client that reads the state once
-and assumes completion is caught), the data is cut into internal batches of 10,000 rows
-(each counts against ``DailyBulkApiBatches``; duplicate external ids in one batch fail),
-and result rows do **not** come back in upload order. Every request is one API call,
-metered like the REST API.
+and assumes completion is caught; ``batches_per_poll`` spreads the processing over polls, so
+an abort can land part way), the data is cut into internal batches of 10,000 rows (each counts against ``DailyBulkApiBatches``; duplicate
+external ids in one batch fail), and result rows do **not** come back in upload order.
+Every request is one API call, metered like the REST API.
+
+A job can stop part way, as "Understanding Bulk API 2.0 Ingest" describes: an internal batch
+that cannot be processed after its retries moves the whole job to ``Failed`` and "remaining
+job data isn't processed" (those rows are listed by ``unprocessedrecords/``; tests force it
+with ``fail_after_batches``); when the daily batch allocation runs out the job fails too,
+and since "Results are not recorded for batches that exceed the daily batch allocation"
+the rows left appear in no result file. Processed rows are never rolled back.
+
+Result files are not paged: the ingest result resources take no parameters and return every
+row ("Get Job Successful Record Results" and its siblings); only query jobs page with
+``Sforce-Locator``, and those are not emulated.
 
 Empty CSV values leave a field alone, as in Salesforce; ``#N/A`` sets it to null.
 """
@@ -61,7 +72,9 @@ class Job:
     header: list[str] = field(default_factory=list)
     rows: list[list[str]] = field(default_factory=list)
     polls: int = 0
-    processed: int = 0
+    processed: int = 0               # rows processed (written or failed)
+    cursor: int = 0                  # rows consumed: processed, or dropped unrecorded
+    batches_done: int = 0            # internal batches processed
     successes: list[tuple[str, bool, list[str]]] = field(default_factory=list)
     failures: list[tuple[str, str, list[str]]] = field(default_factory=list)
     unprocessed: list[list[str]] = field(default_factory=list)
@@ -104,8 +117,16 @@ class BulkApi:
         self.batches_used = 0
         self._seq = 0
         # Polls from UploadComplete to a terminal state: the first starts processing (state
-        # InProgress, every row written), the second completes. At least 1.
+        # InProgress, rows written), the second completes. At least 1. A job completes only
+        # once every row is processed.
         self.polls_to_complete = 2
+        self.batch_rows = INTERNAL_BATCH
+        # Internal batches processed per poll (None: all at the first), so that tests can
+        # watch a job part way through (Salesforce processes them in parallel, unseen).
+        self.batches_per_poll: int | None = None
+        # After this many internal batches of a job, the next one "can't be processed after
+        # its retries": the job ends Failed with the rest unprocessed. None: never.
+        self.fail_after_batches: int | None = None
         self._register()
 
     def _register(self) -> None:
@@ -129,6 +150,21 @@ class BulkApi:
     def reset(self) -> None:
         self.jobs.clear()
         self.batches_used = 0
+        self.polls_to_complete = 2
+        self.batch_rows = INTERNAL_BATCH
+        self.batches_per_poll = None
+        self.fail_after_batches = None
+
+    def abort(self, job_id: str) -> Job:
+        """Abort a job as an admin does from Setup (no API call): what is done stays done."""
+        job = self.jobs[job_id]
+        if job.state in TERMINAL:
+            raise self._state_error(f"Aborting already {job.state} job not allowed")
+        job.unprocessed.extend(job.rows[job.cursor:])
+        job.cursor = len(job.rows)
+        job.state = "Aborted"
+        self._touch(job)
+        return job
 
     # -- helpers ------------------------------------------------------------------------
     def _job(self, req: Request) -> Job:
@@ -228,10 +264,7 @@ class BulkApi:
                 raise self._state_error(f"Job {job.id} cannot be closed in state {job.state}")
             job.state = "UploadComplete"
         elif wanted == "Aborted":
-            if job.state in TERMINAL:
-                raise self._state_error(f"Aborting already {job.state} job not allowed")
-            job.unprocessed.extend(job.rows[job.processed:])
-            job.state = "Aborted"
+            self.abort(job.id)
         else:
             raise SfError("INVALIDJOBSTATE", f"Invalid state for the job: {wanted}")
         self._touch(job)
@@ -250,17 +283,22 @@ class BulkApi:
             job.polls += 1
             if job.state == "UploadComplete":
                 job.state = "InProgress"
-                self._process(job)
-            if job.state == "InProgress" and job.polls >= max(1, self.polls_to_complete):
-                job.state = "Failed" if job.error_message else "JobComplete"
+                self._check(job)
+            batches = self.batches_per_poll
+            while job.state == "InProgress" and job.cursor < len(job.rows) and (
+                    batches is None or batches > 0):
+                self._process_batch(job)
+                batches = None if batches is None else batches - 1
+            if (job.state == "InProgress" and job.cursor >= len(job.rows)
+                    and job.polls >= max(1, self.polls_to_complete)):
+                job.state = "JobComplete"
             self._touch(job)
         return Response.json(200, job.info(full=True))
 
     # -- processing ---------------------------------------------------------------------
-    def _process(self, job: Job) -> None:
-        """Write every row through the store, each failing alone; order of results shuffled."""
-        store = self.sf.store
-        obj = store.schema(job.object)
+    def _check(self, job: Job) -> None:
+        """What fails a job whole before any row: no data, an unknown column, line endings."""
+        obj = self.sf.store.schema(job.object)
         if job.error_message is None:
             if not job.rows:
                 job.error_message = "InvalidBatch : the job has no data"
@@ -269,27 +307,50 @@ class BulkApi:
                 job.error_message = f"InvalidBatch : Field name not found : {unknown[0]}"
         if job.error_message:
             job.unprocessed = list(job.rows)
+            job.cursor = len(job.rows)
             job.state = "Failed"
+
+    def _process_batch(self, job: Job) -> None:
+        """Write the next internal batch through the store, each row failing alone."""
+        if self.fail_after_batches is not None and job.batches_done >= self.fail_after_batches:
+            # [U] Salesforce's wording for a batch that failed all its retries.
+            self._fail_rest(job, "InternalServerError : a batch of the job could not be "
+                            "processed after 20 retries", recorded=True)
             return
+        if self.batches_used >= DAILY_BATCHES:
+            # [U] the wording; the behaviour is the docs': the rest is not processed and,
+            # past the allocation, no result is recorded for it.
+            self._fail_rest(job, "ExceededQuota : the daily Bulk API batch allocation "
+                            f"({DAILY_BATCHES}) is used up", recorded=False)
+            return
+        store = self.sf.store
+        obj = store.schema(job.object)
         names = [obj.field(h).name for h in job.header]  # type: ignore[union-attr]
-        for start in range(0, len(job.rows), INTERNAL_BATCH):
-            chunk = job.rows[start:start + INTERNAL_BATCH]
-            self.batches_used += 1
-            seen = self._external_ids(job, names, chunk)
-            for row in chunk:
-                fields = {n: (None if v == "#N/A" else v) for n, v in zip(names, row) if v != ""}
-                mark = store.mark()
-                try:
-                    rid, created = self._write(job, fields, seen)
-                    job.successes.append((rid, created, row))
-                except SfError as exc:
-                    store.rollback(mark)
-                    rid = next((v for n, v in fields.items() if n == "Id"), "") or ""
-                    job.failures.append((rid, _bulk_error(exc), row))
-                job.processed += 1
-        order = random.Random(job.id)
-        order.shuffle(job.successes)
-        order.shuffle(job.failures)
+        size = max(1, self.batch_rows)
+        chunk = job.rows[job.cursor:job.cursor + size]
+        self.batches_used += 1
+        seen = self._external_ids(job, names, chunk)
+        for row in chunk:
+            fields = {n: (None if v == "#N/A" else v) for n, v in zip(names, row) if v != ""}
+            mark = store.mark()
+            try:
+                rid, created = self._write(job, fields, seen)
+                job.successes.append((rid, created, row))
+            except SfError as exc:
+                store.rollback(mark)
+                rid = next((v for n, v in fields.items() if n == "Id"), "") or ""
+                job.failures.append((rid, _bulk_error(exc), row))
+            job.processed += 1
+        job.cursor += len(chunk)
+        job.batches_done += 1
+
+    def _fail_rest(self, job: Job, message: str, *, recorded: bool) -> None:
+        """The job stops here: ``Failed``, what was processed stays, the rest is not."""
+        if recorded:
+            job.unprocessed.extend(job.rows[job.cursor:])
+        job.cursor = len(job.rows)
+        job.error_message = message
+        job.state = "Failed"
 
     def _external_ids(self, job: Job, names: list[str], chunk: list[list[str]]) -> dict[str, int]:
         if job.operation != "upsert" or job.external_id_field not in names:
@@ -354,16 +415,22 @@ class BulkApi:
     def _successful(self, req: Request) -> Response:
         job = self._job(req)
         rows = [[rid, "true" if created else "false", *row] for rid, created, row in job.successes]
-        return self._csv(["sf__Id", "sf__Created"], rows, job)
+        return self._csv(["sf__Id", "sf__Created"], _shuffled(rows, job), job)
 
     def _failed(self, req: Request) -> Response:
         job = self._job(req)
         rows = [[rid, error, *row] for rid, error, row in job.failures]
-        return self._csv(["sf__Id", "sf__Error"], rows, job)
+        return self._csv(["sf__Id", "sf__Error"], _shuffled(rows, job), job)
 
     def _unprocessed(self, req: Request) -> Response:
         job = self._job(req)
-        return self._csv([], [list(r) for r in job.unprocessed], job)
+        return self._csv([], _shuffled([list(r) for r in job.unprocessed], job), job)
+
+
+def _shuffled(rows: list[list[str]], job: Job) -> list[list[str]]:
+    """Result rows out of upload order, as Salesforce gives them (the same order each read)."""
+    random.Random(job.id).shuffle(rows)
+    return rows
 
 
 def _now() -> str:
