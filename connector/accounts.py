@@ -40,8 +40,9 @@ from typing import Any, Iterable, Mapping
 from urllib.parse import urlsplit
 
 from .errors import ConfigError, LeadsyncError
+from .shipped import shipped_file
 
-FREE_MAIL_PATH = Path(__file__).resolve().parent.parent / "mappings" / "freemail.txt"
+FREE_MAIL_FILE = "freemail.txt"   # in mappings/; found by connector.shipped
 NEW_PERSON_CHOICES = ("contact", "lead")
 
 # --------------------------------------------------------------------------- settings
@@ -325,8 +326,11 @@ def parse_free_mail(text: str) -> FreeMailList:
 
 
 @lru_cache(maxsize=4)
-def load_free_mail(path: str | Path = FREE_MAIL_PATH) -> FreeMailList:
-    """Read a free-mail list once per process (cached by path)."""
+def load_free_mail(path: str | Path | None = None) -> FreeMailList:
+    """Read a free-mail list once per process (cached by path); by default the shipped one,
+    looked up on first use so an installed copy finds it too (see connector.shipped)."""
+    if path is None:
+        path = shipped_file(FREE_MAIL_FILE)
     try:
         return parse_free_mail(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -114,6 +114,16 @@ class Settings:
         return None
 
     def mapping_path(self) -> Path:
+        """The mapping file: the path as given if it exists, else beside the config file,
+        else (for ``mappings/<name>``) the copy leadsync ships.
+
+        An admin's own file wins; a config committed next to its mapping works from any
+        working directory; an installed leadsync with no repo around it still has the
+        default mapping. Found nowhere, the path is returned as given and the loader's
+        error names it.
+        """
+        from .shipped import ShippedFileMissing, shipped_file
+
         path = Path(self.sync.mapping)
         if path.is_absolute() or path.exists():
             return path
@@ -121,8 +131,12 @@ class Settings:
             beside = Path(self.source).parent / path
             if beside.exists():
                 return beside
-        packaged = Path(__file__).resolve().parent.parent / path
-        return packaged if packaged.exists() else path
+        if path.parent == Path("mappings"):
+            try:
+                return shipped_file(path.name)
+            except ShippedFileMissing:
+                pass
+        return path
 
 
 _SECTIONS: dict[str, set[str]] = {

@@ -15,12 +15,12 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 from typing import Callable, Mapping
 
 from .schema import FieldInfo, ObjectSchema, PicklistValue, dependent_values
+from .shipped import shipped_file
 
-GEO_DATA = Path(__file__).resolve().parent.parent / "mappings" / "countries.json"
+GEO_DATA_FILE = "countries.json"   # in mappings/; found by connector.shipped
 DEFAULT_COUNTRY = "US"   # a state without a country is read as a US state
 
 
@@ -164,7 +164,7 @@ def _spellings(code: str, name: str, aliases: list[str], *extra: str) -> frozens
 @lru_cache(maxsize=1)
 def geo() -> Geo:
     """The shipped country and state names (mappings/countries.json), indexed once."""
-    data = json.loads(GEO_DATA.read_text(encoding="utf-8"))
+    data = json.loads(shipped_file(GEO_DATA_FILE).read_text(encoding="utf-8"))
     countries: dict[str, Place] = {}
     index: dict[str, str] = {}
     for row in data["countries"]:
