@@ -18,19 +18,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from .bulk import DEFAULT_THRESHOLD, BulkWriter
-from .bulk_plan import BulkPlan, count_writes, split_batches
+from .bulk import BulkWriter
+from .bulk_plan import (DEFAULT_BATCH_SIZE, DEFAULT_THRESHOLD, MAX_BATCH_SIZE, BulkPlan,
+                        count_writes, split_batches)
 from .config import Settings
 from .engine import RunReport, Session
 from .errors import ConfigError
 from .model import Method
 from .reconcile import parse_since, to_ms
 
-# A batch's records are all in memory at once (about 6 KB a response with its lookups and
-# CSV): 20,000 keeps a 100,000-response backfill near 225 MB (50,000 took 447 MB) while the
-# members of a batch still clear the default Bulk threshold.
-DEFAULT_BATCH_SIZE = 20_000
-MAX_BATCH_SIZE = 200_000
 POLL_SECONDS = 5.0            # between job polls against a real org (each poll is an API call)
 SANDBOX_POLL_SECONDS = 0.02   # the sandbox advances a job one state per poll
 TIMEOUT_SECONDS = 3600.0      # a job still running after this is aborted; the batch stays pending

@@ -83,12 +83,11 @@ from simple_salesforce.bulk2 import Operation
 from simple_salesforce.exceptions import SalesforceOperationError
 from simple_salesforce.util import call_salesforce
 
-from .bulk_plan import through_bulk
+from .bulk_plan import DEFAULT_THRESHOLD, through_bulk
 from .errors import ApiError, AuthError, BudgetExhausted
 from .salesforce import AmbiguousWrite, SalesforceClient
 from .transport import TransientError
 
-DEFAULT_THRESHOLD = 10_000     # records in one write before it goes through Bulk (see README)
 TERMINAL = ("JobComplete", "Failed", "Aborted")
 MEMBER_KEY = ("CampaignId", "LeadId", "ContactId")
 UNPROCESSED = "unprocessedrecords"   # the docs' spelling (simple-salesforce: unprocessedRecords)

@@ -18,6 +18,7 @@ from typing import Any, Callable
 import click
 
 from . import __version__
+from .bulk_plan import DEFAULT_BATCH_SIZE, DEFAULT_THRESHOLD, MAX_BATCH_SIZE
 from .errors import LeadsyncError
 from .model import Method
 
@@ -117,10 +118,12 @@ def retry(config: str | None, dry_run: bool, as_json: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="Pull, resolve and decide for real; write nothing; "
               "print the plan.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON.")
-@click.option("--bulk-threshold", type=click.IntRange(min=0), default=10_000, show_default=True,
+@click.option("--bulk-threshold", type=click.IntRange(min=0), default=DEFAULT_THRESHOLD,
+              show_default=True,
               help="Write a batch's Leads or members through Bulk API 2.0 when there are more "
               "than this many (fewer go through sObject Collections, as in sync).")
-@click.option("--batch-size", type=click.IntRange(1, 200_000), default=20_000, show_default=True,
+@click.option("--batch-size", type=click.IntRange(1, MAX_BATCH_SIZE), default=DEFAULT_BATCH_SIZE,
+              show_default=True,
               help="Responses per batch (a sync's are at most 2,000).")
 @handle_errors
 def backfill(config: str | None, since: str, dry_run: bool, as_json: bool, bulk_threshold: int,
