@@ -147,7 +147,7 @@ class FieldMapping:
         return rules
 
     @cached_property
-    def _plans(self) -> dict[int, tuple[Schema | None, list[Any]]]:
+    def _plans(self) -> dict[int, tuple[Schema | None, Any]]:
         return {}            # see _field_plans
 
     @cached_property
@@ -385,13 +385,17 @@ def to_response(sub: Submission, mapping: FieldMapping, *, campaign_id: str, mem
     ``[not provided]`` placeholders Salesforce requires); ``contact_fields`` the values for
     Contact fields, before any rule (those apply against a record: :func:`field_changes`).
     """
-    values = {name.lower(): clean_text(str(raw), multiline=True) for name, raw in sub.values.items()
-              if raw is not None}
+    values: dict[str, str] = {}
+    for name, raw in sub.values.items():
+        if raw is not None:
+            text = raw if type(raw) is str else str(raw)
+            # clean_text's own first test, inline: nearly every answer is printable
+            values[name.lower()] = text.strip() if text.isprintable() else clean_text(text, multiline=True)
     email = normalise_email(values.get(mapping.email_field))
     country = _record_country(mapping, values)
     notes: list[str] = []
     found: dict[str, dict[str, str]] = {"Lead": {}, "Contact": {}}
-    for plan in _field_plans(mapping, schema):
+    for plan in _field_plans(mapping, schema).answered(tuple(values)):
         raw = values.get(plan.form_field)
         if not raw or raw == NOT_PROVIDED:      # values are cleaned (stripped) above: blank
             continue
@@ -439,7 +443,33 @@ class _FieldPlan:
         return hit
 
 
-def _field_plans(mapping: FieldMapping, schema: Schema | None) -> list[_FieldPlan]:
+class _PlanSet:
+    """A mapping's field plans, and for each set of form fields seen, the plans it answers.
+
+    A form sends the same fields on every fill, so which of the mapping's plans a fill can
+    answer is worked out once per form rather than asked of every plan for every fill (a
+    mapping covers every form, so most of its fields are absent from any one)."""
+
+    __slots__ = ("plans", "by_fields")
+    FIELD_SETS_LIMIT = 256     # forms' field sets; past it, worked out each time
+
+    def __init__(self, plans: list[_FieldPlan]) -> None:
+        self.plans = plans
+        self.by_fields: dict[tuple[str, ...], list[_FieldPlan]] = {}
+
+    def answered(self, fields: tuple[str, ...]) -> list[_FieldPlan]:
+        """The plans whose form field is in ``fields``, in the mapping's order (a later
+        plan for the same Salesforce field wins, as it always has)."""
+        hit = self.by_fields.get(fields)
+        if hit is None:
+            present = set(fields)
+            hit = [plan for plan in self.plans if plan.form_field in present]
+            if len(self.by_fields) < self.FIELD_SETS_LIMIT:
+                self.by_fields[fields] = hit
+        return hit
+
+
+def _field_plans(mapping: FieldMapping, schema: Schema | None) -> _PlanSet:
     """The mapping's field plans for one org's schema, built on first use and then kept.
 
     Kept on the mapping, keyed by the schema object (held, so its id is not reused): a run
@@ -455,7 +485,7 @@ def _field_plans(mapping: FieldMapping, schema: Schema | None) -> list[_FieldPla
             obj = schema.get(sobject) if schema else None
             built += [_FieldPlan(spec, sobject, sf_field, obj) for spec, sf_field in mapping.targets(sobject)
                       if spec.rule != "never" and sf_field.lower() != "email"]
-        entry = plans[id(schema)] = (schema, built)
+        entry = plans[id(schema)] = (schema, _PlanSet(built))
     return entry[1]
 
 

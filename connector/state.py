@@ -35,6 +35,7 @@ from .errors import StateError, StateLocked
 from .model import Outcome, Status, Submission
 
 SCHEMA_VERSION = 1
+HISTORY_INDEX = "idx_ledger_email"    # sqlite-utils' name for it, as earlier versions made it
 # Columns added after the first release; _ensure_schema adds them to older state files.
 # ledger.merged_from: the record a row first named, once reconcile re-pointed it at a merge survivor.
 ADDED_COLUMNS: dict[str, dict[str, type]] = {
@@ -64,6 +65,12 @@ _LEDGER_SETTLE = (f"UPDATE ledger SET {', '.join(f'{c} = ?' for c in _LEDGER_DEC
                   "WHERE conversion_id = ?")
 
 
+def _by_key(outcome: Outcome) -> str:
+    """A batch's rows in key order: conversion ids are random, so in arrival order each row
+    lands on a different page of the key's index; sorted, neighbours share the pages."""
+    return outcome.conversion_id
+
+
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
@@ -90,6 +97,7 @@ class State:
         self._lock_file: Any = None
         self._staging = False
         self._intended: set[str] = set()   # ids whose intent row this connection wrote
+        self._history_indexed = False
 
     # -- opening -------------------------------------------------------------------------
     @classmethod
@@ -141,8 +149,9 @@ class State:
                 "first_seen_at": str, "updated_at": str,
             }, pk="conversion_id")
             db["ledger"].create_index(["status"])
-            db["ledger"].create_index(["email"])
             db["ledger"].create_index(["form_id", "submitted_at"])
+            # No index on email here: only Task history reads by it (see history), and a
+            # random-keyed index costs every intent a B-tree insert.
         if "watermarks" not in db.table_names():
             db["watermarks"].create({"form_id": str, "submitted_at": int, "updated_at": str,
                                      "run_id": str}, pk="form_id")
@@ -277,12 +286,10 @@ class State:
 
     def _settle(self, outcomes: list[Outcome], run_id: str, stamp: str) -> None:
         """The outcomes of rows whose intents this connection recorded (see _LEDGER_SETTLE)."""
-        rows = []
-        for o in outcomes:
-            extra = _extra_columns(o.extra)
-            rows.append((o.action.value, o.status.value, o.lead_id, o.contact_id, o.member_id,
-                         int(o.member_existed), o.reason, o.error_code, o.error, run_id, stamp,
-                         *(extra[name] for name in _LEDGER_SHAPING), o.conversion_id))
+        rows = [(o.action.value, o.status.value, o.lead_id, o.contact_id, o.member_id,
+                 int(o.member_existed), o.reason, o.error_code, o.error, run_id, stamp,
+                 *_extra_columns(o.extra), o.conversion_id)
+                for o in sorted(outcomes, key=_by_key)]
         self.db.conn.executemany(_LEDGER_SETTLE, rows)
         self._intended.difference_update(o.conversion_id for o in outcomes)
 
@@ -293,13 +300,11 @@ class State:
         if not outcomes:
             return
         stamp = now_iso()
-        rows = []
-        for o in outcomes:
-            extra = _extra_columns(o.extra)
-            rows.append((o.conversion_id, o.form_id, o.submitted_at, o.email, o.campaign_id,
-                         o.action.value, o.status.value, o.lead_id, o.contact_id, o.member_id,
-                         int(o.member_existed), o.reason, o.error_code, o.error, 1, run_id, stamp,
-                         stamp, *(extra[name] for name in _LEDGER_SHAPING)))
+        rows = [(o.conversion_id, o.form_id, o.submitted_at, o.email, o.campaign_id,
+                 o.action.value, o.status.value, o.lead_id, o.contact_id, o.member_id,
+                 int(o.member_existed), o.reason, o.error_code, o.error, 1, run_id, stamp,
+                 stamp, *_extra_columns(o.extra))
+                for o in sorted(outcomes, key=_by_key)]
         self.db.conn.executemany(_LEDGER_UPSERT.format(attempt=int(count_attempt)), rows)
 
     # -- staging: one run's pulled window, handed out oldest first ----------------------------
@@ -386,7 +391,16 @@ class State:
 
     def history(self, emails: Iterable[str]) -> dict[str, list[tuple[int, str]]]:
         """Each person's earlier applied responses as (submitted_at, form id), oldest first:
-        the moments a follow-up Task tells the rep about."""
+        the moments a follow-up Task tells the rep about.
+
+        The email index this needs is built on the first call, so only a config with Tasks
+        pays for it: on a fresh 100,000-response ledger it made each intent write about a
+        third dearer. A read-only state (a dry run) cannot build it and scans instead.
+        State files from earlier versions have it already and keep it.
+        """
+        if not self._history_indexed and not self.read_only:
+            self.db.execute(f"CREATE INDEX IF NOT EXISTS {HISTORY_INDEX} ON ledger (email)")
+            self._history_indexed = True
         out: dict[str, list[tuple[int, str]]] = {}
         for row in self._where_in("SELECT email, submitted_at, form_id FROM ledger "
                                   "WHERE status = 'applied' AND", "email", sorted(set(emails))):
@@ -464,13 +478,18 @@ class State:
             [since_ms]))
 
 
-def _extra_columns(extra: Mapping[str, Any]) -> dict[str, Any]:
-    """What shaping decided (owner, matched Account, Task, changed fields) as ledger columns.
+_NO_SHAPING = (None,) * len(_LEDGER_SHAPING)
+
+
+def _extra_columns(extra: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What shaping decided (owner, matched Account, Task, changed fields) as the ledger's
+    ``_LEDGER_SHAPING`` columns, in that order.
 
     Only field *names* are kept: the ledger is an audit of decisions, not a copy of people's
     data."""
+    if not extra:
+        return _NO_SHAPING
     account = extra.get("account") or {}
     owner = extra.get("owner") or {}
-    return {"owner_id": owner.get("id"), "account_id": account.get("id"),
-            "account_match": account.get("how"), "task_id": extra.get("task_id"),
-            "changed_fields": ",".join(extra.get("changed_fields") or ()) or None}
+    return (owner.get("id"), account.get("id"), account.get("how"), extra.get("task_id"),
+            ",".join(extra.get("changed_fields") or ()) or None)

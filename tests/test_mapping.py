@@ -310,7 +310,24 @@ def test_the_memo_stops_growing_at_its_bound(mapping, monkeypatch):
     for i in range(20):
         respond(mapping, email=f"p{i}@example.com", firstname=f"name{i}")
     plans = m._field_plans(mapping, None)
-    assert max(len(p.memo) for p in plans) == 5
+    assert max(len(p.memo) for p in plans.plans) == 5
     late = respond(mapping, email="z@example.com", firstname="name19")   # past the bound: worked out
     assert late.lead_fields["FirstName"] == respond(mapping, email="y@example.com",
                                                     firstname="name19").lead_fields["FirstName"]
+
+
+def test_each_forms_fields_find_their_plans_and_a_later_field_still_wins(monkeypatch):
+    import connector.mapping as m
+    two = parse_mapping('[fields.email]\nlead = "Email"\n\n[fields.title]\nlead = "Title"\n\n'
+                        '[fields.jobtitle]\nlead = "Title"\n\n[fields.company]\nlead = "Company"\n',
+                        "m.toml")
+    monkeypatch.setattr(m._PlanSet, "FIELD_SETS_LIMIT", 2)
+    both = respond(two, email="a@x.com", title="CTO", jobtitle="Chief")
+    assert both.lead_fields["Title"] == "Chief"           # file order: jobtitle comes later
+    assert respond(two, email="b@x.com", title="CTO").lead_fields["Title"] == "CTO"
+    assert respond(two, email="c@x.com", company="Acme").lead_fields["Company"] == "Acme"
+    assert "Title" not in respond(two, email="c@x.com", company="Acme").lead_fields
+    plans = m._field_plans(two, None)
+    assert len(plans.by_fields) == 2                      # the bound: a third form is worked out
+    again = respond(two, email="d@x.com", jobtitle="VP", title="Head")   # fields in another order
+    assert again.lead_fields["Title"] == "VP"

@@ -432,3 +432,19 @@ def test_updates_of_several_objects_share_one_call(org):
     assert sf.get("Lead", lead)["Title"] == "CTO"
     assert sf.get("Contact", contact)["Phone"] == "+1 415 555 0100"
     assert sf_calls(sandbox) == {"salesforce.collections": 1}
+
+
+@pytest.mark.parametrize("text", [
+    "", "00Q000000000001AAA", "'bob.o\\'neil@acme.com'", "a b", "'ünï@example.com'", "x+y@z.com",
+    "'50%'", "a&b=c", "tab\there", "~_.-@',()", "#frag", "'a\\\\b'", "emoji 🙂", "[x]", "a/b?c"])
+def test_encoded_length_is_the_length_of_the_encoding(text):
+    from connector.salesforce import encode_soql, encoded_length
+    assert encoded_length(text) == len(encode_soql(text))
+
+
+def test_replies_are_parsed_into_plain_dicts(org):
+    sandbox, client = org
+    emails, leads, contacts = seed_people(sandbox, 4)
+    lead_rows, contact_rows = client.find_people(emails)
+    rows = lead_rows + contact_rows
+    assert rows and all(type(row) is dict and type(row["attributes"]) is dict for row in rows)

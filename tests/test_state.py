@@ -8,7 +8,7 @@ import pytest
 
 from connector.errors import StateLocked
 from connector.model import Action, Outcome, Status
-from connector.state import State, advance_watermark
+from connector.state import HISTORY_INDEX, State, advance_watermark
 
 
 @pytest.mark.parametrize("current,recorded,ceiling,expected", [
@@ -162,3 +162,45 @@ def test_a_state_file_without_merged_from_reads_and_gains_it(tmp_path):
     assert "merged_from" in upgraded.db["ledger"].columns_dict
     assert upgraded.ledger("a")["lead_id"] == "00Q1"
     upgraded.close()
+
+
+def _indexes(state: State) -> set[str]:
+    return {name for (name,) in state.db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'ledger'")}
+
+
+def test_the_email_index_is_built_only_when_task_history_is_asked_for(tmp_path):
+    state = State.open(tmp_path / "s.db")
+    state.record_outcomes([Outcome("c1", "f1", 1000, "bob@acme.com", Action.CREATE_LEAD,
+                                   Status.APPLIED, lead_id="00Q1")], "run-1")
+    assert HISTORY_INDEX not in _indexes(state)          # a sync without Tasks never pays for it
+    assert state.history(["bob@acme.com"]) == {"bob@acme.com": [(1000, "f1")]}
+    assert HISTORY_INDEX in _indexes(state)
+    plan = " ".join(str(row) for row in state.db.execute(
+        "EXPLAIN QUERY PLAN SELECT email, submitted_at, form_id FROM ledger "
+        "WHERE status = 'applied' AND email IN (?)", ["bob@acme.com"]))
+    assert HISTORY_INDEX in plan
+    state.close()
+    # a dry run opens the file read-only: history still answers, by a scan, and nothing changes
+    fresh = State.open(tmp_path / "t.db")
+    fresh.record_outcomes([Outcome("c2", "f2", 2000, "ann@acme.com", Action.CREATE_LEAD,
+                                   Status.APPLIED, lead_id="00Q2")], "run-1")
+    fresh.close()
+    read_only = State.open_read_only(tmp_path / "t.db")
+    assert read_only.history(["ann@acme.com"]) == {"ann@acme.com": [(2000, "f2")]}
+    assert HISTORY_INDEX not in _indexes(read_only)
+
+
+def test_a_batch_is_written_whatever_order_its_rows_arrive_in(tmp_path):
+    state = State.open(tmp_path / "s.db")
+    ids = ["c9", "c1", "c5", "c3"]
+    state.record_intents([outcome(cid, Status.PENDING, at=i) for i, cid in enumerate(ids)], "run-1")
+    settled = [outcome(cid, at=i) for i, cid in enumerate(ids)]
+    settled[2].extra = {"changed_fields": ["Title"], "owner": {"id": "005X"}}
+    state.record_outcomes(settled, "run-1", {"f1": 3})
+    rows = {r["conversion_id"]: r for r in state.rows()}
+    assert [r["conversion_id"] for r in state.rows()] == ids          # submitted_at order kept
+    assert {cid: (r["status"], r["attempts"]) for cid, r in rows.items()} == {
+        cid: ("applied", 1) for cid in ids}
+    assert (rows["c5"]["changed_fields"], rows["c5"]["owner_id"]) == ("Title", "005X")
+    assert rows["c9"]["changed_fields"] is None and rows["c9"]["owner_id"] is None
