@@ -293,20 +293,25 @@ def mappings_check(config: str | None, as_json: bool) -> None:
 
     Fields exist and are writable, lengths, picklist values; one line per problem, with the
     mapping file's line. The config's [routing.stages] statuses and date field are checked
-    against the Lead too. Exit 0 when clean (warnings allowed), 3 when errors are found.
+    against the Lead too, and with [routing.tasks] whether Task carries the response-id field
+    that keeps a follow-up Task to one. Exit 0 when clean (warnings allowed), 3 when errors
+    are found.
     """
     from .config import load_settings
     from .mapping import load_mapping
-    from .mapping_check import check_mapping, check_routing, has_errors
+    from .mapping_check import check_mapping, check_routing, check_task_key, has_errors
     from .salesforce import SalesforceClient
     from .schema import schema_from_describes
 
     settings = load_settings(config)
     mapping = load_mapping(settings.mapping_path())
     client = SalesforceClient(settings.salesforce)
-    schema = schema_from_describes(client.describe(["Lead", "Contact"]))
+    tasks = ["Task"] if settings.routing.tasks is not None else []
+    schema = schema_from_describes(client.describe(["Lead", "Contact", *tasks]))
     problems = check_mapping(mapping, schema)
     routing = check_routing(settings.routing, schema.get("Lead"))   # these are in the config file
+    routing += check_task_key(settings.routing, schema.get("Task"),
+                              settings.salesforce.lead_external_id_field)
     if as_json:
         click.echo(json.dumps({"mapping": mapping.source, "ok": not has_errors(problems + routing),
                                "problems": [p.to_json() for p in problems],

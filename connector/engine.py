@@ -25,6 +25,7 @@ from .model import Action, Decision, Method, Outcome, Response, Status, Submissi
 from .plan import ExistingMember, Step, WritePlan, plan_batch, step_json
 from .profile import Shaping, shape
 from .resolve import created_for, resolve, rows_to_records
+from .routing import TaskKey, task_key, tasks_found
 from .salesforce import AmbiguousWrite, SalesforceClient, result_error
 from .state import State, advance_watermark
 from .transport import TransientError
@@ -102,6 +103,7 @@ class Engine:
         self.since_ms: int | None = None
         self.routing = settings.routing          # owner names turned into Ids by _prepare
         self.schema: Any = None                  # the org's Lead/Contact describe, when needed
+        self.task_key = TaskKey()                # how a follow-up Task is kept to one (_prepare)
         self.form_names: dict[str, str] = {}
         self._prepared = False
 
@@ -268,8 +270,17 @@ class Engine:
         if names:
             users, queues = split_owner_names(names)
             self.routing = with_owner_ids(self.routing, self.sf.find_owners(users, queues))
-        if self._needs_schema():
-            self.schema = self._load_schema()
+        wanted = (["Lead", "Contact"] if self._needs_schema() else []) + \
+            (["Task"] if self.routing.tasks is not None else [])
+        if wanted:
+            from .schema import schema_from_describes
+
+            described = schema_from_describes(self._describes(wanted))
+            if self._needs_schema():
+                self.schema = {name: described[name] for name in ("Lead", "Contact")}
+            if self.routing.tasks is not None:
+                self.task_key = task_key(described.get("Task"),
+                                         self.settings.salesforce.lead_external_id_field)
         if self.routing.tasks is not None:
             self.form_names = self.hs.form_names()
         self._prepared = True
@@ -278,14 +289,19 @@ class Engine:
         wanted = {"truncate", "country", "state"}
         return any(wanted & set(spec.transforms) for spec in self.mapping.fields)
 
-    def _load_schema(self) -> Any:
-        from .schema import schema_from_describes
-
-        described = self.state.cached("describe", self.DESCRIBE_MAX_AGE)
-        if not described:
-            described = self.sf.describe(["Lead", "Contact"])
+    def _describes(self, names: Sequence[str]) -> dict[str, Any]:
+        """The describes of ``names``, from the state's day-old copy when it holds them all,
+        else read in one composite call (with the copy's others, so they age together)."""
+        described = self.state.cached("describe", self.DESCRIBE_MAX_AGE) or {}
+        if not all(name in described for name in names):
+            described = self.sf.describe([*described, *names])
             self.state.cache("describe", described)
-        return schema_from_describes(described)
+        return described
+
+    def _forget_describe(self) -> None:
+        """The org changed under the cached describe (a Task field deleted or redefined):
+        drop the copy, so the next run reads the org again instead of failing for a day."""
+        self.state.cache("describe", None)
 
     # -- pull ----------------------------------------------------------------------------
     def _pull(self, report: RunReport) -> Batches:
@@ -334,9 +350,10 @@ class Engine:
         outcomes = {step.decision.conversion_id: _outcome(step, batch) for step in plan.steps}
         for step in plan.steps:
             outcomes[step.decision.conversion_id].extra.update(step.extra)
+        replayed = self._replayed_tasks(plan)   # read before this attempt's intents
         self.state.record_intents([o for o in outcomes.values() if o.status is Status.PENDING],
                                   report.run_id)
-        self._apply(plan, outcomes, memory)
+        self._apply(plan, outcomes, memory, replayed)
         self._share_failures(plan.steps, outcomes, planned, report)
         watermarks = self._watermarks(outcomes.values(), start_ms)
         self.state.record_outcomes(outcomes.values(), report.run_id, watermarks)
@@ -435,12 +452,13 @@ class Engine:
         return existing
 
     # -- apply ---------------------------------------------------------------------------
-    def _apply(self, plan: WritePlan, outcomes: dict[str, Outcome], memory: RunMemory) -> None:
+    def _apply(self, plan: WritePlan, outcomes: dict[str, Outcome], memory: RunMemory,
+               replayed: frozenset[str] = frozenset()) -> None:
         created = self._write_leads(plan, outcomes, memory)
         created.update(self._write_contacts(plan, outcomes, memory))
         self._write_members(plan, outcomes, created)
         self._write_updates(plan, outcomes)
-        self._write_tasks(plan, outcomes, created)
+        self._write_tasks(plan, outcomes, created, replayed)
         _share_ids(plan.steps, outcomes, created)
         for outcome in outcomes.values():
             if outcome.status is Status.PENDING:
@@ -531,22 +549,101 @@ class Engine:
                 for cid in change.conversion_ids:
                     _fail(outcomes[cid], result)
 
-    def _write_tasks(self, plan: WritePlan, outcomes: dict[str, Outcome], created: dict[str, str]) -> None:
-        """Follow-up Tasks, once the records they are about exist."""
+    def _replayed_tasks(self, plan: WritePlan) -> frozenset[str]:
+        """The batch's Task-bearing responses an earlier attempt may have written a Task for:
+        those the ledger holds as ``pending`` (a run, or this run's previous attempt at the
+        batch, recorded the intent but not the outcome) or ``failed`` (a retry: a response
+        failed with a shared membership after its Task was written). Only they are looked
+        up, so a fresh response costs no call; a local read, and only when the key is a
+        plain field (an upsert needs no look)."""
+        if not (plan.tasks and self.task_key.lookup):
+            return frozenset()
+        statuses = self.state.statuses(tw.conversion_id for tw in plan.tasks)
+        return frozenset(cid for cid, status in statuses.items()
+                         if status in (Status.PENDING.value, Status.FAILED.value))
+
+    def _write_tasks(self, plan: WritePlan, outcomes: dict[str, Outcome], created: dict[str, str],
+                     replayed: frozenset[str] = frozenset()) -> None:
+        """Follow-up Tasks, once the records they are about exist.
+
+        With the org's response-id field on Task (``task_key``) each Task carries its
+        response's conversion id: an External ID is written by upsert on it, so a replay
+        updates the Task it wrote; a plain field is looked up for replayed responses, and a
+        Task found there is recorded as theirs instead of being created again.
+        """
+        key = self.task_key
         writes, records = [], []
         for tw in plan.tasks:
             who = tw.who.id or created.get(tw.who.new_lead_of or "")
             if who is None or outcomes[tw.conversion_id].status is Status.FAILED:
                 continue
+            record = {**tw.fields, "WhoId": who}
+            if key.field:
+                record[key.field] = tw.conversion_id
             writes.append(tw)
-            records.append({**tw.fields, "WhoId": who})
-        results = self.sf.create("Task", records) if records else []
+            records.append(record)
+        found = self._found_tasks([tw.conversion_id for tw in writes], replayed)
+        if found:
+            for tw in writes:
+                if tw.conversion_id.lower() in found:
+                    outcomes[tw.conversion_id].extra["task_id"] = found[tw.conversion_id.lower()]
+            kept = [i for i, tw in enumerate(writes) if tw.conversion_id.lower() not in found]
+            writes, records = [writes[i] for i in kept], [records[i] for i in kept]
+        results = self._send_tasks(records)
         for tw, result in zip(writes, results):
             outcome = outcomes[tw.conversion_id]
             if result.get("success"):
                 outcome.extra["task_id"] = result.get("id")
             else:
+                self._check_task_key(result)
                 _fail(outcome, result)
+
+    def _found_tasks(self, conversion_ids: list[str], replayed: frozenset[str]) -> dict[str, str]:
+        """The Tasks the replayed ones of these responses already have, by conversion id
+        (lower-cased); no call unless the key is a plain field and some are replayed."""
+        field_name = self.task_key.field
+        asked = [cid for cid in conversion_ids if cid in replayed]
+        if not (self.task_key.lookup and field_name and asked):
+            return {}
+        try:
+            rows = self.sf.find_tasks(field_name, asked)
+        except ApiError as exc:
+            raise self._stale_task_key(exc) from None
+        return tasks_found(rows, field_name)
+
+    def _send_tasks(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        key = self.task_key
+        if not records:
+            return []
+        try:
+            if key.upsert and key.field:
+                return self.sf.upsert("Task", key.field, records)
+            return self.sf.create("Task", records)
+        except (AmbiguousWrite, BudgetExhausted):
+            raise                      # a lost reply replans; the budget ends the run
+        except ApiError as exc:
+            raise self._stale_task_key(exc) from None
+
+    def _stale_task_key(self, exc: ApiError) -> ApiError:
+        """A request about Tasks refused as a whole for a field (the key deleted, hidden from
+        the integration user, or no longer an External ID since the describe was cached):
+        drop the cached describe so the next run decides again. The batch stays pending."""
+        field_name = self.task_key.field
+        if field_name and (exc.status == 404 or exc.code in _FIELD_ERRORS):
+            self._forget_describe()
+            return ApiError(f"{exc.message}; Task.{field_name} may have changed since the org's "
+                            "describe was read: the batch stays pending and the next run reads "
+                            "the describe again", service="salesforce", status=exc.status,
+                            code=exc.code)
+        return exc
+
+    def _check_task_key(self, result: dict[str, Any]) -> None:
+        """A Task rejected for the key field itself (the field gone or read-only): the cached
+        describe is stale, so the next run (or ``retry``) reads the org again."""
+        field_name = self.task_key.field
+        code, message = result_error(result)
+        if field_name and code in _FIELD_ERRORS and field_name.lower() in message.lower():
+            self._forget_describe()
 
     def _write_members(self, plan: WritePlan, outcomes: dict[str, Outcome], lead_ids: dict[str, str]) -> None:
         writes, records = [], []
@@ -608,6 +705,9 @@ def fewer_collections(young: int = 20_000) -> Iterator[None]:
 
 
 # -- small helpers ---------------------------------------------------------------------------
+
+# Salesforce's words for a field that is not (or no longer) there for the integration user.
+_FIELD_ERRORS = frozenset({"NOT_FOUND", "INVALID_FIELD", "INVALID_FIELD_FOR_INSERT_UPDATE"})
 
 def new_run_id() -> str:
     return datetime.now(timezone.utc).strftime("run-%Y%m%dT%H%M%S-") + secrets.token_hex(3)

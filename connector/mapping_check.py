@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from .mapping import SOBJECTS, STANDARD_LENGTHS, FieldMapping, FieldSpec
-from .routing import Routing
+from .routing import Routing, task_key
 from .schema import FieldInfo, ObjectSchema, Schema
 from .transforms import Target, address_picklist
 
@@ -270,6 +270,34 @@ def check_routing(routing: Routing, lead: ObjectSchema | None) -> list[Problem]:
             out.append(Problem(0, where, f"Lead.{info.name} is a {info.type} field; set "
                                f'date_type = "{info.type}"'))
     return out
+
+
+def check_task_key(routing: Routing, task: ObjectSchema | None,
+                   configured: str | None = None) -> list[Problem]:
+    """Whether the follow-up Tasks of ``[routing.tasks]`` can be written once.
+
+    Without the response-id field on Task a reply lost on a Task write (or a run killed
+    after it) can leave the rep a second Task, so its absence is a warning naming what to
+    add; a plain field works (replays look it up) but is not indexed unless Unique.
+    """
+    if routing.tasks is None:
+        return []
+    key = task_key(task, configured)
+    name = key.field or configured or "Leadsync_Response_Id__c"
+    where = f"routing.tasks -> Task.{name}"
+    add = (f"add Text(255) {name.removesuffix('__c')} to Activity (Task) with External ID "
+           "and Unique, editable by the integration user")
+    if key.field is None:
+        return [Problem(0, where, f"{key.why}: a reply lost on a Task write can leave a second "
+                                  f"Task; {add}", "warning")]
+    info = task.field(key.field) if task is not None else None
+    if not (key.upsert or key.lookup):
+        return [Problem(0, where, f"{key.why}: replays cannot find their Task; {add}", "warning")]
+    if key.lookup and info is not None and not info.unique:
+        return [Problem(0, where, "not an External ID and not Unique, so not indexed: a replay's "
+                                  "lookup scans the org's Tasks; check External ID (or Unique)",
+                        "warning")]
+    return []
 
 
 # -- helpers -----------------------------------------------------------------------------

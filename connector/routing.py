@@ -20,6 +20,10 @@ Salesforce facts that shape it (see the README's references):
 - Task ``ActivityDate`` is a date without a time ("Due Date Only"); the exact due time goes in
   ``ReminderDateTime`` with ``IsReminderSet``. Lead ``Status`` is a picklist the reps also
   use, so leadsync only moves it *up* between the two statuses it is configured with.
+- A Task has no natural key (a Lead has its email, a CampaignMember its campaign and
+  record): only the response's conversion id in a custom Task field tells a replayed write
+  from a new one. ``task_key`` reads from the org's describe whether that field is there and
+  whether it is an External ID (upsert) or a plain field (looked up on replay).
 """
 
 from __future__ import annotations
@@ -28,12 +32,15 @@ import re
 import string
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Collection, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Collection, Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connector.errors import ConfigError
 from connector.mapping import NOT_PROVIDED
 from connector.model import Response
+
+if TYPE_CHECKING:
+    from connector.schema import ObjectSchema
 
 MODES = ("rules", "assignment_rules", "none")
 NURTURE = "nurture"
@@ -792,6 +799,65 @@ def _task_owner(tasks: TaskRule, lead_owner_id: str | None) -> str | None:
     if lead_owner_id and lead_owner_id.startswith(_USER_PREFIX):
         return lead_owner_id
     return tasks.owner.id if tasks.owner is not None else None
+
+
+# -- a Task written once: the response id on the Task ------------------------------------------
+
+TASK_KEY_FIELD = "Leadsync_Response_Id__c"   # the Lead's external id name, unless configured
+CONVERSION_ID_LENGTH = 36                     # a HubSpot conversion id is a UUID
+
+
+@dataclass(frozen=True)
+class TaskKey:
+    """How a response's follow-up Task is kept to one, decided from the org's Task describe.
+
+    A Task is an activity: unlike a Lead (found again by email or external id) or a
+    CampaignMember (one per campaign and record), nothing tells a replayed write from a new
+    one unless the Task carries the response's id. With ``field`` set every Task leadsync
+    writes carries it; ``upsert`` (an External ID field) makes the write itself idempotent;
+    ``lookup`` (a plain filterable field) lets a replayed response find its Task first.
+    """
+
+    field: str | None = None
+    upsert: bool = False
+    lookup: bool = False
+    why: str = ""
+
+
+def task_key(task: "ObjectSchema | None", configured: str | None = None) -> TaskKey:
+    """The :class:`TaskKey` for an org whose Task describe is ``task``.
+
+    The field is the one the Lead's external id uses (``lead_external_id_field``), else
+    ``Leadsync_Response_Id__c``: one name for "this response" across the org. Without it, or
+    where the integration user cannot write it, or where a conversion id does not fit (not
+    text, shorter than a UUID), Tasks are written as before: plain creates.
+    """
+    name = configured or TASK_KEY_FIELD
+    info = task.field(name) if task is not None else None
+    if info is None:
+        return TaskKey(why=f"Task has no field {name}")
+    if not info.createable:
+        return TaskKey(why=f"Task.{info.name} is read-only for the integration user")
+    if info.type != "string" or (info.length and info.length < CONVERSION_ID_LENGTH):
+        return TaskKey(why=f"Task.{info.name} is not a text field of {CONVERSION_ID_LENGTH}+ "
+                           "characters")
+    if info.external_id:
+        return TaskKey(info.name, upsert=True, why=f"upsert on Task.{info.name} (External ID)")
+    if info.filterable:
+        return TaskKey(info.name, lookup=True,
+                       why=f"Task.{info.name} is looked up for replayed responses")
+    return TaskKey(info.name, why=f"Task.{info.name} is carried, but cannot be filtered on")
+
+
+def tasks_found(rows: Iterable[Mapping[str, Any]], field_name: str) -> dict[str, str]:
+    """Conversion id -> Task Id from a lookup's rows; the lowest Id when several carry one id
+    (a stable choice: the ledger names the same Task on every replay)."""
+    found: dict[str, str] = {}
+    for row in sorted(rows, key=lambda r: str(r.get("Id") or "")):
+        key = str(row.get(field_name) or "").lower()
+        if key and row.get("Id"):
+            found.setdefault(key, str(row["Id"]))
+    return found
 
 
 def _subject(template: str, response: Response, facts: RoutingFacts, form_name: str) -> str:

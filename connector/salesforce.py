@@ -36,6 +36,7 @@ LEAD_LOOKUP_FIELDS = ("Id", "Email", "CreatedDate", "IsConverted", "ConvertedCon
 CONTACT_LOOKUP_FIELDS = ("Id", "Email", "CreatedDate")
 ACCOUNT_FIELDS = ("Id", "Name", "Website", "OwnerId", "CreatedDate")
 MEMBER_FIELDS = ("Id", "CampaignId", "LeadId", "ContactId", "Status", "HasResponded")
+_API_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")   # a field name spliced into SOQL, checked
 
 
 class AmbiguousWrite(ApiError):
@@ -322,6 +323,19 @@ class SalesforceClient:
                 if name is not None:
                     found[f"{kind}:{name}"] = row["Id"]
         return found
+
+    def find_tasks(self, field_name: str, values: Iterable[str]) -> list[dict[str, Any]]:
+        """Tasks whose ``field_name`` is one of ``values`` (``Id`` and that field): the
+        follow-up Tasks replayed responses may already have. One composite call for a batch.
+        """
+        values = sorted(set(values))
+        if not values:
+            return []
+        if not _API_NAME.fullmatch(field_name):
+            raise ValueError(f"not a field's API name: {field_name!r}")
+        template = f"SELECT {{fields}} FROM Task WHERE {field_name} IN {{values}}"
+        statements = list(chunk_for_query(template, ("Id", field_name), values))
+        return [row for rows in self.query_many(statements) for row in rows]
 
     def describe(self, sobjects: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The describe of each sObject (fields, lengths, picklists), in one composite call.

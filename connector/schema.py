@@ -36,6 +36,9 @@ class FieldInfo:
     picklist: tuple[PicklistValue, ...] = ()
     restricted: bool = False
     controller: str | None = None    # the controlling field of a dependent picklist
+    external_id: bool = False        # usable as the key of an upsert
+    unique: bool = False
+    filterable: bool = True          # usable in a SOQL WHERE (long text areas are not)
 
     @property
     def is_picklist(self) -> bool:
@@ -95,7 +98,9 @@ def _field_from_describe(raw: Mapping[str, Any]) -> FieldInfo:
         length=int(raw.get("length") or 0), createable=bool(raw.get("createable", True)),
         updateable=bool(raw.get("updateable", True)), nillable=bool(raw.get("nillable", True)),
         picklist=picklist, restricted=bool(raw.get("restrictedPicklist", False)),
-        controller=raw.get("controllerName") or None)
+        controller=raw.get("controllerName") or None,
+        external_id=bool(raw.get("externalId", False)), unique=bool(raw.get("unique", False)),
+        filterable=bool(raw.get("filterable", True)))
 
 
 def valid_for(value: PicklistValue, controller_index: int) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -15,7 +16,7 @@ from connector.mapping import parse_mapping
 from connector.mapping_check import Problem, check_mapping, has_errors
 from connector.salesforce import SalesforceClient
 from connector.sandbox import Sandbox
-from connector.schema import schema_from_describe, schema_from_describes
+from connector.schema import ObjectSchema, schema_from_describe, schema_from_describes
 from sync_helpers import Org
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -250,3 +251,49 @@ def test_cli_check_reports_a_stage_the_org_lacks_from_the_config_file(org, tmp_p
     assert report["ok"] is False and report["problems"] == []
     assert report["routing"]["config"] == str(config)
     assert [p["where"] for p in report["routing"]["problems"]] == ["routing.stages.sales_ready -> Lead.Status"]
+
+
+# -- the config's [routing.tasks] against the Task ------------------------------------------------
+
+def describe_task(sandbox: Sandbox, field: Any = "default") -> ObjectSchema:
+    """Task's describe from the sandbox, its response-id field as the dataset defines it
+    ("default": External ID and Unique; None: deleted)."""
+    if field != "default":
+        sandbox.app.load({"salesforce": {"schema": {"Task": {"Leadsync_Response_Id__c": field}}}})
+    settings = settings_from_dict({
+        "method": "unique", "salesforce": {"instance_url": sandbox.url, "access_token": sandbox.token},
+        "hubspot": {"base_url": sandbox.url, "access_token": sandbox.token},
+        "state": {"path": "unused.db"}, "campaigns": [{"form_id": "f", "campaign_id": "c"}]}, env={})
+    return schema_from_describes(SalesforceClient(settings.salesforce).describe(["Task"]))["Task"]
+
+
+@pytest.mark.parametrize("field, expected", [
+    ("default", []),                                  # External ID and Unique: upserted
+    ({"type": "string", "unique": True}, []),         # plain but indexed: looked up on replays
+    ({"type": "string"},
+     ["routing.tasks -> Task.Leadsync_Response_Id__c: not an External ID and not Unique, so not "
+      "indexed: a replay's lookup scans the org's Tasks; check External ID (or Unique) (warning)"]),
+    (None,
+     ["routing.tasks -> Task.Leadsync_Response_Id__c: Task has no field Leadsync_Response_Id__c: "
+      "a reply lost on a Task write can leave a second Task; add Text(255) Leadsync_Response_Id "
+      "to Activity (Task) with External ID and Unique, editable by the integration user (warning)"]),
+])
+def test_routing_tasks_against_the_task(sandbox, field, expected):
+    from connector.mapping_check import check_task_key
+    from connector.routing import parse_routing
+
+    routing = parse_routing({"score_field": "score", "tasks": {"sla": "4h"},
+                             "stages": {"sales_ready": "Working - Contacted", "sales_ready_score": 80}})
+    assert [str(p) for p in check_task_key(routing, describe_task(sandbox, field))] == expected
+    assert check_task_key(parse_routing(None), None) == []      # no Tasks, nothing to check
+
+
+def test_cli_check_warns_when_tasks_cannot_be_kept_to_one(org, tmp_path):
+    org.sandbox.app.load({"salesforce": {"schema": {"Task": {"Leadsync_Response_Id__c": None}}}})
+    config = org.write_config(tmp_path / "c.toml", sync={"mapping": str(ROOT / "mappings" / "default.toml")})
+    config.write_text(config.read_text() + '\n[routing]\nscore_field = "score"\n'
+                      '[routing.stages]\nsales_ready = "Working - Contacted"\nsales_ready_score = 80\n'
+                      '[routing.tasks]\nsla = "4h"\n')
+    result = CliRunner().invoke(main, ["mappings", "check", "--config", str(config)], env=org.env())
+    assert result.exit_code == 0, result.output              # a warning: the sync still works
+    assert f"{config}: routing.tasks -> Task.Leadsync_Response_Id__c: Task has no field" in result.output

@@ -12,9 +12,10 @@ from connector.model import Response
 from connector.routing import (
     NURTURE, SALES_READY, OwnerChoice, Routing, RoutingFacts, country_key, describe_routing,
     facts_from, owner_names, parse_routing, parse_sla, reassign_existing, route,
-    split_owner_names, stage_for, state_key, status_change, status_fields, task_for, to_id18,
-    with_owner_ids,
+    split_owner_names, stage_for, state_key, status_change, status_fields, task_for, task_key,
+    tasks_found, to_id18, with_owner_ids,
 )
+from connector.schema import ObjectSchema, schema_from_describe
 
 DEMO = "form-demo"            # "request a demo": sales-ready
 WEBINAR = "form-webinar"
@@ -499,3 +500,45 @@ def test_describe_routing_is_one_line_for_dry_run():
     assert "\n" not in line
     assert describe_routing(None, NURTURE, None) == "stage nurture"
     assert describe_routing(None, None, None) == ""
+
+
+# -- a Task written once: the response-id field on Task ------------------------------------------
+
+def task_describe(**field) -> ObjectSchema:
+    fields = [{"name": "Subject", "type": "combobox", "length": 255}]
+    if field:
+        fields.append({"name": "Leadsync_Response_Id__c", "type": "string", "length": 255,
+                       "createable": True, "filterable": True, **field})
+    return schema_from_describe({"name": "Task", "fields": fields})
+
+
+@pytest.mark.parametrize("field, upsert, lookup, carried, why", [
+    ({}, False, False, False, "Task has no field Leadsync_Response_Id__c"),
+    ({"externalId": True, "unique": True}, True, False, True, "upsert on Task.Leadsync_Response_Id__c"),
+    ({"externalId": False}, False, True, True, "looked up for replayed responses"),
+    ({"type": "textarea", "length": 32768, "filterable": False}, False, False, False, "not a text field"),
+    ({"type": "string", "filterable": False}, False, False, True, "cannot be filtered on"),
+    ({"type": "double", "length": 0}, False, False, False, "not a text field"),
+    ({"length": 20}, False, False, False, "not a text field of 36+ characters"),
+    ({"externalId": True, "createable": False}, False, False, False, "read-only"),
+])
+def test_task_key_is_decided_from_the_describe(field, upsert, lookup, carried, why):
+    key = task_key(task_describe(**field))
+    assert (key.upsert, key.lookup, key.field is not None) == (upsert, lookup, carried)
+    assert why in key.why
+
+
+def test_task_key_uses_the_leads_external_id_name_and_needs_a_describe():
+    assert task_key(None).field is None
+    assert task_key(task_describe(externalId=True), "Other_Id__c").field is None
+    assert task_key(task_describe(externalId=True), "leadsync_response_id__c").field == \
+        "Leadsync_Response_Id__c"      # the org's spelling, found case-blind
+
+
+def test_tasks_found_maps_response_ids_to_one_task_each():
+    rows = [{"Id": "00T000000000002AAA", "Ext__c": "Conv-1"},
+            {"Id": "00T000000000001AAA", "Ext__c": "conv-1"},
+            {"Id": "00T000000000003AAA", "Ext__c": "conv-2"},
+            {"Id": "00T000000000004AAA", "Ext__c": None}]
+    assert tasks_found(rows, "Ext__c") == {"conv-1": "00T000000000001AAA",
+                                           "conv-2": "00T000000000003AAA"}

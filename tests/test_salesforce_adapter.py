@@ -419,6 +419,24 @@ def test_account_candidates_by_website_and_name_are_one_call(org):
     assert client.find_accounts([], []) == []
 
 
+def test_tasks_by_response_id_are_one_call_for_a_batch(org):
+    sandbox, client = org
+    sf = sandbox.app.salesforce
+    ext = "Leadsync_Response_Id__c"
+    ids = [f"{i:08d}-0000-4000-8000-000000000000" for i in range(1000)] + ["it's-quoted"]
+    wanted = {ids[3]: sf.insert("Task", {"Subject": "a", ext: ids[3]}),
+              ids[999]: sf.insert("Task", {"Subject": "b", ext: ids[999]}),
+              ids[-1]: sf.insert("Task", {"Subject": "c", ext: ids[-1]})}
+    sf.insert("Task", {"Subject": "another response's", ext: "not-asked-for"})
+    sandbox.counters.clear()
+    rows = client.find_tasks(ext, ids)
+    assert {r[ext]: r["Id"] for r in rows} == wanted
+    assert sf_calls(sandbox) == {"salesforce.composite": 1}
+    assert client.find_tasks(ext, []) == []
+    with pytest.raises(ValueError):
+        client.find_tasks("Ext__c FROM Lead --", ids)
+
+
 def test_updates_of_several_objects_share_one_call(org):
     sandbox, client = org
     sf = sandbox.app.salesforce

@@ -434,6 +434,34 @@ def test_custom_fields_from_dataset_schema(sandbox: Sandbox) -> None:
     assert err.value.content[0]["errorCode"] == "STRING_TOO_LONG"
 
 
+def test_dataset_schema_redefines_or_deletes_a_default_custom_field(sandbox: Sandbox) -> None:
+    ext = "Leadsync_Response_Id__c"
+    sandbox.app.load({"salesforce": {"schema": {"Task": {ext: {"type": "string", "length": 255}},
+                                                "Lead": {ext: None}}}})
+    sf = Salesforce(instance_url=sandbox.url, session_id=sandbox.token,
+                    session=sandbox_session(sandbox.url), version="59.0")
+    task = {f["name"]: f for f in sf.Task.describe()["fields"]}[ext]
+    assert (task["externalId"], task["unique"], task["filterable"]) == (False, False, True)
+    assert ext not in {f["name"] for f in sf.Lead.describe()["fields"]}
+    with pytest.raises(SalesforceMalformedRequest) as err:
+        lead(sf, **{ext: "r-1"})
+    assert err.value.content[0]["errorCode"] == "INVALID_FIELD"
+    first = sf.Task.create({"Subject": "Call", ext: "r-1"})["id"]
+    sf.Task.create({"Subject": "Call", ext: "r-1"})            # not unique: a plain field
+    rows = sf.query(f"SELECT Id FROM Task WHERE {ext} IN ('r-1', 'r-2') ORDER BY Id")["records"]
+    assert len(rows) == 2 and rows[0]["Id"] == first
+    with pytest.raises(SalesforceResourceNotFound):             # not an External ID: no upsert
+        sf.restful(f"composite/sobjects/Task/{ext}", method="PATCH",
+                   json={"allOrNone": False, "records": [
+                       {"attributes": {"type": "Task"}, "Subject": "Call", ext: "r-3"}]})
+    dumped = sandbox.app.dump()
+    assert dumped["salesforce"]["schema"]["Lead"] == {ext: None}
+    sandbox.app.load(dumped)
+    assert sandbox.app.dump() == dumped
+    with pytest.raises(ValueError, match="only a custom field can be deleted"):
+        sandbox.app.load({"salesforce": {"schema": {"Task": {"Subject": None}}}})
+
+
 # -- campaigns and members ---------------------------------------------------------------------
 
 def test_new_campaign_gets_default_statuses(sf: Salesforce) -> None:

@@ -560,11 +560,14 @@ def custom_field(sobject: str, name: str, spec: Mapping[str, Any]) -> FieldDef:
                     unique=bool(spec.get("unique", False)), custom=True)
 
 
-def build_objects(custom: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
+def build_objects(custom: Mapping[str, Mapping[str, Mapping[str, Any] | None]] | None = None,
                   state_country: bool = False) -> dict[str, ObjectDef]:
     """Standard objects plus the default and the dataset's custom fields.
 
-    ``state_country`` adds the address code picklists (State and Country/Territory Picklists).
+    A dataset field replaces a default one of the same name (``Leadsync_Response_Id__c`` on
+    Task as a plain text field, say); ``null`` deletes it, as an admin deletes a custom field
+    in Setup (an org without the field). ``state_country`` adds the address code picklists
+    (State and Country/Territory Picklists).
     """
     out: dict[str, ObjectDef] = {}
     for name, (label, plural, prefix, fields) in STANDARD.items():
@@ -582,14 +585,25 @@ def build_objects(custom: Mapping[str, Mapping[str, Mapping[str, Any]]] | None =
         if canonical is None:
             raise ValueError(f"schema: unknown sObject {sobject!r} (custom objects are not emulated)")
         for fname, spec in fields.items():
-            out[canonical].add(custom_field(canonical, fname, spec or {}))
+            if spec is None:
+                fd = out[canonical].field(fname)
+                if fd is None or not fd.custom:
+                    raise ValueError(f"{canonical}.{fname}: only a custom field can be deleted")
+                out[canonical].remove(fd.name)
+                continue
+            out[canonical].add(custom_field(canonical, fname, spec))
     return out
 
 
-def custom_schema_dump(objects: Mapping[str, ObjectDef]) -> dict[str, dict[str, dict[str, Any]]]:
-    """The dataset ``schema`` section that rebuilds these custom fields."""
-    out: dict[str, dict[str, dict[str, Any]]] = {}
+def custom_schema_dump(objects: Mapping[str, ObjectDef]
+                       ) -> dict[str, dict[str, dict[str, Any] | None]]:
+    """The dataset ``schema`` section that rebuilds these custom fields (a deleted default
+    field as ``null``)."""
+    out: dict[str, dict[str, dict[str, Any] | None]] = {}
     for name, obj in objects.items():
+        for default in DEFAULT_CUSTOM.get(name, ()):
+            if obj.field(default.name) is None:
+                out.setdefault(name, {})[default.name] = None
         for fd in obj.fields.values():
             if not fd.custom:
                 continue

@@ -194,7 +194,7 @@ class Store:
         self.reset()
 
     # -- setup --------------------------------------------------------------------------
-    def reset(self, custom: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
+    def reset(self, custom: Mapping[str, Mapping[str, Mapping[str, Any] | None]] | None = None,
               seed_users: bool = True, *, state_country: bool = False) -> None:
         self.objects: dict[str, ObjectDef] = build_objects(custom, state_country)
         self.state_country = state_country
