@@ -270,18 +270,18 @@ class Engine:
         if names:
             users, queues = split_owner_names(names)
             self.routing = with_owner_ids(self.routing, self.sf.find_owners(users, queues))
-        wanted = (["Lead", "Contact"] if self._needs_schema() else []) + \
-            (["Task"] if self.routing.tasks is not None else [])
+        needs_schema, tasks = self._needs_schema(), self.routing.tasks is not None
+        wanted = (["Lead", "Contact"] if needs_schema else []) + (["Task"] if tasks else [])
         if wanted:
             from .schema import schema_from_describes
 
             described = schema_from_describes(self._describes(wanted))
-            if self._needs_schema():
+            if needs_schema:
                 self.schema = {name: described[name] for name in ("Lead", "Contact")}
-            if self.routing.tasks is not None:
+            if tasks:
                 self.task_key = task_key(described.get("Task"),
                                          self.settings.salesforce.lead_external_id_field)
-        if self.routing.tasks is not None:
+        if tasks:
             self.form_names = self.hs.form_names()
         self._prepared = True
 
