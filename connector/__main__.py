@@ -1,5 +1,5 @@
 """``python -m connector`` is the ``leadsync`` command."""
 
-from .cli import main
+from connector.cli import main
 
 main(prog_name="leadsync")

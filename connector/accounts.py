@@ -39,8 +39,8 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 from urllib.parse import urlsplit
 
-from .errors import ConfigError, LeadsyncError
-from .shipped import shipped_file
+from connector.errors import ConfigError, LeadsyncError
+from connector.shipped import shipped_file
 
 FREE_MAIL_FILE = "freemail.txt"   # in mappings/; found by connector.shipped
 NEW_PERSON_CHOICES = ("contact", "lead")

@@ -18,14 +18,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from .bulk import BulkWriter
-from .bulk_plan import (DEFAULT_BATCH_SIZE, DEFAULT_THRESHOLD, MAX_BATCH_SIZE, BulkPlan,
+from connector.bulk import BulkWriter
+from connector.bulk_plan import (DEFAULT_BATCH_SIZE, DEFAULT_THRESHOLD, MAX_BATCH_SIZE, BulkPlan,
                         count_writes, split_batches)
-from .config import Settings
-from .engine import RunReport, Session
-from .errors import ConfigError
-from .model import Method
-from .reconcile import parse_since, to_ms
+from connector.config import Settings
+from connector.engine import RunReport, Session
+from connector.errors import ConfigError
+from connector.model import Method
+from connector.reconcile import parse_since, to_ms
 
 POLL_SECONDS = 5.0            # between job polls against a real org (each poll is an API call)
 SANDBOX_POLL_SECONDS = 0.02   # the sandbox advances a job one state per poll

@@ -83,10 +83,10 @@ from simple_salesforce.bulk2 import Operation
 from simple_salesforce.exceptions import SalesforceOperationError
 from simple_salesforce.util import call_salesforce
 
-from .bulk_plan import DEFAULT_THRESHOLD, through_bulk
-from .errors import ApiError, AuthError, BudgetExhausted
-from .salesforce import AmbiguousWrite, SalesforceClient
-from .transport import TransientError
+from connector.bulk_plan import DEFAULT_THRESHOLD, through_bulk
+from connector.errors import ApiError, AuthError, BudgetExhausted
+from connector.salesforce import AmbiguousWrite, SalesforceClient
+from connector.transport import TransientError
 
 TERMINAL = ("JobComplete", "Failed", "Aborted")
 MEMBER_KEY = ("CampaignId", "LeadId", "ContactId")

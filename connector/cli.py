@@ -17,10 +17,10 @@ from typing import Any, Callable
 
 import click
 
-from . import __version__
-from .bulk_plan import DEFAULT_BATCH_SIZE, DEFAULT_THRESHOLD, MAX_BATCH_SIZE
-from .errors import LeadsyncError
-from .model import Method
+from connector import __version__
+from connector.bulk_plan import DEFAULT_BATCH_SIZE, DEFAULT_THRESHOLD, MAX_BATCH_SIZE
+from connector.errors import LeadsyncError
+from connector.model import Method
 
 METHODS = [m.value for m in Method]
 
@@ -64,9 +64,9 @@ config_option = click.option(
 @handle_errors
 def sync(config: str | None, dry_run: bool, method: str | None, as_json: bool) -> None:
     """Run one sync: pull new responses, decide, write, record."""
-    from .config import load_settings
-    from .engine import Session
-    from .report import render
+    from connector.config import load_settings
+    from connector.engine import Session
+    from connector.report import render
 
     settings = load_settings(config)
     interactive = sys.stderr.isatty() and not as_json
@@ -100,9 +100,9 @@ def sync(config: str | None, dry_run: bool, method: str | None, as_json: bool) -
 @handle_errors
 def retry(config: str | None, dry_run: bool, as_json: bool) -> None:
     """Re-attempt the parked (failed) responses after you fixed their cause."""
-    from .config import load_settings
-    from .engine import Session
-    from .report import render
+    from connector.config import load_settings
+    from connector.engine import Session
+    from connector.report import render
 
     settings = load_settings(config)
     with Session(settings, dry_run=dry_run) as engine:
@@ -132,9 +132,9 @@ def backfill(config: str | None, since: str, dry_run: bool, as_json: bool, bulk_
 
     Exit codes as for sync; a rerun is a no-op (the ledger holds every response).
     """
-    from .backfill import render_bulk, run_backfill
-    from .config import load_settings
-    from .report import render
+    from connector.backfill import render_bulk, run_backfill
+    from connector.config import load_settings
+    from connector.report import render
 
     settings = load_settings(config)
     result = run_backfill(settings, since=since, dry_run=dry_run, bulk_threshold=bulk_threshold,
@@ -155,7 +155,7 @@ def backfill(config: str | None, since: str, dry_run: bool, as_json: bool, bulk_
 @handle_errors
 def demo(method: str, state_dir: Path | None) -> None:
     """Run a sync against the built-in sandbox with a small realistic world, offline."""
-    from .demo import run_demo
+    from connector.demo import run_demo
 
     methods = list(Method) if method == "all" else [Method(method)]
     code = run_demo(methods, state_dir, click.echo)
@@ -183,7 +183,7 @@ def sandbox() -> None:
 def sandbox_serve(host: str, port: int, token: str, data: str | None, seed: int, latency_ms: int,
                   error_rate: float) -> None:
     """Serve both APIs on one port until SIGINT/SIGTERM."""
-    from .sandbox import Sandbox
+    from connector.sandbox import Sandbox
 
     faults = {k: v for k, v in {"latency_ms": latency_ms, "error_rate": error_rate}.items() if v}
     try:
@@ -221,8 +221,8 @@ def daemon(config: str | None, interval: str, once: bool, log_format: str) -> No
     Holds the state lock for its whole life (a second daemon is refused, naming this one's
     pid and host). A stop request finishes the batch in flight, records it, and exits 0.
     """
-    from .config import load_settings
-    from .daemon import parse_interval, serve
+    from connector.config import load_settings
+    from connector.daemon import parse_interval, serve
 
     seconds = parse_interval(interval)
     settings = load_settings(config)
@@ -239,9 +239,9 @@ def daemon(config: str | None, interval: str, once: bool, log_format: str) -> No
 def status(config: str | None, as_json: bool, html_path: Path | None) -> None:
     """Sync health from the local state: last runs, watermarks, parked failures, API usage,
     and whether a daemon holds the lock. Makes no API call, so needs no token."""
-    from .config import load_settings
-    from .status import gather, render_text
-    from .status_html import render_html
+    from connector.config import load_settings
+    from connector.status import gather, render_text
+    from connector.status_html import render_html
 
     summary = gather(load_settings(config, require_secrets=False))
     if html_path is not None:
@@ -263,8 +263,8 @@ def reconcile(config: str | None, since: str | None, fix: bool, yes: bool, as_js
 
     Exit 0 when clean, 3 when drift remains.
     """
-    from .config import load_settings
-    from .reconciler import reconcile as run_reconcile
+    from connector.config import load_settings
+    from connector.reconciler import reconcile as run_reconcile
 
     settings = load_settings(config)
     ask = (lambda q: click.confirm(q, default=False, err=True)) if _can_ask() else None
@@ -297,11 +297,11 @@ def mappings_check(config: str | None, as_json: bool) -> None:
     that keeps a follow-up Task to one. Exit 0 when clean (warnings allowed), 3 when errors
     are found.
     """
-    from .config import load_settings
-    from .mapping import load_mapping
-    from .mapping_check import check_mapping, check_routing, check_task_key, has_errors
-    from .salesforce import SalesforceClient
-    from .schema import schema_from_describes
+    from connector.config import load_settings
+    from connector.mapping import load_mapping
+    from connector.mapping_check import check_mapping, check_routing, check_task_key, has_errors
+    from connector.salesforce import SalesforceClient
+    from connector.schema import schema_from_describes
 
     settings = load_settings(config)
     mapping = load_mapping(settings.mapping_path())

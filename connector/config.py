@@ -14,11 +14,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from .accounts import AccountMatching, parse_account_matching
-from .errors import ConfigError
-from .model import Method
-from .routing import Routing, parse_routing
-from .transforms import country_code
+from connector.accounts import AccountMatching, parse_account_matching
+from connector.errors import ConfigError
+from connector.model import Method
+from connector.routing import Routing, parse_routing
+from connector.transforms import country_code
 
 
 class Secret:
@@ -122,7 +122,7 @@ class Settings:
         default mapping. Found nowhere, the path is returned as given and the loader's
         error names it.
         """
-        from .shipped import ShippedFileMissing, shipped_file
+        from connector.shipped import ShippedFileMissing, shipped_file
 
         path = Path(self.sync.mapping)
         if path.is_absolute() or path.exists():

@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from .config import Settings
-from .engine import Engine, RunReport
+from connector.config import Settings
+from connector.engine import Engine, RunReport
 
 FAILED_STATUSES = frozenset({"aborted", "budget"})
 """Run statuses that count as a failure for backoff. ``partial`` (some responses parked) is
@@ -64,8 +64,8 @@ def next_delay(schedule: Schedule, failures: int, rand: float) -> float:
 
 def parse_interval(text: str) -> int:
     """``--interval`` -> seconds, at least 1: a zero interval would poll in a tight loop."""
-    from .config import parse_duration
-    from .errors import ConfigError
+    from connector.config import parse_duration
+    from connector.errors import ConfigError
 
     seconds = parse_duration(text, key="--interval")
     if seconds < 1:
@@ -240,10 +240,10 @@ def serve(settings: Settings, *, interval_seconds: float, once: bool = False,
     refused at once, naming this one's pid and host (``StateLocked``); the kernel frees it
     if this process is killed, so a replacement starts without manual cleanup.
     """
-    from .hubspot import HubSpotClient
-    from .mapping import load_mapping
-    from .salesforce import SalesforceClient
-    from .state import State
+    from connector.hubspot import HubSpotClient
+    from connector.mapping import load_mapping
+    from connector.salesforce import SalesforceClient
+    from connector.state import State
 
     stop = StopFlag()
 

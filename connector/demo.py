@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .config import Settings, settings_from_dict
-from .engine import RunReport, Session
-from .model import Method
-from .report import render
-from .sandbox import Sandbox
-from .transport import RetryPolicy
+from connector.config import Settings, settings_from_dict
+from connector.engine import RunReport, Session
+from connector.model import Method
+from connector.report import render
+from connector.sandbox import Sandbox
+from connector.transport import RetryPolicy
 
 DAY_MS = 86_400_000
 FORMS = (

@@ -24,10 +24,10 @@ import hubspot
 import requests
 from hubspot.utils.requests.http_request_builder import Request as HubSpotRequest
 
-from .config import HubSpotSettings
-from .errors import ApiError, AuthError
-from .model import Submission
-from .transport import (ApiSession, RetryPolicy, TransientError, Verdict, classify, parse_retry_after,
+from connector.config import HubSpotSettings
+from connector.errors import ApiError, AuthError
+from connector.model import Submission
+from connector.transport import (ApiSession, RetryPolicy, TransientError, Verdict, classify, parse_retry_after,
                         with_retries)
 
 

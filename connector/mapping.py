@@ -32,10 +32,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Mapping
 
-from .errors import ConfigError, RecordError
-from .model import Response, Submission
-from .schema import FieldInfo, ObjectSchema, Schema
-from .transforms import TRANSFORMS, Target, address_picklist, apply_transforms
+from connector.errors import ConfigError, RecordError
+from connector.model import Response, Submission
+from connector.schema import FieldInfo, ObjectSchema, Schema
+from connector.transforms import TRANSFORMS, Target, address_picklist, apply_transforms
 
 NOT_PROVIDED = "[not provided]"  # Salesforce Web-to-Lead's own placeholder
 

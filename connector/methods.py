@@ -28,10 +28,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Iterable, Mapping
 
-from .model import Action, Decision, Match, Method, Record, Response, Target
+from connector.model import Action, Decision, Match, Method, Record, Response, Target
 
 if TYPE_CHECKING:
-    from .accounts import AccountMatch
+    from connector.accounts import AccountMatch
 
 
 @dataclass

@@ -40,8 +40,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
-from .errors import ConfigError
-from .model import Submission
+from connector.errors import ConfigError
+from connector.model import Submission
 
 FIXABLE = ("missed", "pending", "missing_membership", "status_differs")
 ADMINS_CALL = ("missing_record", "duplicates", "parked")

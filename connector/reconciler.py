@@ -28,15 +28,15 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from .config import Settings
-from .engine import Engine, RunReport
-from .hubspot import HubSpotClient
-from .model import Submission
-from .reconcile import (Drift, FixPlan, Sources, compare, describe_plan, iso_ms, member_ids,
+from connector.config import Settings
+from connector.engine import Engine, RunReport
+from connector.hubspot import HubSpotClient
+from connector.model import Submission
+from connector.reconcile import (Drift, FixPlan, Sources, compare, describe_plan, iso_ms, member_ids,
                         merge_targets, parse_since, plan_fixes, record_of, render, to_ms, unmatched,
                         unread_masters, window_emails)
-from .salesforce import MEMBER_FIELDS, SalesforceClient, chunk_for_query, result_error
-from .state import State
+from connector.salesforce import MEMBER_FIELDS, SalesforceClient, chunk_for_query, result_error
+from connector.state import State
 
 LEAD_FIELDS = ("Id", "Email", "IsConverted", "ConvertedContactId", "IsDeleted", "MasterRecordId")
 CONTACT_FIELDS = ("Id", "Email", "IsDeleted", "MasterRecordId")
@@ -193,7 +193,7 @@ def _error(reply: dict[str, Any]) -> str:
 
 def open_session(settings: Settings, *, fix: bool) -> tuple[Reconciler, State]:
     """Build a Reconciler on the configured org; a fixing one holds the state lock first."""
-    from .mapping import load_mapping
+    from connector.mapping import load_mapping
 
     state = State.open(settings.state_path) if fix else State.open_read_only(settings.state_path)
     try:

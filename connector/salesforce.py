@@ -21,9 +21,9 @@ from simple_salesforce.exceptions import (SalesforceAuthenticationFailed, Salesf
                                           SalesforceMalformedRequest, SalesforceMoreThanOneRecord,
                                           SalesforceRefusedRequest, SalesforceResourceNotFound)
 
-from .config import SalesforceSettings
-from .errors import ApiError, AuthError, BudgetExhausted
-from .transport import (RetryPolicy, TransientError, Verdict, classify, error_code,
+from connector.config import SalesforceSettings
+from connector.errors import ApiError, AuthError, BudgetExhausted
+from connector.transport import (RetryPolicy, TransientError, Verdict, classify, error_code,
                         session_for, with_retries)
 
 T = TypeVar("T")

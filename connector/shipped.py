@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import ConfigError
+from connector.errors import ConfigError
 
 _HERE = Path(__file__).resolve().parent
 SEARCH_DIRS: tuple[Path, ...] = (

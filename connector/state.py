@@ -31,8 +31,8 @@ from typing import Any, Iterable, Iterator, Mapping
 
 import sqlite_utils
 
-from .errors import StateError, StateLocked
-from .model import Outcome, Status, Submission
+from connector.errors import StateError, StateLocked
+from connector.model import Outcome, Status, Submission
 
 SCHEMA_VERSION = 1
 HISTORY_INDEX = "idx_ledger_email"    # sqlite-utils' name for it, as earlier versions made it

@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
-from .config import Settings
+from connector.config import Settings
 
 RUN_COUNTS = ("pulled", "created_leads", "attached", "already_member", "failed", "skipped")
 OUTCOMES = ("created_lead", "attached", "already_member", "failed", "pending")
@@ -86,7 +86,7 @@ def _iso_ms(ms: int | None) -> str | None:
 
 def gather(settings: Settings, *, runs: int = 10) -> dict[str, Any]:
     """Read the state (read-only, never locked: a running daemon is not disturbed)."""
-    from .state import State
+    from connector.state import State
 
     state = State.open_read_only(settings.state_path)
     try:

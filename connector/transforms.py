@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable, Mapping
 
-from .schema import FieldInfo, ObjectSchema, PicklistValue, dependent_values
-from .shipped import shipped_file
+from connector.schema import FieldInfo, ObjectSchema, PicklistValue, dependent_values
+from connector.shipped import shipped_file
 
 GEO_DATA_FILE = "countries.json"   # in mappings/; found by connector.shipped
 DEFAULT_COUNTRY = "US"   # a state without a country is read as a US state

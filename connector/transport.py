@@ -19,7 +19,7 @@ from requests.adapters import HTTPAdapter
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, stop_after_delay
 from tenacity.wait import wait_base
 
-from .errors import LeadsyncError
+from connector.errors import LeadsyncError
 
 T = TypeVar("T")
 
