@@ -18,7 +18,7 @@ from simple_salesforce import Salesforce, format_soql
 
 from connector.config import Settings
 from connector.hubspot import HubSpotClient
-from connector.mapping import load_mapping, to_response
+from connector.core.normalise import load_mapping, to_response
 from connector.errors import RecordError
 from connector.transport import session_for
 

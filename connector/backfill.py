@@ -9,7 +9,7 @@ batch's Lead or member write past ``--bulk-threshold`` records goes through one 
 
 A dry run writes nothing, so it opens no job; it counts each batch's planned Lead and
 member writes against the threshold with the very rule the writer applies
-(:mod:`connector.bulk_plan`) and says which would go through Bulk.
+(:mod:`connector.core.bulk_plan`) and says which would go through Bulk.
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from connector.bulk import BulkWriter
-from connector.bulk_plan import (DEFAULT_BATCH_SIZE, DEFAULT_THRESHOLD, MAX_BATCH_SIZE, BulkPlan,
+from connector.core.bulk_plan import (DEFAULT_BATCH_SIZE, DEFAULT_THRESHOLD, MAX_BATCH_SIZE, BulkPlan,
                         count_writes, split_batches)
 from connector.config import Settings
 from connector.engine import RunReport, Session
 from connector.errors import ConfigError
-from connector.model import Method
-from connector.reconcile import parse_since, to_ms
+from connector.core.model import Method
+from connector.core.reconcile import parse_since, to_ms
 
 POLL_SECONDS = 5.0            # between job polls against a real org (each poll is an API call)
 SANDBOX_POLL_SECONDS = 0.02   # the sandbox advances a job one state per poll

@@ -83,7 +83,7 @@ from simple_salesforce.bulk2 import Operation
 from simple_salesforce.exceptions import SalesforceOperationError
 from simple_salesforce.util import call_salesforce
 
-from connector.bulk_plan import DEFAULT_THRESHOLD, through_bulk
+from connector.core.bulk_plan import DEFAULT_THRESHOLD, through_bulk
 from connector.errors import ApiError, AuthError, BudgetExhausted
 from connector.salesforce import AmbiguousWrite, SalesforceClient
 from connector.transport import TransientError

@@ -18,9 +18,9 @@ from typing import Any, Callable
 import click
 
 from connector import __version__
-from connector.bulk_plan import DEFAULT_BATCH_SIZE, DEFAULT_THRESHOLD, MAX_BATCH_SIZE
+from connector.core.bulk_plan import DEFAULT_BATCH_SIZE, DEFAULT_THRESHOLD, MAX_BATCH_SIZE
 from connector.errors import LeadsyncError
-from connector.model import Method
+from connector.core.model import Method
 
 METHODS = [m.value for m in Method]
 
@@ -298,10 +298,10 @@ def mappings_check(config: str | None, as_json: bool) -> None:
     are found.
     """
     from connector.config import load_settings
-    from connector.mapping import load_mapping
-    from connector.mapping_check import check_mapping, check_routing, check_task_key, has_errors
+    from connector.core.normalise import load_mapping
+    from connector.core.mapping_check import check_mapping, check_routing, check_task_key, has_errors
     from connector.salesforce import SalesforceClient
-    from connector.schema import schema_from_describes
+    from connector.core.schema import schema_from_describes
 
     settings = load_settings(config)
     mapping = load_mapping(settings.mapping_path())

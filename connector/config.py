@@ -14,11 +14,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from connector.accounts import AccountMatching, parse_account_matching
+from connector.core.accounts import AccountMatching, parse_account_matching
 from connector.errors import ConfigError
-from connector.model import Method
-from connector.routing import Routing, parse_routing
-from connector.transforms import country_code
+from connector.core.model import Method
+from connector.core.enrich.routing import Routing, parse_routing
+from connector.core.transforms import country_code
 
 
 class Secret:

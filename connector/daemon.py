@@ -241,7 +241,7 @@ def serve(settings: Settings, *, interval_seconds: float, once: bool = False,
     if this process is killed, so a replacement starts without manual cleanup.
     """
     from connector.hubspot import HubSpotClient
-    from connector.mapping import load_mapping
+    from connector.core.normalise import load_mapping
     from connector.salesforce import SalesforceClient
     from connector.state import State
 

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from connector.config import Settings, settings_from_dict
 from connector.engine import RunReport, Session
-from connector.model import Method
+from connector.core.model import Method
 from connector.report import render
 from connector.sandbox import Sandbox
 from connector.transport import RetryPolicy

@@ -19,13 +19,13 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 from connector.config import Settings
 from connector.errors import ApiError, BudgetExhausted, LeadsyncError, RecordError
 from connector.hubspot import HubSpotClient
-from connector.mapping import FieldMapping, to_response
-from connector.methods import RunMemory, decide_all
-from connector.model import Action, Decision, Method, Outcome, Response, Status, Submission
-from connector.plan import ExistingMember, Step, WritePlan, plan_batch, step_json
-from connector.profile import Shaping, shape
-from connector.resolve import created_for, resolve, rows_to_records
-from connector.routing import TaskKey, task_key, tasks_found
+from connector.core.normalise import FieldMapping, to_response
+from connector.core.methods import RunMemory, decide_all
+from connector.core.model import Action, Decision, Method, Outcome, Response, Status, Submission
+from connector.core.plan import ExistingMember, Step, WritePlan, plan_batch, step_json
+from connector.core.enrich.shape import Shaping, shape
+from connector.core.resolve import created_for, resolve, rows_to_records
+from connector.core.enrich.routing import TaskKey, task_key, tasks_found
 from connector.salesforce import AmbiguousWrite, SalesforceClient, result_error
 from connector.state import State, advance_watermark
 from connector.transport import TransientError
@@ -264,7 +264,7 @@ class Engine:
         configuration uses it, so a plain sync spends no call on them."""
         if self._prepared:
             return
-        from connector.routing import owner_names, split_owner_names, with_owner_ids
+        from connector.core.enrich.routing import owner_names, split_owner_names, with_owner_ids
 
         names = owner_names(self.routing)
         if names:
@@ -273,7 +273,7 @@ class Engine:
         needs_schema, tasks = self._needs_schema(), self.routing.tasks is not None
         wanted = (["Lead", "Contact"] if needs_schema else []) + (["Task"] if tasks else [])
         if wanted:
-            from connector.schema import schema_from_describes
+            from connector.core.schema import schema_from_describes
 
             described = schema_from_describes(self._describes(wanted))
             if needs_schema:
@@ -414,7 +414,7 @@ class Engine:
         settings = self.settings.accounts
         if not settings.enabled:
             return {}
-        from connector.accounts import lookup_terms, match_accounts
+        from connector.core.accounts import lookup_terms, match_accounts
 
         people: dict[str, str | None] = {}
         for r in responses:
@@ -814,7 +814,7 @@ class Session:
 
     def __init__(self, settings: Settings, *, dry_run: bool = False, retry: Any = None,
                  progress: Progress | None = None) -> None:
-        from connector.mapping import load_mapping
+        from connector.core.normalise import load_mapping
         from connector.transport import RetryPolicy
 
         retry = retry or RetryPolicy()

@@ -18,7 +18,7 @@ Fixes go through the sync's own idempotent paths: missed and pending responses t
 doubling it); a lost membership is created again on the surviving record, where
 ``DUPLICATE_VALUE`` means someone put it back already; a status goes back the way the sync
 would move it. A row whose record was merged away is re-pointed at the survivor and its
-membership there. The comparison itself is :func:`connector.reconcile.compare`.
+membership there. The comparison itself is :func:`connector.core.reconcile.compare`.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from typing import Any, Callable
 from connector.config import Settings
 from connector.engine import Engine, RunReport
 from connector.hubspot import HubSpotClient
-from connector.model import Submission
-from connector.reconcile import (Drift, FixPlan, Sources, compare, describe_plan, iso_ms, member_ids,
+from connector.core.model import Submission
+from connector.core.reconcile import (Drift, FixPlan, Sources, compare, describe_plan, iso_ms, member_ids,
                         merge_targets, parse_since, plan_fixes, record_of, render, to_ms, unmatched,
                         unread_masters, window_emails)
 from connector.salesforce import MEMBER_FIELDS, SalesforceClient, chunk_for_query, result_error
@@ -141,7 +141,7 @@ class Reconciler:
 
     # -- writes --------------------------------------------------------------------------
     def fix(self, scan: Scan, plan: FixPlan) -> FixResult:
-        """Apply ``plan`` (see :func:`connector.reconcile.plan_fixes`); the state must be locked."""
+        """Apply ``plan`` (see :func:`connector.core.reconcile.plan_fixes`); the state must be locked."""
         self.state.lock()
         result = FixResult(errors=[])
         if plan.apply:
@@ -193,7 +193,7 @@ def _error(reply: dict[str, Any]) -> str:
 
 def open_session(settings: Settings, *, fix: bool) -> tuple[Reconciler, State]:
     """Build a Reconciler on the configured org; a fixing one holds the state lock first."""
-    from connector.mapping import load_mapping
+    from connector.core.normalise import load_mapping
 
     state = State.open(settings.state_path) if fix else State.open_read_only(settings.state_path)
     try:

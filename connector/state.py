@@ -32,7 +32,7 @@ from typing import Any, Iterable, Iterator, Mapping
 import sqlite_utils
 
 from connector.errors import StateError, StateLocked
-from connector.model import Outcome, Status, Submission
+from connector.core.model import Outcome, Status, Submission
 
 SCHEMA_VERSION = 1
 HISTORY_INDEX = "idx_ledger_email"    # sqlite-utils' name for it, as earlier versions made it

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from connector.accounts import (
+from connector.core.accounts import (
     AccountMatch,
     AccountMatching,
     LookupTerms,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connector.bulk_plan import BulkPlan, count_writes, plan_batch, split_batches, through_bulk
+from connector.core.bulk_plan import BulkPlan, count_writes, plan_batch, split_batches, through_bulk
 
 
 @pytest.mark.parametrize("records, threshold, allowed, bulk", [

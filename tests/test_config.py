@@ -4,7 +4,7 @@ import pytest
 
 from connector.config import Secret, load_settings, parse_duration, settings_from_dict
 from connector.errors import ConfigError
-from connector.model import Method
+from connector.core.model import Method
 
 BASE = {
     "method": "hybrid",

@@ -28,7 +28,7 @@ from connector.daemon import (Daemon, Schedule, StopFlag, format_event, next_del
                               run_event)
 from connector.engine import RunReport
 from connector.errors import ConfigError
-from connector.model import Method
+from connector.core.model import Method
 from connector.sandbox import Sandbox
 from connector.state import State
 from sync_helpers import Org

@@ -23,7 +23,7 @@ import pytest
 from connector import demo
 from connector.demo import add_sales_team, build_world, demo_settings
 from connector.engine import Session
-from connector.model import Method
+from connector.core.model import Method
 from connector.sandbox import Sandbox, hubspot_store
 from connector.transport import RetryPolicy
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from connector.errors import ConfigError, RecordError
-from connector.mapping import (NOT_PROVIDED, FieldMapping, FieldSpec, MappingError, field_changes,
+from connector.core.normalise import (NOT_PROVIDED, FieldMapping, FieldSpec, MappingError, field_changes,
                                is_blank, load_mapping, parse_mapping, to_response)
-from connector.model import Submission
-from connector.schema import FieldInfo, ObjectSchema, PicklistValue
+from connector.core.model import Submission
+from connector.core.schema import FieldInfo, ObjectSchema, PicklistValue
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -283,7 +283,7 @@ def test_is_blank(value, blank):
 # -- answers placed once per run ---------------------------------------------------------------
 
 def test_a_repeated_answer_is_placed_once_and_comes_out_the_same(mapping, monkeypatch):
-    import connector.mapping as m
+    import connector.core.normalise as m
     calls = []
     real = m.field_value
     monkeypatch.setattr(m, "field_value", lambda *a, **k: calls.append(a[3]) or real(*a, **k))
@@ -305,7 +305,7 @@ def test_a_state_is_placed_within_each_records_country_even_when_memoised(mappin
 
 
 def test_the_memo_stops_growing_at_its_bound(mapping, monkeypatch):
-    import connector.mapping as m
+    import connector.core.normalise as m
     monkeypatch.setattr(m._FieldPlan, "MEMO_LIMIT", 5)
     for i in range(20):
         respond(mapping, email=f"p{i}@example.com", firstname=f"name{i}")
@@ -317,7 +317,7 @@ def test_the_memo_stops_growing_at_its_bound(mapping, monkeypatch):
 
 
 def test_each_forms_fields_find_their_plans_and_a_later_field_still_wins(monkeypatch):
-    import connector.mapping as m
+    import connector.core.normalise as m
     two = parse_mapping('[fields.email]\nlead = "Email"\n\n[fields.title]\nlead = "Title"\n\n'
                         '[fields.jobtitle]\nlead = "Title"\n\n[fields.company]\nlead = "Company"\n',
                         "m.toml")

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from connector.methods import RunMemory, decide, decide_all
-from connector.model import Action, Match, Method, Record, Response, Target
-from connector.plan import ExistingMember, plan_batch
+from connector.core.methods import RunMemory, decide, decide_all
+from connector.core.model import Action, Match, Method, Record, Response, Target
+from connector.core.plan import ExistingMember, plan_batch
 
 BOB = "bob@acme.example"
 LEAD = Record("00Q000000000001AAA", "Lead", BOB, "2024-01-01T00:00:00.000+0000")

@@ -92,11 +92,11 @@ CHECK = r"""
 import json, sys
 from pathlib import Path
 import connector
-from connector.accounts import AccountMatching, is_free_mail
+from connector.core.accounts import AccountMatching, is_free_mail
 from connector.config import settings_from_dict
-from connector.mapping import load_mapping
+from connector.core.normalise import load_mapping
 from connector.shipped import shipped_file
-from connector.transforms import Target, apply_transforms
+from connector.core.transforms import Target, apply_transforms
 
 settings = settings_from_dict(
     {"salesforce": {"instance_url": "https://acme.my.salesforce.com"},

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from connector.cli import main
 from connector.errors import ConfigError
-from connector.model import Submission
-from connector.reconcile import (Sources, compare, describe_plan, merge_targets, parse_since,
+from connector.core.model import Submission
+from connector.core.reconcile import (Sources, compare, describe_plan, merge_targets, parse_since,
                                  plan_fixes, render, survivor, unmatched, unread_masters,
                                  window_emails)
 from connector.sandbox import Sandbox

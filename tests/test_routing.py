@@ -8,14 +8,14 @@ from datetime import datetime, timezone
 import pytest
 
 from connector.errors import ConfigError
-from connector.model import Response
-from connector.routing import (
+from connector.core.model import Response
+from connector.core.enrich.routing import (
     NURTURE, SALES_READY, OwnerChoice, Routing, RoutingFacts, country_key, describe_routing,
     facts_from, owner_names, parse_routing, parse_sla, reassign_existing, route,
     split_owner_names, stage_for, state_key, status_change, status_fields, task_for, task_key,
     tasks_found, to_id18, with_owner_ids,
 )
-from connector.schema import ObjectSchema, schema_from_describe
+from connector.core.schema import ObjectSchema, schema_from_describe
 
 DEMO = "form-demo"            # "request a demo": sales-ready
 WEBINAR = "form-webinar"

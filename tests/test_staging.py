@@ -14,7 +14,7 @@ import pytest
 from connector.engine import Engine, Session
 from connector.errors import ApiError
 from connector.hubspot import HubSpotClient
-from connector.model import Action, Outcome, Status, Submission
+from connector.core.model import Action, Outcome, Status, Submission
 from connector.sandbox import Sandbox
 from connector.state import State
 from connector.transport import RetryPolicy

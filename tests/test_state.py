@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from connector.errors import StateLocked
-from connector.model import Action, Outcome, Status
+from connector.core.model import Action, Outcome, Status
 from connector.state import HISTORY_INDEX, State, advance_watermark
 
 

@@ -6,8 +6,8 @@ import base64
 
 import pytest
 
-from connector.schema import FieldInfo, ObjectSchema, PicklistValue, valid_for
-from connector.transforms import (TRANSFORMS, Dropped, Target, apply_transforms, country, country_code,
+from connector.core.schema import FieldInfo, ObjectSchema, PicklistValue, valid_for
+from connector.core.transforms import (TRANSFORMS, Dropped, Target, apply_transforms, country, country_code,
                                   geo, map_value, normalise_place, phone, state, trim, truncate)
 
 PLAIN = Target("Lead", "X")

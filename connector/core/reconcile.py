@@ -41,7 +41,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
 from connector.errors import ConfigError
-from connector.model import Submission
+from connector.core.model import Submission
 
 FIXABLE = ("missed", "pending", "missing_membership", "status_differs")
 ADMINS_CALL = ("missing_record", "duplicates", "parked")

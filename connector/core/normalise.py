@@ -33,9 +33,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from connector.errors import ConfigError, RecordError
-from connector.model import Response, Submission
-from connector.schema import FieldInfo, ObjectSchema, Schema
-from connector.transforms import TRANSFORMS, Target, address_picklist, apply_transforms
+from connector.core.model import Response, Submission
+from connector.core.schema import FieldInfo, ObjectSchema, Schema
+from connector.core.transforms import TRANSFORMS, Target, address_picklist, apply_transforms
 
 NOT_PROVIDED = "[not provided]"  # Salesforce Web-to-Lead's own placeholder
 

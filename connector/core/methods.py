@@ -28,10 +28,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Iterable, Mapping
 
-from connector.model import Action, Decision, Match, Method, Record, Response, Target
+from connector.core.model import Action, Decision, Match, Method, Record, Response, Target
 
 if TYPE_CHECKING:
-    from connector.accounts import AccountMatch
+    from connector.core.accounts import AccountMatch
 
 
 @dataclass
@@ -136,7 +136,7 @@ def decide_all(method: Method, responses: Iterable[Response], matches: Mapping[s
 
     ``recovered`` maps a conversion id to the Lead an interrupted earlier run already
     created for it (found by the external id): that response is a create, already done.
-    ``accounts`` maps an email to the Account it matched (see ``connector.accounts``).
+    ``accounts`` maps an email to the Account it matched (see ``connector.core.accounts``).
     """
     recovered = recovered or {}
     accounts = accounts or {}

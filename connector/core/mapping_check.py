@@ -13,10 +13,10 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from connector.mapping import SOBJECTS, STANDARD_LENGTHS, FieldMapping, FieldSpec
-from connector.routing import Routing, task_key
-from connector.schema import FieldInfo, ObjectSchema, Schema
-from connector.transforms import Target, address_picklist
+from connector.core.normalise import SOBJECTS, STANDARD_LENGTHS, FieldMapping, FieldSpec
+from connector.core.enrich.routing import Routing, task_key
+from connector.core.schema import FieldInfo, ObjectSchema, Schema
+from connector.core.transforms import Target, address_picklist
 
 Level = Literal["error", "warning"]
 _VALUE_TRANSFORMS = {"country", "state", "map"}          # transforms that choose a value

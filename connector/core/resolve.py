@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
-from connector.model import Match, Record
+from connector.core.model import Match, Record
 
 
 def rows_to_records(lead_rows: Iterable[Mapping[str, Any]], contact_rows: Iterable[Mapping[str, Any]],

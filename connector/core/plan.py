@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from connector.model import Action, Decision, Target
+from connector.core.model import Action, Decision, Target
 
 
 @dataclass(frozen=True)

@@ -36,11 +36,11 @@ from typing import TYPE_CHECKING, Any, Callable, Collection, Iterable, Mapping, 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connector.errors import ConfigError
-from connector.mapping import NOT_PROVIDED
-from connector.model import Response
+from connector.core.normalise import NOT_PROVIDED
+from connector.core.model import Response
 
 if TYPE_CHECKING:
-    from connector.schema import ObjectSchema
+    from connector.core.schema import ObjectSchema
 
 MODES = ("rules", "assignment_rules", "none")
 NURTURE = "nurture"

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable, Mapping
 
-from connector.schema import FieldInfo, ObjectSchema, PicklistValue, dependent_values
+from connector.core.schema import FieldInfo, ObjectSchema, PicklistValue, dependent_values
 from connector.shipped import shipped_file
 
 GEO_DATA_FILE = "countries.json"   # in mappings/; found by connector.shipped

@@ -22,15 +22,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from connector.mapping import NOT_PROVIDED, FieldMapping, field_changes
-from connector.model import Action, Response, Target
-from connector.plan import ContactWrite, LeadWrite, RecordUpdate, Step, TaskWrite, WritePlan
-from connector.routing import (Routing, facts_from, reassign_existing, route, stage_for, status_fields,
+from connector.core.normalise import NOT_PROVIDED, FieldMapping, field_changes
+from connector.core.model import Action, Response, Target
+from connector.core.plan import ContactWrite, LeadWrite, RecordUpdate, Step, TaskWrite, WritePlan
+from connector.core.enrich.routing import (Routing, facts_from, reassign_existing, route, stage_for, status_fields,
                       task_for)
 
 if TYPE_CHECKING:
-    from connector.accounts import AccountMatch
-    from connector.schema import Schema
+    from connector.core.accounts import AccountMatch
+    from connector.core.schema import Schema
 
 QUEUE_PREFIX = "00G"   # a Task cannot be owned by a queue; Salesforce rejects it
 
