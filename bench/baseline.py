@@ -17,10 +17,10 @@ from typing import Any
 from simple_salesforce import Salesforce, format_soql
 
 from connector.config import Settings
-from connector.hubspot import HubSpotClient
+from connector.adapters.hubspot.forms import HubSpotClient
 from connector.core.normalise import load_mapping, to_response
 from connector.errors import RecordError
-from connector.transport import session_for
+from connector.adapters.transport import session_for
 
 
 @dataclass

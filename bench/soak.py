@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from connector.sandbox import Sandbox  # noqa: E402
-from connector.state import State  # noqa: E402
+from connector.adapters.sqlite.ledger import State  # noqa: E402
 
 EXT = "Leadsync_Response_Id__c"
 

@@ -5,7 +5,7 @@ differences, each for the size of the job: the pull starts at ``--since`` for ev
 instead of at the watermarks (which still only move forward, and the ledger skips what it
 holds, so a rerun is a no-op); batches are larger than a scheduled sync's 2,000; and a
 batch's Lead or member write past ``--bulk-threshold`` records goes through one Bulk API
-2.0 job (:mod:`connector.bulk`) instead of a call per 1,000 records.
+2.0 job (:mod:`connector.adapters.salesforce.bulk`) instead of a call per 1,000 records.
 
 A dry run writes nothing, so it opens no job; it counts each batch's planned Lead and
 member writes against the threshold with the very rule the writer applies
@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from connector.bulk import BulkWriter
+from connector.adapters.salesforce.bulk import BulkWriter
 from connector.core.bulk_plan import (DEFAULT_BATCH_SIZE, DEFAULT_THRESHOLD, MAX_BATCH_SIZE, BulkPlan,
                         count_writes, split_batches)
 from connector.config import Settings

@@ -300,7 +300,7 @@ def mappings_check(config: str | None, as_json: bool) -> None:
     from connector.config import load_settings
     from connector.core.normalise import load_mapping
     from connector.core.mapping_check import check_mapping, check_routing, check_task_key, has_errors
-    from connector.salesforce import SalesforceClient
+    from connector.adapters.salesforce.client import SalesforceClient
     from connector.core.schema import schema_from_describes
 
     settings = load_settings(config)

@@ -240,10 +240,10 @@ def serve(settings: Settings, *, interval_seconds: float, once: bool = False,
     refused at once, naming this one's pid and host (``StateLocked``); the kernel frees it
     if this process is killed, so a replacement starts without manual cleanup.
     """
-    from connector.hubspot import HubSpotClient
+    from connector.adapters.hubspot.forms import HubSpotClient
     from connector.core.normalise import load_mapping
-    from connector.salesforce import SalesforceClient
-    from connector.state import State
+    from connector.adapters.salesforce.client import SalesforceClient
+    from connector.adapters.sqlite.ledger import State
 
     stop = StopFlag()
 

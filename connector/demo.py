@@ -20,7 +20,7 @@ from connector.engine import RunReport, Session
 from connector.core.model import Method
 from connector.report import render
 from connector.sandbox import Sandbox
-from connector.transport import RetryPolicy
+from connector.adapters.transport import RetryPolicy
 
 DAY_MS = 86_400_000
 FORMS = (

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from connector.config import Settings
 from connector.errors import ApiError, BudgetExhausted, LeadsyncError, RecordError
-from connector.hubspot import HubSpotClient
+from connector.adapters.hubspot.forms import HubSpotClient
 from connector.core.normalise import FieldMapping, to_response
 from connector.core.methods import RunMemory, decide_all
 from connector.core.model import Action, Decision, Method, Outcome, Response, Status, Submission
@@ -26,9 +26,9 @@ from connector.core.plan import ExistingMember, Step, WritePlan, plan_batch, ste
 from connector.core.enrich.shape import Shaping, shape
 from connector.core.resolve import created_for, resolve, rows_to_records
 from connector.core.enrich.routing import TaskKey, task_key, tasks_found
-from connector.salesforce import AmbiguousWrite, SalesforceClient, result_error
-from connector.state import State, advance_watermark
-from connector.transport import TransientError
+from connector.adapters.salesforce.client import AmbiguousWrite, SalesforceClient, result_error
+from connector.adapters.sqlite.ledger import State, advance_watermark
+from connector.adapters.transport import TransientError
 
 
 @dataclass
@@ -97,7 +97,7 @@ class Engine:
         # so its memory follows the batch, not the backlog.
         self.keep_details = True
         # Who writes Leads and members (create/upsert/create_members): the client's
-        # collections, or a backfill's Bulk API writer (connector.bulk) past a size.
+        # collections, or a backfill's Bulk API writer (connector.adapters.salesforce.bulk) past a size.
         self.writer: Any = salesforce
         # A backfill pulls every form from here (epoch ms) instead of from its watermark.
         self.since_ms: int | None = None
@@ -815,7 +815,7 @@ class Session:
     def __init__(self, settings: Settings, *, dry_run: bool = False, retry: Any = None,
                  progress: Progress | None = None) -> None:
         from connector.core.normalise import load_mapping
-        from connector.transport import RetryPolicy
+        from connector.adapters.transport import RetryPolicy
 
         retry = retry or RetryPolicy()
         self.state = State.open_read_only(settings.state_path) if dry_run else State.open(settings.state_path)

@@ -30,13 +30,13 @@ from typing import Any, Callable
 
 from connector.config import Settings
 from connector.engine import Engine, RunReport
-from connector.hubspot import HubSpotClient
+from connector.adapters.hubspot.forms import HubSpotClient
 from connector.core.model import Submission
 from connector.core.reconcile import (Drift, FixPlan, Sources, compare, describe_plan, iso_ms, member_ids,
                         merge_targets, parse_since, plan_fixes, record_of, render, to_ms, unmatched,
                         unread_masters, window_emails)
-from connector.salesforce import MEMBER_FIELDS, SalesforceClient, chunk_for_query, result_error
-from connector.state import State
+from connector.adapters.salesforce.client import MEMBER_FIELDS, SalesforceClient, chunk_for_query, result_error
+from connector.adapters.sqlite.ledger import State
 
 LEAD_FIELDS = ("Id", "Email", "IsConverted", "ConvertedContactId", "IsDeleted", "MasterRecordId")
 CONTACT_FIELDS = ("Id", "Email", "IsDeleted", "MasterRecordId")

@@ -86,7 +86,7 @@ def _iso_ms(ms: int | None) -> str | None:
 
 def gather(settings: Settings, *, runs: int = 10) -> dict[str, Any]:
     """Read the state (read-only, never locked: a running daemon is not disturbed)."""
-    from connector.state import State
+    from connector.adapters.sqlite.ledger import State
 
     state = State.open_read_only(settings.state_path)
     try:

@@ -9,11 +9,11 @@ import requests
 from simple_salesforce import Salesforce
 
 from connector.sandbox import Sandbox
-from connector.transport import session_for
+from connector.adapters.transport import session_for
 
 
 def sandbox_session(url: str) -> requests.Session:
-    """The production route to the sandbox (connector.transport), as tests use it."""
+    """The production route to the sandbox (connector.adapters.transport), as tests use it."""
     return session_for(url)
 
 

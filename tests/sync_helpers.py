@@ -9,7 +9,7 @@ from typing import Any
 from connector.config import Settings, settings_from_dict
 from connector.engine import RunReport, Session
 from connector.sandbox import Sandbox
-from connector.transport import RetryPolicy
+from connector.adapters.transport import RetryPolicy
 
 EXT = "Leadsync_Response_Id__c"
 T0 = 1_763_000_000_000  # a fixed epoch-ms origin for submissions

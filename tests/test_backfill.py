@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-import connector.bulk as bulk
+import connector.adapters.salesforce.bulk as bulk
 from connector.backfill import render_bulk, run_backfill
 from connector.cli import main
 from connector.engine import Session
 from connector.sandbox import Sandbox
-from connector.state import State
-from connector.transport import RetryPolicy, TransientError
+from connector.adapters.sqlite.ledger import State
+from connector.adapters.transport import RetryPolicy, TransientError
 from sync_helpers import EXT, T0, Org
 
 FORMS = 4          # the last form's campaign is deleted: its members fail and are parked

@@ -14,12 +14,12 @@ from typing import Any, Iterator
 import pytest
 import responses
 
-from connector.bulk import BulkWriter, csv_lines, parse_bulk_error
+from connector.adapters.salesforce.bulk import BulkWriter, csv_lines, parse_bulk_error
 from connector.config import SalesforceSettings, Secret
-from connector.salesforce import SalesforceClient
+from connector.adapters.salesforce.client import SalesforceClient
 from connector.sandbox import Sandbox
 from connector.sandbox.bulk_api import DAILY_BATCHES
-from connector.transport import RetryPolicy
+from connector.adapters.transport import RetryPolicy
 
 EXT = "Leadsync_Response_Id__c"
 

@@ -30,7 +30,7 @@ from connector.engine import RunReport
 from connector.errors import ConfigError
 from connector.core.model import Method
 from connector.sandbox import Sandbox
-from connector.state import State
+from connector.adapters.sqlite.ledger import State
 from sync_helpers import Org
 
 TOKEN = "tok-daemon-3c1f-very-secret"

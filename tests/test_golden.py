@@ -25,7 +25,7 @@ from connector.demo import add_sales_team, build_world, demo_settings
 from connector.engine import Session
 from connector.core.model import Method
 from connector.sandbox import Sandbox, hubspot_store
-from connector.transport import RetryPolicy
+from connector.adapters.transport import RetryPolicy
 
 GOLDEN = Path(__file__).parent / "golden"
 NOW_MS = 1_764_000_000_000

@@ -7,9 +7,9 @@ from typing import Any
 import requests
 
 from connector.config import HubSpotSettings, Secret
-from connector.hubspot import HubSpotClient
+from connector.adapters.hubspot.forms import HubSpotClient
 from connector.sandbox import Sandbox
-from connector.transport import RetryPolicy
+from connector.adapters.transport import RetryPolicy
 
 T0 = 1_763_000_000_000
 

@@ -14,7 +14,7 @@ from connector.cli import main
 from connector.config import settings_from_dict
 from connector.core.normalise import parse_mapping
 from connector.core.mapping_check import Problem, check_mapping, has_errors
-from connector.salesforce import SalesforceClient
+from connector.adapters.salesforce.client import SalesforceClient
 from connector.sandbox import Sandbox
 from connector.core.schema import ObjectSchema, schema_from_describe, schema_from_describes
 from sync_helpers import Org

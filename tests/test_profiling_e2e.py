@@ -9,7 +9,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from connector.state import State
+from connector.adapters.sqlite.ledger import State
 from sync_helpers import Org
 
 MAPPING = """
@@ -221,7 +221,7 @@ def test_an_existing_leads_owner_is_left_alone(org, people):
 def test_an_unknown_owner_name_is_a_config_error(org, people):
     from connector.engine import Session
     from connector.errors import ConfigError
-    from connector.transport import RetryPolicy
+    from connector.adapters.transport import RetryPolicy
 
     org.fill(0, "a@b.com")
     bad = routing(org, default_owner="queue:Nope")

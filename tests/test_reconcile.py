@@ -18,7 +18,7 @@ from connector.core.reconcile import (Sources, compare, describe_plan, merge_tar
                                  plan_fixes, render, survivor, unmatched, unread_masters,
                                  window_emails)
 from connector.sandbox import Sandbox
-from connector.state import State
+from connector.adapters.sqlite.ledger import State
 from sync_helpers import Org
 
 TOKEN = "tok-reconcile-51ab-very-secret"

@@ -15,7 +15,7 @@ import pytest
 
 from connector.errors import StateLocked
 from connector.sandbox import Sandbox
-from connector.state import State
+from connector.adapters.sqlite.ledger import State
 from sync_helpers import EXT, Org
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -211,7 +211,7 @@ def test_retry_applies_parked_failures_once_the_cause_is_fixed(org):
     # the admin relaxes the duplicate rule, then retries the parked response
     org.sandbox.app.salesforce.load({**org.sandbox.app.salesforce.dump(), "duplicate_rules": {"Lead": False}})
     from connector.engine import Session
-    from connector.transport import RetryPolicy
+    from connector.adapters.transport import RetryPolicy
     with Session(org.settings("poi"), retry=RetryPolicy.fast()) as engine:
         report = engine.retry()
     assert report.status == "ok" and report.counts["created_leads"] == 1
@@ -233,7 +233,7 @@ def test_expired_session_is_renewed_and_the_run_goes_on(org, credentials):
     settings = type(settings)(**{**settings.__dict__, "salesforce": type(settings.salesforce)(
         **{**settings.salesforce.__dict__, "access_token": None})})
     from connector.engine import Session
-    from connector.transport import RetryPolicy
+    from connector.adapters.transport import RetryPolicy
     with Session(settings, retry=RetryPolicy.fast()) as engine:
         rotated = []
 
@@ -265,7 +265,7 @@ def test_deleted_campaign_parks_its_responses_with_the_reason(org):
     # the admin maps the form to a live campaign, then retries: the person is not duplicated
     org.campaigns[1] = org.sf.insert("Campaign", {"Name": "Replacement"})
     from connector.engine import Session
-    from connector.transport import RetryPolicy
+    from connector.adapters.transport import RetryPolicy
     with Session(org.settings("hybrid"), retry=RetryPolicy.fast()) as engine:
         assert engine.retry().status == "ok"
     assert len(org.leads("two@example.com")) == 1

@@ -17,11 +17,11 @@ import responses
 
 from connector.config import SalesforceSettings, Secret
 from connector.errors import ApiError, BudgetExhausted
-from connector.salesforce import (COLLECTION_LIMIT, COMPOSITE_HEAVY_LIMIT, LEAD_LOOKUP_FIELDS,
+from connector.adapters.salesforce.client import (COLLECTION_LIMIT, COMPOSITE_HEAVY_LIMIT, LEAD_LOOKUP_FIELDS,
                                   MAX_SUBREQUEST_URL,
                                   AmbiguousWrite, SalesforceClient, chunk_for_query)
 from connector.sandbox import Sandbox
-from connector.transport import RetryPolicy
+from connector.adapters.transport import RetryPolicy
 
 ITEM_KEYS = {"statusCode", "message", "fields"}
 
@@ -374,7 +374,7 @@ def test_subrequests_respect_the_caps(scripted):
 
 def test_create_members_reads_an_existing_membership_as_success(tmp_path):
     from connector.config import settings_from_dict
-    from connector.salesforce import SalesforceClient
+    from connector.adapters.salesforce.client import SalesforceClient
     from connector.sandbox import Sandbox
 
     with Sandbox() as sb:
@@ -456,7 +456,7 @@ def test_updates_of_several_objects_share_one_call(org):
     "", "00Q000000000001AAA", "'bob.o\\'neil@acme.com'", "a b", "'ünï@example.com'", "x+y@z.com",
     "'50%'", "a&b=c", "tab\there", "~_.-@',()", "#frag", "'a\\\\b'", "emoji 🙂", "[x]", "a/b?c"])
 def test_encoded_length_is_the_length_of_the_encoding(text):
-    from connector.salesforce import encode_soql, encoded_length
+    from connector.adapters.salesforce.client import encode_soql, encoded_length
     assert encoded_length(text) == len(encode_soql(text))
 
 

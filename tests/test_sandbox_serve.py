@@ -14,7 +14,7 @@ import hubspot
 import requests
 from simple_salesforce import Salesforce
 
-from connector.transport import session_for
+from connector.adapters.transport import session_for
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -13,11 +13,11 @@ import pytest
 
 from connector.engine import Engine, Session
 from connector.errors import ApiError
-from connector.hubspot import HubSpotClient
+from connector.adapters.hubspot.forms import HubSpotClient
 from connector.core.model import Action, Outcome, Status, Submission
 from connector.sandbox import Sandbox
-from connector.state import State
-from connector.transport import RetryPolicy
+from connector.adapters.sqlite.ledger import State
+from connector.adapters.transport import RetryPolicy
 from sync_helpers import EXT, Org
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -159,9 +159,9 @@ main(["sync", "--config", sys.argv[1]], prog_name="leadsync")
 """
 
 KILL_POINTS = {
-    "between pages": ("state", "State", "stage", 3),
-    "between batches": ("state", "State", "record_outcomes", 2),
-    "after the writes, before the record": ("salesforce", "SalesforceClient", "create_members", 2),
+    "between pages": ("adapters.sqlite.ledger", "State", "stage", 3),
+    "between batches": ("adapters.sqlite.ledger", "State", "record_outcomes", 2),
+    "after the writes, before the record": ("adapters.salesforce.client", "SalesforceClient", "create_members", 2),
 }
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from connector.errors import StateLocked
 from connector.core.model import Action, Outcome, Status
-from connector.state import HISTORY_INDEX, State, advance_watermark
+from connector.adapters.sqlite.ledger import HISTORY_INDEX, State, advance_watermark
 
 
 @pytest.mark.parametrize("current,recorded,ceiling,expected", [
@@ -63,7 +63,7 @@ def test_second_process_is_refused_with_the_holder_named(tmp_path):
     path = tmp_path / "s.db"
     first = State.open(path)
     first.lock()
-    code = ("import sys; from connector.state import State\n"
+    code = ("import sys; from connector.adapters.sqlite.ledger import State\n"
             "from connector.errors import StateLocked\n"
             f"s = State.open({str(path)!r})\n"
             "try:\n    s.lock()\nexcept StateLocked as e:\n    print(e); sys.exit(7)\n")
@@ -80,7 +80,7 @@ def test_second_process_is_refused_with_the_holder_named(tmp_path):
 
 def test_lock_of_a_killed_process_is_free_at_once(tmp_path):
     path = tmp_path / "s.db"
-    code = ("import os, signal; from connector.state import State\n"
+    code = ("import os, signal; from connector.adapters.sqlite.ledger import State\n"
             f"s = State.open({str(path)!r}); s.lock(); os.kill(os.getpid(), signal.SIGKILL)\n")
     subprocess.run([sys.executable, "-c", code], cwd=os.path.dirname(os.path.dirname(__file__)))
     state = State.open(path)

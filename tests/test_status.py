@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from connector.cli import main
 from connector.sandbox import Sandbox
-from connector.state import State
+from connector.adapters.sqlite.ledger import State
 from connector.status import summarize
 from connector.status_html import chart_svg
 from sync_helpers import Org

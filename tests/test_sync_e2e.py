@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from connector.state import State
+from connector.adapters.sqlite.ledger import State
 from sync_helpers import EXT, Org
 
 from connector.sandbox import Sandbox

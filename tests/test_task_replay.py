@@ -10,8 +10,8 @@ from typing import Any, Iterator
 import pytest
 
 from connector.engine import Session
-from connector.state import State
-from connector.transport import RetryPolicy
+from connector.adapters.sqlite.ledger import State
+from connector.adapters.transport import RetryPolicy
 from sync_helpers import EXT, Org
 
 # How the org defines Task.Leadsync_Response_Id__c, as a dataset's schema section says it.

@@ -6,7 +6,7 @@ import pytest
 import requests
 import responses
 
-from connector.transport import (ApiSession, RetryPolicy, SandboxAdapter, TransientError, Verdict, classify,
+from connector.adapters.transport import (ApiSession, RetryPolicy, SandboxAdapter, TransientError, Verdict, classify,
                                  with_retries)
 
 SF_LIMIT = [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]
@@ -95,7 +95,7 @@ def test_sandbox_adapter_reroutes_https_to_the_sandbox():
 
 
 def test_real_orgs_keep_tls_verification_and_are_not_rerouted():
-    from connector.transport import session_for
+    from connector.adapters.transport import session_for
 
     real = session_for("https://acme.my.salesforce.com")
     assert real.verify is True

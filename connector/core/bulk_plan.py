@@ -1,11 +1,11 @@
 """Which of a backfill's writes go through Bulk API 2.0: the rule, and a dry run's account of it.
 
-The rule lives here, pure, so that :class:`connector.bulk.BulkWriter` (which acts on it) and
+The rule lives here, pure, so that :class:`connector.adapters.salesforce.bulk.BulkWriter` (which acts on it) and
 ``leadsync backfill --dry-run`` (which only counts the plan's writes against it, and must
 write nothing) can never disagree: a write goes through one Bulk job when it holds *more*
 than ``threshold`` records and Bulk may carry that object; otherwise, including every write
 of a dry run's smaller batches, through sObject Collections as in ``sync``. Contacts, Tasks
-and updates always take collections (:class:`~connector.bulk.BulkWriter` only carries Leads
+and updates always take collections (:class:`~connector.adapters.salesforce.bulk.BulkWriter` only carries Leads
 and CampaignMembers), so they are not counted here.
 """
 

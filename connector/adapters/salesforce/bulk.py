@@ -85,8 +85,8 @@ from simple_salesforce.util import call_salesforce
 
 from connector.core.bulk_plan import DEFAULT_THRESHOLD, through_bulk
 from connector.errors import ApiError, AuthError, BudgetExhausted
-from connector.salesforce import AmbiguousWrite, SalesforceClient
-from connector.transport import TransientError
+from connector.adapters.salesforce.client import AmbiguousWrite, SalesforceClient
+from connector.adapters.transport import TransientError
 
 TERMINAL = ("JobComplete", "Failed", "Aborted")
 MEMBER_KEY = ("CampaignId", "LeadId", "ContactId")

@@ -23,7 +23,7 @@ from simple_salesforce.exceptions import (SalesforceAuthenticationFailed, Salesf
 
 from connector.config import SalesforceSettings
 from connector.errors import ApiError, AuthError, BudgetExhausted
-from connector.transport import (RetryPolicy, TransientError, Verdict, classify, error_code,
+from connector.adapters.transport import (RetryPolicy, TransientError, Verdict, classify, error_code,
                         session_for, with_retries)
 
 T = TypeVar("T")

@@ -27,7 +27,7 @@ from hubspot.utils.requests.http_request_builder import Request as HubSpotReques
 from connector.config import HubSpotSettings
 from connector.errors import ApiError, AuthError
 from connector.core.model import Submission
-from connector.transport import (ApiSession, RetryPolicy, TransientError, Verdict, classify, parse_retry_after,
+from connector.adapters.transport import (ApiSession, RetryPolicy, TransientError, Verdict, classify, parse_retry_after,
                         with_retries)
 
 
