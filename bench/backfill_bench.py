@@ -32,7 +32,7 @@ SINCE = "2000-01-01"
 def _contender_main(queue: Any, url: str, world: dict[str, Any], method: str, mode: str,
                     threshold: int, batch: int) -> None:
     from connector.backfill import run_backfill
-    from connector.engine import Session
+    from connector.engine.run import Session
 
     with tempfile.TemporaryDirectory() as state_dir:
         settings = _settings(url, world, method, state_dir, None)

@@ -108,7 +108,7 @@ def _usage() -> tuple[float, float]:
 
 def _leadsync_main(queue: Any, url: str, world: dict[str, Any], method: str, batch: int | None
                    ) -> None:
-    from connector.engine import Session
+    from connector.engine.run import Session
 
     with tempfile.TemporaryDirectory() as state_dir:
         settings = _settings(url, world, method, state_dir, batch)

@@ -22,7 +22,7 @@ from connector.adapters.salesforce.bulk import BulkWriter
 from connector.core.bulk_plan import (DEFAULT_BATCH_SIZE, DEFAULT_THRESHOLD, MAX_BATCH_SIZE, BulkPlan,
                         count_writes, split_batches)
 from connector.config import Settings
-from connector.engine import RunReport, Session
+from connector.engine.run import RunReport, Session
 from connector.errors import ConfigError
 from connector.core.model import Method
 from connector.core.reconcile import parse_since, to_ms

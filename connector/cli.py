@@ -65,7 +65,7 @@ config_option = click.option(
 def sync(config: str | None, dry_run: bool, method: str | None, as_json: bool) -> None:
     """Run one sync: pull new responses, decide, write, record."""
     from connector.config import load_settings
-    from connector.engine import Session
+    from connector.engine.run import Session
     from connector.report import render
 
     settings = load_settings(config)
@@ -101,7 +101,7 @@ def sync(config: str | None, dry_run: bool, method: str | None, as_json: bool) -
 def retry(config: str | None, dry_run: bool, as_json: bool) -> None:
     """Re-attempt the parked (failed) responses after you fixed their cause."""
     from connector.config import load_settings
-    from connector.engine import Session
+    from connector.engine.run import Session
     from connector.report import render
 
     settings = load_settings(config)

@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from connector.config import Settings
-from connector.engine import Engine, RunReport
+from connector.engine.run import Engine, RunReport
 
 FAILED_STATUSES = frozenset({"aborted", "budget"})
 """Run statuses that count as a failure for backoff. ``partial`` (some responses parked) is

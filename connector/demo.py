@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from connector.config import Settings, settings_from_dict
-from connector.engine import RunReport, Session
+from connector.engine.run import RunReport, Session
 from connector.core.model import Method
 from connector.report import render
 from connector.sandbox import Sandbox

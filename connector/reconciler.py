@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from connector.config import Settings
-from connector.engine import Engine, RunReport
+from connector.engine.run import Engine, RunReport
 from connector.adapters.hubspot.forms import HubSpotClient
 from connector.core.model import Submission
 from connector.core.reconcile import (Drift, FixPlan, Sources, compare, describe_plan, iso_ms, member_ids,

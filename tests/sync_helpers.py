@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from connector.config import Settings, settings_from_dict
-from connector.engine import RunReport, Session
+from connector.engine.run import RunReport, Session
 from connector.sandbox import Sandbox
 from connector.adapters.transport import RetryPolicy
 

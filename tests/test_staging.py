@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from connector.engine import Engine, Session
+from connector.engine.run import Engine, Session
 from connector.errors import ApiError
 from connector.adapters.hubspot.forms import HubSpotClient
 from connector.core.model import Action, Outcome, Status, Submission
