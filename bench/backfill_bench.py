@@ -31,7 +31,7 @@ SINCE = "2000-01-01"
 
 def _contender_main(queue: Any, url: str, world: dict[str, Any], method: str, mode: str,
                     threshold: int, batch: int) -> None:
-    from connector.backfill import run_backfill
+    from connector.commands.backfill import run_backfill
     from connector.engine.run import Session
 
     with tempfile.TemporaryDirectory() as state_dir:

@@ -132,7 +132,7 @@ def backfill(config: str | None, since: str, dry_run: bool, as_json: bool, bulk_
 
     Exit codes as for sync; a rerun is a no-op (the ledger holds every response).
     """
-    from connector.backfill import render_bulk, run_backfill
+    from connector.commands.backfill import render_bulk, run_backfill
     from connector.config import load_settings
     from connector.report import render
 
@@ -155,7 +155,7 @@ def backfill(config: str | None, since: str, dry_run: bool, as_json: bool, bulk_
 @handle_errors
 def demo(method: str, state_dir: Path | None) -> None:
     """Run a sync against the built-in sandbox with a small realistic world, offline."""
-    from connector.demo import run_demo
+    from connector.commands.demo import run_demo
 
     methods = list(Method) if method == "all" else [Method(method)]
     code = run_demo(methods, state_dir, click.echo)
@@ -222,7 +222,7 @@ def daemon(config: str | None, interval: str, once: bool, log_format: str) -> No
     pid and host). A stop request finishes the batch in flight, records it, and exits 0.
     """
     from connector.config import load_settings
-    from connector.daemon import parse_interval, serve
+    from connector.commands.daemon import parse_interval, serve
 
     seconds = parse_interval(interval)
     settings = load_settings(config)
@@ -240,7 +240,7 @@ def status(config: str | None, as_json: bool, html_path: Path | None) -> None:
     """Sync health from the local state: last runs, watermarks, parked failures, API usage,
     and whether a daemon holds the lock. Makes no API call, so needs no token."""
     from connector.config import load_settings
-    from connector.status import gather, render_text
+    from connector.commands.status import gather, render_text
     from connector.status_html import render_html
 
     summary = gather(load_settings(config, require_secrets=False))
@@ -264,7 +264,7 @@ def reconcile(config: str | None, since: str | None, fix: bool, yes: bool, as_js
     Exit 0 when clean, 3 when drift remains.
     """
     from connector.config import load_settings
-    from connector.reconciler import reconcile as run_reconcile
+    from connector.commands.reconcile import reconcile as run_reconcile
 
     settings = load_settings(config)
     ask = (lambda q: click.confirm(q, default=False, err=True)) if _can_ask() else None

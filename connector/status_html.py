@@ -59,7 +59,7 @@ def chart_svg(daily: Sequence[Mapping[str, Any]], *, width: int = 760, height: i
 
 
 def render_html(summary: Mapping[str, Any]) -> str:
-    """The whole page from :func:`connector.status.summarize`'s output."""
+    """The whole page from :func:`connector.commands.status.summarize`'s output."""
     s = summary
     d = s["daemon"]
     usage = s["salesforce_api"]

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 import connector.adapters.salesforce.bulk as bulk
-from connector.backfill import render_bulk, run_backfill
+from connector.commands.backfill import render_bulk, run_backfill
 from connector.cli import main
 from connector.engine.run import Session
 from connector.sandbox import Sandbox

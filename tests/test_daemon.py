@@ -24,7 +24,7 @@ import pytest
 from click.testing import CliRunner
 
 from connector.cli import main
-from connector.daemon import (Daemon, Schedule, StopFlag, format_event, next_delay, parse_interval,
+from connector.commands.daemon import (Daemon, Schedule, StopFlag, format_event, next_delay, parse_interval,
                               run_event)
 from connector.engine.run import RunReport
 from connector.errors import ConfigError

@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from connector import demo
-from connector.demo import add_sales_team, build_world, demo_settings
+from connector.commands import demo
+from connector.commands.demo import add_sales_team, build_world, demo_settings
 from connector.engine.run import Session
 from connector.core.model import Method
 from connector.sandbox import Sandbox, hubspot_store

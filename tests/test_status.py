@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from connector.cli import main
 from connector.sandbox import Sandbox
 from connector.adapters.sqlite.ledger import State
-from connector.status import summarize
+from connector.commands.status import summarize
 from connector.status_html import chart_svg
 from sync_helpers import Org
 
