@@ -16,7 +16,7 @@ from typing import Any
 
 from simple_salesforce import Salesforce, format_soql
 
-from connector.config import Settings
+from connector.config.settings import Settings
 from connector.adapters.hubspot.forms import HubSpotClient
 from connector.core.normalise import load_mapping, to_response
 from connector.errors import RecordError

@@ -87,7 +87,7 @@ class SandboxProcess:
 # -- the contenders' processes ---------------------------------------------------------------
 
 def _settings(url: str, world: dict[str, Any], method: str, state_dir: str, batch: int | None) -> Any:
-    from connector.config import settings_from_dict
+    from connector.config.settings import settings_from_dict
 
     data: dict[str, Any] = {
         "method": method,

@@ -64,9 +64,9 @@ config_option = click.option(
 @handle_errors
 def sync(config: str | None, dry_run: bool, method: str | None, as_json: bool) -> None:
     """Run one sync: pull new responses, decide, write, record."""
-    from connector.config import load_settings
+    from connector.config.settings import load_settings
     from connector.engine.run import Session
-    from connector.report import render
+    from connector.render.run import render
 
     settings = load_settings(config)
     interactive = sys.stderr.isatty() and not as_json
@@ -100,9 +100,9 @@ def sync(config: str | None, dry_run: bool, method: str | None, as_json: bool) -
 @handle_errors
 def retry(config: str | None, dry_run: bool, as_json: bool) -> None:
     """Re-attempt the parked (failed) responses after you fixed their cause."""
-    from connector.config import load_settings
+    from connector.config.settings import load_settings
     from connector.engine.run import Session
-    from connector.report import render
+    from connector.render.run import render
 
     settings = load_settings(config)
     with Session(settings, dry_run=dry_run) as engine:
@@ -133,8 +133,8 @@ def backfill(config: str | None, since: str, dry_run: bool, as_json: bool, bulk_
     Exit codes as for sync; a rerun is a no-op (the ledger holds every response).
     """
     from connector.commands.backfill import render_bulk, run_backfill
-    from connector.config import load_settings
-    from connector.report import render
+    from connector.config.settings import load_settings
+    from connector.render.run import render
 
     settings = load_settings(config)
     result = run_backfill(settings, since=since, dry_run=dry_run, bulk_threshold=bulk_threshold,
@@ -221,7 +221,7 @@ def daemon(config: str | None, interval: str, once: bool, log_format: str) -> No
     Holds the state lock for its whole life (a second daemon is refused, naming this one's
     pid and host). A stop request finishes the batch in flight, records it, and exits 0.
     """
-    from connector.config import load_settings
+    from connector.config.settings import load_settings
     from connector.commands.daemon import parse_interval, serve
 
     seconds = parse_interval(interval)
@@ -239,9 +239,9 @@ def daemon(config: str | None, interval: str, once: bool, log_format: str) -> No
 def status(config: str | None, as_json: bool, html_path: Path | None) -> None:
     """Sync health from the local state: last runs, watermarks, parked failures, API usage,
     and whether a daemon holds the lock. Makes no API call, so needs no token."""
-    from connector.config import load_settings
+    from connector.config.settings import load_settings
     from connector.commands.status import gather, render_text
-    from connector.status_html import render_html
+    from connector.render.status_html import render_html
 
     summary = gather(load_settings(config, require_secrets=False))
     if html_path is not None:
@@ -263,7 +263,7 @@ def reconcile(config: str | None, since: str | None, fix: bool, yes: bool, as_js
 
     Exit 0 when clean, 3 when drift remains.
     """
-    from connector.config import load_settings
+    from connector.config.settings import load_settings
     from connector.commands.reconcile import reconcile as run_reconcile
 
     settings = load_settings(config)
@@ -297,7 +297,7 @@ def mappings_check(config: str | None, as_json: bool) -> None:
     that keeps a follow-up Task to one. Exit 0 when clean (warnings allowed), 3 when errors
     are found.
     """
-    from connector.config import load_settings
+    from connector.config.settings import load_settings
     from connector.core.normalise import load_mapping
     from connector.core.mapping_check import check_mapping, check_routing, check_task_key, has_errors
     from connector.adapters.salesforce.client import SalesforceClient

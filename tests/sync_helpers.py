@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from connector.config import Settings, settings_from_dict
+from connector.config.settings import Settings, settings_from_dict
 from connector.engine.run import RunReport, Session
 from connector.sandbox import Sandbox
 from connector.adapters.transport import RetryPolicy

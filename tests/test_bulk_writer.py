@@ -15,7 +15,7 @@ import pytest
 import responses
 
 from connector.adapters.salesforce.bulk import BulkWriter, csv_lines, parse_bulk_error
-from connector.config import SalesforceSettings, Secret
+from connector.config.settings import SalesforceSettings, Secret
 from connector.adapters.salesforce.client import SalesforceClient
 from connector.sandbox import Sandbox
 from connector.sandbox.bulk_api import DAILY_BATCHES

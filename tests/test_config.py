@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from connector.config import Secret, load_settings, parse_duration, settings_from_dict
+from connector.config.settings import Secret, load_settings, parse_duration, settings_from_dict
 from connector.errors import ConfigError
 from connector.core.model import Method
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import requests
 
-from connector.config import HubSpotSettings, Secret
+from connector.config.settings import HubSpotSettings, Secret
 from connector.adapters.hubspot.forms import HubSpotClient
 from connector.sandbox import Sandbox
 from connector.adapters.transport import RetryPolicy

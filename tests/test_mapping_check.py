@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from connector.cli import main
-from connector.config import settings_from_dict
+from connector.config.settings import settings_from_dict
 from connector.core.normalise import parse_mapping
 from connector.core.mapping_check import Problem, check_mapping, has_errors
 from connector.adapters.salesforce.client import SalesforceClient

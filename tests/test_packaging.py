@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 import connector.shipped as shipped
-from connector.config import settings_from_dict
+from connector.config.settings import settings_from_dict
 from connector.errors import ConfigError
 from connector.shipped import ShippedFileMissing, shipped_file
 
@@ -93,7 +93,7 @@ import json, sys
 from pathlib import Path
 import connector
 from connector.core.accounts import AccountMatching, is_free_mail
-from connector.config import settings_from_dict
+from connector.config.settings import settings_from_dict
 from connector.core.normalise import load_mapping
 from connector.shipped import shipped_file
 from connector.core.transforms import Target, apply_transforms

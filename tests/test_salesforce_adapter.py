@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import responses
 
-from connector.config import SalesforceSettings, Secret
+from connector.config.settings import SalesforceSettings, Secret
 from connector.errors import ApiError, BudgetExhausted
 from connector.adapters.salesforce.client import (COLLECTION_LIMIT, COMPOSITE_HEAVY_LIMIT, LEAD_LOOKUP_FIELDS,
                                   MAX_SUBREQUEST_URL,
@@ -373,7 +373,7 @@ def test_subrequests_respect_the_caps(scripted):
 
 
 def test_create_members_reads_an_existing_membership_as_success(tmp_path):
-    from connector.config import settings_from_dict
+    from connector.config.settings import settings_from_dict
     from connector.adapters.salesforce.client import SalesforceClient
     from connector.sandbox import Sandbox
 

@@ -13,7 +13,7 @@ from connector.cli import main
 from connector.sandbox import Sandbox
 from connector.adapters.sqlite.ledger import State
 from connector.commands.status import summarize
-from connector.status_html import chart_svg
+from connector.render.status_html import chart_svg
 from sync_helpers import Org
 
 TOKEN = "tok-status-9d2e-very-secret"

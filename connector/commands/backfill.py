@@ -21,7 +21,7 @@ from typing import Any, Callable
 from connector.adapters.salesforce.bulk import BulkWriter
 from connector.core.bulk_plan import (DEFAULT_BATCH_SIZE, DEFAULT_THRESHOLD, MAX_BATCH_SIZE, BulkPlan,
                         count_writes, split_batches)
-from connector.config import Settings
+from connector.config.settings import Settings
 from connector.engine.run import RunReport, Session
 from connector.errors import ConfigError
 from connector.core.model import Method

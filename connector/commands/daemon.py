@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from connector.config import Settings
+from connector.config.settings import Settings
 from connector.engine.run import Engine, RunReport
 
 FAILED_STATUSES = frozenset({"aborted", "budget"})
@@ -64,7 +64,7 @@ def next_delay(schedule: Schedule, failures: int, rand: float) -> float:
 
 def parse_interval(text: str) -> int:
     """``--interval`` -> seconds, at least 1: a zero interval would poll in a tight loop."""
-    from connector.config import parse_duration
+    from connector.config.settings import parse_duration
     from connector.errors import ConfigError
 
     seconds = parse_duration(text, key="--interval")

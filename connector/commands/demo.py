@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from connector.config import Settings, settings_from_dict
+from connector.config.settings import Settings, settings_from_dict
 from connector.engine.run import RunReport, Session
 from connector.core.model import Method
-from connector.report import render
+from connector.render.run import render
 from connector.sandbox import Sandbox
 from connector.adapters.transport import RetryPolicy
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from connector.config import Settings
+from connector.config.settings import Settings
 from connector.engine.run import Engine, RunReport
 from connector.adapters.hubspot.forms import HubSpotClient
 from connector.core.model import Submission

@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
-from connector.config import Settings
+from connector.config.settings import Settings
 
 RUN_COUNTS = ("pulled", "created_leads", "attached", "already_member", "failed", "skipped")
 OUTCOMES = ("created_lead", "attached", "already_member", "failed", "pending")

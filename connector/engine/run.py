@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from connector.config import Settings
+from connector.config.settings import Settings
 from connector.errors import ApiError, BudgetExhausted, LeadsyncError, RecordError
 from connector.adapters.hubspot.forms import HubSpotClient
 from connector.core.normalise import FieldMapping, to_response

@@ -24,7 +24,7 @@ import hubspot
 import requests
 from hubspot.utils.requests.http_request_builder import Request as HubSpotRequest
 
-from connector.config import HubSpotSettings
+from connector.config.settings import HubSpotSettings
 from connector.errors import ApiError, AuthError
 from connector.core.model import Submission
 from connector.adapters.transport import (ApiSession, RetryPolicy, TransientError, Verdict, classify, parse_retry_after,

@@ -21,7 +21,7 @@ from simple_salesforce.exceptions import (SalesforceAuthenticationFailed, Salesf
                                           SalesforceMalformedRequest, SalesforceMoreThanOneRecord,
                                           SalesforceRefusedRequest, SalesforceResourceNotFound)
 
-from connector.config import SalesforceSettings
+from connector.config.settings import SalesforceSettings
 from connector.errors import ApiError, AuthError, BudgetExhausted
 from connector.adapters.transport import (RetryPolicy, TransientError, Verdict, classify, error_code,
                         session_for, with_retries)
