@@ -32,7 +32,8 @@ SINCE = "2000-01-01"
 def _contender_main(queue: Any, url: str, world: dict[str, Any], method: str, mode: str,
                     threshold: int, batch: int) -> None:
     from connector.commands.backfill import run_backfill
-    from connector.engine.run import Session
+    from connector.engine.report import RunOptions
+    from connector.engine.wiring import Session
 
     with tempfile.TemporaryDirectory() as state_dir:
         settings = _settings(url, world, method, state_dir, None)
@@ -43,8 +44,7 @@ def _contender_main(queue: Any, url: str, world: dict[str, Any], method: str, mo
         jobs = 0
         if mode == "sync":
             with Session(replace(settings, sync=replace(settings.sync, batch_size=2000))) as engine:
-                engine.keep_details = False
-                report = engine.run()
+                report = engine.run(RunOptions(keep_details=False))
         else:
             result = run_backfill(settings, since=SINCE, bulk_threshold=threshold, batch_size=batch)
             report, jobs = result.report, result.writer.stats.jobs if result.writer else 0

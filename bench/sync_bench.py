@@ -108,15 +108,16 @@ def _usage() -> tuple[float, float]:
 
 def _leadsync_main(queue: Any, url: str, world: dict[str, Any], method: str, batch: int | None
                    ) -> None:
-    from connector.engine.run import Session
+    from connector.engine.report import RunOptions
+    from connector.engine.wiring import Session
 
     with tempfile.TemporaryDirectory() as state_dir:
         settings = _settings(url, world, method, state_dir, batch)
         cpu0, rss0 = _usage()
         started = time.monotonic()
         with Session(settings) as engine:
-            engine.keep_details = False  # as `leadsync sync` runs on a schedule: counts, no line per response
-            report = engine.run()
+            # as `leadsync sync` runs on a schedule: counts, no line per response
+            report = engine.run(RunOptions(keep_details=False))
         wall = time.monotonic() - started
         cpu1, rss1 = _usage()
     queue.put({"wall": wall, "cpu": cpu1 - cpu0, "rss": rss1, "rss_start": rss0,

@@ -65,7 +65,8 @@ config_option = click.option(
 def sync(config: str | None, dry_run: bool, method: str | None, as_json: bool) -> None:
     """Run one sync: pull new responses, decide, write, record."""
     from connector.config.settings import load_settings
-    from connector.engine.run import Session
+    from connector.engine.report import RunOptions
+    from connector.engine.wiring import Session
     from connector.render.run import render
 
     settings = load_settings(config)
@@ -82,8 +83,8 @@ def sync(config: str | None, dry_run: bool, method: str | None, as_json: bool) -
         bar.update(done - bar.pos)
 
     with Session(settings, dry_run=dry_run, progress=progress) as engine:
-        engine.keep_details = dry_run or as_json
-        report = engine.run(dry_run=dry_run, method=Method(method) if method else None)
+        report = engine.run(RunOptions(dry_run=dry_run, method=Method(method) if method else None,
+                                       keep_details=dry_run or as_json))
     if bar is not None:
         bar.__exit__(None, None, None)
     if as_json:
@@ -101,7 +102,7 @@ def sync(config: str | None, dry_run: bool, method: str | None, as_json: bool) -
 def retry(config: str | None, dry_run: bool, as_json: bool) -> None:
     """Re-attempt the parked (failed) responses after you fixed their cause."""
     from connector.config.settings import load_settings
-    from connector.engine.run import Session
+    from connector.engine.wiring import Session
     from connector.render.run import render
 
     settings = load_settings(config)

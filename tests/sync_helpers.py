@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from connector.config.settings import Settings, settings_from_dict
-from connector.engine.run import RunReport, Session
+from connector.engine.wiring import Session
+from connector.engine.report import RunReport
 from connector.sandbox import Sandbox
 from connector.adapters.transport import RetryPolicy
 

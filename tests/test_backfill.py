@@ -15,7 +15,7 @@ from click.testing import CliRunner
 import connector.adapters.salesforce.bulk as bulk
 from connector.commands.backfill import render_bulk, run_backfill
 from connector.cli import main
-from connector.engine.run import Session
+from connector.engine.wiring import Session
 from connector.sandbox import Sandbox
 from connector.adapters.sqlite.ledger import State
 from connector.adapters.transport import RetryPolicy, TransientError

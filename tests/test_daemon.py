@@ -26,7 +26,7 @@ from click.testing import CliRunner
 from connector.cli import main
 from connector.commands.daemon import (Daemon, Schedule, StopFlag, format_event, next_delay, parse_interval,
                               run_event)
-from connector.engine.run import RunReport
+from connector.engine.report import RunReport
 from connector.errors import ConfigError
 from connector.core.model import Method
 from connector.sandbox import Sandbox

@@ -22,7 +22,7 @@ import pytest
 
 from connector.commands import demo
 from connector.commands.demo import add_sales_team, build_world, demo_settings
-from connector.engine.run import Session
+from connector.engine.wiring import Session
 from connector.core.model import Method
 from connector.sandbox import Sandbox, hubspot_store
 from connector.adapters.transport import RetryPolicy

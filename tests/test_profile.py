@@ -87,7 +87,7 @@ def test_unique_new_person_at_a_known_account_gets_a_contact_owned_by_the_accoun
     assert contact.fields == {"Email": BOB, "Title": "CTO", "LastName": "[not provided]",
                               "AccountId": acme.account_id, "OwnerId": JANE}
     assert plan.leads == [] and len(plan.members) == 2
-    assert plan.steps[0].extra["account"] == {"id": acme.account_id, "name": "Acme", "how": "domain"}
+    assert plan.steps[0].enrichment.to_json()["account"] == {"id": acme.account_id, "name": "Acme", "how": "domain"}
 
 
 def test_the_account_changes_nothing_under_hybrid_or_with_new_person_lead():

@@ -210,7 +210,7 @@ def test_retry_applies_parked_failures_once_the_cause_is_fixed(org):
     assert first.counts["failed"] == 1
     # the admin relaxes the duplicate rule, then retries the parked response
     org.sandbox.app.salesforce.load({**org.sandbox.app.salesforce.dump(), "duplicate_rules": {"Lead": False}})
-    from connector.engine.run import Session
+    from connector.engine.wiring import Session
     from connector.adapters.transport import RetryPolicy
     with Session(org.settings("poi"), retry=RetryPolicy.fast()) as engine:
         report = engine.retry()
@@ -232,7 +232,7 @@ def test_expired_session_is_renewed_and_the_run_goes_on(org, credentials):
     settings = org.settings("unique", salesforce=credentials, sync={"batch_size": 20})
     settings = type(settings)(**{**settings.__dict__, "salesforce": type(settings.salesforce)(
         **{**settings.salesforce.__dict__, "access_token": None})})
-    from connector.engine.run import Session
+    from connector.engine.wiring import Session
     from connector.adapters.transport import RetryPolicy
     with Session(settings, retry=RetryPolicy.fast()) as engine:
         rotated = []
@@ -264,7 +264,7 @@ def test_deleted_campaign_parks_its_responses_with_the_reason(org):
     assert report.exit_code == 3
     # the admin maps the form to a live campaign, then retries: the person is not duplicated
     org.campaigns[1] = org.sf.insert("Campaign", {"Name": "Replacement"})
-    from connector.engine.run import Session
+    from connector.engine.wiring import Session
     from connector.adapters.transport import RetryPolicy
     with Session(org.settings("hybrid"), retry=RetryPolicy.fast()) as engine:
         assert engine.retry().status == "ok"

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from connector.engine.run import Engine, Session
+from connector.engine.wiring import Session
+from connector.engine.run import Engine
 from connector.errors import ApiError
 from connector.adapters.hubspot.forms import HubSpotClient
 from connector.core.model import Action, Outcome, Status, Submission
@@ -242,9 +243,9 @@ def _memory_at_each_batch(org, monkeypatch, **sync_args):
     sizes: list[tuple[int, int]] = []
     real = Engine._batch
 
-    def spy(self, batch, method, memory, planned, *args, **kwargs):
-        sizes.append((len(memory.people), len(planned)))
-        return real(self, batch, method, memory, planned, *args, **kwargs)
+    def spy(self, batch, method, memory, *args, **kwargs):
+        sizes.append((len(memory.people), len(memory.memberships)))
+        return real(self, batch, method, memory, *args, **kwargs)
 
     monkeypatch.setattr(Engine, "_batch", spy)
     report = org.sync("hybrid", sync={"batch_size": 2}, **sync_args)

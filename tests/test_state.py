@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from connector.errors import StateLocked
-from connector.core.model import Action, Outcome, Status
+from connector.core.model import AccountPick, Action, Enrichment, Outcome, OwnerPick, Status
 from connector.adapters.sqlite.ledger import HISTORY_INDEX, State, advance_watermark
 
 
@@ -103,9 +103,10 @@ def test_ledger_keeps_what_shaping_decided_but_no_field_values(tmp_path):
     state = State.open(tmp_path / "s.db")
     outcome = Outcome("c1", "f1", 1000, "bob@acme.com", Action.CREATE_LEAD, Status.APPLIED,
                       lead_id="00Q000000000001AAA",
-                      extra={"owner": {"id": "00G000000000001AAA", "rule": 1},
-                             "account": {"id": "001000000000001AAA", "name": "Acme", "how": "domain"},
-                             "task_id": "00T000000000001AAA", "changed_fields": ["Phone", "Title"]})
+                      enrichment=Enrichment(owner=OwnerPick("00G000000000001AAA", 1),
+                                            account=AccountPick("001000000000001AAA", "Acme", "domain"),
+                                            changed_fields=("Phone", "Title")),
+                      task_id="00T000000000001AAA")
     state.record_outcomes([outcome], "run-1")
     row = state.ledger("c1")
     assert (row["owner_id"], row["account_id"], row["account_match"], row["task_id"],
@@ -196,7 +197,7 @@ def test_a_batch_is_written_whatever_order_its_rows_arrive_in(tmp_path):
     ids = ["c9", "c1", "c5", "c3"]
     state.record_intents([outcome(cid, Status.PENDING, at=i) for i, cid in enumerate(ids)], "run-1")
     settled = [outcome(cid, at=i) for i, cid in enumerate(ids)]
-    settled[2].extra = {"changed_fields": ["Title"], "owner": {"id": "005X"}}
+    settled[2].enrichment = Enrichment(changed_fields=("Title",), owner=OwnerPick("005X", 1))
     state.record_outcomes(settled, "run-1", {"f1": 3})
     rows = {r["conversion_id"]: r for r in state.rows()}
     assert [r["conversion_id"] for r in state.rows()] == ids          # submitted_at order kept

@@ -9,7 +9,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from connector.engine.run import Session
+from connector.engine.wiring import Session
 from connector.adapters.sqlite.ledger import State
 from connector.adapters.transport import RetryPolicy
 from sync_helpers import EXT, Org

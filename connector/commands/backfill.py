@@ -22,7 +22,8 @@ from connector.adapters.salesforce.bulk import BulkWriter
 from connector.core.bulk_plan import (DEFAULT_BATCH_SIZE, DEFAULT_THRESHOLD, MAX_BATCH_SIZE, BulkPlan,
                         count_writes, split_batches)
 from connector.config.settings import Settings
-from connector.engine.run import RunReport, Session
+from connector.engine.wiring import Session
+from connector.engine.report import RunOptions, RunReport
 from connector.errors import ConfigError
 from connector.core.model import Method
 from connector.core.reconcile import parse_since, to_ms
@@ -88,12 +89,13 @@ def run_backfill(settings: Settings, *, since: str, dry_run: bool = False,
         writer = None
         refusal = BulkWriter.lead_refusal(engine.sf)
         notes = [refusal] if refusal else []
-        engine.keep_details = keep_details or dry_run   # a dry run's plan counts the lines
         if not dry_run:
             writer = BulkWriter(engine.sf, threshold=bulk_threshold, poll_interval=poll_interval,
                                 timeout=timeout)
-            engine.writer = writer
-        report = engine.backfill(to_ms(start), dry_run=dry_run, method=method)
+        # a dry run's plan counts the lines, so it keeps them whatever --json says
+        report = engine.backfill(to_ms(start), RunOptions(dry_run=dry_run, method=method,
+                                                          keep_details=keep_details or dry_run,
+                                                          writer=writer))
     plan = None
     if dry_run:
         plan = BulkPlan(bulk_threshold, leads_in_bulk=refusal is None)

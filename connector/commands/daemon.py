@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from connector.config.settings import Settings
-from connector.engine.run import Engine, RunReport
+from connector.engine.report import RunOptions, RunReport
 
 FAILED_STATUSES = frozenset({"aborted", "budget"})
 """Run statuses that count as a failure for backoff. ``partial`` (some responses parked) is
@@ -240,25 +240,20 @@ def serve(settings: Settings, *, interval_seconds: float, once: bool = False,
     refused at once, naming this one's pid and host (``StateLocked``); the kernel frees it
     if this process is killed, so a replacement starts without manual cleanup.
     """
-    from connector.adapters.hubspot.forms import HubSpotClient
-    from connector.core.normalise import load_mapping
-    from connector.adapters.salesforce.client import SalesforceClient
-    from connector.adapters.sqlite.ledger import State
+    from connector.engine.wiring import build_engine, open_state
 
     stop = StopFlag()
 
     def log(event: dict[str, Any]) -> None:
         emit(format_event(event, log_format))
 
-    state = State.open(settings.state_path)
+    state = open_state(settings)
     try:
         state.lock()
-        engine = Engine(settings, salesforce=SalesforceClient(settings.salesforce),
-                        hubspot=HubSpotClient(settings.hubspot), state=state,
-                        mapping=load_mapping(settings.mapping_path()))
-        engine.should_stop = stop
+        engine = build_engine(settings, state=state)
 
-        run = engine.run  # each run measures the org's API usage afresh
+        def run() -> RunReport:   # each run measures the org's API usage afresh
+            return engine.run(RunOptions(keep_details=True, should_stop=stop))
 
         restore = install_stop_signals(stop)
         try:

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from connector.config.settings import Settings, settings_from_dict
-from connector.engine.run import RunReport, Session
+from connector.engine.wiring import Session
+from connector.engine.report import RunReport
 from connector.core.model import Method
 from connector.render.run import render
 from connector.sandbox import Sandbox

@@ -29,7 +29,8 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from connector.config.settings import Settings
-from connector.engine.run import Engine, RunReport
+from connector.engine.report import RunReport
+from connector.engine.run import Engine
 from connector.adapters.hubspot.forms import HubSpotClient
 from connector.core.model import Submission
 from connector.core.reconcile import (Drift, FixPlan, Sources, compare, describe_plan, iso_ms, member_ids,
@@ -193,20 +194,19 @@ def _error(reply: dict[str, Any]) -> str:
 
 def open_session(settings: Settings, *, fix: bool) -> tuple[Reconciler, State]:
     """Build a Reconciler on the configured org; a fixing one holds the state lock first."""
-    from connector.core.normalise import load_mapping
+    from connector.engine.wiring import build_engine, clients, open_state
 
-    state = State.open(settings.state_path) if fix else State.open_read_only(settings.state_path)
+    state = open_state(settings, read_only=not fix)
     try:
         if fix:
             state.lock()
-        sf = SalesforceClient(settings.salesforce)
-        hs = HubSpotClient(settings.hubspot)
+        vendors = clients(settings)
 
         def engine() -> Engine:
-            return Engine(settings, salesforce=sf, hubspot=hs, state=state,
-                          mapping=load_mapping(settings.mapping_path()))
+            return build_engine(settings, state=state, vendors=vendors)
 
-        return Reconciler(settings, salesforce=sf, hubspot=hs, state=state, engine=engine), state
+        return Reconciler(settings, salesforce=vendors.salesforce, hubspot=vendors.hubspot,
+                          state=state, engine=engine), state
     except BaseException:
         state.close()
         raise

@@ -45,6 +45,9 @@ class RunMemory:
 
     people: dict[str, Target] = field(default_factory=dict)
     creators: dict[str, str] = field(default_factory=dict)   # conversion id -> email
+    # Memberships written or planned by this run, (campaign, record key) -> conversion id,
+    # so a repeat fill in a later batch shares the membership (``connector.core.plan``).
+    memberships: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def remember(self, email: str, target: Target) -> None:
         self.people[email] = target
@@ -75,9 +78,46 @@ class RunMemory:
         """
         self.people = {email: t for email, t in self.people.items() if t.id is None}
         self.creators = {cid: email for cid, email in self.creators.items() if email in self.people}
+        self.memberships.clear()
+
+    def forget_memberships_of(self, failed: set[str]) -> None:
+        """Memberships whose creating response failed: the next fill tries them again."""
+        for key in [k for k, cid in self.memberships.items() if cid in failed]:
+            del self.memberships[key]
 
     def copy(self) -> "RunMemory":
-        return RunMemory(dict(self.people), dict(self.creators))
+        return RunMemory(dict(self.people), dict(self.creators), dict(self.memberships))
+
+
+def needs_account(method: Method, match: Match | None, remembered: bool) -> bool:
+    """Whether the method will create a record for this person, so the Account their domain
+    or company matches matters: always under poi; under hybrid and unique only for a person
+    Salesforce does not know (an open Lead, or under unique a Contact) and this run has not
+    already created a record for."""
+    if method is Method.POI:
+        return True
+    known = match is not None and (match.lead is not None or
+                                   (method is Method.UNIQUE and match.contact is not None))
+    return not (known or remembered)
+
+
+def attachable_ids(method: Method, match: Match | None) -> set[str]:
+    """Records of this person a response may attach to under the method: the ones whose
+    campaign memberships the batch must know (found before deciding, so one lookup serves
+    every method of a what-if)."""
+    if match is None or method is Method.POI:
+        return set()
+    records = [match.lead] + ([match.contact] if method is Method.UNIQUE else [])
+    return {r.id for r in records if r is not None}
+
+
+def replan_is_safe(method: Method, *, keyed: bool) -> bool:
+    """Whether a batch whose write reply was lost can be decided again without duplicates.
+
+    Replanning finds a lost Lead by email (hybrid, unique) or by the external id (``keyed``,
+    any method). Under poi without the key a lost Lead cannot be told from an older one of
+    the same person, so the run stops and leaves the responses pending."""
+    return method is not Method.POI or keyed
 
 
 def decide(method: Method, response: Response, match: Match, *,

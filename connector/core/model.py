@@ -27,6 +27,15 @@ class Action(StrEnum):
     FAILED = "failed"                  # not applied; parked with a reason
 
 
+class MemberAction(StrEnum):
+    """What a response does about its campaign membership."""
+
+    CREATE = "create"      # a new CampaignMember
+    EXISTS = "exists"      # already a member (in Salesforce, or through an earlier response)
+    UPDATE = "update"      # a member that has not responded yet moves to the form's status
+    NONE = "none"          # no membership: the response failed
+
+
 class Status(StrEnum):
     PENDING = "pending"   # intent recorded, write not yet confirmed
     APPLIED = "applied"
@@ -106,6 +115,55 @@ class Decision:
     error_code: str | None = None
 
 
+@dataclass(frozen=True)
+class OwnerPick:
+    id: str | None
+    rule: int | str | None        # the routing rule's number, or "account owner"
+
+
+@dataclass(frozen=True)
+class AccountPick:
+    id: str
+    name: str
+    how: str                      # "domain" | "company"
+
+
+@dataclass(frozen=True)
+class TaskPick:
+    due: str | None
+    owner: str | None
+
+
+@dataclass
+class Enrichment:
+    """What shaping decided beyond the method: owner, matched Account, stage, follow-up
+    Task, the fields an update changes. Shown by --dry-run, kept by the ledger (names of
+    changed fields only: the ledger is an audit of decisions, not a copy of people's data)."""
+
+    owner: OwnerPick | None = None
+    account: AccountPick | None = None
+    stage: str | None = None
+    task: TaskPick | None = None
+    changed_fields: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.owner or self.account or self.stage or self.task or self.changed_fields)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.account is not None:
+            out["account"] = {"id": self.account.id, "name": self.account.name, "how": self.account.how}
+        if self.owner is not None:
+            out["owner"] = {"id": self.owner.id, "rule": self.owner.rule}
+        if self.stage:
+            out["stage"] = self.stage
+        if self.task is not None:
+            out["task"] = {"due": self.task.due, "owner": self.task.owner}
+        if self.changed_fields:
+            out["changed_fields"] = list(self.changed_fields)
+        return out
+
+
 @dataclass
 class Outcome:
     """What became of one response after the write (mutable while a batch is applied)."""
@@ -124,4 +182,5 @@ class Outcome:
     reason: str = ""
     error_code: str | None = None
     error: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    enrichment: Enrichment = field(default_factory=Enrichment)
+    task_id: str | None = None

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from connector.core.model import Action, Decision, Target
+from connector.core.model import Action, Decision, Enrichment, MemberAction, Target
 
 
 @dataclass(frozen=True)
@@ -77,13 +77,13 @@ class Step:
     """One response's line in the plan."""
 
     decision: Decision
-    member: str              # "create" | "exists" | "update" | "none"
+    member: MemberAction
     member_id: str | None = None
     member_note: str = ""
     via: str | None = None   # the response of this run whose membership this one shares
     changes: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)  # field -> (before, after)
     notes: tuple[str, ...] = ()   # owner, stage, task, matched account: one line each
-    extra: Mapping[str, Any] = field(default_factory=dict)              # the same, for the ledger
+    enrichment: Enrichment = field(default_factory=Enrichment)          # the same, for the ledger
 
 
 @dataclass
@@ -114,7 +114,7 @@ def plan_batch(decisions: Iterable[Decision], existing: Mapping[tuple[str, str],
     for decision in decisions:
         response, target = decision.response, decision.target
         if decision.action is Action.FAILED or response is None or target is None:
-            plan.steps.append(Step(decision, "none"))
+            plan.steps.append(Step(decision, MemberAction.NONE))
             continue
         if decision.action is Action.CREATE_LEAD and target.id is None:
             plan.leads.append(LeadWrite(decision.conversion_id, dict(response.lead_fields)))
@@ -129,19 +129,19 @@ def plan_batch(decisions: Iterable[Decision], existing: Mapping[tuple[str, str],
             if not found.has_responded and found.status != response.member_status:
                 plan.member_updates.append(MemberUpdate(decision.conversion_id, found.id,
                                                         response.member_status))
-                plan.steps.append(Step(decision, "update", found.id,
+                plan.steps.append(Step(decision, MemberAction.UPDATE, found.id,
                                        f"member status {found.status} -> {response.member_status}"))
             else:
-                plan.steps.append(Step(decision, "exists", found.id,
+                plan.steps.append(Step(decision, MemberAction.EXISTS, found.id,
                                        f"already a member ({found.status})"))
         elif earlier is not None:
-            plan.steps.append(Step(decision, "exists", None,
+            plan.steps.append(Step(decision, MemberAction.EXISTS, None,
                                    f"already a member through response {earlier} of this run",
                                    via=earlier))
         else:
             plan.members.append(MemberWrite(decision.conversion_id, response.campaign_id, target,
                                             response.member_status))
-            plan.steps.append(Step(decision, "create"))
+            plan.steps.append(Step(decision, MemberAction.CREATE))
         for key in keys:
             planned.setdefault(key, decision.conversion_id)
     return plan
@@ -164,7 +164,7 @@ def describe_step(step: Step) -> str:
         text = f"attach to the {target.sobject} this run creates"
     else:
         text = f"attach to {target.sobject.lower()} {target.id}"
-    if step.member in ("exists", "update"):
+    if step.member in (MemberAction.EXISTS, MemberAction.UPDATE):
         text += f"; {step.member_note}"
     return text
 
@@ -195,15 +195,15 @@ def step_json(step: Step, campaign_id: str | None = None) -> dict[str, Any]:
         "action": d.action.value,
         "target": None if target is None else {
             "sobject": target.sobject, "id": target.id, "new_lead_of": target.new_lead_of},
-        "member": step.member,
+        "member": step.member.value,
         "member_id": step.member_id,
-        "already_member": step.member == "exists",
+        "already_member": step.member is MemberAction.EXISTS,
         "reason": d.reason,
         "member_note": step.member_note,
         "error_code": d.error_code,
         "changes": {name: {"before": before, "after": after}
                     for name, (before, after) in step.changes.items()},
-        **dict(step.extra),
+        **step.enrichment.to_json(),
         "summary": describe_step(step),
         "details": describe_changes(step),
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from connector.engine.run import RunReport
+from connector.engine.report import RunReport
 
 COUNT_LABELS = (
     ("created_leads", "Leads created"),

@@ -288,7 +288,7 @@ class State:
         """The outcomes of rows whose intents this connection recorded (see _LEDGER_SETTLE)."""
         rows = [(o.action.value, o.status.value, o.lead_id, o.contact_id, o.member_id,
                  int(o.member_existed), o.reason, o.error_code, o.error, run_id, stamp,
-                 *_extra_columns(o.extra), o.conversion_id)
+                 *_extra_columns(o), o.conversion_id)
                 for o in sorted(outcomes, key=_by_key)]
         self.db.conn.executemany(_LEDGER_SETTLE, rows)
         self._intended.difference_update(o.conversion_id for o in outcomes)
@@ -303,7 +303,7 @@ class State:
         rows = [(o.conversion_id, o.form_id, o.submitted_at, o.email, o.campaign_id,
                  o.action.value, o.status.value, o.lead_id, o.contact_id, o.member_id,
                  int(o.member_existed), o.reason, o.error_code, o.error, 1, run_id, stamp,
-                 stamp, *_extra_columns(o.extra))
+                 stamp, *_extra_columns(o))
                 for o in sorted(outcomes, key=_by_key)]
         self.db.conn.executemany(_LEDGER_UPSERT.format(attempt=int(count_attempt)), rows)
 
@@ -481,15 +481,15 @@ class State:
 _NO_SHAPING = (None,) * len(_LEDGER_SHAPING)
 
 
-def _extra_columns(extra: Mapping[str, Any]) -> tuple[Any, ...]:
+def _extra_columns(outcome: Outcome) -> tuple[Any, ...]:
     """What shaping decided (owner, matched Account, Task, changed fields) as the ledger's
     ``_LEDGER_SHAPING`` columns, in that order.
 
     Only field *names* are kept: the ledger is an audit of decisions, not a copy of people's
     data."""
-    if not extra:
+    e = outcome.enrichment
+    if not (e or outcome.task_id):
         return _NO_SHAPING
-    account = extra.get("account") or {}
-    owner = extra.get("owner") or {}
-    return (owner.get("id"), account.get("id"), account.get("how"), extra.get("task_id"),
-            ",".join(extra.get("changed_fields") or ()) or None)
+    return (e.owner.id if e.owner else None, e.account.id if e.account else None,
+            e.account.how if e.account else None, outcome.task_id,
+            ",".join(e.changed_fields) or None)

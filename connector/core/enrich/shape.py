@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from connector.core.normalise import NOT_PROVIDED, FieldMapping, field_changes
-from connector.core.model import Action, Response, Target
+from connector.core.model import AccountPick, Action, Enrichment, OwnerPick, Response, Target, TaskPick
 from connector.core.plan import ContactWrite, LeadWrite, RecordUpdate, Step, TaskWrite, WritePlan
 from connector.core.enrich.routing import (Routing, facts_from, reassign_existing, route, stage_for, status_fields,
                       task_for)
@@ -84,11 +84,11 @@ class _Work:
         facts = facts_from(r, self.s.routing.score_field) if self.routes else None
         stage = stage_for(self.s.routing, facts) if facts is not None else None
         notes: list[str] = []
-        extra: dict[str, Any] = {}
+        extra = Enrichment()
         changes: dict[str, tuple[Any, Any]] = {}
         account = self.s.accounts.get(r.email)
         if account is not None:
-            extra["account"] = {"id": account.account_id, "name": account.name, "how": account.how}
+            extra.account = AccountPick(account.account_id, account.name, account.how)
             notes.append(f"account: {account.name} ({account.account_id}), matched by {account.how}"
                          + (f"; {account.note}" if account.note else ""))
         creating = target.id is None and target.new_lead_of == d.conversion_id
@@ -99,24 +99,24 @@ class _Work:
         elif d.action in (Action.ATTACH_LEAD, Action.ATTACH_CONTACT):
             changes = self._attach(r, target, stage, notes)
         if stage:
-            extra["stage"] = stage
+            extra.stage = stage
         self._task(r, target, stage, notes, extra)
         if self.s.routing.tasks is not None:    # the history a later Task of the batch lists
             self.seen.setdefault(r.email, []).append((r.submitted_at, self._form_name(r.form_id)))
         if changes:
-            extra["changed_fields"] = sorted(changes)
+            extra.changed_fields = tuple(sorted(changes))
         if not (changes or notes or extra):
             return step                          # most steps of a plain sync: nothing to add
-        return replace(step, changes=changes, notes=tuple(notes), extra=extra)
+        return replace(step, changes=changes, notes=tuple(notes), enrichment=extra)
 
     # -- new records -----------------------------------------------------------------------
     def _new_lead(self, r: Response, facts: Any, stage: str | None, account: "AccountMatch | None",
-                  notes: list[str], extra: dict[str, Any]) -> None:
+                  notes: list[str], extra: Enrichment) -> None:
         fields = self.creates[r.conversion_id]
         choice = route(self.s.routing, facts)
         if choice is not None:
             fields["OwnerId"] = choice.owner_id
-            extra["owner"] = {"id": choice.owner_id, "rule": choice.rule}
+            extra.owner = OwnerPick(choice.owner_id, choice.rule)
             notes.append(f"owner: {choice.owner or choice.owner_id} ({choice.why})")
         elif self.s.routing.mode == "assignment_rules":
             notes.append("owner: Salesforce's lead assignment rules (Sforce-Auto-Assign)")
@@ -129,7 +129,7 @@ class _Work:
             fields[self.s.account_field] = account.account_id
 
     def _new_contact(self, r: Response, account: "AccountMatch | None", notes: list[str],
-                     extra: dict[str, Any]) -> None:
+                     extra: Enrichment) -> None:
         fields = self.creates[r.conversion_id]
         if not fields.get("LastName"):
             fields["LastName"] = NOT_PROVIDED
@@ -138,7 +138,7 @@ class _Work:
             fields["AccountId"] = account.account_id
             if account.owner_id:
                 fields["OwnerId"] = account.owner_id   # the account's owner owns its people
-                extra["owner"] = {"id": account.owner_id, "rule": "account owner"}
+                extra.owner = OwnerPick(account.owner_id, "account owner")
                 notes.append(f"owner: {account.owner_id} (the Account's owner)")
         self.owners[f"new:{r.conversion_id}"] = fields.get("OwnerId")
 
@@ -194,7 +194,7 @@ class _Work:
 
     # -- hand-off --------------------------------------------------------------------------
     def _task(self, r: Response, target: Target, stage: str | None, notes: list[str],
-              extra: dict[str, Any]) -> None:
+              extra: Enrichment) -> None:
         if stage != "sales_ready" or self.s.routing.tasks is None:
             return
         owner = self._owner_of(target)
@@ -209,9 +209,8 @@ class _Work:
         if fields is None:
             return
         self.tasks.append(TaskWrite(r.conversion_id, fields, target))
-        extra["task"] = {"due": fields.get("ReminderDateTime") or fields.get("ActivityDate"),
-                         "owner": owner}
-        notes.append(f"task: {fields.get('Subject')!r} due {extra['task']['due']}"
+        extra.task = TaskPick(fields.get("ReminderDateTime") or fields.get("ActivityDate"), owner)
+        notes.append(f"task: {fields.get('Subject')!r} due {extra.task.due}"
                      + (f" for {owner}" if owner else ""))
 
     def _owner_of(self, target: Target) -> str | None:

@@ -1,0 +1,170 @@
+"""One batch, decided whole: responses and what Salesforce holds -> the writes to make.
+
+``decide_batch`` is the pure pipeline the engine runs for every batch, and the one a what-if
+runs once per method over the same facts: resolve each person against the Leads and
+Contacts found, match new people to Accounts, decide by the method (with the run's memory of
+what earlier responses created), settle campaign memberships, then shape each write (fields
+by the mapping's rules, owner, stage, follow-up Task). The engine gathers ``BatchFacts``
+(``connector.engine.gather``) and applies the ``WritePlan``; it decides nothing itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterable, Mapping, Sequence
+
+from connector.core.accounts import AccountMatch, AccountMatching, match_accounts
+from connector.core.enrich.routing import Routing
+from connector.core.enrich.shape import Shaping, shape
+from connector.core.methods import RunMemory, decide_all, needs_account
+from connector.core.model import Action, Decision, Match, MemberAction, Method, Record, Response, Submission
+from connector.core.normalise import FieldMapping, to_response
+from connector.core.plan import ExistingMember, Step, WritePlan, plan_batch
+from connector.core.resolve import created_for, resolve, rows_to_records
+from connector.core.schema import ObjectSchema
+from connector.errors import RecordError
+
+Row = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Landing:
+    """Where a mapped form's responses land: its campaign and the member status they get."""
+
+    campaign_id: str
+    member_status: str
+
+
+@dataclass(frozen=True)
+class BatchPolicy:
+    """What stays the same for every batch of a run: the configuration, with owner names
+    already turned into Ids and the org's describe read (the engine's preparation)."""
+
+    mapping: FieldMapping
+    routing: Routing
+    landings: Mapping[str, Landing]              # form id -> campaign and member status
+    accounts: AccountMatching = field(default_factory=AccountMatching)
+    external_id_field: str | None = None
+    on_multiple_matches: str = "oldest"
+    unique_prefers: str = "contact"
+    schema: Mapping[str, ObjectSchema] | None = None
+    form_names: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class People:
+    """What Salesforce holds for the batch's emails, resolved by the configured tie-break."""
+
+    matches: Mapping[str, Match] = field(default_factory=dict)
+    recovered: Mapping[str, Record] = field(default_factory=dict)   # conversion id -> own Lead
+    rows: Mapping[str, Row] = field(default_factory=dict)           # record id -> its fields
+
+
+@dataclass(frozen=True)
+class BatchFacts:
+    """Everything a batch's decision needs from outside, read once by the engine."""
+
+    responses: Sequence[Response]
+    rejected: Sequence[Decision]                 # failed normalisation: parked with the reason
+    order: Sequence[str]                         # conversion ids in submission order
+    people: People = field(default_factory=People)
+    account_rows: Sequence[Row] = ()             # Accounts the lookup terms found
+    member_rows: Sequence[Row] = ()              # CampaignMembers of the campaigns and records
+    history: Mapping[str, Sequence[tuple[int, str]]] = field(default_factory=dict)
+    now_ms: int = 0
+
+
+def normalise_batch(batch: Sequence[Submission], policy: BatchPolicy
+                    ) -> tuple[list[Response], list[Decision]]:
+    """Submissions -> responses; one that cannot be read is a failed decision, the rest go on."""
+    responses, rejected = [], []
+    for sub in batch:
+        landing = policy.landings[sub.form_id]   # only mapped forms are pulled
+        try:
+            responses.append(to_response(sub, policy.mapping, campaign_id=landing.campaign_id,
+                                         member_status=landing.member_status,
+                                         schema=policy.schema))
+        except RecordError as exc:
+            rejected.append(Decision(None, sub.conversion_id, Action.FAILED, None,
+                                     exc.message, exc.code))
+    return responses, rejected
+
+
+def know_people(responses: Sequence[Response], lead_rows: Iterable[Row], contact_rows: Iterable[Row],
+                policy: BatchPolicy) -> People:
+    """The lookups' rows as records, resolved per email; Leads an interrupted run created for
+    this batch's responses (found by the external id) are ``recovered``."""
+    lead_rows, contact_rows = list(lead_rows), list(contact_rows)
+    ext = policy.external_id_field
+    leads, contacts = rows_to_records(lead_rows, contact_rows, external_id_field=ext)
+    emails = {r.email for r in responses}
+    matches = resolve(emails, leads, contacts, choose=policy.on_multiple_matches)
+    batch_ids = {r.conversion_id for r in responses}
+    recovered = {cid: rec for cid, rec in created_for(leads).items() if cid in batch_ids}
+    return People(matches, recovered, {row["Id"]: row for row in [*lead_rows, *contact_rows]})
+
+
+def account_seekers(responses: Sequence[Response], people: People, method: Method,
+                    memory: RunMemory, settings: AccountMatching) -> dict[str, str | None]:
+    """The people (email -> company) whose new record may belong to an Account: the ones
+    the method will create a record for. Empty when account matching is off."""
+    if not settings.enabled:
+        return {}
+    return {r.email: r.lead_fields.get("Company") for r in responses
+            if needs_account(method, people.matches.get(r.email), r.email in memory.people)}
+
+
+def decide_batch(facts: BatchFacts, method: Method, memory: RunMemory, *,
+                 policy: BatchPolicy) -> WritePlan:
+    """The whole pure batch pipeline; ``memory`` carries what earlier batches of the run
+    created or planned and is updated with this batch's decisions."""
+    if not facts.responses:
+        return _in_order(WritePlan(), facts)
+    seekers = account_seekers(facts.responses, facts.people, method, memory, policy.accounts)
+    accounts: dict[str, AccountMatch] = (match_accounts(seekers, facts.account_rows, policy.accounts)
+                                         if seekers and facts.account_rows else {})
+    decisions = decide_all(method, facts.responses, facts.people.matches, memory,
+                           unique_prefers=policy.unique_prefers, recovered=facts.people.recovered,
+                           accounts=accounts, new_person=policy.accounts.new_person)
+    notes = {email: m.note for email, m in facts.people.matches.items() if m.note}
+    decisions = [_with_note(d, notes.get(d.response.email if d.response else "", ""))
+                 for d in decisions]
+    plan = plan_batch(decisions, existing_members(facts.member_rows), memory.memberships)
+    plan = shape(plan, Shaping(policy.mapping, policy.routing, facts.people.rows, accounts,
+                               policy.accounts.lead_field, policy.form_names, facts.history,
+                               facts.now_ms, policy.schema))
+    return _in_order(plan, facts)
+
+
+def existing_members(rows: Iterable[Row]) -> dict[tuple[str, str], ExistingMember]:
+    """CampaignMember rows keyed by (CampaignId, LeadId or ContactId)."""
+    existing: dict[tuple[str, str], ExistingMember] = {}
+    for row in rows:
+        member = ExistingMember(row["Id"], row.get("Status") or "", bool(row.get("HasResponded")))
+        for key in ("LeadId", "ContactId"):
+            if row.get(key):
+                existing[(row["CampaignId"], row[key])] = member
+    return existing
+
+
+def _in_order(plan: WritePlan, facts: BatchFacts) -> WritePlan:
+    """The plan's steps, rejected responses included, in the batch's submission order."""
+    order = {cid: i for i, cid in enumerate(facts.order)}
+    plan.steps = sorted(plan.steps + [Step(d, MemberAction.NONE) for d in facts.rejected],
+                        key=lambda step: order[step.decision.conversion_id])
+    return plan
+
+
+def _with_note(decision: Decision, note: str) -> Decision:
+    if not note:
+        return decision
+    return replace(decision, reason=f"{decision.reason} ({note})")
+
+
+def read_fields(policy: BatchPolicy, sobject: str) -> tuple[str, ...]:
+    """Fields whose current values the mapping's rules and routing compare against."""
+    fields = list(policy.mapping.read_fields(sobject)) + ["OwnerId"]
+    stages = policy.routing.stages
+    if sobject == "Lead" and stages is not None:
+        fields += ["Status"] + ([stages.date_field] if stages.date_field else [])
+    return tuple(fields)

@@ -1,0 +1,56 @@
+"""A batch's lookups, read once into ``BatchFacts`` for ``connector.core.batch.decide_batch``.
+
+Which people need an Account and which records' memberships matter are the methods' rules
+(``connector.core.methods``); this module only asks Salesforce and the ledger for them, one
+call per kind (each packed in a composite call by the client). Asked for several methods at
+once (a what-if), it reads the union, so three methods cost the lookups of one.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from connector.core.accounts import lookup_terms
+from connector.core.batch import (BatchFacts, BatchPolicy, account_seekers, know_people,
+                                  normalise_batch, read_fields)
+from connector.core.methods import RunMemory, attachable_ids
+from connector.core.model import Method, Submission
+
+
+class Gatherer:
+    def __init__(self, *, salesforce: Any, state: Any, clock: Callable[[], float]) -> None:
+        self.sf = salesforce
+        self.state = state
+        self.clock = clock
+
+    def gather(self, batch: Sequence[Submission], policy: BatchPolicy,
+               deciders: Sequence[tuple[Method, RunMemory]]) -> BatchFacts:
+        """The facts for deciding ``batch`` under each (method, that method's run memory)."""
+        responses, rejected = normalise_batch(batch, policy)
+        order = [sub.conversion_id for sub in batch]
+        now_ms = int(self.clock() * 1000)
+        if not responses:
+            return BatchFacts(responses, rejected, order, now_ms=now_ms)
+        emails = {r.email for r in responses}
+        lead_rows, contact_rows = self.sf.find_people(
+            emails, external_id_field=policy.external_id_field,
+            lead_fields=read_fields(policy, "Lead"), contact_fields=read_fields(policy, "Contact"))
+        people = know_people(responses, lead_rows, contact_rows, policy)
+        seekers: dict[str, str | None] = {}
+        record_ids = {record.id for record in people.recovered.values()}
+        for method, memory in deciders:
+            seekers.update(account_seekers(responses, people, method, memory, policy.accounts))
+            for r in responses:
+                record_ids |= attachable_ids(method, people.matches.get(r.email))
+        account_rows: list[dict[str, Any]] = []
+        terms = lookup_terms(seekers, policy.accounts) if seekers else None
+        if terms is not None and (terms.domains or terms.company_prefixes):
+            account_rows = self.sf.find_accounts(terms.domains, terms.company_prefixes)
+        member_rows = self.sf.find_members({r.campaign_id for r in responses}, record_ids)
+        history = {}
+        if policy.routing.tasks is not None:
+            names = policy.form_names
+            history = {email: [(at, names.get(form, form)) for at, form in moments]
+                       for email, moments in self.state.history(r.email for r in responses).items()}
+        return BatchFacts(responses, rejected, order, people=people, account_rows=account_rows,
+                          member_rows=member_rows, history=history, now_ms=now_ms)

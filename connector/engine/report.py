@@ -1,0 +1,87 @@
+"""What a run was asked to do (``RunOptions``) and what it did (``RunReport``)."""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable, Sequence
+
+from connector.core.model import Method, Submission
+
+Progress = Callable[[int, int], None]
+
+
+def _never() -> bool:
+    return False
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How one run goes, passed to it rather than set on a live engine.
+
+    ``keep_details`` keeps a line per response for --dry-run and --json; a scheduled run keeps
+    only counts, so its memory follows the batch, not the backlog. ``since_ms`` makes a
+    backfill pull every form from there instead of from its watermark. ``should_stop`` is
+    checked between batches: a daemon asked to stop finishes the batch in flight, records
+    it, and ends the run cleanly ("stopped"). ``writer`` writes Leads and members (create,
+    upsert, create_members): the client's collections by default, or a backfill's Bulk API
+    writer (``connector.adapters.salesforce.bulk``) past a size.
+    """
+
+    dry_run: bool = False
+    method: Method | None = None
+    keep_details: bool = True
+    since_ms: int | None = None
+    should_stop: Callable[[], bool] = _never
+    writer: Any = None
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    method: Method
+    dry_run: bool
+    status: str = "running"            # ok | stopped | partial | budget | aborted | crashed
+    error: str | None = None
+    counts: Counter[str] = field(default_factory=Counter)
+    responses: list[dict[str, Any]] = field(default_factory=list)
+    sf_calls: int = 0
+    hs_calls: int = 0
+    api_used: int | None = None
+    api_limit: int | None = None
+    seconds: float = 0.0
+
+    @property
+    def exit_code(self) -> int:
+        return {"ok": 0, "stopped": 0, "partial": 3, "budget": 4}.get(self.status, 1)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id, "method": self.method.value, "dry_run": self.dry_run,
+            "status": self.status, "exit_code": self.exit_code, "error": self.error,
+            "counts": dict(self.counts), "salesforce_calls": self.sf_calls,
+            "hubspot_calls": self.hs_calls,
+            "salesforce_api_usage": None if self.api_used is None else
+            {"used": self.api_used, "limit": self.api_limit},
+            "seconds": round(self.seconds, 3), "responses": self.responses,
+        }
+
+
+@dataclass
+class Batches:
+    """A run's responses in batches, oldest first; ``total`` is for progress."""
+
+    total: int
+    batches: Iterable[Sequence[Submission]]
+
+    @classmethod
+    def of(cls, submissions: Sequence[Submission], size: int) -> "Batches":
+        """Batches of submissions already in memory (retry, reconcile --fix)."""
+        ordered = sorted(submissions, key=lambda s: (s.submitted_at, s.conversion_id))
+        return cls(len(ordered), (ordered[i:i + size] for i in range(0, len(ordered), size)))
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("run-%Y%m%dT%H%M%S-") + secrets.token_hex(3)

@@ -1,0 +1,62 @@
+"""The one composition root: settings -> clients, state, mapping, engine.
+
+Every command that talks to the vendors builds them here (sync, retry, backfill, the daemon,
+reconcile, mappings check), so a new store or client is wired in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from connector.adapters.hubspot.forms import HubSpotClient
+from connector.adapters.salesforce.client import SalesforceClient
+from connector.adapters.sqlite.ledger import State
+from connector.adapters.transport import RetryPolicy
+from connector.core.normalise import load_mapping
+from connector.config.settings import Settings
+from connector.engine.report import Progress
+from connector.engine.run import Engine
+
+
+@dataclass
+class Clients:
+    salesforce: SalesforceClient
+    hubspot: HubSpotClient
+
+
+def clients(settings: Settings, *, retry: RetryPolicy | None = None) -> Clients:
+    retry = retry or RetryPolicy()
+    return Clients(SalesforceClient(settings.salesforce, retry=retry),
+                   HubSpotClient(settings.hubspot, retry=retry))
+
+
+def open_state(settings: Settings, *, read_only: bool = False) -> State:
+    """The ledger; read-only (never created or changed) for dry runs, status and previews."""
+    return State.open_read_only(settings.state_path) if read_only else State.open(settings.state_path)
+
+
+def build_engine(settings: Settings, *, state: State, vendors: Clients | None = None,
+                 retry: RetryPolicy | None = None, progress: Progress | None = None) -> Engine:
+    vendors = vendors or clients(settings, retry=retry)
+    return Engine(settings, salesforce=vendors.salesforce, hubspot=vendors.hubspot, state=state,
+                  mapping=load_mapping(settings.mapping_path()), progress=progress)
+
+
+class Session:
+    """Everything a run needs, built from Settings; closes the state when done."""
+
+    def __init__(self, settings: Settings, *, dry_run: bool = False, retry: Any = None,
+                 progress: Progress | None = None) -> None:
+        self.state = open_state(settings, read_only=dry_run)
+        try:
+            self.engine = build_engine(settings, state=self.state, retry=retry, progress=progress)
+        except BaseException:
+            self.state.close()
+            raise
+
+    def __enter__(self) -> Engine:
+        return self.engine
+
+    def __exit__(self, *exc: object) -> None:
+        self.state.close()
