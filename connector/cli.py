@@ -133,7 +133,8 @@ def backfill(config: str | None, since: str, dry_run: bool, as_json: bool, bulk_
 
     Exit codes as for sync; a rerun is a no-op (the ledger holds every response).
     """
-    from connector.commands.backfill import render_bulk, run_backfill
+    from connector.commands.backfill import run_backfill
+    from connector.render.backfill import render_bulk
     from connector.config.settings import load_settings
     from connector.render.run import render
 
@@ -241,7 +242,8 @@ def status(config: str | None, as_json: bool, html_path: Path | None) -> None:
     """Sync health from the local state: last runs, watermarks, parked failures, API usage,
     and whether a daemon holds the lock. Makes no API call, so needs no token."""
     from connector.config.settings import load_settings
-    from connector.commands.status import gather, render_text
+    from connector.commands.status import gather
+    from connector.render.status_text import render_text
     from connector.render.status_html import render_html
 
     summary = gather(load_settings(config, require_secrets=False))

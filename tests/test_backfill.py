@@ -13,13 +13,14 @@ import pytest
 from click.testing import CliRunner
 
 import connector.adapters.salesforce.bulk as bulk
-from connector.commands.backfill import render_bulk, run_backfill
+from connector.commands.backfill import run_backfill
+from connector.render.backfill import render_bulk
 from connector.cli import main
 from connector.engine.wiring import Session
 from connector.sandbox import Sandbox
 from connector.adapters.sqlite.ledger import State
 from connector.adapters.transport import RetryPolicy, TransientError
-from sync_helpers import EXT, T0, Org
+from sync_helpers import EXT, Org
 
 FORMS = 4          # the last form's campaign is deleted: its members fail and are parked
 TIME_FIELD = re.compile(r"(Date|Modstamp)$")

@@ -24,7 +24,8 @@ import pytest
 from click.testing import CliRunner
 
 from connector.cli import main
-from connector.commands.daemon import (Daemon, Schedule, StopFlag, format_event, next_delay, parse_interval,
+from connector.render.daemon_log import format_event
+from connector.commands.daemon import (Daemon, Schedule, StopFlag, next_delay, parse_interval,
                               run_event)
 from connector.engine.report import RunReport
 from connector.errors import ConfigError

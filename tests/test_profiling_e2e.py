@@ -220,7 +220,6 @@ def test_an_existing_leads_owner_is_left_alone(org, people):
 
 def test_an_unknown_owner_name_is_a_config_error(org, people):
     from connector.engine.wiring import Session
-    from connector.errors import ConfigError
     from connector.adapters.transport import RetryPolicy
 
     org.fill(0, "a@b.com")

@@ -14,9 +14,10 @@ from click.testing import CliRunner
 from connector.cli import main
 from connector.errors import ConfigError
 from connector.core.model import Submission
-from connector.core.reconcile import (Sources, compare, describe_plan, merge_targets, parse_since,
-                                 plan_fixes, render, survivor, unmatched, unread_masters,
+from connector.core.reconcile import (Sources, compare, merge_targets, parse_since,
+                                 plan_fixes, survivor, unmatched, unread_masters,
                                  window_emails)
+from connector.render.reconcile import describe_plan, render
 from connector.sandbox import Sandbox
 from connector.adapters.sqlite.ledger import State
 from sync_helpers import Org

@@ -19,7 +19,6 @@ process exits 0.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -29,6 +28,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from connector.core.counts import RUN_COUNTS
+from connector.render.daemon_log import format_event
 from connector.config.settings import Settings
 from connector.engine.report import RunOptions, RunReport
 
@@ -75,15 +76,13 @@ def parse_interval(text: str) -> int:
 
 # -- the log line (pure) -------------------------------------------------------------------
 
-RUN_COUNTS = ("pulled", "created_leads", "attached", "already_member", "failed", "skipped")
-
 
 def run_event(report: RunReport, *, failures: int, next_in: float | None, now: datetime) -> dict[str, Any]:
     """One run as a JSON-able event: what a log shipper or an alert rule needs, no secret."""
     return {
         "ts": now.isoformat(timespec="seconds"), "event": "run", "run_id": report.run_id,
         "status": report.status, "method": report.method.value,
-        "counts": {k: int(report.counts.get(k, 0)) for k in RUN_COUNTS},
+        "counts": {k.value: int(report.counts.get(k, 0)) for k in RUN_COUNTS},
         "salesforce_calls": report.sf_calls, "hubspot_calls": report.hs_calls,
         "salesforce_api_usage": None if report.api_used is None else
         {"used": report.api_used, "limit": report.api_limit},
@@ -91,39 +90,6 @@ def run_event(report: RunReport, *, failures: int, next_in: float | None, now: d
         "consecutive_failures": failures,
         "next_run_in": None if next_in is None else round(next_in, 1),
     }
-
-
-def format_event(event: dict[str, Any], log_format: str) -> str:
-    """A daemon event as one line: JSON, or words for a person reading the journal."""
-    if log_format == "json":
-        return json.dumps(event, sort_keys=True)
-    kind = event.get("event")
-    if kind != "run":
-        details = " ".join(f"{k}={v}" for k, v in event.items() if k not in ("ts", "event", "message"))
-        return f"{event['ts']} {event.get('message') or kind}" + (f" ({details})" if details else "")
-    c = event["counts"]
-    usage = event["salesforce_api_usage"]
-    parts = [f"{event['ts']} {event['run_id']} {event['status']}",
-             f"pulled {c['pulled']}, created {c['created_leads']}, attached {c['attached']}, "
-             f"already members {c['already_member']}, failed {c['failed']}, skipped {c['skipped']}",
-             f"calls sf {event['salesforce_calls']} hs {event['hubspot_calls']}"
-             + (f" (org usage {usage['used']}/{usage['limit']})" if usage else ""),
-             f"{event['seconds']:.2f}s"]
-    if event.get("error"):
-        parts.append(f"error: {event['error']}")
-    if event["consecutive_failures"]:
-        parts.append(f"{event['consecutive_failures']} failed in a row, backing off")
-    if event.get("next_run_in") is not None:
-        parts.append(f"next in {_human_seconds(event['next_run_in'])}")
-    return " · ".join(parts)
-
-
-def _human_seconds(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f}s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f}m"
-    return f"{seconds / 3600:.1f}h"
 
 
 # -- the loop ------------------------------------------------------------------------------

@@ -22,10 +22,11 @@ from connector.core.enrich.routing import TaskKey, task_key
 from connector.core.methods import RunMemory, replan_is_safe
 from connector.core.model import Action, Method, Outcome, Status, Submission
 from connector.core.normalise import FieldMapping
-from connector.core.plan import Step, WritePlan, step_json
+from connector.core.plan import Step, WritePlan
 from connector.core.watermarks import advance_watermark
 from connector.engine.apply import Applier
 from connector.engine.gather import Gatherer
+from connector.render.steps import step_json
 from connector.engine.report import Batches, Progress, RunOptions, RunReport, new_run_id
 from connector.errors import ApiError, BudgetExhausted, LeadsyncError
 

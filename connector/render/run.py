@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from connector.core.counts import Count
 from connector.engine.report import RunReport
 
 COUNT_LABELS = (
-    ("created_leads", "Leads created"),
-    ("created_contacts", "Contacts created at a matched Account"),
-    ("attached", "attached to an existing record"),
-    ("already_member", "already a campaign member"),
-    ("failed", "failed (parked, see the reasons)"),
-    ("skipped", "already in the ledger (skipped)"),
+    (Count.CREATED_LEADS, "Leads created"),
+    (Count.CREATED_CONTACTS, "Contacts created at a matched Account"),
+    (Count.ATTACHED, "attached to an existing record"),
+    (Count.ALREADY_MEMBER, "already a campaign member"),
+    (Count.FAILED, "failed (parked, see the reasons)"),
+    (Count.SKIPPED, "already in the ledger (skipped)"),
 )
 
 
@@ -30,7 +31,7 @@ def render(report: RunReport, *, detail: bool) -> str:
                 lines.append(f"  {'':<36}   why: {r['reason']}")
             for detail_line in r.get("details") or ():
                 lines.append(f"  {'':<36}   {detail_line}")
-    total = report.counts.get("pulled", 0)
+    total = report.counts.get(Count.PULLED, 0)
     lines.append(f"  {total} new response(s):")
     for key, label in COUNT_LABELS:
         if report.counts.get(key):
