@@ -57,11 +57,13 @@ class QueryJob:
     header: list[str] = field(default_factory=list)
     rows: list[list[str]] = field(default_factory=list)
     error_message: str | None = None
+    created_by: str = ""
 
     def info(self, *, full: bool) -> dict[str, Any]:
         out: dict[str, Any] = {
             "id": self.id, "operation": self.operation, "object": self.object,
-            "createdById": "", "createdDate": self.created, "systemModstamp": self.modstamp,
+            "createdById": self.created_by, "createdDate": self.created,
+            "systemModstamp": self.modstamp,
             "state": self.state, "concurrencyMode": "Parallel", "contentType": "CSV",
             "apiVersion": float(self.api_version), "lineEnding": self.line_ending,
             "columnDelimiter": next(k for k, v in DELIMITERS.items() if v == self.delimiter),
@@ -160,7 +162,8 @@ class BulkQueryApi:
         now = _now()
         sobject = self.sf.store.sobject_name(parsed.sobject) or parsed.sobject
         job = QueryJob(make_id("750", 10_000 + self._seq), operation, sobject, text,
-                       req.params["version"], line_ending, delimiter, now, modstamp=now)
+                       req.params["version"], line_ending, delimiter, now, modstamp=now,
+                       created_by=self.sf.store.api_user_id)
         self.jobs[job.id] = job
         return Response.json(200, job.info(full=False))
 
