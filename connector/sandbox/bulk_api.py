@@ -25,7 +25,7 @@ the rows left appear in no result file. Processed rows are never rolled back.
 
 Result files are not paged: the ingest result resources take no parameters and return every
 row ("Get Job Successful Record Results" and its siblings); only query jobs page with
-``Sforce-Locator``, and those are not emulated.
+``Sforce-Locator`` (see :mod:`bulk_query`).
 
 Empty CSV values leave a field alone, as in Salesforce; ``#N/A`` sets it to null.
 """

@@ -97,9 +97,15 @@ class Router:
         self.routes: list[Route] = []
 
     def add(self, method: str, pattern: str, handler: Handler, *, family: str,
-            auth: str | None) -> None:
+            auth: str | None, first: bool = False) -> None:
+        """Add a route; ``first`` puts it ahead of those already added (a specific path that a
+        generic pattern, such as ``/sobjects/{sobject}/``, would otherwise catch)."""
         regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern)
-        self.routes.append(Route(method.upper(), re.compile(f"^{regex}$"), handler, family, auth))
+        route = Route(method.upper(), re.compile(f"^{regex}$"), handler, family, auth)
+        if first:
+            self.routes.insert(0, route)
+        else:
+            self.routes.append(route)
 
     def match(self, method: str, path: str) -> tuple[Route | None, dict[str, str], bool]:
         """Return (route, params, path_known); path_known tells 404 from 405."""

@@ -72,6 +72,14 @@ class SalesforceApi:
         self._register()
         from .bulk_api import BulkApi
         self.bulk = BulkApi(self)  # Bulk API 2.0 ingest jobs, on the same store and meter
+        # Identity (userinfo, the id URL, Organization), the query front (columns=true, the
+        # SOQL length limit) and Bulk API 2.0 query jobs: see those modules.
+        from .bulk_query import BulkQueryApi
+        from .query_front import QueryFront
+        from .sf_identity import Identity
+        self.identity = Identity(self, ORG_ID)
+        self.front = QueryFront(self, self.identity)
+        self.bulk_query = BulkQueryApi(self, self.front.run_all)
 
     # -- routes -------------------------------------------------------------------------
     def _register(self) -> None:
@@ -83,8 +91,8 @@ class SalesforceApi:
         data = [
             ("GET", "/?", self._resources, "versions"),
             ("GET", "/limits/?", self._limits, "limits"),
-            ("GET", "/query/?", lambda q: self._query(q, False), "query"),
-            ("GET", "/queryAll/?", lambda q: self._query(q, True), "query"),
+            ("GET", "/query/?", lambda q: self.front.query(q, False), "query"),
+            ("GET", "/queryAll/?", lambda q: self.front.query(q, True), "query"),
             ("GET", "/query/{locator}/?", self._query_more, "query"),
             ("GET", "/queryAll/{locator}/?", self._query_more, "query"),
             ("GET", "/sobjects/?", self._global_describe, "describe"),
@@ -177,6 +185,7 @@ class SalesforceApi:
             self.credentials = {k: str(v) for k, v in creds.items()}
             self._cursors.clear()
             self.bulk.reset()
+            self.bulk_query.reset()
 
     def dump(self) -> dict[str, Any]:
         with self.app.lock:
@@ -193,6 +202,7 @@ class SalesforceApi:
             self.credentials = {}
             self._cursors.clear()
             self.bulk.reset()
+            self.bulk_query.reset()
 
     # -- Python helpers (tests, demo) ---------------------------------------------------
     def records(self, sobject: str) -> list[dict[str, Any]]:
@@ -367,8 +377,12 @@ class SalesforceApi:
 
     def _resources(self, req: Request) -> Response:
         base = f"/services/data/v{req.params['version']}"
-        return Response.json(200, {name: f"{base}/{name}" for name in (
-            "sobjects", "query", "queryAll", "limits", "composite", "search", "recent")})
+        # Only what the sandbox answers (search/ and recent/ are not emulated); identity is the
+        # absolute id URL, as in "List Available REST Resources".
+        out = {name: f"{base}/{name}" for name in (
+            "sobjects", "query", "queryAll", "limits", "composite")}
+        out["identity"] = self.identity.identity_url()
+        return Response.json(200, out)
 
     def _limits(self, req: Request) -> Response:
         def pair(mx: int, remaining: int) -> dict[str, int]:
@@ -377,7 +391,7 @@ class SalesforceApi:
             "DailyApiRequests": pair(self.api_limit, self.api_limit - self.api_used),
             "DailyAsyncApexExecutions": pair(250000, 250000),
             "DailyBulkApiBatches": pair(15000, 15000 - self.bulk.batches_used),
-            "DailyBulkV2QueryJobs": pair(10000, 10000),
+            "DailyBulkV2QueryJobs": pair(10000, 10000 - self.bulk_query.jobs_used),
             "DataStorageMB": pair(5, 5),
             "SingleEmail": pair(5000, 5000),
         })
@@ -396,7 +410,8 @@ class SalesforceApi:
     def _global_describe(self, req: Request) -> Response:
         version = req.params["version"]
         return Response.json(200, {"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": [
-            self._sobject_summary(o, version) for o in self.store.objects.values()]})
+            self._sobject_summary(o, version) for o in self.store.objects.values()] + [
+            self.front.summary(version)]})
 
     def _basic_info(self, req: Request) -> Response:
         obj = self.store.schema(self._param(req, "sobject"))

@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Mapping
 
+from . import wire
 from .http import Request, Response, Router
 
 
@@ -112,8 +113,17 @@ class _Handler(BaseHTTPRequestHandler):
         return  # the sandbox is quiet; counters say what happened
 
     def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        refused = wire.oversized(self.raw_requestline, self.path, self.headers)
+        if refused is None:
+            try:
+                body = wire.read_body(self.rfile, self.headers)
+            except wire.BadFraming as exc:
+                # The body's end is unknown, so nothing after it can be read: reply and close.
+                refused = Response.text(400, f"bad request body: {exc}")
+        if refused is not None:
+            self.close_connection = True
+            self._send(refused, close=True)
+            return
         req = Request.build(self.command, self.path, self.headers, body)
         try:
             result = self.app.handle(req)
@@ -128,12 +138,17 @@ class _Handler(BaseHTTPRequestHandler):
                 pass
             return
         assert isinstance(result, Response)
+        self._send(result)
+
+    def _send(self, result: Response, close: bool = False) -> None:
         self.send_response(result.status)
         headers = dict(result.headers)
         headers.setdefault("Content-Type", "application/json;charset=UTF-8")
         for name, value in headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(result.body)))
+        if close:
+            self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(result.body)
