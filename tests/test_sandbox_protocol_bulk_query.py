@@ -9,7 +9,7 @@ import pytest
 import requests
 from simple_salesforce import Salesforce
 
-from connector.transport import session_for
+from connector.adapters.transport import session_for
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from simple_salesforce import Salesforce
 
 from connector.sandbox import soql
 from connector.sandbox.sf_store import SfError
-from connector.transport import session_for
+from connector.adapters.transport import session_for
 
 
 def _get(sandbox, path: str, **params):
