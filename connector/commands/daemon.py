@@ -241,7 +241,7 @@ def serve(settings: Settings, *, interval_seconds: float, once: bool = False,
     if this process is killed, so a replacement starts without manual cleanup.
     """
     from connector.adapters.hubspot.forms import HubSpotClient
-    from connector.core.normalise import load_mapping
+    from connector.config.mapping_file import load_mapping
     from connector.adapters.salesforce.client import SalesforceClient
     from connector.adapters.sqlite.ledger import State
 

@@ -32,9 +32,10 @@ from connector.config.settings import Settings
 from connector.engine.run import Engine, RunReport
 from connector.adapters.hubspot.forms import HubSpotClient
 from connector.core.model import Submission
-from connector.core.reconcile import (Drift, FixPlan, Sources, compare, describe_plan, iso_ms, member_ids,
-                        merge_targets, parse_since, plan_fixes, record_of, render, to_ms, unmatched,
+from connector.core.reconcile import (Drift, FixPlan, Sources, compare, describe_plan, member_ids,
+                        merge_targets, parse_since, plan_fixes, record_of, render, unmatched,
                         unread_masters, window_emails)
+from connector.core.timefmt import iso_ms, to_ms
 from connector.adapters.salesforce.client import MEMBER_FIELDS, SalesforceClient, chunk_for_query, result_error
 from connector.adapters.sqlite.ledger import State
 
@@ -193,7 +194,7 @@ def _error(reply: dict[str, Any]) -> str:
 
 def open_session(settings: Settings, *, fix: bool) -> tuple[Reconciler, State]:
     """Build a Reconciler on the configured org; a fixing one holds the state lock first."""
-    from connector.core.normalise import load_mapping
+    from connector.config.mapping_file import load_mapping
 
     state = State.open(settings.state_path) if fix else State.open_read_only(settings.state_path)
     try:

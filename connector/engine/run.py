@@ -25,7 +25,7 @@ from connector.core.model import Action, Decision, Method, Outcome, Response, St
 from connector.core.plan import ExistingMember, Step, WritePlan, plan_batch, step_json
 from connector.core.enrich.shape import Shaping, shape
 from connector.core.resolve import created_for, resolve, rows_to_records
-from connector.core.enrich.routing import TaskKey, task_key, tasks_found
+from connector.core.enrich.tasks import TaskKey, task_key, tasks_found
 from connector.adapters.salesforce.client import AmbiguousWrite, SalesforceClient, result_error
 from connector.adapters.sqlite.ledger import State, advance_watermark
 from connector.adapters.transport import TransientError
@@ -264,7 +264,7 @@ class Engine:
         configuration uses it, so a plain sync spends no call on them."""
         if self._prepared:
             return
-        from connector.core.enrich.routing import owner_names, split_owner_names, with_owner_ids
+        from connector.core.enrich.owners import owner_names, split_owner_names, with_owner_ids
 
         names = owner_names(self.routing)
         if names:
@@ -814,7 +814,7 @@ class Session:
 
     def __init__(self, settings: Settings, *, dry_run: bool = False, retry: Any = None,
                  progress: Progress | None = None) -> None:
-        from connector.core.normalise import load_mapping
+        from connector.config.mapping_file import load_mapping
         from connector.adapters.transport import RetryPolicy
 
         retry = retry or RetryPolicy()
