@@ -18,7 +18,8 @@ from simple_salesforce import Salesforce, format_soql
 
 from connector.config.settings import Settings
 from connector.adapters.hubspot.forms import HubSpotClient
-from connector.core.normalise import load_mapping, to_response
+from connector.config.mapping_file import load_mapping
+from connector.core.normalise import to_response
 from connector.errors import RecordError
 from connector.adapters.transport import session_for
 

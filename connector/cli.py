@@ -301,7 +301,7 @@ def mappings_check(config: str | None, as_json: bool) -> None:
     are found.
     """
     from connector.config.settings import load_settings
-    from connector.core.normalise import load_mapping
+    from connector.config.mapping_file import load_mapping
     from connector.core.mapping_check import check_mapping, check_routing, check_task_key, has_errors
     from connector.adapters.salesforce.client import SalesforceClient
     from connector.core.schema import schema_from_describes

@@ -9,9 +9,16 @@ once), then the copy inside the installed package.
 
 from __future__ import annotations
 
+import json
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from connector.errors import ConfigError
+from connector.core.domains import FreeMailList, parse_free_mail
+from connector.errors import ConfigError, LeadsyncError
+
+GEO_DATA_FILE = "countries.json"   # country and state names: read by connector.core.geo
+FREE_MAIL_FILE = "freemail.txt"    # free-mail domains: read by connector.core.accounts
 
 _HERE = Path(__file__).resolve().parent
 SEARCH_DIRS: tuple[Path, ...] = (
@@ -47,3 +54,27 @@ def shipped_file(name: str) -> Path:
         if candidate.is_file():
             return candidate
     raise ShippedFileMissing(name, looked)
+
+
+# -- the shipped data, read -----------------------------------------------------------------
+# The pure rooms (connector.core.geo, connector.core.accounts) index and compare this data;
+# reading the files is kept here, beside the lookup of where they are.
+
+def geo_data() -> dict[str, Any]:
+    """The parsed ``countries.json``: ``countries`` and ``states`` (see connector.core.geo)."""
+    data: dict[str, Any] = json.loads(shipped_file(GEO_DATA_FILE).read_text(encoding="utf-8"))
+    return data
+
+
+@lru_cache(maxsize=4)
+def load_free_mail(path: str | Path | None = None) -> FreeMailList:
+    """Read a free-mail list once per process (cached by path); by default the shipped one,
+    looked up on first use so an installed copy finds it too."""
+    if path is None:
+        path = shipped_file(FREE_MAIL_FILE)
+    try:
+        return parse_free_mail(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        # Failing loudly beats matching every gmail.com person to an Account that once
+        # typed gmail.com as its Website.
+        raise LeadsyncError(f"the free-mail list is missing: {path}") from None

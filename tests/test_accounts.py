@@ -7,23 +7,25 @@ import time
 
 import pytest
 
+from connector.config.accounts import parse_account_matching
 from connector.core.accounts import (
     AccountMatch,
     AccountMatching,
     LookupTerms,
     company_prefixes,
-    email_domain,
     is_free_mail,
-    load_free_mail,
     lookup_terms,
     match_accounts,
     normalise_company,
+)
+from connector.core.domains import (
+    email_domain,
     normalise_domain,
-    parse_account_matching,
     parse_free_mail,
     registrable_domain,
     website_domain,
 )
+from connector.shipped import load_free_mail
 from connector.errors import ConfigError
 
 ON = AccountMatching(enabled=True)

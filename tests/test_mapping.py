@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from connector.errors import ConfigError, RecordError
-from connector.core.normalise import (NOT_PROVIDED, FieldMapping, FieldSpec, MappingError, field_changes,
-                               is_blank, load_mapping, parse_mapping, to_response)
+from connector.config.mapping_file import MappingError, load_mapping, parse_mapping
+from connector.core.normalise import NOT_PROVIDED, FieldMapping, FieldSpec, field_changes, is_blank, to_response
 from connector.core.model import Submission
 from connector.core.schema import FieldInfo, ObjectSchema, PicklistValue
 

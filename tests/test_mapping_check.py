@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from connector.cli import main
 from connector.config.settings import settings_from_dict
-from connector.core.normalise import parse_mapping
+from connector.config.mapping_file import parse_mapping
 from connector.core.mapping_check import Problem, check_mapping, has_errors
 from connector.adapters.salesforce.client import SalesforceClient
 from connector.sandbox import Sandbox
@@ -84,7 +84,7 @@ def test_schema_from_the_sandbox_describe(sandbox):
 
 
 def test_the_default_mapping_is_clean_against_the_sandbox_org(sandbox):
-    from connector.core.normalise import load_mapping
+    from connector.config.mapping_file import load_mapping
     mapping = load_mapping(ROOT / "mappings" / "default.toml")
     for picklists in (False, True):
         sandbox.app.salesforce.set_state_country_picklists(picklists)
@@ -222,7 +222,7 @@ def test_cli_check_a_broken_file_is_exit_2_with_the_line(org, tmp_path):
 ])
 def test_routing_stages_against_the_lead(sandbox, stages, expected):
     from connector.core.mapping_check import check_routing
-    from connector.core.enrich.routing import parse_routing
+    from connector.config.routing import parse_routing
 
     routing = parse_routing({"score_field": "score", "stages": {"sales_ready_score": 80, **stages}})
     problems = check_routing(routing, schema_from_describes(describe(sandbox))["Lead"])
@@ -231,7 +231,7 @@ def test_routing_stages_against_the_lead(sandbox, stages, expected):
 
 def test_routing_without_stages_or_describe_has_nothing_to_check(sandbox):
     from connector.core.mapping_check import check_routing
-    from connector.core.enrich.routing import parse_routing
+    from connector.config.routing import parse_routing
 
     lead = schema_from_describes(describe(sandbox))["Lead"]
     assert check_routing(parse_routing(None), lead) == []
@@ -280,7 +280,7 @@ def describe_task(sandbox: Sandbox, field: Any = "default") -> ObjectSchema:
 ])
 def test_routing_tasks_against_the_task(sandbox, field, expected):
     from connector.core.mapping_check import check_task_key
-    from connector.core.enrich.routing import parse_routing
+    from connector.config.routing import parse_routing
 
     routing = parse_routing({"score_field": "score", "tasks": {"sla": "4h"},
                              "stages": {"sales_ready": "Working - Contacted", "sales_ready_score": 80}})

@@ -94,7 +94,7 @@ from pathlib import Path
 import connector
 from connector.core.accounts import AccountMatching, is_free_mail
 from connector.config.settings import settings_from_dict
-from connector.core.normalise import load_mapping
+from connector.config.mapping_file import load_mapping
 from connector.shipped import shipped_file
 from connector.core.transforms import Target, apply_transforms
 

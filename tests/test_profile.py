@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from connector.core.accounts import AccountMatch
-from connector.core.normalise import parse_mapping
+from connector.config.mapping_file import parse_mapping
 from connector.core.methods import RunMemory, decide_all
 from connector.core.model import Action, Match, Method, Record, Response
 from connector.core.plan import plan_batch
 from connector.core.enrich.shape import Shaping, shape
-from connector.core.enrich.routing import parse_routing, with_owner_ids
+from connector.config.routing import parse_routing
+from connector.core.enrich.owners import with_owner_ids
 
 BOB = "bob@acme.example"
 LEAD = Record("00Q000000000001AAA", "Lead", BOB)

@@ -9,12 +9,14 @@ import pytest
 
 from connector.errors import ConfigError
 from connector.core.model import Response
-from connector.core.enrich.routing import (
-    NURTURE, SALES_READY, OwnerChoice, Routing, RoutingFacts, country_key, describe_routing,
-    facts_from, owner_names, parse_routing, parse_sla, reassign_existing, route,
-    split_owner_names, stage_for, state_key, status_change, status_fields, task_for, task_key,
-    tasks_found, to_id18, with_owner_ids,
-)
+from connector.config.routing import parse_routing, parse_sla
+from connector.core.enrich.owners import (OwnerChoice, owner_names, reassign_existing, route,
+                                          split_owner_names, with_owner_ids)
+from connector.core.enrich.routing import Routing, RoutingFacts, describe_routing, facts_from
+from connector.core.enrich.stages import NURTURE, SALES_READY, stage_for, status_change, status_fields
+from connector.core.enrich.tasks import task_for, task_key, tasks_found
+from connector.core.geo import country_key, state_key
+from connector.core.ids import to_id18
 from connector.core.schema import ObjectSchema, schema_from_describe
 
 DEMO = "form-demo"            # "request a demo": sales-ready
@@ -158,9 +160,10 @@ def test_country_key(text, key):
     assert country_key(text) == key
 
 
-@pytest.mark.parametrize("text,key", [("CA", "CA"), ("California", "CA"), ("new york", "NY"),
-                                      ("Québec", "QC"), ("Bavaria", "bavaria")])
+@pytest.mark.parametrize("text,key", [("CA", "US-CA"), ("California", "US-CA"), ("new york", "US-NY"),
+                                      ("Québec", "CA-QC"), ("Bavaria", "bavaria")])
 def test_state_key(text, key):
+    """A known state's key carries its country (WA is US-WA or AU-WA); see tests/test_geo.py."""
     assert state_key(text) == key
 
 

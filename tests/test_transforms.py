@@ -7,8 +7,9 @@ import base64
 import pytest
 
 from connector.core.schema import FieldInfo, ObjectSchema, PicklistValue, valid_for
-from connector.core.transforms import (TRANSFORMS, Dropped, Target, apply_transforms, country, country_code,
-                                  geo, map_value, normalise_place, phone, state, trim, truncate)
+from connector.core.geo import country_code, geo, normalise_place
+from connector.core.transforms import (TRANSFORMS, Dropped, Target, apply_transforms, country, map_value, phone,
+                                       state, trim, truncate)
 
 PLAIN = Target("Lead", "X")
 

@@ -26,7 +26,8 @@ from connector.engine.wiring import Session
 from connector.engine.report import RunOptions, RunReport
 from connector.errors import ConfigError
 from connector.core.model import Method
-from connector.core.reconcile import parse_since, to_ms
+from connector.core.reconcile import parse_since
+from connector.core.timefmt import to_ms
 
 POLL_SECONDS = 5.0            # between job polls against a real org (each poll is an API call)
 SANDBOX_POLL_SECONDS = 0.02   # the sandbox advances a job one state per poll

@@ -33,9 +33,10 @@ from connector.engine.report import RunReport
 from connector.engine.run import Engine
 from connector.adapters.hubspot.forms import HubSpotClient
 from connector.core.model import Submission
-from connector.core.reconcile import (Drift, FixPlan, Sources, compare, iso_ms, member_ids,
-                        merge_targets, parse_since, plan_fixes, record_of, to_ms, unmatched,
+from connector.core.reconcile import (Drift, FixPlan, Sources, compare, member_ids,
+                        merge_targets, parse_since, plan_fixes, record_of, unmatched,
                         unread_masters, window_emails)
+from connector.core.timefmt import iso_ms, to_ms
 from connector.render.reconcile import describe_plan, render
 from connector.adapters.salesforce.client import MEMBER_FIELDS, SalesforceClient, chunk_for_query, result_error
 from connector.adapters.sqlite.ledger import State

@@ -13,11 +13,12 @@ holds the lock.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Iterable, Mapping, Sequence
 
 from connector.core.counts import OUTCOMES, RUN_COUNTS
 from connector.config.settings import Settings
+from connector.core.timefmt import iso_ms as _iso_ms
 
 
 def summarize(*, runs: Sequence[Mapping[str, Any]], watermarks: Mapping[str, int],
@@ -74,12 +75,6 @@ def _seconds(start: str | None, end: str | None) -> float | None:
         return round((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds(), 3)
     except ValueError:
         return None
-
-
-def _iso_ms(ms: int | None) -> str | None:
-    if ms is None:
-        return None
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(timespec="seconds")
 
 
 def gather(settings: Settings, *, runs: int = 10) -> dict[str, Any]:

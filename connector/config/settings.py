@@ -14,11 +14,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from connector.core.accounts import AccountMatching, parse_account_matching
-from connector.errors import ConfigError
+from connector.config.accounts import parse_account_matching
+from connector.config.routing import parse_routing
+from connector.core.accounts import AccountMatching
+from connector.core.enrich.routing import Routing
+from connector.core.ids import CUSTOM_FIELD
 from connector.core.model import Method
-from connector.core.enrich.routing import Routing, parse_routing
-from connector.core.transforms import country_code
+from connector.errors import ConfigError
 
 
 class Secret:
@@ -252,8 +254,7 @@ def settings_from_dict(data: Mapping[str, Any], *, env: Mapping[str, str] | None
         mapping=str(sync_raw.get("mapping", "mappings/default.toml")),
     )
     state_path = Path(str(data.get("state", {}).get("path", "state/leadsync.db")))
-    routing = parse_routing(data.get("routing"), forms=[c.form_id for c in campaigns],
-                            country=country_code)
+    routing = parse_routing(data.get("routing"), forms=[c.form_id for c in campaigns])
     if routing.mode == "assignment_rules":
         # Salesforce's own rules were chosen explicitly: every Lead write asks for them.
         salesforce = replace(salesforce, auto_assign=True)
@@ -282,7 +283,7 @@ def _salesforce(sf: dict[str, Any], require_secrets: bool = True) -> SalesforceS
                           "or username + password (+ security_token), or consumer_key + "
                           "consumer_secret", key="salesforce.access_token")
     ext = sf.get("lead_external_id_field")
-    if ext is not None and not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*__c", str(ext)):
+    if ext is not None and not CUSTOM_FIELD.fullmatch(str(ext)):
         raise ConfigError("must be the API name of a custom field, ending in __c",
                           key="salesforce.lead_external_id_field")
     share = sf.get("budget_share", 0.8)

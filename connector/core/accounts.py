@@ -3,7 +3,9 @@
 A new person at a company that is already a customer should not arrive as a stray Lead
 (field notes: the complaint about today's tools). This room answers "which Account?" from
 plain data: the people of a batch (email -> company as typed) and the Account rows the
-adapter's lookups returned. Reading the shipped free-mail list is its only I/O.
+adapter's lookups returned. The shipped free-mail list is read by ``connector.shipped``;
+domains are read by ``connector.core.domains``; the ``[accounts]`` table is parsed by
+``connector.config.accounts``.
 
 How a match is made, and why:
 
@@ -35,14 +37,11 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Iterable, Mapping
-from urllib.parse import urlsplit
 
-from connector.errors import ConfigError, LeadsyncError
-from connector.shipped import shipped_file
+from connector.core.domains import email_domain, normalise_domain, registrable_domain, website_domain
+from connector.shipped import load_free_mail
 
-FREE_MAIL_FILE = "freemail.txt"   # in mappings/; found by connector.shipped
 NEW_PERSON_CHOICES = ("contact", "lead")
 
 # --------------------------------------------------------------------------- settings
@@ -68,275 +67,8 @@ class AccountMatching:
         object.__setattr__(self, "ignore_domains", _domains_or_keep(self.ignore_domains))
 
 
-_KEYS = ("enabled", "by_company", "new_person", "lead_field", "free_mail_extra",
-         "ignore_domains")
-_FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
-
-
-def parse_account_matching(table: Mapping[str, Any] | None) -> AccountMatching:
-    """The ``[accounts]`` table of leadsync's TOML -> :class:`AccountMatching`.
-
-    No table means matching is off. A table that is present turns it on unless it says
-    ``enabled = false``: writing ``[accounts]`` and then finding nothing matched because a
-    second switch was left off would be a silent surprise. Every mistake names its key.
-    """
-    if table is None:
-        return AccountMatching()
-    if not isinstance(table, Mapping):
-        raise ConfigError("must be a table", key="accounts")
-    for key in table:
-        if key not in _KEYS:
-            raise ConfigError(f"unknown key; expected one of {', '.join(sorted(_KEYS))}",
-                              key=f"accounts.{key}")
-    return AccountMatching(
-        enabled=_bool(table.get("enabled", True), "accounts.enabled"),
-        by_company=_bool(table.get("by_company", False), "accounts.by_company"),
-        new_person=_new_person(table.get("new_person", "lead")),
-        lead_field=_lead_field(table.get("lead_field")),
-        free_mail_extra=_domain_list(table.get("free_mail_extra", []),
-                                     "accounts.free_mail_extra"),
-        ignore_domains=_domain_list(table.get("ignore_domains", []), "accounts.ignore_domains"),
-    )
-
-
-def _bool(value: Any, key: str) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError("must be true or false", key=key)
-    return value
-
-
-def _new_person(value: Any) -> str:
-    if value not in NEW_PERSON_CHOICES:
-        raise ConfigError(f"must be one of {', '.join(NEW_PERSON_CHOICES)} (got {value!r})",
-                          key="accounts.new_person")
-    return str(value)
-
-
-def _lead_field(value: Any) -> str | None:
-    """A Lead field's API name; whether it exists is for ``mappings check`` (describe)."""
-    if value is None:
-        return None
-    if not isinstance(value, str) or not _FIELD_NAME.fullmatch(value.strip()):
-        raise ConfigError("must be the API name of a Lead field, e.g. Matched_Account__c",
-                          key="accounts.lead_field")
-    return value.strip()
-
-
-def _domain_list(value: Any, key: str) -> tuple[str, ...]:
-    if not isinstance(value, list):
-        raise ConfigError('must be a list of domains, e.g. ["example.com"]', key=key)
-    out: list[str] = []
-    for i, item in enumerate(value):
-        domain = normalise_domain(item) if isinstance(item, str) else None
-        if domain is None:
-            raise ConfigError(f"not a domain: {item!r}", key=f"{key}[{i}]")
-        if domain not in out:
-            out.append(domain)
-    return tuple(out)
-
-
 def _domains_or_keep(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(normalise_domain(v) or v.strip().lower() for v in values))
-
-
-# --------------------------------------------------------------------------- domains
-
-_SCHEME = re.compile(r"^[a-z][a-z0-9+.\-]*://", re.IGNORECASE)
-_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?")
-_TLD = re.compile(r"(?:[a-z]{2,63}|xn--[a-z0-9\-]{1,59})")
-_WWW = re.compile(r"^www\d*\.")
-_SPLIT_LIST = re.compile(r"[\s,;|]+")
-
-# Multi-part public suffixes: a domain ending in one of these is registered one label
-# further left ("acme.co.uk", not "co.uk"). Not the full Public Suffix List
-# (publicsuffix.org): the ccTLD second levels company websites actually use, plus shared
-# hosting platforms whose customers each own a subdomain (two shops on myshopify.com are
-# two companies, not one).
-MULTI_PART_SUFFIXES: frozenset[str] = frozenset("""
-    co.uk org.uk ac.uk gov.uk ltd.uk plc.uk me.uk net.uk sch.uk nhs.uk
-    com.au net.au org.au edu.au gov.au asn.au id.au
-    co.nz net.nz org.nz ac.nz govt.nz
-    co.jp ne.jp or.jp ac.jp go.jp
-    com.br net.br org.br gov.br
-    co.in net.in org.in firm.in gen.in ind.in ac.in gov.in
-    co.za org.za net.za gov.za ac.za
-    com.mx org.mx gob.mx
-    com.cn net.cn org.cn gov.cn edu.cn
-    com.hk org.hk com.tw org.tw com.sg org.sg com.my com.ph com.vn co.id co.th ac.th
-    co.kr or.kr ac.kr com.pk com.bd com.lk com.np
-    com.tr org.tr gen.tr com.ua com.pl net.pl org.pl com.ru com.es com.pt com.gr com.cy
-    co.il org.il ac.il com.sa com.eg com.qa com.kw com.om com.bh co.ae
-    com.ar com.co com.pe com.ve com.uy com.ec com.bo com.py com.do com.gt com.pa com.sv
-    co.cr com.ni com.hn com.cu
-    com.ng co.ke co.tz co.ug com.gh co.zw co.bw com.na co.ma
-    co.at or.at gv.at ac.at co.hu co.no com.mt com.ee
-    qc.ca on.ca bc.ca ab.ca
-    github.io gitlab.io herokuapp.com netlify.app vercel.app pages.dev web.app
-    firebaseapp.com azurewebsites.net cloudfront.net appspot.com blogspot.com
-    wordpress.com wixsite.com squarespace.com weebly.com myshopify.com business.site
-    webflow.io carrd.co
-""".split())
-
-# Sites where the path, not the host, names the company ("linkedin.com/company/acme"):
-# an Account whose Website is such a profile page tells nothing about the domain.
-PROFILE_HOSTS: frozenset[str] = frozenset("""
-    linkedin.com facebook.com fb.com twitter.com x.com instagram.com youtube.com
-    xing.com crunchbase.com google.com goo.gl bit.ly linktr.ee medium.com github.com
-    yelp.com tiktok.com pinterest.com t.me wa.me
-""".split())
-
-
-def normalise_domain(text: str) -> str | None:
-    """A website, host or email address -> its lower-case host without ``www.``; None if junk.
-
-    Accepts what people type into a Website field: a scheme or none, ``www.``, paths,
-    queries, ports, user-info, a trailing dot, any case, several sites in one field (the
-    first is taken). International names come out in their IDNA (``xn--``) form so the
-    typed and the encoded spelling compare equal. IP addresses, single labels
-    (``localhost``), "n/a" and the like are junk: they identify no company.
-    """
-    if not isinstance(text, str):
-        return None
-    first = _SPLIT_LIST.split(text.strip(), maxsplit=1)[0].strip()
-    if not first:
-        return None
-    host = _host_of(first)
-    if host is None:
-        return None
-    host = _idna(host.rstrip("."))
-    if host is None or not _is_domain(host):
-        return None
-    stripped = _WWW.sub("", host)
-    return stripped if "." in stripped else host
-
-
-def _host_of(text: str) -> str | None:
-    """The host part of a URL-ish text, or None when there is none."""
-    url = text if _SCHEME.match(text) else "//" + text
-    try:
-        host = urlsplit(url).hostname
-    except ValueError:          # e.g. an unbalanced "[" in the netloc
-        return None
-    return host or None
-
-
-def _idna(host: str) -> str | None:
-    """Lower-case ASCII form of a host name (``München.de`` -> ``xn--mnchen-3ya.de``)."""
-    if host.isascii():
-        return host.lower()
-    try:
-        return ".".join(label.encode("idna").decode("ascii") for label in host.split("."))
-    except UnicodeError:
-        return None
-
-
-def _is_domain(host: str) -> bool:
-    labels = host.split(".")
-    return (len(labels) >= 2 and len(host) <= 253
-            and all(_LABEL.fullmatch(label) for label in labels)
-            and bool(_TLD.fullmatch(labels[-1])))
-
-
-def registrable_domain(domain: str) -> str:
-    """The part of a host a company registers: ``eu.shop.acme.co.uk`` -> ``acme.co.uk``.
-
-    Uses :data:`MULTI_PART_SUFFIXES`, a short list rather than the full Public Suffix
-    List; under any other suffix the last two labels are the registrable domain. A host
-    that is itself a suffix (``co.uk``) is returned as it is.
-    """
-    labels = domain.strip().rstrip(".").lower().split(".")
-    if len(labels) >= 3 and ".".join(labels[-2:]) in MULTI_PART_SUFFIXES:
-        return ".".join(labels[-3:])
-    return ".".join(labels[-2:])
-
-
-def email_domain(email: str) -> str:
-    """The normalised host after the last "@" of an email address; "" when there is none."""
-    if not isinstance(email, str) or "@" not in email:
-        return ""
-    return normalise_domain(email.rsplit("@", 1)[1]) or ""
-
-
-def website_domain(website: str | None) -> str | None:
-    """An Account Website -> the host it stands for, or None when it names no domain.
-
-    A profile page on a shared site (``linkedin.com/company/acme``) is not the company's
-    domain: matching it would put every LinkedIn employee on that Account.
-    """
-    if not website:
-        return None
-    host = normalise_domain(website)
-    if host is None:
-        return None
-    if registrable_domain(host) in PROFILE_HOSTS and _has_path(website):
-        return None
-    return host
-
-
-def _has_path(website: str) -> bool:
-    first = _SPLIT_LIST.split(website.strip(), maxsplit=1)[0]
-    url = first if _SCHEME.match(first) else "//" + first
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return False
-    return parts.path.strip("/") != "" or bool(parts.query) or bool(parts.fragment)
-
-
-# --------------------------------------------------------------------------- free mail
-
-
-@dataclass(frozen=True)
-class FreeMailList:
-    """The shipped free-mail list: exact domains and ``brand.*`` families."""
-
-    domains: frozenset[str]
-    brands: frozenset[str]      # "yahoo" for "yahoo.*": yahoo.com, yahoo.co.uk, yahoo.fr...
-
-    def __contains__(self, domain: str) -> bool:
-        for name in {domain, registrable_domain(domain)}:
-            brand, _, rest = name.partition(".")
-            if name in self.domains or (brand in self.brands and _is_suffix_like(rest)):
-                return True
-        return False
-
-
-def _is_suffix_like(rest: str) -> bool:
-    """Is ``rest`` a public suffix ("com", "co.uk", "com.ar")? For ``brand.*`` entries."""
-    labels = rest.split(".")
-    return (len(labels) == 1 or rest in MULTI_PART_SUFFIXES
-            or (len(labels) == 2 and all(len(label) <= 3 for label in labels)))
-
-
-def parse_free_mail(text: str) -> FreeMailList:
-    """One domain (or ``brand.*``) a line; blank lines and ``#`` comments ignored."""
-    domains: set[str] = set()
-    brands: set[str] = set()
-    for line in text.splitlines():
-        entry = line.split("#", 1)[0].strip().lower()
-        if not entry:
-            continue
-        if entry.endswith(".*"):
-            brands.add(entry[:-2])
-            continue
-        domain = normalise_domain(entry)
-        if domain:
-            domains.add(domain)
-    return FreeMailList(frozenset(domains), frozenset(brands))
-
-
-@lru_cache(maxsize=4)
-def load_free_mail(path: str | Path | None = None) -> FreeMailList:
-    """Read a free-mail list once per process (cached by path); by default the shipped one,
-    looked up on first use so an installed copy finds it too (see connector.shipped)."""
-    if path is None:
-        path = shipped_file(FREE_MAIL_FILE)
-    try:
-        return parse_free_mail(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        # Failing loudly beats matching every gmail.com person to an Account that once
-        # typed gmail.com as its Website.
-        raise LeadsyncError(f"the free-mail list is missing: {path}") from None
 
 
 def is_free_mail(domain: str, settings: AccountMatching) -> bool:

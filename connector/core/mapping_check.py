@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from connector.core.normalise import SOBJECTS, STANDARD_LENGTHS, FieldMapping, FieldSpec
-from connector.core.enrich.routing import Routing, task_key
+from connector.core.enrich.routing import Routing
+from connector.core.enrich.tasks import task_key
 from connector.core.schema import FieldInfo, ObjectSchema, Schema
 from connector.core.transforms import Target, address_picklist
 

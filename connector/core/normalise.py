@@ -4,38 +4,22 @@ Pure: a submission and a mapping in, a :class:`Response` (or a :class:`RecordErr
 a reason an admin can act on) out; and, for a record that exists, which fields a response
 may change (:func:`field_changes`). Cleaning here, rather than letting Salesforce reject
 the record, means one over-long job title or odd phone number does not cost a form fill.
-
-The mapping file (``mappings/*.toml``)::
-
-    [defaults]                  # written on a new Lead only
-    LeadSource = "Web"
-
-    [fields.phone]              # the HubSpot form field's internal name
-    lead = "Phone"              # Lead field (optional)
-    contact = "Phone"           # Contact field (optional)
-    rule = "overwrite"          # fill_blank (default) | overwrite | on_create_only | never
-    transforms = ["phone"]      # applied in order; see connector/transforms.py
-    map = { hot = "Hot" }       # for the "map" transform
-
-The first format (``[lead] form_field = "LeadField"``) still loads: each entry is a
-Lead-only ``fill_blank`` field.
+The mapping file is read into a :class:`FieldMapping` by ``connector.config.mapping_file``.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import tomllib
 import unicodedata
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import Any, Mapping
 
 from connector.errors import ConfigError, RecordError
 from connector.core.model import Response, Submission
 from connector.core.schema import FieldInfo, ObjectSchema, Schema
-from connector.core.transforms import TRANSFORMS, Target, address_picklist, apply_transforms
+from connector.core.transforms import Target, address_picklist, apply_transforms
 
 NOT_PROVIDED = "[not provided]"  # Salesforce Web-to-Lead's own placeholder
 
@@ -63,23 +47,12 @@ MULTILINE_FIELDS = {"Description", "Street", "MailingStreet", "OtherStreet"}
 
 RULES = ("fill_blank", "overwrite", "on_create_only", "never")
 SOBJECTS = ("Lead", "Contact")
-_FIELD_KEYS = {"lead", "contact", "rule", "transforms", "map"}
-_API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 # Deliberately simple: Salesforce's own check is permissive, and HubSpot already validated
 # the address on the form. We reject what Salesforce would (no @, spaces, no dot in the
 # domain, over 80 characters) so the failure is ours, early, and explained.
 _EMAIL = re.compile(r"^[^@\s\"(),:;<>\[\]\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
-
-
-class MappingError(ConfigError):
-    """A mapping file is wrong; says which file, line and key, and what would be right."""
-
-    def __init__(self, message: str, *, key: str, line: int = 0, source: str = "") -> None:
-        where = f"{source}, line {line}" if line else source
-        super().__init__(f"{where}: {message}" if where else message, key=key)
-        self.line = line
 
 
 @dataclass(frozen=True)
@@ -165,173 +138,6 @@ class FieldMapping:
         return tuple(dict.fromkeys(names))
 
 
-# -- loading -----------------------------------------------------------------------------
-
-def load_mapping(path: str | Path) -> FieldMapping:
-    """Read a mapping file (either format); a mistake is a MappingError naming the line."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"mapping file not found: {path}", key="sync.mapping") from None
-    return parse_mapping(text, str(path))
-
-
-def parse_mapping(text: str, source: str = "<text>") -> FieldMapping:
-    """The mapping in a TOML text; pure, so tests need no file."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source}: not valid TOML: {exc}", key="sync.mapping") from None
-    lines = _key_lines(text)
-    unknown = sorted(set(data) - {"lead", "fields", "defaults"})
-    if unknown:
-        raise MappingError(f"unknown section(s) {unknown}; expected [fields.<form field>] and [defaults]",
-                           key=unknown[0], line=lines.get((unknown[0],), 0), source=source)
-    if "lead" in data and "fields" in data:
-        raise MappingError("use either [lead] (the first format) or [fields.<form field>], not both",
-                           key="lead", line=lines.get(("lead",), 0), source=source)
-    if "lead" in data:
-        specs = _old_format(data["lead"], lines, source)
-    else:
-        specs = tuple(_field_spec(name, raw, lines, source)
-                      for name, raw in (data.get("fields") or {}).items())
-    defaults = _defaults(data.get("defaults") or {}, lines, source)
-    mapping = FieldMapping(specs, defaults, source,
-                           {k: lines.get(("defaults", k), 0) for k in defaults})
-    _check_form_fields(mapping, source)
-    try:
-        mapping.email_field  # noqa: B018 - validates that Email is mapped
-    except ConfigError:
-        raise MappingError('no form field is mapped to Email; add [fields.email] lead = "Email"',
-                           key="fields.email", source=source) from None
-    return mapping
-
-
-def _old_format(lead: Any, lines: Mapping[tuple[str, ...], int], source: str) -> tuple[FieldSpec, ...]:
-    if not isinstance(lead, dict):
-        raise MappingError("[lead] must be a table", key="lead", source=source)
-    specs = []
-    for name, target in lead.items():
-        line = lines.get(("lead", name), 0)
-        if not isinstance(target, str) or not _API_NAME.match(target):
-            raise MappingError(f"[lead] {name} must name a Salesforce field", key=f"lead.{name}",
-                               line=line, source=source)
-        specs.append(FieldSpec(name.lower(), lead=target, line=line))
-    return tuple(specs)
-
-
-def _field_spec(name: str, raw: Any, lines: Mapping[tuple[str, ...], int], source: str) -> FieldSpec:
-    key = f"fields.{name}"
-    line = lines.get(("fields", name), 0)
-
-    def fail(message: str, sub: str | None = None) -> MappingError:
-        at = lines.get(("fields", name, sub), line) if sub else line
-        return MappingError(message, key=f"{key}.{sub}" if sub else key, line=at, source=source)
-
-    if not isinstance(raw, dict):
-        raise fail('must be a table, e.g. [fields.%s] lead = "FieldName"' % name)
-    unknown = sorted(set(raw) - _FIELD_KEYS)
-    if unknown:
-        raise fail(f"unknown key(s) {unknown}; expected {sorted(_FIELD_KEYS)}", unknown[0])
-    targets = {}
-    for sobject in ("lead", "contact"):
-        value = raw.get(sobject)
-        if value is not None and (not isinstance(value, str) or not _API_NAME.match(value)):
-            raise fail(f"must be a Salesforce field's API name, not {value!r}", sobject)
-        targets[sobject] = value
-    if not targets["lead"] and not targets["contact"]:
-        raise fail('names no Salesforce field; add lead = "..." and/or contact = "..."')
-    rule = raw.get("rule", "fill_blank")
-    if rule not in RULES:
-        raise fail(f"unknown rule {rule!r}; use one of {', '.join(RULES)}", "rule")
-    transforms = _transforms(raw, fail)
-    value_map = _value_map(raw.get("map"), fail)
-    if value_map and "map" not in transforms:
-        transforms = (*transforms, "map")     # a map given is a map meant
-    if "map" in transforms and not value_map:
-        raise fail('the "map" transform needs a map, e.g. map = { hot = "Hot" }', "transforms")
-    return FieldSpec(name.lower(), targets["lead"], targets["contact"], rule, transforms, value_map, line)
-
-
-def _transforms(raw: Mapping[str, Any], fail: Any) -> tuple[str, ...]:
-    value = raw.get("transforms", [])
-    names = [value] if isinstance(value, str) else value
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        raise fail('must be a list of names, e.g. transforms = ["trim", "title"]', "transforms")
-    for n in names:
-        if n not in TRANSFORMS:
-            raise fail(f"unknown transform {n!r}; use {', '.join(TRANSFORMS)}", "transforms")
-    return tuple(names)
-
-
-def _value_map(raw: Any, fail: Any) -> dict[str, str]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise fail('must be a table, e.g. map = { hot = "Hot", "*" = "Cold" }', "map")
-    out = {}
-    for key, value in raw.items():
-        if isinstance(value, bool):
-            value = "true" if value else "false"
-        if not isinstance(value, (str, int, float)):
-            raise fail(f"map value for {key!r} must be text or a number", "map")
-        out[str(key)] = str(value)
-    return out
-
-
-def _defaults(raw: Any, lines: Mapping[tuple[str, ...], int], source: str) -> dict[str, str]:
-    if not isinstance(raw, dict):
-        raise MappingError("[defaults] must be a table", key="defaults", source=source)
-    out = {}
-    for name, value in raw.items():
-        if not _API_NAME.match(name) or isinstance(value, (dict, list)):
-            raise MappingError(f"[defaults] {name} must be a Lead field = a value", key=f"defaults.{name}",
-                               line=lines.get(("defaults", name), 0), source=source)
-        out[name] = ("true" if value else "false") if isinstance(value, bool) else str(value)
-    return out
-
-
-def _check_form_fields(mapping: FieldMapping, source: str) -> None:
-    """Two entries for one form field (``Email`` and ``email``) are one field spelled twice."""
-    seen: dict[str, FieldSpec] = {}
-    for spec in mapping.fields:
-        if spec.form_field in seen:
-            raise MappingError(f"form field {spec.form_field!r} is mapped twice (also on line "
-                               f"{seen[spec.form_field].line})", key=f"fields.{spec.form_field}",
-                               line=spec.line, source=source)
-        seen[spec.form_field] = spec
-
-
-_HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(?:#.*)?$")
-_KEY = re.compile(r"""^\s*("[^"]*"|'[^']*'|[A-Za-z0-9_-]+)\s*=""")
-_PART = re.compile(r"""\s*("[^"]*"|'[^']*'|[A-Za-z0-9_-]+)\s*(?:\.|$)""")
-
-
-def _key_lines(text: str) -> dict[tuple[str, ...], int]:
-    """(section..., key) -> the line it is on, so errors and checks can say "line 12".
-
-    tomllib keeps no positions; tables, their keys and inline tables' keys at the start of
-    a line are all a mapping file uses, so a line scan finds them.
-    """
-    out: dict[tuple[str, ...], int] = {}
-    section: tuple[str, ...] = ()
-    for number, line in enumerate(text.splitlines(), 1):
-        header = _HEADER.match(line)
-        if header and not line.lstrip().startswith("[["):
-            section = tuple(_unquote(p) for p in _PART.findall(header.group(1)))
-            out.setdefault(section, number)
-            continue
-        key = _KEY.match(line)
-        if key:
-            out.setdefault((*section, _unquote(key.group(1))), number)
-    return out
-
-
-def _unquote(part: str) -> str:
-    return part[1:-1] if part[:1] in "\"'" and part[-1:] == part[:1] else part
-
-
 # -- cleaning ----------------------------------------------------------------------------
 
 def normalise_email(raw: str | None) -> str:
@@ -396,10 +202,10 @@ def to_response(sub: Submission, mapping: FieldMapping, *, campaign_id: str, mem
     notes: list[str] = []
     found: dict[str, dict[str, str]] = {"Lead": {}, "Contact": {}}
     for plan in _field_plans(mapping, schema).answered(tuple(values)):
-        raw = values.get(plan.form_field)
-        if not raw or raw == NOT_PROVIDED:      # values are cleaned (stripped) above: blank
+        answer = values.get(plan.form_field)
+        if not answer or answer == NOT_PROVIDED:      # values are cleaned (stripped) above: blank
             continue
-        value, why = plan.value(raw, country)
+        value, why = plan.value(answer, country)
         if why:
             notes.extend(f"{plan.form_field} -> {plan.sobject}.{plan.sf_field}: {n}" for n in why)
         if value is not None:

@@ -42,6 +42,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from connector.errors import ConfigError
 from connector.core.model import Submission
+from connector.core.timefmt import iso_ms
 
 FIXABLE = ("missed", "pending", "missing_membership", "status_differs")
 ADMINS_CALL = ("missing_record", "duplicates", "parked")
@@ -70,16 +71,6 @@ def parse_since(text: str | None, *, now: datetime) -> datetime:
     if parsed > now:
         raise ConfigError("is in the future", key="--since")
     return parsed
-
-
-def to_ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
-def iso_ms(ms: int | None) -> str | None:
-    if ms is None:
-        return None
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(timespec="seconds")
 
 
 def submission_email(sub: Submission) -> str:

@@ -10,18 +10,12 @@ because one odd answer on a form should not cost the whole form fill.
 
 from __future__ import annotations
 
-import json
 import re
-import unicodedata
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Callable, Mapping
 
+from connector.core.geo import DEFAULT_COUNTRY, Place, country_code, geo, normalise_place, state_code
 from connector.core.schema import FieldInfo, ObjectSchema, PicklistValue, dependent_values
-from connector.shipped import shipped_file
-
-GEO_DATA_FILE = "countries.json"   # in mappings/; found by connector.shipped
-DEFAULT_COUNTRY = "US"   # a state without a country is read as a US state
 
 
 class Dropped(Exception):
@@ -122,81 +116,7 @@ def map_value(value: str, target: Target) -> str:
     return table.get("*", value)
 
 
-# -- countries and states ----------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Place:
-    code: str                 # ISO 3166-1 alpha-2, or the part of an ISO 3166-2 code after "-"
-    name: str                 # the ISO English short name
-    keys: frozenset[str]      # every normalised spelling that means it
-
-
-@dataclass(frozen=True)
-class Geo:
-    countries: Mapping[str, Place]                 # code -> Place
-    country_index: Mapping[str, str]               # normalised spelling -> code
-    states: Mapping[str, Mapping[str, Place]]      # country code -> state code -> Place
-    state_index: Mapping[str, Mapping[str, str]]   # country code -> spelling -> state code
-
-
-def normalise_place(text: str) -> str:
-    """A spelling of a place reduced for comparison: accents, case, dots, punctuation, "the".
-
-    ``U.S.A.`` -> ``usa``; ``Côte d'Ivoire`` -> ``cote divoire``; ``The Netherlands`` ->
-    ``netherlands``.
-    """
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
-    text = text.replace("&", " and ").replace(".", "").replace("'", "").replace("\u2019", "")
-    text = re.sub(r"[^\w]+", " ", text).strip()
-    return re.sub(r"^the ", "", text)
-
-
-def _spellings(code: str, name: str, aliases: list[str], *extra: str) -> frozenset[str]:
-    names = [name, *aliases]
-    for n in list(names):           # "Korea, Republic of" is also "Republic of Korea"
-        if ", " in n:
-            head, tail = n.split(", ", 1)
-            names.append(f"{tail} {head}")
-    return frozenset({normalise_place(n) for n in names} | {code.lower(), *(e.lower() for e in extra)})
-
-
-@lru_cache(maxsize=1)
-def geo() -> Geo:
-    """The shipped country and state names (mappings/countries.json), indexed once."""
-    data = json.loads(shipped_file(GEO_DATA_FILE).read_text(encoding="utf-8"))
-    countries: dict[str, Place] = {}
-    index: dict[str, str] = {}
-    for row in data["countries"]:
-        place = Place(row["code"], row["name"],
-                      _spellings(row["code"], row["name"], row.get("aliases", []), row["alpha3"]))
-        countries[place.code] = place
-        for key in place.keys:
-            index.setdefault(key, place.code)
-    states: dict[str, dict[str, Place]] = {}
-    state_index: dict[str, dict[str, str]] = {}
-    for country, rows in data["states"].items():
-        states[country], state_index[country] = {}, {}
-        for row in rows:
-            keys = _spellings(row["code"], row["name"], row.get("aliases", []), f"{country}-{row['code']}")
-            place = Place(row["code"], row["name"], keys)
-            states[country][place.code] = place
-            for key in keys:
-                state_index[country].setdefault(key, place.code)
-    return Geo(countries, index, states, state_index)
-
-
-def country_code(text: str | None) -> str | None:
-    """The ISO alpha-2 code a name, code or common alias stands for, or None."""
-    if not text:
-        return None
-    return geo().country_index.get(normalise_place(text))
-
-
-def state_code(text: str, country: str) -> str | None:
-    """The subdivision code (``CA``, ``NSW``) of a state name or code within a country."""
-    return geo().state_index.get(country, {}).get(normalise_place(text))
-
+# -- countries and states (the table and its spellings: connector.core.geo) ---------------
 
 def address_picklist(target: Target) -> tuple[FieldInfo | None, bool]:
     """The picklist that governs a field's values, and whether values are its labels.

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 from connector.adapters.salesforce.client import AmbiguousWrite, result_error
-from connector.core.enrich.routing import TaskKey, tasks_found
+from connector.core.enrich.tasks import TaskKey, tasks_found
 from connector.core.methods import RunMemory
 from connector.core.model import Outcome, Status
 from connector.core.plan import Step, WritePlan

@@ -18,7 +18,7 @@ from connector.adapters.transport import TransientError
 from connector.config.settings import Settings
 from connector.core.batch import BatchPolicy, Landing, decide_batch
 from connector.core.counts import Count, count_of, count_of_outcome
-from connector.core.enrich.routing import TaskKey, task_key
+from connector.core.enrich.tasks import TaskKey, task_key
 from connector.core.methods import RunMemory, replan_is_safe
 from connector.core.model import Action, Method, Outcome, Status, Submission
 from connector.core.normalise import FieldMapping
@@ -185,7 +185,7 @@ class Engine:
         configuration uses it, so a plain sync spends no call on them."""
         if self._prepared:
             return
-        from connector.core.enrich.routing import owner_names, split_owner_names, with_owner_ids
+        from connector.core.enrich.owners import owner_names, split_owner_names, with_owner_ids
 
         names = owner_names(self.routing)
         if names:

@@ -13,7 +13,7 @@ from connector.adapters.hubspot.forms import HubSpotClient
 from connector.adapters.salesforce.client import SalesforceClient
 from connector.adapters.sqlite.ledger import State
 from connector.adapters.transport import RetryPolicy
-from connector.core.normalise import load_mapping
+from connector.config.mapping_file import load_mapping
 from connector.config.settings import Settings
 from connector.engine.report import Progress
 from connector.engine.run import Engine

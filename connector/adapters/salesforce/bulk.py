@@ -84,6 +84,7 @@ from simple_salesforce.exceptions import SalesforceOperationError
 from simple_salesforce.util import call_salesforce
 
 from connector.core.bulk_plan import DEFAULT_THRESHOLD, through_bulk
+from connector.core.ids import FIELD_PATH as _FIELD
 from connector.errors import ApiError, AuthError, BudgetExhausted
 from connector.adapters.salesforce.client import AmbiguousWrite, SalesforceClient
 from connector.adapters.transport import TransientError
@@ -385,7 +386,6 @@ def csv_lines(chunks: Iterable[bytes]) -> Iterator[str]:
 
 
 _CODE = re.compile(r"[A-Z][A-Z0-9_]*")
-_FIELD = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*")
 
 
 def parse_bulk_error(text: str) -> tuple[str, str, list[str]]:

@@ -22,6 +22,7 @@ from simple_salesforce.exceptions import (SalesforceAuthenticationFailed, Salesf
                                           SalesforceRefusedRequest, SalesforceResourceNotFound)
 
 from connector.config.settings import SalesforceSettings
+from connector.core.ids import API_NAME as _API_NAME   # a field name spliced into SOQL, checked
 from connector.errors import ApiError, AuthError, BudgetExhausted
 from connector.adapters.transport import (RetryPolicy, TransientError, Verdict, classify, error_code,
                         session_for, with_retries)
@@ -36,7 +37,6 @@ LEAD_LOOKUP_FIELDS = ("Id", "Email", "CreatedDate", "IsConverted", "ConvertedCon
 CONTACT_LOOKUP_FIELDS = ("Id", "Email", "CreatedDate")
 ACCOUNT_FIELDS = ("Id", "Name", "Website", "OwnerId", "CreatedDate")
 MEMBER_FIELDS = ("Id", "CampaignId", "LeadId", "ContactId", "Status", "HasResponded")
-_API_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")   # a field name spliced into SOQL, checked
 
 
 class AmbiguousWrite(ApiError):

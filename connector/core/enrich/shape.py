@@ -25,15 +25,15 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from connector.core.normalise import NOT_PROVIDED, FieldMapping, field_changes
 from connector.core.model import AccountPick, Action, Enrichment, OwnerPick, Response, Target, TaskPick
 from connector.core.plan import ContactWrite, LeadWrite, RecordUpdate, Step, TaskWrite, WritePlan
-from connector.core.enrich.routing import (Routing, facts_from, reassign_existing, route, stage_for, status_fields,
-                      task_for)
+from connector.core.enrich.owners import reassign_existing, route
+from connector.core.enrich.routing import Routing, facts_from
+from connector.core.enrich.stages import stage_for, status_fields
+from connector.core.enrich.tasks import task_for
+from connector.core.ids import is_queue_id
 
 if TYPE_CHECKING:
     from connector.core.accounts import AccountMatch
     from connector.core.schema import Schema
-
-QUEUE_PREFIX = "00G"   # a Task cannot be owned by a queue; Salesforce rejects it
-
 
 @dataclass(frozen=True)
 class Shaping:
@@ -198,7 +198,7 @@ class _Work:
         if stage != "sales_ready" or self.s.routing.tasks is None:
             return
         owner = self._owner_of(target)
-        if owner and owner.startswith(QUEUE_PREFIX):
+        if owner and is_queue_id(owner):   # Salesforce rejects a Task owned by a queue
             # A queue cannot own a Task: the configured task owner, else the integration user.
             fallback = self.s.routing.tasks.owner
             owner = fallback.id if fallback is not None else None

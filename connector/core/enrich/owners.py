@@ -1,0 +1,263 @@
+"""Who owns a Lead: the owner rules, the owners' Ids, and the pick for one response. (pure)
+
+``[[routing.rules]]`` (parsed by ``connector.config.routing``) become :class:`OwnerRule`s;
+the engine looks every named owner up once per run (:func:`owner_names`,
+:func:`with_owner_ids`) and asks :func:`route` for each new Lead. Places are compared
+through :class:`Places`, which reads the one country/state table (``connector.core.geo``)
+so a rule's "Germany" and a Lead's "DE" are the same place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping
+
+from connector.core import geo
+from connector.core.domains import domain_within
+from connector.core.ids import is_queue_id, is_user_id, to_id18
+from connector.errors import ConfigError
+
+if TYPE_CHECKING:
+    from connector.core.enrich.routing import Routing, RoutingFacts
+
+Normaliser = Callable[[str], "str | None"]   # a place as typed -> its code, or None if unknown
+
+
+@dataclass(frozen=True)
+class OwnerRef:
+    """An owner as the config names it, and its Id once the run has looked it up.
+
+    ``kind`` is "user" (``name`` is the Username, lower-cased: Salesforce compares usernames
+    without case), "queue" (``name`` is the queue's DeveloperName) or "id" (``name`` is an
+    18-character Id, already resolved).
+    """
+
+    kind: str
+    name: str
+    id: str | None = None
+
+    @property
+    def key(self) -> str:
+        """What ``owner_names`` lists and ``with_owner_ids`` expects Ids under."""
+        return self.name if self.kind == "id" else f"{self.kind}:{self.name}"
+
+    @property
+    def is_queue(self) -> bool:
+        """A queue may own Leads but not Tasks: the Task then needs another owner."""
+        return self.kind == "queue" or is_queue_id(self.id)
+
+    def __str__(self) -> str:
+        return self.key
+
+
+@dataclass(frozen=True)
+class OwnerRule:
+    """One ``[[routing.rules]]`` entry: every condition given must hold; a list is "any of".
+
+    Conditions are stored normalised (country and state as keys, company and domain lower
+    case) so matching is a plain comparison.
+    """
+
+    owner: OwnerRef
+    name: str = ""
+    forms: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()
+    states: tuple[str, ...] = ()
+    companies: tuple[str, ...] = ()
+    domains: tuple[str, ...] = ()
+    min_score: float | None = None
+
+    @property
+    def conditions(self) -> int:
+        """How many conditions the rule sets: one with none matches everything."""
+        return sum(bool(c) for c in (self.forms, self.countries, self.states, self.companies,
+                                     self.domains)) + (self.min_score is not None)
+
+
+@dataclass(frozen=True)
+class OwnerChoice:
+    """The owner routing picked, the rule (zero-based, as in ``routing.rules[i]``) and why."""
+
+    owner_id: str
+    rule: int | None
+    why: str
+    owner: str = ""   # the owner as configured ("user:jane@acme.com"), for people to read
+
+
+@dataclass(frozen=True)
+class Places:
+    """How routing compares countries and states: the config's aliases first, then an
+    injected normaliser (a stand-in table, say), then the shipped table (``core.geo``).
+
+    Rule values and response values go through the same function, so "Germany" in a rule
+    matches "DE" on a Lead, and a value no table knows still matches itself. A state is
+    read within its country (``WA`` is Western Australia on an Australian Lead), so its key
+    carries the country: ``AU-WA``.
+    """
+
+    aliases: tuple[tuple[str, str], ...] = ()            # normalised name -> ISO code pairs
+    country: Normaliser | None = field(default=None, compare=False, repr=False)
+    state: Normaliser | None = field(default=None, compare=False, repr=False)
+
+    def country_key(self, text: str) -> str:
+        """A country's comparison key: its ISO code when known, else its normalised text."""
+        extra = dict(self.aliases)
+        key = geo.normalise_place(text)
+        if key in extra:
+            return extra[key]
+        found = self.country(text) if self.country else None
+        return found.upper() if found else geo.country_key(text)
+
+    def state_key(self, text: str, country: str | None = None) -> str:
+        """A state's comparison key, read within ``country`` (as typed) when there is one."""
+        found = self.state(text) if self.state else None
+        if found:
+            return found.upper()
+        return geo.state_key(text, self.country_key(country) if country else None)
+
+    def rule_states(self, texts: Iterable[str], countries: Iterable[str]) -> tuple[str, ...]:
+        """A rule's states as keys, each read within every country the rule names (or none)."""
+        homes = tuple(countries) or (None,)
+        return tuple(dict.fromkeys(self.state_key(t, c) for t in texts for c in homes))
+
+
+def score_text(value: float) -> str:
+    """A score as people write it: 85, not 85.0."""
+    return f"{value:g}"
+
+
+def _owners(routing: Routing) -> list[tuple[str, OwnerRef]]:
+    """Every owner the config names, with the key an error about it should name."""
+    found = [(f"routing.rules[{i}].owner", r.owner) for i, r in enumerate(routing.rules)]
+    if routing.default_owner is not None:
+        found.append(("routing.default_owner", routing.default_owner))
+    if routing.tasks is not None and routing.tasks.owner is not None:
+        found.append(("routing.tasks.owner", routing.tasks.owner))
+    return found
+
+
+def owner_names(routing: Routing) -> set[str]:
+    """The ``user:``/``queue:`` names to turn into Ids, in one lookup at the start of a run.
+
+    The engine's queries (``split_owner_names`` gives the two lists)::
+
+        SELECT Id, Username FROM User WHERE IsActive = true AND Username IN {usernames}
+        SELECT Id, DeveloperName FROM Group WHERE Type = 'Queue' AND DeveloperName IN {queues}
+
+    and passes ``{"user:" + Username: Id, "queue:" + DeveloperName: Id}`` to ``with_owner_ids``.
+    """
+    return {ref.key for _, ref in _owners(routing) if ref.id is None}
+
+
+def split_owner_names(names: Iterable[str]) -> tuple[list[str], list[str]]:
+    """``owner_names`` -> (Usernames, queue DeveloperNames), sorted, for the two queries."""
+    users = sorted(n.partition(":")[2] for n in names if n.startswith("user:"))
+    queues = sorted(n.partition(":")[2] for n in names if n.startswith("queue:"))
+    return users, queues
+
+
+def with_owner_ids(routing: Routing, ids: Mapping[str, str]) -> Routing:
+    """Routing with every named owner's Id filled in, or a ConfigError naming the rule.
+
+    Keys compare without case (SOQL's ``=`` does too), so the engine may pass Usernames as
+    Salesforce spells them.
+    """
+    folded = {k.casefold(): to_id18(v) for k, v in ids.items()}
+
+    def resolve(ref: OwnerRef, key: str) -> OwnerRef:
+        if ref.id is not None:
+            return ref
+        found = folded.get(ref.key.casefold())
+        if found is None:
+            what = (f"no active user with Username {ref.name}" if ref.kind == "user"
+                    else f"no queue with DeveloperName {ref.name}")
+            raise ConfigError(what, key=key)
+        return replace(ref, id=found)
+
+    rules = tuple(replace(r, owner=resolve(r.owner, f"routing.rules[{i}].owner"))
+                  for i, r in enumerate(routing.rules))
+    default = (None if routing.default_owner is None
+               else resolve(routing.default_owner, "routing.default_owner"))
+    tasks = routing.tasks
+    if tasks is not None and tasks.owner is not None:
+        tasks = replace(tasks, owner=resolve(tasks.owner, "routing.tasks.owner"))
+        if not is_user_id(tasks.owner.id if tasks.owner is not None else None):
+            raise ConfigError("must be a user: Salesforce queues cannot own Tasks",
+                              key="routing.tasks.owner")
+    return replace(routing, rules=rules, default_owner=default, tasks=tasks)
+
+
+def route(routing: Routing, facts: RoutingFacts) -> OwnerChoice | None:
+    """The owner for a new Lead: the first rule whose conditions all hold, else the default.
+
+    None when leadsync does not own routing (mode "none", or "assignment_rules" where
+    Salesforce assigns on create) or when nothing matched and there is no default: the Lead
+    then stays with the integration user, as Salesforce would leave it.
+    """
+    if routing.mode != "rules":
+        return None
+    for i, rule in enumerate(routing.rules):
+        reasons = _match(rule, facts, routing.places)
+        if reasons is not None:
+            label = f"rule {rule.name!r}" if rule.name else f"rule {i + 1}"
+            why = f"{label} ({', '.join(reasons)})" if reasons else f"{label} (no conditions)"
+            return OwnerChoice(_owner_id(rule.owner), i, why, str(rule.owner))
+    if routing.default_owner is not None:
+        return OwnerChoice(_owner_id(routing.default_owner), None,
+                           "default owner (no rule matched)", str(routing.default_owner))
+    return None
+
+
+def _owner_id(ref: OwnerRef) -> str:
+    """The Id routing writes; a missing one is a programming error, not a config one."""
+    if ref.id is None:
+        raise ValueError(f"owner {ref.key} has no Id yet: call with_owner_ids first")
+    return ref.id
+
+
+def _match(rule: OwnerRule, facts: RoutingFacts, places: Places) -> list[str] | None:
+    """The conditions that held, in an admin's words, or None when one did not."""
+    reasons: list[str] = []
+    if rule.forms:
+        if facts.form_id not in rule.forms:
+            return None
+        reasons.append(f"form {facts.form_id}")
+    if rule.countries:
+        if not facts.country or places.country_key(facts.country) not in rule.countries:
+            return None
+        reasons.append(f"country {facts.country}")
+    if rule.states:
+        if not facts.state or places.state_key(facts.state, facts.country) not in rule.states:
+            return None
+        reasons.append(f"state {facts.state}")
+    if rule.companies:
+        company = (facts.company or "").casefold()
+        hit = next((c for c in rule.companies if c in company), None) if company else None
+        if hit is None:
+            return None
+        reasons.append(f"company {facts.company} ~ {hit}")
+    if rule.domains:
+        hit = next((d for d in rule.domains if domain_within(facts.domain, d)), None)
+        if hit is None:
+            return None
+        reasons.append(f"domain {facts.domain}" + ("" if hit == facts.domain else f" under {hit}"))
+    if rule.min_score is not None:
+        if facts.score is None or facts.score < rule.min_score:
+            return None
+        reasons.append(f"score {score_text(facts.score)} >= {score_text(rule.min_score)}")
+    return reasons
+
+
+def reassign_existing(choice: OwnerChoice | None, current_owner_id: str | None, *,
+                      became_sales_ready: bool) -> str | None:
+    """The owner to set on an *existing* Lead, or None to leave it.
+
+    Only a hand-off moves a Lead that already exists: when this response made it sales-ready
+    and it still sits in a queue (or has no owner). A Lead a rep already owns stays with the
+    rep; taking it away because a form was filled is the trampling users complain about.
+    """
+    if choice is None or not became_sales_ready:
+        return None
+    if current_owner_id and not is_queue_id(current_owner_id):
+        return None
+    return None if choice.owner_id == current_owner_id else choice.owner_id

@@ -1,0 +1,46 @@
+"""Epoch milliseconds as people and Salesforce read them: one spelling per use.
+
+The ledger and HubSpot count time in epoch milliseconds; reports print ISO text, Salesforce
+takes ``...Z`` datetimes and plain dates, and a rep reads local time. Each rendering is
+defined once here so a report, a Task and a reconcile diff never disagree about a moment.
+No clock is read: every function turns the moment it is given into text.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+
+def utc(ms: int) -> datetime:
+    """Epoch milliseconds -> an aware UTC datetime."""
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+
+
+def to_ms(moment: datetime) -> int:
+    """An aware datetime -> epoch milliseconds (the ledger's and HubSpot's unit)."""
+    return int(moment.timestamp() * 1000)
+
+
+def iso_ms(ms: int | None) -> str | None:
+    """Epoch milliseconds -> ISO 8601 in UTC to the second (``2024-03-01T10:00:00+00:00``),
+    as the JSON reports print watermarks and submission times; None stays None."""
+    if ms is None:
+        return None
+    return utc(ms).isoformat(timespec="seconds")
+
+
+def iso_z(moment: datetime) -> str:
+    """A moment as Salesforce's datetime text (``2024-03-01T10:00:00Z``)."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def local_date(moment: datetime, zone: str) -> str:
+    """The calendar date of a moment in an IANA zone (a Task's ``ActivityDate``)."""
+    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d")
+
+
+def local_when(moment: datetime, zone: str) -> str:
+    """A moment as a rep reads it: local date, time and zone abbreviation."""
+    local = moment.astimezone(ZoneInfo(zone))
+    return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or zone)
