@@ -35,7 +35,9 @@ from connector.core.model import Submission
 from connector.core.reconcile import (Drift, FixPlan, Sources, compare, describe_plan, iso_ms, member_ids,
                         merge_targets, parse_since, plan_fixes, record_of, render, to_ms, unmatched,
                         unread_masters, window_emails)
-from connector.adapters.salesforce.client import MEMBER_FIELDS, SalesforceClient, chunk_for_query, result_error
+from connector.adapters.salesforce.client import SalesforceClient
+from connector.adapters.salesforce.replies import result_error
+from connector.adapters.salesforce.soql import MEMBER_FIELDS, chunk_for_query
 from connector.adapters.sqlite.ledger import State
 
 LEAD_FIELDS = ("Id", "Email", "IsConverted", "ConvertedContactId", "IsDeleted", "MasterRecordId")

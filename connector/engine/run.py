@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from connector.config.settings import Settings
-from connector.errors import ApiError, BudgetExhausted, LeadsyncError, RecordError
+from connector.errors import AmbiguousWrite, ApiError, BudgetExhausted, LeadsyncError, RecordError, TransientError
 from connector.adapters.hubspot.forms import HubSpotClient
 from connector.core.normalise import FieldMapping, to_response
 from connector.core.methods import RunMemory, decide_all
@@ -26,9 +26,9 @@ from connector.core.plan import ExistingMember, Step, WritePlan, plan_batch, ste
 from connector.core.enrich.shape import Shaping, shape
 from connector.core.resolve import created_for, resolve, rows_to_records
 from connector.core.enrich.routing import TaskKey, task_key, tasks_found
-from connector.adapters.salesforce.client import AmbiguousWrite, SalesforceClient, result_error
+from connector.adapters.salesforce.client import SalesforceClient
+from connector.adapters.salesforce.replies import result_error
 from connector.adapters.sqlite.ledger import State, advance_watermark
-from connector.adapters.transport import TransientError
 
 
 @dataclass

@@ -25,10 +25,10 @@ import requests
 from hubspot.utils.requests.http_request_builder import Request as HubSpotRequest
 
 from connector.config.settings import HubSpotSettings
-from connector.errors import ApiError, AuthError
+from connector.errors import ApiError, AuthError, TransientError
 from connector.core.model import Submission
-from connector.adapters.transport import (ApiSession, RetryPolicy, TransientError, Verdict, classify, parse_retry_after,
-                        with_retries)
+from connector.adapters.transport import (ApiSession, RetryPolicy, Verdict, classify, parse_retry_after,
+                                         with_retries)
 
 
 # Forms paged at once. A form's pages can only be read one after another (each names the
