@@ -28,7 +28,8 @@ from connector.core.resolve import created_for, resolve, rows_to_records
 from connector.core.enrich.routing import TaskKey, task_key, tasks_found
 from connector.adapters.salesforce.client import SalesforceClient
 from connector.adapters.salesforce.replies import result_error
-from connector.adapters.sqlite.ledger import State, advance_watermark
+from connector.adapters.sqlite.ledger import State
+from connector.core.watermarks import advance_watermark
 
 
 @dataclass
