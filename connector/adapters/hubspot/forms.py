@@ -20,9 +20,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterator, Mapping
 
-import hubspot
+import hubspot  # type: ignore[import-untyped]  # hubspot-api-client ships no type hints
 import requests
-from hubspot.utils.requests.http_request_builder import Request as HubSpotRequest
+from hubspot.utils.requests.http_request_builder import Request as HubSpotRequest  # type: ignore[import-untyped]
 
 from connector.config.settings import HubSpotSettings
 from connector.errors import ApiError, AuthError, TransientError
