@@ -4,6 +4,17 @@ The CLI maps these to exit codes in one place (``cli.py``); nothing else decides
 failure ends a process. Every error carries enough context for an admin to act on it, and
 never a secret: messages are built from keys, ids and status codes, not from request
 headers or bodies that could hold a token.
+
+The tree is grouped by what the caller does about a failure:
+
+- configuration (:class:`ConfigError`): fix the config or the command line;
+- state (:class:`StateError`, :class:`StateLocked`): the SQLite state cannot be used now;
+- API (:class:`ApiError`): re-authenticate (:class:`AuthError`), wait for the allowance
+  (:class:`BudgetExhausted`), re-resolve before writing again (:class:`AmbiguousWrite`), or
+  simply repeat the call (:class:`TransientError`). That one stays outside ``ApiError``: it
+  is the retry loop's signal, and callers' ``except ApiError`` clauses (a stale Task key,
+  a failed Bulk job) must not take a call the loop gave up on for a refusal;
+- record (:class:`RecordError`): park one response, the batch goes on.
 """
 
 from __future__ import annotations
@@ -66,6 +77,26 @@ class BudgetExhausted(ApiError):
     """
 
     exit_code = 4
+
+
+class AmbiguousWrite(ApiError):
+    """The connection dropped after a non-idempotent write was sent: it may have applied.
+
+    Not retried blindly (that is how duplicates are born); the ledger's pending intent is
+    resolved by the next run, which looks in Salesforce before it writes again.
+    """
+
+
+class TransientError(LeadsyncError):
+    """A reply worth repeating the same call for; carries the server's Retry-After, if any.
+
+    ``with_retries`` (``adapters/transport.py``) repeats a call while it raises this; one
+    that still escapes means the policy's patience ran out.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **context: object) -> None:
+        super().__init__(message, **context)
+        self.retry_after = retry_after
 
 
 class RecordError(LeadsyncError):

@@ -19,7 +19,8 @@ from connector.cli import main
 from connector.engine.wiring import Session
 from connector.sandbox import Sandbox
 from connector.adapters.sqlite.ledger import State
-from connector.adapters.transport import RetryPolicy, TransientError
+from connector.adapters.transport import RetryPolicy
+from connector.errors import TransientError
 from sync_helpers import EXT, Org
 
 FORMS = 4          # the last form's campaign is deleted: its members fail and are parked

@@ -17,9 +17,9 @@ import responses
 
 from connector.config.settings import SalesforceSettings, Secret
 from connector.errors import ApiError, BudgetExhausted
-from connector.adapters.salesforce.client import (COLLECTION_LIMIT, COMPOSITE_HEAVY_LIMIT, LEAD_LOOKUP_FIELDS,
-                                  MAX_SUBREQUEST_URL,
-                                  AmbiguousWrite, SalesforceClient, chunk_for_query)
+from connector.adapters.salesforce.client import COLLECTION_LIMIT, COMPOSITE_HEAVY_LIMIT, SalesforceClient
+from connector.adapters.salesforce.soql import LEAD_LOOKUP_FIELDS, MAX_SUBREQUEST_URL, chunk_for_query
+from connector.errors import AmbiguousWrite
 from connector.sandbox import Sandbox
 from connector.adapters.transport import RetryPolicy
 
@@ -456,7 +456,7 @@ def test_updates_of_several_objects_share_one_call(org):
     "", "00Q000000000001AAA", "'bob.o\\'neil@acme.com'", "a b", "'ünï@example.com'", "x+y@z.com",
     "'50%'", "a&b=c", "tab\there", "~_.-@',()", "#frag", "'a\\\\b'", "emoji 🙂", "[x]", "a/b?c"])
 def test_encoded_length_is_the_length_of_the_encoding(text):
-    from connector.adapters.salesforce.client import encode_soql, encoded_length
+    from connector.adapters.salesforce.soql import encode_soql, encoded_length
     assert encoded_length(text) == len(encode_soql(text))
 
 

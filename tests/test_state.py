@@ -8,7 +8,8 @@ import pytest
 
 from connector.errors import StateLocked
 from connector.core.model import AccountPick, Action, Enrichment, Outcome, OwnerPick, Status
-from connector.adapters.sqlite.ledger import HISTORY_INDEX, State, advance_watermark
+from connector.adapters.sqlite.ledger import HISTORY_INDEX, State
+from connector.core.watermarks import advance_watermark
 
 
 @pytest.mark.parametrize("current,recorded,ceiling,expected", [

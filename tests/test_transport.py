@@ -6,8 +6,9 @@ import pytest
 import requests
 import responses
 
-from connector.adapters.transport import (ApiSession, RetryPolicy, SandboxAdapter, TransientError, Verdict, classify,
+from connector.adapters.transport import (ApiSession, RetryPolicy, SandboxAdapter, Verdict, classify,
                                  with_retries)
+from connector.errors import TransientError
 
 SF_LIMIT = [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]
 SF_SESSION = [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]

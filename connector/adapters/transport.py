@@ -19,7 +19,7 @@ from requests.adapters import HTTPAdapter
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, stop_after_delay
 from tenacity.wait import wait_base
 
-from connector.errors import LeadsyncError
+from connector.errors import TransientError
 
 T = TypeVar("T")
 
@@ -71,14 +71,6 @@ def classify(status: int | None, body: Any = None) -> Verdict:
     if status in (400, 404) and code in RECORD_CODES:
         return Verdict.RECORD
     return Verdict.FATAL
-
-
-class TransientError(LeadsyncError):
-    """A reply worth repeating the same call for; carries the server's Retry-After, if any."""
-
-    def __init__(self, message: str, *, retry_after: float | None = None, **context: object) -> None:
-        super().__init__(message, **context)
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,9 @@ from connector.core.reconcile import (Drift, FixPlan, Sources, compare, member_i
                         unread_masters, window_emails)
 from connector.core.timefmt import iso_ms, to_ms
 from connector.render.reconcile import describe_plan, render
-from connector.adapters.salesforce.client import MEMBER_FIELDS, SalesforceClient, chunk_for_query, result_error
+from connector.adapters.salesforce.client import SalesforceClient
+from connector.adapters.salesforce.replies import result_error
+from connector.adapters.salesforce.soql import MEMBER_FIELDS, chunk_for_query
 from connector.adapters.sqlite.ledger import State
 
 LEAD_FIELDS = ("Id", "Email", "IsConverted", "ConvertedContactId", "IsDeleted", "MasterRecordId")

@@ -83,7 +83,7 @@ def gather(settings: Settings, *, runs: int = 10) -> dict[str, Any]:
 
     state = State.open_read_only(settings.state_path)
     try:
-        holder = State(state.db, settings.state_path, read_only=True).lock_holder()
+        holder = State.lock_holder_at(settings.state_path)
         return summarize(runs=state.runs(runs), watermarks=state.watermarks(),
                          parked=state.park_summary(), daily=state.daily_outcomes(),
                          lock_holder=holder,
@@ -91,6 +91,6 @@ def gather(settings: Settings, *, runs: int = 10) -> dict[str, Any]:
                          budget_share=settings.salesforce.budget_share,
                          state_path=str(settings.state_path))
     finally:
-        state.db.conn.close()
+        state.close()
 
 

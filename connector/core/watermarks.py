@@ -1,4 +1,9 @@
-"""Watermarks: how far each stream's responses are durably recorded (pure)."""
+"""Where a form's watermark may move after a batch: pure arithmetic over submission times.
+
+Kept out of the SQLite adapter because it decides nothing about storage: the engine asks
+it what the new watermark is, and the state stores that in the same transaction as the
+outcomes it covers.
+"""
 
 from __future__ import annotations
 

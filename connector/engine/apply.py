@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from connector.adapters.salesforce.client import AmbiguousWrite, result_error
+from connector.adapters.salesforce.replies import result_error
 from connector.core.enrich.tasks import TaskKey, tasks_found
 from connector.core.methods import RunMemory
 from connector.core.model import Outcome, Status
 from connector.core.plan import Step, WritePlan
-from connector.errors import ApiError, BudgetExhausted
+from connector.errors import AmbiguousWrite, ApiError, BudgetExhausted
 
 # Salesforce's words for a field that is not (or no longer) there for the integration user.
 FIELD_ERRORS = frozenset({"NOT_FOUND", "INVALID_FIELD", "INVALID_FIELD_FOR_INSERT_UPDATE"})

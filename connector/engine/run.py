@@ -13,8 +13,6 @@ import time
 from contextlib import closing, contextmanager
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from connector.adapters.salesforce.client import AmbiguousWrite
-from connector.adapters.transport import TransientError
 from connector.config.settings import Settings
 from connector.core.batch import BatchPolicy, Landing, decide_batch
 from connector.core.counts import Count, count_of, count_of_outcome
@@ -28,7 +26,7 @@ from connector.engine.apply import Applier
 from connector.engine.gather import Gatherer
 from connector.render.steps import step_json
 from connector.engine.report import Batches, Progress, RunOptions, RunReport, new_run_id
-from connector.errors import ApiError, BudgetExhausted, LeadsyncError
+from connector.errors import AmbiguousWrite, ApiError, BudgetExhausted, LeadsyncError, TransientError
 
 
 class Engine:

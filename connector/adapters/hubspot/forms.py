@@ -20,15 +20,15 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterator, Mapping
 
-import hubspot
+import hubspot  # type: ignore[import-untyped]  # hubspot-api-client ships no type hints
 import requests
-from hubspot.utils.requests.http_request_builder import Request as HubSpotRequest
+from hubspot.utils.requests.http_request_builder import Request as HubSpotRequest  # type: ignore[import-untyped]
 
 from connector.config.settings import HubSpotSettings
-from connector.errors import ApiError, AuthError
+from connector.errors import ApiError, AuthError, TransientError
 from connector.core.model import Submission
-from connector.adapters.transport import (ApiSession, RetryPolicy, TransientError, Verdict, classify, parse_retry_after,
-                        with_retries)
+from connector.adapters.transport import (ApiSession, RetryPolicy, Verdict, classify, parse_retry_after,
+                                         with_retries)
 
 
 # Forms paged at once. A form's pages can only be read one after another (each names the

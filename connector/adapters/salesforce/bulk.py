@@ -85,9 +85,8 @@ from simple_salesforce.util import call_salesforce
 
 from connector.core.bulk_plan import DEFAULT_THRESHOLD, through_bulk
 from connector.core.ids import FIELD_PATH as _FIELD
-from connector.errors import ApiError, AuthError, BudgetExhausted
-from connector.adapters.salesforce.client import AmbiguousWrite, SalesforceClient
-from connector.adapters.transport import TransientError
+from connector.errors import AmbiguousWrite, ApiError, AuthError, BudgetExhausted, TransientError
+from connector.adapters.salesforce.client import SalesforceClient
 
 TERMINAL = ("JobComplete", "Failed", "Aborted")
 MEMBER_KEY = ("CampaignId", "LeadId", "ContactId")

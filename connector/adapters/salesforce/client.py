@@ -3,48 +3,37 @@
 A thin shell over simple-salesforce with an injected ``requests`` session (the same code
 runs against a real org, the sandbox and ``responses``). It knows the wire (SOQL built with
 ``format_soql``, 200-record collections, the ``Sforce-Auto-Assign`` header, the usage
-header) and none of the method rules.
+header) and none of the method rules. Building and chunking the SOQL it sends lives in
+``soql.py``, and what a reply or an error means in ``replies.py``; this module holds the
+session, the calls (retries, renewal, usage) and the shape of each read and write.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
+from functools import partial
+from typing import Any, Callable, Iterable, Sequence, TypeVar
 from urllib.parse import quote_plus, urlsplit
 
 import requests
 from simple_salesforce import Salesforce, format_soql
-from simple_salesforce.format import quote_soql_value
-from simple_salesforce.exceptions import (SalesforceAuthenticationFailed, SalesforceError,
-                                          SalesforceExpiredSession, SalesforceGeneralError,
-                                          SalesforceMalformedRequest, SalesforceMoreThanOneRecord,
-                                          SalesforceRefusedRequest, SalesforceResourceNotFound)
+from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceError
 
+from connector.adapters.salesforce.replies import (api_error, collection_items, failed_item,
+                                                   result_error, sf_exception)
+from connector.core.ids import API_NAME   # a field name spliced into SOQL is checked against it
+from connector.adapters.salesforce.soql import (ACCOUNT_FIELDS, CONTACT_LOOKUP_FIELDS,
+                                                CONTACT_PREFIX, LEAD_LOOKUP_FIELDS, LEAD_PREFIX,
+                                                MEMBER_FIELDS, chunk_for_query, chunks_by_size,
+                                                encode_soql, merged_fields, or_chunks)
+from connector.adapters.transport import (RetryPolicy, Verdict, classify, error_code, session_for,
+                                         with_retries)
 from connector.config.settings import SalesforceSettings
-from connector.core.ids import API_NAME as _API_NAME   # a field name spliced into SOQL, checked
-from connector.errors import ApiError, AuthError, BudgetExhausted
-from connector.adapters.transport import (RetryPolicy, TransientError, Verdict, classify, error_code,
-                        session_for, with_retries)
+from connector.errors import AmbiguousWrite, ApiError, AuthError, TransientError
 
 T = TypeVar("T")
 COLLECTION_LIMIT = 200          # records per sObject Collections call (Salesforce's cap)
-MAX_SUBREQUEST_URL = 12_000     # chars of a query's URL; Salesforce answers 414 past 16,384
-URL_OVERHEAD = 60               # "/services/data/vXX.X/query/?q=" and slack
 COMPOSITE_HEAVY_LIMIT = 5       # queries or collections per composite call (REST guide)
-LEAD_PREFIX, CONTACT_PREFIX = "00Q", "003"
-LEAD_LOOKUP_FIELDS = ("Id", "Email", "CreatedDate", "IsConverted", "ConvertedContactId", "ConvertedDate")
-CONTACT_LOOKUP_FIELDS = ("Id", "Email", "CreatedDate")
-ACCOUNT_FIELDS = ("Id", "Name", "Website", "OwnerId", "CreatedDate")
-MEMBER_FIELDS = ("Id", "CampaignId", "LeadId", "ContactId", "Status", "HasResponded")
-
-
-class AmbiguousWrite(ApiError):
-    """The connection dropped after a non-idempotent write was sent: it may have applied.
-
-    Not retried blindly (that is how duplicates are born); the ledger's pending intent is
-    resolved by the next run, which looks in Salesforce before it writes again.
-    """
 
 
 @dataclass(frozen=True)
@@ -79,7 +68,7 @@ class SalesforceClient:
         # Replies as plain dicts: with the library's default hook, OrderedDict, each JSON
         # object is built as a list of pairs and then copied (3.2 ms against 2.0 ms for a
         # 1,000-record composite reply). Nothing here relies on the order of keys.
-        common = {"session": self.session, "version": s.api_version, "object_pairs_hook": dict}
+        common: dict[str, Any] = {"session": self.session, "version": s.api_version, "object_pairs_hook": dict}
         try:
             if s.access_token:
                 return Salesforce(instance_url=s.instance_url, session_id=s.access_token.reveal(), **common)
@@ -114,24 +103,16 @@ class SalesforceClient:
                 result = fn(self.sf)
             except SalesforceError as exc:
                 verdict = classify(exc.status, exc.content)
-                code = error_code(exc.content)
                 if verdict is Verdict.RETRY:
+                    code = error_code(exc.content)
                     raise TransientError(f"Salesforce {name}: {exc.status} {code or ''}".strip(),
                                          status=exc.status) from None
-                if verdict is Verdict.LIMIT:
-                    raise BudgetExhausted("Salesforce API request limit exceeded; stopped with state intact",
-                                          service="salesforce", status=exc.status, code=code) from None
-                if verdict is Verdict.EXPIRED:
-                    if self.can_renew and not renewed:
-                        renewed = True
-                        self._sf = None
-                        raise TransientError("Salesforce session expired; logging in again",
-                                             retry_after=0) from None
-                    raise AuthError("Salesforce refused the session (401 INVALID_SESSION_ID): "
-                                    "renew the access token", service="salesforce",
-                                    status=exc.status, code=code) from None
-                raise ApiError(f"Salesforce {name} failed: {_first_message(exc.content)}",
-                               service="salesforce", status=exc.status, code=code) from None
+                if verdict is Verdict.EXPIRED and self.can_renew and not renewed:
+                    renewed = True
+                    self._sf = None
+                    raise TransientError("Salesforce session expired; logging in again",
+                                         retry_after=0) from None
+                raise api_error(name, exc.status, exc.content) from None
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if not idempotent:
                     raise AmbiguousWrite(f"Salesforce {name}: connection lost after the write was sent",
@@ -166,8 +147,8 @@ class SalesforceClient:
         replies: list[SubReply] = []
         for start in range(0, len(subs), COMPOSITE_HEAVY_LIMIT):
             group = subs[start:start + COMPOSITE_HEAVY_LIMIT]
-            replies += self._call(name, lambda sf, g=group: self._send_composite(sf, g, write, assign),
-                                  idempotent=idempotent)
+            send = partial(self._send_composite, group=group, write=write, assign=assign)
+            replies += self._call(name, send, idempotent=idempotent)
         return replies
 
     def _send_composite(self, sf: Salesforce, group: Sequence[Sub], write: bool, assign: bool
@@ -185,16 +166,16 @@ class SalesforceClient:
         for i, sub in enumerate(group):
             item = by_ref.get(f"r{i}")
             if item is None:  # a reply without our subrequest: the request was not what we sent
-                raise SalesforceGeneralError(base + "composite", 500, "composite",
-                                             [{"errorCode": "UNKNOWN_EXCEPTION",
-                                               "message": f"composite reply lacks subrequest r{i}"}])
+                raise sf_exception(base + "composite", 500,
+                                   [{"errorCode": "UNKNOWN_EXCEPTION",
+                                     "message": f"composite reply lacks subrequest r{i}"}])
             out.append(SubReply(int(item.get("httpStatusCode") or 0), item.get("body")))
         if not write:
             # A failed lookup raises exactly what the same query sent alone raises, so the
             # caller's mapping (retry, budget, fatal) is unchanged; reads are safe to repeat.
             for sub, rep in zip(group, out):
                 if rep.status >= 300:
-                    raise _sf_exception(base + sub.path, rep.status, rep.body)
+                    raise sf_exception(base + sub.path, rep.status, rep.body)
         return out
 
     # -- reads ---------------------------------------------------------------------------
@@ -246,9 +227,9 @@ class SalesforceClient:
         emails = sorted(set(emails))
         if not emails:
             return [], []
-        lead_select = _merged(LEAD_LOOKUP_FIELDS, (external_id_field,) if external_id_field else (),
+        lead_select = merged_fields(LEAD_LOOKUP_FIELDS, (external_id_field,) if external_id_field else (),
                               lead_fields)
-        contact_select = _merged(CONTACT_LOOKUP_FIELDS, contact_fields)
+        contact_select = merged_fields(CONTACT_LOOKUP_FIELDS, contact_fields)
         lead_q = list(chunk_for_query("SELECT {fields} FROM Lead WHERE Email IN {values}",
                                       lead_select, emails))
         contact_q = list(chunk_for_query("SELECT {fields} FROM Contact WHERE Email IN {values}",
@@ -273,11 +254,11 @@ class SalesforceClient:
         leads = [r for r in records if r.startswith(LEAD_PREFIX)]
         contacts = [r for r in records if r.startswith(CONTACT_PREFIX)]
         others = [r for r in records if not r.startswith((LEAD_PREFIX, CONTACT_PREFIX))]
-        statements = [*_chunks_by_size(leads, prefix, "LeadId IN {ids}"),
-                      *_chunks_by_size(contacts, prefix, "ContactId IN {ids}"),
-                      *_chunks_by_size(others, prefix, "(LeadId IN {ids} OR ContactId IN {ids})")]
+        statements = [*chunks_by_size(leads, prefix, "LeadId IN {ids}"),
+                      *chunks_by_size(contacts, prefix, "ContactId IN {ids}"),
+                      *chunks_by_size(others, prefix, "(LeadId IN {ids} OR ContactId IN {ids})")]
         rows: list[dict[str, Any]] = []
-        seen: set[str] = set()
+        seen: set[str | None] = set()
         for part in self.query_many(statements):
             for row in part:
                 if row.get("Id") not in seen:
@@ -297,7 +278,7 @@ class SalesforceClient:
             return []
         prefix = format_soql("SELECT {:literal} FROM Account WHERE ", ", ".join(ACCOUNT_FIELDS))
         rows: dict[str, dict[str, Any]] = {}
-        for part in self.query_many(list(_or_chunks(prefix, likes))):
+        for part in self.query_many(list(or_chunks(prefix, likes))):
             for row in part:
                 rows.setdefault(row["Id"], row)
         return list(rows.values())
@@ -331,7 +312,7 @@ class SalesforceClient:
         values = sorted(set(values))
         if not values:
             return []
-        if not _API_NAME.fullmatch(field_name):
+        if not API_NAME.fullmatch(field_name):
             raise ValueError(f"not a field's API name: {field_name!r}")
         template = f"SELECT {{fields}} FROM Task WHERE {field_name} IN {{values}}"
         statements = list(chunk_for_query(template, ("Id", field_name), values))
@@ -375,8 +356,8 @@ class SalesforceClient:
                  if not r.get("success") and result_error(r)[0] == "DUPLICATE_VALUE"]
         if taken:
             wanted = [records[i] for i in taken]
-            rows = self.find_members({r["CampaignId"] for r in wanted},
-                                     {r.get("LeadId") or r.get("ContactId") for r in wanted})
+            people: set[Any] = {r.get("LeadId") or r.get("ContactId") for r in wanted}
+            rows = self.find_members({r["CampaignId"] for r in wanted}, people)
             found = {(row["CampaignId"], row[key]): row["Id"]
                      for row in rows for key in ("LeadId", "ContactId") if row.get(key)}
             for i, record in zip(taken, wanted):
@@ -428,20 +409,20 @@ class SalesforceClient:
         if failed and len(failed) == len(replies):
             first = failed[0]
             if classify(first.status, first.body) is not Verdict.RETRY:
-                raise _api_error(f"{method} {path}", first.status, first.body)
+                raise api_error(f"{method} {path}", first.status, first.body)
         results: list[dict[str, Any]] = []
         for chunk, rep in zip(chunks, replies):
             if rep.status < 300:
-                results.extend(_items(rep.body, len(chunk)))
+                results.extend(collection_items(rep.body, len(chunk)))
                 continue
             verdict = classify(rep.status, rep.body)
             if verdict is Verdict.RETRY:
                 results.extend(self._collection_call(method, path, chunk, idempotent=idempotent,
                                                      assign=assign))
             elif verdict in (Verdict.LIMIT, Verdict.EXPIRED):
-                raise _api_error(f"{method} {path}", rep.status, rep.body)
+                raise api_error(f"{method} {path}", rep.status, rep.body)
             else:
-                results.extend([_failure(rep.status, rep.body)] * len(chunk))
+                results.extend([failed_item(rep.status, rep.body)] * len(chunk))
         return results
 
     def _collection_call(self, method: str, path: str, chunk: list[dict[str, Any]], *,
@@ -449,7 +430,7 @@ class SalesforceClient:
         body = {"allOrNone": False, "records": chunk}
         reply = self._call(f"{method} {path}", lambda sf: sf.restful(
             path, method=method, json=body, headers=self._write_headers(assign)), idempotent=idempotent)
-        return _items(reply, len(chunk))
+        return collection_items(reply, len(chunk))
 
 
 @dataclass(frozen=True)
@@ -463,127 +444,10 @@ class Sub:
 
 @dataclass(frozen=True)
 class SubReply:
+    """One composite subrequest's reply, in request order: its HTTP status and parsed body."""
+
     status: int
     body: Any
-
-
-def result_error(result: dict[str, Any]) -> tuple[str, str]:
-    """(code, message) of a failed collections/composite item, in an admin's words."""
-    errors = result.get("errors") or [{}]
-    first = errors[0]
-    code = first.get("statusCode") or first.get("errorCode") or "UNKNOWN"
-    message = first.get("message") or "Salesforce rejected the record"
-    fields = first.get("fields") or []
-    return code, message + (f" (fields: {', '.join(fields)})" if fields else "")
-
-
-def encode_soql(soql: str) -> str:
-    """A SOQL statement as a query-string value.
-
-    ``' @ , ( )`` are legal unescaped in a URI query (RFC 3986 sub-delims and pchar), and
-    they are most of an ``Email IN (...)`` list; leaving them as they are fits about 30%
-    more people in each statement than ``quote_plus``'s ``%27 %40 %2C``.
-    """
-    return quote_plus(soql, safe="@',()")
-
-
-# What encode_soql leaves as it is (a space becomes "+", the same length): ids and most
-# emails, so their encoded length is their own, without encoding each to measure it.
-_UNCHANGED_BY_ENCODING = re.compile(r"[A-Za-z0-9_.~\-@',() ]*")
-
-
-def encoded_length(soql: str) -> int:
-    """``len(encode_soql(soql))``, cheaply for the common case."""
-    return len(soql) if _UNCHANGED_BY_ENCODING.fullmatch(soql) else len(encode_soql(soql))
-
-
-def chunk_for_query(template: str, fields: Sequence[str], values: Sequence[str]) -> Iterator[str]:
-    """SOQL statements ``template`` with ``values`` split so each URL stays under the limit."""
-    prefix = format_soql(template.split("{values}")[0].replace("{fields}", "{:literal}"), ", ".join(fields))
-    yield from _chunks_by_size(values, prefix, "{ids}")
-
-
-def _merged(*groups: Sequence[str]) -> tuple[str, ...]:
-    """Field lists joined without repeats (SOQL rejects a field named twice), case-blind."""
-    out: dict[str, str] = {}
-    for group in groups:
-        for name in group:
-            out.setdefault(name.lower(), name)
-    return tuple(out.values())
-
-
-def _or_chunks(prefix: str, conditions: Sequence[str]) -> Iterator[str]:
-    """``prefix + c1 OR c2 ...`` split so each statement's URL stays under the limit."""
-    chunk: list[str] = []
-    size = len(encode_soql(prefix)) + URL_OVERHEAD
-    for condition in conditions:
-        cost = encoded_length(condition) + 4
-        if chunk and size + cost > MAX_SUBREQUEST_URL:
-            yield prefix + " OR ".join(chunk)
-            chunk, size = [], len(encode_soql(prefix)) + URL_OVERHEAD
-        chunk.append(condition)
-        size += cost
-    if chunk:
-        yield prefix + " OR ".join(chunk)
-
-
-def _chunks_by_size(values: Sequence[str], prefix: str, tail: str) -> Iterator[str]:
-    """Greedy chunking by encoded length, so each subrequest URL stays under
-    :data:`MAX_SUBREQUEST_URL` (Salesforce rejects URIs over 16 KB with 414) and each
-    statement far under SOQL's 100,000 characters. Values are quoted as ``format_soql``
-    quotes them, by its own function (its Formatter costs more than the rest of a lookup)."""
-    chunk: list[str] = []            # values quoted, each once
-    fixed = len(encode_soql(prefix + tail.replace("{ids}", "()"))) + URL_OVERHEAD
-    size = fixed
-    per_use = tail.count("{ids}")
-    for value in values:
-        quoted = quote_soql_value(value)
-        cost = (encoded_length(quoted) + 1) * per_use
-        if chunk and size + cost > MAX_SUBREQUEST_URL:
-            yield prefix + tail.replace("{ids}", "(" + ",".join(chunk) + ")")
-            chunk, size = [], fixed
-        chunk.append(quoted)
-        size += cost
-    if chunk:
-        yield prefix + tail.replace("{ids}", "(" + ",".join(chunk) + ")")
-
-
-def _sf_exception(url: str, status: int, content: Any) -> SalesforceError:
-    """The exception simple-salesforce raises for this status (``util.exception_handler``)."""
-    cls = {300: SalesforceMoreThanOneRecord, 400: SalesforceMalformedRequest,
-           401: SalesforceExpiredSession, 403: SalesforceRefusedRequest,
-           404: SalesforceResourceNotFound}.get(status, SalesforceGeneralError)
-    return cls(url, status, "composite", content)
-
-
-def _api_error(name: str, status: int, body: Any) -> ApiError:
-    """What :meth:`SalesforceClient._call` raises for a reply it will not repeat."""
-    verdict, code = classify(status, body), error_code(body)
-    if verdict is Verdict.LIMIT:
-        return BudgetExhausted("Salesforce API request limit exceeded; stopped with state intact",
-                               service="salesforce", status=status, code=code)
-    if verdict is Verdict.EXPIRED:
-        return AuthError("Salesforce refused the session (401 INVALID_SESSION_ID): "
-                         "renew the access token", service="salesforce", status=status, code=code)
-    return ApiError(f"Salesforce {name} failed: {_first_message(body)}",
-                    service="salesforce", status=status, code=code)
-
-
-def _items(reply: Any, n: int) -> list[dict[str, Any]]:
-    """A collections reply as exactly ``n`` items, so results never shift against records."""
-    items = list(reply) if isinstance(reply, list) else []
-    missing = {"success": False, "errors": [{"statusCode": "UNKNOWN_EXCEPTION",
-                                             "message": "no result for this record in the reply",
-                                             "fields": []}]}
-    return items[:n] + [dict(missing) for _ in range(n - len(items))]
-
-
-def _failure(status: int, body: Any) -> dict[str, Any]:
-    """A failed subrequest's error, as the collections item each of its records gets."""
-    first = body[0] if isinstance(body, list) and body and isinstance(body[0], dict) else {}
-    return {"success": False, "errors": [{
-        "statusCode": first.get("errorCode") or first.get("statusCode") or f"HTTP_{status}",
-        "message": first.get("message") or str(body)[:300], "fields": list(first.get("fields") or [])}]}
 
 
 def _login_domain(instance_url: str) -> str:
@@ -596,10 +460,3 @@ def _login_domain(instance_url: str) -> str:
     if instance_url.startswith("http://"):
         return "sandbox"
     return host[: -len(".salesforce.com")] if host.endswith(".salesforce.com") else "login"
-
-
-def _first_message(content: Any) -> str:
-    if isinstance(content, list) and content and isinstance(content[0], dict):
-        first = content[0]
-        return f"{first.get('errorCode') or first.get('statusCode')}: {first.get('message')}"
-    return str(content)[:300]

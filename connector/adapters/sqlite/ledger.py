@@ -15,34 +15,31 @@ Rules the rest of leadsync relies on:
 - one process at a time: an OS file lock beside the database (released by the kernel when
   a process dies, so a killed run's lock is free at once);
 - the file is created readable by its owner only, and holds no secret.
+
+:class:`State` is the one object the rest of leadsync opens and calls. It keeps the
+ledger, runs, watermarks and history itself and hands the other jobs to the parts beside
+this module, each on the same connection: the run lock (``lock.py``), the stage
+(``staging.py``), the describe cache (``cache.py``) and the tables (``schema.py``).
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
-import marshal
 import os
-import socket
 import sqlite3
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, ContextManager, Iterable, Iterator, Mapping
 
 import sqlite_utils
 
-from connector.errors import StateError, StateLocked
+from connector.adapters.sqlite.cache import Cache
+from connector.adapters.sqlite.lock import RunLock, lock_holder
+from connector.adapters.sqlite.schema import ensure_schema, now_iso
+from connector.adapters.sqlite.staging import Stage
 from connector.core.model import Outcome, Status, Submission
+from connector.errors import StateError
 
-SCHEMA_VERSION = 1
 HISTORY_INDEX = "idx_ledger_email"    # sqlite-utils' name for it, as earlier versions made it
-# Columns added after the first release; _ensure_schema adds them to older state files.
-# ledger.merged_from: the record a row first named, once reconcile re-pointed it at a merge survivor.
-ADDED_COLUMNS: dict[str, dict[str, type]] = {
-    "ledger": {"owner_id": str, "account_id": str, "account_match": str, "task_id": str,
-               "changed_fields": str, "merged_from": str},
-    "runs": {"created_contacts": int, "updated_records": int, "tasks": int},
-}
 
 _LEDGER_SHAPING = ("owner_id", "account_id", "account_match", "task_id", "changed_fields")
 _LEDGER_COLUMNS = ("conversion_id", "form_id", "submitted_at", "email", "campaign_id", "action",
@@ -71,31 +68,20 @@ def _by_key(outcome: Outcome) -> str:
     return outcome.conversion_id
 
 
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-
-
-def advance_watermark(current: int | None, recorded: Iterable[int], ceiling: int) -> int | None:
-    """The new watermark: the newest recorded submission, never past the run's start.
-
-    Capping at the start time (Meltano's "signpost") keeps a clock-skewed submission from
-    pushing the watermark into the future; the lookback window re-reads the edge anyway and
-    the ledger drops what it already holds, so ties on the boundary are kept exactly once.
-    """
-    newest = max(recorded, default=None)
-    if newest is None:
-        return current
-    candidate = min(newest, ceiling)
-    return candidate if current is None else max(current, candidate)
-
-
 class State:
+    """The state of one file (or of memory): what every command opens, locks and records to.
+
+    A facade: the ledger, runs, watermarks and history are its own; the lock, the stage and
+    the cache are parts on the same connection, so one transaction can span them all.
+    """
+
     def __init__(self, db: sqlite_utils.Database, path: Path | None, *, read_only: bool = False) -> None:
         self.db = db
         self.path = path
         self.read_only = read_only
-        self._lock_file: Any = None
-        self._staging = False
+        self._lock = RunLock(path)
+        self._stage = Stage(db)
+        self._cache = Cache(db, read_only=read_only)
         self._intended: set[str] = set()   # ids whose intent row this connection wrote
         self._history_indexed = False
 
@@ -139,87 +125,33 @@ class State:
         self.db.conn.close()
 
     def _ensure_schema(self) -> None:
-        db = self.db
-        if "ledger" not in db.table_names():
-            db["ledger"].create({
-                "conversion_id": str, "form_id": str, "submitted_at": int, "email": str,
-                "campaign_id": str, "action": str, "status": str, "lead_id": str,
-                "contact_id": str, "member_id": str, "member_existed": int, "reason": str,
-                "error_code": str, "error": str, "attempts": int, "run_id": str,
-                "first_seen_at": str, "updated_at": str,
-            }, pk="conversion_id")
-            db["ledger"].create_index(["status"])
-            db["ledger"].create_index(["form_id", "submitted_at"])
-            # No index on email here: only Task history reads by it (see history), and a
-            # random-keyed index costs every intent a B-tree insert.
-        if "watermarks" not in db.table_names():
-            db["watermarks"].create({"form_id": str, "submitted_at": int, "updated_at": str,
-                                     "run_id": str}, pk="form_id")
-        if "runs" not in db.table_names():
-            db["runs"].create({
-                "id": str, "started_at": str, "finished_at": str, "method": str, "dry_run": int,
-                "status": str, "pulled": int, "skipped": int, "created_leads": int, "attached": int,
-                "already_member": int, "failed": int, "sf_calls": int, "hs_calls": int,
-                "api_used": int, "api_limit": int, "error": str,
-            }, pk="id")
-        if "meta" not in db.table_names():
-            db["meta"].insert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
-        for table, columns in ADDED_COLUMNS.items():
-            present = db[table].columns_dict
-            for name, kind in columns.items():
-                if name not in present:   # a state file from an earlier version gains them
-                    db[table].add_column(name, kind)
+        ensure_schema(self.db)
 
-    # -- locking -------------------------------------------------------------------------
+    # -- locking (lock.py) ----------------------------------------------------------------
     def lock(self) -> None:
         """Take the state's lock or raise :class:`StateLocked` naming the holder."""
-        if self.path is None or self._lock_file is not None:
-            return
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        handle = open(lock_path, "a+", encoding="utf-8")
-        os.chmod(lock_path, 0o600)
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            handle.close()
-            raise StateLocked(f"state file {self.path} is in use by {holder}; "
-                              "wait for it to finish (only one run per state file)") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {now_iso()}")
-        handle.flush()
-        self._lock_file = handle
+        self._lock.acquire()
 
     def unlock(self) -> None:
-        if self._lock_file is not None:
-            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
-            self._lock_file.close()
-            self._lock_file = None
+        self._lock.release()
 
     def lock_holder(self) -> str | None:
         """Who holds the lock now (for ``status``), or None when it is free."""
-        if self.path is None:
-            return None
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        if not lock_path.exists():
-            return None
-        with open(lock_path, "a+", encoding="utf-8") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.seek(0)
-                return handle.read().strip() or "unknown"
-            fcntl.flock(handle, fcntl.LOCK_UN)
-            return None
+        return self._lock.holder()
 
-    def transaction(self) -> Any:
+    @staticmethod
+    def lock_holder_at(path: str | Path) -> str | None:
+        """Who holds the lock of the state file at ``path``, whether or not that file exists
+        yet: ``status`` asks while it reads a read-only state, which stands in memory (and
+        knows no path) when there is no file."""
+        return lock_holder(Path(path))
+
+    def transaction(self) -> ContextManager[Any]:
         """sqlite-utils' atomic block: its own writes nest inside as savepoints."""
         return self.db.atomic()
 
     # -- reads ---------------------------------------------------------------------------
-    def _where_in(self, select: str, column: str, values: Iterable[str]) -> Iterable[dict[str, Any]]:
+    def _where_in(self, select: str, column: str, values: Iterable[str]) -> Iterator[dict[str, Any]]:
         """``select ... WHERE column IN (values)``, 500 at a time (SQLite's variable limit)."""
         ids = list(values)
         for start in range(0, len(ids), 500):
@@ -253,15 +185,15 @@ class State:
     def start_run(self, run_id: str, method: str, dry_run: bool) -> None:
         if self.read_only:
             return
-        self.db["runs"].insert({"id": run_id, "started_at": now_iso(), "method": method,
-                                "dry_run": int(dry_run), "status": "running"})
+        self.db.table("runs").insert({"id": run_id, "started_at": now_iso(), "method": method,
+                                      "dry_run": int(dry_run), "status": "running"})
 
     def finish_run(self, run_id: str, status: str, counts: Mapping[str, Any], error: str | None = None) -> None:
         if self.read_only:
             return
-        self.db["runs"].update(run_id, {"finished_at": now_iso(), "status": status, "error": error,
-                                        **{k: v for k, v in counts.items()
-                                           if k in self.db["runs"].columns_dict}})
+        runs = self.db.table("runs")
+        runs.update(run_id, {"finished_at": now_iso(), "status": status, "error": error,
+                             **{k: v for k, v in counts.items() if k in runs.columns_dict}})
 
     def record_intents(self, outcomes: Iterable[Outcome], run_id: str) -> None:
         """Pending rows before the writes: what the run is about to do, durably."""
@@ -281,8 +213,8 @@ class State:
                          count_attempt=False)
             self._settle(settled, run_id, stamp)
             for form_id, submitted_at in (watermarks or {}).items():
-                self.db["watermarks"].upsert({"form_id": form_id, "submitted_at": submitted_at,
-                                              "updated_at": stamp, "run_id": run_id}, pk="form_id")
+                self.db.table("watermarks").upsert({"form_id": form_id, "submitted_at": submitted_at,
+                                                    "updated_at": stamp, "run_id": run_id}, pk="form_id")
 
     def _settle(self, outcomes: list[Outcome], run_id: str, stamp: str) -> None:
         """The outcomes of rows whose intents this connection recorded (see _LEDGER_SETTLE)."""
@@ -307,78 +239,26 @@ class State:
                 for o in sorted(outcomes, key=_by_key)]
         self.db.conn.executemany(_LEDGER_UPSERT.format(attempt=int(count_attempt)), rows)
 
-    # -- staging: one run's pulled window, handed out oldest first ----------------------------
-    # HubSpot pages each form newest first, so a run must read its whole window before it
-    # can apply the oldest response. The window waits here rather than in memory: a TEMP
-    # table (SQLite keeps it in a file of its own, cached a few MB at a time), private to
-    # this connection, so it also works on a read-only state (--dry-run) and never grows
-    # the state file. A killed run's stage vanishes with its process; nothing is lost with
-    # it, because a watermark only moves with the outcomes it covers (``record_outcomes``),
-    # so the next run pulls those responses again. The form values are stored in marshal's
-    # format, not JSON: the table lives and dies with this process's connection, so no other
-    # reader or Python ever sees it, and it costs a fraction of JSON both ways.
-    def _stage_table(self) -> None:
-        if self._staging:
-            return
-        # One index, in reading order, which also keeps a repeated submission once (a
-        # submission's time never changes). A key on the conversion id alone cost a random
-        # B-tree insert per row: 1.9 s of a 100,000-response pull, against 0.3 s without.
-        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS staged (conversion_id TEXT NOT NULL, "
-                        "form_id TEXT NOT NULL, submitted_at INTEGER NOT NULL, page_url TEXT, "
-                        "payload BLOB NOT NULL)")
-        self.db.execute("CREATE UNIQUE INDEX IF NOT EXISTS temp.staged_order "
-                        "ON staged (submitted_at, conversion_id)")
-        self._staging = True
-
+    # -- staging (staging.py): one run's pulled window, handed out oldest first ----------------
     def stage(self, submissions: Iterable[Submission]) -> int:
         """Stage pulled submissions; returns how many were new (a repeated conversion id is
         kept once, as the first page that had it)."""
-        self._stage_table()
-        rows = [(s.conversion_id, s.form_id, s.submitted_at, s.page_url,
-                 marshal.dumps(s.values)) for s in submissions]
-        with self.transaction():
-            return self.db.conn.executemany(
-                "INSERT OR IGNORE INTO temp.staged VALUES (?, ?, ?, ?, ?)", rows).rowcount
+        return self._stage.stage(submissions)
 
     def unstage_recorded(self) -> int:
-        """Drop staged responses the ledger holds as applied or parked (the lookback window
-        re-reads them); returns how many. A ``pending`` one stays: a killed run's intent,
-        re-resolved before it is written, so it is applied once."""
-        self._stage_table()
-        with self.transaction():
-            return self.db.execute(
-                "DELETE FROM temp.staged WHERE EXISTS (SELECT 1 FROM main.ledger AS l "
-                "WHERE l.conversion_id = staged.conversion_id AND l.status IN (?, ?))",
-                [Status.APPLIED.value, Status.FAILED.value]).rowcount
+        """Drop staged responses the ledger holds as applied or parked; returns how many."""
+        return self._stage.unstage_recorded()
 
     def staged_count(self) -> int:
-        self._stage_table()
-        return self.db.execute("SELECT COUNT(*) FROM temp.staged").fetchone()[0]
+        return self._stage.count()
 
     def staged_batches(self, size: int) -> Iterator[list[Submission]]:
-        """The staged submissions in batches of ``size``, oldest first across forms.
-
-        Keyset paging, a fresh query per batch: no cursor stays open while the batch is
-        written and recorded, and each read is an index range, not an OFFSET scan.
-        """
-        self._stage_table()
-        after: tuple[int, str] = (-(2 ** 63), "")
-        while True:
-            rows = self.db.execute(
-                "SELECT conversion_id, form_id, submitted_at, page_url, payload FROM temp.staged "
-                "WHERE (submitted_at, conversion_id) > (?, ?) "
-                "ORDER BY submitted_at, conversion_id LIMIT ?", [*after, size]).fetchall()
-            if not rows:
-                return
-            after = (rows[-1][2], rows[-1][0])
-            yield [Submission(cid, form_id, at, marshal.loads(payload), url)
-                   for cid, form_id, at, url, payload in rows]
+        """The staged submissions in batches of ``size``, oldest first across forms."""
+        return self._stage.batches(size)
 
     def unstage_all(self) -> None:
         """Empty the stage (a run's start and end; a daemon keeps its connection open)."""
-        if self._staging:
-            with self.transaction():
-                self.db.execute("DELETE FROM temp.staged")
+        self._stage.clear()
 
     def park_summary(self) -> list[dict[str, Any]]:
         return list(self.db.query(
@@ -409,27 +289,14 @@ class State:
             moments.sort()
         return out
 
+    # -- cache (cache.py) -------------------------------------------------------------------
     def cached(self, key: str, max_age_seconds: float) -> Any:
         """A value stored by :meth:`cache` no older than ``max_age_seconds``, else None."""
-        row = next(self.db.query("SELECT value FROM meta WHERE key = ?", [f"cache:{key}"]), None)
-        if row is None:
-            return None
-        try:
-            entry = json.loads(row["value"])
-            stored = datetime.fromisoformat(entry["at"])
-        except (ValueError, KeyError, TypeError):
-            return None
-        if (datetime.now(timezone.utc) - stored).total_seconds() > max_age_seconds:
-            return None
-        return entry["value"]
+        return self._cache.cached(key, max_age_seconds)
 
     def cache(self, key: str, value: Any) -> None:
         """Keep a slow-changing vendor answer (the org's describe) between runs."""
-        if self.read_only:
-            return
-        with self.transaction():
-            self.db["meta"].upsert({"key": f"cache:{key}",
-                                    "value": json.dumps({"at": now_iso(), "value": value})}, pk="key")
+        self._cache.cache(key, value)
 
     # -- operations (daemon, reconcile, status) ---------------------------------------------
     def rows_since(self, since_ms: int) -> list[dict[str, Any]]:
@@ -450,12 +317,12 @@ class State:
 
     def _has_column(self, name: str) -> bool:
         """A read-only state written by an older leadsync may lack a later column."""
-        return name in self.db["ledger"].columns_dict
+        return name in self.db.table("ledger").columns_dict
 
     def set_member_id(self, conversion_id: str, member_id: str) -> None:
         """Point an applied row at its (re-created) CampaignMember, after a reconcile fix."""
         with self.transaction():
-            self.db["ledger"].update(conversion_id, {"member_id": member_id, "updated_at": now_iso()})
+            self.db.table("ledger").update(conversion_id, {"member_id": member_id, "updated_at": now_iso()})
 
     def relink(self, conversion_id: str, sobject: str, survivor_id: str, member_id: str) -> None:
         """Point an applied row at the record its own was merged into, and at the membership

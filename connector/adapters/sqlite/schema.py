@@ -1,0 +1,61 @@
+"""The state file's tables, and how an older file is brought up to date on open.
+
+Kept apart so every part of the state (ledger, stage, cache, lock) reads the same shapes
+and the same timestamp format, and an upgrade is decided in one place: a state file from
+an earlier release gains the columns added since, and nothing is ever dropped.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import sqlite_utils
+
+SCHEMA_VERSION = 1
+# Columns added after the first release; ensure_schema adds them to older state files.
+# ledger.merged_from: the record a row first named, once reconcile re-pointed it at a merge survivor.
+ADDED_COLUMNS: dict[str, dict[str, type]] = {
+    "ledger": {"owner_id": str, "account_id": str, "account_match": str, "task_id": str,
+               "changed_fields": str, "merged_from": str},
+    "runs": {"created_contacts": int, "updated_records": int, "tasks": int},
+}
+
+
+def now_iso() -> str:
+    """Every timestamp the state stores: UTC, ISO 8601, to the millisecond."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def ensure_schema(db: sqlite_utils.Database) -> None:
+    """Create what is missing: the tables of a new file, the later columns of an old one."""
+    if "ledger" not in db.table_names():
+        ledger = db.table("ledger")
+        ledger.create({
+            "conversion_id": str, "form_id": str, "submitted_at": int, "email": str,
+            "campaign_id": str, "action": str, "status": str, "lead_id": str,
+            "contact_id": str, "member_id": str, "member_existed": int, "reason": str,
+            "error_code": str, "error": str, "attempts": int, "run_id": str,
+            "first_seen_at": str, "updated_at": str,
+        }, pk="conversion_id")
+        ledger.create_index(["status"])
+        ledger.create_index(["form_id", "submitted_at"])
+        # No index on email here: only Task history reads by it (see State.history), and a
+        # random-keyed index costs every intent a B-tree insert.
+    if "watermarks" not in db.table_names():
+        db.table("watermarks").create({"form_id": str, "submitted_at": int, "updated_at": str,
+                                       "run_id": str}, pk="form_id")
+    if "runs" not in db.table_names():
+        db.table("runs").create({
+            "id": str, "started_at": str, "finished_at": str, "method": str, "dry_run": int,
+            "status": str, "pulled": int, "skipped": int, "created_leads": int, "attached": int,
+            "already_member": int, "failed": int, "sf_calls": int, "hs_calls": int,
+            "api_used": int, "api_limit": int, "error": str,
+        }, pk="id")
+    if "meta" not in db.table_names():
+        db.table("meta").insert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
+    for name, columns in ADDED_COLUMNS.items():
+        table = db.table(name)
+        present = table.columns_dict
+        for column, kind in columns.items():
+            if column not in present:   # a state file from an earlier version gains them
+                table.add_column(column, kind)
