@@ -23,6 +23,7 @@ import uuid
 from collections import Counter
 from typing import Any, Iterable
 
+from .drop import DROP
 from .http import Request, Response
 
 WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
@@ -41,11 +42,6 @@ DEFAULTS: dict[str, Any] = {
 
 class FaultConfigError(ValueError):
     """A fault setting has an unknown name or a value out of range."""
-
-
-def _drop() -> Any:
-    from .server import DROP  # late import: server imports this module
-    return DROP
 
 
 class Faults:
@@ -187,7 +183,7 @@ class Faults:
         if kind is None or kind == "apply_then_drop":
             return None
         if kind == "drop":
-            return _drop()
+            return DROP
         salesforce = family.startswith("salesforce") or req.path.startswith("/services/")
         if not salesforce and self._hubspot_reply is not None:
             status = 429 if kind == "rate_limit" else int(kind[-3:])
@@ -202,7 +198,7 @@ class Faults:
     def after(self, req: Request, family: str, response: Response) -> Any:
         """DROP when this write was picked for "apply, then drop the reply"."""
         if getattr(req, "_leadsync_drop_reply", False):
-            return _drop()
+            return DROP
         return None
 
 

@@ -22,6 +22,7 @@ from typing import Any, Callable, Mapping
 from urllib.parse import parse_qs, unquote
 
 from . import soql
+from .bulk_api import BulkApi
 from .http import BadJson, Request, Response, Router
 from .sf_schema import ObjectDef, make_id, to_id18
 from .sf_store import (ROLLED_BACK_MESSAGE, DatasetError, Row, SfError, Store, WriteOptions)
@@ -70,7 +71,6 @@ class SalesforceApi:
         self._cursor_seq = 0
         self._sub = Router()   # the same data routes, unmetered, for composite subrequests
         self._register()
-        from .bulk_api import BulkApi
         self.bulk = BulkApi(self)  # Bulk API 2.0 ingest jobs, on the same store and meter
 
     # -- routes -------------------------------------------------------------------------
