@@ -21,7 +21,7 @@ from html import escape, unescape
 from typing import Any, Callable, Mapping
 from urllib.parse import parse_qs, unquote
 
-from . import soql
+from . import sf_limits, soql
 from .bulk_api import BulkApi
 from .http import BadJson, Request, Response, Router
 from .sf_schema import ObjectDef, make_id, to_id18
@@ -69,6 +69,7 @@ class SalesforceApi:
         self.credentials: dict[str, str] = {}
         self._cursors: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._cursor_seq = 0
+        self.query_page_bytes = sf_limits.DEFAULT_PAGE_BYTES  # see sf_limits.page_end
         self._sub = Router()   # the same data routes, unmetered, for composite subrequests
         self._register()
         self.bulk = BulkApi(self)  # Bulk API 2.0 ingest jobs, on the same store and meter
@@ -447,7 +448,19 @@ class SalesforceApi:
             out.append({"attributes": {"type": sobject,
                                        "url": f"/services/data/v{version}/sobjects/{sobject}/{rid}"},
                         **row})
-        return self._page(req, out, total, self._batch_size(req), 0, None)
+        return self._page(req, out, total, self._batch_size(req), 0, None,
+                          cap=self._batch_cap(sobject, query.fields))
+
+    def _batch_cap(self, sobject: str, fields: Any) -> int:
+        """2,000 a page, or 200 when two or more custom long text fields are selected."""
+        obj = self.store.schema(sobject)
+        described = []
+        for name in fields:
+            fd = obj.field(name) if isinstance(name, str) else None
+            if fd is not None:
+                described.append((fd.name, fd.type, fd.length, fd.custom))
+        return (sf_limits.LONG_TEXT_BATCH if sf_limits.long_text_fields(described) >= 2
+                else 2000)
 
     @staticmethod
     def _batch_size(req: Request) -> int | None:
@@ -458,15 +471,17 @@ class SalesforceApi:
         return min(2000, max(200, int(m.group(1))))
 
     def _page(self, req: Request, rows: list[dict[str, Any]], total: int, batch: int | None,
-              start: int, locator: str | None) -> Response:
-        size = batch or 2000
-        end = start + size
+              start: int, locator: str | None, cap: int = 2000) -> Response:
+        """One page of a result: at most ``batch`` records (children count), fewer when rows
+        are wide (``sf_limits.page_end``); ``nextRecordsUrl`` carries the next row's index."""
+        size = min(batch or 2000, cap)
+        end = sf_limits.page_end(rows, start, size, self.query_page_bytes)
         body: dict[str, Any] = {"totalSize": total, "done": end >= len(rows)}
         if end < len(rows):
             if locator is None:
                 self._cursor_seq += 1
                 locator = make_id("01g", self._cursor_seq)
-                self._cursors[locator] = {"rows": rows, "total": total, "batch": size}
+                self._cursors[locator] = {"rows": rows, "total": total, "batch": size, "cap": cap}
                 while len(self._cursors) > _MAX_CURSORS:
                     self._cursors.popitem(last=False)
             # A queryAll's next page is under query/ too (REST guide, "Execute a SOQL Query
@@ -485,7 +500,8 @@ class SalesforceApi:
             return _err(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
         self._cursors.move_to_end(locator)
         return self._page(req, cursor["rows"], cursor["total"],
-                          self._batch_size(req) or cursor["batch"], int(offset), locator)
+                          self._batch_size(req) or cursor["batch"], int(offset), locator,
+                          cap=cursor.get("cap", 2000))
 
     # -- sObject rows -------------------------------------------------------------------
     @staticmethod
@@ -606,6 +622,8 @@ class SalesforceApi:
 
     def _collection(self, req: Request, op: str) -> Response:
         records, all_or_none = self._collection_body(req)
+        if op != "upsert":   # an upsert names one sObject in its URL: one chunk
+            sf_limits.check_chunks(records)
         opts = self._opts(req)
         ext_field = None
         if op == "upsert":
@@ -759,6 +777,7 @@ class SalesforceApi:
         if len(subs) > MAX_COMPOSITE:
             raise SfError("LIMIT_EXCEEDED", f"Limit Exceeded. A composite request can contain "
                           f"at most {MAX_COMPOSITE} subrequests.")
+        sf_limits.check_composite(subs)
         refs = [s.get("referenceId") if isinstance(s, Mapping) else None for s in subs]
         for ref in refs:
             if not isinstance(ref, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", ref):
