@@ -143,7 +143,7 @@ class SalesforceApi:
             sobject = req.params.get("sobject", "")
             return Response.json(300, [f"/services/data/v{version}/sobjects/{sobject}/{i}"
                                        for i in exc.extra.get("ids", [])])
-        return Response.json(exc.status, [exc.as_error()])
+        return Response.json(exc.status, [e.as_error() for e in exc.errors()])
 
     def limit_info(self) -> str:
         return f"api-usage={self.api_used}/{self.api_limit}"
@@ -677,7 +677,7 @@ class SalesforceApi:
                 failed = True
                 message = ("Use one of these records?" if exc.code == "DUPLICATES_DETECTED"
                            else None)
-                result = {"success": False, "errors": [exc.as_item(message)]}
+                result = {"success": False, "errors": [e.as_item(message) for e in exc.errors()]}
                 rid = rec.get("id", rec.get("Id")) if isinstance(rec, Mapping) else None
                 if op == "update" and rid:
                     result = {"id": rid, **result}

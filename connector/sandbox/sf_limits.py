@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable, Mapping, Sequence
 
-from .sf_store import SfError
+from .sf_errors import SfError
 
 __all__ = ["MAX_CHUNKS", "CHUNK_MESSAGE", "count_chunks", "check_chunks", "MAX_COMPOSITE_HEAVY",
            "is_heavy_subrequest", "check_composite", "LONG_TEXT_BATCH", "DEFAULT_PAGE_BYTES",

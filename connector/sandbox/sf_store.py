@@ -21,6 +21,8 @@ from typing import Any, Callable, Iterable, Mapping
 from .soql import index_key
 from dataclasses import replace as _replace_field
 
+from . import member_status
+from .sf_errors import SfError
 from .sf_schema import (ADDRESSES, COUNTRIES, COUNTRY_BY_NAME, EXTERNAL_ID_FIELD, LOAD_ORDER,
                         PREFIXES, STATES, STRING_TYPES, FieldDef, ObjectDef,
                         address_code_fields, build_objects, custom_schema_dump, id_number,
@@ -28,33 +30,6 @@ from .sf_schema import (ADDRESSES, COUNTRIES, COUNTRY_BY_NAME, EXTERNAL_ID_FIELD
 
 __all__ = ["SfError", "Row", "WriteOptions", "Store", "DatasetError", "format_datetime",
            "EXTERNAL_ID_FIELD"]
-
-
-class SfError(Exception):
-    """A Salesforce API error: errorCode, message and the fields it concerns."""
-
-    def __init__(self, code: str, message: str, fields: Iterable[str] | None = None, *,
-                 status: int = 400, extra: Mapping[str, Any] | None = None) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-        self.fields = list(fields) if fields is not None else None
-        self.status = status
-        self.extra = dict(extra or {})
-
-    def as_error(self) -> dict[str, Any]:
-        """The element of a single-record error body (``errorCode``)."""
-        out: dict[str, Any] = dict(self.extra)
-        out["errorCode"] = self.code
-        out["message"] = self.message
-        if self.fields is not None:
-            out["fields"] = self.fields
-        return out
-
-    def as_item(self, message: str | None = None) -> dict[str, Any]:
-        """The element of a collections result's ``errors`` (``statusCode``)."""
-        return {"statusCode": self.code, "message": message or self.message,
-                "fields": self.fields or []}
 
 
 class DatasetError(ValueError):
@@ -662,14 +637,9 @@ class Store:
         if responded and not row.get("FirstRespondedDate"):
             row["FirstRespondedDate"] = self.today()
 
-    def _status_rules(self, row: Row, old: Row | None, values: Mapping[str, Any]) -> None:
-        for other in self._statuses(row["CampaignId"]):
-            if other["Id"] != row.get("Id") and other["Label"].lower() == row["Label"].lower():
-                raise SfError("DUPLICATE_VALUE", "duplicate value found: Label duplicates value "
-                              f"on record with id: {other['Id']}", [])
-        if old is None and row.get("SortOrder") is None:
-            row["SortOrder"] = max((s.get("SortOrder") or 0 for s in self._statuses(
-                row["CampaignId"])), default=0) + 1
+    def members_of(self, campaign_id: str) -> list[Row]:
+        """A campaign's live members (member_status reads them before a status is deleted)."""
+        return self.tables["CampaignMember"].lookup("CampaignId", campaign_id)
 
     def _after_status_write(self, row: Row, old: Row | None) -> None:
         """Keep the campaign's single default and its members' Status/HasResponded in step."""
@@ -712,7 +682,7 @@ class Store:
         if name == "CampaignMember":
             self._member_rules(row, old, values, opts)
         elif name == "CampaignMemberStatus":
-            self._status_rules(row, old, values)
+            member_status.before_write(self, row, old, opts.trusted)
         elif name == "Task":
             row["IsClosed"] = row.get("Status") == "Completed"
         elif name == "Group":
@@ -940,8 +910,7 @@ class Store:
 
     def add_default_statuses(self, campaign_id: str) -> None:
         """Salesforce's default member statuses for a new campaign: Sent, Responded."""
-        for label, responded, default, order in (("Sent", False, True, 1),
-                                                 ("Responded", True, False, 2)):
+        for label, responded, default, order in member_status.DEFAULT_STATUSES:
             self.create("CampaignMemberStatus", {"CampaignId": campaign_id, "Label": label,
                                                  "HasResponded": responded, "IsDefault": default,
                                                  "SortOrder": order}, INTERNAL)
@@ -988,8 +957,8 @@ class Store:
     def _delete_row(self, table: Table, row: Row) -> None:
         name = table.obj.name
         rid = row["Id"]
-        if name == "CampaignMemberStatus" and row.get("IsDefault"):
-            raise SfError("DELETE_FAILED", "You can't delete the default member status.", [])
+        if name == "CampaignMemberStatus":
+            member_status.before_delete(self, row)
         cascades: list[tuple[str, str]] = {
             "Lead": [("CampaignMember", "LeadId"), ("Task", "WhoId")],
             "Contact": [("CampaignMember", "ContactId"), ("Task", "WhoId")],
