@@ -257,6 +257,22 @@ class SalesforceApi:
             self.store.clear_journal()
             self.store.setup(data)
 
+    def add_validation_rule(self, sobject: str, name: str, error_condition: str,
+                            error_message: str, error_field: str | None = None,
+                            active: bool = True) -> None:
+        """Add (or replace, by name) a validation rule; DatasetError when the formula is bad."""
+        spec: dict[str, Any] = {"sobject": sobject, "name": name, "active": active,
+                                "error_condition": error_condition, "error_message": error_message}
+        if error_field:
+            spec["error_field"] = error_field
+        self.setup({"validation_rules": [spec]})
+
+    def set_duplicate_rule(self, sobject: str, active: bool = True,
+                           action_on_insert: str = "block", **more: Any) -> None:
+        """Turn the standard duplicate rule of Lead or Contact on or off, blocking or allowing."""
+        self.setup({"duplicate_rules": [{"sobject": sobject, "active": active,
+                                         "action_on_insert": action_on_insert, **more}]})
+
     def set_state_country_picklists(self, on: bool = True) -> None:
         """Turn the org's State and Country/Territory Picklists on or off."""
         with self.app.lock:
