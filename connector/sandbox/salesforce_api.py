@@ -21,7 +21,7 @@ from html import escape, unescape
 from typing import Any, Callable, Mapping
 from urllib.parse import parse_qs, unquote
 
-from . import sf_limits, soql
+from . import sf_limits, soql, soql_agg, soql_rel
 from .bulk_api import BulkApi
 from .http import BadJson, Request, Response, Router
 from .sf_schema import ObjectDef, make_id, to_id18
@@ -423,7 +423,13 @@ class SalesforceApi:
     def _describe(self, req: Request) -> Response:
         obj = self.store.schema(self._param(req, "sobject"))
         out = self._sobject_summary(obj, req.params["version"])
-        out.update({"childRelationships": [], "recordTypeInfos": [],
+        children = [{"cascadeDelete": lookup in ("CampaignId", "LeadId", "ContactId", "WhoId"),
+                     "childSObject": child, "deprecatedAndHidden": False, "field": lookup,
+                     "junctionIdListNames": [], "junctionReferenceTo": [],
+                     "relationshipName": rel, "restrictedDelete": False}
+                    for (parent, rel), (child, lookup) in soql_rel.CHILDREN.items()
+                    if parent == obj.name]
+        out.update({"childRelationships": children, "recordTypeInfos": [],
                     "fields": [f.describe() for f in obj.fields.values()]})
         return Response.json(200, out)
 
@@ -432,6 +438,8 @@ class SalesforceApi:
         text = req.arg("q")
         if not text:
             return _err(400, "MALFORMED_QUERY", "A query string has to be specified")
+        if soql_rel.wanted(text):
+            return self._query_rel(req, text, include_deleted)
         try:
             query = soql.parse(text)
         except soql.SoqlError as exc:
@@ -454,6 +462,8 @@ class SalesforceApi:
         try:
             rows, total = soql.execute(run, records, schema)
         except soql.SoqlError as exc:
+            if exc.code == "INVALID_FIELD" and "Didn't understand relationship" in exc.message:
+                return self._query_rel(req, text, include_deleted)   # a parent path in WHERE
             return _err(400, exc.code, exc.message)
         if query.count:
             return Response.json(200, {"totalSize": total, "done": True, "records": []})
@@ -466,6 +476,25 @@ class SalesforceApi:
                         **row})
         return self._page(req, out, total, self._batch_size(req), 0, None,
                           cap=self._batch_cap(sobject, query.fields))
+
+    def _query_rel(self, req: Request, text: str, include_deleted: bool) -> Response:
+        """Relationship paths, subqueries and aggregates (``soql_rel``, ``soql_agg``)."""
+        try:
+            sel = soql_rel.parse(text)
+            if soql_rel.is_aggregate(sel):
+                result = soql_agg.run_aggregate(sel, self.store, include_deleted)
+            else:
+                result = soql_rel.run(sel, self.store, req.params["version"], include_deleted)
+        except soql.SoqlError as exc:
+            return _err(400, exc.code, exc.message)
+        if result.count_only:
+            return Response.json(200, {"totalSize": result.total, "done": True, "records": []})
+        if result.aggregate:     # aggregate results come whole (no query locator)
+            return Response.json(200, {"totalSize": result.total, "done": True,
+                                       "records": result.rows})
+        sobject = self.store.sobject_name(sel.sobject) or sel.sobject
+        return self._page(req, result.rows, result.total, self._batch_size(req), 0, None,
+                          cap=self._batch_cap(sobject, result.fields))
 
     def _batch_cap(self, sobject: str, fields: Any) -> int:
         """2,000 a page, or 200 when two or more custom long text fields are selected."""
