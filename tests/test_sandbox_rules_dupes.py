@@ -169,3 +169,33 @@ def test_rules_round_trip_and_older_datasets_still_load(sandbox: Sandbox, sf: Sa
     again = sandbox.app.dump()["salesforce"]
     sandbox.app.load({"salesforce": again})
     assert sandbox.app.dump()["salesforce"]["duplicate_rules"] == again["duplicate_rules"]
+
+
+def test_an_alerting_allow_rule_blocks_api_saves(sandbox: Sandbox, sf: Salesforce) -> None:
+    # "Considerations for Duplicate Rules": an alert cannot reach an API client, so the save
+    # is blocked; the header lets it through
+    rules(sandbox, {"sobject": "Lead", "action_on_insert": "allow", "alert": True})
+    sf.Lead.create(PAT)
+    with pytest.raises(SalesforceMalformedRequest) as err:
+        sf.Lead.create(PAT)
+    assert err.value.content[0]["errorCode"] == "DUPLICATES_DETECTED"
+    assert sf.Lead.create(PAT, headers={"Sforce-Duplicate-Rule-Header": "allowSave=true"})["success"]
+
+
+def test_records_of_one_save_are_not_compared_with_each_other(sandbox: Sandbox, sf: Salesforce) -> None:
+    rules(sandbox, {"sobject": "Lead", "action_on_insert": "block"})
+    res = sf.restful("composite/sobjects", method="POST", json={"records": [
+        {"attributes": {"type": "Lead"}, **PAT}, {"attributes": {"type": "Lead"}, **PAT}]})
+    assert [r["success"] for r in res] == [True, True]
+    res = sf.restful("composite/sobjects", method="POST", json={"records": [
+        {"attributes": {"type": "Lead"}, **PAT}]})
+    assert res[0]["errors"][0]["statusCode"] == "DUPLICATES_DETECTED"   # a later save is compared
+
+
+def test_an_edit_runs_the_rule_only_when_it_changes_a_compared_field(sandbox: Sandbox, sf: Salesforce) -> None:
+    rules(sandbox, {"sobject": "Lead", "action_on_insert": "allow", "action_on_update": "block"})
+    sf.Lead.create(PAT)
+    twin = sf.Lead.create(PAT)["id"]
+    assert sf.Lead.update(twin, {"LeadSource": "Web", "Email": "pat@acme.com"}) == 204   # nothing compared changed
+    with pytest.raises(SalesforceMalformedRequest):
+        sf.Lead.update(twin, {"Phone": "415 555 0100"})

@@ -11,10 +11,17 @@ lists what is followed and what is approximated (Metaphone 3 and the name-varian
 simplified here; the methods, thresholds, blank-field rule and transposed names are as
 documented).
 
-A rule that blocks fails the record with ``DUPLICATES_DETECTED`` unless the request sends
-``Sforce-Duplicate-Rule-Header: allowSave=true``; an ``allow`` action saves (the API shows no
-alert). Rules are evaluated on every API create and, when their edit action blocks, on every
-update; trusted writes (dataset loads) skip them.
+Help, "Considerations for Duplicate Rules": an alert cannot be shown to an API client, so
+"users are blocked from saving records" when a rule that alerts finds duplicates for
+"records added or edited using Salesforce APIs. Use DuplicateRuleHeader to allow saving
+records"; "records within the same save aren't compared to each other; they are only
+compared with records already in Salesforce". So a rule that blocks, or allows with an
+alert, fails the record with ``DUPLICATES_DETECTED`` unless the request sends
+``Sforce-Duplicate-Rule-Header: allowSave=true``; ``allow`` without an alert (report only)
+saves. An edit runs the rule only when it changes a field the matching rule compares (an
+administrator's guide: "a duplicate rule, when editing a record, is triggered only if the
+user changes one of the fields mapped on the rule"). Trusted writes (dataset loads) skip
+the rules.
 """
 
 from __future__ import annotations
@@ -33,7 +40,8 @@ ACTIONS = ("block", "allow")
 MATCHING = ("standard", "email")
 _RULE_NAMES = {"Lead": "Standard_Lead_Match_Rule_v1_0", "Contact": "Standard_Contact_Match_Rule_v1_1"}
 _EMAIL_RULE = "Exact_Email_Match_Rule"
-_KEYS = {"sobject", "active", "action_on_insert", "action_on_update", "matching_rule", "legacy"}
+_KEYS = {"sobject", "active", "action_on_insert", "action_on_update", "matching_rule", "alert",
+         "legacy"}
 
 
 class RuleError(ValueError):
@@ -47,12 +55,15 @@ class DuplicateRule:
     action_on_insert: str = "block"
     action_on_update: str = "allow"     # the standard rules' documented default on edit
     matching_rule: str = "standard"     # "email": a custom Email EXACT matching rule
-    legacy: bool = False                # from {"Lead": true}: checked on update when Email changes
+    alert: bool = False                 # an "allow" that alerts: the API cannot show it, so blocks
+    legacy: bool = False                # from {"Lead": true} (an older dataset's form)
 
     def spec(self) -> dict[str, Any]:
         out = {"sobject": self.sobject, "active": self.active,
                "action_on_insert": self.action_on_insert,
                "action_on_update": self.action_on_update, "matching_rule": self.matching_rule}
+        if self.alert:
+            out["alert"] = True
         if self.legacy:
             out["legacy"] = True   # so a dump loads back with the same update behaviour
         return out
@@ -83,17 +94,21 @@ def build_rule(spec: Any, where: str = "duplicate rule") -> DuplicateRule:
     matching = spec.get("matching_rule", "standard")
     if matching not in MATCHING:
         raise RuleError(f"{where}: matching_rule must be one of {', '.join(MATCHING)}")
-    return DuplicateRule(sobject, active, insert, update, matching, bool(spec.get("legacy")))
+    alert = spec.get("alert", False)
+    if not isinstance(alert, bool):
+        raise RuleError(f"{where}: alert must be true or false")
+    return DuplicateRule(sobject, active, insert, update, matching, alert, bool(spec.get("legacy")))
 
 
 def legacy_rules(flags: Mapping[str, Any]) -> list[DuplicateRule]:
-    """Older datasets' ``{"Lead": true}``: an exact-email rule that blocks create and edit."""
+    """Older datasets' ``{"Lead": true}``: an exact-email rule that blocks create and edit
+    (an edit that changes Email)."""
     out = []
     for name, on in flags.items():
         sobject = {"lead": "Lead", "contact": "Contact"}.get(str(name).lower())
         if sobject is None:
             raise RuleError(f"duplicate_rules: only Lead and Contact have rules, not {name!r}")
-        out.append(DuplicateRule(sobject, bool(on), "block", "block", "email", legacy=True))
+        out.append(DuplicateRule(sobject, bool(on), "block", "block", "email", False, True))
     return out
 
 
@@ -398,25 +413,27 @@ class DuplicateRules:
         return [r.spec() for r in self.rules.values()]
 
     def check(self, store: DupeHost, sobject: str, row: Mapping[str, Any],
-              old: Mapping[str, Any] | None, written: Iterable[str], *, allow_save: bool,
-              record_details: bool, api_version: str) -> None:
-        """Raise DUPLICATES_DETECTED when the object's active rule blocks this save."""
+              old: Mapping[str, Any] | None, *, allow_save: bool, record_details: bool,
+              api_version: str, same_save: Iterable[str] = ()) -> None:
+        """Raise DUPLICATES_DETECTED when the object's active rule stops this API save.
+
+        ``same_save``: ids saved earlier in the same request (a collections call), which
+        Salesforce does not compare with each other.
+        """
         rule = self.rules.get(sobject)
         if rule is None or not rule.active or allow_save:
             return
-        if old is None:
-            action = rule.action_on_insert
-        elif rule.legacy and "Email" not in set(written):
-            return
-        else:
-            action = rule.action_on_update
-        if action != "block":
-            return     # "allow": the save goes through (the alert is a UI matter)
-        matches = self.find(store, rule, row)
+        action = rule.action_on_insert if old is None else rule.action_on_update
+        if action == "allow" and not rule.alert:
+            return     # allowed without an alert: saved (and reported, in Salesforce)
+        if old is not None and not any(row.get(f) != old.get(f) for f in _compared(rule)):
+            return     # an edit that changes no compared field does not run the rule
+        matches = self.find(store, rule, row, frozenset(same_save))
         if matches:
             raise duplicate_error(rule, matches, api_version, record_details)
 
-    def find(self, store: DupeHost, rule: DuplicateRule, row: Mapping[str, Any]) -> Matches:
+    def find(self, store: DupeHost, rule: DuplicateRule, row: Mapping[str, Any],
+             skip: frozenset[str] = frozenset()) -> Matches:
         """Matches per matching rule: [(entity type, rule name, [(record, confidence)])]."""
         accounts = store.tables["Account"].rows
 
@@ -427,15 +444,15 @@ class DuplicateRules:
         if rule.matching_rule == "email":
             email = _norm(row.get("Email"))
             found = [(r, 100.0) for rid, r in store.tables[rule.sobject].rows.items()
-                     if email and rid != row.get("Id") and not r.get("IsConverted")
-                     and _norm(r.get("Email")) == email]
+                     if email and rid != row.get("Id") and rid not in skip
+                     and not r.get("IsConverted") and _norm(r.get("Email")) == email]
             return [(rule.sobject, _EMAIL_RULE, found)] if found else []
         me = _profile(rule.sobject, row, account_name)
         keys = _match_keys(me)
         out: Matches = []
         for target in (rule.sobject, "Contact" if rule.sobject == "Lead" else "Lead"):
             found = []
-            for other, prof in self._candidates(store, target, row, keys, account_name):
+            for other, prof in self._candidates(store, target, row, keys, account_name, skip):
                 confidence = standard_match(me, prof)
                 if confidence is not None:
                     found.append((other, confidence))
@@ -445,13 +462,14 @@ class DuplicateRules:
         return out
 
     def _candidates(self, store: DupeHost, target: str, row: Mapping[str, Any], keys: set[str],
-                    account_name: Callable[[Any], Any]
+                    account_name: Callable[[Any], Any], skip: frozenset[str]
                     ) -> Iterable[tuple[Mapping[str, Any], dict[str, Any]]]:
-        """Records sharing a match key with ``row`` (converted Leads and itself excluded)."""
+        """Records sharing a match key with ``row`` (converted Leads, itself and records of
+        the same save excluded)."""
         if not keys:
             return
         for rid, other in store.tables[target].rows.items():
-            if rid == row.get("Id") or other.get("IsConverted"):
+            if rid == row.get("Id") or rid in skip or other.get("IsConverted"):
                 continue
             company = account_name(other.get("AccountId")) if target == "Contact" else None
             hit = self._cache.get((target, rid))
@@ -461,6 +479,15 @@ class DuplicateRules:
                 self._cache[(target, rid)] = hit
             if hit[3] & keys:
                 yield other, hit[2]
+
+
+def _compared(rule: DuplicateRule) -> tuple[str, ...]:
+    """The record fields the rule's matching rule compares (an edit must change one)."""
+    if rule.matching_rule == "email":
+        return ("Email",)
+    column = 0 if rule.sobject == "Lead" else 1
+    fields = tuple(spec[column] for spec in _CRITERIA.values())
+    return tuple("AccountId" if f == "AccountName" else f for f in fields)
 
 
 _DETAIL_FIELDS = {"Lead": ("FirstName", "LastName", "Email", "Company", "Phone", "Title"),

@@ -671,10 +671,10 @@ class SalesforceApi:
             sf_limits.check_chunks(records)
         opts = self._opts(req)
         ext_field = None
+        seen: dict[str, int] = {}
         if op == "upsert":
             obj = self.store.schema(self._param(req, "sobject"))
             ext_field = self.store.external_id_field(obj, self._param(req, "field")).name
-            seen: dict[str, int] = {}
             for rec in records:
                 value = rec.get(ext_field) if isinstance(rec, Mapping) else None
                 if value is not None:
@@ -683,6 +683,7 @@ class SalesforceApi:
         start = self.store.mark()
         results: list[dict[str, Any]] = []
         failed = False
+        self.store.same_save = set()   # one save: its records are not each other's duplicates
         for rec in records:
             mark = self.store.mark()
             result: dict[str, Any]
@@ -729,6 +730,7 @@ class SalesforceApi:
                 if op == "upsert":
                     result["created"] = False
             results.append(result)
+        self.store.same_save = None
         if all_or_none and failed:
             self.store.rollback(start)
             rolled = {"statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",

@@ -181,6 +181,9 @@ class Store:
         self._last_ts: datetime | None = None
         self._journal: list[Callable[[], None]] = []
         self.duplicate_rules = dupes.DuplicateRules()
+        # ids created so far in the current multi-record save (a collections call), which
+        # duplicate rules do not compare with each other; None outside such a save
+        self.same_save: set[str] | None = None
         self.validation_rules = validation.ValidationRules()
         self.assignment_owner_id: str = QUEUE_USER_ID
         self.api_user_id: str = API_USER_ID
@@ -302,6 +305,7 @@ class Store:
     def clear_journal(self) -> None:
         """Forget undo entries; called when a request starts (writes so far are committed)."""
         self._journal.clear()
+        self.same_save = None   # a save never outlives its request
 
     def mark(self) -> int:
         return len(self._journal)
@@ -661,10 +665,11 @@ class Store:
             # Salesforce's order: system checks, then validation rules, then duplicate rules
             self.validation_rules.check(name, row)
             if name in ("Lead", "Contact"):
-                self.duplicate_rules.check(self, name, row, old, values,
+                self.duplicate_rules.check(self, name, row, old,
                                            allow_save=opts.allow_duplicates,
                                            record_details=opts.record_details,
-                                           api_version=opts.api_version)
+                                           api_version=opts.api_version,
+                                           same_save=self.same_save or ())
 
     def _check_owner(self, obj: ObjectDef, owner_id: str) -> None:
         """An owner is an active User, or a queue that takes this sObject (QueueSobject).
@@ -878,6 +883,8 @@ class Store:
         row.setdefault("LastModifiedById", row["CreatedById"])
         row["IsDeleted"] = False
         self._insert(table, row)
+        if self.same_save is not None:
+            self.same_save.add(rid)
         if obj.name == "Campaign" and not opts.trusted:
             self.add_default_statuses(rid)
         elif obj.name == "CampaignMemberStatus":
