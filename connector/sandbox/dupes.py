@@ -197,7 +197,7 @@ def phonetic(word: str) -> str:
         w = w.replace(src, dst)
     if w[:2] in ("kn", "gn", "pn"):
         w = w[1:]
-    out = []
+    out: list[str] = []
     for i, ch in enumerate(w):
         nxt = w[i + 1] if i + 1 < len(w) else ""
         if ch in "aeiou":
@@ -406,7 +406,7 @@ class DuplicateRules:
         self.rules: dict[str, DuplicateRule] = {}
         self._cache: dict[tuple[str, str], tuple[Any, Any, dict[str, Any], set[str]]] = {}
 
-    def set(self, rule: DuplicateRule) -> None:
+    def put(self, rule: DuplicateRule) -> None:
         self.rules[rule.sobject] = rule
 
     def dump(self) -> list[dict[str, Any]]:
@@ -486,7 +486,7 @@ def _compared(rule: DuplicateRule) -> tuple[str, ...]:
     if rule.matching_rule == "email":
         return ("Email",)
     column = 0 if rule.sobject == "Lead" else 1
-    fields = tuple(spec[column] for spec in _CRITERIA.values())
+    fields = tuple(str(spec[column]) for spec in _CRITERIA.values())
     return tuple("AccountId" if f == "AccountName" else f for f in fields)
 
 

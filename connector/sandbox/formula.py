@@ -361,8 +361,8 @@ def _call(name: str, args: list[_Node]) -> _Node:
         return _logic(name, args)
     if name == "NOT":
         _arity(name, args, 1)
-        inner = _check(args[0], BOOLEAN, where).run
-        return _Node(BOOLEAN, lambda r: not inner(r))
+        negated = _check(args[0], BOOLEAN, where).run
+        return _Node(BOOLEAN, lambda r: not negated(r))
     if name == "IF":
         _arity(name, args, 3)
         cond = _check(args[0], BOOLEAN, where).run
@@ -375,8 +375,8 @@ def _call(name: str, args: list[_Node]) -> _Node:
                      lambda r: ra(r) if cond(r) else rb(r))
     if name in ("ISBLANK", "ISNULL"):
         _arity(name, args, 1)
-        inner = args[0].run
-        return _Node(BOOLEAN, lambda r: (v := inner(r)) is None or v == "")
+        tested = args[0].run
+        return _Node(BOOLEAN, lambda r: (v := tested(r)) is None or v == "")
     if name == "ISPICKVAL":
         _arity(name, args, 2)
         field, literal = args
@@ -386,20 +386,20 @@ def _call(name: str, args: list[_Node]) -> _Node:
         if not (literal.is_literal and literal.type == TEXT):
             raise FormulaError(f"Incorrect parameter type for {where}. The second argument "
                                "must be a text literal")
-        run, value = field.run, literal.literal
-        return _Node(BOOLEAN, lambda r: run(r) == value)
+        pick, value = field.run, literal.literal
+        return _Node(BOOLEAN, lambda r: pick(r) == value)
     if name == "TEXT":
         _arity(name, args, 1)
         inner = args[0]
         if inner.type == BOOLEAN:
             raise FormulaError(f"Incorrect parameter type for {where}. Expected Number, Date, "
                                "Date/Time, Picklist, Text, received Boolean")
-        run = inner.run
-        return _Node(TEXT, lambda r: _text_of(run(r)))
+        shown = inner.run
+        return _Node(TEXT, lambda r: _text_of(shown(r)))
     if name == "LEN":
         _arity(name, args, 1)
-        run = _check(args[0], TEXT, where).run
-        return _Node(NUMBER, lambda r: len(run(r) or ""))
+        measured = _check(args[0], TEXT, where).run
+        return _Node(NUMBER, lambda r: len(measured(r) or ""))
     if name in ("BEGINS", "CONTAINS"):
         _arity(name, args, 2)
         text, part = (_check(a, TEXT, where).run for a in args)
@@ -408,15 +408,15 @@ def _call(name: str, args: list[_Node]) -> _Node:
         return _Node(BOOLEAN, lambda r: (part(r) or "") in (text(r) or ""))
     if name == "REGEX":
         _arity(name, args, 2)
-        text, pattern = (_check(a, TEXT, where) for a in args)
+        subject, pattern = (_check(a, TEXT, where) for a in args)
         if pattern.is_literal:
             try:
                 compiled = re.compile(pattern.literal or "", re.DOTALL)
             except re.error as exc:
                 raise FormulaError(f"Invalid regular expression in REGEX(): {exc}") from None
-            run = text.run
-            return _Node(BOOLEAN, lambda r: compiled.fullmatch(run(r) or "") is not None)
-        trun, prun = text.run, pattern.run
+            matched = subject.run
+            return _Node(BOOLEAN, lambda r: compiled.fullmatch(matched(r) or "") is not None)
+        trun, prun = subject.run, pattern.run
         return _Node(BOOLEAN, lambda r: _safe_fullmatch(prun(r), trun(r)))
     raise FormulaError(f"Unknown function {name}. Check spelling.")
 

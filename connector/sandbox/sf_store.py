@@ -1249,9 +1249,9 @@ class Store:
     def _install_rules(self, valid: Iterable[validation.ValidationRule],
                        dup: Iterable[dupes.DuplicateRule]) -> None:
         for rule in valid:
-            self.validation_rules.set(rule)
+            self.validation_rules.put(rule)
         for drule in dup:
-            self.duplicate_rules.set(drule)
+            self.duplicate_rules.put(drule)
 
     def _set_rules(self, data: Mapping[str, Any]) -> None:
         self._install_rules(*self._parse_rules(data))

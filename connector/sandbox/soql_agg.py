@@ -166,8 +166,8 @@ def run_aggregate(sel: _Select, store: RelHost, include_deleted: bool = False) -
                            base, include_deleted, None)
     groups: dict[tuple[Any, ...], list[Mapping[str, Any]]] = {}
     for row in rows:
-        key = tuple(soql._normalizer(ftype)(row.get(c)) for c, ftype, _ in grouped)
-        groups.setdefault(key, []).append(row)
+        group = tuple(soql._normalizer(ftype)(row.get(c)) for c, ftype, _ in grouped)
+        groups.setdefault(group, []).append(row)
     if not grouped and not groups:
         groups[()] = []                           # one row even when nothing matched
     out: list[dict[str, Any]] = []

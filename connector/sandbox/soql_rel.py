@@ -269,12 +269,14 @@ def _resolve_path(store: RelHost, sobject: str, path: str, source: str, pos: int
 
 def _walk(store: RelHost, row: Mapping[str, Any], hops: Sequence[Any]) -> list[tuple[str, Any]]:
     """The records along a path: [(type, row)], stopping at the first missing parent."""
-    out = []
+    out: list[tuple[str, Any]] = []
     current = row
     for ref in hops:
         rid = current.get(ref.name)
         target = PREFIXES.get(rid[:3]) if isinstance(rid, str) else None
-        parent = store.tables[target].rows.get(rid) if target in store.tables else None
+        if target is None or target not in store.tables:
+            break
+        parent = store.tables[target].rows.get(rid)
         if parent is None:
             break
         out.append((target, parent))

@@ -92,6 +92,8 @@ def build_rule(spec: Any, objects: Mapping[str, Any], where: str = "validation r
     if not isinstance(active, bool):
         raise RuleError(f"{where} {sobject}.{name}: active must be true or false")
     condition = spec.get("error_condition")
+    if not isinstance(condition, str) or not condition.strip():
+        raise RuleError(f"{where} {sobject}.{name}: error_condition must be a formula (text)")
     try:
         formula = compile_formula(condition, obj.fields)
     except FormulaError as exc:
@@ -107,7 +109,7 @@ class ValidationRules:
     def __init__(self) -> None:
         self._by_object: dict[str, list[ValidationRule]] = {}
 
-    def set(self, rule: ValidationRule) -> None:
+    def put(self, rule: ValidationRule) -> None:
         """Add a rule, or replace the object's rule of the same name (case-insensitive)."""
         rules = self._by_object.setdefault(rule.sobject, [])
         for i, old in enumerate(rules):
