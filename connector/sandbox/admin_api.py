@@ -130,14 +130,17 @@ class AdminApi:
         return Response.json(200, {"settings": settings, "stats": dict(self.app.faults.stats)})
 
     def _setup(self, req: Request) -> Response:
-        """Add users, queues, settings or picklist values without reloading the org."""
+        """Add users, queues, settings, picklist values, validation and duplicate rules without
+        reloading the org (a bad formula or rule is a 400 naming the rule and the reason)."""
         sf = self.app.salesforce
         sf.setup(self._body(req))
         with self.app.lock:
             store = sf.store
             return Response.json(200, {"ok": True, "settings": {
                 "state_country_picklists": store.state_country},
-                "records": {n: len(store.tables[n].rows) for n in ("User", "Group")}})
+                "records": {n: len(store.tables[n].rows) for n in ("User", "Group")},
+                "validation_rules": store.validation_rules.dump(),
+                "duplicate_rules": store.duplicate_rules.dump()})
 
     def _limit(self, req: Request) -> Response:
         body = self._body(req)

@@ -37,14 +37,11 @@ import io
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Callable, Mapping, Protocol
 
 from .http import BadJson, Request, Response
 from .sf_schema import make_id
-from .sf_store import SfError, WriteOptions, format_datetime
-
-if TYPE_CHECKING:
-    from .salesforce_api import SalesforceApi
+from .sf_store import SfError, Store, WriteOptions, format_datetime
 
 _V = r"/services/data/v(?P<version>\d+\.\d+)"
 INTERNAL_BATCH = 10_000          # rows per internal batch (Bulk API 2.0 splits uploads so)
@@ -108,10 +105,24 @@ def _err(status: int, code: str, message: str) -> Response:
     return Response.json(status, [{"errorCode": code, "message": message}])
 
 
+class IngestHost(Protocol):
+    """What the ingest jobs need from the REST API that owns them (``SalesforceApi``).
+
+    Declared here, not imported, so the dependency goes one way: ``salesforce_api`` builds
+    a :class:`BulkApi` and hands itself over; this module never imports ``salesforce_api``.
+    """
+
+    app: Any
+    store: Store
+
+    def _metered(self, handler: Callable[[Request], Response]) -> Callable[[Request], Response]:
+        ...
+
+
 class BulkApi:
     """Registers the ingest routes (metered like the REST API) and keeps the jobs."""
 
-    def __init__(self, sf: "SalesforceApi") -> None:
+    def __init__(self, sf: IngestHost) -> None:
         self.sf = sf
         self.jobs: dict[str, Job] = {}
         self.batches_used = 0

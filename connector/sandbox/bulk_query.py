@@ -29,7 +29,7 @@ from .sf_schema import make_id
 from .sf_store import SfError
 
 if TYPE_CHECKING:
-    from .salesforce_api import SalesforceApi
+    from .rest_host import RestHost as SalesforceApi
 
 _V = r"/services/data/v(?P<version>\d+\.\d+)"
 DAILY_QUERY_JOBS = 10_000

@@ -12,6 +12,13 @@ lists (500 ``UNKNOWN_EXCEPTION``, 503 ``SERVER_UNAVAILABLE``), HubSpot JSON erro
 (429 ``RATE_LIMIT`` with ``policyName`` ``TEN_SECONDLY_ROLLING``). Salesforce's REST API
 has no 429: when it sheds load it answers 503 ``SERVER_UNAVAILABLE``, so that is what a
 "rate limit" fault looks like on ``/services/`` paths (with ``Retry-After`` when set).
+
+``REQUEST_LIMIT_EXCEEDED`` has two meanings in Salesforce and a connector must tell them
+apart: ``daily_limit`` is the 24-hour allowance ("TotalRequests Limit exceeded.": stop for
+the day; the metered limit in ``salesforce_api`` gives the same reply) and
+``concurrent_limit`` is too many long-running requests at once ("ConcurrentRequests
+(Concurrent API Requests) Limit exceeded.": back off and retry). Both are 403. HubSpot has
+neither; on its routes they answer as its 429 rate limit.
 """
 
 from __future__ import annotations
@@ -23,10 +30,12 @@ import uuid
 from collections import Counter
 from typing import Any, Iterable
 
+from .drop import DROP
 from .http import Request, Response
 
 WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
-KINDS = ("error", "error_500", "error_503", "rate_limit", "drop", "apply_then_drop")
+KINDS = ("error", "error_500", "error_503", "rate_limit", "drop", "apply_then_drop",
+         "concurrent_limit", "daily_limit")
 DEFAULTS: dict[str, Any] = {
     "latency_ms": 0,
     "error_rate": 0.0,
@@ -34,6 +43,7 @@ DEFAULTS: dict[str, Any] = {
     "retry_after": 1,
     "drop_rate": 0.0,
     "apply_then_drop_rate": 0.0,
+    "concurrent_limit_rate": 0.0,
     "families": None,
     "fail_next": [],
 }
@@ -41,11 +51,6 @@ DEFAULTS: dict[str, Any] = {
 
 class FaultConfigError(ValueError):
     """A fault setting has an unknown name or a value out of range."""
-
-
-def _drop() -> Any:
-    from .server import DROP  # late import: server imports this module
-    return DROP
 
 
 class Faults:
@@ -153,11 +158,13 @@ class Faults:
             return None  # apply_then_drop waits for the next write
         s = self._settings
         if not (s["drop_rate"] or s["error_rate"] or s["rate_limit_rate"]
-                or s["apply_then_drop_rate"]):
+                or s["apply_then_drop_rate"] or s["concurrent_limit_rate"]):
             return None
         roll = self._rng.random()
+        # concurrent_limit comes last so the sequences of the older kinds stay as they were
         for kind, rate in (("drop", s["drop_rate"]), ("error", s["error_rate"]),
-                           ("rate_limit", s["rate_limit_rate"])):
+                           ("rate_limit", s["rate_limit_rate"]),
+                           ("concurrent_limit", s["concurrent_limit_rate"])):
             if roll < rate:
                 return kind
             roll -= rate
@@ -187,8 +194,12 @@ class Faults:
         if kind is None or kind == "apply_then_drop":
             return None
         if kind == "drop":
-            return _drop()
+            return DROP
         salesforce = family.startswith("salesforce") or req.path.startswith("/services/")
+        if kind in ("concurrent_limit", "daily_limit"):
+            if salesforce:
+                return _salesforce_403(kind)
+            kind = "rate_limit"   # HubSpot's nearest reply: its own 429
         if not salesforce and self._hubspot_reply is not None:
             status = 429 if kind == "rate_limit" else int(kind[-3:])
             return self._hubspot_reply(status, retry_after if kind == "rate_limit" else None)
@@ -202,7 +213,7 @@ class Faults:
     def after(self, req: Request, family: str, response: Response) -> Any:
         """DROP when this write was picked for "apply, then drop the reply"."""
         if getattr(req, "_leadsync_drop_reply", False):
-            return _drop()
+            return DROP
         return None
 
 
@@ -211,6 +222,18 @@ def _salesforce_500(error_id: uuid.UUID) -> Response:
     return Response.json(500, [{"message": "An unexpected error occurred. Please include this "
                                            f"ErrorId if you contact support: {n}-{n % 99991} "
                                            f"({-(n % 2**31)})", "errorCode": "UNKNOWN_EXCEPTION"}])
+
+
+LIMIT_MESSAGES = {
+    "daily_limit": "TotalRequests Limit exceeded.",
+    "concurrent_limit": "ConcurrentRequests (Concurrent API Requests) Limit exceeded.",
+}
+
+
+def _salesforce_403(kind: str) -> Response:
+    """403 REQUEST_LIMIT_EXCEEDED in either meaning; the message is what tells them apart."""
+    return Response.json(403, [{"errorCode": "REQUEST_LIMIT_EXCEEDED",
+                                "message": LIMIT_MESSAGES[kind]}])
 
 
 def _salesforce_503(retry_after: Any) -> Response:

@@ -27,7 +27,7 @@ from .sf_schema import STRING_TYPES, FieldDef, ObjectDef
 from .sf_store import SfError
 
 if TYPE_CHECKING:
-    from .salesforce_api import SalesforceApi
+    from .rest_host import RestHost as SalesforceApi
     from .sf_identity import Identity
 
 MAX_SOQL = 100_000

@@ -21,7 +21,8 @@ from html import escape, unescape
 from typing import Any, Callable, Mapping
 from urllib.parse import parse_qs, unquote
 
-from . import soql
+from . import sf_limits, soql, soql_agg, soql_rel
+from .bulk_api import BulkApi
 from .http import BadJson, Request, Response, Router
 from .sf_schema import ObjectDef, make_id, to_id18
 from .sf_store import (ROLLED_BACK_MESSAGE, DatasetError, Row, SfError, Store, WriteOptions)
@@ -68,9 +69,9 @@ class SalesforceApi:
         self.credentials: dict[str, str] = {}
         self._cursors: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._cursor_seq = 0
+        self.query_page_bytes = sf_limits.DEFAULT_PAGE_BYTES  # see sf_limits.page_end
         self._sub = Router()   # the same data routes, unmetered, for composite subrequests
         self._register()
-        from .bulk_api import BulkApi
         self.bulk = BulkApi(self)  # Bulk API 2.0 ingest jobs, on the same store and meter
         # Identity (userinfo, the id URL, Organization), the query front (columns=true, the
         # SOQL length limit) and Bulk API 2.0 query jobs: see those modules.
@@ -150,7 +151,7 @@ class SalesforceApi:
             sobject = req.params.get("sobject", "")
             return Response.json(300, [f"/services/data/v{version}/sobjects/{sobject}/{i}"
                                        for i in exc.extra.get("ids", [])])
-        return Response.json(exc.status, [exc.as_error()])
+        return Response.json(exc.status, [e.as_error() for e in exc.errors()])
 
     def limit_info(self) -> str:
         return f"api-usage={self.api_used}/{self.api_limit}"
@@ -265,6 +266,22 @@ class SalesforceApi:
         with self.app.lock:
             self.store.clear_journal()
             self.store.setup(data)
+
+    def add_validation_rule(self, sobject: str, name: str, error_condition: str,
+                            error_message: str, error_field: str | None = None,
+                            active: bool = True) -> None:
+        """Add (or replace, by name) a validation rule; DatasetError when the formula is bad."""
+        spec: dict[str, Any] = {"sobject": sobject, "name": name, "active": active,
+                                "error_condition": error_condition, "error_message": error_message}
+        if error_field:
+            spec["error_field"] = error_field
+        self.setup({"validation_rules": [spec]})
+
+    def set_duplicate_rule(self, sobject: str, active: bool = True,
+                           action_on_insert: str = "block", **more: Any) -> None:
+        """Turn the standard duplicate rule of Lead or Contact on or off, blocking or allowing."""
+        self.setup({"duplicate_rules": [{"sobject": sobject, "active": active,
+                                         "action_on_insert": action_on_insert, **more}]})
 
     def set_state_country_picklists(self, on: bool = True) -> None:
         """Turn the org's State and Country/Territory Picklists on or off."""
@@ -421,7 +438,13 @@ class SalesforceApi:
     def _describe(self, req: Request) -> Response:
         obj = self.store.schema(self._param(req, "sobject"))
         out = self._sobject_summary(obj, req.params["version"])
-        out.update({"childRelationships": [], "recordTypeInfos": [],
+        children = [{"cascadeDelete": lookup in ("CampaignId", "LeadId", "ContactId", "WhoId"),
+                     "childSObject": child, "deprecatedAndHidden": False, "field": lookup,
+                     "junctionIdListNames": [], "junctionReferenceTo": [],
+                     "relationshipName": rel, "restrictedDelete": False}
+                    for (parent, rel), (child, lookup) in soql_rel.CHILDREN.items()
+                    if parent == obj.name]
+        out.update({"childRelationships": children, "recordTypeInfos": [],
                     "fields": [f.describe() for f in obj.fields.values()]})
         return Response.json(200, out)
 
@@ -430,6 +453,8 @@ class SalesforceApi:
         text = req.arg("q")
         if not text:
             return _err(400, "MALFORMED_QUERY", "A query string has to be specified")
+        if soql_rel.wanted(text):
+            return self._query_rel(req, text, include_deleted)
         try:
             query = soql.parse(text)
         except soql.SoqlError as exc:
@@ -452,6 +477,8 @@ class SalesforceApi:
         try:
             rows, total = soql.execute(run, records, schema)
         except soql.SoqlError as exc:
+            if exc.code == "INVALID_FIELD" and "Didn't understand relationship" in exc.message:
+                return self._query_rel(req, text, include_deleted)   # a parent path in WHERE
             return _err(400, exc.code, exc.message)
         if query.count:
             return Response.json(200, {"totalSize": total, "done": True, "records": []})
@@ -462,7 +489,38 @@ class SalesforceApi:
             out.append({"attributes": {"type": sobject,
                                        "url": f"/services/data/v{version}/sobjects/{sobject}/{rid}"},
                         **row})
-        return self._page(req, out, total, self._batch_size(req), 0, None)
+        return self._page(req, out, total, self._batch_size(req), 0, None,
+                          cap=self._batch_cap(sobject, query.fields))
+
+    def _query_rel(self, req: Request, text: str, include_deleted: bool) -> Response:
+        """Relationship paths, subqueries and aggregates (``soql_rel``, ``soql_agg``)."""
+        try:
+            sel = soql_rel.parse(text)
+            if soql_rel.is_aggregate(sel):
+                result = soql_agg.run_aggregate(sel, self.store, include_deleted)
+            else:
+                result = soql_rel.run(sel, self.store, req.params["version"], include_deleted)
+        except soql.SoqlError as exc:
+            return _err(400, exc.code, exc.message)
+        if result.count_only:
+            return Response.json(200, {"totalSize": result.total, "done": True, "records": []})
+        if result.aggregate:     # aggregate results come whole (no query locator)
+            return Response.json(200, {"totalSize": result.total, "done": True,
+                                       "records": result.rows})
+        sobject = self.store.sobject_name(sel.sobject) or sel.sobject
+        return self._page(req, result.rows, result.total, self._batch_size(req), 0, None,
+                          cap=self._batch_cap(sobject, result.fields))
+
+    def _batch_cap(self, sobject: str, fields: Any) -> int:
+        """2,000 a page, or 200 when two or more custom long text fields are selected."""
+        obj = self.store.schema(sobject)
+        described = []
+        for name in fields:
+            fd = obj.field(name) if isinstance(name, str) else None
+            if fd is not None:
+                described.append((fd.name, fd.type, fd.length, fd.custom))
+        return (sf_limits.LONG_TEXT_BATCH if sf_limits.long_text_fields(described) >= 2
+                else 2000)
 
     @staticmethod
     def _batch_size(req: Request) -> int | None:
@@ -473,15 +531,17 @@ class SalesforceApi:
         return min(2000, max(200, int(m.group(1))))
 
     def _page(self, req: Request, rows: list[dict[str, Any]], total: int, batch: int | None,
-              start: int, locator: str | None) -> Response:
-        size = batch or 2000
-        end = start + size
+              start: int, locator: str | None, cap: int = 2000) -> Response:
+        """One page of a result: at most ``batch`` records (children count), fewer when rows
+        are wide (``sf_limits.page_end``); ``nextRecordsUrl`` carries the next row's index."""
+        size = min(batch or 2000, cap)
+        end = sf_limits.page_end(rows, start, size, self.query_page_bytes)
         body: dict[str, Any] = {"totalSize": total, "done": end >= len(rows)}
         if end < len(rows):
             if locator is None:
                 self._cursor_seq += 1
                 locator = make_id("01g", self._cursor_seq)
-                self._cursors[locator] = {"rows": rows, "total": total, "batch": size}
+                self._cursors[locator] = {"rows": rows, "total": total, "batch": size, "cap": cap}
                 while len(self._cursors) > _MAX_CURSORS:
                     self._cursors.popitem(last=False)
             # A queryAll's next page is under query/ too (REST guide, "Execute a SOQL Query
@@ -500,7 +560,8 @@ class SalesforceApi:
             return _err(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
         self._cursors.move_to_end(locator)
         return self._page(req, cursor["rows"], cursor["total"],
-                          self._batch_size(req) or cursor["batch"], int(offset), locator)
+                          self._batch_size(req) or cursor["batch"], int(offset), locator,
+                          cap=cursor.get("cap", 2000))
 
     # -- sObject rows -------------------------------------------------------------------
     @staticmethod
@@ -621,12 +682,14 @@ class SalesforceApi:
 
     def _collection(self, req: Request, op: str) -> Response:
         records, all_or_none = self._collection_body(req)
+        if op != "upsert":   # an upsert names one sObject in its URL: one chunk
+            sf_limits.check_chunks(records)
         opts = self._opts(req)
         ext_field = None
+        seen: dict[str, int] = {}
         if op == "upsert":
             obj = self.store.schema(self._param(req, "sobject"))
             ext_field = self.store.external_id_field(obj, self._param(req, "field")).name
-            seen: dict[str, int] = {}
             for rec in records:
                 value = rec.get(ext_field) if isinstance(rec, Mapping) else None
                 if value is not None:
@@ -635,6 +698,7 @@ class SalesforceApi:
         start = self.store.mark()
         results: list[dict[str, Any]] = []
         failed = False
+        self.store.same_save = set()   # one save: its records are not each other's duplicates
         for rec in records:
             mark = self.store.mark()
             result: dict[str, Any]
@@ -674,13 +738,14 @@ class SalesforceApi:
                 failed = True
                 message = ("Use one of these records?" if exc.code == "DUPLICATES_DETECTED"
                            else None)
-                result = {"success": False, "errors": [exc.as_item(message)]}
+                result = {"success": False, "errors": [e.as_item(message) for e in exc.errors()]}
                 rid = rec.get("id", rec.get("Id")) if isinstance(rec, Mapping) else None
                 if op == "update" and rid:
                     result = {"id": rid, **result}
                 if op == "upsert":
                     result["created"] = False
             results.append(result)
+        self.store.same_save = None
         if all_or_none and failed:
             self.store.rollback(start)
             rolled = {"statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
@@ -774,6 +839,7 @@ class SalesforceApi:
         if len(subs) > MAX_COMPOSITE:
             raise SfError("LIMIT_EXCEEDED", f"Limit Exceeded. A composite request can contain "
                           f"at most {MAX_COMPOSITE} subrequests.")
+        sf_limits.check_composite(subs)
         refs = [s.get("referenceId") if isinstance(s, Mapping) else None for s in subs]
         for ref in refs:
             if not isinstance(ref, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", ref):

@@ -18,14 +18,12 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from . import wire
+from . import admin_api, hubspot_api, salesforce_api
+from .drop import DROP, Drop
+from .faults import Faults
 from .http import Request, Response, Router
 
-
-class _Drop:
-    """Sentinel: close the connection without a reply."""
-
-
-DROP = _Drop()
+__all__ = ["DROP", "Sandbox", "SandboxApp", "wait_until_up"]   # DROP: re-exported for tests
 
 
 class SandboxApp:
@@ -34,9 +32,6 @@ class SandboxApp:
     def __init__(self, token: str = "sandbox", *, data: Mapping[str, Any] | None = None,
                  faults: Mapping[str, Any] | None = None, seed: int = 0,
                  base_url: str = "http://127.0.0.1") -> None:
-        from . import admin_api, hubspot_api, salesforce_api
-        from .faults import Faults
-
         self.token = token
         self.base_url = base_url
         self.lock = threading.RLock()
@@ -66,7 +61,7 @@ class SandboxApp:
             self.counters.clear()
 
     # -- dispatch ----------------------------------------------------------------------
-    def handle(self, req: Request) -> Response | _Drop:
+    def handle(self, req: Request) -> Response | Drop:
         route, params, path_known = self.router.match(req.method, req.path)
         if route is None:
             return self._not_found(req, path_known)

@@ -25,7 +25,7 @@ from .sf_schema import FieldDef, ObjectDef
 from .sf_store import format_datetime
 
 if TYPE_CHECKING:
-    from .salesforce_api import SalesforceApi
+    from .rest_host import RestHost as SalesforceApi
 
 ORGANIZATION_NAME = "Leadsync Sandbox"
 INSTANCE_NAME = "SANDBOX1"

@@ -21,6 +21,8 @@ from typing import Any, Callable, Iterable, Mapping
 from .soql import index_key
 from dataclasses import replace as _replace_field
 
+from . import dupes, member_status, validation
+from .sf_errors import SfError
 from .sf_schema import (ADDRESSES, COUNTRIES, COUNTRY_BY_NAME, EXTERNAL_ID_FIELD, LOAD_ORDER,
                         PREFIXES, STATES, STRING_TYPES, FieldDef, ObjectDef,
                         address_code_fields, build_objects, custom_schema_dump, id_number,
@@ -28,33 +30,6 @@ from .sf_schema import (ADDRESSES, COUNTRIES, COUNTRY_BY_NAME, EXTERNAL_ID_FIELD
 
 __all__ = ["SfError", "Row", "WriteOptions", "Store", "DatasetError", "format_datetime",
            "EXTERNAL_ID_FIELD"]
-
-
-class SfError(Exception):
-    """A Salesforce API error: errorCode, message and the fields it concerns."""
-
-    def __init__(self, code: str, message: str, fields: Iterable[str] | None = None, *,
-                 status: int = 400, extra: Mapping[str, Any] | None = None) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-        self.fields = list(fields) if fields is not None else None
-        self.status = status
-        self.extra = dict(extra or {})
-
-    def as_error(self) -> dict[str, Any]:
-        """The element of a single-record error body (``errorCode``)."""
-        out: dict[str, Any] = dict(self.extra)
-        out["errorCode"] = self.code
-        out["message"] = self.message
-        if self.fields is not None:
-            out["fields"] = self.fields
-        return out
-
-    def as_item(self, message: str | None = None) -> dict[str, Any]:
-        """The element of a collections result's ``errors`` (``statusCode``)."""
-        return {"statusCode": self.code, "message": message or self.message,
-                "fields": self.fields or []}
 
 
 class DatasetError(ValueError):
@@ -205,7 +180,11 @@ class Store:
         self._seq = 0
         self._last_ts: datetime | None = None
         self._journal: list[Callable[[], None]] = []
-        self.duplicate_rules: dict[str, bool] = {}
+        self.duplicate_rules = dupes.DuplicateRules()
+        # ids created so far in the current multi-record save (a collections call), which
+        # duplicate rules do not compare with each other; None outside such a save
+        self.same_save: set[str] | None = None
+        self.validation_rules = validation.ValidationRules()
         self.assignment_owner_id: str = QUEUE_USER_ID
         self.api_user_id: str = API_USER_ID
         if seed_users:
@@ -326,6 +305,7 @@ class Store:
     def clear_journal(self) -> None:
         """Forget undo entries; called when a request starts (writes so far are committed)."""
         self._journal.clear()
+        self.same_save = None   # a save never outlives its request
 
     def mark(self) -> int:
         return len(self._journal)
@@ -572,37 +552,6 @@ class Store:
                     raise SfError("DUPLICATE_VALUE", f"duplicate value found: {fd.name} "
                                   f"duplicates value on record with id: {other['Id']}", [])
 
-    def _check_duplicate_rule(self, obj: ObjectDef, row: Mapping[str, Any],
-                              opts: WriteOptions) -> None:
-        """Standard duplicate rules: an open record with the same email blocks the save."""
-        if (opts.allow_duplicates or opts.trusted or not self.duplicate_rules.get(obj.name)
-                or not row.get("Email")):
-            return
-        matches = [r for r in self.tables[obj.name].lookup("Email", row["Email"])
-                   if r["Id"] != row.get("Id") and not r.get("IsConverted")]
-        if not matches:
-            return
-        message = ("You're creating a duplicate record. We recommend you use an existing "
-                   "record instead.")
-        records = []
-        for r in matches:
-            rec: dict[str, Any] = {"attributes": {"type": obj.name, "url": _url(
-                opts.api_version, obj.name, r["Id"])}, "Id": r["Id"]}
-            if opts.record_details:
-                for name in ("FirstName", "LastName", "Email", "Company"):
-                    if name in obj.fields:
-                        rec[name] = r.get(name)
-            records.append({"additionalInformation": [], "fieldDiffs": [],
-                            "matchConfidence": 100.0, "record": rec})
-        version = "v1_0" if obj.name == "Lead" else "v1_1"
-        result = {"allowSave": False, "duplicateRule": f"Standard_{obj.name}_Duplicate_Rule",
-                  "duplicateRuleEntityType": obj.name, "errorMessage": message,
-                  "matchResults": [{"entityType": obj.name, "errors": [],
-                                    "matchEngine": "FuzzyMatchEngine", "matchRecords": records,
-                                    "rule": f"Standard_{obj.name}_Match_Rule_{version}",
-                                    "size": len(records), "success": True}]}
-        raise SfError("DUPLICATES_DETECTED", message, None, extra={"duplicateResult": result})
-
     # -- object rules -------------------------------------------------------------------
     def _statuses(self, campaign_id: str) -> list[Row]:
         rows = self.tables["CampaignMemberStatus"].lookup("CampaignId", campaign_id)
@@ -662,14 +611,9 @@ class Store:
         if responded and not row.get("FirstRespondedDate"):
             row["FirstRespondedDate"] = self.today()
 
-    def _status_rules(self, row: Row, old: Row | None, values: Mapping[str, Any]) -> None:
-        for other in self._statuses(row["CampaignId"]):
-            if other["Id"] != row.get("Id") and other["Label"].lower() == row["Label"].lower():
-                raise SfError("DUPLICATE_VALUE", "duplicate value found: Label duplicates value "
-                              f"on record with id: {other['Id']}", [])
-        if old is None and row.get("SortOrder") is None:
-            row["SortOrder"] = max((s.get("SortOrder") or 0 for s in self._statuses(
-                row["CampaignId"])), default=0) + 1
+    def members_of(self, campaign_id: str) -> list[Row]:
+        """A campaign's live members (member_status reads them before a status is deleted)."""
+        return self.tables["CampaignMember"].lookup("CampaignId", campaign_id)
 
     def _after_status_write(self, row: Row, old: Row | None) -> None:
         """Keep the campaign's single default and its members' Status/HasResponded in step."""
@@ -707,18 +651,25 @@ class Store:
                 row["OwnerId"] = owner["Id"]
         if self.state_country and name in ADDRESSES:
             self._sync_addresses(obj, row, values)
-        if name in ("Lead", "Contact") and (old is None or "Email" in values):
-            self._check_duplicate_rule(obj, row, opts)
         if name == "CampaignMember":
             self._member_rules(row, old, values, opts)
         elif name == "CampaignMemberStatus":
-            self._status_rules(row, old, values)
+            member_status.before_write(self, row, old, opts.trusted)
         elif name == "Task":
             row["IsClosed"] = row.get("Status") == "Completed"
         elif name == "Group":
             self._group_rules(row)
         elif name == "QueueSobject" and old is None:
             self._queue_sobject_rules(row, opts)
+        if not opts.trusted:
+            # Salesforce's order: system checks, then validation rules, then duplicate rules
+            self.validation_rules.check(name, row)
+            if name in ("Lead", "Contact"):
+                self.duplicate_rules.check(self, name, row, old,
+                                           allow_save=opts.allow_duplicates,
+                                           record_details=opts.record_details,
+                                           api_version=opts.api_version,
+                                           same_save=self.same_save or ())
 
     def _check_owner(self, obj: ObjectDef, owner_id: str) -> None:
         """An owner is an active User, or a queue that takes this sObject (QueueSobject).
@@ -932,6 +883,8 @@ class Store:
         row.setdefault("LastModifiedById", row["CreatedById"])
         row["IsDeleted"] = False
         self._insert(table, row)
+        if self.same_save is not None:
+            self.same_save.add(rid)
         if obj.name == "Campaign" and not opts.trusted:
             self.add_default_statuses(rid)
         elif obj.name == "CampaignMemberStatus":
@@ -940,8 +893,7 @@ class Store:
 
     def add_default_statuses(self, campaign_id: str) -> None:
         """Salesforce's default member statuses for a new campaign: Sent, Responded."""
-        for label, responded, default, order in (("Sent", False, True, 1),
-                                                 ("Responded", True, False, 2)):
+        for label, responded, default, order in member_status.DEFAULT_STATUSES:
             self.create("CampaignMemberStatus", {"CampaignId": campaign_id, "Label": label,
                                                  "HasResponded": responded, "IsDefault": default,
                                                  "SortOrder": order}, INTERNAL)
@@ -988,8 +940,8 @@ class Store:
     def _delete_row(self, table: Table, row: Row) -> None:
         name = table.obj.name
         rid = row["Id"]
-        if name == "CampaignMemberStatus" and row.get("IsDefault"):
-            raise SfError("DELETE_FAILED", "You can't delete the default member status.", [])
+        if name == "CampaignMemberStatus":
+            member_status.before_delete(self, row)
         cascades: list[tuple[str, str]] = {
             "Lead": [("CampaignMember", "LeadId"), ("Task", "WhoId")],
             "Contact": [("CampaignMember", "ContactId"), ("Task", "WhoId")],
@@ -1221,12 +1173,7 @@ class Store:
                 for campaign_id in list(self.tables["Campaign"].rows):
                     if not self._statuses(campaign_id):
                         self.add_default_statuses(campaign_id)
-        rules = data.get("duplicate_rules") or {}
-        for name, on in rules.items():
-            canonical = self.sobject_name(name)
-            if canonical not in ("Lead", "Contact"):
-                raise DatasetError(f"duplicate_rules: only Lead and Contact have rules, not {name!r}")
-            self.duplicate_rules[canonical] = bool(on)
+        self._set_rules(data)
         owner = data.get("assignment_owner_id")
         if owner:
             rid = to_id18(owner)
@@ -1241,13 +1188,15 @@ class Store:
         org, keeping its records (``load`` replaces the org); DatasetError when invalid."""
         if not isinstance(data, Mapping):
             raise DatasetError("expected an object")
-        unknown = set(data) - {"users", "queues", "settings", "picklists"}
+        unknown = set(data) - {"users", "queues", "settings", "picklists", "validation_rules",
+                               "duplicate_rules"}
         if unknown:
             raise DatasetError(f"unknown keys {sorted(unknown)}: expected users, queues, "
-                               "settings, picklists")
+                               "settings, picklists, validation_rules, duplicate_rules")
         settings = data.get("settings") or {}
         if not isinstance(settings, Mapping) or set(settings) - {"state_country_picklists"}:
             raise DatasetError("settings: expected an object with state_country_picklists")
+        rules = self._parse_rules(data)     # all or nothing: check the rules before any write
         mark = self.mark()
         try:
             for i, rec in enumerate(_dataset_list(data, "users")):
@@ -1268,7 +1217,44 @@ class Store:
             raise
         if "state_country_picklists" in settings:
             self.set_state_country_picklists(bool(settings["state_country_picklists"]))
+        self._install_rules(*rules)
         self._journal.clear()
+
+    # -- validation and duplicate rules ---------------------------------------------------
+    def _parse_rules(self, data: Mapping[str, Any]
+                     ) -> tuple[list[validation.ValidationRule], list[dupes.DuplicateRule]]:
+        """A dataset's or setup's ``validation_rules`` and ``duplicate_rules``, checked.
+
+        ``duplicate_rules`` is a list of rule objects, or (older datasets) an object of
+        sObject -> bool, which means an exact-email rule that blocks (``dupes.legacy_rules``).
+        """
+        raw_valid = data.get("validation_rules") or []
+        if not isinstance(raw_valid, list):
+            raise DatasetError("validation_rules: expected a list of rules")
+        raw_dupes = data.get("duplicate_rules") or []
+        try:
+            valid = [validation.build_rule(spec, self.objects, f"validation_rules[{i}]")
+                     for i, spec in enumerate(raw_valid)]
+            if isinstance(raw_dupes, Mapping):
+                dup = dupes.legacy_rules(raw_dupes)
+            elif isinstance(raw_dupes, list):
+                dup = [dupes.build_rule(spec, f"duplicate_rules[{i}]")
+                       for i, spec in enumerate(raw_dupes)]
+            else:
+                raise DatasetError("duplicate_rules: expected a list of rules")
+        except (validation.RuleError, dupes.RuleError) as exc:
+            raise DatasetError(str(exc)) from exc
+        return valid, dup
+
+    def _install_rules(self, valid: Iterable[validation.ValidationRule],
+                       dup: Iterable[dupes.DuplicateRule]) -> None:
+        for rule in valid:
+            self.validation_rules.put(rule)
+        for drule in dup:
+            self.duplicate_rules.put(drule)
+
+    def _set_rules(self, data: Mapping[str, Any]) -> None:
+        self._install_rules(*self._parse_rules(data))
 
     def _load_queue(self, i: int, rec: Any) -> None:
         """A dataset ``queues`` entry: {Name, DeveloperName?, Id?, Email?, sobjects?}."""
@@ -1291,7 +1277,8 @@ class Store:
         return {
             "settings": {"state_country_picklists": self.state_country},
             "picklists": {k: dict(v) for k, v in self.picklist_overrides.items()},
-            "duplicate_rules": dict(self.duplicate_rules),
+            "duplicate_rules": self.duplicate_rules.dump(),
+            "validation_rules": self.validation_rules.dump(),
             "assignment_owner_id": self.assignment_owner_id,
             "schema": custom_schema_dump(self.objects),
             "records": {name: [dict(r) for r in self.tables[name].rows.values()]

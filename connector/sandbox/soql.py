@@ -896,6 +896,9 @@ class _Compiler:
         """Map a written field name to (canonical name, type) or raise INVALID_FIELD."""
         written = name
         if "." in name:
+            flat = self.by_lower.get(name.lower())   # a parent path soql_rel flattened in
+            if flat is not None:
+                return flat, self.schema[flat].lower()
             prefix, rest = name.split(".", 1)
             if prefix.lower() == self.query.sobject.lower() and "." not in rest:
                 name = rest  # "Lead.Email" in a query FROM Lead is just Email.
