@@ -86,12 +86,14 @@ def run_backfill(settings: Settings, *, since: str, dry_run: bool = False,
         if progress:
             progress(done, total)
 
-    with Session(settings, dry_run=dry_run, retry=retry, progress=batch_done) as engine:
+    session = Session(settings, dry_run=dry_run, retry=retry, progress=batch_done)
+    with session as engine:
         writer = None
-        refusal = BulkWriter.lead_refusal(engine.sf)
+        salesforce = session.vendors.salesforce   # Bulk needs the concrete client's session
+        refusal = BulkWriter.lead_refusal(salesforce)
         notes = [refusal] if refusal else []
         if not dry_run:
-            writer = BulkWriter(engine.sf, threshold=bulk_threshold, poll_interval=poll_interval,
+            writer = BulkWriter(salesforce, threshold=bulk_threshold, poll_interval=poll_interval,
                                 timeout=timeout)
         # a dry run's plan counts the lines, so it keeps them whatever --json says
         report = engine.backfill(to_ms(start), RunOptions(dry_run=dry_run, method=method,

@@ -24,9 +24,9 @@ membership there. The comparison itself is :func:`connector.core.reconcile.compa
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from connector.config.settings import Settings
 from connector.engine.report import RunReport
@@ -69,7 +69,7 @@ class FixResult:
     memberships: int = 0
     statuses: int = 0
     relinked: int = 0
-    errors: list[str] | None = None
+    errors: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"applied_run": None if self.run is None else {
@@ -131,7 +131,7 @@ class Reconciler:
         records: dict[str, dict[str, Any]] = {}
         asked: set[tuple[str, str]] = set()
         for _ in range(1 + MAX_MERGE_STEPS):
-            statements = []
+            statements: list[str] = []
             for sobject, fields in RECORD_FIELDS.items():
                 ids = sorted(rid for kind, rid in wanted if kind == sobject)
                 statements += chunk_for_query("SELECT {fields} FROM " + sobject + " WHERE Id IN {values}",
@@ -148,7 +148,7 @@ class Reconciler:
     def fix(self, scan: Scan, plan: FixPlan) -> FixResult:
         """Apply ``plan`` (see :func:`connector.core.reconcile.plan_fixes`); the state must be locked."""
         self.state.lock()
-        result = FixResult(errors=[])
+        result = FixResult()
         if plan.apply:
             if self.engine is None:
                 raise RuntimeError("Reconciler.fix needs an engine factory to apply responses")
@@ -185,7 +185,7 @@ class Reconciler:
                 result.errors.append(f"membership for {item['conversion_id']}: {_error(reply)}")
 
 
-def _record_id(row: dict[str, Any]) -> str:
+def _record_id(row: Mapping[str, Any]) -> str:
     located = record_of(row)
     assert located is not None  # unmatched() only returns rows that name a record
     return located[1]

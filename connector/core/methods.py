@@ -57,14 +57,14 @@ class RunMemory:
     def created(self, conversion_id: str, record_id: str) -> None:
         email = self.creators.get(conversion_id)
         known = self.people.get(email) if email is not None else None
-        if known is not None and known.new_lead_of == conversion_id:
+        if email is not None and known is not None and known.new_lead_of == conversion_id:
             self.people[email] = Target(known.sobject, record_id, conversion_id)
 
     def failed(self, conversion_id: str) -> None:
         """The next response of this person creates the record again."""
         email = self.creators.pop(conversion_id, None)
         known = self.people.get(email) if email is not None else None
-        if known is not None and known.new_lead_of == conversion_id:
+        if email is not None and known is not None and known.new_lead_of == conversion_id:
             del self.people[email]
 
     def settle(self) -> None:
@@ -195,7 +195,8 @@ def decide_all(method: Method, responses: Iterable[Response], matches: Mapping[s
         run_made = memory.people.get(response.email) if method is not Method.POI else None
         if run_made is not None:
             stand_in = Record(_RUN_MADE, run_made.sobject, response.email)
-            match = replace(match, **{run_made.sobject.lower(): stand_in})
+            match = (replace(match, lead=stand_in) if run_made.sobject == "Lead"
+                     else replace(match, contact=stand_in))
         decision = decide(method, response, match, unique_prefers=unique_prefers,
                           account=accounts.get(response.email), new_person=new_person)
         if run_made is not None and decision.target and decision.target.id == _RUN_MADE:

@@ -16,13 +16,14 @@ from connector.core.methods import RunMemory
 from connector.core.model import Outcome, Status
 from connector.core.plan import Step, WritePlan
 from connector.errors import AmbiguousWrite, ApiError, BudgetExhausted
+from connector.ports import Crm, Writer
 
 # Salesforce's words for a field that is not (or no longer) there for the integration user.
 FIELD_ERRORS = frozenset({"NOT_FOUND", "INVALID_FIELD", "INVALID_FIELD_FOR_INSERT_UPDATE"})
 
 
 class Applier:
-    def __init__(self, *, salesforce: Any, writer: Any, task_key: TaskKey,
+    def __init__(self, *, salesforce: Crm, writer: Writer, task_key: TaskKey,
                  external_id_field: str | None, forget_describe: Callable[[], None]) -> None:
         self.sf = salesforce
         self.writer = writer            # collections (the client) or a backfill's Bulk writer

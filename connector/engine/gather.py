@@ -15,10 +15,11 @@ from connector.core.batch import (BatchFacts, BatchPolicy, account_seekers, know
                                   normalise_batch, read_fields)
 from connector.core.methods import RunMemory, attachable_ids
 from connector.core.model import Method, Submission
+from connector.ports import Crm, Ledger
 
 
 class Gatherer:
-    def __init__(self, *, salesforce: Any, state: Any, clock: Callable[[], float]) -> None:
+    def __init__(self, *, salesforce: Crm, state: Ledger, clock: Callable[[], float]) -> None:
         self.sf = salesforce
         self.state = state
         self.clock = clock

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Sequence
 
 from connector.core.model import Method, Submission
+from connector.ports import Writer
 
 Progress = Callable[[int, int], None]
 
@@ -35,7 +36,7 @@ class RunOptions:
     keep_details: bool = True
     since_ms: int | None = None
     should_stop: Callable[[], bool] = _never
-    writer: Any = None
+    writer: Writer | None = None
 
 
 @dataclass

@@ -22,6 +22,7 @@ from connector.core.model import Action, Method, Outcome, Status, Submission
 from connector.core.normalise import FieldMapping
 from connector.core.plan import Step, WritePlan
 from connector.core.watermarks import advance_watermark
+from connector.ports import Crm, Ledger, Source
 from connector.engine.apply import Applier
 from connector.engine.gather import Gatherer
 from connector.render.steps import step_json
@@ -33,7 +34,7 @@ class Engine:
     REPLANS = 4
     DESCRIBE_MAX_AGE = 24 * 3600   # fields and picklists change rarely; a day-old copy is fine
 
-    def __init__(self, settings: Settings, *, salesforce: Any, hubspot: Any, state: Any,
+    def __init__(self, settings: Settings, *, salesforce: Crm, hubspot: Source, state: Ledger,
                  mapping: FieldMapping, clock: Callable[[], float] = time.time,
                  progress: Progress | None = None) -> None:
         self.settings = settings
@@ -96,7 +97,7 @@ class Engine:
         started = time.monotonic()
         start_ms = int(self.clock() * 1000)
         calls_before = (self.sf.calls, self.hs.calls)
-        self.sf.usage = None  # a reading from an earlier run says nothing about now
+        self.sf.reset_usage()
         if not dry_run:
             self.state.lock()
             self.state.start_run(report.run_id, method.value, dry_run)

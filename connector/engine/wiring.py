@@ -50,7 +50,9 @@ class Session:
                  progress: Progress | None = None) -> None:
         self.state = open_state(settings, read_only=dry_run)
         try:
-            self.engine = build_engine(settings, state=self.state, retry=retry, progress=progress)
+            self.vendors = clients(settings, retry=retry)
+            self.engine = build_engine(settings, state=self.state, vendors=self.vendors,
+                                       progress=progress)
         except BaseException:
             self.state.close()
             raise

@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Generator, Iterator, Mapping
 
 import hubspot  # type: ignore[import-untyped]  # hubspot-api-client ships no type hints
 import requests
@@ -149,7 +149,7 @@ class HubSpotClient:
         return merged
 
     def pages_many(self, since_by_form: Mapping[str, int], *, workers: int = FORM_WORKERS,
-                   ahead: int = PAGES_AHEAD) -> Iterator[list[Submission]]:
+                   ahead: int = PAGES_AHEAD) -> Generator[list[Submission], None, None]:
         """Several forms' windows page by page, as the pages arrive (no order across forms).
 
         For a caller that stages each page as it comes (the sync), so memory holds a few

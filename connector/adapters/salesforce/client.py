@@ -53,7 +53,7 @@ class SalesforceClient:
         self.session = session or session_for(settings.instance_url)
         self.retry = retry
         self.calls = 0
-        self.usage: Usage | None = None
+        self.usage: Usage | None = None   # from the newest reply's Sforce-Limit-Info
         self._sf: Salesforce | None = None
 
     # -- connection ----------------------------------------------------------------------
@@ -179,6 +179,10 @@ class SalesforceClient:
         return out
 
     # -- reads ---------------------------------------------------------------------------
+    def reset_usage(self) -> None:
+        """Forget the last usage reading: one from an earlier run says nothing about now."""
+        self.usage = None
+
     def query_all(self, soql: str) -> list[dict[str, Any]]:
         """Every row of a query, following ``nextRecordsUrl`` page by page (each a call)."""
         page = self._call("query", lambda sf: sf.query(soql))

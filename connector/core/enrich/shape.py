@@ -68,7 +68,8 @@ class _Work:
     def __init__(self, plan: WritePlan, shaping: Shaping) -> None:
         self.s = shaping
         self.creates: dict[str, dict[str, Any]] = {w.conversion_id: dict(w.fields)
-                                                   for w in [*plan.leads, *plan.contacts]}
+                                                   for w in plan.leads}
+        self.creates.update((w.conversion_id, dict(w.fields)) for w in plan.contacts)
         self.values: dict[str, dict[str, Any]] = {}     # record id -> values after this batch
         self.updates: dict[str, RecordUpdate] = {}
         self.owners: dict[str, str | None] = {}         # record key -> owner id, when known
