@@ -9,7 +9,6 @@ No sync logic lives here. Exit codes (documented in the README):
 from __future__ import annotations
 
 import json
-import signal
 import sys
 from functools import wraps
 from pathlib import Path
@@ -64,9 +63,8 @@ config_option = click.option(
 @handle_errors
 def sync(config: str | None, dry_run: bool, method: str | None, as_json: bool) -> None:
     """Run one sync: pull new responses, decide, write, record."""
+    from connector.commands.sync import run_sync
     from connector.config.settings import load_settings
-    from connector.engine.report import RunOptions
-    from connector.engine.wiring import Session
     from connector.render.run import render
 
     settings = load_settings(config)
@@ -82,9 +80,8 @@ def sync(config: str | None, dry_run: bool, method: str | None, as_json: bool) -
             bar.__enter__()
         bar.update(done - bar.pos)
 
-    with Session(settings, dry_run=dry_run, progress=progress) as engine:
-        report = engine.run(RunOptions(dry_run=dry_run, method=Method(method) if method else None,
-                                       keep_details=dry_run or as_json))
+    report = run_sync(settings, dry_run=dry_run, method=Method(method) if method else None,
+                      keep_details=dry_run or as_json, progress=progress)
     if bar is not None:
         bar.__exit__(None, None, None)
     if as_json:
@@ -101,13 +98,11 @@ def sync(config: str | None, dry_run: bool, method: str | None, as_json: bool) -
 @handle_errors
 def retry(config: str | None, dry_run: bool, as_json: bool) -> None:
     """Re-attempt the parked (failed) responses after you fixed their cause."""
+    from connector.commands.sync import run_retry
     from connector.config.settings import load_settings
-    from connector.engine.wiring import Session
     from connector.render.run import render
 
-    settings = load_settings(config)
-    with Session(settings, dry_run=dry_run) as engine:
-        report = engine.retry(dry_run=dry_run)
+    report = run_retry(load_settings(config), dry_run=dry_run)
     click.echo(json.dumps(report.to_json(), indent=2) if as_json else render(report, detail=True))
     sys.exit(report.exit_code)
 
@@ -185,27 +180,13 @@ def sandbox() -> None:
 def sandbox_serve(host: str, port: int, token: str, data: str | None, seed: int, latency_ms: int,
                   error_rate: float) -> None:
     """Serve both APIs on one port until SIGINT/SIGTERM."""
-    from connector.sandbox import Sandbox
+    from connector.commands.sandbox_serve import serve_sandbox
 
-    faults = {k: v for k, v in {"latency_ms": latency_ms, "error_rate": error_rate}.items() if v}
     try:
-        server = Sandbox(host=host, port=port, token=token, data=data, faults=faults, seed=seed)
+        serve_sandbox(host=host, port=port, token=token, data=data, seed=seed,
+                      latency_ms=latency_ms, error_rate=error_rate, echo=click.echo)
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-
-    def stop(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-    click.echo(f"leadsync sandbox on {server.url}  (HubSpot portal {server.portal_id})")
-    click.echo(f"Salesforce instance_url = \"{server.url}\"; HubSpot base_url = \"{server.url}\"")
-    click.echo("Admin endpoints under /_sandbox/ (not a vendor API). Ctrl-C to stop.", err=True)
-    sys.stdout.flush()
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    click.echo("sandbox stopped", err=True)
 
 
 @main.command()
@@ -300,35 +281,10 @@ def mappings_check(config: str | None, as_json: bool) -> None:
     that keeps a follow-up Task to one. Exit 0 when clean (warnings allowed), 3 when errors
     are found.
     """
+    from connector.commands.mappings_check import check
     from connector.config.settings import load_settings
-    from connector.config.mapping_file import load_mapping
-    from connector.core.mapping_check import check_mapping, check_routing, check_task_key, has_errors
-    from connector.adapters.salesforce.client import SalesforceClient
-    from connector.core.schema import schema_from_describes
+    from connector.render.mappings_check import to_json, to_text
 
-    settings = load_settings(config)
-    mapping = load_mapping(settings.mapping_path())
-    client = SalesforceClient(settings.salesforce)
-    tasks = ["Task"] if settings.routing.tasks is not None else []
-    schema = schema_from_describes(client.describe(["Lead", "Contact", *tasks]))
-    problems = check_mapping(mapping, schema)
-    routing = check_routing(settings.routing, schema.get("Lead"))   # these are in the config file
-    routing += check_task_key(settings.routing, schema.get("Task"),
-                              settings.salesforce.lead_external_id_field)
-    if as_json:
-        click.echo(json.dumps({"mapping": mapping.source, "ok": not has_errors(problems + routing),
-                               "problems": [p.to_json() for p in problems],
-                               "routing": {"config": settings.source,
-                                           "problems": [p.to_json() for p in routing]}},
-                              indent=2))
-    else:
-        for problem in problems:
-            click.echo(f"{mapping.source}: {problem}")
-        for problem in routing:
-            click.echo(f"{settings.source}: {problem}")
-        every = problems + routing
-        errors = sum(p.level == "error" for p in every)
-        click.echo(f"{mapping.source}: {errors} error(s), {len(every) - errors} warning(s)"
-                   if every else f"{mapping.source}: OK against the org's Lead and Contact")
-    problems += routing
-    sys.exit(3 if has_errors(problems) else 0)
+    report = check(load_settings(config))
+    click.echo(json.dumps(to_json(report), indent=2) if as_json else to_text(report))
+    sys.exit(report.exit_code)

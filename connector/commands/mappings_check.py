@@ -1,0 +1,44 @@
+"""``leadsync mappings check``: the configured mapping and routing held against the org.
+
+One composite call reads the describes of Lead and Contact (and Task with follow-up Tasks);
+the checks themselves are pure (``connector.core.mapping_check``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from connector.config.mapping_file import load_mapping
+from connector.config.settings import Settings
+from connector.core.mapping_check import (Problem, check_mapping, check_routing, check_task_key,
+                                          has_errors)
+from connector.core.schema import schema_from_describes
+from connector.engine.wiring import clients
+
+
+@dataclass(frozen=True)
+class MappingReport:
+    mapping_source: str              # the mapping file, as its problems name it
+    config_source: str | None        # the configuration file, for routing's problems
+    problems: list[Problem]          # the mapping file's
+    routing: list[Problem]           # the configuration's [routing] against the org
+
+    @property
+    def ok(self) -> bool:
+        return not has_errors(self.problems + self.routing)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 3
+
+
+def check(settings: Settings) -> MappingReport:
+    mapping = load_mapping(settings.mapping_path())
+    client = clients(settings).salesforce
+    tasks = ["Task"] if settings.routing.tasks is not None else []
+    schema = schema_from_describes(client.describe(["Lead", "Contact", *tasks]))
+    problems = check_mapping(mapping, schema)
+    routing = check_routing(settings.routing, schema.get("Lead"))   # these are in the config file
+    routing += check_task_key(settings.routing, schema.get("Task"),
+                              settings.salesforce.lead_external_id_field)
+    return MappingReport(mapping.source, settings.source, problems, routing)

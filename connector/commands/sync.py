@@ -1,0 +1,21 @@
+"""``leadsync sync`` and ``leadsync retry``: one run of the engine, built from the settings."""
+
+from __future__ import annotations
+
+from connector.config.settings import Settings
+from connector.core.model import Method
+from connector.engine.report import Progress, RunOptions, RunReport
+from connector.engine.wiring import Session
+
+
+def run_sync(settings: Settings, *, dry_run: bool = False, method: Method | None = None,
+             keep_details: bool = True, progress: Progress | None = None) -> RunReport:
+    """Pull what is new since each form's watermark, decide, write, record."""
+    with Session(settings, dry_run=dry_run, progress=progress) as engine:
+        return engine.run(RunOptions(dry_run=dry_run, method=method, keep_details=keep_details))
+
+
+def run_retry(settings: Settings, *, dry_run: bool = False) -> RunReport:
+    """Re-attempt the parked responses after the admin fixed their cause."""
+    with Session(settings, dry_run=dry_run) as engine:
+        return engine.retry(RunOptions(dry_run=dry_run))
