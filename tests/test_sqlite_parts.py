@@ -29,8 +29,10 @@ def sub(cid: str, at: int) -> Submission:
 # -- lock --------------------------------------------------------------------------------
 
 
-def test_the_lock_file_sits_beside_the_state_file(tmp_path):
-    assert lock_path(tmp_path / "s.db") == tmp_path / "s.db.lock"
+def test_the_holder_file_sits_beside_the_resolved_state_file(tmp_path):
+    (tmp_path / "real.db").touch()
+    (tmp_path / "alias.db").symlink_to(tmp_path / "real.db")
+    assert lock_path(tmp_path / "alias.db") == (tmp_path / "real.db.lock").resolve()
 
 
 def test_a_run_lock_names_its_holder_and_frees_on_release(tmp_path):
@@ -54,9 +56,8 @@ def test_an_in_memory_state_has_no_lock():
     assert not lock.held and lock.holder() is None
 
 
-def test_status_sees_the_holder_even_without_a_state_file(tmp_path):
-    """``status`` reads a read-only state, which stands in memory when the file does not
-    exist; the holder is still found by the configured path."""
+def test_status_sees_the_holder_by_the_configured_path(tmp_path):
+    """``status`` finds the holder by the configured path, from another process."""
     path = tmp_path / "missing.db"
     code = ("import sys; from pathlib import Path\n"
             "from connector.adapters.sqlite.lock import RunLock\n"
@@ -66,23 +67,25 @@ def test_status_sees_the_holder_even_without_a_state_file(tmp_path):
                               stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        state = State.open_read_only(path)
-        assert state.lock_holder() is None              # it knows no path
         assert f"pid {holder.pid}" in (State.lock_holder_at(path) or "")
-        state.close()
     finally:
         assert holder.stdin is not None
         holder.stdin.close()
         holder.wait(timeout=30)
-    assert State.lock_holder_at(path) is None and not path.exists()
+    assert State.lock_holder_at(path) is None
 
 
-@pytest.mark.xfail(strict=True, reason="known: the lock is named after the path as given, "
-                                       "so a symlink to the state file has a lock of its own")
-def test_a_symlink_to_the_state_file_shares_its_lock(tmp_path):
+@pytest.mark.parametrize("link", ["symlink", "hardlink", "dotdot"])
+def test_every_name_of_the_state_file_shares_its_lock(tmp_path, link):
     real = tmp_path / "s.db"
-    alias = tmp_path / "alias.db"
-    alias.symlink_to(real)
+    State.open(real).close()
+    (tmp_path / "sub").mkdir()
+    alias = {"symlink": tmp_path / "alias.db", "hardlink": tmp_path / "sub" / "other.db",
+             "dotdot": tmp_path / "sub" / ".." / "s.db"}[link]
+    if link == "symlink":
+        alias.symlink_to(real)
+    elif link == "hardlink":
+        os.link(real, alias)
     first, second = State.open(real), State.open(alias)
     first.lock()
     try:

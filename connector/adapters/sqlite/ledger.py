@@ -121,8 +121,10 @@ class State:
         return state
 
     def close(self) -> None:
-        self.unlock()
+        # The connection first: closing the lock's descriptor would drop SQLite's own
+        # POSIX locks on the file (lock.py), so it goes last.
         self.db.conn.close()
+        self.unlock()
 
     def _ensure_schema(self) -> None:
         ensure_schema(self.db)

@@ -1,14 +1,16 @@
-"""One process at a time per state file: an OS file lock beside the database.
+"""One process at a time per state file: an OS file lock on the state file itself.
 
 An ``flock`` rather than a row in the database or a pid file, because the kernel releases
 it when the process dies: a killed run's lock is free at once, with nothing stale to clean
-up. The lock file holds who took it (pid, host, time), so a refused run and ``status`` can
-name the holder.
+up. The lock is taken on the database file's own inode, not on a name: a symlink, a hard
+link, a relative path or ``..`` all lead to the same file and so to the same lock (a lock
+file named after the path as written let two runs hold "the" lock through two names).
+Who holds it (pid, host, time) is written beside the resolved file, ``<file>.lock``, so a
+refused run and ``status`` can name the holder.
 
-The lock file is named after the state path as it was given (``<path>.lock`` beside it),
-not after the file it resolves to: a symlink (or hard link) to a state file has a lock of
-its own, so two processes could open one database through two names. Known, and left as
-it was when this module was split out of ``ledger.py``.
+flock and SQLite's own POSIX locks do not interact on Linux; but closing any descriptor of
+a file drops the process's POSIX locks on it, so the descriptor taken here stays open for
+the state's life and is closed only after the SQLite connection (``State.close``).
 """
 
 from __future__ import annotations
@@ -17,34 +19,38 @@ import fcntl
 import os
 import socket
 from pathlib import Path
-from typing import TextIO
 
 from connector.adapters.sqlite.schema import now_iso
 from connector.errors import StateLocked
 
 
 def lock_path(state_path: Path) -> Path:
-    """The lock file of a state file: beside it, same name plus ``.lock``."""
-    return state_path.with_name(state_path.name + ".lock")
+    """Where the holder is written: beside the file the state path resolves to."""
+    real = state_path.resolve()
+    return real.with_name(real.name + ".lock")
+
+
+def _holder_text(state_path: Path) -> str | None:
+    try:
+        return lock_path(state_path).read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
 
 
 def lock_holder(state_path: Path | None) -> str | None:
     """Who holds the lock of ``state_path`` now, or None when it is free (or there is no file).
 
     Probes by trying the lock itself, so a holder that died is never reported."""
-    if state_path is None:
+    if state_path is None or not state_path.exists():
         return None
-    path = lock_path(state_path)
-    if not path.exists():
-        return None
-    with open(path, "a+", encoding="utf-8") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            return handle.read().strip() or "unknown"
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        return None
+    fd = os.open(state_path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return _holder_text(state_path) or "unknown"
+    finally:
+        os.close(fd)     # closing releases the probe's lock too
+    return None
 
 
 class RunLock:
@@ -53,38 +59,36 @@ class RunLock:
 
     def __init__(self, state_path: Path | None) -> None:
         self.state_path = state_path          # None: an in-memory state, nothing to lock
-        self._handle: TextIO | None = None
+        self._fd: int | None = None
 
     @property
     def held(self) -> bool:
-        return self._handle is not None
+        return self._fd is not None
 
     def acquire(self) -> None:
         """Take the lock or raise :class:`StateLocked` naming the holder."""
-        if self.state_path is None or self._handle is not None:
+        if self.state_path is None or self._fd is not None:
             return
-        path = lock_path(self.state_path)
-        handle = open(path, "a+", encoding="utf-8")
-        os.chmod(path, 0o600)
+        # State.open creates the file first; a bare lock makes it, owner-only, if need be.
+        fd = os.open(self.state_path, os.O_RDONLY | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            handle.close()
+            os.close(fd)
+            holder = _holder_text(self.state_path) or "another process"
             raise StateLocked(f"state file {self.state_path} is in use by {holder}; "
                               "wait for it to finish (only one run per state file)") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {now_iso()}")
-        handle.flush()
-        self._handle = handle
+        self._fd = fd
+        info = lock_path(self.state_path)
+        with open(os.open(info, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600), "w",
+                  encoding="utf-8") as handle:
+            handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {now_iso()}")
 
     def release(self) -> None:
-        if self._handle is not None:
-            fcntl.flock(self._handle, fcntl.LOCK_UN)
-            self._handle.close()
-            self._handle = None
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
 
     def holder(self) -> str | None:
         """Who holds this state's lock now (for ``status``), or None when it is free."""
