@@ -388,7 +388,9 @@ def standard_match(a: Mapping[str, Any], b: Mapping[str, Any]) -> float | None:
 class DupeHost(Protocol):
     """What matching reads from the store: its tables (``.rows`` by id)."""
 
-    tables: Mapping[str, Any]
+    @property
+    def tables(self) -> Mapping[str, Any]:   # read-only, so Store's dict[str, Table] fits
+        ...
 
 
 Matches = list[tuple[str, str, list[tuple[Mapping[str, Any], float]]]]

@@ -11,8 +11,19 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Protocol
 from urllib.parse import parse_qs
+
+
+class Headers(Protocol):
+    """Request headers as read here: a plain dict (tests, composite subrequests) or
+    http.server's ``email.message.Message``, which has ``get`` and ``items`` but is no Mapping."""
+
+    def get(self, name: str, /) -> str | None:
+        ...
+
+    def items(self) -> Iterable[tuple[str, str]]:
+        ...
 
 
 @dataclass
@@ -20,12 +31,12 @@ class Request:
     method: str
     path: str
     query: dict[str, list[str]]
-    headers: Mapping[str, str]
+    headers: Headers
     body: bytes = b""
     params: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, method: str, target: str, headers: Mapping[str, str], body: bytes = b"") -> "Request":
+    def build(cls, method: str, target: str, headers: Headers, body: bytes = b"") -> "Request":
         path, _, qs = target.partition("?")
         return cls(method.upper(), path, parse_qs(qs, keep_blank_values=True), headers, body)
 

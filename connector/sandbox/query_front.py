@@ -246,6 +246,7 @@ def _relationship(obj: ObjectDef, name: str) -> FieldDef | None:
 
 def _canonical_path(front: QueryFront, obj: ObjectDef, path: str) -> str:
     """A selected path with the schema's spelling (``owner.name`` -> ``Owner.Name``)."""
+    column: dict[str, Any] | None
     try:
         column = front._column(obj, path)
     except SfError:

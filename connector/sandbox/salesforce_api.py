@@ -18,7 +18,7 @@ import re
 import time
 from collections import OrderedDict
 from html import escape, unescape
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import parse_qs, unquote
 
 from . import sf_limits, soql, soql_agg, soql_rel
@@ -583,9 +583,9 @@ class SalesforceApi:
     def _record(self, sobject: str, row: Row, version: str,
                 fields: list[str] | None = None) -> dict[str, Any]:
         obj = self.store.schema(sobject)
-        names = obj.fields
+        names: Iterable[str] = obj.fields
         if fields is not None:
-            names = []
+            chosen: list[str] = []
             for f in fields:
                 fd = obj.field(f)
                 if fd is None:
@@ -594,7 +594,8 @@ class SalesforceApi:
                                   "be sure to append the '__c' after the custom field name. "
                                   "Please reference your WSDL or the describe call for the "
                                   "appropriate names.")
-                names.append(fd.name)
+                chosen.append(fd.name)
+            names = chosen
         out: dict[str, Any] = {"attributes": {"type": obj.name, "url": (
             f"/services/data/v{version}/sobjects/{obj.name}/{row['Id']}")}}
         out.update(self.store.full(obj.name, row, names))
@@ -702,10 +703,13 @@ class SalesforceApi:
         for rec in records:
             mark = self.store.mark()
             result: dict[str, Any]
+            rid: Any   # the id the store gave, or whatever JSON value the request sent
             try:
                 if not isinstance(rec, Mapping):
                     raise SfError("JSON_PARSER_ERROR", "each record must be an object", [])
-                attrs = rec.get("attributes") if isinstance(rec.get("attributes"), Mapping) else {}
+                attrs = rec.get("attributes")
+                if not isinstance(attrs, Mapping):
+                    attrs = {}
                 sobject = attrs.get("type")
                 if op == "upsert" and not sobject:
                     sobject = self._param(req, "sobject")

@@ -103,6 +103,7 @@ class _Handler(BaseHTTPRequestHandler):
     # every keep-alive reply by ~40 ms, which caps a sync at ~25 calls a second.
     disable_nagle_algorithm = True
     app: SandboxApp  # set on the subclass made per server
+    raw_requestline: bytes  # set by handle_one_request before do_*; typeshed does not declare it
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         return  # the sandbox is quiet; counters say what happened
@@ -174,14 +175,24 @@ class Sandbox:
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, token: str = "sandbox",
                  data: Mapping[str, Any] | str | Path | None = None,
                  faults: Mapping[str, Any] | None = None, seed: int = 0) -> None:
+        dataset: Mapping[str, Any] | None
         if isinstance(data, (str, Path)):
-            data = json.loads(Path(data).read_text(encoding="utf-8"))
-        handler = type("Handler", (_Handler,), {})
-        self._server = _Server((host, port), handler)
+            dataset = json.loads(Path(data).read_text(encoding="utf-8"))
+        else:
+            dataset = data
+
+        class Handler(_Handler):
+            """This server's own handler class, so each server's ``app`` is its own."""
+
+        self._server = _Server((host, port), Handler)
         bound_host, bound_port = self._server.server_address[:2]
+        if isinstance(bound_host, (bytes, bytearray)):
+            # typeshed allows a bytes host; an AF_INET socket's getsockname() gives str, and a
+            # bytes one would put "b'127.0.0.1'" into the URL.
+            bound_host = bound_host.decode("ascii")
         self.url = f"http://{bound_host}:{bound_port}"
-        self.app = SandboxApp(token, data=data, faults=faults, seed=seed, base_url=self.url)
-        handler.app = self.app
+        self.app = SandboxApp(token, data=dataset, faults=faults, seed=seed, base_url=self.url)
+        Handler.app = self.app
         self._thread: threading.Thread | None = None
 
     @property

@@ -580,16 +580,16 @@ def build_objects(custom: Mapping[str, Mapping[str, Mapping[str, Any] | None]] |
                     obj.add(fd)
         out[name] = obj
     lowered = {n.lower(): n for n in out}
-    for sobject, fields in (custom or {}).items():
+    for sobject, specs in (custom or {}).items():
         canonical = lowered.get(sobject.lower())
         if canonical is None:
             raise ValueError(f"schema: unknown sObject {sobject!r} (custom objects are not emulated)")
-        for fname, spec in fields.items():
+        for fname, spec in specs.items():
             if spec is None:
-                fd = out[canonical].field(fname)
-                if fd is None or not fd.custom:
+                existing = out[canonical].field(fname)
+                if existing is None or not existing.custom:
                     raise ValueError(f"{canonical}.{fname}: only a custom field can be deleted")
-                out[canonical].remove(fd.name)
+                out[canonical].remove(existing.name)
                 continue
             out[canonical].add(custom_field(canonical, fname, spec))
     return out

@@ -382,7 +382,9 @@ class Store:
         best: set[str] | None = None
         for fname, values in (constraints or {}).items():
             fd = table.obj.field(fname)
-            idx = table.indexes.get(fd.name) if fd else None
+            if fd is None:
+                continue
+            idx = table.indexes.get(fd.name)
             if idx is None:
                 continue
             ids: set[str] = set()

@@ -28,6 +28,7 @@ date literals other than TODAY, YESTERDAY, TOMORROW, LAST_N_DAYS:n and NEXT_N_DA
 
 from __future__ import annotations
 
+import dataclasses
 import operator
 import re
 from dataclasses import dataclass, field
@@ -316,7 +317,8 @@ class Like:
 
     field: FieldRef
     pattern: tuple[str | _Wildcard, ...]
-    pos: int = field(default=0, compare=False)
+    # ``dataclasses.field``: the ``field`` attribute above shadows the name for type checkers.
+    pos: int = dataclasses.field(default=0, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -1109,7 +1111,7 @@ class _Compiler:
                 return lambda r: (v := norm(r.get(canonical))) is not None and v.endswith(text)
             return lambda r: norm(r.get(canonical)) == text
         regex = re.compile("".join(
-            ".*" if p is _ANY else "." if p is _ONE else re.escape(p) for p in parts),
+            re.escape(p) if isinstance(p, str) else ".*" if p is _ANY else "." for p in parts),
             re.DOTALL)
         fullmatch = regex.fullmatch
         return lambda r: (v := norm(r.get(canonical))) is not None and fullmatch(v) is not None
@@ -1202,6 +1204,7 @@ def equality_constraints(query: Query, schema: Mapping[str, str]) -> dict[str, s
     compiler = _Compiler(query, schema)
     out: dict[str, set[Any]] = {}
     stack: list[Node] = [query.where]
+    literals: tuple[Literal, ...]
     try:
         while stack:
             node = stack.pop()

@@ -54,7 +54,9 @@ _GROUP_RE = re.compile(r"\bgroup\s+by\b", re.I)
 class RelHost(Protocol):
     """What this module reads from the store."""
 
-    tables: Mapping[str, Any]
+    @property
+    def tables(self) -> Mapping[str, Any]:   # read-only, so Store's dict[str, Table] fits
+        ...
 
     def sobject_name(self, name: str) -> str | None:
         ...

@@ -15,9 +15,9 @@ Salesforce paths, before any routing, as Salesforce's front end does. Sources fo
 
 from __future__ import annotations
 
-from typing import BinaryIO, Mapping
+from typing import Protocol
 
-from .http import Response
+from .http import Headers, Response
 
 MAX_REQUEST_HEAD = 16_384                 # Salesforce: URI + headers, in bytes
 MAX_BODY = 160 * 1024 * 1024              # more than any upload Salesforce accepts (150 MB)
@@ -25,11 +25,21 @@ _MAX_LINE = 8_192                         # a chunk-size or trailer line
 _SALESFORCE_PREFIXES = ("/services/", "/id/")
 
 
+class Reader(Protocol):
+    """The request stream: http.server's ``rfile`` (a ``BufferedIOBase``) or a ``BytesIO``."""
+
+    def read(self, size: int, /) -> bytes:
+        ...
+
+    def readline(self, size: int, /) -> bytes:
+        ...
+
+
 class BadFraming(ValueError):
     """The request body's framing is unreadable; the connection cannot be reused."""
 
 
-def read_body(rfile: BinaryIO, headers: Mapping[str, str]) -> bytes:
+def read_body(rfile: Reader, headers: Headers) -> bytes:
     """The request body, whether framed by ``Transfer-Encoding: chunked`` or ``Content-Length``."""
     coding = headers.get("Transfer-Encoding")
     if coding:
@@ -55,7 +65,7 @@ def read_body(rfile: BinaryIO, headers: Mapping[str, str]) -> bytes:
     return data
 
 
-def read_chunked(rfile: BinaryIO) -> bytes:
+def read_chunked(rfile: Reader) -> bytes:
     """Decode a chunked body (RFC 9112 §7.1): chunks, the last-chunk, trailer fields, CRLF.
 
     Chunk extensions are ignored and trailer fields discarded, as §7.1.1 and §7.1.2 allow.
@@ -89,7 +99,7 @@ def read_chunked(rfile: BinaryIO) -> bytes:
     return b"".join(parts)
 
 
-def _line(rfile: BinaryIO) -> bytes:
+def _line(rfile: Reader) -> bytes:
     line = rfile.readline(_MAX_LINE + 1)
     if len(line) > _MAX_LINE:
         raise BadFraming("line too long in chunked body")
@@ -98,7 +108,7 @@ def _line(rfile: BinaryIO) -> bytes:
     return line.rstrip(b"\r\n")
 
 
-def oversized(request_line: bytes, target: str, headers: Mapping[str, str]) -> Response | None:
+def oversized(request_line: bytes, target: str, headers: Headers) -> Response | None:
     """Salesforce's 414/431 for a request over 16,384 bytes of URI and headers, else None.
 
     The body is the HTML error page Salesforce's front end was seen to send for a long URI
