@@ -366,7 +366,7 @@ class BulkApi:
     def _external_ids(self, job: Job, names: list[str], chunk: list[list[str]]) -> dict[str, int]:
         if job.operation != "upsert" or job.external_id_field not in names:
             return {}
-        at = names.index(job.external_id_field)  # type: ignore[arg-type]
+        at = names.index(job.external_id_field)
         seen: dict[str, int] = {}
         for row in chunk:
             if at < len(row) and row[at]:
