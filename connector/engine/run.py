@@ -243,12 +243,18 @@ class Engine:
         batch at a time: memory follows the batch, not the backlog.
         """
         lookback_ms = self.settings.sync.lookback_seconds * 1000
+        pending = self.state.oldest_pending()
         since_by_form = {}
         for campaign in self.settings.campaigns:
             mark = self.state.watermark(campaign.form_id)
             since_by_form[campaign.form_id] = 0 if mark is None else max(0, mark - lookback_ms)
             if since_ms is not None:
                 since_by_form[campaign.form_id] = since_ms
+            # Every pending row is resolved, however old: a run killed mid-batch (a sync, a
+            # retry, a backfill) left intents behind the watermark that nothing else re-reads.
+            if campaign.form_id in pending:
+                since_by_form[campaign.form_id] = min(since_by_form[campaign.form_id],
+                                                      pending[campaign.form_id])
         self.state.unstage_all()  # an earlier run's, on a daemon's connection: pulled again below
         with closing(self.hs.pages_many(since_by_form)) as pages:
             for page in pages:
@@ -263,7 +269,8 @@ class Engine:
         parked one; pages are filtered as they arrive, so only the parked are held."""
         wanted: dict[str, set[str]] = {}
         since: dict[str, int] = {}
-        for row in self.state.rows(Status.FAILED.value):
+        # Parked, and pending (a killed retry's intents): both are settled here.
+        for row in [*self.state.rows(Status.FAILED.value), *self.state.rows(Status.PENDING.value)]:
             form_id = row["form_id"]
             wanted.setdefault(form_id, set()).add(row["conversion_id"])
             since[form_id] = min(since.get(form_id, row["submitted_at"]), row["submitted_at"])

@@ -180,6 +180,13 @@ class State:
                                       [status]))
         return list(self.db.query("SELECT * FROM ledger ORDER BY submitted_at"))
 
+    def oldest_pending(self) -> dict[str, int]:
+        """Form id -> the oldest submission the ledger holds as ``pending`` (an intent whose
+        outcome was never recorded: a kill, a lost reply), whatever its age."""
+        return {row["form_id"]: int(row["at"]) for row in self.db.query(
+            "SELECT form_id, MIN(submitted_at) AS at FROM ledger WHERE status = ? GROUP BY form_id",
+            [Status.PENDING.value])}
+
     def runs(self, limit: int = 10) -> list[dict[str, Any]]:
         return list(self.db.query("SELECT * FROM runs ORDER BY started_at DESC LIMIT ?", [limit]))
 
