@@ -153,16 +153,27 @@ def normalise_email(raw: str | None) -> str:
     return email
 
 
+# Invisible format characters (Unicode category Cf) a script needs: the zero-width joiner and
+# non-joiner shape Indic and Persian words and emoji sequences, so removing them changes the
+# text. Every other Cf character (U+202E RIGHT-TO-LEFT OVERRIDE, zero-width spaces, the BOM,
+# soft hyphens, bidi isolates) only changes how the text *looks*: an email, a name or a
+# Company that reads one way and sorts, matches and dedupes another, the trick behind
+# "Trojan source" and spoofed names. Dropped, like control characters.
+KEPT_FORMAT_CHARS = frozenset({"\u200c", "\u200d"})   # ZWNJ, ZWJ
+
+
 def clean_text(value: str, *, multiline: bool = False) -> str:
-    """Drop NULs and control characters Salesforce would store as garbage or reject."""
-    if value.isprintable():        # nearly every value: nothing to drop (no Cc, no Cs)
+    """Drop NULs, control characters Salesforce would store as garbage or reject, and the
+    invisible format characters (Cf) that make a value look unlike what it is; ZWJ and ZWNJ,
+    which scripts and emoji need, are kept."""
+    if value.isprintable():        # nearly every value: nothing to drop (no Cc, Cf, Cs)
         return value.strip()
     keep = {"\n", "\t"} if multiline else set()
     out = []
     for ch in value:
-        if ch in keep:
+        if ch in keep or ch in KEPT_FORMAT_CHARS:
             out.append(ch)
-        elif unicodedata.category(ch) in ("Cc", "Cs"):
+        elif unicodedata.category(ch) in ("Cc", "Cs", "Cf"):
             out.append(" " if ch in "\r\n\t" else "")
         else:
             out.append(ch)
