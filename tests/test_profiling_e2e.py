@@ -200,7 +200,7 @@ def test_owner_rules_route_to_users_and_queues(org, people):
     org.fill(0, "hans@firma.de", country="Germany")
     org.fill(1, "amy@corp.com", country="US")
     org.fill(0, "li@corp.cn", country="China")
-    report = run(org, "poi", routing=routing(org))
+    report = run(org, "poi", routing=routing(org), sync={"poi_delivery": "at_least_once"})
     owners = {lead["Email"]: lead["OwnerId"] for lead in org.leads()}
     assert owners == {"hans@firma.de": people["max"], "amy@corp.com": people["jane"],
                       "li@corp.cn": people["inbound"]}
@@ -292,7 +292,8 @@ def test_sales_ready_form_creates_a_follow_up_task_with_the_history(org, people)
 def test_a_task_for_a_queue_owned_lead_goes_to_the_task_owner(org, people):
     tasks_cfg = {"sla": "1h", "owner": "user:jane@acme.example"}
     org.fill(2, "li@corp.cn", country="China")      # -> the Inbound queue
-    run(org, "poi", routing=routing(org, stages=stages(org), tasks=tasks_cfg))
+    run(org, "poi", routing=routing(org, stages=stages(org), tasks=tasks_cfg),
+        sync={"poi_delivery": "at_least_once"})
     (task,) = org.sf.records("Task")
     assert task["OwnerId"] == people["jane"]
     assert lead_of(org, "li@corp.cn")["OwnerId"] == people["inbound"]

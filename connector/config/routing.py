@@ -13,6 +13,7 @@ import string
 from typing import Any, Collection, Iterable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from connector.config import validate as v
 from connector.core.enrich.owners import Normaliser, OwnerRef, OwnerRule, Places
 from connector.core.enrich.routing import MODES, Routing
 from connector.core.enrich.stages import DATE_TYPES, Stages
@@ -192,57 +193,18 @@ def parse_sla(text: Any, *, key: str) -> int:
 # -- small parsers --------------------------------------------------------------------------
 
 def _check_keys(table: Mapping[str, Any], kind: str, where: str) -> None:
-    if not isinstance(table, Mapping):
-        raise ConfigError("must be a table", key=where)
-    for key in table:
-        if key not in _KEYS[kind]:
-            raise ConfigError(f"unknown key; expected one of {', '.join(sorted(_KEYS[kind]))}",
-                              key=f"{where}.{key}")
+    v.check_keys(table, _KEYS[kind], where)
 
 
-def _choice(value: Any, key: str, options: tuple[str, ...]) -> str:
-    if value not in options:
-        raise ConfigError(f"must be one of {', '.join(options)} (got {value!r})", key=key)
-    return str(value)
-
-
-def _optional_text(value: Any, key: str) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError("must be a non-empty string", key=key)
-    return value.strip()
-
-
-def _texts(value: Any, key: str) -> tuple[str, ...]:
-    """A string or a list of strings ("any of"); an empty list is an error, not "anything"."""
-    if value is None:
-        return ()
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list) or not items:
-        raise ConfigError("must be a string or a non-empty list of strings", key=key)
-    out = []
-    for n, item in enumerate(items):
-        if not isinstance(item, str) or not item.strip():
-            raise ConfigError("must be a non-empty string", key=f"{key}[{n}]")
-        out.append(item.strip())
-    return tuple(out)
+# The shared validators (connector.config.validate), under the names this module reads with.
+_choice = v.choice
+_optional_text = v.optional_text
+_texts = v.texts
+_number_or_none = v.number_or_none
 
 
 def _table_list(value: Any, key: str) -> list[Mapping[str, Any]]:
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
-        raise ConfigError("must be an array of tables ([[routing.rules]])", key=key)
-    return value
-
-
-def _number_or_none(value: Any, key: str) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        raise ConfigError("must be a number", key=key)
-    return float(value)
+    return v.table_list(value, key, "[[routing.rules]]")
 
 
 def _status(value: Any, key: str) -> str:

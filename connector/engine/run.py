@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from connector.adapters.salesforce.client import AmbiguousWrite
 from connector.adapters.transport import TransientError
-from connector.config.settings import Settings
+from connector.config.settings import Settings, check_method
 from connector.core.batch import BatchPolicy, Landing, decide_batch
 from connector.core.counts import Count, count_of, count_of_outcome
 from connector.core.enrich.tasks import TaskKey, task_key
@@ -93,6 +93,7 @@ class Engine:
 
     def _run(self, source: Callable[[RunReport], Batches], options: RunOptions) -> RunReport:
         method = options.method or self.settings.method
+        check_method(self.settings, method)   # a --method poi override meets the config's rule
         dry_run = options.dry_run
         report = RunReport(new_run_id(), method, dry_run)
         started = time.monotonic()
