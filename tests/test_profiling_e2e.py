@@ -167,11 +167,11 @@ def test_dry_run_shows_before_and_after_and_writes_nothing(org):
 def test_four_fills_fold_into_one_write_of_the_new_lead(org):
     org.fill(0, "bob@acme.com", lastname="Smith")
     org.fill(1, "bob@acme.com", jobtitle="CTO")
-    org.fill(2, "bob@acme.com", phone="555 0100", jobtitle="CEO")
+    org.fill(2, "bob@acme.com", phone="(415) 555-0100", jobtitle="CEO")
     org.sandbox.counters.clear()
     report = run(org, "hybrid")
     lead = lead_of(org, "bob@acme.com")
-    assert (lead["LastName"], lead["Title"], lead["Phone"]) == ("Smith", "CTO", "5550100")
+    assert (lead["LastName"], lead["Title"], lead["Phone"]) == ("Smith", "CTO", "+14155550100")
     assert report.counts["created_leads"] == 1 and len(org.members(lead["Id"])) == 3
     assert org.sandbox.counters.get("salesforce.collections", 0) + \
         org.sandbox.counters.get("salesforce.composite", 0) <= 5

@@ -66,6 +66,7 @@ class FieldSpec:
     transforms: tuple[str, ...] = ()
     value_map: Mapping[str, str] = field(default_factory=dict)
     line: int = 0                                # of the [fields.x] header (or the entry)
+    phone_region: str | None = None              # the phone transform's region (mapping_file)
 
     def target(self, sobject: str) -> str | None:
         return self.lead if sobject == "Lead" else self.contact if sobject == "Contact" else None
@@ -314,7 +315,8 @@ def field_value(spec: FieldSpec, sobject: str, sf_field: str, raw: str, obj: Obj
         STANDARD_LENGTHS.get(sobject, {}).get(sf_field)
     multiline = sf_field in MULTILINE_FIELDS or (info is not None and info.type == "textarea")
     text = raw if multiline else clean_text(raw)
-    target = Target(sobject, sf_field, info, obj, length, spec.value_map, country)
+    target = Target(sobject, sf_field, info, obj, length, spec.value_map, country,
+                    spec.phone_region)
     value, notes = apply_transforms(spec.transforms, text, target)
     if value is None or is_blank(value):
         return None, notes
