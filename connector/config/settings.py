@@ -280,12 +280,10 @@ def check_method(settings: Settings, method: Method | None) -> None:
     if settings.sync.poi_delivery == AT_LEAST_ONCE:
         return
     raise ConfigError(
-        'method "poi" creates a Lead per response, and without a Lead External ID field an '
-        "interrupted batch is created twice on the next run. Add the field in Setup > Object "
-        "Manager > Lead > Fields & Relationships > New: Text(255), e.g. API name "
-        "Leadsync_Response_Id, with External ID and Unique checked, set "
-        'lead_external_id_field = "Leadsync_Response_Id__c" under [salesforce], and run '
-        "`leadsync mappings check` to verify it; or accept duplicates with "
+        'method "poi" creates a Lead per response; without a Lead External ID field an '
+        "interrupted batch is created twice. Add one (Setup > Object Manager > Lead > Fields: "
+        "Text(255), External ID and Unique checked, e.g. Leadsync_Response_Id__c), set it "
+        "here, and verify it with `leadsync mappings check`; or accept duplicates with "
         '[sync] poi_delivery = "at_least_once"', key="salesforce.lead_external_id_field")
 
 

@@ -18,6 +18,7 @@ from typing import Any, Mapping
 
 from connector.errors import ConfigError, RecordError
 from connector.core.model import Response, Submission
+from connector.core.redact import redact
 from connector.core.schema import FieldInfo, ObjectSchema, Schema
 from connector.core.transforms import Target, address_picklist, apply_transforms
 
@@ -150,7 +151,9 @@ def normalise_email(raw: str | None) -> str:
         raise RecordError(f"email address longer than 80 characters ({len(email)})",
                           code="INVALID_EMAIL")
     if not _EMAIL.match(email):
-        raise RecordError(f"not a valid email address: {email[:80]!r}", code="INVALID_EMAIL")
+        # The ledger keeps this text: an address-like value is shown as <email> (redact).
+        raise RecordError(redact(f"not a valid email address: {email[:80]!r}"),
+                          code="INVALID_EMAIL")
     return email
 
 
