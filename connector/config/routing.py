@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connector.config import validate as v
 from connector.core.enrich.owners import Normaliser, OwnerRef, OwnerRule, Places
-from connector.core.enrich.routing import MODES, Routing
+from connector.core.enrich.routing import DEFAULT_MAX_AGE, MODES, Routing
 from connector.core.enrich.stages import DATE_TYPES, Stages
 from connector.core.enrich.tasks import DEFAULT_SUBJECT, SUBJECT_FIELDS, TaskRule
 from connector.core.geo import normalise_place
@@ -30,8 +30,8 @@ _KEYS = {
                 "rules", "stages", "tasks"},
     "rule": {"owner", "name", "form", "country", "state", "company", "domain", "min_score"},
     "stages": {"nurture", "sales_ready", "date_field", "date_type", "sales_ready_forms",
-               "sales_ready_score"},
-    "tasks": {"sla", "subject", "priority", "owner"},
+               "sales_ready_score", "max_age"},
+    "tasks": {"sla", "subject", "priority", "owner", "max_age"},
 }
 _DEVELOPER_NAME_RE = re.compile(r"^[A-Za-z](?:[A-Za-z0-9]|_(?!_))*(?<!_)$")
 _USERNAME_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -65,7 +65,7 @@ def parse_routing(table: Mapping[str, Any] | None, *, forms: Collection[str] = (
     tasks = _tasks(table.get("tasks"), stages)
     return Routing(mode=mode, rules=rules, default_owner=default,
                    score_field=score_field.lower() if score_field else None, stages=stages,
-                   tasks=tasks, timezone=zone, places=places)
+                   tasks=tasks, timezone=zone, places=places, max_age_seconds=_max_age(table))
 
 
 def _check_mode(mode: str, rules: tuple[OwnerRule, ...], default: OwnerRef | None) -> None:
@@ -170,6 +170,23 @@ def _tasks(raw: Any, stages: Stages | None) -> TaskRule | None:
         raise ConfigError("must be a user: Salesforce queues cannot own Tasks",
                           key="routing.tasks.owner")
     return TaskRule(parse_sla(raw["sla"], key="routing.tasks.sla"), subject, priority, owner)
+
+
+def _max_age(table: Mapping[str, Any]) -> int:
+    """``[routing.tasks] max_age`` ("7d" by default): past it a response gets no Task and no
+    stage change (see ``DEFAULT_MAX_AGE``). Read with the SLA's syntax ("14d", "36h").
+
+    A configuration with stages and no Tasks says it in ``[routing.stages]`` instead, since
+    it has no ``[routing.tasks]`` table; one setting, so giving it in both is refused.
+    """
+    given = {name: sub["max_age"] for name in ("tasks", "stages")
+             if isinstance(sub := table.get(name), Mapping) and "max_age" in sub}
+    if len(given) == 2:
+        raise ConfigError("is set in [routing.tasks] too; set it once, there",
+                          key="routing.stages.max_age")
+    for name, value in given.items():
+        return parse_sla(value, key=f"routing.{name}.max_age")
+    return DEFAULT_MAX_AGE
 
 
 def parse_sla(text: Any, *, key: str) -> int:

@@ -23,7 +23,7 @@ from connector.core.methods import RunMemory, replan_is_safe
 from connector.core.model import Action, Method, Outcome, Status, Submission
 from connector.core.normalise import FieldMapping
 from connector.core.plan import Step, WritePlan
-from connector.core.watermarks import advance_watermark
+from connector.core.watermarks import advance_watermark, first_since
 from connector.engine.apply import Applier
 from connector.engine.gather import Gatherer
 from connector.render.steps import step_json
@@ -246,9 +246,10 @@ class Engine:
         """
         lookback_ms = self.settings.sync.lookback_seconds * 1000
         since_by_form = {}
-        for campaign in self.settings.campaigns:
-            mark = self.state.watermark(campaign.form_id)
-            since_by_form[campaign.form_id] = 0 if mark is None else max(0, mark - lookback_ms)
+        now_ms = int(self.clock() * 1000)
+        for campaign in self.settings.campaigns:   # a new form starts at [sync] start
+            since_by_form[campaign.form_id] = first_since(
+                self.state.watermark(campaign.form_id), self.settings.sync.start, now_ms, lookback_ms)
             if since_ms is not None:
                 since_by_form[campaign.form_id] = since_ms
         self.state.unstage_all()  # an earlier run's, on a daemon's connection: pulled again below
