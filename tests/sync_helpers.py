@@ -14,6 +14,9 @@ from connector.adapters.transport import RetryPolicy
 
 EXT = "Leadsync_Response_Id__c"
 T0 = 1_763_000_000_000  # a fixed epoch-ms origin for submissions
+# The fills are dated from T0 (November 2025): a new form starts at [sync] start (default
+# 30 days back), so the worlds here say where theirs begins.
+WORLD_START = "2025-01-01"
 
 
 @dataclass
@@ -54,6 +57,7 @@ class Org:
             "campaigns": [{"form_id": f, "campaign_id": c} for f, c in zip(self.forms, self.campaigns)],
         }
         data.update(sections)
+        data["sync"] = {"start": WORLD_START, **data.get("sync", {})}
         return settings_from_dict(data, env={})
 
     def sync(self, method: str = "unique", *, dry_run: bool = False, **sections: Any) -> RunReport:
@@ -78,8 +82,7 @@ class Org:
         lines += table("salesforce", {"instance_url": self.sandbox.url, **(salesforce or {})})
         lines += table("hubspot", {"base_url": self.sandbox.url})
         lines += table("state", {"path": str(self.state_path)})
-        if sync:
-            lines += table("sync", sync)
+        lines += table("sync", {"start": WORLD_START, **(sync or {})})
         for form, campaign in zip(self.forms, self.campaigns):
             lines += ["[[campaigns]]", f"form_id = {_toml(form)}", f"campaign_id = {_toml(campaign)}"]
         path.write_text("\n".join(lines) + "\n")

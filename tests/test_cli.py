@@ -46,7 +46,8 @@ def test_sync_json_and_exit_codes(org, tmp_path):
 
 
 def test_dry_run_prints_the_plan(org, tmp_path):
-    config = org.write_config(tmp_path / "c.toml")
+    # --method poi previews poi: the config opts in to at-least-once poi (no external id field)
+    config = org.write_config(tmp_path / "c.toml", sync={"poi_delivery": "at_least_once"})
     for form in (0, 1):
         org.fill(form, "bob@acme.example", lastname="Smith")
     result = CliRunner().invoke(main, ["sync", "--config", str(config), "--dry-run", "--method", "poi"],

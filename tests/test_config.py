@@ -102,7 +102,7 @@ def test_password_and_client_credentials_are_alternatives():
 def test_config_file_from_environment_variable(tmp_path):
     path = tmp_path / "leadsync.toml"
     path.write_text('method = "poi"\n[salesforce]\ninstance_url = "http://127.0.0.1:8765"\n'
-                    'access_token = "t"\n[hubspot]\naccess_token = "t"\n'
+                    'access_token = "t"\nlead_external_id_field = "Leadsync_Response_Id__c"\n[hubspot]\naccess_token = "t"\n'
                     '[[campaigns]]\nform_id = "f"\ncampaign_id = "c"\n')
     s = load_settings(env={"LEADSYNC_CONFIG": str(path)})
     assert s.method is Method.POI and s.salesforce.is_sandbox

@@ -250,7 +250,7 @@ def test_fill_blank_does_not_overwrite_what_sales_typed(mapping):
                "Company": "Acme Corporation", "Phone": "+1 415 555 0199", "LeadSource": None}
     assert field_changes(mapping, "Lead", r.lead_fields, current) == {
         "LastName": (NOT_PROVIDED, "Smith"),                             # placeholder filled
-        "Phone": ("+1 415 555 0199", "4155550100"),                      # overwrite rule
+        "Phone": ("+1 415 555 0199", "+14155550100"),                    # overwrite rule
     }
 
 

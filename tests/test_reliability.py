@@ -80,7 +80,7 @@ def test_reply_lost_after_the_write_was_applied(org, family, method):
 def test_poi_without_external_id_stops_rather_than_guess(org):
     seed_fills(org, 10, 10)
     org.sandbox.app.faults.configure(families=["salesforce.collections"], fail_next=["apply_then_drop"])
-    report = org.sync("poi")
+    report = org.sync("poi", sync={"poi_delivery": "at_least_once"})   # chosen by name
     assert report.status == "aborted" and "pending" in report.error
     rows = State.open(org.state_path).rows()
     assert {r["status"] for r in rows} == {"pending"}  # none lost: the next run resumes them
@@ -191,7 +191,7 @@ def test_validation_rejection_fails_alone(org):
     org.sandbox.app.salesforce.load({"duplicate_rules": {"Lead": True}, "records": {
         "Lead": [{"LastName": "Existing", "Company": "X", "Email": "bad@example.com"}],
         "Campaign": [{"Id": c, "Name": f"C{i}"} for i, c in enumerate(org.campaigns)]}})
-    report = org.sync("poi")  # poi creates a Lead even though one exists: the rule rejects it
+    report = org.sync("poi", sync={"poi_delivery": "at_least_once"})  # poi creates a Lead even though one exists: the rule rejects it
     state = State.open(org.state_path)
     rows = {r["email"]: r for r in state.rows()}
     assert rows["bad@example.com"]["status"] == "failed"
@@ -206,20 +206,20 @@ def test_retry_applies_parked_failures_once_the_cause_is_fixed(org):
     org.sandbox.app.salesforce.load({"duplicate_rules": {"Lead": True}, "records": {
         "Lead": [{"LastName": "Existing", "Company": "X", "Email": "blocked@example.com"}],
         "Campaign": [{"Id": c, "Name": f"C{i}"} for i, c in enumerate(org.campaigns)]}})
-    first = org.sync("poi")
+    first = org.sync("poi", sync={"poi_delivery": "at_least_once"})
     assert first.counts["failed"] == 1
     # the admin relaxes the duplicate rule, then retries the parked response
     org.sandbox.app.salesforce.load({**org.sandbox.app.salesforce.dump(), "duplicate_rules": {"Lead": False}})
     from connector.engine.wiring import Session
     from connector.adapters.transport import RetryPolicy
-    with Session(org.settings("poi"), retry=RetryPolicy.fast()) as engine:
+    with Session(org.settings("poi", sync={"poi_delivery": "at_least_once"}), retry=RetryPolicy.fast()) as engine:
         report = engine.retry()
     assert report.status == "ok" and report.counts["created_leads"] == 1
     rows = {r["email"]: r for r in State.open(org.state_path).rows()}
     assert rows["blocked@example.com"]["status"] == "applied"
     assert rows["blocked@example.com"]["attempts"] == 2
     assert len(org.leads("blocked@example.com")) == 2 and len(org.leads("ok@example.com")) == 1
-    with Session(org.settings("poi"), retry=RetryPolicy.fast()) as engine:
+    with Session(org.settings("poi", sync={"poi_delivery": "at_least_once"}), retry=RetryPolicy.fast()) as engine:
         assert engine.retry().counts["pulled"] == 0  # nothing parked any more
 
 

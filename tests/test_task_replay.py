@@ -43,12 +43,17 @@ def keyed(request, sandbox, tmp_path) -> Iterator[Org]:
     yield org
 
 
+# The world's fills are dated from T0 (2025): hand-offs are tested as if fresh, so max_age
+# (default 7d, past which a response gets no Task or stage change) is set to cover them.
+FRESH = "3650d"
+
+
 def routing(org: Org) -> dict[str, Any]:
     """Form 1 makes a person sales-ready; a sales-ready response gets a Task."""
     return {"mode": "rules", "default_owner": "user:jane@acme.example",
             "stages": {"nurture": "Open - Not Contacted", "sales_ready": "Working - Contacted",
                        "sales_ready_forms": [org.forms[1]]},
-            "tasks": {"sla": "4h"}}
+            "tasks": {"sla": "4h", "max_age": FRESH}}
 
 
 def sync(org: Org) -> Any:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from connector.config import validate as v
 from connector.core.accounts import NEW_PERSON_CHOICES, AccountMatching
 from connector.core.domains import normalise_domain
 from connector.core.ids import is_api_name
@@ -26,12 +27,7 @@ def parse_account_matching(table: Mapping[str, Any] | None) -> AccountMatching:
     """
     if table is None:
         return AccountMatching()
-    if not isinstance(table, Mapping):
-        raise ConfigError("must be a table", key="accounts")
-    for key in table:
-        if key not in _KEYS:
-            raise ConfigError(f"unknown key; expected one of {', '.join(sorted(_KEYS))}",
-                              key=f"accounts.{key}")
+    v.check_keys(table, _KEYS, "accounts")
     return AccountMatching(
         enabled=_bool(table.get("enabled", True), "accounts.enabled"),
         by_company=_bool(table.get("by_company", False), "accounts.by_company"),
@@ -43,17 +39,11 @@ def parse_account_matching(table: Mapping[str, Any] | None) -> AccountMatching:
     )
 
 
-def _bool(value: Any, key: str) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError("must be true or false", key=key)
-    return value
+_bool = v.boolean   # the shared validator (connector.config.validate)
 
 
 def _new_person(value: Any) -> str:
-    if value not in NEW_PERSON_CHOICES:
-        raise ConfigError(f"must be one of {', '.join(NEW_PERSON_CHOICES)} (got {value!r})",
-                          key="accounts.new_person")
-    return str(value)
+    return v.choice(value, "accounts.new_person", NEW_PERSON_CHOICES)
 
 
 def _lead_field(value: Any) -> str | None:

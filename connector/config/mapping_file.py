@@ -11,6 +11,11 @@ Its format::
     rule = "overwrite"          # fill_blank (default) | overwrite | on_create_only | never
     transforms = ["phone"]      # applied in order; see connector/core/transforms.py
     map = { hot = "Hot" }       # for the "map" transform
+    phone_region = "GB"         # for the "phone" transform: this field's default region
+
+    [options]
+    phone_region = "US"         # the "phone" transform's default region for every field
+                                # (numbers written without +country code; default "US")
 
 The first format (``[lead] form_field = "LeadField"``) still loads: each entry is a
 Lead-only ``fill_blank`` field.
@@ -32,7 +37,8 @@ from connector.core.normalise import RULES, FieldMapping, FieldSpec
 from connector.core.transforms import TRANSFORMS
 from connector.errors import ConfigError
 
-_FIELD_KEYS = {"lead", "contact", "rule", "transforms", "map"}
+_FIELD_KEYS = {"lead", "contact", "rule", "transforms", "map", "phone_region"}
+_OPTION_KEYS = {"phone_region"}
 
 
 class MappingError(ConfigError):
@@ -61,17 +67,19 @@ def parse_mapping(text: str, source: str = "<text>") -> FieldMapping:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}", key="sync.mapping") from None
     lines = _key_lines(text)
-    unknown = sorted(set(data) - {"lead", "fields", "defaults"})
+    unknown = sorted(set(data) - {"lead", "fields", "defaults", "options"})
     if unknown:
-        raise MappingError(f"unknown section(s) {unknown}; expected [fields.<form field>] and [defaults]",
+        raise MappingError(f"unknown section(s) {unknown}; expected [fields.<form field>], "
+                           "[defaults] and [options]",
                            key=unknown[0], line=lines.get((unknown[0],), 0), source=source)
     if "lead" in data and "fields" in data:
         raise MappingError("use either [lead] (the first format) or [fields.<form field>], not both",
                            key="lead", line=lines.get(("lead",), 0), source=source)
+    region = _options(data.get("options"), lines, source)
     if "lead" in data:
         specs = _old_format(data["lead"], lines, source)
     else:
-        specs = tuple(_field_spec(name, raw, lines, source)
+        specs = tuple(_field_spec(name, raw, lines, source, region)
                       for name, raw in (data.get("fields") or {}).items())
     defaults = _defaults(data.get("defaults") or {}, lines, source)
     mapping = FieldMapping(specs, defaults, source,
@@ -98,7 +106,39 @@ def _old_format(lead: Any, lines: Mapping[tuple[str, ...], int], source: str) ->
     return tuple(specs)
 
 
-def _field_spec(name: str, raw: Any, lines: Mapping[tuple[str, ...], int], source: str) -> FieldSpec:
+def _options(raw: Any, lines: Mapping[tuple[str, ...], int], source: str) -> str | None:
+    """``[options]``: settings for the whole file (today the phone transform's region)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise MappingError("[options] must be a table", key="options",
+                           line=lines.get(("options",), 0), source=source)
+    for key in raw:
+        if key not in _OPTION_KEYS:
+            raise MappingError(f"unknown key {key!r}; expected {sorted(_OPTION_KEYS)}",
+                               key=f"options.{key}", line=lines.get(("options", key), 0),
+                               source=source)
+    error = _region_error(raw.get("phone_region"))
+    if error:
+        raise MappingError(error, key="options.phone_region",
+                           line=lines.get(("options", "phone_region"), 0), source=source)
+    return raw["phone_region"].upper() if raw.get("phone_region") else None
+
+
+def _region_error(value: Any) -> str | None:
+    """Why a phone region is not one libphonenumber knows (None when it is, or is absent)."""
+    if value is None:
+        return None
+    if isinstance(value, str) and re.fullmatch(r"[A-Za-z]{2}", value):
+        import phonenumbers    # only a mapping that names a region pays for the import
+
+        if value.upper() in phonenumbers.SUPPORTED_REGIONS:
+            return None
+    return f"not a phone region: {value!r}; use a two-letter ISO country code such as \"US\" or \"GB\""
+
+
+def _field_spec(name: str, raw: Any, lines: Mapping[tuple[str, ...], int], source: str,
+                region: str | None = None) -> FieldSpec:
     key = f"fields.{name}"
     line = lines.get(("fields", name), 0)
 
@@ -128,7 +168,13 @@ def _field_spec(name: str, raw: Any, lines: Mapping[tuple[str, ...], int], sourc
         transforms = (*transforms, "map")     # a map given is a map meant
     if "map" in transforms and not value_map:
         raise fail('the "map" transform needs a map, e.g. map = { hot = "Hot" }', "transforms")
-    return FieldSpec(name.lower(), targets["lead"], targets["contact"], rule, transforms, value_map, line)
+    region_error = _region_error(raw.get("phone_region"))
+    if region_error:
+        raise fail(region_error, "phone_region")
+    if raw.get("phone_region"):
+        region = raw["phone_region"].upper()
+    return FieldSpec(name.lower(), targets["lead"], targets["contact"], rule, transforms, value_map,
+                     line, region)
 
 
 def _transforms(raw: Mapping[str, Any], fail: Any) -> tuple[str, ...]:

@@ -13,8 +13,9 @@ import string
 from typing import Any, Collection, Iterable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from connector.config import validate as v
 from connector.core.enrich.owners import Normaliser, OwnerRef, OwnerRule, Places
-from connector.core.enrich.routing import MODES, Routing
+from connector.core.enrich.routing import DEFAULT_MAX_AGE, MODES, Routing
 from connector.core.enrich.stages import DATE_TYPES, Stages
 from connector.core.enrich.tasks import DEFAULT_SUBJECT, SUBJECT_FIELDS, TaskRule
 from connector.core.geo import normalise_place
@@ -29,8 +30,8 @@ _KEYS = {
                 "rules", "stages", "tasks"},
     "rule": {"owner", "name", "form", "country", "state", "company", "domain", "min_score"},
     "stages": {"nurture", "sales_ready", "date_field", "date_type", "sales_ready_forms",
-               "sales_ready_score"},
-    "tasks": {"sla", "subject", "priority", "owner"},
+               "sales_ready_score", "max_age"},
+    "tasks": {"sla", "subject", "priority", "owner", "max_age"},
 }
 _DEVELOPER_NAME_RE = re.compile(r"^[A-Za-z](?:[A-Za-z0-9]|_(?!_))*(?<!_)$")
 _USERNAME_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -64,7 +65,7 @@ def parse_routing(table: Mapping[str, Any] | None, *, forms: Collection[str] = (
     tasks = _tasks(table.get("tasks"), stages)
     return Routing(mode=mode, rules=rules, default_owner=default,
                    score_field=score_field.lower() if score_field else None, stages=stages,
-                   tasks=tasks, timezone=zone, places=places)
+                   tasks=tasks, timezone=zone, places=places, max_age_seconds=_max_age(table))
 
 
 def _check_mode(mode: str, rules: tuple[OwnerRule, ...], default: OwnerRef | None) -> None:
@@ -171,6 +172,23 @@ def _tasks(raw: Any, stages: Stages | None) -> TaskRule | None:
     return TaskRule(parse_sla(raw["sla"], key="routing.tasks.sla"), subject, priority, owner)
 
 
+def _max_age(table: Mapping[str, Any]) -> int:
+    """``[routing.tasks] max_age`` ("7d" by default): past it a response gets no Task and no
+    stage change (see ``DEFAULT_MAX_AGE``). Read with the SLA's syntax ("14d", "36h").
+
+    A configuration with stages and no Tasks says it in ``[routing.stages]`` instead, since
+    it has no ``[routing.tasks]`` table; one setting, so giving it in both is refused.
+    """
+    given = {name: sub["max_age"] for name in ("tasks", "stages")
+             if isinstance(sub := table.get(name), Mapping) and "max_age" in sub}
+    if len(given) == 2:
+        raise ConfigError("is set in [routing.tasks] too; set it once, there",
+                          key="routing.stages.max_age")
+    for name, value in given.items():
+        return parse_sla(value, key=f"routing.{name}.max_age")
+    return DEFAULT_MAX_AGE
+
+
 def parse_sla(text: Any, *, key: str) -> int:
     """'5m', '4h', '1d', '1h30m' or a number of seconds -> seconds (more than zero).
 
@@ -192,57 +210,18 @@ def parse_sla(text: Any, *, key: str) -> int:
 # -- small parsers --------------------------------------------------------------------------
 
 def _check_keys(table: Mapping[str, Any], kind: str, where: str) -> None:
-    if not isinstance(table, Mapping):
-        raise ConfigError("must be a table", key=where)
-    for key in table:
-        if key not in _KEYS[kind]:
-            raise ConfigError(f"unknown key; expected one of {', '.join(sorted(_KEYS[kind]))}",
-                              key=f"{where}.{key}")
+    v.check_keys(table, _KEYS[kind], where)
 
 
-def _choice(value: Any, key: str, options: tuple[str, ...]) -> str:
-    if value not in options:
-        raise ConfigError(f"must be one of {', '.join(options)} (got {value!r})", key=key)
-    return str(value)
-
-
-def _optional_text(value: Any, key: str) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError("must be a non-empty string", key=key)
-    return value.strip()
-
-
-def _texts(value: Any, key: str) -> tuple[str, ...]:
-    """A string or a list of strings ("any of"); an empty list is an error, not "anything"."""
-    if value is None:
-        return ()
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list) or not items:
-        raise ConfigError("must be a string or a non-empty list of strings", key=key)
-    out = []
-    for n, item in enumerate(items):
-        if not isinstance(item, str) or not item.strip():
-            raise ConfigError("must be a non-empty string", key=f"{key}[{n}]")
-        out.append(item.strip())
-    return tuple(out)
+# The shared validators (connector.config.validate), under the names this module reads with.
+_choice = v.choice
+_optional_text = v.optional_text
+_texts = v.texts
+_number_or_none = v.number_or_none
 
 
 def _table_list(value: Any, key: str) -> list[Mapping[str, Any]]:
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
-        raise ConfigError("must be an array of tables ([[routing.rules]])", key=key)
-    return value
-
-
-def _number_or_none(value: Any, key: str) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        raise ConfigError("must be a number", key=key)
-    return float(value)
+    return v.table_list(value, key, "[[routing.rules]]")
 
 
 def _status(value: Any, key: str) -> str:

@@ -14,13 +14,20 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+from connector.config import validate as v
 from connector.config.accounts import parse_account_matching
 from connector.config.routing import parse_routing
 from connector.core.accounts import AccountMatching
 from connector.core.enrich.routing import Routing
 from connector.core.ids import CUSTOM_FIELD
 from connector.core.model import Method
+from connector.core.watermarks import DEFAULT_START_AGE, StartPoint
 from connector.errors import ConfigError
+
+# [sync] poi_delivery: what an admin accepts for poi's Leads (see check_method).
+EXACTLY_ONCE, AT_LEAST_ONCE = "exactly_once", "at_least_once"
+POI_DELIVERY = (EXACTLY_ONCE, AT_LEAST_ONCE)
+DEFAULT_START = "30d"      # [sync] start: how far back a form without a watermark is read
 
 
 class Secret:
@@ -95,6 +102,8 @@ class SyncSettings:
     on_multiple_matches: str = "oldest"  # oldest | newest
     unique_prefers: str = "contact"      # contact | lead: who wins under unique when both exist
     mapping: str = "mappings/default.toml"
+    poi_delivery: str = EXACTLY_ONCE     # exactly_once | at_least_once: see check_method
+    start: StartPoint = field(default_factory=lambda: StartPoint(age_seconds=DEFAULT_START_AGE))
 
 
 @dataclass(frozen=True)
@@ -108,6 +117,7 @@ class Settings:
     source: str = "<memory>"
     routing: Routing = field(default_factory=lambda: parse_routing(None))
     accounts: AccountMatching = field(default_factory=AccountMatching)
+    base: Path | None = None     # the config file's folder: relative paths resolve against it
 
     def campaign_for(self, form_id: str) -> CampaignMap | None:
         for campaign in self.campaigns:
@@ -116,29 +126,36 @@ class Settings:
         return None
 
     def mapping_path(self) -> Path:
-        """The mapping file: the path as given if it exists, else beside the config file,
-        else (for ``mappings/<name>``) the copy leadsync ships.
+        """The mapping file.
 
-        An admin's own file wins; a config committed next to its mapping works from any
-        working directory; an installed leadsync with no repo around it still has the
-        default mapping. Found nowhere, the path is returned as given and the loader's
-        error names it.
+        Read from a file (``base`` set), a relative path is the config file's folder's, so
+        leadsync finds the same mapping from any working directory (cron, systemd, a shell
+        in another folder); ``mappings/<name>`` missing there is the copy leadsync ships,
+        so an installed leadsync with no repo around it still has the default mapping.
+        Given as a dict (tests, the demo; no ``base``), the path is taken as given if it
+        exists, else beside ``source``, else shipped, as before. Found nowhere, the path is
+        returned as given and the loader's error names it.
         """
         from connector.shipped import ShippedFileMissing, shipped_file
 
         path = Path(self.sync.mapping)
-        if path.is_absolute() or path.exists():
+        if path.is_absolute():
             return path
-        if self.source not in ("<memory>",):
-            beside = Path(self.source).parent / path
-            if beside.exists():
-                return beside
+        if self.base is not None:
+            candidates = [self.base / path]
+        else:
+            candidates = [path]
+            if self.source not in ("<memory>",):
+                candidates.append(Path(self.source).parent / path)
+        for candidate in candidates:
+            if candidate.exists():
+                return candidate
         if path.parent == Path("mappings"):
             try:
                 return shipped_file(path.name)
             except ShippedFileMissing:
                 pass
-        return path
+        return candidates[0]
 
 
 _SECTIONS: dict[str, set[str]] = {
@@ -149,7 +166,8 @@ _SECTIONS: dict[str, set[str]] = {
     "hubspot": {"base_url", "access_token", "page_size"},
     "state": {"path"},
     "campaigns": {"form_id", "campaign_id", "member_status"},
-    "sync": {"lookback", "batch_size", "on_multiple_matches", "unique_prefers", "mapping"},
+    "sync": {"lookback", "batch_size", "on_multiple_matches", "unique_prefers", "mapping",
+             "poi_delivery", "start"},
 }
 _ENV_SECRETS = {
     ("salesforce", "access_token"): "LEADSYNC_SALESFORCE_ACCESS_TOKEN",
@@ -158,18 +176,12 @@ _ENV_SECRETS = {
     ("salesforce", "consumer_secret"): "LEADSYNC_SALESFORCE_CONSUMER_SECRET",
     ("hubspot", "access_token"): "LEADSYNC_HUBSPOT_ACCESS_TOKEN",
 }
+_SECRET_KEYS = ("access_token", "password", "security_token", "consumer_secret")
 
 
 def parse_duration(text: str | int | float, *, key: str) -> int:
     """'30s', '5m', '1h', '1d' or a number of seconds -> seconds."""
-    if isinstance(text, (int, float)) and not isinstance(text, bool):
-        if text < 0:
-            raise ConfigError("must not be negative", key=key)
-        return int(text)
-    m = re.fullmatch(r"\s*(\d+)\s*([smhd]?)\s*", str(text))
-    if not m:
-        raise ConfigError(f"not a duration: {text!r} (use e.g. 30s, 5m, 1h)", key=key)
-    return int(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+    return v.duration(text, key)
 
 
 def load_settings(path: str | Path | None = None, *, env: Mapping[str, str] | None = None,
@@ -177,8 +189,10 @@ def load_settings(path: str | Path | None = None, *, env: Mapping[str, str] | No
                   require_secrets: bool = True) -> Settings:
     """Read the config file named by ``path`` or ``LEADSYNC_CONFIG``.
 
-    ``require_secrets=False`` is for commands that call no API (``status``): an admin on the
-    box needs the state path, not the integration's tokens.
+    Relative paths in it (``[state] path``, ``[sync] mapping``) are the file's folder's, not
+    the working directory's: ``leadsync status`` run from another folder must read the
+    daemon's ledger, not create an empty one. ``require_secrets=False`` is for commands that
+    call no API (``status``): an admin on the box needs the state path, not the tokens.
     """
     env = os.environ if env is None else env
     path = path or env.get("LEADSYNC_CONFIG")
@@ -188,72 +202,52 @@ def load_settings(path: str | Path | None = None, *, env: Mapping[str, str] | No
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"configuration file not found: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"configuration file is a folder: {path}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
     data.update(overrides or {})
-    return settings_from_dict(data, env=env, source=str(path), require_secrets=require_secrets)
+    return settings_from_dict(data, env=env, source=str(path), require_secrets=require_secrets,
+                              base=Path(path).resolve().parent)
 
 
 def settings_from_dict(data: Mapping[str, Any], *, env: Mapping[str, str] | None = None,
-                       source: str = "<memory>", require_secrets: bool = True) -> Settings:
+                       source: str = "<memory>", require_secrets: bool = True,
+                       base: Path | None = None) -> Settings:
     """Validate a parsed config; without ``require_secrets`` missing credentials are allowed
-    (every other key is checked as usual, and credentials given are still read)."""
+    (every other key is checked as usual, and credentials given are still read).
+
+    ``base`` is the folder relative paths resolve against (``load_settings`` passes the
+    config file's); without it they stay as given, relative to the working directory.
+    Every value is type-checked (``connector.config.validate``): a wrong type is a
+    ConfigError naming its key, never a traceback.
+    """
     env = os.environ if env is None else env
-    _check_keys("", data)
-    for section in ("salesforce", "hubspot", "state", "sync"):
-        value = data.get(section, {})
-        if not isinstance(value, Mapping):
-            raise ConfigError("must be a table", key=section)
-        _check_keys(section, value)
+    v.check_keys(data, _SECTIONS[""], "")
+    sections = {name: v.check_keys(data.get(name, {}), _SECTIONS[name], name)
+                for name in ("salesforce", "hubspot", "state", "sync")}
 
     method_text = data.get("method", "unique")
     try:
-        method = Method(str(method_text).lower())
+        method = Method(method_text.lower() if isinstance(method_text, str) else method_text)
     except ValueError:
         raise ConfigError(f"unknown method {method_text!r}; choose poi, hybrid or unique",
                           key="method") from None
 
-    sf = dict(data.get("salesforce", {}))
-    hs = dict(data.get("hubspot", {}))
+    sf = dict(sections["salesforce"])
+    hs = dict(sections["hubspot"])
     for (section, key), var in _ENV_SECRETS.items():
         table = sf if section == "salesforce" else hs
         if env.get(var):
             table[key] = env[var]
     salesforce = _salesforce(sf, require_secrets)
     hubspot = _hubspot(hs, require_secrets)
-
-    campaigns_raw = data.get("campaigns", [])
-    if not isinstance(campaigns_raw, list) or not campaigns_raw:
-        raise ConfigError("at least one [[campaigns]] entry (form_id, campaign_id) is required",
-                          key="campaigns")
-    campaigns = []
-    seen: set[str] = set()
-    for i, entry in enumerate(campaigns_raw):
-        _check_keys("campaigns", entry, prefix=f"campaigns[{i}]")
-        for key in ("form_id", "campaign_id"):
-            if not isinstance(entry.get(key), str) or not entry[key].strip():
-                raise ConfigError("is required", key=f"campaigns[{i}].{key}")
-        if entry["form_id"] in seen:
-            raise ConfigError(f"form {entry['form_id']} is mapped twice", key=f"campaigns[{i}].form_id")
-        seen.add(entry["form_id"])
-        status = str(entry.get("member_status", "Responded"))
-        if not status or len(status) > 40:
-            raise ConfigError("must be 1 to 40 characters (a CampaignMember Status)",
-                              key=f"campaigns[{i}].member_status")
-        campaigns.append(CampaignMap(entry["form_id"].strip(), entry["campaign_id"].strip(), status))
-
-    sync_raw = data.get("sync", {})
-    sync = SyncSettings(
-        lookback_seconds=parse_duration(sync_raw.get("lookback", 600), key="sync.lookback"),
-        batch_size=_int(sync_raw.get("batch_size", SyncSettings.batch_size), "sync.batch_size", 1,
-                        MAX_BATCH_SIZE),
-        on_multiple_matches=_choice(sync_raw.get("on_multiple_matches", "oldest"),
-                                    "sync.on_multiple_matches", ("oldest", "newest")),
-        unique_prefers=_choice(sync_raw.get("unique_prefers", "contact"), "sync.unique_prefers",
-                               ("contact", "lead")),
-        mapping=str(sync_raw.get("mapping", "mappings/default.toml")),
-    )
-    state_path = Path(str(data.get("state", {}).get("path", "state/leadsync.db")))
+    campaigns = _campaigns(data.get("campaigns"))
+    sync = _sync(sections["sync"], base)
+    state_path = _path(v.path_text(sections["state"].get("path", "state/leadsync.db"),
+                                   "state.path"), base)
     routing = parse_routing(data.get("routing"), forms=[c.form_id for c in campaigns])
     if routing.mode == "assignment_rules":
         # Salesforce's own rules were chosen explicitly: every Lead write asks for them.
@@ -264,8 +258,82 @@ def settings_from_dict(data: Mapping[str, Any], *, env: Mapping[str, str] | None
                           "for Salesforce's rules, or set auto_assign = false",
                           key="salesforce.auto_assign")
     accounts = parse_account_matching(data.get("accounts"))
-    return Settings(method, salesforce, hubspot, state_path, tuple(campaigns), sync, source,
-                    routing, accounts)
+    settings = Settings(method, salesforce, hubspot, state_path, campaigns, sync, source,
+                        routing, accounts, base)
+    check_method(settings, method)
+    return settings
+
+
+def check_method(settings: Settings, method: Method | None) -> None:
+    """Refuse ``poi`` without the Lead external id field, unless at-least-once was chosen.
+
+    Under ``poi`` every response is a new Lead, so nothing but the response's id on the Lead
+    (``lead_external_id_field``, written by upsert) tells a replayed write from a new one: a
+    run interrupted after Salesforce applied a batch (a lost reply, a killed process) would
+    otherwise create every Lead of that batch again. That is refused where it is decided, at
+    configuration time, for the configured method and for a ``--method poi`` override alike
+    (the CLI and the engine call this with the override). An admin who accepts duplicates
+    says so by name: ``[sync] poi_delivery = "at_least_once"``.
+    """
+    if method is not Method.POI or settings.salesforce.lead_external_id_field:
+        return
+    if settings.sync.poi_delivery == AT_LEAST_ONCE:
+        return
+    raise ConfigError(
+        'method "poi" creates a Lead per response; without a Lead External ID field an '
+        "interrupted batch is created twice. Add one (Setup > Object Manager > Lead > Fields: "
+        "Text(255), External ID and Unique checked, e.g. Leadsync_Response_Id__c), set it "
+        "here, and verify it with `leadsync mappings check`; or accept duplicates with "
+        '[sync] poi_delivery = "at_least_once"', key="salesforce.lead_external_id_field")
+
+
+def _path(text: str, base: Path | None) -> Path:
+    """A path from the config: relative ones are the config file's folder's (``base``)."""
+    path = Path(text).expanduser()
+    return path if base is None or path.is_absolute() else base / path
+
+
+def _campaigns(raw: Any) -> tuple[CampaignMap, ...]:
+    entries = v.table_list(raw, "campaigns", "[[campaigns]] with form_id and campaign_id")
+    if not entries:
+        raise ConfigError("at least one [[campaigns]] entry (form_id, campaign_id) is required",
+                          key="campaigns")
+    campaigns = []
+    seen: set[str] = set()
+    for i, entry in enumerate(entries):
+        where = f"campaigns[{i}]"
+        v.check_keys(entry, _SECTIONS["campaigns"], where)
+        if "form_id" not in entry or "campaign_id" not in entry:
+            missing = "form_id" if "form_id" not in entry else "campaign_id"
+            raise ConfigError("is required", key=f"{where}.{missing}")
+        form_id = v.text(entry["form_id"], f"{where}.form_id")
+        campaign_id = v.text(entry["campaign_id"], f"{where}.campaign_id")
+        if form_id in seen:
+            raise ConfigError(f"form {form_id} is mapped twice", key=f"{where}.form_id")
+        seen.add(form_id)
+        status = v.text(entry.get("member_status", "Responded"), f"{where}.member_status")
+        if len(status) > 40:
+            raise ConfigError("must be 1 to 40 characters (a CampaignMember Status)",
+                              key=f"{where}.member_status")
+        campaigns.append(CampaignMap(form_id, campaign_id, status))
+    return tuple(campaigns)
+
+
+def _sync(raw: Mapping[str, Any], base: Path | None) -> SyncSettings:
+    mapping = v.path_text(raw.get("mapping", SyncSettings.mapping), "sync.mapping")
+    return SyncSettings(
+        lookback_seconds=v.duration(raw.get("lookback", 600), "sync.lookback"),
+        batch_size=v.integer(raw.get("batch_size", SyncSettings.batch_size), "sync.batch_size", 1,
+                             MAX_BATCH_SIZE),
+        on_multiple_matches=v.choice(raw.get("on_multiple_matches", "oldest"),
+                                     "sync.on_multiple_matches", ("oldest", "newest")),
+        unique_prefers=v.choice(raw.get("unique_prefers", "contact"), "sync.unique_prefers",
+                                ("contact", "lead")),
+        mapping=mapping,
+        poi_delivery=v.choice(raw.get("poi_delivery", EXACTLY_ONCE), "sync.poi_delivery",
+                              POI_DELIVERY),
+        start=v.start_point(raw.get("start", DEFAULT_START), "sync.start"),
+    )
 
 
 def _salesforce(sf: dict[str, Any], require_secrets: bool = True) -> SalesforceSettings:
@@ -273,35 +341,36 @@ def _salesforce(sf: dict[str, Any], require_secrets: bool = True) -> SalesforceS
     if not isinstance(url, str) or not re.match(r"^https?://[^/\s]+/?$", url):
         raise ConfigError("must be the org's base URL, e.g. https://acme.my.salesforce.com",
                           key="salesforce.instance_url")
-    secret = {k: Secret(str(sf[k])) for k in ("access_token", "password", "security_token",
-                                              "consumer_secret") if sf.get(k)}
+    secret = {k: Secret(v.text(sf[k], f"salesforce.{k}")) for k in _SECRET_KEYS if sf.get(k)}
+    username = v.optional_text(sf.get("username"), "salesforce.username")
+    consumer_key = v.optional_text(sf.get("consumer_key"), "salesforce.consumer_key")
     has_token = "access_token" in secret
-    has_password = bool(sf.get("username")) and "password" in secret
-    has_client = bool(sf.get("consumer_key")) and "consumer_secret" in secret
+    has_password = bool(username) and "password" in secret
+    has_client = bool(consumer_key) and "consumer_secret" in secret
     if require_secrets and not (has_token or has_password or has_client):
         raise ConfigError("missing: set access_token (or LEADSYNC_SALESFORCE_ACCESS_TOKEN), "
                           "or username + password (+ security_token), or consumer_key + "
                           "consumer_secret", key="salesforce.access_token")
     ext = sf.get("lead_external_id_field")
-    if ext is not None and not CUSTOM_FIELD.fullmatch(str(ext)):
+    if ext is not None and (not isinstance(ext, str) or not CUSTOM_FIELD.fullmatch(ext)):
         raise ConfigError("must be the API name of a custom field, ending in __c",
                           key="salesforce.lead_external_id_field")
     share = sf.get("budget_share", 0.8)
-    if not isinstance(share, (int, float)) or not 0 < share <= 1:
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1:
         raise ConfigError("must be a share between 0 and 1, e.g. 0.8",
                           key="salesforce.budget_share")
-    version = str(sf.get("api_version", "59.0"))
-    if not re.fullmatch(r"\d{2}\.0", version):
+    version = sf.get("api_version", "59.0")
+    if isinstance(version, float):
+        version = f"{version:.1f}"       # api_version = 59.0 written as a TOML number
+    if not isinstance(version, str) or not re.fullmatch(r"\d{2}\.0", version):
         raise ConfigError("must look like 59.0", key="salesforce.api_version")
-    auto_assign = sf.get("auto_assign", False)
-    if not isinstance(auto_assign, bool):
-        raise ConfigError("must be true or false", key="salesforce.auto_assign")
     return SalesforceSettings(
         instance_url=url.rstrip("/"), access_token=secret.get("access_token"),
-        username=sf.get("username"), password=secret.get("password"),
-        security_token=secret.get("security_token"), consumer_key=sf.get("consumer_key"),
+        username=username, password=secret.get("password"),
+        security_token=secret.get("security_token"), consumer_key=consumer_key,
         consumer_secret=secret.get("consumer_secret"), api_version=version,
-        auto_assign=auto_assign, lead_external_id_field=ext, budget_share=float(share))
+        auto_assign=v.boolean(sf.get("auto_assign", False), "salesforce.auto_assign"),
+        lead_external_id_field=ext, budget_share=float(share))
 
 
 def _hubspot(hs: dict[str, Any], require_secrets: bool = True) -> HubSpotSettings:
@@ -311,26 +380,7 @@ def _hubspot(hs: dict[str, Any], require_secrets: bool = True) -> HubSpotSetting
     if require_secrets and not hs.get("access_token"):
         raise ConfigError("missing: set it or LEADSYNC_HUBSPOT_ACCESS_TOKEN (a private app token)",
                           key="hubspot.access_token")
-    token = Secret(str(hs["access_token"])) if hs.get("access_token") else None
-    return HubSpotSettings(url.rstrip("/"), token, _int(hs.get("page_size", 50), "hubspot.page_size", 1, 50))
-
-
-def _check_keys(section: str, table: Mapping[str, Any], prefix: str | None = None) -> None:
-    allowed = _SECTIONS[section]
-    for key in table:
-        if key not in allowed:
-            where = prefix or section
-            name = f"{where}.{key}" if where else key
-            raise ConfigError(f"unknown key; expected one of {', '.join(sorted(allowed))}", key=name)
-
-
-def _int(value: Any, key: str, low: int, high: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise ConfigError(f"must be a whole number from {low} to {high}", key=key)
-    return value
-
-
-def _choice(value: Any, key: str, options: tuple[str, ...]) -> str:
-    if value not in options:
-        raise ConfigError(f"must be one of {', '.join(options)}", key=key)
-    return str(value)
+    token = (Secret(v.text(hs["access_token"], "hubspot.access_token"))
+             if hs.get("access_token") else None)
+    return HubSpotSettings(url.rstrip("/"), token,
+                           v.integer(hs.get("page_size", 50), "hubspot.page_size", 1, 50))

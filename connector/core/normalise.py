@@ -18,6 +18,7 @@ from typing import Any, Mapping
 
 from connector.errors import ConfigError, RecordError
 from connector.core.model import Response, Submission
+from connector.core.redact import redact
 from connector.core.schema import FieldInfo, ObjectSchema, Schema
 from connector.core.transforms import Target, address_picklist, apply_transforms
 
@@ -66,6 +67,7 @@ class FieldSpec:
     transforms: tuple[str, ...] = ()
     value_map: Mapping[str, str] = field(default_factory=dict)
     line: int = 0                                # of the [fields.x] header (or the entry)
+    phone_region: str | None = None              # the phone transform's region (mapping_file)
 
     def target(self, sobject: str) -> str | None:
         return self.lead if sobject == "Lead" else self.contact if sobject == "Contact" else None
@@ -149,20 +151,33 @@ def normalise_email(raw: str | None) -> str:
         raise RecordError(f"email address longer than 80 characters ({len(email)})",
                           code="INVALID_EMAIL")
     if not _EMAIL.match(email):
-        raise RecordError(f"not a valid email address: {email[:80]!r}", code="INVALID_EMAIL")
+        # The ledger keeps this text: an address-like value is shown as <email> (redact).
+        raise RecordError(redact(f"not a valid email address: {email[:80]!r}"),
+                          code="INVALID_EMAIL")
     return email
 
 
+# Invisible format characters (Unicode category Cf) a script needs: the zero-width joiner and
+# non-joiner shape Indic and Persian words and emoji sequences, so removing them changes the
+# text. Every other Cf character (U+202E RIGHT-TO-LEFT OVERRIDE, zero-width spaces, the BOM,
+# soft hyphens, bidi isolates) only changes how the text *looks*: an email, a name or a
+# Company that reads one way and sorts, matches and dedupes another, the trick behind
+# "Trojan source" and spoofed names. Dropped, like control characters.
+KEPT_FORMAT_CHARS = frozenset({"\u200c", "\u200d"})   # ZWNJ, ZWJ
+
+
 def clean_text(value: str, *, multiline: bool = False) -> str:
-    """Drop NULs and control characters Salesforce would store as garbage or reject."""
-    if value.isprintable():        # nearly every value: nothing to drop (no Cc, no Cs)
+    """Drop NULs, control characters Salesforce would store as garbage or reject, and the
+    invisible format characters (Cf) that make a value look unlike what it is; ZWJ and ZWNJ,
+    which scripts and emoji need, are kept."""
+    if value.isprintable():        # nearly every value: nothing to drop (no Cc, Cf, Cs)
         return value.strip()
     keep = {"\n", "\t"} if multiline else set()
     out = []
     for ch in value:
-        if ch in keep:
+        if ch in keep or ch in KEPT_FORMAT_CHARS:
             out.append(ch)
-        elif unicodedata.category(ch) in ("Cc", "Cs"):
+        elif unicodedata.category(ch) in ("Cc", "Cs", "Cf"):
             out.append(" " if ch in "\r\n\t" else "")
         else:
             out.append(ch)
@@ -303,7 +318,8 @@ def field_value(spec: FieldSpec, sobject: str, sf_field: str, raw: str, obj: Obj
         STANDARD_LENGTHS.get(sobject, {}).get(sf_field)
     multiline = sf_field in MULTILINE_FIELDS or (info is not None and info.type == "textarea")
     text = raw if multiline else clean_text(raw)
-    target = Target(sobject, sf_field, info, obj, length, spec.value_map, country)
+    target = Target(sobject, sf_field, info, obj, length, spec.value_map, country,
+                    spec.phone_region)
     value, notes = apply_transforms(spec.transforms, text, target)
     if value is None or is_blank(value):
         return None, notes

@@ -6,6 +6,11 @@ and returns the new value, or raises :class:`Dropped` when the value cannot be p
 phone number with no digits, a country the org's restricted picklist does not hold).
 A dropped value leaves the field out of the record with a note; it never fails the record,
 because one odd answer on a form should not cost the whole form fill.
+
+``phone`` reads numbers with libphonenumber in a default region, for numbers written
+without their country code: ``[options] phone_region = "GB"`` in the mapping file for every
+field, or ``phone_region = "DE"`` on one ``[fields.x]``; ``US`` when neither says
+(:data:`DEFAULT_PHONE_REGION`). A value that is not exactly one valid number is dropped.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ class Target:
     length: int | None = None             # the field's length (describe, else the standard one)
     value_map: Mapping[str, str] = field(default_factory=dict)
     country: str | None = None            # the record's country as the form gave it (for state)
+    phone_region: str | None = None       # where a national phone number is read (phone)
 
 
 Transform = Callable[[str, Target], str]
@@ -81,24 +87,48 @@ def truncate(value: str, target: Target) -> str:
 
 # -- phone -------------------------------------------------------------------------------
 
-_EXTENSION = re.compile(r"\s*(?:ext\.?|extension|x|#)\s*(\d{1,8})\s*$", re.I)
+# The region a number written without its country code is read in, when the mapping names
+# none (``[options] phone_region`` for the file, ``phone_region`` on a field): "(415)
+# 555-0100" is a US number, "020 7946 0958" is not a number at all under US rules, and is
+# left out (with a note) rather than guessed. ISO 3166-1 alpha-2, as libphonenumber uses.
+DEFAULT_PHONE_REGION = "US"
+
+_DIGIT = re.compile(r"\d")
 
 
 def phone(value: str, target: Target) -> str:
-    """Digits only, a leading + kept (00 becomes +), an extension kept as `` x123``.
+    """Exactly one valid phone number -> E.164 (``+14155550100``), an extension as `` x123``.
 
-    One format for every number makes them comparable (an ``overwrite`` rule does not
-    rewrite ``+1 (555) 010-2000`` as ``+15550102000`` back and forth) and dialable.
+    Read with libphonenumber (the ``phonenumbers`` port), in the field's region for numbers
+    written without a country code; ``00`` starts an international number as ``+`` does,
+    whatever the region's own international prefix. A value that is not exactly one valid
+    number is dropped (the field is left out, with a note), never written: digits scraped
+    out of "call me after 5pm" are not a number, and two numbers glued together are not
+    one; a stray digit outside the number ("415 555 0100 after 5pm") is not understood,
+    so it is dropped too. One format for every number keeps them comparable (an
+    ``overwrite`` rule does not rewrite ``+1 (555) 010-2000`` back and forth) and dialable.
     """
-    match = _EXTENSION.search(value)
-    main, ext = (value[:match.start()], match.group(1)) if match else (value, None)
-    digits = re.sub(r"\D", "", main)
-    if not digits:
+    import phonenumbers    # imported on first use: only mappings with "phone" pay for it
+
+    if not _DIGIT.search(value):
         raise Dropped(f"{_quote(value)} has no digits to dial")
-    international = main.strip().startswith("+")
-    if not international and digits.startswith("00"):
-        digits, international = digits[2:], True
-    return ("+" if international else "") + digits + (f" x{ext}" if ext else "")
+    region = (target.phone_region or DEFAULT_PHONE_REGION).upper()
+    text = value.strip()
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    matches = list(phonenumbers.PhoneNumberMatcher(text, region,
+                                                   leniency=phonenumbers.Leniency.VALID))
+    if len(matches) > 1:
+        raise Dropped(f"{_quote(value)} holds {len(matches)} phone numbers, not one")
+    if not matches:
+        raise Dropped(f"{_quote(value)} is not a valid phone number (read in region {region}; "
+                      "set phone_region in the mapping for another country)")
+    match = matches[0]
+    if _DIGIT.search(text[:match.start] + text[match.end:]):
+        raise Dropped(f"{_quote(value)} has digits outside its phone number")
+    number = match.number
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return e164 + (f" x{number.extension}" if number.extension else "")
 
 
 # -- value maps --------------------------------------------------------------------------

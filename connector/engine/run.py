@@ -13,7 +13,7 @@ import time
 from contextlib import closing, contextmanager
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from connector.config.settings import Settings
+from connector.config.settings import Settings, check_method
 from connector.core.batch import BatchPolicy, Landing, decide_batch
 from connector.core.counts import Count, count_of, count_of_outcome
 from connector.core.enrich.tasks import TaskKey, task_key
@@ -21,7 +21,7 @@ from connector.core.methods import RunMemory, replan_is_safe
 from connector.core.model import Action, Method, Outcome, Status, Submission
 from connector.core.normalise import FieldMapping
 from connector.core.plan import Step, WritePlan
-from connector.core.watermarks import advance_watermark
+from connector.core.watermarks import advance_watermark, first_since
 from connector.ports import Crm, Ledger, Source
 from connector.engine.apply import Applier
 from connector.engine.gather import Gatherer
@@ -92,6 +92,7 @@ class Engine:
 
     def _run(self, source: Callable[[RunReport], Batches], options: RunOptions) -> RunReport:
         method = options.method or self.settings.method
+        check_method(self.settings, method)   # a --method poi override meets the config's rule
         dry_run = options.dry_run
         report = RunReport(new_run_id(), method, dry_run)
         started = time.monotonic()
@@ -245,9 +246,10 @@ class Engine:
         lookback_ms = self.settings.sync.lookback_seconds * 1000
         pending = self.state.oldest_pending()
         since_by_form = {}
-        for campaign in self.settings.campaigns:
-            mark = self.state.watermark(campaign.form_id)
-            since_by_form[campaign.form_id] = 0 if mark is None else max(0, mark - lookback_ms)
+        now_ms = int(self.clock() * 1000)
+        for campaign in self.settings.campaigns:   # a new form starts at [sync] start
+            since_by_form[campaign.form_id] = first_since(
+                self.state.watermark(campaign.form_id), self.settings.sync.start, now_ms, lookback_ms)
             if since_ms is not None:
                 since_by_form[campaign.form_id] = since_ms
             # Every pending row is resolved, however old: a run killed mid-batch (a sync, a

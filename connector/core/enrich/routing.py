@@ -47,6 +47,11 @@ if TYPE_CHECKING:
     from connector.core.enrich.tasks import TaskRule
 
 MODES = ("rules", "assignment_rules", "none")
+# [routing.tasks] max_age: a response older than this gets no Task and no stage change. A
+# backlog (a first sync, a backfill, a daemon that was down for a week) is history, not a
+# hand-off: a rep given a "call within 4h" Task for a fill from last spring, or a Lead moved
+# to sales-ready for it, is a false alarm that teaches reps to ignore the real ones.
+DEFAULT_MAX_AGE = 7 * 86400
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,20 @@ class Routing:
     tasks: TaskRule | None = None
     timezone: str = "UTC"            # for dates: the Task's ActivityDate, the stage's date
     places: Places = Places()
+    max_age_seconds: int = DEFAULT_MAX_AGE   # [routing.tasks] max_age
+
+    def too_old(self, submitted_at_ms: int, now_ms: int) -> bool:
+        """Past ``max_age`` at ``now_ms`` (no clock known, ``now_ms`` 0: never too old)."""
+        return now_ms > 0 and now_ms - submitted_at_ms > self.max_age_seconds * 1000
+
+    def age_note(self, submitted_at_ms: int, now_ms: int) -> str:
+        """Why an old response gets no hand-off, in the dry run's words."""
+        days = (now_ms - submitted_at_ms) // 86_400_000
+        limit = self.max_age_seconds
+        shown = f"{limit // 86400}d" if limit % 86400 == 0 else f"{limit}s"
+        what = "no Task" if self.tasks is not None else "no stage change"
+        rest = "; no stage change either" if self.tasks is not None and self.stages else ""
+        return f"{what}: the response is {days} days old, past max_age ({shown}){rest}"
 
     @property
     def auto_assign(self) -> bool:

@@ -85,6 +85,9 @@ class _Work:
         facts = facts_from(r, self.s.routing.score_field) if self.routes else None
         stage = stage_for(self.s.routing, facts) if facts is not None else None
         notes: list[str] = []
+        if stage is not None and self.s.routing.too_old(r.submitted_at, self.s.now_ms):
+            notes.append(self.s.routing.age_note(r.submitted_at, self.s.now_ms))
+            stage = None             # history, not a hand-off: no status, date stamp or Task
         extra = Enrichment()
         changes: dict[str, tuple[Any, Any]] = {}
         account = self.s.accounts.get(r.email)

@@ -52,10 +52,11 @@ def task_for(routing: Routing, *, response: Response, owner_id: str | None, who_
     reminder fires at ``now_ms`` instead of in the past, where nobody would see it.
     ``owner_id`` is the Lead's owner; a queue cannot own a Task, so then ``tasks.owner`` (or
     nobody: the creating user) takes it. ``history`` is the person's earlier responses as
-    (submitted_at ms, form name).
+    (submitted_at ms, form name). A response older than ``max_age`` at ``now_ms`` gets
+    none: it is history, not a hand-off.
     """
     tasks = routing.tasks
-    if tasks is None:
+    if tasks is None or routing.too_old(response.submitted_at, now_ms):
         return None
     facts = facts_from(response, routing.score_field)
     if stage_for(routing, facts) != SALES_READY:
