@@ -19,13 +19,23 @@ The tree is grouped by what the caller does about a failure:
 
 from __future__ import annotations
 
+from connector.core.redact import redact
+
 
 class LeadsyncError(Exception):
-    """Root of every error leadsync raises deliberately."""
+    """Root of every error leadsync raises deliberately.
+
+    Its message is made safe to keep (``connector.core.redact``): no email address, no SOQL
+    values, at most 500 characters, since errors end up in the run history, the daemon's
+    log and the status page. A configuration error is the admin's own text and stays whole.
+    """
 
     exit_code = 1
+    redacted = True
 
     def __init__(self, message: str, **context: object) -> None:
+        if self.redacted:
+            message = redact(message)
         super().__init__(message)
         self.message = message
         self.context = context
@@ -41,6 +51,7 @@ class ConfigError(LeadsyncError):
     """The configuration or the command line is wrong; nothing was touched."""
 
     exit_code = 2
+    redacted = False
 
     def __init__(self, message: str, key: str | None = None) -> None:
         super().__init__(f"{key}: {message}" if key else message)

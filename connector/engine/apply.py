@@ -15,6 +15,7 @@ from connector.core.enrich.tasks import TaskKey, tasks_found
 from connector.core.methods import RunMemory
 from connector.core.model import Outcome, Status
 from connector.core.plan import Step, WritePlan
+from connector.core.redact import redact
 from connector.errors import AmbiguousWrite, ApiError, BudgetExhausted
 from connector.ports import Crm, Writer
 
@@ -241,4 +242,4 @@ def refused(outcome: Outcome, result: dict[str, Any]) -> None:
 def failed(outcome: Outcome, code: str, message: str) -> None:
     outcome.status = Status.FAILED
     outcome.error_code = code
-    outcome.error = f"{code}: {message}"
+    outcome.error = redact(f"{code}: {message}")   # kept in the ledger: no email, capped

@@ -21,6 +21,7 @@ from connector.core.methods import RunMemory, replan_is_safe
 from connector.core.model import Action, Method, Outcome, Status, Submission
 from connector.core.normalise import FieldMapping
 from connector.core.plan import Step, WritePlan
+from connector.core.redact import redact
 from connector.core.watermarks import advance_watermark, first_since
 from connector.ports import Crm, Ledger, Source
 from connector.engine.apply import Applier
@@ -384,8 +385,8 @@ def _share_failures(steps: Sequence[Step], outcomes: dict[str, Outcome], memory:
             outcome.status = Status.FAILED
             outcome.member_existed = False
             outcome.error_code = creator.error_code
-            outcome.error = (f"{creator.error_code}: the campaign membership it shares with "
-                             f"response {step.via} was not created ({creator.error})")
+            outcome.error = redact(f"{creator.error_code}: the campaign membership it shares "
+                                   f"with response {step.via} was not created ({creator.error})")
 
 
 def _outcome(step: Step, batch: Sequence[Submission]) -> Outcome:
