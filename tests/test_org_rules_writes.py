@@ -84,3 +84,39 @@ def test_a_batch_filling_blanks_on_20_leads_and_20_contacts_interleaved_is_appli
     assert all(phones[e] for e in emails), phones
     assert {r["status"] for r in State.open(org.state_path).rows()} == {"applied"}
 
+
+# -- 5. REQUEST_LIMIT_EXCEEDED: the day's allowance stops, the concurrent limit is waited out --
+
+def test_the_concurrent_requests_limit_is_retried(sandbox):
+    sandbox.app.salesforce.insert("Lead", {"LastName": "L", "Company": "Acme", "Email": "l@a.example"})
+    sandbox.app.faults.configure(fail_next=["concurrent_limit", "concurrent_limit"])
+    client = client_for(sandbox)
+
+    rows = client.query_all("SELECT Id FROM Lead")
+
+    assert len(rows) == 1
+    assert sandbox.app.faults.stats["concurrent_limit"] == 2
+    assert client.calls == 3
+
+
+def test_the_daily_allowance_stops_the_call(sandbox):
+    from connector.errors import BudgetExhausted
+
+    sandbox.app.faults.configure(fail_next=["daily_limit"])
+    with pytest.raises(BudgetExhausted) as err:
+        client_for(sandbox).query_all("SELECT Id FROM Lead")
+    assert err.value.exit_code == 4 and err.value.code == "REQUEST_LIMIT_EXCEEDED"
+
+
+def test_a_sync_rides_out_the_concurrent_limit_and_stops_at_the_daily_one(org):
+    org.fill(0, "ann@globex.example", lastname="Ann", company="Globex")
+    org.sandbox.app.faults.configure(fail_next=["concurrent_limit"], families=["salesforce.composite"])
+    report = org.sync("unique")
+    assert report.status == "ok", report.error
+    assert report.counts["created_leads"] == 1
+
+    org.fill(1, "bob@globex.example", lastname="Bob", company="Globex")
+    org.sandbox.app.faults.configure(fail_next=["daily_limit"], families=["salesforce.composite"])
+    report = org.sync("unique")
+    assert report.status == "budget" and report.exit_code == 4
+    assert State.open(org.state_path).watermark(org.forms[1]) is None
