@@ -1,7 +1,8 @@
 """The ``leadsync`` command: parses arguments, calls the library, maps errors to exit codes.
 
 No sync logic lives here. Exit codes (documented in the README):
-0 every response applied or already in place; 3 some responses parked as failed;
+0 every response applied or already in place; 3 some responses parked as failed, or a
+form paused because its campaign cannot take members;
 4 stopped at the Salesforce API budget or limit, state intact; 1 any other abort;
 2 usage or configuration error.
 """
@@ -297,12 +298,14 @@ def mappings_check(config: str | None, as_json: bool) -> None:
     Fields exist and are writable, lengths, picklist values; one line per problem, with the
     mapping file's line. The config's [routing.stages] statuses and date field are checked
     against the Lead too, and with [routing.tasks] whether Task carries the response-id field
-    that keeps a follow-up Task to one. Exit 0 when clean (warnings allowed), 3 when errors
-    are found.
+    that keeps a follow-up Task to one. Each [[campaigns]] entry's campaign must exist, be
+    active and hold the entry's member_status (else its form pauses in a sync). Exit 0 when
+    clean (warnings allowed), 3 when errors are found.
     """
     from connector.config.settings import load_settings
     from connector.config.mapping_file import load_mapping
     from connector.core.mapping_check import check_mapping, check_routing, check_task_key, has_errors
+    from connector.adapters.salesforce.campaigns import campaign_problems
     from connector.adapters.salesforce.client import SalesforceClient
     from connector.core.schema import schema_from_describes
 
@@ -315,20 +318,27 @@ def mappings_check(config: str | None, as_json: bool) -> None:
     routing = check_routing(settings.routing, schema.get("Lead"))   # these are in the config file
     routing += check_task_key(settings.routing, schema.get("Task"),
                               settings.salesforce.lead_external_id_field)
+    campaigns = campaign_problems(client, settings.campaigns)   # each pauses its form
     if as_json:
-        click.echo(json.dumps({"mapping": mapping.source, "ok": not has_errors(problems + routing),
+        click.echo(json.dumps({"mapping": mapping.source,
+                               "ok": not (has_errors(problems + routing) or campaigns),
                                "problems": [p.to_json() for p in problems],
                                "routing": {"config": settings.source,
-                                           "problems": [p.to_json() for p in routing]}},
+                                           "problems": [p.to_json() for p in routing]},
+                               "campaigns": {"config": settings.source,
+                                             "problems": [c.to_json() for c in campaigns]}},
                               indent=2))
     else:
         for problem in problems:
             click.echo(f"{mapping.source}: {problem}")
         for problem in routing:
             click.echo(f"{settings.source}: {problem}")
+        for campaign in campaigns:
+            click.echo(f"{settings.source}: {campaign} (its form pauses until fixed)")
         every = problems + routing
-        errors = sum(p.level == "error" for p in every)
-        click.echo(f"{mapping.source}: {errors} error(s), {len(every) - errors} warning(s)"
-                   if every else f"{mapping.source}: OK against the org's Lead and Contact")
+        errors = sum(p.level == "error" for p in every) + len(campaigns)
+        click.echo(f"{mapping.source}: {errors} error(s), {len(every) + len(campaigns) - errors} "
+                   "warning(s)" if every or campaigns
+                   else f"{mapping.source}: OK against the org's Lead and Contact")
     problems += routing
-    sys.exit(3 if has_errors(problems) else 0)
+    sys.exit(3 if has_errors(problems) or campaigns else 0)

@@ -120,3 +120,78 @@ def test_a_sync_rides_out_the_concurrent_limit_and_stops_at_the_daily_one(org):
     report = org.sync("unique")
     assert report.status == "budget" and report.exit_code == 4
     assert State.open(org.state_path).watermark(org.forms[1]) is None
+
+
+# -- 3. duplicate rules: respected (parked with advice) or allowed, said on every write --------
+
+def seed_bob_and_a_blocking_rule(org: Org) -> None:
+    org.sf.set_duplicate_rule("Lead", action_on_insert="block")
+    org.sf.insert("Lead", {"FirstName": "Robert", "LastName": "Smith", "Company": "Acme",
+                           "Email": "bob.smith@acme.example", "Phone": "(415) 555-0100"})
+    org.fill(0, "rsmith@mail.example", firstname="Robert", lastname="Smith", company="Acme",
+             phone="+1 415 555 0100")
+
+
+def test_a_duplicate_rule_refusal_is_parked_with_salesforce_reason_and_advice(org):
+    seed_bob_and_a_blocking_rule(org)
+
+    report = org.sync("unique")
+
+    assert report.status == "partial" and report.counts["failed"] == 1
+    assert len(org.leads()) == 1
+    row = State.open(org.state_path).rows()[0]
+    assert row["status"] == "failed" and row["error_code"] == "DUPLICATES_DETECTED"
+    assert "Use one of these records?" in row["error"]
+    groups = report.to_json()["refused"]
+    assert [(g["code"], g["count"], g["category"]) for g in groups] == [
+        ("DUPLICATES_DETECTED", 1, "duplicate rule")]
+    assert 'duplicate_rules = "allow"' in groups[0]["advice"]
+    from connector.render.run import render
+    assert "duplicate rule blocked 1 record(s)" in render(report, detail=False)
+
+
+def test_duplicate_rules_allow_saves_the_record(org):
+    seed_bob_and_a_blocking_rule(org)
+
+    report = org.sync("unique", salesforce={"duplicate_rules": "allow"})
+
+    assert report.status == "ok", report.error
+    assert len(org.leads()) == 2 and len(org.members()) == 1
+
+
+def test_the_duplicate_rule_header_is_explicit_on_every_write():
+    import responses
+
+    base = "https://sf.example.my.salesforce.com"
+    sent: list[dict[str, str]] = []
+
+    def reply(request: Any) -> tuple[int, dict[str, str], str]:
+        sent.append(dict(request.headers))
+        n = len(json.loads(request.body)["records"])
+        return 200, {}, json.dumps([{"id": f"00Q5g00000AbC{i:03d}AAA", "success": True,
+                                     "errors": []} for i in range(n)])
+
+    with responses.RequestsMock() as rsps:
+        rsps.add_callback("POST", f"{base}/services/data/v59.0/composite/sobjects", reply)
+        rsps.add_callback("PATCH", f"{base}/services/data/v59.0/composite/sobjects", reply)
+        for mode, expected in (("respect", "allowSave=false"), ("allow", "allowSave=true")):
+            client = SalesforceClient(SalesforceSettings(base, access_token=Secret("00D!t"),
+                                                         duplicate_rules=mode),
+                                      retry=RetryPolicy.fast())
+            client.create("Lead", [{"LastName": "A", "Company": "B"}])
+            client.update_mixed([("Lead", {"id": "00Q5g00000AbC001AAA", "Title": "x"})])
+            assert [h["Sforce-Duplicate-Rule-Header"] for h in sent[-2:]] == [expected] * 2
+            assert [h["Sforce-Auto-Assign"] for h in sent[-2:]] == ["FALSE"] * 2
+
+
+def test_duplicate_rules_setting_is_checked():
+    from connector.config.settings import settings_from_dict
+    from connector.errors import ConfigError
+
+    base = {"salesforce": {"instance_url": "https://x.my.salesforce.com", "access_token": "t"},
+            "hubspot": {"access_token": "t"}, "campaigns": [{"form_id": "f", "campaign_id": "c"}]}
+    assert settings_from_dict(base, env={}).salesforce.duplicate_rules == "respect"
+    with pytest.raises(ConfigError) as err:
+        settings_from_dict({**base, "salesforce": {**base["salesforce"], "duplicate_rules": "ignore"}},
+                           env={})
+    assert str(err.value).startswith("salesforce.duplicate_rules: must be one of respect, allow")

@@ -131,8 +131,15 @@ class SalesforceClient:
     def _write_headers(self, assign: bool) -> dict[str, str]:
         """Always explicit: Salesforce runs the org's assignment rules on creates *and
         updates* without it, so filling a blank could hand a rep's Lead to someone else.
-        Only creates (and upserts) may ask for the rules, when configured."""
-        return {"Sforce-Auto-Assign": "TRUE" if assign and self.settings.auto_assign else "FALSE"}
+        Only creates (and upserts) may ask for the rules, when configured.
+
+        The duplicate rule header too: ``duplicate_rules = "allow"`` saves a record the
+        org's duplicate rules would block (``allowSave=true``); ``"respect"`` lets them
+        refuse it (``DUPLICATES_DETECTED``, parked with Salesforce's reason). Sent either
+        way, so what happens is written in the request, not left to the org's default."""
+        allow = "true" if self.settings.duplicate_rules == "allow" else "false"
+        return {"Sforce-Auto-Assign": "TRUE" if assign and self.settings.auto_assign else "FALSE",
+                "Sforce-Duplicate-Rule-Header": f"allowSave={allow}"}
 
     # -- composite -----------------------------------------------------------------------
     def _composite(self, name: str, subs: Sequence[Sub], *, write: bool, idempotent: bool,
