@@ -1,7 +1,8 @@
 """The ``leadsync`` command: parses arguments, calls the library, maps errors to exit codes.
 
 No sync logic lives here. Exit codes (documented in the README):
-0 every response applied or already in place; 3 some responses parked as failed;
+0 every response applied or already in place; 3 some responses parked as failed, or a
+form paused because its campaign cannot take members;
 4 stopped at the Salesforce API budget or limit, state intact; 1 any other abort;
 2 usage or configuration error.
 """
@@ -278,8 +279,9 @@ def mappings_check(config: str | None, as_json: bool) -> None:
     Fields exist and are writable, lengths, picklist values; one line per problem, with the
     mapping file's line. The config's [routing.stages] statuses and date field are checked
     against the Lead too, and with [routing.tasks] whether Task carries the response-id field
-    that keeps a follow-up Task to one. Exit 0 when clean (warnings allowed), 3 when errors
-    are found.
+    that keeps a follow-up Task to one. Each [[campaigns]] entry's campaign must exist, be
+    active and hold the entry's member_status (else its form pauses in a sync). Exit 0 when
+    clean (warnings allowed), 3 when errors are found.
     """
     from connector.commands.mappings_check import check
     from connector.config.settings import load_settings

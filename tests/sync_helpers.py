@@ -42,6 +42,23 @@ class Org:
             self.forms.append(self.hs.create_form(f"Form {i}"))
             self.campaigns.append(self.sf.insert("Campaign", {"Name": f"Campaign {i}", "IsActive": True}))
 
+    def campaign_records(self) -> dict[str, list[dict[str, Any]]]:
+        """The forms' campaigns as dataset records (``load`` replaces the org): active, with
+        the statuses an API-created campaign gets, so a run does not pause their forms."""
+        statuses = [{"CampaignId": c, "Label": label, "SortOrder": n, "IsDefault": n == 1,
+                     "HasResponded": n == 2}
+                    for c in self.campaigns for n, label in ((1, "Sent"), (2, "Responded"))]
+        return {"Campaign": [{"Id": c, "Name": f"C{i}", "IsActive": True}
+                             for i, c in enumerate(self.campaigns)],
+                "CampaignMemberStatus": statuses}
+
+    def close_campaign(self, form: int, message: str = "This campaign takes no new members.") -> None:
+        """Make the org refuse new members of a form's campaign (a validation rule on
+        CampaignMember), while the campaign stays active with its statuses: the way to make
+        memberships fail mid-sync now that a deleted campaign pauses its form beforehand."""
+        self.sf.add_validation_rule("CampaignMember", f"Closed_{form}",
+                                    f'CampaignId = "{self.campaigns[form]}"', message)
+
     def fill(self, form: int, email: str, **values: str) -> str:
         self.clock += 60_000
         return self.hs.add_submission(self.forms[form], {"email": email, **values},

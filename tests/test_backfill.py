@@ -23,7 +23,7 @@ from connector.adapters.transport import RetryPolicy
 from connector.errors import TransientError
 from sync_helpers import EXT, Org
 
-FORMS = 4          # the last form's campaign is deleted: its members fail and are parked
+FORMS = 4          # the last form's campaign refuses members: they fail and are parked
 TIME_FIELD = re.compile(r"(Date|Modstamp)$")
 
 
@@ -45,7 +45,7 @@ def build_world() -> tuple[dict[str, Any], list[str], list[str]]:
                      company="Newco", jobtitle="Buyer" if i % 3 else "")
         for email in ("lead@k.example", "contact@k.example", "both@k.example", "not-an-email"):
             org.fill(1, email, lastname="X", company="Y")
-        sf.delete("Campaign", org.campaigns[FORMS - 1])
+        org.close_campaign(FORMS - 1)     # refuses new members (a deleted one would pause)
         return sandbox.app.dump(), list(org.forms), list(org.campaigns)
 
 
@@ -121,12 +121,12 @@ def test_backfill_through_bulk_lands_exactly_what_sync_lands(make_org, method):
     finally:
         parked.close()
     # (a deleted record is gone from a dataset copy, so Salesforce's word is "invalid id")
-    assert {r["error_code"] for r in failed} == {"INVALID_EMAIL", "INVALID_CROSS_REFERENCE_KEY"}
-    deleted = [r for r in failed if r["error_code"] == "INVALID_CROSS_REFERENCE_KEY"]
+    assert {r["error_code"] for r in failed} == {"INVALID_EMAIL", "FIELD_CUSTOM_VALIDATION_EXCEPTION"}
+    deleted = [r for r in failed if r["error_code"] == "FIELD_CUSTOM_VALIDATION_EXCEPTION"]
     assert all(r["campaign_id"] == backfilled.campaigns[-1] for r in deleted)
     # all 12 fills are parked: under hybrid and unique a person's repeat fills share the one
     # membership that failed, and fail with it (5 people, 12 fills)
-    assert len(deleted) == 12 and all("invalid cross reference id" in r["error"] for r in deleted)
+    assert len(deleted) == 12 and all("This campaign takes no new members." in r["error"] for r in deleted)
 
 
 def test_without_the_external_id_leads_take_collections_and_members_bulk(make_org):
@@ -159,7 +159,7 @@ def test_calls_are_counted_and_a_rerun_is_a_no_op(make_org):
     assert again.report.status == "ok" and again.report.counts["pulled"] == 0
     assert again.report.counts["skipped"] == first.report.counts["pulled"]
     assert again.writer is not None and again.writer.stats.jobs == 0
-    assert counters["salesforce"] == 0
+    assert counters["salesforce"] == counters["salesforce.composite"] == 1   # campaigns' statuses
     assert org_view(org) == before
 
 

@@ -213,6 +213,10 @@ def test_rows_past_the_daily_batch_allocation_get_no_result_and_fail(sandbox):
     ("", ("UNKNOWN_EXCEPTION", "Salesforce rejected the record", [])),
     ("  UNABLE_TO_LOCK_ROW:unable to obtain exclusive access to this record:--\n",
      ("UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record", [])),
+    # a bare code, as public fixtures of Bulk results show: the code is kept
+    ("UNABLE_TO_LOCK_ROW",
+     ("UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record", [])),
+    ("UNKNOWN_EXCEPTION", ("UNKNOWN_EXCEPTION", "Salesforce rejected the record", [])),
 ])
 def test_parse_bulk_error_reads_what_salesforce_writes(text, expected):
     assert parse_bulk_error(text) == expected
@@ -296,3 +300,41 @@ def test_result_reads_are_single_unpaged_gets_of_the_documented_resources():
                        "object": "Lead", "contentType": "CSV", "externalIdFieldName": EXT}
     assert writer.stats.job_ids == [JOB]
     assert not any(c.request.method == "DELETE" for c in responses.calls)
+
+
+@responses.activate
+def test_rows_a_job_could_not_lock_are_sent_again_and_not_parked():
+    """A bare ``UNABLE_TO_LOCK_ROW`` in ``sf__Error`` (recorded reply): the row was not
+    written because another save held it; it is sent again through collections."""
+    instance = "https://sf.example.my.salesforce.com"
+    client = SalesforceClient(SalesforceSettings(instance, access_token=Secret("00D!tok"),
+                                                 lead_external_id_field=EXT),
+                              retry=RetryPolicy.fast())
+    info = {"id": JOB, "state": "JobComplete", "object": "Lead", "operation": "upsert",
+            "numberRecordsProcessed": 3, "numberRecordsFailed": 2}
+    responses.post(BASE, json={"id": JOB, "state": "Open"})
+    responses.put(f"{BASE}/{JOB}/batches", status=201)
+    responses.patch(f"{BASE}/{JOB}", json={"id": JOB, "state": "UploadComplete"})
+    responses.get(f"{BASE}/{JOB}", json=info)
+    csv_type = {"content_type": "text/csv"}
+    responses.get(f"{BASE}/{JOB}/successfulResults",
+                  body=f'"sf__Id","sf__Created",Company,Email,{EXT},LastName\n'
+                       '"00Q5g00000AbCdEAAV","true",Acme,p0@acme.example,c0,L0\n', **csv_type)
+    responses.get(f"{BASE}/{JOB}/failedResults",
+                  body=f'"sf__Id","sf__Error",Company,Email,{EXT},LastName\n'
+                       '"","UNABLE_TO_LOCK_ROW",Acme,p1@acme.example,c1,L1\n'
+                       '"","INVALID_EMAIL_ADDRESS:Email: invalid email address: x:Email --",'
+                       f'Acme,x,c2,L2\n', **csv_type)
+    again = responses.patch(f"{instance}/services/data/v59.0/composite/sobjects/Lead/{EXT}",
+                            json=[{"id": "00Q5g00000AbCdFAAV", "success": True, "errors": [],
+                                   "created": True}])
+
+    writer = BulkWriter(client, threshold=0, poll_interval=0, sleep=lambda s: None)
+    results = writer.upsert("Lead", EXT, [lead(0), lead(1), lead(2, Email="x")])
+
+    assert results[1] == {"id": "00Q5g00000AbCdFAAV", "success": True, "errors": [],
+                          "created": True}
+    assert codes(results) == [None, None, "INVALID_EMAIL_ADDRESS"]
+    assert again.call_count == 1
+    sent = json.loads(again.calls[0].request.body)["records"]
+    assert [r[EXT] for r in sent] == ["c1"]           # only the locked row, not the bad one

@@ -290,6 +290,9 @@ def test_routing_tasks_against_the_task(sandbox, field, expected):
 
 def test_cli_check_warns_when_tasks_cannot_be_kept_to_one(org, tmp_path):
     org.sandbox.app.load({"salesforce": {"schema": {"Task": {"Leadsync_Response_Id__c": None}}}})
+    # the load replaced the org: its campaigns again, or the check names them missing
+    org.campaigns[:] = [org.sf.insert("Campaign", {"Name": f"Campaign {i}", "IsActive": True})
+                        for i in range(len(org.forms))]
     config = org.write_config(tmp_path / "c.toml", sync={"mapping": str(ROOT / "mappings" / "default.toml")})
     config.write_text(config.read_text() + '\n[routing]\nscore_field = "score"\n'
                       '[routing.stages]\nsales_ready = "Working - Contacted"\nsales_ready_score = 80\n'

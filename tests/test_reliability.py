@@ -88,9 +88,10 @@ def test_poi_without_external_id_stops_rather_than_guess(org):
 
 def test_budget_share_stops_before_the_next_batch(org):
     seed_fills(org, 450, 450)
-    # 78 used + the run's describe of the org (the default mapping places countries in its
-    # picklists) = 79: under the 80% budget for the first batch, past it after.
-    org.sf.set_api_limit(100, used=78)
+    # 77 used + the run's describe of the org (the default mapping places countries in its
+    # picklists) + the read of the campaigns' statuses = 79: under the 80% budget for the
+    # first batch, past it after.
+    org.sf.set_api_limit(100, used=77)
     report = org.sync("unique", sync={"batch_size": 100})
     assert report.status == "budget" and report.exit_code == 4
     applied = State.open(org.state_path).rows("applied")
@@ -190,7 +191,7 @@ def test_validation_rejection_fails_alone(org):
     org.fill(1, "bad@example.com", lastname="Fine")
     org.sandbox.app.salesforce.load({"duplicate_rules": {"Lead": True}, "records": {
         "Lead": [{"LastName": "Existing", "Company": "X", "Email": "bad@example.com"}],
-        "Campaign": [{"Id": c, "Name": f"C{i}"} for i, c in enumerate(org.campaigns)]}})
+        **org.campaign_records()}})
     report = org.sync("poi", sync={"poi_delivery": "at_least_once"})  # poi creates a Lead even though one exists: the rule rejects it
     state = State.open(org.state_path)
     rows = {r["email"]: r for r in state.rows()}
@@ -205,7 +206,7 @@ def test_retry_applies_parked_failures_once_the_cause_is_fixed(org):
     org.fill(1, "blocked@example.com")
     org.sandbox.app.salesforce.load({"duplicate_rules": {"Lead": True}, "records": {
         "Lead": [{"LastName": "Existing", "Company": "X", "Email": "blocked@example.com"}],
-        "Campaign": [{"Id": c, "Name": f"C{i}"} for i, c in enumerate(org.campaigns)]}})
+        **org.campaign_records()}})
     first = org.sync("poi", sync={"poi_delivery": "at_least_once"})
     assert first.counts["failed"] == 1
     # the admin relaxes the duplicate rule, then retries the parked response
@@ -250,20 +251,38 @@ def test_expired_session_is_renewed_and_the_run_goes_on(org, credentials):
     assert "secret-value" not in text
 
 
-def test_deleted_campaign_parks_its_responses_with_the_reason(org):
+def test_deleted_campaign_pauses_its_form_until_it_is_mapped_again(org):
     org.fill(0, "one@example.com", lastname="One")
     org.fill(1, "two@example.com", lastname="Two")
     org.sf.delete("Campaign", org.campaigns[1])
     report = org.sync("hybrid")
     rows = {r["email"]: r for r in State.open(org.state_path).rows()}
     assert rows["one@example.com"]["status"] == "applied"
+    assert "two@example.com" not in rows          # paused before any write: nothing created
+    assert org.leads("two@example.com") == []
+    assert report.exit_code == 3 and report.counts["paused_forms"] == 1
+    assert f"no campaign {org.campaigns[1]} in this org" in report.paused[0]["message"]
+    # the admin maps the form to a live campaign: the next run picks the response up
+    org.campaigns[1] = org.sf.insert("Campaign", {"Name": "Replacement", "IsActive": True})
+    assert org.sync("hybrid").status == "ok"
+    [lead] = org.leads("two@example.com")
+    assert [m["CampaignId"] for m in org.members(lead["Id"])] == [org.campaigns[1]]
+
+
+def test_a_campaign_refusing_members_parks_them_with_the_reason(org):
+    org.fill(0, "one@example.com", lastname="One")
+    org.fill(1, "two@example.com", lastname="Two")
+    org.close_campaign(1)
+    report = org.sync("hybrid")
+    rows = {r["email"]: r for r in State.open(org.state_path).rows()}
+    assert rows["one@example.com"]["status"] == "applied"
     parked = rows["two@example.com"]
-    assert parked["status"] == "failed" and parked["error_code"] in ("ENTITY_IS_DELETED",
-                                                                     "INVALID_CROSS_REFERENCE_KEY")
+    assert parked["status"] == "failed"
+    assert parked["error_code"] == "FIELD_CUSTOM_VALIDATION_EXCEPTION"
     assert parked["lead_id"]  # the Lead exists; only the campaign association is parked
     assert report.exit_code == 3
     # the admin maps the form to a live campaign, then retries: the person is not duplicated
-    org.campaigns[1] = org.sf.insert("Campaign", {"Name": "Replacement"})
+    org.campaigns[1] = org.sf.insert("Campaign", {"Name": "Replacement", "IsActive": True})
     from connector.engine.wiring import Session
     from connector.adapters.transport import RetryPolicy
     with Session(org.settings("hybrid"), retry=RetryPolicy.fast()) as engine:
@@ -286,11 +305,11 @@ def test_a_repeat_fill_fails_with_the_membership_it_counted_on(org):
     org.fill(1, "two@example.com", lastname="Two")
     org.fill(1, "two@example.com")                       # same campaign: shares the membership
     org.fill(1, "two@example.com")
-    org.sf.delete("Campaign", org.campaigns[1])
+    org.close_campaign(1)
     org.sync("hybrid", sync={"batch_size": 2})           # within a batch and across batches
     rows = State.open(org.state_path).rows()
     assert [r["status"] for r in rows] == ["failed"] * 3
     assert "shares with response" in rows[1]["error"]
-    assert rows[2]["error_code"] in ("ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY")
+    assert rows[2]["error_code"] == "FIELD_CUSTOM_VALIDATION_EXCEPTION"
     assert "shares" not in rows[2]["error"]              # the next batch tried for itself
     assert len(org.leads("two@example.com")) == 1

@@ -138,10 +138,10 @@ def test_a_fresh_run_costs_the_same_calls_with_or_without_the_field(sandbox, tmp
         assert len(org.sf.records("Task")) == 2
         calls[variant] = (sandbox.counters["salesforce"], sandbox.counters["salesforce.composite"])
         assert report.sf_calls == sandbox.counters["salesforce"]
-    # owners, the describe (Lead, Contact and Task together), people, members: 4 composite
-    # calls; new Leads, new members and the Tasks: 3 collections calls. As before Tasks
+    # owners, the describe (Lead, Contact and Task together), the campaigns' statuses,
+    # people, members: 5 composite calls; new Leads, new members and the Tasks: 3 collections calls. As before Tasks
     # carried the response id: no call for a look-up, none for the describe of Task.
-    assert calls == {"external_id": (7, 4), "plain": (7, 4), "none": (7, 4)}
+    assert calls == {"external_id": (8, 5), "plain": (8, 5), "none": (8, 5)}
 
 
 def test_without_the_field_tasks_are_plain_creates_as_before(sandbox, tmp_path):
@@ -183,7 +183,7 @@ def test_retry_of_a_response_parked_after_its_task_was_written_keeps_that_task(k
     org = keyed
     first = org.fill(1, "two@corp.com", lastname="Two", company="Corp")
     second = org.fill(1, "two@corp.com")        # shares the first's membership, gets its own Task
-    org.sf.delete("Campaign", org.campaigns[1])
+    org.close_campaign(1)                        # the campaign refuses new members
     report = org.sync("hybrid", routing=routing(org))
     assert report.counts["failed"] == 2          # the membership failed, and the second with it
     rows = {r["conversion_id"]: r for r in State.open(org.state_path).rows()}
@@ -191,10 +191,8 @@ def test_retry_of_a_response_parked_after_its_task_was_written_keeps_that_task(k
     (task,) = tasks_of(org, lead["Id"])           # written before the shared membership failed
     assert rows[second]["task_id"] == task["Id"] and rows[first]["task_id"] is None
 
-    # the admin restores the campaign, then retries the parked responses
-    dump = org.sf.dump()
-    dump["records"]["Campaign"].append({"Id": org.campaigns[1], "Name": "Campaign 1", "IsActive": True})
-    org.sf.load(dump)
+    # the admin switches the rule off, then retries the parked responses
+    org.sf.add_validation_rule("CampaignMember", "Closed_1", "false", "off", active=False)
     with Session(org.settings("hybrid", routing=routing(org)), retry=RetryPolicy.fast()) as engine:
         retried = engine.retry()
     assert retried.status == "ok", retried.error

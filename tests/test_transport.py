@@ -34,6 +34,8 @@ TABLE = [
     (401, SF_SESSION, Verdict.EXPIRED),
     (401, HS_401, Verdict.EXPIRED),
     (403, SF_LIMIT, Verdict.LIMIT),
+    (403, [{"message": "ConcurrentRequests (Concurrent API Requests) Limit exceeded.",
+            "errorCode": "REQUEST_LIMIT_EXCEEDED"}], Verdict.RETRY),
     (403, [{"errorCode": "INSUFFICIENT_ACCESS", "message": "no"}], Verdict.FATAL),
     (404, [{"errorCode": "NOT_FOUND", "message": "gone"}], Verdict.FATAL),
     (429, HS_429, Verdict.RETRY),

@@ -53,6 +53,25 @@ def error_code(body: Any) -> str | None:
     return None
 
 
+def error_message(body: Any) -> str:
+    """The vendor's first error message from a parsed body ('' when there is none)."""
+    if isinstance(body, list) and body and isinstance(body[0], Mapping):
+        return str(body[0].get("message") or "")
+    if isinstance(body, Mapping):
+        return str(body.get("message") or "")
+    return ""
+
+
+def is_concurrent_limit(body: Any) -> bool:
+    """``REQUEST_LIMIT_EXCEEDED`` for concurrent long-running requests, not the daily total.
+
+    Told apart by the message only: "ConcurrentRequests (Concurrent API Requests) Limit
+    exceeded." against "TotalRequests Limit exceeded." (captures in OrgCheck issues 181
+    and 432; docs/salesforce-org-rules.md).
+    """
+    return "concurrent" in error_message(body).lower()
+
+
 def classify(status: int | None, body: Any = None) -> Verdict:
     """What a reply means. ``status`` None is a connection that gave no reply at all."""
     if status is None:
@@ -63,7 +82,10 @@ def classify(status: int | None, body: Any = None) -> Verdict:
     if status == 401:
         return Verdict.EXPIRED
     if status == 403 and code == "REQUEST_LIMIT_EXCEEDED":
-        return Verdict.LIMIT
+        # One code, two meanings (api-notes D): the day's allowance ("TotalRequests Limit
+        # exceeded.") stops the run; too many long requests at once ("ConcurrentRequests
+        # (Concurrent API Requests) Limit exceeded.") passes when they finish: back off.
+        return Verdict.RETRY if is_concurrent_limit(body) else Verdict.LIMIT
     if status == 429 or status >= 500:
         return Verdict.RETRY
     if code == "UNABLE_TO_LOCK_ROW":

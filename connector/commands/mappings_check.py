@@ -1,14 +1,17 @@
 """``leadsync mappings check``: the configured mapping and routing held against the org.
 
-One composite call reads the describes of Lead and Contact (and Task with follow-up Tasks);
-the checks themselves are pure (``connector.core.mapping_check``).
+One composite call reads the describes of Lead and Contact (and Task with follow-up Tasks),
+one more the configured campaigns and their member statuses; the checks themselves are pure
+(``connector.core.mapping_check``, ``connector.core.campaigns``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from connector.adapters.salesforce.campaigns import campaign_problems
 from connector.config.mapping_file import load_mapping
+from connector.core.campaigns import CampaignProblem
 from connector.config.settings import Settings
 from connector.core.mapping_check import (Problem, check_mapping, check_routing, check_task_key,
                                           has_errors)
@@ -22,10 +25,11 @@ class MappingReport:
     config_source: str | None        # the configuration file, for routing's problems
     problems: list[Problem]          # the mapping file's
     routing: list[Problem]           # the configuration's [routing] against the org
+    campaigns: list[CampaignProblem] = field(default_factory=list)   # each pauses its form
 
     @property
     def ok(self) -> bool:
-        return not has_errors(self.problems + self.routing)
+        return not (has_errors(self.problems + self.routing) or self.campaigns)
 
     @property
     def exit_code(self) -> int:
@@ -41,4 +45,5 @@ def check(settings: Settings) -> MappingReport:
     routing = check_routing(settings.routing, schema.get("Lead"))   # these are in the config file
     routing += check_task_key(settings.routing, schema.get("Task"),
                               settings.salesforce.lead_external_id_field)
-    return MappingReport(mapping.source, settings.source, problems, routing)
+    campaigns = campaign_problems(client, settings.campaigns)
+    return MappingReport(mapping.source, settings.source, problems, routing, campaigns)

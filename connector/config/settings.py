@@ -67,6 +67,7 @@ class SalesforceSettings:
     consumer_secret: Secret | None = None
     api_version: str = "59.0"
     auto_assign: bool = False            # sent as Sforce-Auto-Assign on every write
+    duplicate_rules: str = "respect"     # respect | allow: Sforce-Duplicate-Rule-Header allowSave
     lead_external_id_field: str | None = None
     budget_share: float = 0.8            # stop starting batches past this share of the org's API limit
 
@@ -162,7 +163,7 @@ _SECTIONS: dict[str, set[str]] = {
     "": {"method", "salesforce", "hubspot", "state", "campaigns", "sync", "routing", "accounts"},
     "salesforce": {"instance_url", "access_token", "username", "password", "security_token",
                    "consumer_key", "consumer_secret", "api_version", "auto_assign",
-                   "lead_external_id_field", "budget_share"},
+                   "lead_external_id_field", "budget_share", "duplicate_rules"},
     "hubspot": {"base_url", "access_token", "page_size"},
     "state": {"path"},
     "campaigns": {"form_id", "campaign_id", "member_status"},
@@ -364,13 +365,15 @@ def _salesforce(sf: dict[str, Any], require_secrets: bool = True) -> SalesforceS
         version = f"{version:.1f}"       # api_version = 59.0 written as a TOML number
     if not isinstance(version, str) or not re.fullmatch(r"\d{2}\.0", version):
         raise ConfigError("must look like 59.0", key="salesforce.api_version")
+    duplicates = v.choice(sf.get("duplicate_rules", "respect"), "salesforce.duplicate_rules",
+                          ("respect", "allow"))
     return SalesforceSettings(
         instance_url=url.rstrip("/"), access_token=secret.get("access_token"),
         username=username, password=secret.get("password"),
         security_token=secret.get("security_token"), consumer_key=consumer_key,
         consumer_secret=secret.get("consumer_secret"), api_version=version,
         auto_assign=v.boolean(sf.get("auto_assign", False), "salesforce.auto_assign"),
-        lead_external_id_field=ext, budget_share=float(share))
+        lead_external_id_field=ext, budget_share=float(share), duplicate_rules=duplicates)
 
 
 def _hubspot(hs: dict[str, Any], require_secrets: bool = True) -> HubSpotSettings:

@@ -104,6 +104,20 @@ def know_people(responses: Sequence[Response], lead_rows: Iterable[Row], contact
     return People(matches, recovered, {row["Id"]: row for row in [*lead_rows, *contact_rows]})
 
 
+def with_parked_leads(people: People, parked: Mapping[str, str]) -> People:
+    """Count as ``recovered`` the Leads that parked responses of this batch created before
+    their membership was refused (the ledger's ``parked_leads``), when the lookup still
+    finds them open: a retry attaches to that Lead instead of creating a second one, which
+    under poi without an external id nothing else would prevent."""
+    extra: dict[str, Record] = {}
+    for conversion_id, lead_id in parked.items():
+        row = people.rows.get(lead_id)
+        leads = rows_to_records([row], [])[0] if row is not None else []
+        if leads and conversion_id not in people.recovered:
+            extra[conversion_id] = leads[0]
+    return replace(people, recovered={**people.recovered, **extra}) if extra else people
+
+
 def account_seekers(responses: Sequence[Response], people: People, method: Method,
                     memory: RunMemory, settings: AccountMatching) -> dict[str, str | None]:
     """The people (email -> company) whose new record may belong to an Account: the ones

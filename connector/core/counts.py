@@ -22,6 +22,8 @@ class Count(StrEnum):
     REPLANNED_BATCHES = "replanned_batches"
     PARKED_FORM_NOT_MAPPED = "parked_form_not_mapped"
     PARKED_NOT_IN_HUBSPOT = "parked_not_in_hubspot"
+    PAUSED_FORMS = "paused_forms"            # forms held back: their campaign cannot take members
+    PAUSED_RESPONSES = "paused_responses"    # given responses (retry, --fix) of those forms, held
 
 
 # The counts a run's one-line summary shows (daemon log, status), in this order.

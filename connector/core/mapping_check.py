@@ -57,6 +57,7 @@ def check_mapping(mapping: FieldMapping, schema: Schema) -> list[Problem]:
             problems.extend(_check_target(spec, sobject, sf_field, obj))
         problems.extend(_duplicates(targets, sobject))
     problems.extend(_check_defaults(mapping, schema.get("Lead")))
+    problems.extend(_required_unfilled(mapping, schema.get("Lead")))
     return sorted(problems, key=lambda p: (p.line, p.level != "error", p.where))
 
 
@@ -219,6 +220,31 @@ def _check_defaults(mapping: FieldMapping, lead: ObjectSchema | None) -> list[Pr
             out.append(Problem(line, where, f"{value!r} is not a number ({info.type} field)"))
         elif info.length and info.is_text and len(value) > info.length:
             out.append(Problem(line, where, f"longer than the field's {info.length} characters"))
+    return out
+
+
+def _required_unfilled(mapping: FieldMapping, lead: ObjectSchema | None) -> list[Problem]:
+    """Custom Lead fields the org requires that nothing leadsync writes would fill.
+
+    A field that is createable, not nillable and not defaulted on create must be in every
+    new Lead, or Salesforce refuses it (``REQUIRED_FIELD_MISSING``), every new Lead of the
+    sync parked alike. Standard required fields (LastName, Company) leadsync fills itself;
+    checkboxes are never nillable but default to false, so they are not asked for.
+    """
+    if lead is None:
+        return []
+    filled = {name.lower() for name in mapping.defaults}
+    filled |= {sf_field.lower() for spec, sf_field in mapping.targets("Lead") if spec.rule != "never"}
+    out = []
+    for info in lead.fields.values():
+        if (info.name.endswith("__c") and info.createable and not info.nillable
+                and not info.defaulted_on_create and info.type != "boolean"
+                and info.name.lower() not in filled):
+            out.append(Problem(0, f"Lead.{info.name}", "required by the org (not nillable, no "
+                               "default on create) but neither mapped nor in [defaults]: every "
+                               "new Lead would be refused with REQUIRED_FIELD_MISSING; map a form "
+                               f'field to it or add {info.name} = "<value>" to [defaults]',
+                               "warning"))
     return out
 
 

@@ -39,6 +39,7 @@ class FieldInfo:
     external_id: bool = False        # usable as the key of an upsert
     unique: bool = False
     filterable: bool = True          # usable in a SOQL WHERE (long text areas are not)
+    defaulted_on_create: bool = False  # Salesforce fills it on create when it is not sent
 
     @property
     def is_picklist(self) -> bool:
@@ -100,7 +101,8 @@ def _field_from_describe(raw: Mapping[str, Any]) -> FieldInfo:
         picklist=picklist, restricted=bool(raw.get("restrictedPicklist", False)),
         controller=raw.get("controllerName") or None,
         external_id=bool(raw.get("externalId", False)), unique=bool(raw.get("unique", False)),
-        filterable=bool(raw.get("filterable", True)))
+        filterable=bool(raw.get("filterable", True)),
+        defaulted_on_create=bool(raw.get("defaultedOnCreate", False)))
 
 
 def valid_for(value: PicklistValue, controller_index: int) -> bool:

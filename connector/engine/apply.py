@@ -109,8 +109,14 @@ class Applier:
             if result.get("success"):
                 outcome.member_id = result.get("id")
                 outcome.member_existed = bool(result.get("existed"))
-            else:
-                refused(outcome, result)
+                continue
+            refused(outcome, result)
+            made = mw.target.id or lead_ids.get(mw.conversion_id)
+            if made and mw.target.new_lead_of == mw.conversion_id:   # its own new record
+                # Not an orphan: the ledger keeps the Lead on the parked response, and a
+                # retry adds the membership to it (engine.gather, with_parked_leads).
+                outcome.error = (f"{outcome.error} (its {mw.target.sobject} {made} was created; "
+                                 "`leadsync retry` adds the membership to it)")
 
     def _write_updates(self, plan: WritePlan, outcomes: dict[str, Outcome]) -> None:
         """Member statuses and filled blanks travel together: one collections call a batch."""

@@ -12,7 +12,7 @@ from typing import Any, Callable, Sequence
 
 from connector.core.accounts import lookup_terms
 from connector.core.batch import (BatchFacts, BatchPolicy, account_seekers, know_people,
-                                  normalise_batch, read_fields)
+                                  normalise_batch, read_fields, with_parked_leads)
 from connector.core.methods import RunMemory, attachable_ids
 from connector.core.model import Method, Submission
 from connector.ports import Crm, Ledger
@@ -37,6 +37,9 @@ class Gatherer:
             emails, external_id_field=policy.external_id_field,
             lead_fields=read_fields(policy, "Lead"), contact_fields=read_fields(policy, "Contact"))
         people = know_people(responses, lead_rows, contact_rows, policy)
+        parked = self.state.parked_leads(r.conversion_id for r in responses)
+        if parked:
+            people = with_parked_leads(people, parked)
         seekers: dict[str, str | None] = {}
         record_ids = {record.id for record in people.recovered.values()}
         for method, memory in deciders:

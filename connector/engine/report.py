@@ -10,6 +10,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from connector.core.model import Method, Submission
 from connector.ports import Writer
+from connector.core.refusals import RefusalGroup, group_refusals
 
 Progress = Callable[[int, int], None]
 
@@ -53,6 +54,14 @@ class RunReport:
     api_used: int | None = None
     api_limit: int | None = None
     seconds: float = 0.0
+    # Salesforce's codes of the responses parked this run, for the advice by category.
+    refused: Counter[str] = field(default_factory=Counter)
+    # Forms held back because their campaign cannot take members (core.campaigns): their
+    # responses stay unrecorded and are picked up once the campaign is fixed.
+    paused: list[dict[str, Any]] = field(default_factory=list)
+
+    def refusal_groups(self) -> list[RefusalGroup]:
+        return group_refusals(self.refused.elements())
 
     @property
     def exit_code(self) -> int:
@@ -67,6 +76,8 @@ class RunReport:
             "salesforce_api_usage": None if self.api_used is None else
             {"used": self.api_used, "limit": self.api_limit},
             "seconds": round(self.seconds, 3), "responses": self.responses,
+            "paused_forms": self.paused,
+            "refused": [group.to_json() for group in self.refusal_groups()],
         }
 
 

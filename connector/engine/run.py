@@ -49,6 +49,7 @@ class Engine:
         self.schema: Any = None                  # the org's Lead/Contact describe, when needed
         self.task_key = TaskKey()                # how a follow-up Task is kept to one (_prepare)
         self.form_names: dict[str, str] = {}
+        self.paused: dict[str, str] = {}         # form id -> why its campaign is paused (_pause)
         self._prepared = False
 
     # -- the runs --------------------------------------------------------------------------
@@ -105,9 +106,10 @@ class Engine:
             self.state.start_run(report.run_id, method.value, dry_run)
         try:
             self._prepare()
+            self._pause(report)
             with fewer_collections():
                 finished = self._process(source(report), method, report, options, start_ms)
-            report.status = ("partial" if report.counts[Count.FAILED] else
+            report.status = ("partial" if report.counts[Count.FAILED] or report.paused else
                              "ok" if finished else "stopped")
         except BudgetExhausted as exc:
             report.status, report.error = "budget", str(exc)
@@ -207,6 +209,22 @@ class Engine:
             self.form_names = self.hs.form_names()
         self._prepared = True
 
+    def _pause(self, report: RunReport) -> None:
+        """Read the configured campaigns and their member statuses (one call, every run and
+        dry run: an admin may rename a status between runs) and pause the forms whose
+        campaign cannot take members. A paused form is not pulled and its given responses
+        are held, so nothing is created for it and its watermark stays; once the entry or
+        the campaign is fixed the next run picks its responses up."""
+        from connector.adapters.salesforce.campaigns import campaign_entries, read_campaigns
+        from connector.core.campaigns import check_campaigns
+
+        entries = campaign_entries(self.settings.campaigns)
+        problems = check_campaigns(entries, read_campaigns(self.sf, entries))
+        self.paused = {p.entry.form_id: str(p) for p in problems}
+        report.paused = [p.to_json() for p in problems]
+        if problems:
+            report.counts[Count.PAUSED_FORMS] = len(problems)
+
     def policy(self) -> BatchPolicy:
         """The run's configuration as the pure core takes it (after ``_prepare``)."""
         s = self.settings
@@ -249,6 +267,8 @@ class Engine:
         since_by_form = {}
         now_ms = int(self.clock() * 1000)
         for campaign in self.settings.campaigns:   # a new form starts at [sync] start
+            if campaign.form_id in self.paused:
+                continue                     # not pulled: its responses wait, unrecorded
             since_by_form[campaign.form_id] = first_since(
                 self.state.watermark(campaign.form_id), self.settings.sync.start, now_ms, lookback_ms)
             if since_ms is not None:
@@ -292,6 +312,12 @@ class Engine:
     # -- one batch -----------------------------------------------------------------------
     def _batch(self, batch: Sequence[Submission], method: Method, memory: RunMemory,
                report: RunReport, options: RunOptions, start_ms: int, applier: Applier) -> None:
+        held = [s for s in batch if s.form_id in self.paused]
+        if held:                             # retry / --fix given a paused form's responses
+            report.counts[Count.PAUSED_RESPONSES] += len(held)
+            batch = [s for s in batch if s.form_id not in self.paused]
+            if not batch:
+                return
         policy = self.policy()
         facts = Gatherer(salesforce=self.sf, state=self.state, clock=self.clock).gather(
             batch, policy, [(method, memory)])
@@ -314,6 +340,11 @@ class Engine:
         for step in plan.steps:
             outcome = outcomes[step.decision.conversion_id]
             report.counts[count_of_outcome(outcome)] += 1
+            if outcome.status is Status.FAILED and outcome.error_code:
+                report.refused[outcome.error_code] += 1
+                if _created_here(step, outcome):   # its membership failed, its record exists
+                    report.counts[Count.CREATED_LEADS if outcome.lead_id else
+                                  Count.CREATED_CONTACTS] += 1
             if options.keep_details:
                 report.responses.append({**step_json(step), **_outcome_json(outcome),
                                          "email": outcome.email})
@@ -387,6 +418,14 @@ def _share_failures(steps: Sequence[Step], outcomes: dict[str, Outcome], memory:
             outcome.error_code = creator.error_code
             outcome.error = redact(f"{creator.error_code}: the campaign membership it shares "
                                    f"with response {step.via} was not created ({creator.error})")
+
+
+def _created_here(step: Step, outcome: Outcome) -> bool:
+    """Whether this response's own new Lead (or Contact) was written before a later write of
+    it failed: the report counts the record as created, as it is, besides the failure."""
+    d = step.decision
+    return (d.action in (Action.CREATE_LEAD, Action.CREATE_CONTACT) and d.target is not None
+            and d.target.id is None and bool(outcome.lead_id or outcome.contact_id))
 
 
 def _outcome(step: Step, batch: Sequence[Submission]) -> Outcome:

@@ -11,14 +11,20 @@ def to_json(report: MappingReport) -> dict[str, Any]:
     return {"mapping": report.mapping_source, "ok": report.ok,
             "problems": [p.to_json() for p in report.problems],
             "routing": {"config": report.config_source,
-                        "problems": [p.to_json() for p in report.routing]}}
+                        "problems": [p.to_json() for p in report.routing]},
+            "campaigns": {"config": report.config_source,
+                          "problems": [c.to_json() for c in report.campaigns]}}
 
 
 def to_text(report: MappingReport) -> str:
     lines = [f"{report.mapping_source}: {problem}" for problem in report.problems]
     lines += [f"{report.config_source}: {problem}" for problem in report.routing]
+    lines += [f"{report.config_source}: {campaign} (its form pauses until fixed)"
+              for campaign in report.campaigns]
     every = report.problems + report.routing
-    errors = sum(p.level == "error" for p in every)
-    lines.append(f"{report.mapping_source}: {errors} error(s), {len(every) - errors} warning(s)"
-                 if every else f"{report.mapping_source}: OK against the org's Lead and Contact")
+    errors = sum(p.level == "error" for p in every) + len(report.campaigns)
+    warnings = len(every) + len(report.campaigns) - errors
+    lines.append(f"{report.mapping_source}: {errors} error(s), {warnings} warning(s)"
+                 if every or report.campaigns
+                 else f"{report.mapping_source}: OK against the org's Lead and Contact")
     return "\n".join(lines)

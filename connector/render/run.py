@@ -41,6 +41,10 @@ def render(report: RunReport, *, detail: bool) -> str:
         usage = f"; org API usage {report.api_used}/{report.api_limit}"
     lines.append(f"  Salesforce calls {report.sf_calls}, HubSpot calls {report.hs_calls}{usage}; "
                  f"{report.seconds:.2f}s")
+    for paused in report.paused:
+        lines.append(f"  paused: {paused['message']}")
+    for group in report.refusal_groups():
+        lines.append(f"  {group}")
     if report.error:
         lines.append(f"  stopped: {report.error}")
     return "\n".join(lines)

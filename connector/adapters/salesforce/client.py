@@ -131,8 +131,15 @@ class SalesforceClient:
     def _write_headers(self, assign: bool) -> dict[str, str]:
         """Always explicit: Salesforce runs the org's assignment rules on creates *and
         updates* without it, so filling a blank could hand a rep's Lead to someone else.
-        Only creates (and upserts) may ask for the rules, when configured."""
-        return {"Sforce-Auto-Assign": "TRUE" if assign and self.settings.auto_assign else "FALSE"}
+        Only creates (and upserts) may ask for the rules, when configured.
+
+        The duplicate rule header too: ``duplicate_rules = "allow"`` saves a record the
+        org's duplicate rules would block (``allowSave=true``); ``"respect"`` lets them
+        refuse it (``DUPLICATES_DETECTED``, parked with Salesforce's reason). Sent either
+        way, so what happens is written in the request, not left to the org's default."""
+        allow = "true" if self.settings.duplicate_rules == "allow" else "false"
+        return {"Sforce-Auto-Assign": "TRUE" if assign and self.settings.auto_assign else "FALSE",
+                "Sforce-Duplicate-Rule-Header": f"allowSave={allow}"}
 
     # -- composite -----------------------------------------------------------------------
     def _composite(self, name: str, subs: Sequence[Sub], *, write: bool, idempotent: bool,
@@ -380,9 +387,21 @@ class SalesforceClient:
 
     def update_mixed(self, records: Sequence[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
         """Update records of several sObjects (members' statuses, Leads' and Contacts' filled
-        blanks) in the same collections calls: one request can carry any mix of types."""
-        typed = [{"attributes": {"type": sobject}, **record} for sobject, record in records]
-        return self._typed_collections("PATCH", "composite/sobjects", typed, idempotent=True)
+        blanks) in the same collections calls; one result per record, in the given order.
+
+        Salesforce processes a mixed list in chunks, a new chunk each time the type changes
+        along the array, and refuses a request of more than 10 chunks as a whole ("Cannot
+        have more than 10 chunks in a single operation", REST guide, sObject Collections).
+        A batch's fills interleave Leads and Contacts, so the records are sent grouped by
+        type (stable within a type) and the results put back in the caller's order.
+        """
+        order = sorted(range(len(records)), key=lambda i: (records[i][0].lower(), i))
+        typed = [{"attributes": {"type": records[i][0]}, **records[i][1]} for i in order]
+        sent = self._typed_collections("PATCH", "composite/sobjects", typed, idempotent=True)
+        results: list[dict[str, Any]] = [{} for _ in records]
+        for i, result in zip(order, sent):
+            results[i] = result
+        return results
 
     def _collections(self, method: str, path: str, sobject: str, records: Sequence[dict[str, Any]],
                      *, idempotent: bool, assign: bool = False) -> list[dict[str, Any]]:

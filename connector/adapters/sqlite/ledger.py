@@ -324,6 +324,15 @@ class State:
             f"SELECT DISTINCT {column} AS created FROM ledger WHERE action = 'create_lead' AND",
             column, sorted(set(lead_ids)))}
 
+    def parked_leads(self, conversion_ids: Iterable[str]) -> dict[str, str]:
+        """The Leads parked responses created before something later failed them (their
+        membership refused): conversion id -> Lead Id. A retry attaches to that Lead rather
+        than creating a second one (under poi without an external id nothing else finds it)."""
+        return {row["conversion_id"]: row["lead_id"] for row in self._where_in(
+            "SELECT conversion_id, lead_id FROM ledger WHERE status = 'failed' AND "
+            "action = 'create_lead' AND lead_id IS NOT NULL AND", "conversion_id",
+            conversion_ids)}
+
     def _has_column(self, name: str) -> bool:
         """A read-only state written by an older leadsync may lack a later column."""
         return name in self.db.table("ledger").columns_dict
