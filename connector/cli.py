@@ -262,6 +262,35 @@ def _can_ask() -> bool:
     return sys.stdin.isatty()
 
 
+@main.command()
+@config_option
+@click.option("--since", required=True, help="Start of the window by submission time: an ISO "
+              "date or datetime (UTC unless it says).")
+@click.option("--methods", default="poi,hybrid,unique", show_default=True,
+              help="Comma-separated methods to compare.")
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+@handle_errors
+def whatif(config: str | None, since: str, methods: str, as_json: bool) -> None:
+    """Decide the window's responses under each method, side by side; write nothing.
+
+    One set of lookups serves every method; what leadsync made for these responses is left
+    out, so the answer is the same before and after the sync.
+    """
+    from connector.commands.whatif import run_whatif
+    from connector.config.settings import load_settings
+    from connector.errors import ConfigError
+    from connector.render.whatif import to_text
+
+    try:
+        chosen = [Method(m.strip()) for m in methods.split(",") if m.strip()]
+    except ValueError:
+        raise ConfigError(f"one of {', '.join(METHODS)}, comma-separated", key="--methods") from None
+    if not chosen:
+        raise ConfigError(f"one of {', '.join(METHODS)}, comma-separated", key="--methods")
+    result = run_whatif(load_settings(config), since=since, methods=chosen)
+    click.echo(json.dumps(result.to_json(), indent=2) if as_json else to_text(result))
+
+
 # -- mappings --------------------------------------------------------------------------
 
 @main.group()

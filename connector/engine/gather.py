@@ -25,8 +25,13 @@ class Gatherer:
         self.clock = clock
 
     def gather(self, batch: Sequence[Submission], policy: BatchPolicy,
-               deciders: Sequence[tuple[Method, RunMemory]]) -> BatchFacts:
-        """The facts for deciding ``batch`` under each (method, that method's run memory)."""
+               deciders: Sequence[tuple[Method, RunMemory]], *,
+               hide: frozenset[str] = frozenset()) -> BatchFacts:
+        """The facts for deciding ``batch`` under each (method, that method's run memory).
+
+        ``hide`` names records and memberships left out of what Salesforce is said to hold:
+        a what-if takes out what leadsync itself made for the window's responses, so it
+        replays them against the org as it was before them."""
         responses, rejected = normalise_batch(batch, policy)
         order = [sub.conversion_id for sub in batch]
         now_ms = int(self.clock() * 1000)
@@ -36,8 +41,11 @@ class Gatherer:
         lead_rows, contact_rows = self.sf.find_people(
             emails, external_id_field=policy.external_id_field,
             lead_fields=read_fields(policy, "Lead"), contact_fields=read_fields(policy, "Contact"))
+        if hide:
+            lead_rows = [row for row in lead_rows if row["Id"] not in hide]
+            contact_rows = [row for row in contact_rows if row["Id"] not in hide]
         people = know_people(responses, lead_rows, contact_rows, policy)
-        parked = self.state.parked_leads(r.conversion_id for r in responses)
+        parked = {} if hide else self.state.parked_leads(r.conversion_id for r in responses)
         if parked:
             people = with_parked_leads(people, parked)
         seekers: dict[str, str | None] = {}
@@ -50,7 +58,8 @@ class Gatherer:
         terms = lookup_terms(seekers, policy.accounts) if seekers else None
         if terms is not None and (terms.domains or terms.company_prefixes):
             account_rows = self.sf.find_accounts(terms.domains, terms.company_prefixes)
-        member_rows = self.sf.find_members({r.campaign_id for r in responses}, record_ids)
+        member_rows = [row for row in self.sf.find_members({r.campaign_id for r in responses},
+                                                           record_ids) if row["Id"] not in hide]
         history = {}
         if policy.routing.tasks is not None:
             names = policy.form_names

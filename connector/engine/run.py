@@ -225,6 +225,12 @@ class Engine:
         if problems:
             report.counts[Count.PAUSED_FORMS] = len(problems)
 
+    def prepared_policy(self) -> BatchPolicy:
+        """The policy after owner names, describes and form names are read (once an engine):
+        for a command that decides without running the engine (``whatif``)."""
+        self._prepare()
+        return self.policy()
+
     def policy(self) -> BatchPolicy:
         """The run's configuration as the pure core takes it (after ``_prepare``)."""
         s = self.settings
