@@ -182,3 +182,22 @@ def test_mappings_check_warns_about_required_custom_fields(sandbox):
     assert [(p.where, p.level) for p in problems] == [("Lead.Region__c", "warning")]
     assert "REQUIRED_FIELD_MISSING" in problems[0].message
     assert 'add Region__c = "<value>" to [defaults]' in problems[0].message
+
+
+def test_mappings_check_warns_about_required_custom_fields_on_contact(sandbox):
+    """A new person at a matched Account becomes a Contact; [defaults] do not fill it."""
+    sandbox.app.load({"salesforce": {"schema": {"Contact": {
+        "Region__c": {"type": "string", "required": True},
+        "Tier__c": {"type": "string", "required": True, "defaultValue": "Bronze"}}}}})
+    from simple_salesforce import Salesforce
+    from conftest import sandbox_session
+
+    sf = Salesforce(instance_url=sandbox.url, session_id=sandbox.token,
+                    session=sandbox_session(sandbox.url), version="59.0")
+    schema = schema_from_describes({"Lead": sf.Lead.describe(), "Contact": sf.Contact.describe()})
+    mapping = load_mapping("mappings/default.toml")
+
+    problems = [p for p in check_mapping(mapping, schema) if p.where.endswith("__c")]
+
+    assert [(p.where, p.level) for p in problems] == [("Contact.Region__c", "warning")]
+    assert "new Contact would be refused with REQUIRED_FIELD_MISSING" in problems[0].message

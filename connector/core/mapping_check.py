@@ -57,7 +57,8 @@ def check_mapping(mapping: FieldMapping, schema: Schema) -> list[Problem]:
             problems.extend(_check_target(spec, sobject, sf_field, obj))
         problems.extend(_duplicates(targets, sobject))
     problems.extend(_check_defaults(mapping, schema.get("Lead")))
-    problems.extend(_required_unfilled(mapping, schema.get("Lead")))
+    problems.extend(_required_unfilled(mapping, schema.get("Lead"), "Lead"))
+    problems.extend(_required_unfilled(mapping, schema.get("Contact"), "Contact"))
     return sorted(problems, key=lambda p: (p.line, p.level != "error", p.where))
 
 
@@ -223,28 +224,34 @@ def _check_defaults(mapping: FieldMapping, lead: ObjectSchema | None) -> list[Pr
     return out
 
 
-def _required_unfilled(mapping: FieldMapping, lead: ObjectSchema | None) -> list[Problem]:
-    """Custom Lead fields the org requires that nothing leadsync writes would fill.
+def _required_unfilled(mapping: FieldMapping, obj: ObjectSchema | None, sobject: str
+                       ) -> list[Problem]:
+    """Custom fields the org requires on a new Lead (or Contact) that nothing leadsync writes
+    would fill.
 
     A field that is createable, not nillable and not defaulted on create must be in every
-    new Lead, or Salesforce refuses it (``REQUIRED_FIELD_MISSING``), every new Lead of the
-    sync parked alike. Standard required fields (LastName, Company) leadsync fills itself;
-    checkboxes are never nillable but default to false, so they are not asked for.
+    new record, or Salesforce refuses it (``REQUIRED_FIELD_MISSING``), every new record of
+    the sync parked alike. Standard required fields (LastName, Company) leadsync fills itself;
+    checkboxes are never nillable but default to false, so they are not asked for. Contacts
+    are created for new people at a matched Account (``[accounts] new_person = "contact"``);
+    ``[defaults]`` are for new Leads only, so a Contact's field can only be mapped.
     """
-    if lead is None:
+    if obj is None:
         return []
-    filled = {name.lower() for name in mapping.defaults}
-    filled |= {sf_field.lower() for spec, sf_field in mapping.targets("Lead") if spec.rule != "never"}
+    filled = {name.lower() for name in mapping.defaults} if sobject == "Lead" else set()
+    filled |= {sf_field.lower() for spec, sf_field in mapping.targets(sobject) if spec.rule != "never"}
+    fix = (f'map a form field to it or add {{name}} = "<value>" to [defaults]' if sobject == "Lead"
+           else "map a form field to it (contact = ...), or keep [accounts] new_person = \"lead\"")
+    where = "nor in [defaults]" if sobject == "Lead" else "by the mapping"
     out = []
-    for info in lead.fields.values():
+    for info in obj.fields.values():
         if (info.name.endswith("__c") and info.createable and not info.nillable
                 and not info.defaulted_on_create and info.type != "boolean"
                 and info.name.lower() not in filled):
-            out.append(Problem(0, f"Lead.{info.name}", "required by the org (not nillable, no "
-                               "default on create) but neither mapped nor in [defaults]: every "
-                               "new Lead would be refused with REQUIRED_FIELD_MISSING; map a form "
-                               f'field to it or add {info.name} = "<value>" to [defaults]',
-                               "warning"))
+            out.append(Problem(0, f"{sobject}.{info.name}", "required by the org (not nillable, no "
+                               f"default on create) but neither mapped {where}: every "
+                               f"new {sobject} would be refused with REQUIRED_FIELD_MISSING; "
+                               + fix.format(name=info.name), "warning"))
     return out
 
 
