@@ -51,7 +51,7 @@ def _contender_main(queue: Any, url: str, world: dict[str, Any], method: str, mo
         wall = time.monotonic() - started
         cpu1, rss = _usage()
     queue.put({"wall": wall, "cpu": cpu1 - cpu0, "rss": rss, "status": report.status,
-               "error": report.error, "counts": dict(report.counts), "sf_calls": report.sf_calls,
+               "error": report.error, "counts": {str(k): n for k, n in report.counts.items()}, "sf_calls": report.sf_calls,
                "jobs": jobs})
 
 

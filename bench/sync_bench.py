@@ -121,7 +121,7 @@ def _leadsync_main(queue: Any, url: str, world: dict[str, Any], method: str, bat
         wall = time.monotonic() - started
         cpu1, rss1 = _usage()
     queue.put({"wall": wall, "cpu": cpu1 - cpu0, "rss": rss1, "rss_start": rss0,
-               "status": report.status, "error": report.error, "counts": dict(report.counts),
+               "status": report.status, "error": report.error, "counts": {str(k): n for k, n in report.counts.items()},
                "sf_calls": report.sf_calls, "hs_calls": report.hs_calls,
                "processed": report.counts.get("pulled", 0), "batch": settings.sync.batch_size})
 

@@ -71,7 +71,7 @@ class RunReport:
         return {
             "run_id": self.run_id, "method": self.method.value, "dry_run": self.dry_run,
             "status": self.status, "exit_code": self.exit_code, "error": self.error,
-            "counts": dict(self.counts), "salesforce_calls": self.sf_calls,
+            "counts": {str(k): n for k, n in self.counts.items()}, "salesforce_calls": self.sf_calls,
             "hubspot_calls": self.hs_calls,
             "salesforce_api_usage": None if self.api_used is None else
             {"used": self.api_used, "limit": self.api_limit},
