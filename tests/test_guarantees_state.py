@@ -379,3 +379,76 @@ def test_a_state_file_chmod_read_only_stops_writers_clearly(org, config, args):
     assert run(org, config, ["sync"]).exit_code == 0
     assert_each_applied_once(org, emails)
 
+
+# -- 4. the HTML status report is owner-only ------------------------------------------------
+
+
+def test_the_html_status_report_is_written_owner_only(org, config, tmp_path):
+    fill(org, 2)
+    assert run(org, config, ["sync"]).exit_code == 0
+    fresh, existing = tmp_path / "fresh.html", tmp_path / "existing.html"
+    existing.write_text("an older report, readable by all")
+    existing.chmod(0o644)
+    old_umask = os.umask(0o022)
+    try:
+        for report in (fresh, existing):
+            result = run(org, config, ["status", "--html", str(report)])
+            assert result.exit_code == 0, result.output
+            assert stat.S_IMODE(report.stat().st_mode) == 0o600, report
+            assert report.read_text(encoding="utf-8").startswith("<!doctype html>")
+            assert "2 Leads created" in report.read_text(encoding="utf-8")
+    finally:
+        os.umask(old_umask)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".tmp") == []
+
+
+# -- 5. an environment error escaping a command is one line; a bug keeps its traceback --------
+
+
+def test_a_report_to_a_missing_folder_is_one_line(org, config, tmp_path):
+    assert run(org, config, ["sync"]).exit_code == 0
+    report = tmp_path / "no such folder" / "status.html"
+    last = assert_one_line_error(run(org, config, ["status", "--html", str(report)]),
+                                 "No such file or directory", str(report))
+    assert last == f"leadsync: No such file or directory: {report}"
+
+
+@pytest.mark.parametrize("error, expected", [
+    (sqlite3.OperationalError("disk I/O error"), "leadsync: SQLite error: disk I/O error"),
+    (PermissionError(13, "Permission denied", "/srv/leadsync"),
+     "leadsync: Permission denied: /srv/leadsync"),
+    (OSError(28, "No space left on device"), "leadsync: No space left on device"),
+], ids=["sqlite3", "permission", "no-space"])
+def test_an_environment_error_escaping_a_command_is_one_line(org, config, monkeypatch, error,
+                                                             expected):
+    import connector.commands.status as status_command
+
+    def gather(*args: Any, **kwargs: Any) -> Any:
+        raise error
+
+    monkeypatch.setattr(status_command, "gather", gather)
+    assert assert_one_line_error(run(org, config, ["status"])) == expected
+
+
+def test_a_bug_still_shows_its_traceback(org, config, monkeypatch):
+    import connector.commands.status as status_command
+
+    def gather(*args: Any, **kwargs: Any) -> Any:
+        raise KeyError("a bug in leadsync")
+
+    monkeypatch.setattr(status_command, "gather", gather)
+    result = run(org, config, ["status"])
+    assert isinstance(result.exception, KeyError)    # not swallowed: CliRunner caught it
+    assert result.exc_info is not None and result.exc_info[2] is not None
+    assert "leadsync:" not in result.output
+    proc = subprocess.run([sys.executable, "-c",
+                           "import connector.commands.status as s\n"
+                           "def gather(*a, **k): raise KeyError('a bug in leadsync')\n"
+                           "s.gather = gather\n"
+                           "from connector.cli import main\nmain(prog_name='leadsync')",
+                           "status", "--config", str(config)],
+                          env=org.env(dict(os.environ)), cwd=ROOT, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 1
+    assert "Traceback (most recent call last)" in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == "KeyError: 'a bug in leadsync'"
