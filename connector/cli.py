@@ -10,6 +10,7 @@ form paused because its campaign cannot take members;
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from functools import wraps
 from pathlib import Path
@@ -26,7 +27,11 @@ METHODS = [m.value for m in Method]
 
 
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a LeadsyncError into its message on stderr and its exit code; nothing else."""
+    """Turn a failure the admin can act on into one ``leadsync: ...`` line on stderr and its
+    exit code: a LeadsyncError (its own code), or the environment refusing something (a
+    ``sqlite3.Error`` or ``OSError`` no layer translated: a full disk, a missing folder, a
+    permission) with exit 1, as "any other abort". Anything else is a bug in leadsync and
+    keeps its traceback, which is what a bug report needs."""
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -35,8 +40,21 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except LeadsyncError as exc:
             click.echo(f"leadsync: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except (sqlite3.Error, OSError) as exc:
+            click.echo(f"leadsync: {_environment_message(exc)}", err=True)
+            sys.exit(1)
 
     return wrapper
+
+
+def _environment_message(exc: sqlite3.Error | OSError) -> str:
+    """One line from an environment error: the OS's words and the file they concern."""
+    if isinstance(exc, sqlite3.Error):
+        return f"SQLite error: {exc}"
+    if exc.strerror:
+        files = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
+        return f"{exc.strerror}: {files}" if files else exc.strerror
+    return str(exc) or type(exc).__name__
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -224,13 +242,13 @@ def status(config: str | None, as_json: bool, html_path: Path | None) -> None:
     """Sync health from the local state: last runs, watermarks, parked failures, API usage,
     and whether a daemon holds the lock. Makes no API call, so needs no token."""
     from connector.config.settings import load_settings
-    from connector.commands.status import gather
+    from connector.commands.status import gather, write_html
     from connector.render.status_text import render_text
     from connector.render.status_html import render_html
 
     summary = gather(load_settings(config, require_secrets=False))
     if html_path is not None:
-        html_path.write_text(render_html(summary), encoding="utf-8")
+        write_html(html_path, render_html(summary))
     click.echo(json.dumps(summary, indent=2) if as_json else render_text(summary))
 
 

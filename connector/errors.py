@@ -59,7 +59,16 @@ class ConfigError(LeadsyncError):
 
 
 class StateError(LeadsyncError):
-    """The local SQLite state cannot be used (locked, corrupt, wrong schema)."""
+    """The local SQLite state cannot be used (locked, corrupt, wrong schema, disk full,
+    read-only).
+
+    ``path`` is kept as an attribute, not as context: the message already names the file
+    (an admin reads it once, not twice in parentheses).
+    """
+
+    def __init__(self, message: str, *, path: str | None = None, **context: object) -> None:
+        super().__init__(message, **context)
+        self.path = path
 
 
 class StateLocked(StateError):

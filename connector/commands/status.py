@@ -8,12 +8,16 @@ token (the CLI loads the config with ``require_secrets=False``), and works while
 holds the lock.
 
 :func:`summarize` is pure (plain rows in, a plain dict out) and is what ``--json`` prints;
-:func:`gather` is the adapter that reads the rows; :func:`render_text` words it for a person.
+:func:`gather` is the adapter that reads the rows; :func:`render_text` words it for a person;
+:func:`write_html` puts ``--html``'s page on disk.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from connector.core.counts import OUTCOMES, RUN_COUNTS
@@ -94,3 +98,23 @@ def gather(settings: Settings, *, runs: int = 10) -> dict[str, Any]:
         state.close()
 
 
+def write_html(path: Path, page: str) -> None:
+    """Write the ``--html`` report owner-only (0600), like the state it is read from.
+
+    The page names the org's forms, campaigns and parked responses' reasons: no secret,
+    but nothing for every user of a shared host either. It is written beside ``path`` under
+    a temporary name (``mkstemp`` creates it 0600 whatever the umask) and renamed over it,
+    so a report a browser or a mailer picks up is never half-written, and an existing file
+    of wider mode is replaced, not reused. An ``OSError`` names ``path``, not the temporary.
+    """
+    try:
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
+    try:
+        with open(fd, "w", encoding="utf-8") as handle:
+            handle.write(page)
+        os.replace(temporary, path)
+    except OSError as exc:
+        os.unlink(temporary)
+        raise type(exc)(exc.errno, exc.strerror, str(path)) from exc

@@ -14,7 +14,12 @@ Rules the rest of leadsync relies on:
   stage, gone with its process, costs only a second pull from the watermarks;
 - one process at a time: an OS file lock beside the database (released by the kernel when
   a process dies, so a killed run's lock is free at once);
-- the file is created readable by its owner only, and holds no secret.
+- the file is created readable by its owner only, and holds no secret;
+- a file that is not a state (another file at ``[state] path``) or that a newer leadsync
+  wrote is refused untouched; an older one is upgraded in one transaction (``schema.py``);
+- a failure of the disk under it (full, read-only, gone) reaches the caller as a
+  :class:`StateError` naming the file and the remedy, from whichever call met it
+  (``failures.py``), never as a bare ``sqlite3`` error.
 
 :class:`State` is the one object the rest of leadsync opens and calls. It keeps the
 ledger, runs, watermarks and history itself and hands the other jobs to the parts beside
@@ -25,19 +30,21 @@ this module, each on the same connection: the run lock (``lock.py``), the stage
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 import os
 import sqlite3
 from pathlib import Path
-from typing import Any, ContextManager, Iterable, Iterator, Mapping
+from urllib.parse import quote
+from typing import Any, Iterable, Iterator, Mapping
 
 import sqlite_utils
 
 from connector.adapters.sqlite.cache import Cache
+from connector.adapters.sqlite.failures import guarded, translated
 from connector.adapters.sqlite.lock import RunLock, lock_holder
-from connector.adapters.sqlite.schema import ensure_schema, now_iso
+from connector.adapters.sqlite.schema import check_version, ensure_schema, now_iso, upgrade
 from connector.adapters.sqlite.staging import Stage
 from connector.core.model import Outcome, Status, Submission
-from connector.errors import StateError
 
 HISTORY_INDEX = "idx_ledger_email"    # sqlite-utils' name for it, as earlier versions made it
 
@@ -68,6 +75,7 @@ def _by_key(outcome: Outcome) -> str:
     return outcome.conversion_id
 
 
+@guarded
 class State:
     """The state of one file (or of memory): what every command opens, locks and records to.
 
@@ -88,28 +96,45 @@ class State:
     # -- opening -------------------------------------------------------------------------
     @classmethod
     def open(cls, path: str | Path) -> "State":
+        """The state at ``path`` for a run that writes: created (owner-only) if missing,
+        upgraded if older, refused untouched if it is not a state or is from a newer leadsync.
+
+        The file is read before anything is written to it: the version check and the upgrade
+        are one transaction, and WAL mode (a change to the file's header) is set only after.
+        """
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists():
-            fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)  # owner-only from the first byte
-            os.close(fd)
-        try:
+        with translated(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists():
+                fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)  # owner-only from the first byte
+                os.close(fd)
             conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-        except sqlite3.DatabaseError as exc:
-            raise StateError(f"cannot open state file {path}: {exc}", path=str(path)) from None
-        state = cls(sqlite_utils.Database(conn), path)
-        state._ensure_schema()
-        return state
+            try:
+                db = sqlite_utils.Database(conn)
+                upgrade(db, path)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL")
+            except BaseException:
+                conn.close()
+                raise
+        return cls(db, path)
 
     @classmethod
     def open_read_only(cls, path: str | Path) -> "State":
-        """For --dry-run and status: never creates or changes the file."""
+        """For --dry-run and status: never creates or changes the file (an older one is read
+        as it is; a newer one, or one that is not a state, is refused)."""
         path = Path(path)
         if path.exists():
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-            return cls(sqlite_utils.Database(conn), path, read_only=True)
+            with translated(path):
+                # A URI, so the path is quoted: a '?' or '#' in a folder name is not a parameter.
+                conn = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True)
+                try:
+                    db = sqlite_utils.Database(conn)
+                    check_version(db, path)
+                except BaseException:
+                    conn.close()
+                    raise
+            return cls(db, path, read_only=True)
         state = cls(sqlite_utils.Database(memory=True), None, read_only=True)
         state._ensure_schema()
         return state
@@ -123,8 +148,10 @@ class State:
     def close(self) -> None:
         # The connection first: closing the lock's descriptor would drop SQLite's own
         # POSIX locks on the file (lock.py), so it goes last.
-        self.db.conn.close()
-        self.unlock()
+        try:
+            self.db.conn.close()
+        finally:
+            self.unlock()
 
     def _ensure_schema(self) -> None:
         ensure_schema(self.db)
@@ -146,11 +173,15 @@ class State:
         """Who holds the lock of the state file at ``path``, whether or not that file exists
         yet: ``status`` asks while it reads a read-only state, which stands in memory (and
         knows no path) when there is no file."""
-        return lock_holder(Path(path))
+        with translated(path):
+            return lock_holder(Path(path))
 
-    def transaction(self) -> ContextManager[Any]:
-        """sqlite-utils' atomic block: its own writes nest inside as savepoints."""
-        return self.db.atomic()
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """sqlite-utils' atomic block: its own writes nest inside as savepoints. A failed
+        COMMIT (a full disk) is rolled back by it and reaches the caller as a StateError."""
+        with translated(self.path), self.db.atomic() as db:
+            yield db
 
     # -- reads ---------------------------------------------------------------------------
     def _where_in(self, select: str, column: str, values: Iterable[str]) -> Iterator[dict[str, Any]]:

@@ -80,9 +80,15 @@ class RunLock:
                               "wait for it to finish (only one run per state file)") from None
         self._fd = fd
         info = lock_path(self.state_path)
-        with open(os.open(info, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600), "w",
-                  encoding="utf-8") as handle:
-            handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {now_iso()}")
+        try:
+            with open(os.open(info, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600), "w",
+                      encoding="utf-8") as handle:
+                handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {now_iso()}")
+        except OSError:
+            # A full disk or a read-only folder: the run cannot record anything either, so
+            # it does not start; the lock goes back at once rather than at close.
+            self.release()
+            raise
 
     def release(self) -> None:
         if self._fd is not None:

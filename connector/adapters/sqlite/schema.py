@@ -3,6 +3,13 @@
 Kept apart so every part of the state (ledger, stage, cache, lock) reads the same shapes
 and the same timestamp format, and an upgrade is decided in one place: a state file from
 an earlier release gains the columns added since, and nothing is ever dropped.
+
+The file records the schema it was written for (``meta.schema_version``). A file from a
+*newer* leadsync is refused untouched: this code does not know what its later tables and
+columns promise (a run that ignored them could break the newer release's exactly-once
+bookkeeping). An *older* file is upgraded by :func:`upgrade` in one transaction, the check
+included, so an upgrade cut short (a full disk, a kill) leaves the file as it was, never
+half-upgraded. Bump SCHEMA_VERSION with any change a previous release could not read safely.
 """
 
 from __future__ import annotations
@@ -10,6 +17,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import sqlite_utils
+
+from connector.errors import StateError
 
 SCHEMA_VERSION = 1
 # Columns added after the first release; ensure_schema adds them to older state files.
@@ -52,10 +61,57 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
             "api_used": int, "api_limit": int, "error": str,
         }, pk="id")
     if "meta" not in db.table_names():
-        db.table("meta").insert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
+        db.table("meta").create({"key": str, "value": str}, pk="key")
+    if (file_version(db) or 0) < SCHEMA_VERSION:
+        db.table("meta").upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
     for name, columns in ADDED_COLUMNS.items():
         table = db.table(name)
         present = table.columns_dict
         for column, kind in columns.items():
             if column not in present:   # a state file from an earlier version gains them
                 table.add_column(column, kind)
+
+
+def file_version(db: sqlite_utils.Database) -> int | None:
+    """The schema version the file was written for: None for a new (empty) file, 0 for a
+    file from before versions were recorded.
+
+    The first read of the file: a file that is not an SQLite database fails here, before
+    anything is written to it."""
+    names = db.table_names()
+    if not names:
+        return None
+    if "meta" not in names:
+        return 0
+    row = next(db.query("SELECT value FROM meta WHERE key = 'schema_version'"), None)
+    if row is None:
+        return 0
+    if row["value"] is None:
+        return 0
+    try:
+        return int(row["value"])
+    except (TypeError, ValueError):
+        return _UNREADABLE
+
+
+_UNREADABLE = 2 ** 31   # a version this code cannot parse: treated as newer than any it knows
+
+
+def check_version(db: sqlite_utils.Database, path: object) -> None:
+    """Refuse a file written by a newer leadsync; it is only read, never changed."""
+    found = file_version(db)
+    if found is not None and found > SCHEMA_VERSION:
+        shown = "an unrecognised version" if found == _UNREADABLE else f"version {found}"
+        raise StateError(
+            f"the state file {path} was written by a newer leadsync (schema {shown}; this "
+            f"leadsync knows up to version {SCHEMA_VERSION}); upgrade leadsync to use it "
+            "(the file was left untouched)", path=str(path))
+
+
+def upgrade(db: sqlite_utils.Database, path: object) -> None:
+    """Check the file's version and bring an older one up to date, in ONE transaction:
+    every table and column this release adds, and the new version, or (on any failure)
+    none of them."""
+    with db.atomic():
+        check_version(db, path)
+        ensure_schema(db)
