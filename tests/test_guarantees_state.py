@@ -331,14 +331,7 @@ def _read_only_connections(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ledger_module.sqlite3, "connect", connect)
 
 
-DAEMON_GAP = pytest.mark.xfail(strict=True, reason=(
-    "a failure inside a daemon's run is logged by commands/daemon.py as 'run crashed with "
-    "StateError' (the type only), not its message: needs Daemon._one_run to log a "
-    "LeadsyncError's text; outside this branch's files"))
-
-
-@pytest.mark.parametrize("args", [pytest.param(a, marks=DAEMON_GAP) if a[0] == "daemon" else a
-                                  for a in COMMANDS], ids=" ".join)
+@pytest.mark.parametrize("args", COMMANDS, ids=" ".join)
 def test_a_read_only_state_stops_writers_clearly_and_readers_still_read(org, config, monkeypatch,
                                                                       args):
     first = fill(org, 1, "first")
@@ -347,7 +340,12 @@ def test_a_read_only_state_stops_writers_clearly_and_readers_still_read(org, con
     before = digest(org.state_path)
     _read_only_connections(monkeypatch)
     result = run(org, config, args)
-    if args in WRITERS:
+    if args[0] == "daemon":                 # the daemon says it in its own log, then exits 1
+        assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+        failed = [line for line in result.output.splitlines() if "run failed:" in line]
+        assert failed and all(w in failed[0] for w in (str(org.state_path), "read-only", "writable"))
+        assert len(org.leads()) == 1
+    elif args in WRITERS:
         assert_one_line_error(result, str(org.state_path), "read-only", "writable")
         assert len(org.leads()) == 1        # stopped before any write to Salesforce
     else:                                   # a dry run's plan, status, reconcile's drift

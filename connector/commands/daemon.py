@@ -32,6 +32,7 @@ from connector.core.counts import RUN_COUNTS
 from connector.render.daemon_log import format_event
 from connector.config.settings import Settings
 from connector.engine.report import RunOptions, RunReport
+from connector.errors import LeadsyncError
 
 FAILED_STATUSES = frozenset({"aborted", "budget"})
 """Run statuses that count as a failure for backoff. ``partial`` (some responses parked) is
@@ -160,6 +161,12 @@ class Daemon:
     def _one_run(self) -> RunReport | None:
         try:
             return self.run()
+        except LeadsyncError as exc:
+            # Our own errors say what to do, and their text is made safe to log (no email,
+            # no SOQL values, capped): the admin reads why, not just that.
+            self.log({"ts": self._ts(), "event": "error",
+                      "message": f"run failed: {exc}; will retry"})
+            return None
         except Exception as exc:  # noqa: BLE001 - a daemon outlives one bad run
             # Only the exception's type: an unexpected error's text may quote a request.
             self.log({"ts": self._ts(), "event": "error",
