@@ -467,9 +467,11 @@ def _outcome(step: Step, batch: Sequence[Submission]) -> Outcome:
             outcome.lead_id = target.id
         else:
             outcome.contact_id = target.id
-    if step.member == "exists":
+    if step.member == "exists" and d.action is not Action.CREATE_LEAD:
         outcome.member_existed = True
         outcome.member_id = step.member_id
+    elif step.member == "exists":            # a replayed create's own membership, made by the
+        outcome.member_id = step.member_id   # lost attempt: not one the person already had
     elif step.member == "update":
         outcome.member_id = step.member_id
     return outcome
