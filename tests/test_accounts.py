@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 
 import pytest
 
@@ -419,13 +418,13 @@ def test_unmatched_people_are_absent_and_disabled_matches_nothing() -> None:
     assert match_accounts({"bob@acme.com": None}, rows, AccountMatching()) == {}
 
 
-def test_a_batch_of_1000_against_many_rows_is_fast() -> None:
+def test_a_batch_of_1000_against_many_rows() -> None:
+    # Speed is the benchmarks' to measure (tests never assert wall-clock times, which a busy
+    # CI machine makes flaky); here only that a large batch is matched whole.
     rows = [account(f"001{i:06d}", f"Company {i} Inc", f"https://www.company{i}.com/",
                     created=f"20{10 + i % 10}-01-01") for i in range(5000)]
     people = {f"p{i}@company{i * 3}.com": f"Company {i} Ltd" for i in range(1000)}
-    start = time.perf_counter()
     matches = match_accounts(people, rows, BY_COMPANY)
-    assert time.perf_counter() - start < 1.0
     assert len(matches) == 1000
     assert matches["p1@company3.com"].how == "domain"
 

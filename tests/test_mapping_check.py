@@ -101,8 +101,7 @@ def test_problems_line_by_line(sandbox):
         "line 3: defaults.Status -> Lead.Status: 'Hot to trot' is not a value of the restricted picklist; "
         "use one of 'Open - Not Contacted', 'Working - Contacted', 'Closed - Converted', "
         "'Closed - Not Converted'",
-        "line 4: defaults.IsConverted -> Lead.IsConverted: Lead.IsConverted is read-only (not createable); "
-        "remove it",
+        "line 4: defaults.IsConverted -> Lead.IsConverted: Lead.IsConverted is set by lead conversion only",
         "line 5: defaults.Nope__c -> Lead.Nope__c: Lead has no field Nope__c",
         "line 11: fields.country.contact -> Contact.MailingCountry: restricted picklist (State and "
         "Country/Territory Picklists: only MailingCountryCode's names); add transforms = [\"country\"]",
@@ -113,10 +112,10 @@ def test_problems_line_by_line(sandbox):
         "line 19: fields.firstname.lead -> Lead.FirstNam: Lead has no field FirstNam; did you mean FirstName?",
         "line 22: fields.numemployees.lead -> Lead.NumberOfEmployees: a number field (int); transforms "
         "['title'] make text, remove them",
-        "line 26: fields.converted.lead -> Lead.IsConverted: Lead.IsConverted is read-only (not "
-        "createable); remove it or set rule = \"never\"",
-        "line 29: fields.status.lead -> Lead.Status: restricted picklist; add transforms = [\"map\"] with "
-        "map = { \"<form answer>\" = \"<picklist value>\" }",
+        "line 26: fields.converted.lead -> Lead.IsConverted: Lead.IsConverted is set by lead conversion only",
+        "line 29: fields.status.lead -> Lead.Status: Lead Status is not a form's to write: it is the reps' "
+        "working stage; give a new Lead its first status with [defaults] Status = \"...\" or "
+        "[routing.stages]",
         "line 32: fields.name.lead -> Lead.Name: Lead.Name is read-only (not createable); remove it or set "
         "rule = \"never\"",
     ]

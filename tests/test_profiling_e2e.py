@@ -226,7 +226,7 @@ def test_an_unknown_owner_name_is_a_config_error(org, people):
     bad = routing(org, default_owner="queue:Nope")
     with Session(org.settings("unique", routing=bad), retry=RetryPolicy.fast()) as engine:
         report = engine.run()
-    assert report.status == "aborted" and "Nope" in (report.error or "")
+    assert report.status == "config" and report.exit_code == 2 and "Nope" in (report.error or "")
     assert not org.leads()
 
 

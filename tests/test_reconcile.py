@@ -88,7 +88,7 @@ def test_compare_finds_each_kind_of_drift():
     assert ids == {"missed": ["missed"], "pending": ["crashed"],
                    "missing_membership": ["nomember", "converted"], "status_differs": ["sent"],
                    "missing_record": ["gone"], "duplicates": ["dup@x.example"], "parked": ["junk"],
-                   "unsynced": ["new"], "moved_on": ["attended"], "merged": []}
+                   "unsynced": ["new"], "moved_on": ["attended"], "merged": [], "broken_campaign": []}
     assert drift.items["missed"][0]["email"] == "missed@x.example"
     converted = drift.items["missing_membership"][1]
     assert (converted["target_sobject"], converted["target_id"]) == ("Contact", "0039")
@@ -399,3 +399,82 @@ def test_merged_leads_are_followed_to_the_survivor_and_fix_recreates_lost_member
     report = json.loads(reconcile(org, config, "--json").output)     # the rerun: only eve
     assert {name for name, n in report["counts"].items() if n} == {"missing_record"}
     assert report["fixable"] == 0 and report["calls"]["salesforce"] <= 3
+
+
+# -- a campaign that cannot take members (issue 17 item 2) -----------------------------------------
+
+def test_what_a_broken_campaign_would_take_is_set_aside_not_offered_to_fix():
+    """Memberships in a deleted campaign and responses of a form whose campaign is inactive
+    are a configuration problem, named by its entry: never in the fix plan."""
+    from connector.core.campaigns import CampaignEntry, CampaignFacts, MemberStatus, OrgCampaigns
+    from connector.core.reconcile import broken_campaigns, campaign_entries_for, set_aside_broken
+
+    subs = [sub("missed", "f2", 150, "missed@x.example")]
+    ledger = [row("nomember", lead_id="00Q3", member_id="00v3"),
+              row("sent", contact_id="0031", member_id="00v6", action="attach_contact"),
+              row("other", lead_id="00Q4", member_id="00v4", campaign_id="C2", form_id="f2"),
+              row("crashed", status="pending", lead_id="00Q8", form_id="f2", campaign_id="C2")]
+    members = [member("00v6", "0031", "Sent", responded=False)]
+    records = {"00Q3": {"Id": "00Q3", "IsConverted": False}, "00Q4": {"Id": "00Q4", "IsConverted": False}}
+    drift = compare(Sources(subs, ledger, members, records, [], frozenset(), {"f2": 500},
+                            {"C1": "Responded", "C2": "Responded"}))
+    assert drift.fixable == 5
+
+    c1, c2, old = "701000000000001AAA", "701000000000002AAA", "701000000000009AAA"
+    configured = [CampaignEntry(0, "f1", c1, "Responded"), CampaignEntry(1, "f2", c2, "Responded")]
+    entries = campaign_entries_for(configured, [*ledger, row("x", campaign_id=old)])
+    assert [(e.index, e.campaign_id) for e in entries] == [(0, c1), (1, c2), (-1, old), (-1, "C1"),
+                                                           (-1, "C2")]
+    responded = (MemberStatus("Responded", True),)
+    org_now = OrgCampaigns({c2: CampaignFacts(c2, "Two", False, responded),
+                            "C1": CampaignFacts("C1", "One", True, responded)}, {})
+    forms, campaigns = broken_campaigns([configured[1], CampaignEntry(-1, "", old, "Responded")], org_now)
+    assert forms == {"f2": f"campaigns[1] (form f2, campaign_id '{c2}'): campaign 'Two' is inactive; "
+                           "make it Active (or map the form to another campaign)"}
+    assert campaigns == {c2: forms["f2"], old: f"campaign {old} (no [[campaigns]] entry names it now): "
+                         f"no campaign {old} in this org (deleted, or not visible to the integration user)"}
+    assert broken_campaigns(configured, None) == ({}, {})
+
+    deleted = "campaigns[0] (form f1, campaign_id 'C1'): no campaign C1 in this org (deleted, ...)"
+    inactive = "campaigns[1] (form f2, campaign_id 'C2'): campaign 'Two' is inactive; ..."
+    set_aside_broken(drift, {"f2": inactive}, {"C1": deleted})
+    assert [(i["conversion_id"], i["would_be"], i["config"]) for i in drift.items["broken_campaign"]] == [
+        ("crashed", "pending", inactive), ("missed", "missed", inactive),
+        ("nomember", "missing_membership", deleted), ("sent", "status_differs", deleted)]
+    assert [i["conversion_id"] for i in drift.items["missing_membership"]] == ["other"]
+    assert drift.fixable == 1 and drift.total == 5
+    plan = plan_fixes(drift, {"missed", "crashed"})
+    assert plan.apply == () and [m["conversion_id"] for m in plan.memberships] == ["other"]
+    assert plan.statuses == ()
+    text = render(drift, since="2026-01-01", responses=1, calls={})
+    assert "campaign cannot take members: fix the [[campaigns]] entry" in text
+    assert "missing membership: campaigns[0] (form f1, campaign_id 'C1'): no campaign C1" in text
+
+
+def test_memberships_in_a_deleted_campaign_are_the_admins_call_not_fixable(org, tmp_path):
+    config = org.write_config(tmp_path / "c.toml")
+    org.fill(0, "ann@acme.example", lastname="Ann", company="Acme")
+    org.fill(1, "bob@acme.example", lastname="Bob", company="Acme")
+    assert CliRunner().invoke(main, ["sync", "--config", str(config)], env=org.env()).exit_code == 0
+    ann, bob = ledger_row(org, "ann@acme.example"), ledger_row(org, "bob@acme.example")
+    org.sf.delete("Campaign", org.campaigns[0])                 # ann's membership goes with it
+    org.sf.delete("CampaignMember", bob["member_id"])           # bob's campaign is fine
+
+    report = json.loads(reconcile(org, config, "--json").output)
+    items = report["items"]
+    assert [i["email"] for i in items["missing_membership"]] == ["bob@acme.example"]
+    [broken] = items["broken_campaign"]
+    assert (broken["email"], broken["would_be"], broken["campaign_id"]) == (
+        "ann@acme.example", "missing_membership", org.campaigns[0])
+    assert broken["config"].startswith(f"campaigns[0] (form {org.forms[0]}, campaign_id "
+                                       f"'{org.campaigns[0]}'): no campaign {org.campaigns[0]}")
+    assert report["fixable"] == 1 and report["drift"] == 2
+
+    result = reconcile(org, config, "--fix", "--yes")
+    assert result.exit_code == 3, result.output
+    assert "1 membership(s) recreated" in result.output and "error:" not in result.output
+    assert [m["LeadId"] for m in org.members()] == [bob["lead_id"]]
+    again = reconcile(org, config, "--fix", "--yes")
+    assert "Nothing safe to fix" in again.output and "campaign cannot take members" in again.output
+    assert json.loads(reconcile(org, config, "--json").output)["counts"]["broken_campaign"] == 1
+    assert ann["lead_id"] and org.leads("ann@acme.example")

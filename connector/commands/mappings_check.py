@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from connector.adapters.salesforce.campaigns import campaign_problems
-from connector.config.mapping_file import load_mapping
+from connector.config.mapping_file import load_mapping, protected_of
 from connector.core.campaigns import CampaignProblem
 from connector.config.settings import Settings
 from connector.core.mapping_check import (Problem, check_mapping, check_routing, check_task_key,
@@ -41,7 +41,7 @@ def check(settings: Settings) -> MappingReport:
     client = clients(settings).salesforce
     tasks = ["Task"] if settings.routing.tasks is not None else []
     schema = schema_from_describes(client.describe(["Lead", "Contact", *tasks]))
-    problems = check_mapping(mapping, schema)
+    problems = check_mapping(mapping, schema, protected_of(settings))
     routing = check_routing(settings.routing, schema.get("Lead"))   # these are in the config file
     routing += check_task_key(settings.routing, schema.get("Task"),
                               settings.salesforce.lead_external_id_field)

@@ -13,6 +13,10 @@ bin: deleted, or merged away with ``MasterRecordId`` naming the record it went i
 not read yet are read the same way (a record merged twice names the first), then the
 survivors' memberships in those campaigns: one more call per step, only for merged records.
 
+The first call also reads the configured campaigns (and any a ledger row names that no entry
+does any more) with their member statuses: what a fix would put into a campaign that cannot
+take members is set aside as ``broken_campaign``, the admin's to fix, not offered to ``--fix``.
+
 Fixes go through the sync's own idempotent paths: missed and pending responses through
 ``Engine.process`` (which re-resolves each person, so it attaches to what exists instead of
 doubling it); a lost membership is created again on the surviving record, where
@@ -33,11 +37,14 @@ from connector.engine.report import RunReport
 from connector.engine.run import Engine
 from connector.adapters.hubspot.forms import HubSpotClient
 from connector.core.model import Submission
-from connector.core.reconcile import (Drift, FixPlan, Sources, compare, member_ids,
-                        merge_targets, parse_since, plan_fixes, record_of, unmatched,
-                        unread_masters, window_emails)
+from connector.core.reconcile import (Drift, FixPlan, Sources, broken_campaigns,
+                                      campaign_entries_for, compare, member_ids, merge_targets,
+                                      parse_since, plan_fixes, record_of, set_aside_broken,
+                                      unmatched, unread_masters, window_emails)
 from connector.core.timefmt import iso_ms, to_ms
 from connector.render.reconcile import describe_plan, render
+from connector.adapters.salesforce.campaigns import (campaign_entries, campaign_statements,
+                                                     campaigns_from)
 from connector.adapters.salesforce.client import SalesforceClient
 from connector.adapters.salesforce.replies import result_error
 from connector.adapters.salesforce.soql import MEMBER_FIELDS, chunk_for_query
@@ -99,9 +106,16 @@ class Reconciler:
         by_email = list(chunk_for_query(
             "SELECT {fields} FROM Lead WHERE IsConverted = false AND Email IN {values}",
             OPEN_LEAD_FIELDS, window_emails(subs, ledger)))
-        results = self.sf.query_many(by_id + by_email)
+        # With them, the campaigns a --fix would write into: one that cannot take members
+        # is the admin's to fix, not --fix's (read here, the statements cost no call of
+        # their own unless they tip the composite over five).
+        entries = campaign_entries_for(campaign_entries(self.settings.campaigns), ledger)
+        by_campaign = campaign_statements(entries) if by_id or by_email else []
+        results = self.sf.query_many(by_id + by_email + by_campaign)
         members = [row for rows in results[:len(by_id)] for row in rows]
-        open_leads = [row for rows in results[len(by_id):] for row in rows]
+        open_leads = [row for rows in results[len(by_id):len(by_id) + len(by_email)] for row in rows]
+        org_campaigns = campaigns_from(entries, results[len(by_id) + len(by_email):]) \
+            if by_campaign else None
 
         # Round 2, only for rows whose membership was not found by Id: by campaign + record
         # (re-added by hand gets a new Id), then whether the record itself still exists.
@@ -122,6 +136,7 @@ class Reconciler:
             submissions=subs, ledger=ledger, members=members, records=records, open_leads=open_leads,
             created_by_leadsync=frozenset(created), watermarks=self.state.watermarks(),
             member_status={c.campaign_id: c.member_status for c in self.settings.campaigns}))
+        set_aside_broken(drift, *broken_campaigns(entries, org_campaigns))
         return Scan(since_ms, drift, {s.conversion_id: s for s in subs},
                     self.sf.calls - sf0, self.hs.calls - hs0)
 

@@ -30,12 +30,19 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from connector.core.ids import is_api_name
+from connector.core.mapping_check import check_org, check_routing
+from connector.core.mapping_rules import Protected, check_static, errors
 from connector.core.normalise import RULES, FieldMapping, FieldSpec
 from connector.core.transforms import TRANSFORMS
 from connector.errors import ConfigError
+
+if TYPE_CHECKING:
+    from connector.config.settings import Settings
+    from connector.core.enrich.routing import Routing
+    from connector.core.schema import Schema
 
 _FIELD_KEYS = {"lead", "contact", "rule", "transforms", "map", "phone_region"}
 _OPTION_KEYS = {"phone_region"}
@@ -58,6 +65,52 @@ def load_mapping(path: str | Path) -> FieldMapping:
     except FileNotFoundError:
         raise ConfigError(f"mapping file not found: {path}", key="sync.mapping") from None
     return parse_mapping(text, str(path))
+
+
+def load_configured_mapping(settings: "Settings") -> FieldMapping:
+    """The configuration's mapping, held against the rules that need no org.
+
+    Every command that runs the engine loads the mapping here, so a form field mapped onto
+    what leadsync or Salesforce alone writes (``OwnerId``, Lead ``Status``, the exactly-once
+    key, ``Id``...; see ``connector.core.mapping_rules``) stops the command before any call,
+    as ``leadsync mappings check`` reports it, instead of writing visitors' answers there.
+    """
+    mapping = load_mapping(settings.mapping_path())
+    refuse_protected(mapping, protected_of(settings))
+    return mapping
+
+
+def protected_of(settings: "Settings") -> Protected:
+    """The protected fields as this configuration names them (its key field, its stages)."""
+    return Protected.of(settings.salesforce.lead_external_id_field,
+                        stages=settings.routing.stages is not None)
+
+
+def refuse_protected(mapping: FieldMapping, protected: Protected) -> None:
+    """A MappingError naming every line that writes a protected field; nothing when none."""
+    found = errors(check_static(mapping, protected))
+    if found:
+        first = found[0]
+        more = "".join(f"; line {p.line}: {p.where}: {p.message}" for p in found[1:])
+        raise MappingError(f"{first.where}: {first.message}{more}", key=first.where.split(" ")[0],
+                           line=first.line, source=mapping.source)
+
+
+def refuse_against_org(mapping: FieldMapping, schema: "Schema", routing: "Routing",
+                       config_source: str | None) -> None:
+    """A MappingError naming every error ``mappings check`` finds with the org's describe in
+    the mapping (by its lines) and in ``[routing.stages]`` (by the configuration file)."""
+    found = errors(check_org(mapping, schema))
+    stages = errors(check_routing(routing, schema.get("Lead")))
+    if not (found or stages):
+        return
+    said = "; ".join([*(f"line {p.line}: {p.where}: {p.message}" for p in found),
+                      *(f"{config_source or 'the configuration'}: {p.where}: {p.message}"
+                        for p in stages)])
+    first = (found or stages)[0]
+    raise MappingError(f"the org refuses what the mapping writes (`leadsync mappings check` lists "
+                       f"it): {said}", key=first.where.split(" ")[0], line=first.line,
+                       source=mapping.source if found else "")
 
 
 def parse_mapping(text: str, source: str = "<text>") -> FieldMapping:

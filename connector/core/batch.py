@@ -22,9 +22,15 @@ from connector.core.normalise import FieldMapping, to_response
 from connector.core.plan import ExistingMember, Step, WritePlan, plan_batch
 from connector.core.resolve import created_for, resolve, rows_to_records
 from connector.core.schema import ObjectSchema
+from connector.core.timefmt import parse_ms
 from connector.errors import RecordError
 
 Row = Mapping[str, Any]
+
+# How much earlier than its intent a Lead's CreatedDate may read and still be the intent's
+# own: Salesforce's clock and this machine's differ by seconds; a Lead someone else made
+# before the lookup would have been found by it, and the response not decided a create.
+REPLAY_CLOCK_SKEW_MS = 120_000
 
 
 @dataclass(frozen=True)
@@ -91,9 +97,11 @@ def normalise_batch(batch: Sequence[Submission], policy: BatchPolicy
 
 
 def know_people(responses: Sequence[Response], lead_rows: Iterable[Row], contact_rows: Iterable[Row],
-                policy: BatchPolicy) -> People:
+                policy: BatchPolicy, create_intents: Mapping[str, int] | None = None) -> People:
     """The lookups' rows as records, resolved per email; Leads an interrupted run created for
-    this batch's responses (found by the external id) are ``recovered``."""
+    this batch's responses are ``recovered``: found by the external id, or, without one, by
+    :func:`replayed_creates` from the ledger's ``create_intents`` (conversion id -> when its
+    pending ``create_lead`` intent was recorded, epoch ms)."""
     lead_rows, contact_rows = list(lead_rows), list(contact_rows)
     ext = policy.external_id_field
     leads, contacts = rows_to_records(lead_rows, contact_rows, external_id_field=ext)
@@ -101,7 +109,40 @@ def know_people(responses: Sequence[Response], lead_rows: Iterable[Row], contact
     matches = resolve(emails, leads, contacts, choose=policy.on_multiple_matches)
     batch_ids = {r.conversion_id for r in responses}
     recovered = {cid: rec for cid, rec in created_for(leads).items() if cid in batch_ids}
+    if create_intents and not ext:
+        recovered.update(replayed_creates(responses, leads, create_intents, recovered))
     return People(matches, recovered, {row["Id"]: row for row in [*lead_rows, *contact_rows]})
+
+
+def replayed_creates(responses: Sequence[Response], leads: Iterable[Record],
+                     intents: Mapping[str, int], recovered: Mapping[str, Record]
+                     ) -> dict[str, Record]:
+    """The Leads a lost reply hid, told without an external id: conversion id -> its Lead.
+
+    A reply lost on a Lead create (or a run killed after it) leaves the ledger's intent
+    ``pending`` with ``create_lead``; the replay's lookup then finds the Lead by email and,
+    left alone, records an attach, so the run said "attached" for a Lead it created. The
+    response was decided a create because no Lead had its email at the lookup just before
+    the intent, so an open Lead with that email created at or after the intent (less
+    :data:`REPLAY_CLOCK_SKEW_MS`) is the one the lost write made. Claimed only when it is
+    unambiguous: one pending create for the email in the batch, one such Lead, not claimed
+    by another response; otherwise the response is decided afresh, as before.
+    """
+    pending: dict[str, list[Response]] = {}
+    for r in responses:
+        if r.conversion_id in intents and r.conversion_id not in recovered:
+            pending.setdefault(r.email, []).append(r)
+    claimed = {rec.id for rec in recovered.values()}
+    out: dict[str, Record] = {}
+    for email, creates in pending.items():
+        if len(creates) != 1:
+            continue
+        since = intents[creates[0].conversion_id] - REPLAY_CLOCK_SKEW_MS
+        made = [lead for lead in leads if lead.email == email and lead.id not in claimed
+                and (parse_ms(lead.created) or 0) >= since]
+        if len(made) == 1:
+            out[creates[0].conversion_id] = made[0]
+    return out
 
 
 def with_parked_leads(people: People, parked: Mapping[str, str]) -> People:

@@ -38,10 +38,13 @@ _BY_ACTION = {Action.CREATE_LEAD: Count.CREATED_LEADS, Action.CREATE_CONTACT: Co
 
 
 def count_of(action: Action, member: MemberAction) -> Count:
-    """The count a planned response adds to (a dry run's, or a decision before its write)."""
+    """The count a planned response adds to (a dry run's, or a decision before its write).
+
+    A create counts as created even when its membership is there already: a new record has
+    no membership but the one leadsync gave it, which a replay after a lost reply finds."""
     if action is Action.FAILED:
         return Count.FAILED
-    if member is MemberAction.EXISTS:
+    if member is MemberAction.EXISTS and action not in (Action.CREATE_LEAD, Action.CREATE_CONTACT):
         return Count.ALREADY_MEMBER
     return _BY_ACTION[action]
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from connector.core.normalise import SOBJECTS, STANDARD_LENGTHS, FieldMapping, FieldSpec
 from connector.core.enrich.routing import Routing
 from connector.core.enrich.tasks import task_key
+from connector.core.mapping_rules import Problem, Protected, check_static
 from connector.core.schema import FieldInfo, ObjectSchema, Schema
 from connector.core.transforms import Target, address_picklist
 
@@ -25,24 +25,25 @@ _TEXT_ONLY = {"phone", "country", "state", "title", "lower", "upper"}
 _WRITES = {"fill_blank": ("create", "update"), "overwrite": ("create", "update"),
            "on_create_only": ("create",), "never": ()}
 
-
-@dataclass(frozen=True)
-class Problem:
-    line: int
-    where: str          # e.g. "fields.country.lead -> Lead.Country"
-    message: str
-    level: Level = "error"
-
-    def __str__(self) -> str:
-        at = f"line {self.line}: " if self.line else ""
-        return f"{at}{self.where}: {self.message}" + (" (warning)" if self.level == "warning" else "")
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+__all__ = ["Problem", "Protected", "check_mapping", "check_org", "check_routing",
+           "check_task_key", "has_errors"]
 
 
-def check_mapping(mapping: FieldMapping, schema: Schema) -> list[Problem]:
-    """Every problem of a mapping against the org, sorted by line (errors before warnings)."""
+def check_mapping(mapping: FieldMapping, schema: Schema,
+                  protected: Protected | None = None) -> list[Problem]:
+    """Every problem of a mapping, the org-free rules' (``connector.core.mapping_rules``) and
+    the describe's, sorted by line (errors before warnings): what ``mappings check`` says."""
+    protected = protected or Protected()
+    static = check_static(mapping, protected)
+    held = {(p.line, p.where) for p in static if p.level == "error"}
+    problems = [*static, *(p for p in check_org(mapping, schema) if (p.line, p.where) not in held)]
+    return sorted(problems, key=lambda p: (p.line, p.level != "error", p.where))
+
+
+def check_org(mapping: FieldMapping, schema: Schema) -> list[Problem]:
+    """The problems only the org's describe can tell (a field missing, read-only, a picklist
+    value it does not hold, a length): what a run holds the mapping against when it has read
+    the describe anyway (``Engine._prepare``), sorted by line."""
     problems: list[Problem] = []
     for sobject in SOBJECTS:
         obj = schema.get(sobject)
@@ -55,7 +56,6 @@ def check_mapping(mapping: FieldMapping, schema: Schema) -> list[Problem]:
             continue
         for spec, sf_field in targets:
             problems.extend(_check_target(spec, sobject, sf_field, obj))
-        problems.extend(_duplicates(targets, sobject))
     problems.extend(_check_defaults(mapping, schema.get("Lead")))
     problems.extend(_required_unfilled(mapping, schema.get("Lead"), "Lead"))
     problems.extend(_required_unfilled(mapping, schema.get("Contact"), "Contact"))
@@ -176,20 +176,6 @@ def _length_fit(info: FieldInfo, spec: FieldSpec, sobject: str) -> list[tuple[st
     if (standard and info.length < standard) or custom_short:
         out.append((f"{sobject}.{info.name} holds {info.length} characters; longer answers are cut. "
                     'Add "truncate" to transforms to say that is intended', "warning"))
-    return out
-
-
-def _duplicates(targets: list[tuple[FieldSpec, str]], sobject: str) -> list[Problem]:
-    seen: dict[str, FieldSpec] = {}
-    out = []
-    for spec, sf_field in targets:
-        if spec.rule == "never":
-            continue
-        first = seen.setdefault(sf_field.lower(), spec)
-        if first is not spec:
-            out.append(Problem(spec.line, f"fields.{spec.form_field}.{sobject.lower()} -> "
-                               f"{sobject}.{sf_field}", f"also mapped from fields.{first.form_field} "
-                               f"(line {first.line}); the later answer wins", "warning"))
     return out
 
 

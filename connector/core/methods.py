@@ -174,8 +174,9 @@ def decide_all(method: Method, responses: Iterable[Response], matches: Mapping[s
                new_person: str = "lead") -> list[Decision]:
     """Decide a batch in submission order, remembering the records this run creates.
 
-    ``recovered`` maps a conversion id to the Lead an interrupted earlier run already
-    created for it (found by the external id): that response is a create, already done.
+    ``recovered`` maps a conversion id to the Lead an interrupted earlier attempt already
+    created for it (found by the external id, or by ``connector.core.batch.replayed_creates``):
+    that response is a create, already done, and is recorded and counted as one.
     ``accounts`` maps an email to the Account it matched (see ``connector.core.accounts``).
     """
     recovered = recovered or {}
@@ -187,7 +188,8 @@ def decide_all(method: Method, responses: Iterable[Response], matches: Mapping[s
             decisions.append(Decision(response, response.conversion_id, Action.CREATE_LEAD,
                                       Target("Lead", own.id, response.conversion_id),
                                       f"{method.value}: Lead {own.id} was created for this response "
-                                      "by an earlier, interrupted run"))
+                                      "by an earlier, interrupted run or attempt (a lost "
+                                      "reply, a stopped run)"))
             if method is not Method.POI and response.email not in memory.people:
                 memory.remember(response.email, Target("Lead", own.id, response.conversion_id))
             continue

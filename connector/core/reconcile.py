@@ -25,6 +25,11 @@ Drift, and who may repair it:
 - ``duplicates``: open Leads sharing an email; the admin merges them (reported, each Lead
   flagged if leadsync created it).
 - ``parked``: failed responses with their reasons; the cause needs a person first.
+- ``broken_campaign``: what would be fixable (missed, pending, a missing membership, a status)
+  but whose campaign cannot take members: deleted, inactive, without the member status, or
+  the entry names it wrongly. A fix would fail on every ``--fix`` (a run pauses such a form),
+  so it is a configuration problem, reported with the ``[[campaigns]]`` entry to correct
+  (:func:`set_aside_broken`), never offered to ``--fix``.
 
 Listed but not drift: ``unsynced`` (newer than the watermark; the next sync takes it),
 ``moved_on`` (a membership that responded and was moved to another status; the sync leaves
@@ -41,11 +46,13 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
 from connector.errors import ConfigError
+from connector.core.campaigns import CampaignEntry, OrgCampaigns, check_campaigns, is_campaign_id
+from connector.core.ids import to_id18
 from connector.core.model import Submission
 from connector.core.timefmt import iso_ms
 
 FIXABLE = ("missed", "pending", "missing_membership", "status_differs")
-ADMINS_CALL = ("missing_record", "duplicates", "parked")
+ADMINS_CALL = ("broken_campaign", "missing_record", "duplicates", "parked")
 DRIFT = FIXABLE + ADMINS_CALL
 INFO = ("unsynced", "moved_on", "merged")
 DEFAULT_WINDOW_DAYS = 30
@@ -337,6 +344,57 @@ class FixPlan:
     @property
     def empty(self) -> bool:
         return not (self.apply or self.memberships or self.statuses or self.relinks)
+
+
+def campaign_entries_for(configured: Sequence[CampaignEntry], ledger: Iterable[Row]
+                         ) -> list[CampaignEntry]:
+    """The configured ``[[campaigns]]`` entries, and one unnumbered entry (index -1) for each
+    campaign a ledger row names that no entry does any more (the admin re-pointed the form):
+    a lost membership is recreated in its row's campaign, so that campaign is checked too."""
+    listed = {_campaign_key(e.campaign_id) for e in configured}
+    unlisted = sorted({r["campaign_id"] for r in ledger if r.get("campaign_id")
+                       and _campaign_key(r["campaign_id"]) not in listed})
+    return [*configured, *(CampaignEntry(-1, "", cid, "Responded") for cid in unlisted)]
+
+
+def broken_campaigns(entries: Sequence[CampaignEntry], org: OrgCampaigns | None
+                     ) -> tuple[dict[str, str], dict[str, str]]:
+    """(form id -> why, campaign id -> why) for the entries whose campaign cannot take members,
+    each message naming the ``[[campaigns]]`` entry to correct (or saying none names it);
+    nothing when the campaigns were not read."""
+    if org is None:
+        return {}, {}
+    problems = check_campaigns(entries, org)
+    forms = {p.entry.form_id: str(p) for p in problems if p.entry.index >= 0}
+    campaigns = {_campaign_key(p.entry.campaign_id): str(p) if p.entry.index >= 0 else
+                 f"campaign {p.entry.campaign_id} (no [[campaigns]] entry names it now): {p.message}"
+                 for p in problems}
+    return forms, campaigns
+
+
+def _campaign_key(campaign_id: str) -> str:
+    return to_id18(campaign_id) if is_campaign_id(campaign_id) else campaign_id
+
+
+def set_aside_broken(drift: Drift, forms: Mapping[str, str], campaigns: Mapping[str, str]) -> None:
+    """Move what ``--fix`` could not do into ``broken_campaign``: the responses of a form whose
+    campaign cannot take members (a run would hold them, every time), the memberships in a
+    campaign that cannot take them (a create would fail, every time). ``forms`` maps a form id
+    and ``campaigns`` a campaign id to the message naming the ``[[campaigns]]`` entry."""
+    for name, key, why in (("missed", "form_id", forms), ("pending", "form_id", forms),
+                           ("missing_membership", "campaign_id", campaigns),
+                           ("status_differs", "campaign_id", campaigns)):
+        keep = []
+        for item in drift.items[name]:
+            value = item.get(key) or ""
+            config = why.get(_campaign_key(value) if key == "campaign_id" else value)
+            if config is None:
+                keep.append(item)
+            else:
+                drift.items["broken_campaign"].append({**item, "would_be": name, "config": config})
+        drift.items[name] = keep
+    drift.items["broken_campaign"].sort(key=lambda i: (i.get("submitted_at") or "",
+                                                       i.get("conversion_id") or ""))
 
 
 def plan_fixes(drift: Drift, available: Iterable[str]) -> FixPlan:

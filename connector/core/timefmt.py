@@ -22,6 +22,18 @@ def to_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+def parse_ms(text: str | None) -> int | None:
+    """ISO 8601 text (Salesforce's ``2024-03-01T10:00:00.000+0000``, the ledger's
+    ``...+00:00``) -> epoch milliseconds; None for no text or text that is not a moment."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return to_ms(moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc))
+
+
 def iso_ms(ms: int | None) -> str | None:
     """Epoch milliseconds -> ISO 8601 in UTC to the second (``2024-03-01T10:00:00+00:00``),
     as the JSON reports print watermarks and submission times; None stays None."""

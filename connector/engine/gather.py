@@ -14,7 +14,8 @@ from connector.core.accounts import lookup_terms
 from connector.core.batch import (BatchFacts, BatchPolicy, account_seekers, know_people,
                                   normalise_batch, read_fields, with_parked_leads)
 from connector.core.methods import RunMemory, attachable_ids
-from connector.core.model import Method, Submission
+from connector.core.model import Action, Method, Response, Status, Submission
+from connector.core.timefmt import parse_ms
 from connector.ports import Crm, Ledger
 
 
@@ -44,7 +45,9 @@ class Gatherer:
         if hide:
             lead_rows = [row for row in lead_rows if row["Id"] not in hide]
             contact_rows = [row for row in contact_rows if row["Id"] not in hide]
-        people = know_people(responses, lead_rows, contact_rows, policy)
+        # A what-if replays against the org before the window: no intent is a replay there.
+        intents = {} if policy.external_id_field or hide else self._create_intents(responses)
+        people = know_people(responses, lead_rows, contact_rows, policy, intents)
         parked = {} if hide else self.state.parked_leads(r.conversion_id for r in responses)
         if parked:
             people = with_parked_leads(people, parked)
@@ -67,3 +70,19 @@ class Gatherer:
                        for email, moments in self.state.history(r.email for r in responses).items()}
         return BatchFacts(responses, rejected, order, people=people, account_rows=account_rows,
                           member_rows=member_rows, history=history, now_ms=now_ms)
+
+    def _create_intents(self, responses: Sequence[Response]) -> dict[str, int]:
+        """Conversion id -> when its pending ``create_lead`` intent was recorded (epoch ms),
+        for this batch's responses the ledger holds so: a replay after a lost reply, or the
+        resumption of a killed run. Local reads only; a batch with no pending response
+        (every batch of a run without faults) costs one lookup by key."""
+        statuses = self.state.statuses(r.conversion_id for r in responses)
+        if Status.PENDING.value not in statuses.values():
+            return {}
+        out = {}
+        for row in self.state.rows(Status.PENDING.value):
+            at = parse_ms(row.get("updated_at"))
+            if (row.get("action") == Action.CREATE_LEAD.value and at is not None
+                    and statuses.get(row["conversion_id"]) == Status.PENDING.value):
+                out[row["conversion_id"]] = at
+        return out

@@ -45,7 +45,7 @@ class RunReport:
     run_id: str
     method: Method
     dry_run: bool
-    status: str = "running"            # ok | stopped | partial | budget | aborted | crashed
+    status: str = "running"            # ok | stopped | partial | budget | config | aborted | crashed
     error: str | None = None
     counts: Counter[str] = field(default_factory=Counter)
     responses: list[dict[str, Any]] = field(default_factory=list)
@@ -65,7 +65,7 @@ class RunReport:
 
     @property
     def exit_code(self) -> int:
-        return {"ok": 0, "stopped": 0, "partial": 3, "budget": 4}.get(self.status, 1)
+        return {"ok": 0, "stopped": 0, "partial": 3, "budget": 4, "config": 2}.get(self.status, 1)
 
     def to_json(self) -> dict[str, Any]:
         return {

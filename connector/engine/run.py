@@ -28,7 +28,8 @@ from connector.engine.apply import Applier
 from connector.engine.gather import Gatherer
 from connector.render.steps import step_json
 from connector.engine.report import Batches, Progress, RunOptions, RunReport, new_run_id
-from connector.errors import AmbiguousWrite, ApiError, BudgetExhausted, LeadsyncError, TransientError
+from connector.errors import (AmbiguousWrite, ApiError, BudgetExhausted, ConfigError, LeadsyncError,
+                              TransientError)
 
 
 class Engine:
@@ -113,6 +114,10 @@ class Engine:
                              "ok" if finished else "stopped")
         except BudgetExhausted as exc:
             report.status, report.error = "budget", str(exc)
+        except ConfigError as exc:
+            # The mapping does not fit the org (``_prepare``): refused before any write, and
+            # said as a configuration error (exit 2), not as a vendor's failure.
+            report.status, report.error = "config", str(exc)
         except LeadsyncError as exc:
             report.status, report.error = "aborted", str(exc)
         except Exception as exc:
@@ -188,7 +193,10 @@ class Engine:
         configuration uses it, so a plain sync spends no call on them."""
         if self._prepared:
             return
+        from connector.config.mapping_file import protected_of, refuse_protected
         from connector.core.enrich.owners import owner_names, split_owner_names, with_owner_ids
+
+        refuse_protected(self.mapping, protected_of(self.settings))   # also for a given mapping
 
         names = owner_names(self.routing)
         if names:
@@ -202,12 +210,27 @@ class Engine:
             described = schema_from_describes(self._describes(wanted))
             if needs_schema:
                 self.schema = {name: described[name] for name in ("Lead", "Contact")}
+                self._hold_against_org(self.schema)
             if tasks:
                 self.task_key = task_key(described.get("Task"),
                                          self.settings.salesforce.lead_external_id_field)
         if tasks:
             self.form_names = self.hs.form_names()
         self._prepared = True
+
+    def _hold_against_org(self, schema: Any) -> None:
+        """Refuse the run when the describe it read shows the mapping (or the stages' Lead
+        Status) wrong, as ``leadsync mappings check`` would: each such record would otherwise
+        be refused mid-sync or written with a value the org does not hold. Only a run that
+        reads the describe anyway holds it (no call is added for this); the cached copy is
+        dropped, so the org's fix is seen by the next run, not a day later."""
+        from connector.config.mapping_file import refuse_against_org
+
+        try:
+            refuse_against_org(self.mapping, schema, self.routing, self.settings.source)
+        except ConfigError:
+            self._forget_describe()
+            raise
 
     def _pause(self, report: RunReport) -> None:
         """Read the configured campaigns and their member statuses (one call, every run and
@@ -450,9 +473,11 @@ def _outcome(step: Step, batch: Sequence[Submission]) -> Outcome:
             outcome.lead_id = target.id
         else:
             outcome.contact_id = target.id
-    if step.member == "exists":
+    if step.member == "exists" and d.action is not Action.CREATE_LEAD:
         outcome.member_existed = True
         outcome.member_id = step.member_id
+    elif step.member == "exists":            # a replayed create's own membership, made by the
+        outcome.member_id = step.member_id   # lost attempt: not one the person already had
     elif step.member == "update":
         outcome.member_id = step.member_id
     return outcome

@@ -13,7 +13,7 @@ from connector.adapters.hubspot.forms import HubSpotClient
 from connector.adapters.salesforce.client import SalesforceClient
 from connector.adapters.sqlite.ledger import State
 from connector.adapters.transport import RetryPolicy
-from connector.config.mapping_file import load_mapping
+from connector.config.mapping_file import load_configured_mapping
 from connector.config.settings import Settings
 from connector.engine.report import Progress
 from connector.engine.run import Engine
@@ -40,7 +40,7 @@ def build_engine(settings: Settings, *, state: State, vendors: Clients | None = 
                  retry: RetryPolicy | None = None, progress: Progress | None = None) -> Engine:
     vendors = vendors or clients(settings, retry=retry)
     return Engine(settings, salesforce=vendors.salesforce, hubspot=vendors.hubspot, state=state,
-                  mapping=load_mapping(settings.mapping_path()), progress=progress)
+                  mapping=load_configured_mapping(settings), progress=progress)
 
 
 class Session:

@@ -30,6 +30,8 @@ TITLES = {
     "pending": "pending: a run died before recording the outcome (fixable)",
     "missing_membership": "missing membership: the record survives, its campaign membership is gone (fixable)",
     "status_differs": "status differs: the membership has not responded (fixable)",
+    "broken_campaign": "campaign cannot take members: fix the [[campaigns]] entry or the campaign "
+                       "named, then reconcile again (admin's call; --fix would fail on it)",
     "missing_record": "missing record: the Lead/Contact is gone (admin's call)",
     "duplicates": "duplicates: open Leads sharing an email (admin's call)",
     "parked": "parked: failed responses (admin's call: fix the cause, then retry)",
@@ -65,6 +67,8 @@ def _item_line(name: str, i: Mapping[str, Any]) -> str:
     head = f"{i.get('email') or '(no email)'} {i['conversion_id']} {i.get('submitted_at')}"
     if name == "parked":
         return f"{head}: {i.get('error')}"
+    if name == "broken_campaign":
+        return f"{head}: {i['would_be'].replace('_', ' ')}: {i['config']}"
     if name == "missing_record":
         return f"{head}: {i['sobject']} {i['record_id']} in campaign {i['campaign_id']}: {i['why']}"
     if name in ("missing_membership", "merged"):

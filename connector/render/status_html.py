@@ -88,7 +88,7 @@ def render_html(summary: Mapping[str, Any]) -> str:
 body{{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#1a202c}}
 table{{border-collapse:collapse;margin:.5em 0 1.5em}}td,th{{border:1px solid #cbd5e0;padding:3px 8px;text-align:left}}
 .key{{margin-right:1em}}.key i{{display:inline-block;width:10px;height:10px;margin-right:4px}}
-.aborted,.budget{{color:#c53030;font-weight:bold}}.partial{{color:#c05621}}
+.aborted,.budget,.config{{color:#c53030;font-weight:bold}}.partial{{color:#c05621}}
 </style></head><body>
 <h1>leadsync status</h1>
 <p>State <code>{escape(s['state'])}</code> · daemon {daemon_text} · Salesforce API usage {usage_text}</p>

@@ -32,8 +32,14 @@ def campaign_entries(campaigns: Sequence[CampaignMap]) -> list[CampaignEntry]:
 
 def read_campaigns(client: Crm, entries: Sequence[CampaignEntry]) -> OrgCampaigns:
     """The campaigns ``entries`` name, with their statuses: one composite call."""
-    ids = sorted({to_id18(e.campaign_id) for e in entries if is_campaign_id(e.campaign_id)})
-    names = sorted({e.campaign_id for e in entries if not is_campaign_id(e.campaign_id)})
+    statements = campaign_statements(entries)
+    return campaigns_from(entries, client.query_many(statements) if statements else [])
+
+
+def campaign_statements(entries: Sequence[CampaignEntry]) -> list[str]:
+    """The queries :func:`read_campaigns` sends, for a caller that sends them in a composite
+    call of its own (``reconcile`` adds them to its first read: no call of their own)."""
+    ids, names = _ids_and_names(entries)
     statements: list[str] = []
     if ids:
         statements.append(format_soql("SELECT Id, Name, IsActive FROM Campaign WHERE Id IN {}", ids))
@@ -43,7 +49,13 @@ def read_campaigns(client: Crm, entries: Sequence[CampaignEntry]) -> OrgCampaign
     if names:
         statements.append(format_soql("SELECT Id, Name, IsActive FROM Campaign WHERE Name IN {}",
                                       names))
-    results = client.query_many(statements)
+    return statements
+
+
+def campaigns_from(entries: Sequence[CampaignEntry], results: Sequence[Sequence[dict[str, Any]]]
+                   ) -> OrgCampaigns:
+    """What the org holds, from the rows of :func:`campaign_statements`, in their order."""
+    ids, names = _ids_and_names(entries)
     statuses: dict[str, list[MemberStatus]] = {}
     by_id: dict[str, CampaignFacts] = {}
     if ids:
@@ -58,6 +70,12 @@ def read_campaigns(client: Crm, entries: Sequence[CampaignEntry]) -> OrgCampaign
         facts = _facts(row, [])
         by_name[facts.name.casefold()] = (*by_name.get(facts.name.casefold(), ()), facts)
     return OrgCampaigns(by_id, by_name)
+
+
+def _ids_and_names(entries: Sequence[CampaignEntry]) -> tuple[list[str], list[str]]:
+    ids = sorted({to_id18(e.campaign_id) for e in entries if is_campaign_id(e.campaign_id)})
+    names = sorted({e.campaign_id for e in entries if not is_campaign_id(e.campaign_id)})
+    return ids, names
 
 
 def campaign_problems(client: Crm, campaigns: Sequence[CampaignMap]
