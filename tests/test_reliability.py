@@ -163,14 +163,52 @@ HOSTILE = [
     ("backslash in email", {"email": "back\\slash@example.com"}, "failed"),
     ("SOQL in email", {"email": "x' OR Email != '@example.com"}, "failed"),
     ("number field junk", {"email": "num@example.com", "numemployees": "lots"}, "applied"),
+    # phone free text: the number is left out (never digits scraped into one), the rest applied
+    ("phone free text", {"email": "later@example.com", "phone": "call me after 5pm"}, "applied"),
+    ("two numbers in one field", {"email": "two@example.com", "phone": "415 555 0100 / 415 555 0101",
+                                  "mobilephone": "+1 415 555 0100 +44 20 7946 0958"}, "applied"),
+    ("one number and its extension", {"email": "ext@example.com", "phone": "(415) 555-0100 ext. 12"},
+     "applied"),
+    # bidi and format characters (Unicode Cf): dropped from names and emails; ZWJ kept
+    ("RLO and zero-width in names", {"email": "rlo@example.com", "firstname": "\u202eevil\u202c",
+                                     "lastname": "Gn\u200bome\ufeff", "company": "\ufeffAcme\u202e"},
+     "applied"),
+    ("BOM before an email", {"email": "\ufeffbom@example.com"}, "applied"),
+    ("zero-width space in an email", {"email": "zw\u200bsp@example.com"}, "applied"),
+    ("RLO after an email", {"email": "rlo2@example.com\u202e"}, "applied"),
+    # shows as "rlo@example.com" with the override; without it, it is no address at all
+    ("RLO-spoofed email", {"email": "\u202emoc.elpmaxe@olr"}, "failed"),
+    ("ZWJ emoji in a name", {"email": "zwj@example.com", "lastname": "Fam \U0001F468\u200d\U0001F469\u200d\U0001F467"},
+     "applied"),
 ]
+INVISIBLE = ("\u202e", "\u202c", "\u200b", "\ufeff")
+
+# Colliding ids (issue 17, bug 5): one conversionId on two forms. HubSpot documents it as the
+# submission's unique id, yet the pair reaches leadsync; the ledger is keyed by it alone.
+COLLIDING_ID = "c0111de5-0000-4000-8000-000000000005"
+COLLIDING = (("first@example.com", "First"), ("second@example.com", "Second"))
+
+
+def add_colliding(org: Org, which: int) -> None:
+    """Add ``COLLIDING[which]`` on form ``which`` with the shared conversionId. The sandbox
+    refuses a repeated conversionId (as HubSpot would never mint one), so the second is
+    forged past that check, straight into the store."""
+    email, lastname = COLLIDING[which]
+    org.hs.store.conversions.pop(COLLIDING_ID, None)
+    org.clock += 60_000
+    org.hs.add_submission(org.forms[which], {"email": email, "lastname": lastname},
+                          submitted_at=org.clock, conversion_id=COLLIDING_ID)
 
 
 def test_hostile_corpus_every_item_accounted_for(org):
     ids = {}
     for i, (name, values, _) in enumerate(HOSTILE):
         ids[name] = org.hs.add_submission(org.forms[i % 4], values, submitted_at=org.clock + i)
+    org.clock += len(HOSTILE)
+    add_colliding(org, 0)
+    add_colliding(org, 1)
     report = org.sync("unique")
+    assert report.status == "partial" and report.exit_code == 3, report.error  # the parked ones
     state = State.open(org.state_path)
     for name, _, expected in HOSTILE:
         row = state.ledger(ids[name])
@@ -184,6 +222,91 @@ def test_hostile_corpus_every_item_accounted_for(org):
     assert len(org.leads("long@example.com")[0]["Title"]) == 128
     assert "\x00" not in org.leads("nul@example.com")[0]["LastName"]
     assert org.leads("mixed.case@example.com")
+    # phones: one valid number is written as E.164; anything else is left out, never guessed
+    assert org.leads("later@example.com")[0]["Phone"] is None
+    [two] = org.leads("two@example.com")
+    assert two["Phone"] is None and two["MobilePhone"] is None
+    assert org.leads("ext@example.com")[0]["Phone"] == "+14155550100 x12"
+    # invisible characters: gone from every value written and from the ledger's emails
+    [rlo] = org.leads("rlo@example.com")
+    assert (rlo["FirstName"], rlo["LastName"], rlo["Company"]) == ("Evil", "Gnome", "Acme")
+    for name, email in (("BOM before an email", "bom@example.com"),
+                        ("zero-width space in an email", "zwsp@example.com"),
+                        ("RLO after an email", "rlo2@example.com")):
+        assert state.ledger(ids[name])["email"] == email and len(org.leads(email)) == 1, name
+    assert not any(ch in str(value) for lead in org.leads() for value in lead.values() for ch in INVISIBLE)
+    assert org.leads("zwj@example.com")[0]["LastName"] == "Fam \U0001F468\u200d\U0001F469\u200d\U0001F467"
+    # colliding ids: nothing crashes and the id's one ledger row is applied (what became of
+    # the pair: test_colliding_ids_* below)
+    assert state.ledger(COLLIDING_ID)["status"] == "applied"
+
+
+def collide(org: Org, arrival: str) -> list:
+    """The colliding pair between two ordinary fills, synced under ``unique`` as they arrive:
+    in one batch, in two batches of one run, or in two runs. Returns the run reports."""
+    org.fill(2, "before@example.com")
+    add_colliding(org, 0)
+    reports = []
+    if arrival == "two runs":
+        reports.append(org.sync("unique"))
+    add_colliding(org, 1)
+    org.fill(3, "after@example.com")
+    reports.append(org.sync("unique", sync={"batch_size": 1 if arrival == "two batches" else 100}))
+    return reports
+
+
+ARRIVALS = ("one batch", "two batches", "two runs")
+BUG5 = "bug 5: the ledger is keyed by conversionId alone"
+
+
+@pytest.mark.parametrize("arrival", ARRIVALS)
+def test_colliding_ids_crash_nothing_and_the_rest_is_applied(org, arrival):
+    reports = collide(org, arrival)
+    assert [(r.status, r.exit_code) for r in reports] == [("ok", 0)] * len(reports)
+    state = State.open(org.state_path)
+    assert {r["email"]: r["status"] for r in state.rows() if r["conversion_id"] != COLLIDING_ID} == {
+        "before@example.com": "applied", "after@example.com": "applied"}
+    row = state.ledger(COLLIDING_ID)       # one row, applied, and true to one of the pair
+    assert row["status"] == "applied"
+    assert (row["form_id"], row["email"]) in {(org.forms[i], email) for i, (email, _) in enumerate(COLLIDING)}
+
+
+@pytest.mark.parametrize("arrival", [
+    pytest.param("one batch", marks=pytest.mark.xfail(strict=True, reason=(
+        f"{BUG5}: in one batch the second submission's values replace the first's, so the "
+        "report lists second@ twice (once per form) and first@ is neither written nor "
+        "recorded nor reported"))),
+    "two batches",         # both written and both in the report; the ledger keeps the second
+    pytest.param("two runs", marks=pytest.mark.xfail(strict=True, reason=(
+        f"{BUG5}: a later run skips the second submission as already recorded; it is only "
+        "counted in `skipped`, never written"))),
+])
+def test_colliding_ids_every_response_accounted_for(org, arrival):
+    reports = collide(org, arrival)
+    recorded = {(r["form_id"], r["email"]) for r in State.open(org.state_path).rows()}
+    reported = {(r["form_id"], r["email"]) for report in reports for r in report.to_json()["responses"]}
+    for i, (email, _) in enumerate(COLLIDING):
+        assert (org.forms[i], email) in recorded | reported, email
+
+
+@pytest.mark.parametrize("arrival", [pytest.param(a, marks=pytest.mark.xfail(strict=True, reason=(
+    f"{BUG5}: one row holds the pair, so one response's ledger record is overwritten (one "
+    "run) or never made (two runs), and retry or reconcile cannot see it"))) for a in ARRIVALS])
+def test_colliding_ids_each_keep_their_ledger_row(org, arrival):
+    collide(org, arrival)
+    recorded = {(r["form_id"], r["email"]) for r in State.open(org.state_path).rows()}
+    assert {(org.forms[i], email) for i, (email, _) in enumerate(COLLIDING)} <= recorded
+
+
+@pytest.mark.parametrize("arrival", [
+    pytest.param("one batch", marks=pytest.mark.xfail(strict=True, reason=(
+        f"{BUG5}: in one batch both submissions carry second@'s values, so under unique "
+        "second@ gets two Leads"))),
+    "two batches", "two runs"])
+def test_colliding_ids_make_no_second_lead(org, arrival):
+    collide(org, arrival)
+    per_email = collections.Counter(lead["Email"] for lead in org.leads())
+    assert max(per_email.values()) == 1, per_email
 
 
 def test_validation_rejection_fails_alone(org):
