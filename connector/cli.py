@@ -272,9 +272,11 @@ def _can_ask() -> bool:
               help="Another configuration (a new mapping, routing or scoring) for the same "
               "org: its decisions side by side with this one's.")
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, writable=True),
+              help="Also write a self-contained HTML report (owner-only) for people to read.")
 @handle_errors
 def whatif(config: str | None, since: str, methods: str, against: str | None,
-           as_json: bool) -> None:
+           as_json: bool, html_path: str | None) -> None:
     """Decide the window's responses under each method, side by side; write nothing.
 
     One set of lookups serves every method (and the --against configuration, when it asks
@@ -293,8 +295,12 @@ def whatif(config: str | None, since: str, methods: str, against: str | None,
     if not chosen:
         raise ConfigError(f"one of {', '.join(METHODS)}, comma-separated", key="--methods")
     result = run_whatif(load_settings(config), since=since, methods=chosen, against=against,
-                        config=config or "")
+                        config=config or "", names=html_path is not None)
     click.echo(json.dumps(result.to_json(), indent=2) if as_json else to_text(result))
+    if html_path:
+        from connector.render.whatif_html import write_html
+
+        click.echo(f"HTML report written to {write_html(result, html_path)}", err=True)
 
 
 # -- mappings --------------------------------------------------------------------------

@@ -19,15 +19,18 @@ other Accounts, other campaigns' memberships) is read again, and the result says
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
+from simple_salesforce import format_soql
+
 from connector.config.mapping_file import load_mapping
 from connector.config.settings import Settings, load_settings
 from connector.core.batch import BatchPolicy, decide_batch, read_fields
-from connector.core.campaigns import OrgCampaigns
-from connector.core.ids import to_id18
+from connector.core.campaigns import is_campaign_id
+from connector.core.ids import is_queue_id, is_user_id, to_id18
 from connector.core.enrich.routing import Routing
 from connector.core.methods import RunMemory
 from connector.core.model import Method, Submission
@@ -85,6 +88,8 @@ class WhatIfResult:
     first_ms: int | None = None           # the window's first and last submission
     last_ms: int | None = None
     config: str = ""
+    landings: list[tuple[str, str]] = field(default_factory=list)   # (form id, campaign id)
+    responses_by_form: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         data = self.whatif.to_json(since=self.since, salesforce_calls=self.salesforce_calls)
@@ -291,13 +296,16 @@ def run_whatif(settings: Settings, *, since: str, methods: Sequence[Method],
                 other_calls += sf.calls - before
         main.whatif.finish()
         routings = [engine.routing] + ([other_engine.routing] if other is not None else [])
-        known = _names(settings, sf, hs, engine.form_names, routings) if names else Names(
-            owners=owner_names_by_id(routings))
+        whatifs = [main.whatif] + ([second.whatif] if second is not None else [])
+        known = (_names(settings, sf, hs, engine.form_names, routings, _owners_in(whatifs))
+                 if names else Names(owners=owner_names_by_id(routings)))
         result = WhatIfResult(
             main.whatif, iso_ms(start_ms) or "", sf.calls, hs.calls, names=known,
             timezone=settings.routing.timezone, since_ms=start_ms, config=config,
             first_ms=min((s.submitted_at for s in submissions), default=None),
-            last_ms=max((s.submitted_at for s in submissions), default=None))
+            last_ms=max((s.submitted_at for s in submissions), default=None),
+            landings=[(c.form_id, c.campaign_id) for c in settings.campaigns],
+            responses_by_form=dict(Counter(s.form_id for s in submissions)))
         if second is not None and against:
             second.whatif.finish()
             result.against = Against(against, second.whatif, other_calls,
@@ -305,6 +313,16 @@ def run_whatif(settings: Settings, *, since: str, methods: Sequence[Method],
         return result
     finally:
         state.close()
+
+
+def _owners_in(whatifs: Iterable[WhatIf]) -> set[str]:
+    """The owner Ids a report shows: Tasks' owners, and with --against the fills' owners."""
+    found: set[str] = set()
+    for whatif in whatifs:
+        for tally in whatif.methods.values():
+            found.update(tally.tasks_by_owner)
+            found.update(f.owner for fills in tally.fills.values() for f in fills if f.owner)
+    return found
 
 
 def _engine(settings: Settings, lookups: SharedLookups, hs: Any, state: Any) -> Engine:
@@ -346,25 +364,35 @@ def owner_names_by_id(routings: Iterable[Routing]) -> dict[str, str]:
 
 
 def _names(settings: Settings, sf: Crm, hs: Any, form_names: Mapping[str, str],
-           routings: Sequence[Routing]) -> Names:
-    """Form names (HubSpot, unless routing's Tasks already read them) and campaign names (the
-    campaign read a dry run makes), with the owners' names."""
-    from connector.adapters.salesforce.campaigns import campaign_entries, read_campaigns
-
+           routings: Sequence[Routing], owner_ids: Iterable[str]) -> Names:
+    """Names for a report people read: forms from HubSpot (unless routing's Tasks already
+    read them), and campaigns, users and queues from the org in one composite call (the
+    dry run spends the same call reading the campaigns). An owner the org does not name
+    keeps the configuration's name, or its Id."""
     forms = dict(form_names) or dict(hs.form_names())
-    org = read_campaigns(sf, campaign_entries(settings.campaigns))
-    campaigns = {facts.id: facts.name for facts in org.by_id.values()}
+    owners = owner_names_by_id(routings)
+    campaign_ids = sorted({to_id18(c.campaign_id) for c in settings.campaigns
+                           if is_campaign_id(c.campaign_id)})
+    wanted = sorted({to_id18(o) for o in owner_ids if is_user_id(o) or is_queue_id(o)})
+    users = [o for o in wanted if is_user_id(o)]
+    queues = [o for o in wanted if is_queue_id(o)]
+    asks = [(kind, format_soql(soql, ids)) for kind, soql, ids in (
+        ("campaign", "SELECT Id, Name FROM Campaign WHERE Id IN {}", campaign_ids),
+        ("user", "SELECT Id, FirstName, LastName, Username FROM User WHERE Id IN {}", users),
+        ("queue", "SELECT Id, Name FROM Group WHERE Id IN {}", queues)) if ids]
+    campaigns = {c.campaign_id: c.campaign_id for c in settings.campaigns
+                 if not is_campaign_id(c.campaign_id)}      # given by name: that is its name
+    for (kind, _), rows in zip(asks, sf.query_many([soql for _, soql in asks]) if asks else []):
+        for row in rows:
+            row_id = to_id18(str(row["Id"]))
+            if kind == "campaign":
+                campaigns[row_id] = str(row.get("Name") or row_id)
+            elif kind == "user":
+                full = " ".join(str(row.get(k) or "") for k in ("FirstName", "LastName")).strip()
+                owners[row_id] = full or str(row.get("Username") or row_id)
+            else:
+                owners[row_id] = f"queue {row.get('Name') or row_id}"
     for entry in settings.campaigns:
-        name = _campaign_name(org, entry.campaign_id)
-        if name:
-            campaigns[entry.campaign_id] = name
-    return Names(forms=forms, campaigns=campaigns, owners=owner_names_by_id(routings))
-
-
-def _campaign_name(org: OrgCampaigns, campaign_id: str) -> str | None:
-    """The campaign's name, whether the entry gives its Id or (as some configs do) its name."""
-    facts = org.by_id.get(to_id18(campaign_id))
-    if facts is not None:
-        return facts.name
-    named = org.by_name.get(campaign_id.lower())
-    return named[0].name if named else None
+        if is_campaign_id(entry.campaign_id) and to_id18(entry.campaign_id) in campaigns:
+            campaigns[entry.campaign_id] = campaigns[to_id18(entry.campaign_id)]
+    return Names(forms=forms, campaigns=campaigns, owners=owners)
