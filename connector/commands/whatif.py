@@ -22,7 +22,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from simple_salesforce import format_soql
 
@@ -38,7 +38,6 @@ from connector.core.reconcile import parse_since
 from connector.core.timefmt import iso_ms, to_ms
 from connector.core.whatif import WhatIf, differences_between, made_by_leadsync
 from connector.engine.gather import Gatherer
-from connector.engine.report import Batches
 from connector.engine.run import Engine
 from connector.engine.wiring import clients, open_state
 from connector.errors import ConfigError, LeadsyncError
@@ -285,8 +284,11 @@ def run_whatif(settings: Settings, *, since: str, methods: Sequence[Method],
         main = _side(policy, lookups, state, methods, keep_fills=other is not None)
         forms = set(policy.landings) | (set(second.policy.landings) if second else set())
         submissions = hs.submissions_many({form: start_ms for form in sorted(forms)})
+        first_ms = min((s.submitted_at for s in submissions), default=None)
+        last_ms = max((s.submitted_at for s in submissions), default=None)
+        by_form = dict(Counter(s.form_id for s in submissions))
         hide = made_by_leadsync(state.rows_since(start_ms))
-        for batch in Batches.of(submissions, settings.sync.batch_size).batches:
+        for batch in _batches_consumed(submissions, settings.sync.batch_size):
             lookups.next_batch()
             main.decide(batch, hide)
             if second is not None:
@@ -302,10 +304,8 @@ def run_whatif(settings: Settings, *, since: str, methods: Sequence[Method],
         result = WhatIfResult(
             main.whatif, iso_ms(start_ms) or "", sf.calls, hs.calls, names=known,
             timezone=settings.routing.timezone, since_ms=start_ms, config=config,
-            first_ms=min((s.submitted_at for s in submissions), default=None),
-            last_ms=max((s.submitted_at for s in submissions), default=None),
-            landings=[(c.form_id, c.campaign_id) for c in settings.campaigns],
-            responses_by_form=dict(Counter(s.form_id for s in submissions)))
+            first_ms=first_ms, last_ms=last_ms, responses_by_form=by_form,
+            landings=[(c.form_id, c.campaign_id) for c in settings.campaigns])
         if second is not None and against:
             second.whatif.finish()
             result.against = Against(against, second.whatif, other_calls,
@@ -313,6 +313,20 @@ def run_whatif(settings: Settings, *, since: str, methods: Sequence[Method],
         return result
     finally:
         state.close()
+
+
+def _batches_consumed(submissions: list[Submission], size: int) -> Iterator[list[Submission]]:
+    """The window in batches, oldest first as ``Batches.of`` cuts them, each batch dropped
+    from memory once handed out: a what-if holds the whole window (HubSpot pages newest
+    first), and this lets the submissions leave as the tallies grow (``submissions`` is
+    emptied)."""
+    pending = sorted(submissions, key=lambda s: (s.submitted_at, s.conversion_id), reverse=True)
+    submissions.clear()
+    while pending:
+        batch = pending[-size:]
+        del pending[-size:]
+        batch.reverse()
+        yield batch
 
 
 def _owners_in(whatifs: Iterable[WhatIf]) -> set[str]:
