@@ -286,13 +286,20 @@ def _can_ask() -> bool:
               "date or datetime (UTC unless it says).")
 @click.option("--methods", default="poi,hybrid,unique", show_default=True,
               help="Comma-separated methods to compare.")
+@click.option("--against", "against", type=click.Path(exists=True, dir_okay=False),
+              help="Another configuration (a new mapping, routing or scoring) for the same "
+              "org: its decisions side by side with this one's.")
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, writable=True),
+              help="Also write a self-contained HTML report (owner-only) for people to read.")
 @handle_errors
-def whatif(config: str | None, since: str, methods: str, as_json: bool) -> None:
+def whatif(config: str | None, since: str, methods: str, against: str | None,
+           as_json: bool, html_path: str | None) -> None:
     """Decide the window's responses under each method, side by side; write nothing.
 
-    One set of lookups serves every method; what leadsync made for these responses is left
-    out, so the answer is the same before and after the sync.
+    One set of lookups serves every method (and the --against configuration, when it asks
+    for no other records); what leadsync made for these responses is left out, so the
+    answer is the same before and after the sync.
     """
     from connector.commands.whatif import run_whatif
     from connector.config.settings import load_settings
@@ -305,8 +312,13 @@ def whatif(config: str | None, since: str, methods: str, as_json: bool) -> None:
         raise ConfigError(f"one of {', '.join(METHODS)}, comma-separated", key="--methods") from None
     if not chosen:
         raise ConfigError(f"one of {', '.join(METHODS)}, comma-separated", key="--methods")
-    result = run_whatif(load_settings(config), since=since, methods=chosen)
+    result = run_whatif(load_settings(config), since=since, methods=chosen, against=against,
+                        config=config or "", names=html_path is not None)
     click.echo(json.dumps(result.to_json(), indent=2) if as_json else to_text(result))
+    if html_path:
+        from connector.render.whatif_html import write_html
+
+        click.echo(f"HTML report written to {write_html(result, html_path)}", err=True)
 
 
 # -- mappings --------------------------------------------------------------------------

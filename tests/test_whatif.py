@@ -111,3 +111,18 @@ def test_whatif_writes_nothing_and_prints_json_through_the_cli(world, tmp_path: 
     bad = CliRunner().invoke(main, ["whatif", "--config", str(config), "--since", SINCE,
                                     "--methods", "poi,sometimes"], env=env)
     assert bad.exit_code == 2 and "--methods" in bad.output
+
+
+def test_the_window_is_cut_as_a_sync_cuts_it_and_let_go_batch_by_batch():
+    from connector.commands.whatif import _batches_consumed
+    from connector.core.model import Submission
+    from connector.engine.report import Batches
+
+    subs = [Submission(f"c{i:03d}", "f", 1000 + (i * 7919) % 101, {}) for i in range(101)]
+    expected = [list(b) for b in Batches.of(subs, 10).batches]
+    given = list(subs)
+    got = []
+    for batch in _batches_consumed(given, 10):
+        assert given == []                              # the caller's list is let go
+        got.append(batch)
+    assert got == expected and len(got) == 11 and len(got[-1]) == 1

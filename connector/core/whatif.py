@@ -3,8 +3,11 @@
 A what-if decides one window of responses under several methods over the same facts (one
 set of lookups, ``connector.engine.gather``) and tallies, per method, what a sales team
 would see: new Leads, responses attached to open Leads or to Contacts (the account team's
-view), people left with more than one open Lead, hand-offs and Tasks per owner. The people
-whose outcome differs most between methods are listed with each method's decision.
+view), people left with more than one open Lead, hand-offs, Tasks per owner and the fields
+updates would change on existing records. The people whose outcome differs most between
+methods are listed with each method's decision; with a second configuration (``--against``)
+the people whose outcome differs between the two are listed too, owner and stage included,
+since a new routing changes who gets a Lead rather than what is made.
 """
 
 from __future__ import annotations
@@ -18,6 +21,19 @@ from connector.core.model import Action, Method
 from connector.core.plan import WritePlan
 
 MAX_DIFFERENCES = 20
+INTEGRATION_USER = "(integration user)"   # a Task with no owner set is the API user's
+
+
+@dataclass(frozen=True)
+class Fill:
+    """What one response did, with routing's part: the unit two configurations compare."""
+
+    action: str
+    owner: str | None = None
+    stage: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"action": self.action, "owner": self.owner, "stage": self.stage}
 
 
 @dataclass
@@ -32,6 +48,8 @@ class MethodTally:
     tasks_by_owner: Counter[str] = field(default_factory=Counter)
     open_leads: Counter[str] = field(default_factory=Counter)        # email -> open Leads after
     decisions: dict[str, list[str]] = field(default_factory=dict)    # email -> what each fill did
+    field_changes: Counter[str] = field(default_factory=Counter)     # "Lead.Title" -> updates
+    fills: dict[str, list[Fill]] = field(default_factory=dict)       # kept for --against only
 
     @property
     def people_with_several_open_leads(self) -> int:
@@ -51,10 +69,11 @@ class WhatIf:
 
     methods: dict[Method, MethodTally]
     known_open_leads: dict[str, int] = field(default_factory=dict)   # email -> open Leads before
+    keep_fills: bool = False   # owner and stage per fill: only a comparison of configs needs them
 
     @classmethod
-    def of(cls, methods: Iterable[Method]) -> "WhatIf":
-        return cls({m: MethodTally() for m in methods})
+    def of(cls, methods: Iterable[Method], *, keep_fills: bool = False) -> "WhatIf":
+        return cls({m: MethodTally() for m in methods}, keep_fills=keep_fills)
 
     def add_facts(self, facts: BatchFacts) -> None:
         """What Salesforce held before the window for the batch's people: open Leads each."""
@@ -78,7 +97,14 @@ class WhatIf:
                 tally.handoffs += 1
             task = step.enrichment.task
             if task is not None:
-                tally.tasks_by_owner[task.owner or "(integration user)"] += 1
+                tally.tasks_by_owner[task.owner or INTEGRATION_USER] += 1
+            if self.keep_fills:
+                owner = step.enrichment.owner
+                tally.fills.setdefault(email, []).append(
+                    Fill(d.action.value, owner.id if owner else None, step.enrichment.stage))
+        for update in plan.updates:
+            for name in update.fields:
+                tally.field_changes[f"{update.sobject}.{name}"] += 1
         new_lead_people = {lw.conversion_id for lw in plan.leads}
         for step in plan.steps:
             r = step.decision.response
@@ -120,8 +146,34 @@ class WhatIf:
                 "salesforce_calls": salesforce_calls, "differences": self.differences()}
 
 
-def tasks_by_owner(whatif: WhatIf) -> Mapping[Method, Mapping[str, int]]:
-    return {m: dict(t.tasks_by_owner) for m, t in whatif.methods.items()}
+def differences_between(main: WhatIf, other: WhatIf, limit: int = MAX_DIFFERENCES
+                        ) -> list[dict[str, Any]]:
+    """The people whose fills come out differently under the other configuration: most
+    methods differing first, then the widest gap in new Leads. A fill differs by what it did
+    or by the owner or stage routing gave it (both WhatIfs must keep fills)."""
+    methods = [m for m in main.methods if m in other.methods]
+    people: set[str] = set()
+    for whatif in (main, other):
+        for m in methods:
+            people.update(email for email in whatif.methods[m].fills if email)
+    rows = []
+    for email in people:
+        mine = {m: main.methods[m].fills.get(email, []) for m in methods}
+        theirs = {m: other.methods[m].fills.get(email, []) for m in methods}
+        differing = sum(1 for m in methods if mine[m] != theirs[m])
+        if not differing:
+            continue
+        gap = max(abs(_new_leads(mine[m]) - _new_leads(theirs[m])) for m in methods)
+        rows.append((differing, gap, email, {
+            "email": email,
+            "methods": {m.value: {"main": [f.to_json() for f in mine[m]],
+                                  "against": [f.to_json() for f in theirs[m]]} for m in methods}}))
+    rows.sort(key=lambda row: (-row[0], -row[1], row[2]))
+    return [row[3] for row in rows[:limit]]
+
+
+def _new_leads(fills: Iterable[Fill]) -> int:
+    return sum(1 for f in fills if f.action == Action.CREATE_LEAD.value)
 
 
 def made_by_leadsync(ledger_rows: Iterable[Mapping[str, Any]]) -> frozenset[str]:
