@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+from connector.config import auth as login
 from connector.config import validate as v
 from connector.config.accounts import parse_account_matching
 from connector.config.routing import parse_routing
@@ -70,6 +71,10 @@ class SalesforceSettings:
     duplicate_rules: str = "respect"     # respect | allow: Sforce-Duplicate-Rule-Header allowSave
     lead_external_id_field: str | None = None
     budget_share: float = 0.8            # stop starting batches past this share of the org's API limit
+    auth: str | None = None              # None: inferred from the credentials, as before `auth`
+    private_key_file: str | None = None  # auth = "jwt": the PEM key the connected app's cert matches
+    login_url: str | None = None         # where logins go; None: login.salesforce.com (or the sandbox)
+    refresh_token: Secret | None = None  # auth = "refresh_token": LEADSYNC_SALESFORCE_REFRESH_TOKEN
 
     @property
     def is_sandbox(self) -> bool:
@@ -81,6 +86,10 @@ class HubSpotSettings:
     base_url: str = "https://api.hubapi.com"
     access_token: Secret | None = None
     page_size: int = 50
+    auth: str = "private_app"            # or "refresh_token" (an OAuth app's client + token)
+    client_id: str | None = None
+    client_secret: Secret | None = None
+    refresh_token: Secret | None = None  # LEADSYNC_HUBSPOT_REFRESH_TOKEN, environment only
 
 
 @dataclass(frozen=True)
@@ -163,8 +172,9 @@ _SECTIONS: dict[str, set[str]] = {
     "": {"method", "salesforce", "hubspot", "state", "campaigns", "sync", "routing", "accounts"},
     "salesforce": {"instance_url", "access_token", "username", "password", "security_token",
                    "consumer_key", "consumer_secret", "api_version", "auto_assign",
-                   "lead_external_id_field", "budget_share", "duplicate_rules"},
-    "hubspot": {"base_url", "access_token", "page_size"},
+                   "lead_external_id_field", "budget_share", "duplicate_rules", "auth",
+                   "private_key_file", "login_url"},
+    "hubspot": {"base_url", "access_token", "page_size", "auth", "client_id", "client_secret"},
     "state": {"path"},
     "campaigns": {"form_id", "campaign_id", "member_status"},
     "sync": {"lookback", "batch_size", "on_multiple_matches", "unique_prefers", "mapping",
@@ -176,8 +186,10 @@ _ENV_SECRETS = {
     ("salesforce", "security_token"): "LEADSYNC_SALESFORCE_SECURITY_TOKEN",
     ("salesforce", "consumer_secret"): "LEADSYNC_SALESFORCE_CONSUMER_SECRET",
     ("hubspot", "access_token"): "LEADSYNC_HUBSPOT_ACCESS_TOKEN",
+    ("hubspot", "client_secret"): "LEADSYNC_HUBSPOT_CLIENT_SECRET",
+    **login.ENV_ONLY,   # refresh tokens: the environment only, never a key of the file
 }
-_SECRET_KEYS = ("access_token", "password", "security_token", "consumer_secret")
+_SECRET_KEYS = ("access_token", "password", "security_token", "consumer_secret", "refresh_token")
 
 
 def parse_duration(text: str | int | float, *, key: str) -> int:
@@ -243,7 +255,7 @@ def settings_from_dict(data: Mapping[str, Any], *, env: Mapping[str, str] | None
         table = sf if section == "salesforce" else hs
         if env.get(var):
             table[key] = env[var]
-    salesforce = _salesforce(sf, require_secrets)
+    salesforce = _salesforce(sf, require_secrets, base)
     hubspot = _hubspot(hs, require_secrets)
     campaigns = _campaigns(data.get("campaigns"))
     sync = _sync(sections["sync"], base)
@@ -337,7 +349,8 @@ def _sync(raw: Mapping[str, Any], base: Path | None) -> SyncSettings:
     )
 
 
-def _salesforce(sf: dict[str, Any], require_secrets: bool = True) -> SalesforceSettings:
+def _salesforce(sf: dict[str, Any], require_secrets: bool = True,
+                base: Path | None = None) -> SalesforceSettings:
     url = sf.get("instance_url")
     if not isinstance(url, str) or not re.match(r"^https?://[^/\s]+/?$", url):
         raise ConfigError("must be the org's base URL, e.g. https://acme.my.salesforce.com",
@@ -345,13 +358,10 @@ def _salesforce(sf: dict[str, Any], require_secrets: bool = True) -> SalesforceS
     secret = {k: Secret(v.text(sf[k], f"salesforce.{k}")) for k in _SECRET_KEYS if sf.get(k)}
     username = v.optional_text(sf.get("username"), "salesforce.username")
     consumer_key = v.optional_text(sf.get("consumer_key"), "salesforce.consumer_key")
-    has_token = "access_token" in secret
-    has_password = bool(username) and "password" in secret
-    has_client = bool(consumer_key) and "consumer_secret" in secret
-    if require_secrets and not (has_token or has_password or has_client):
-        raise ConfigError("missing: set access_token (or LEADSYNC_SALESFORCE_ACCESS_TOKEN), "
-                          "or username + password (+ security_token), or consumer_key + "
-                          "consumer_secret", key="salesforce.access_token")
+    mode = login.salesforce_mode(sf, require_secrets=require_secrets)
+    login.check_salesforce(mode, sf, require_secrets=require_secrets)
+    key_file = login.private_key_path(sf.get("private_key_file"), base,
+                                      require_secrets=require_secrets and mode == "jwt")
     ext = sf.get("lead_external_id_field")
     if ext is not None and (not isinstance(ext, str) or not CUSTOM_FIELD.fullmatch(ext)):
         raise ConfigError("must be the API name of a custom field, ending in __c",
@@ -373,17 +383,21 @@ def _salesforce(sf: dict[str, Any], require_secrets: bool = True) -> SalesforceS
         security_token=secret.get("security_token"), consumer_key=consumer_key,
         consumer_secret=secret.get("consumer_secret"), api_version=version,
         auto_assign=v.boolean(sf.get("auto_assign", False), "salesforce.auto_assign"),
-        lead_external_id_field=ext, budget_share=float(share), duplicate_rules=duplicates)
+        lead_external_id_field=ext, budget_share=float(share), duplicate_rules=duplicates,
+        auth=mode if "auth" in sf else None, private_key_file=key_file,
+        login_url=login.login_url(sf.get("login_url")), refresh_token=secret.get("refresh_token"))
 
 
 def _hubspot(hs: dict[str, Any], require_secrets: bool = True) -> HubSpotSettings:
     url = hs.get("base_url", "https://api.hubapi.com")
     if not isinstance(url, str) or not re.match(r"^https?://[^/\s]+/?$", url):
         raise ConfigError("must be a base URL such as https://api.hubapi.com", key="hubspot.base_url")
-    if require_secrets and not hs.get("access_token"):
-        raise ConfigError("missing: set it or LEADSYNC_HUBSPOT_ACCESS_TOKEN (a private app token)",
-                          key="hubspot.access_token")
-    token = (Secret(v.text(hs["access_token"], "hubspot.access_token"))
-             if hs.get("access_token") else None)
-    return HubSpotSettings(url.rstrip("/"), token,
-                           v.integer(hs.get("page_size", 50), "hubspot.page_size", 1, 50))
+    mode = login.hubspot_mode(hs)
+    login.check_hubspot(mode, hs, require_secrets=require_secrets)
+    secret = {k: Secret(v.text(hs[k], f"hubspot.{k}"))
+              for k in ("access_token", "client_secret", "refresh_token") if hs.get(k)}
+    return HubSpotSettings(url.rstrip("/"), secret.get("access_token"),
+                           v.integer(hs.get("page_size", 50), "hubspot.page_size", 1, 50),
+                           auth=mode, client_id=v.optional_text(hs.get("client_id"), "hubspot.client_id"),
+                           client_secret=secret.get("client_secret"),
+                           refresh_token=secret.get("refresh_token"))

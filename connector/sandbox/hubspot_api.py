@@ -20,6 +20,7 @@ import uuid
 from typing import Any, Callable, Mapping
 from urllib.parse import quote
 
+from . import hubspot_oauth
 from .http import BadJson, Request, Response
 from .hubspot_ratelimit import RateLimiter
 from .hubspot_store import Contact, HubSpotStore, Key, iso_ms, normalize_values, parse_ms
@@ -91,6 +92,7 @@ class HubSpotApi:
         self.portal_id: int = DEFAULT_PORTAL_ID
         self.store = HubSpotStore(clock=lambda: self.clock())
         self.limiter = RateLimiter(clock=lambda: self.clock())
+        self.oauth = hubspot_oauth.HubSpotOAuth(self)   # POST /oauth/v1/token (refresh grant)
         self.reset()
         add = app.router.add
         limited = self._limited
@@ -120,7 +122,9 @@ class HubSpotApi:
         # Build aside and swap, so a bad dataset leaves the running portal untouched.
         store = HubSpotStore(clock=lambda: self.clock())
         store.load(data)
+        oauth = hubspot_oauth.parse(data.get("oauth"))
         with self.app.lock:
+            self.oauth.settings = oauth
             self.portal_id = int(data.get("portal_id") or DEFAULT_PORTAL_ID)
             self.store = store
             self.limiter.configure(**limits)
@@ -128,12 +132,14 @@ class HubSpotApi:
 
     def dump(self) -> dict[str, Any]:
         with self.app.lock:
-            return {"portal_id": self.portal_id, **self.store.dump(),
-                    "rate_limit": self.limiter.settings()}
+            out = {"portal_id": self.portal_id, **self.store.dump(),
+                   "rate_limit": self.limiter.settings()}
+            return {**out, "oauth": dict(self.oauth.settings)} if self.oauth.settings else out
 
     def reset(self) -> None:
         with self.app.lock:
             self.portal_id = DEFAULT_PORTAL_ID
+            self.oauth.settings = {}
             self.store.clear()
             self.limiter.configure(**DEFAULT_RATE_LIMIT)
             self.limiter.clear()

@@ -21,7 +21,7 @@ from html import escape, unescape
 from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import parse_qs, unquote
 
-from . import sf_limits, soql, soql_agg, soql_rel
+from . import sf_limits, sf_oauth, soql, soql_agg, soql_rel
 from .bulk_api import BulkApi
 from .http import BadJson, Request, Response, Router
 from .sf_schema import ObjectDef, make_id, to_id18
@@ -81,6 +81,7 @@ class SalesforceApi:
         self.identity = Identity(self, ORG_ID)
         self.front = QueryFront(self, self.identity)
         self.bulk_query = BulkQueryApi(self, self.front.run_all)
+        self.grants = sf_oauth.TokenGrants(self)   # the JWT bearer and refresh-token grants
 
     # -- routes -------------------------------------------------------------------------
     def _register(self) -> None:
@@ -179,6 +180,8 @@ class SalesforceApi:
         creds = data.get("credentials") or {}
         if not isinstance(creds, Mapping):
             raise DatasetError("credentials: expected an object")
+        if creds.get("jwt_certificate") is not None:
+            sf_oauth.public_key(str(creds["jwt_certificate"]))   # refused here, not at login
         with self.app.lock:
             self.store = store
             self.api_limit = limit
@@ -333,6 +336,10 @@ class SalesforceApi:
             if not self._check_login(client_id=client_id, client_secret=client_secret):
                 return Response.json(400, {"error": "invalid_client",
                                            "error_description": "invalid client credentials"})
+        elif grant in (sf_oauth.JWT_BEARER, "refresh_token"):
+            refused = self.grants.handle(grant, form, (client_id, client_secret))
+            if refused is not None:
+                return refused
         elif grant == "password":
             if not self._check_login(client_id=client_id, client_secret=client_secret,
                                      username=form.get("username"), password=form.get("password")):

@@ -27,6 +27,7 @@ from hubspot.utils.requests.http_request_builder import Request as HubSpotReques
 from connector.config.settings import HubSpotSettings
 from connector.errors import ApiError, AuthError, TransientError
 from connector.core.model import Submission
+from connector.adapters.hubspot.oauth import RefreshTokens
 from connector.adapters.transport import (ApiSession, RetryPolicy, Verdict, classify, parse_retry_after,
                                          with_retries)
 
@@ -56,12 +57,24 @@ class HubSpotClient:
         self._calls_lock = threading.Lock()   # forms are paged from several threads
         self._lanes = 1                       # threads paging at once (see submissions_many)
         self._resume_at = 0.0                 # monotonic time no thread sends before (pacing)
+        # auth = "refresh_token": access tokens from the OAuth app's refresh token (oauth.py)
+        self.tokens = (RefreshTokens(settings, self.session, timeout=timeout)
+                       if settings.auth == "refresh_token" else None)
 
     def get(self, path: str, qs: dict[str, Any] | None = None) -> dict[str, Any]:
-        """One GET with retries; returns the parsed JSON body."""
-        request = HubSpotRequest(self.client.config, {"method": "GET", "path": path, "qs": qs or {}})
+        """One GET with retries; returns the parsed JSON body.
+
+        With a refresh token, each attempt carries the current access token (the request is
+        built per attempt), and a 401 refreshes it once per call before the error stands."""
+        renewed = False
 
         def attempt() -> dict[str, Any]:
+            nonlocal renewed
+            config = self.client.config
+            token = self.tokens.current() if self.tokens else None
+            if token is not None:
+                config = {**config, "access_token": token}
+            request = HubSpotRequest(config, {"method": "GET", "path": path, "qs": dict(qs or {})})
             self._wait_turn()
             with self._calls_lock:
                 self.calls += 1
@@ -80,6 +93,10 @@ class HubSpotClient:
                                      retry_after=parse_retry_after(reply.headers.get("Retry-After")),
                                      status=reply.status_code)
             message = body.get("message") if isinstance(body, dict) else reply.text[:200]
+            if verdict is Verdict.EXPIRED and self.tokens and token is not None and not renewed:
+                renewed = True
+                self.tokens.refused(token)
+                raise TransientError("HubSpot access token refused; refreshing it", retry_after=0)
             if verdict is Verdict.EXPIRED or reply.status_code == 403:
                 raise AuthError(f"HubSpot refused the access token ({reply.status_code}): {message}",
                                 service="hubspot", status=reply.status_code)

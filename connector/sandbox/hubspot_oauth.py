@@ -1,0 +1,84 @@
+"""HubSpot's OAuth token endpoint, refresh grant only: ``POST /oauth/v1/token``.
+
+HubSpot's "Refresh an access token" (OAuth tokens API v1): a form-encoded POST with
+``grant_type=refresh_token``, ``client_id``, ``client_secret`` and ``refresh_token``; the reply
+is ``{"token_type": "bearer", "refresh_token", "access_token", "expires_in"}`` (seconds; the
+fields of hubspot-api-client's ``TokenResponseIF``). A refresh token HubSpot does not know
+is a ``400`` with ``status`` ``BAD_REFRESH_TOKEN`` (sources: docs/sandbox-wire-facts.md,
+section 11). The access token handed out is the sandbox's bearer token, the one every
+HubSpot route checks, so a client that refreshed can call them.
+
+The app's side is a dataset's ``hubspot.oauth``: ``client_id``, ``client_secret``,
+``refresh_token`` (each, when given, must match; when absent, any non-empty value does, as
+the Salesforce side's credentials) and ``expires_in`` (default 1800, HubSpot's 30 minutes).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Mapping, Protocol
+from urllib.parse import parse_qs
+
+from .http import Request, Response
+
+
+
+class Portal(Protocol):
+    """What the token endpoint needs from ``HubSpotApi``: the app (router, bearer token)."""
+
+    app: Any
+
+DEFAULT_EXPIRES_IN = 1800
+_KEYS = {"client_id", "client_secret", "refresh_token", "expires_in"}
+
+
+def parse(raw: Any) -> dict[str, Any]:
+    """A dataset's ``hubspot.oauth``, checked; ValueError names the mistake."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ValueError("oauth: expected an object")
+    unknown = set(raw) - _KEYS
+    if unknown:
+        raise ValueError(f"oauth: unknown settings {sorted(unknown)}")
+    expires = raw.get("expires_in", DEFAULT_EXPIRES_IN)
+    if isinstance(expires, bool) or not isinstance(expires, int) or expires < 1:
+        raise ValueError("oauth.expires_in: expected a positive number of seconds")
+    return {**{k: str(v) for k, v in raw.items() if k != "expires_in"}, "expires_in": expires}
+
+
+class HubSpotOAuth:
+    """Registers ``/oauth/v1/token`` and holds the app's OAuth settings."""
+
+    def __init__(self, hubspot: Portal) -> None:
+        self.hubspot = hubspot
+        self.settings: dict[str, Any] = {}
+        hubspot.app.router.add("POST", "/oauth/v1/token/?", self._token,
+                               family="hubspot.oauth", auth=None)
+
+    def _token(self, req: Request) -> Response:
+        form = {k: v[0] for k, v in parse_qs(req.body.decode("utf-8", "replace"),
+                                              keep_blank_values=True).items()}
+        if form.get("grant_type") != "refresh_token":
+            # [U] the sandbox serves the refresh grant only; the wording is ours.
+            return self._error("BAD_GRANT_TYPE", "unsupported grant_type: only refresh_token is "
+                               "emulated")
+        for key in ("client_id", "client_secret"):
+            if not self._matches(key, form.get(key)):
+                # [U] HubSpot's status for a wrong client is not documented; ours names the key.
+                return self._error(f"BAD_{key.upper()}", f"missing or invalid {key}")
+        if not self._matches("refresh_token", form.get("refresh_token")):
+            return self._error("BAD_REFRESH_TOKEN", "missing or invalid refresh token")
+        return Response.json(200, {"token_type": "bearer", "refresh_token": form["refresh_token"],
+                                   "access_token": self.hubspot.app.token,
+                                   "expires_in": self.settings.get("expires_in",
+                                                                   DEFAULT_EXPIRES_IN)})
+
+    def _matches(self, key: str, given: str | None) -> bool:
+        expected = self.settings.get(key)
+        return bool(given) if expected is None else given == expected
+
+    @staticmethod
+    def _error(status: str, message: str) -> Response:
+        return Response.json(400, {"status": status, "message": message,
+                                   "correlationId": str(uuid.uuid4())})
