@@ -39,3 +39,20 @@ def test_a_response_never_carries_format_characters():
     assert r.lead_fields["Company"] == "emoc.emca"
     assert r.lead_fields["Description"] == "hi there"
     assert r.form_values["company"] == "emoc.emca"
+
+
+def test_a_rejected_fills_email_in_the_ledger_has_no_format_characters(tmp_path):
+    from connector.adapters.sqlite.ledger import State
+    from connector.sandbox import Sandbox
+    from sync_helpers import Org
+
+    with Sandbox() as sb:
+        org = Org(sb, tmp_path / "s.db")
+        org.add_forms(1)
+        org.fill(0, "no-at-sign\u202e-here")
+        report = org.sync("unique")
+        assert report.counts["failed"] == 1
+        state = State.open_read_only(org.state_path)
+        (row,) = state.rows("failed")
+        state.close()
+        assert "\u202e" not in row["email"] and row["email"] == "no-at-sign-here"

@@ -50,3 +50,9 @@ def test_an_invalid_address_is_not_kept_in_the_records_error():
     assert "bob" not in str(caught.value) and "<email>" in str(caught.value)
     with pytest.raises(RecordError, match="not-an-email"):
         normalise_email("not-an-email")       # not an address: says what was wrong, as before
+
+
+def test_a_quoted_address_keeps_its_quotes():
+    assert redact("not a valid email address: 'bob@acme.example'") == \
+        "not a valid email address: '<email>'"
+    assert redact("o'brien@acme.example") == "<email>"

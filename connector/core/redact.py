@@ -20,8 +20,9 @@ EMAIL_PLACEHOLDER = "<email>"
 # Wider than the address check in normalise (that one decides what Salesforce accepts):
 # here anything that looks like an address is hidden, including malformed or quoted ones
 # and the URL-encoded "%40" form a request path carries.
-_EMAIL = re.compile(r"[A-Za-z0-9!#$&'*+=?^_`{|}~.\-]+(?:@|%40)[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*",
-                    re.IGNORECASE)
+# The first character is not a quote, so a quoted address ('bob@x.com') keeps its quotes.
+_EMAIL = re.compile(r"[A-Za-z0-9!#$&*+=?^_`{|}~.\-][A-Za-z0-9!#$&'*+=?^_`{|}~.\-]*"
+                    r"(?:@|%40)[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*", re.IGNORECASE)
 _SOQL = re.compile(r"\bSELECT\b.+?\bFROM\b", re.IGNORECASE | re.DOTALL)
 _LITERAL = re.compile(r"'(?:[^'\\]|\\.)*'")
 

@@ -19,7 +19,7 @@ from connector.core.counts import Count, count_of, count_of_outcome
 from connector.core.enrich.tasks import TaskKey, task_key
 from connector.core.methods import RunMemory, replan_is_safe
 from connector.core.model import Action, Method, Outcome, Status, Submission
-from connector.core.normalise import FieldMapping
+from connector.core.normalise import FieldMapping, clean_text
 from connector.core.plan import Step, WritePlan
 from connector.core.redact import redact
 from connector.core.watermarks import advance_watermark, first_since
@@ -491,8 +491,9 @@ def _email_of(step: Step, batch: Sequence[Submission]) -> str:
 
 
 def _raw_email(sub: Submission) -> str:
-    """What the form had in its email field, for an admin to recognise a rejected fill."""
-    return next((str(v) for k, v in sub.values.items() if k.lower() == "email"), "")[:120]
+    """What the form had in its email field, for an admin to recognise a rejected fill
+    (control and invisible format characters dropped, so the ledger shows what it says)."""
+    return clean_text(next((str(v) for k, v in sub.values.items() if k.lower() == "email"), ""))[:120]
 
 
 def _outcome_json(outcome: Outcome) -> dict[str, Any]:
