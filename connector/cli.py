@@ -321,6 +321,61 @@ def whatif(config: str | None, since: str, methods: str, against: str | None,
         click.echo(f"HTML report written to {write_html(result, html_path)}", err=True)
 
 
+@main.command()
+@config_option
+@click.option("--since", help="Start of the window by submission time: an ISO date or "
+              "datetime (UTC unless it says); default 30 days.")
+@click.option("--by", "by", type=click.Choice(["campaign", "form", "owner", "method"]),
+              default="campaign", show_default=True, help="What each row is.")
+@click.option("--json", "as_json", is_flag=True, help="Print the funnel as JSON.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, writable=True),
+              help="Also write a self-contained HTML report (owner-only).")
+@click.option("--target-opportunities", type=click.IntRange(min=1),
+              help="Plan: the sales-ready leads and responses each row needs for N Opportunities.")
+@click.option("--target-revenue", type=click.FloatRange(min=0, min_open=True),
+              help="Plan: the sales-ready leads and responses each row needs for this won revenue.")
+@click.option("--min-people", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Plan only from rates measured over at least this many people.")
+@handle_errors
+def funnel(config: str | None, since: str | None, by: str, as_json: bool,
+           html_path: str | None, target_opportunities: int | None,
+           target_revenue: float | None, min_people: int) -> None:
+    """From responses to won deals, per campaign (or form, owner, method).
+
+    Responses, people, new Leads and attached, sales-ready (a follow-up Task or a sales-ready
+    form), accepted (Task closed or Lead Status moved on), converted, Opportunities, won;
+    the rate and median time of each step, and the accounts whose people responded. Reads
+    the ledger and a bounded number of Salesforce queries; writes nothing. With a target,
+    works back through each row's measured rates (no plan from fewer than --min-people).
+    """
+    from connector.commands.funnel import run_funnel
+    from connector.config.settings import load_settings
+    from connector.core.funnel import plan
+    from connector.errors import ConfigError
+    from connector.render.funnel import plan_text, to_text
+
+    if target_opportunities is not None and target_revenue is not None:
+        raise ConfigError("give one target: --target-opportunities or --target-revenue",
+                          key="--target-revenue")
+    result, calls = run_funnel(load_settings(config), since=since, by=by)
+    lead_plan = (plan(result, opportunities=target_opportunities, revenue=target_revenue,
+                      min_people=min_people)
+                 if target_opportunities is not None or target_revenue is not None else None)
+    if as_json:
+        data = result.to_json()
+        if lead_plan is not None:
+            data["plan"] = lead_plan.to_json()
+        click.echo(json.dumps(data, indent=2))
+    else:
+        click.echo(to_text(result, calls))
+        if lead_plan is not None:
+            click.echo(plan_text(lead_plan))
+    if html_path:
+        from connector.render.funnel_html import write_html
+
+        click.echo(f"HTML report written to {write_html(result, html_path, lead_plan)}", err=True)
+
+
 # -- mappings --------------------------------------------------------------------------
 
 @main.group()

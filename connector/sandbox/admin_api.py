@@ -95,7 +95,8 @@ class AdminApi:
             return _error(400, "lead_id is required")
         result = self.app.salesforce.convert_lead(
             lead_id, body.get("contact_id") or body.get("contactId"),
-            body.get("account_id") or body.get("accountId"))
+            body.get("account_id") or body.get("accountId"),
+            body.get("opportunity_name") or body.get("opportunityName"))
         return Response.json(200, result)
 
     def _merge(self, req: Request) -> Response:

@@ -240,11 +240,13 @@ class SalesforceApi:
             self.store.delete(sobject, record_id)
 
     def convert_lead(self, lead_id: str, contact_id: str | None = None,
-                     account_id: str | None = None) -> dict[str, Any]:
-        """Convert a Lead (admin operation; Salesforce has no REST call for it)."""
+                     account_id: str | None = None, opportunity_name: str | None = None
+                     ) -> dict[str, Any]:
+        """Convert a Lead (admin operation; Salesforce has no REST call for it); with
+        ``opportunity_name`` an Opportunity too, as convertLead makes one."""
         with self.app.lock:
             self.store.clear_journal()
-            return self.store.convert_lead(lead_id, contact_id, account_id)
+            return self.store.convert_lead(lead_id, contact_id, account_id, opportunity_name)
 
     def merge(self, sobject: str, master_id: str, loser_ids: list[str]) -> dict[str, Any]:
         """Merge up to two records into a master (admin operation; REST has no merge call)."""

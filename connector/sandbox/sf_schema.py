@@ -341,6 +341,26 @@ TASK = [
     _s("Description", 32000, type="textarea"),
 ]
 
+# Opportunity (Object Reference, "Opportunity"): IsClosed and IsWon are read-only and follow
+# StageName through the org's OpportunityStage (the default stages' Closed Won / Closed Lost).
+OPPORTUNITY_STAGES = ("Prospecting", "Qualification", "Needs Analysis", "Value Proposition",
+                      "Id. Decision Makers", "Perception Analysis", "Proposal/Price Quote",
+                      "Negotiation/Review", "Closed Won", "Closed Lost")
+OPPORTUNITY = [
+    *_system(),
+    _ref("AccountId", "Account"),
+    _s("Name", 120, nillable=False, required=True, name_field=True),
+    _pick("StageName", OPPORTUNITY_STAGES, label="Stage", nillable=False, required=True),
+    FieldDef("CloseDate", "date", nillable=False, required=True),
+    FieldDef("Amount", "currency"),
+    _ref("CampaignId", "Campaign"),
+    _pick("LeadSource", _LEAD_SOURCES),
+    FieldDef("IsClosed", "boolean", label="Closed", nillable=False, createable=False,
+             updateable=False, default=False),
+    FieldDef("IsWon", "boolean", label="Won", nillable=False, createable=False,
+             updateable=False, default=False),
+]
+
 USER = [
     *_system(owner=False),
     _s("Username", 80, nillable=False, required=True, unique=True),
@@ -517,8 +537,10 @@ STANDARD: dict[str, tuple[str, str, str, list[FieldDef]]] = {
                              CAMPAIGN_MEMBER_STATUS),
     "CampaignMember": ("Campaign Member", "Campaign Members", "00v", CAMPAIGN_MEMBER),
     "Task": ("Task", "Tasks", "00T", TASK),
+    "Opportunity": ("Opportunity", "Opportunities", "006", OPPORTUNITY),
 }
-# The order above is also the load order: every reference points to an earlier object.
+# The order above is also the load order: every reference points to an earlier object
+# (but Lead.ConvertedOpportunityId, read-only: a loaded Lead is never converted).
 LOAD_ORDER = tuple(STANDARD)
 PREFIXES = {v[2]: k for k, v in STANDARD.items()}
 

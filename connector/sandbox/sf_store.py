@@ -659,6 +659,9 @@ class Store:
             member_status.before_write(self, row, old, opts.trusted)
         elif name == "Task":
             row["IsClosed"] = row.get("Status") == "Completed"
+        elif name == "Opportunity":
+            row["IsClosed"] = row.get("StageName") in ("Closed Won", "Closed Lost")
+            row["IsWon"] = row.get("StageName") == "Closed Won"
         elif name == "Group":
             self._group_rules(row)
         elif name == "QueueSobject" and old is None:
@@ -1000,8 +1003,12 @@ class Store:
 
     # -- lead conversion ----------------------------------------------------------------
     def convert_lead(self, lead_id: str, contact_id: str | None = None,
-                     account_id: str | None = None) -> dict[str, Any]:
-        """Convert a Lead as Salesforce's convertLead does (no opportunity is created).
+                     account_id: str | None = None, opportunity_name: str | None = None
+                     ) -> dict[str, Any]:
+        """Convert a Lead as Salesforce's convertLead does. No opportunity is created unless
+        ``opportunity_name`` is given (convertLead's ``doNotCreateOpportunity`` false and its
+        ``opportunityName``): then one at the Account, "Prospecting", closing in 30 days, and
+        the Lead's ``ConvertedOpportunityId`` names it.
 
         The lead's campaign memberships move to the contact (ContactId is set on them)
         unless the contact is already a member of that campaign.
@@ -1038,7 +1045,15 @@ class Store:
                     "OwnerId": owner}), INTERNAL)
             else:
                 contact_id = contact["Id"]
+            opportunity_id = None
+            if opportunity_name:
+                opportunity_id = self.create("Opportunity", _compact({
+                    "Name": opportunity_name, "AccountId": account_id, "OwnerId": owner,
+                    "StageName": "Prospecting", "LeadSource": lead.get("LeadSource"),
+                    "CloseDate": (datetime.fromisoformat(self.today()) + timedelta(days=30)).date()
+                    .isoformat()}), INTERNAL)
             self._replace(self.tables["Lead"], lead, {
+                "ConvertedOpportunityId": opportunity_id,
                 "IsConverted": True, "ConvertedContactId": contact_id,
                 "ConvertedAccountId": account_id, "ConvertedDate": self.today(),
                 "Status": "Closed - Converted"})
@@ -1055,7 +1070,7 @@ class Store:
             self.rollback(mark)
             raise
         return {"leadId": lead["Id"], "contactId": contact_id, "accountId": account_id,
-                "opportunityId": None, "success": True}
+                "opportunityId": opportunity_id, "success": True}
 
     # -- merge --------------------------------------------------------------------------
     def merge(self, sobject: str, master_id: str, loser_ids: Iterable[str]) -> dict[str, Any]:
