@@ -38,12 +38,13 @@ WORKDIR /var/lib/leadsync
 VOLUME ["/var/lib/leadsync"]
 USER 10001:10001
 
-# The daemon holds the state lock for its whole life, so "a daemon holds the lock" in
-# `leadsync status --json` (no API call, no token needed) says this container's daemon is
-# alive. It says nothing about the vendors: that waits for `leadsync daemon --http :8080`
-# and its /healthz, which do not exist yet; switch to an HTTP check when they do.
+# The daemon serves /healthz on :8080 (`--http :8080`): 200 while the last good run is recent
+# and the last run neither aborted, stopped at the API budget nor parked a new kind of error;
+# 503 with one line per reason otherwise (the rules of `leadsync status --check`). /metrics
+# on the same port is for Prometheus. python's urllib: the slim image has no curl.
 HEALTHCHECK --interval=1m --timeout=20s --start-period=30s --retries=3 \
-  CMD leadsync status --json | python -c "import json,sys; sys.exit(0 if json.load(sys.stdin)['daemon']['running'] else 1)"
+  CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=10).status == 200 else 1)"
 
+EXPOSE 8080
 STOPSIGNAL SIGTERM
-CMD ["leadsync", "daemon", "--interval", "5m"]
+CMD ["leadsync", "daemon", "--interval", "5m", "--http", ":8080"]

@@ -216,8 +216,10 @@ def sandbox_serve(host: str, port: int, token: str, data: str | None, seed: int,
               "a Kubernetes CronJob).")
 @click.option("--log-format", type=click.Choice(["human", "json"]), default="human", show_default=True,
               help="One line per run: words, or JSON lines for a log shipper.")
+@click.option("--http", "http", metavar="HOST:PORT", help="Serve /healthz (200 or 503, as status "
+              "--check) and /metrics (Prometheus) on this address, e.g. :8080.")
 @handle_errors
-def daemon(config: str | None, interval: str, once: bool, log_format: str) -> None:
+def daemon(config: str | None, interval: str, once: bool, log_format: str, http: str | None) -> None:
     """Sync at start and then every interval, until SIGTERM/SIGINT.
 
     Holds the state lock for its whole life (a second daemon is refused, naming this one's
@@ -227,9 +229,14 @@ def daemon(config: str | None, interval: str, once: bool, log_format: str) -> No
     from connector.commands.daemon import parse_interval, serve
 
     seconds = parse_interval(interval)
+    address = None
+    if http is not None:
+        from connector.commands.health import parse_http
+
+        address = parse_http(http)
     settings = load_settings(config)
     sys.exit(serve(settings, interval_seconds=seconds, once=once, log_format=log_format,
-                   emit=click.echo))
+                   emit=click.echo, http=address))
 
 
 @main.command()
@@ -237,8 +244,10 @@ def daemon(config: str | None, interval: str, once: bool, log_format: str) -> No
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON (for monitoring).")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write a self-contained HTML report with a chart of responses per day.")
+@click.option("--check", is_flag=True, help="Print \"ok\" and exit 0 when healthy; else one line "
+              "per reason (stale, aborted, budget, new_parked) and exit 3. For cron and monitors.")
 @handle_errors
-def status(config: str | None, as_json: bool, html_path: Path | None) -> None:
+def status(config: str | None, as_json: bool, html_path: Path | None, check: bool) -> None:
     """Sync health from the local state: last runs, watermarks, parked failures, API usage,
     and whether a daemon holds the lock. Makes no API call, so needs no token."""
     from connector.config.settings import load_settings
@@ -246,7 +255,14 @@ def status(config: str | None, as_json: bool, html_path: Path | None) -> None:
     from connector.render.status_text import render_text
     from connector.render.status_html import render_html
 
-    summary = gather(load_settings(config, require_secrets=False))
+    settings = load_settings(config, require_secrets=False)
+    if check:
+        from connector.commands.health import CHECK_EXIT_CODE, read_health
+
+        health = read_health(settings)
+        click.echo("\n".join(health.lines()))
+        sys.exit(0 if health.ok else CHECK_EXIT_CODE)
+    summary = gather(settings)
     if html_path is not None:
         write_html(html_path, render_html(summary))
     click.echo(json.dumps(summary, indent=2) if as_json else render_text(summary))

@@ -40,9 +40,9 @@ def test_dockerfile_is_slim_non_root_with_state_on_a_volume():
     user = [s for s in steps if s.startswith("USER ")]
     assert user and user[-1].split()[1].split(":")[0] not in ("root", "0")
     assert 'VOLUME ["/var/lib/leadsync"]' in steps
-    assert steps[-1] == 'CMD ["leadsync", "daemon", "--interval", "5m"]'
+    assert steps[-1] == 'CMD ["leadsync", "daemon", "--interval", "5m", "--http", ":8080"]'
     health = next(s for s in steps if s.startswith("HEALTHCHECK"))
-    assert "leadsync status --json" in health and "['daemon']['running']" in health
+    assert "http://127.0.0.1:8080/healthz" in health
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".venv", "state", "*.key", "*.pem"} <= set(ignored)   # no state or keys in the image
 

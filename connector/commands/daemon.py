@@ -133,6 +133,17 @@ class Daemon:
     now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
     failures: int = 0
     runs: int = 0
+    after_run: Callable[[RunReport | None], None] | None = None   # the [alerts] webhook
+
+    def _after(self, report: RunReport | None) -> None:
+        """The alerts' turn; never the end of the daemon (an alert is not worth a stop)."""
+        if self.after_run is None:
+            return
+        try:
+            self.after_run(report)
+        except Exception as exc:  # noqa: BLE001
+            self.log({"ts": self._ts(), "event": "error",
+                      "message": f"alerting failed with {type(exc).__name__}"})
 
     def serve(self, *, once: bool = False) -> int:
         """Loop until a stop request; returns the process's exit code.
@@ -143,6 +154,7 @@ class Daemon:
         while True:
             report = self._one_run()
             self.runs += 1
+            self._after(report)
             if report is not None and report.status not in FAILED_STATUSES:
                 self.failures = 0
             else:
@@ -206,12 +218,15 @@ def install_stop_signals(stop: StopFlag) -> Callable[[], None]:
 
 def serve(settings: Settings, *, interval_seconds: float, once: bool = False,
           log_format: str = "human", emit: Callable[[str], None] = print,
-          max_backoff: float = DEFAULT_MAX_BACKOFF) -> int:
+          max_backoff: float = DEFAULT_MAX_BACKOFF, http: tuple[str, int] | None = None) -> int:
     """Open the state, hold its lock for the daemon's life, and run the sync on a schedule.
 
     The lock is taken before the first run, so a second daemon on the same state file is
     refused at once, naming this one's pid and host (``StateLocked``); the kernel frees it
     if this process is killed, so a replacement starts without manual cleanup.
+
+    ``http`` (``--http HOST:PORT``) serves ``/healthz`` and ``/metrics`` from a thread that
+    reads the state read-only; ``[alerts] webhook`` is posted after each run (alerts.py).
     """
     from connector.engine.wiring import build_engine, open_state
 
@@ -228,18 +243,34 @@ def serve(settings: Settings, *, interval_seconds: float, once: bool = False,
         def run() -> RunReport:   # each run measures the org's API usage afresh
             return engine.run(RunOptions(keep_details=True, should_stop=stop))
 
+        alerter = None
+        if settings.alerts.webhook is not None:
+            from connector.commands.alerts import Alerter
+
+            alerter = Alerter(state, settings.alerts.webhook, log)
+        server = None
+        if http is not None:
+            from connector.commands.health import start_http
+
+            server = start_http(settings, http, daemon_interval=interval_seconds)
+            log({"ts": _now_iso(), "event": "http", "message": "serving /healthz and /metrics",
+                 "address": f"{http[0] or '*'}:{server.server_address[1]}"})
         restore = install_stop_signals(stop)
         try:
             log({"ts": _now_iso(), "event": "start", "message": "leadsync daemon started",
                  "pid": os.getpid(), "host": socket.gethostname(), "state": str(settings.state_path),
                  "method": settings.method.value, "interval_seconds": interval_seconds,
                  "once": once})
-            code = Daemon(run, Schedule(float(interval_seconds), max_backoff), log, stop).serve(once=once)
+            code = Daemon(run, Schedule(float(interval_seconds), max_backoff), log, stop,
+                          after_run=alerter.after_run if alerter else None).serve(once=once)
             log({"ts": _now_iso(), "event": "stop", "message": "leadsync daemon stopped",
                  "reason": stop.reason or ("once" if once else "done"), "exit_code": code})
             return code
         finally:
             restore()
+            if server is not None:
+                server.shutdown()
+                server.server_close()
     finally:
         state.close()
 

@@ -17,6 +17,7 @@ from typing import Any, Mapping
 from connector.config import auth as login
 from connector.config import validate as v
 from connector.config.accounts import parse_account_matching
+from connector.config.alerts import AlertSettings, parse_alerts
 from connector.config.routing import parse_routing
 from connector.core.accounts import AccountMatching
 from connector.core.enrich.routing import Routing
@@ -128,6 +129,7 @@ class Settings:
     routing: Routing = field(default_factory=lambda: parse_routing(None))
     accounts: AccountMatching = field(default_factory=AccountMatching)
     base: Path | None = None     # the config file's folder: relative paths resolve against it
+    alerts: AlertSettings = field(default_factory=AlertSettings)   # [alerts]: health rules, webhook
 
     def campaign_for(self, form_id: str) -> CampaignMap | None:
         for campaign in self.campaigns:
@@ -169,7 +171,8 @@ class Settings:
 
 
 _SECTIONS: dict[str, set[str]] = {
-    "": {"method", "salesforce", "hubspot", "state", "campaigns", "sync", "routing", "accounts"},
+    "": {"method", "salesforce", "hubspot", "state", "campaigns", "sync", "routing", "accounts",
+           "alerts"},
     "salesforce": {"instance_url", "access_token", "username", "password", "security_token",
                    "consumer_key", "consumer_secret", "api_version", "auto_assign",
                    "lead_external_id_field", "budget_share", "duplicate_rules", "auth",
@@ -272,7 +275,7 @@ def settings_from_dict(data: Mapping[str, Any], *, env: Mapping[str, str] | None
                           key="salesforce.auto_assign")
     accounts = parse_account_matching(data.get("accounts"))
     settings = Settings(method, salesforce, hubspot, state_path, campaigns, sync, source,
-                        routing, accounts, base)
+                        routing, accounts, base, parse_alerts(data.get("alerts"), env))
     check_method(settings, method)
     return settings
 

@@ -305,6 +305,17 @@ class State:
             "SELECT error_code, COUNT(*) AS n, MIN(error) AS example FROM ledger "
             "WHERE status = ? GROUP BY error_code ORDER BY n DESC", [Status.FAILED.value]))
 
+    def parked_codes_by_run(self) -> list[tuple[str, str]]:
+        """(run id, error code) of every parked row, distinct: which run parked which kind
+        (``status --check`` and the alerts tell a new kind of failure from a known one)."""
+        return [(r["run_id"] or "", r["error_code"] or "UNKNOWN") for r in self.db.query(
+            "SELECT DISTINCT run_id, error_code FROM ledger WHERE status = ?", [Status.FAILED.value])]
+
+    def runs_by_status(self) -> dict[str, int]:
+        """Run status -> how many runs ended so (the ``/metrics`` runs counter)."""
+        return {r["status"] or "unknown": int(r["n"]) for r in self.db.query(
+            "SELECT status, COUNT(*) AS n FROM runs GROUP BY status")}
+
     def export(self) -> str:
         """The ledger as JSON lines, for support and reconciliation."""
         return "\n".join(json.dumps(r, sort_keys=True) for r in self.rows())

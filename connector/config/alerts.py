@@ -1,0 +1,91 @@
+"""``[alerts]``: when ``status --check``, ``/healthz`` and the webhook call the sync unhealthy.
+
+Read with the same validators as every other section (unknown keys are errors). The webhook
+URL is held as a :class:`~connector.config.settings.Secret`-like value: a Slack incoming
+webhook URL *is* its credential (anyone holding it can post to the channel), so it never
+reaches a log line, an error message or ``status --json``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from connector.config import validate as v
+from connector.errors import ConfigError
+
+KEYS = {"stale_after", "interval", "webhook"}
+ENV_WEBHOOK = "LEADSYNC_ALERTS_WEBHOOK"
+DEFAULT_STALE_AFTER = 900      # 15m: three of the daemon's default 5m intervals
+INTERVALS_BEFORE_STALE = 3
+
+
+class WebhookUrl:
+    """The webhook's URL: usable via ``.reveal()``, shown as ``***`` everywhere else."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "WebhookUrl('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, WebhookUrl) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """``stale_after``/``interval`` as given (seconds, or None); see :meth:`stale_seconds`."""
+
+    stale_after: int | None = None
+    interval: int | None = None
+    webhook: WebhookUrl | None = None
+
+    def stale_seconds(self, daemon_interval: float | None = None) -> int:
+        """How old the last good run may be before the sync counts as stale.
+
+        ``status --check`` runs in another process and cannot know the daemon's
+        ``--interval``, so the order is: ``stale_after`` if set; else three ``[alerts]
+        interval``; else three of the daemon's own interval (only the daemon's ``/healthz``
+        knows it); else 15 minutes (three of the default 5m).
+        """
+        if self.stale_after is not None:
+            return self.stale_after
+        if self.interval is not None:
+            return INTERVALS_BEFORE_STALE * self.interval
+        if daemon_interval is not None:
+            return int(INTERVALS_BEFORE_STALE * daemon_interval)
+        return DEFAULT_STALE_AFTER
+
+
+def parse_alerts(raw: Any, env: Mapping[str, str]) -> AlertSettings:
+    """The ``[alerts]`` table (absent: defaults); ``LEADSYNC_ALERTS_WEBHOOK`` overrides
+    ``webhook`` so the URL can stay out of a committed config file."""
+    section = v.check_keys({} if raw is None else raw, KEYS, "alerts")
+    stale = section.get("stale_after")
+    interval = section.get("interval")
+    stale_s = None if stale is None else v.duration(stale, "alerts.stale_after")
+    interval_s = None if interval is None else v.duration(interval, "alerts.interval")
+    if stale_s is not None and stale_s < 1:
+        raise ConfigError("must be at least 1s", key="alerts.stale_after")
+    if interval_s is not None and interval_s < 1:
+        raise ConfigError("must be at least 1s", key="alerts.interval")
+    url = env.get(ENV_WEBHOOK) or section.get("webhook")
+    webhook = None
+    if url is not None:
+        # The value is never quoted back: it is the credential.
+        if not isinstance(url, str) or not re.match(r"^https?://[^/\s]+(/\S*)?$", url.strip()):
+            raise ConfigError("must be an http(s) URL (the value is not shown)", key="alerts.webhook")
+        webhook = WebhookUrl(url.strip())
+    return AlertSettings(stale_s, interval_s, webhook)
