@@ -184,7 +184,8 @@ HOSTILE = [
 INVISIBLE = ("\u202e", "\u202c", "\u200b", "\ufeff")
 
 # Colliding ids (issue 17, bug 5): one conversionId on two forms. HubSpot documents it as the
-# submission's unique id, yet the pair reaches leadsync; the ledger is keyed by it alone.
+# submission's unique id, yet the pair reaches leadsync; each is keyed by (form, id) together
+# (connector.core.keys): the first keeps the bare id, the other is "{id}:{form}".
 COLLIDING_ID = "c0111de5-0000-4000-8000-000000000005"
 COLLIDING = (("first@example.com", "First"), ("second@example.com", "Second"))
 
@@ -256,7 +257,6 @@ def collide(org: Org, arrival: str) -> list:
 
 
 ARRIVALS = ("one batch", "two batches", "two runs")
-BUG5 = "bug 5: the ledger is keyed by conversionId alone"
 
 
 @pytest.mark.parametrize("arrival", ARRIVALS)
@@ -264,23 +264,15 @@ def test_colliding_ids_crash_nothing_and_the_rest_is_applied(org, arrival):
     reports = collide(org, arrival)
     assert [(r.status, r.exit_code) for r in reports] == [("ok", 0)] * len(reports)
     state = State.open(org.state_path)
-    assert {r["email"]: r["status"] for r in state.rows() if r["conversion_id"] != COLLIDING_ID} == {
+    assert {r["email"]: r["status"] for r in state.rows()
+            if not r["conversion_id"].startswith(COLLIDING_ID)} == {
         "before@example.com": "applied", "after@example.com": "applied"}
     row = state.ledger(COLLIDING_ID)       # one row, applied, and true to one of the pair
     assert row["status"] == "applied"
     assert (row["form_id"], row["email"]) in {(org.forms[i], email) for i, (email, _) in enumerate(COLLIDING)}
 
 
-@pytest.mark.parametrize("arrival", [
-    pytest.param("one batch", marks=pytest.mark.xfail(strict=True, reason=(
-        f"{BUG5}: in one batch the second submission's values replace the first's, so the "
-        "report lists second@ twice (once per form) and first@ is neither written nor "
-        "recorded nor reported"))),
-    "two batches",         # both written and both in the report; the ledger keeps the second
-    pytest.param("two runs", marks=pytest.mark.xfail(strict=True, reason=(
-        f"{BUG5}: a later run skips the second submission as already recorded; it is only "
-        "counted in `skipped`, never written"))),
-])
+@pytest.mark.parametrize("arrival", ARRIVALS)
 def test_colliding_ids_every_response_accounted_for(org, arrival):
     reports = collide(org, arrival)
     recorded = {(r["form_id"], r["email"]) for r in State.open(org.state_path).rows()}
@@ -289,20 +281,14 @@ def test_colliding_ids_every_response_accounted_for(org, arrival):
         assert (org.forms[i], email) in recorded | reported, email
 
 
-@pytest.mark.parametrize("arrival", [pytest.param(a, marks=pytest.mark.xfail(strict=True, reason=(
-    f"{BUG5}: one row holds the pair, so one response's ledger record is overwritten (one "
-    "run) or never made (two runs), and retry or reconcile cannot see it"))) for a in ARRIVALS])
+@pytest.mark.parametrize("arrival", ARRIVALS)
 def test_colliding_ids_each_keep_their_ledger_row(org, arrival):
     collide(org, arrival)
     recorded = {(r["form_id"], r["email"]) for r in State.open(org.state_path).rows()}
     assert {(org.forms[i], email) for i, (email, _) in enumerate(COLLIDING)} <= recorded
 
 
-@pytest.mark.parametrize("arrival", [
-    pytest.param("one batch", marks=pytest.mark.xfail(strict=True, reason=(
-        f"{BUG5}: in one batch both submissions carry second@'s values, so under unique "
-        "second@ gets two Leads"))),
-    "two batches", "two runs"])
+@pytest.mark.parametrize("arrival", ARRIVALS)
 def test_colliding_ids_make_no_second_lead(org, arrival):
     collide(org, arrival)
     per_email = collections.Counter(lead["Email"] for lead in org.leads())

@@ -36,6 +36,7 @@ from connector.config.settings import Settings
 from connector.engine.report import RunReport
 from connector.engine.run import Engine
 from connector.adapters.hubspot.forms import HubSpotClient
+from connector.core.keys import keyed
 from connector.core.model import Submission
 from connector.core.reconcile import (Drift, FixPlan, Sources, broken_campaigns,
                                       campaign_entries_for, compare, member_ids, merge_targets,
@@ -98,6 +99,9 @@ class Reconciler:
     def scan(self, since_ms: int) -> Scan:
         sf0, hs0 = self.sf.calls, self.hs.calls
         subs = self.hs.submissions_many({c.form_id: since_ms for c in self.settings.campaigns})
+        # Keyed as a sync keys them, so a submission meets its own ledger row, not the row of
+        # another form's submission with the same conversion id (connector.core.keys).
+        subs = keyed(subs, self.state.owner_forms(s.conversion_id for s in subs))
         ledger = self.state.rows_since(since_ms)
 
         # Round 1, one batch of composite calls: memberships by Id, open Leads by email.

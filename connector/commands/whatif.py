@@ -32,6 +32,7 @@ from connector.core.batch import BatchPolicy, decide_batch, read_fields
 from connector.core.campaigns import is_campaign_id
 from connector.core.ids import is_queue_id, is_user_id, to_id18
 from connector.core.enrich.routing import Routing
+from connector.core.keys import keyed
 from connector.core.methods import RunMemory
 from connector.core.model import Method, Submission
 from connector.core.reconcile import parse_since
@@ -284,6 +285,8 @@ def run_whatif(settings: Settings, *, since: str, methods: Sequence[Method],
         main = _side(policy, lookups, state, methods, keep_fills=other is not None)
         forms = set(policy.landings) | (set(second.policy.landings) if second else set())
         submissions = hs.submissions_many({form: start_ms for form in sorted(forms)})
+        # Keyed as a sync would key them: one conversion id on two forms is two responses.
+        submissions = keyed(submissions, state.owner_forms(s.conversion_id for s in submissions))
         first_ms = min((s.submitted_at for s in submissions), default=None)
         last_ms = max((s.submitted_at for s in submissions), default=None)
         by_form = dict(Counter(s.form_id for s in submissions))

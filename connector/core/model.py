@@ -46,6 +46,8 @@ class Status(StrEnum):
 class Submission:
     """One HubSpot form submission, as the v1 submissions API returns it."""
 
+    # HubSpot's conversionId, until the submission enters a run; from there its key, which
+    # is the same unless another form owns the id (connector.core.keys).
     conversion_id: str
     form_id: str
     submitted_at: int                      # epoch milliseconds, as HubSpot sends it

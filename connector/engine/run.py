@@ -8,15 +8,16 @@ outcomes after. ``--dry-run`` is this flow stopped before apply and record.
 
 from __future__ import annotations
 
-import gc
 import time
-from contextlib import closing, contextmanager
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
+from contextlib import closing
+from typing import Any, Callable, Iterable, Sequence
 
 from connector.config.settings import Settings, check_method
 from connector.core.batch import BatchPolicy, Landing, decide_batch
 from connector.core.counts import Count, count_of, count_of_outcome
 from connector.core.enrich.tasks import TaskKey, task_key
+from connector.core.keys import match_recorded
 from connector.core.methods import RunMemory, replan_is_safe
 from connector.core.model import Action, Method, Outcome, Status, Submission
 from connector.core.normalise import FieldMapping, clean_text
@@ -25,6 +26,7 @@ from connector.core.redact import redact
 from connector.core.watermarks import advance_watermark, first_since
 from connector.ports import Crm, Ledger, Source
 from connector.engine.apply import Applier
+from connector.engine.collector import fewer_collections
 from connector.engine.gather import Gatherer
 from connector.render.steps import step_json
 from connector.engine.report import Batches, Progress, RunOptions, RunReport, new_run_id
@@ -331,8 +333,10 @@ class Engine:
             del since[form_id]
         found: dict[str, Submission] = {}
         with closing(self.hs.pages_many(since)) as pages:
-            for page in pages:
-                found.update((s.conversion_id, s) for s in page if s.conversion_id in wanted[s.form_id])
+            for page in pages:     # matched by (form, id), under the key the row was given
+                for s in page:
+                    if (key := match_recorded(s, wanted[s.form_id])) is not None:
+                        found[key] = s if key == s.conversion_id else replace(s, conversion_id=key)
         if since:
             report.counts[Count.PARKED_NOT_IN_HUBSPOT] += sum(map(len, wanted.values())) - len(found)
         report.counts[Count.PULLED] += len(found)
@@ -402,27 +406,6 @@ class Engine:
             if mark is not None:
                 marks[form_id] = mark
         return marks
-
-
-@contextmanager
-def fewer_collections(young: int = 20_000) -> Iterator[None]:
-    """Run with Python's cycle collector woken less often, then put it back as it was.
-
-    A batch makes many short-lived containers (rows, field dicts) that reference counting
-    frees, and almost no cycles; at the default young-generation threshold (700) the
-    collector woke about 500 times per 10,000 responses, and each older-generation pass
-    walked everything already loaded (modules, the org's describe, the geography tables).
-    That was a tenth of a sync's CPU. Freezing what exists before the run takes it out of
-    those passes; cycles are still collected, just in larger, rarer sweeps.
-    """
-    old = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(young, *old[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*old)
-        gc.unfreeze()
 
 
 def _share_failures(steps: Sequence[Step], outcomes: dict[str, Outcome], memory: RunMemory) -> None:

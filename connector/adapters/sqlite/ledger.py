@@ -202,6 +202,13 @@ class State:
         return {row["conversion_id"]: row["status"] for row in self._where_in(
             "SELECT conversion_id, status FROM ledger WHERE", "conversion_id", conversion_ids)}
 
+    def owner_forms(self, conversion_ids: Iterable[str]) -> dict[str, str]:
+        """Conversion id -> the form whose ledger row holds it under that bare id: the form
+        that owns the id when it is seen on another form too (``connector.core.keys``)."""
+        return {row["conversion_id"]: row["form_id"] for row in self._where_in(
+            "SELECT conversion_id, form_id FROM ledger WHERE", "conversion_id",
+            sorted(set(conversion_ids)))}
+
     def ledger(self, conversion_id: str) -> dict[str, Any] | None:
         return next(self.db.query("SELECT * FROM ledger WHERE conversion_id = ?", [conversion_id]), None)
 
@@ -281,12 +288,13 @@ class State:
 
     # -- staging (staging.py): one run's pulled window, handed out oldest first ----------------
     def stage(self, submissions: Iterable[Submission]) -> int:
-        """Stage pulled submissions; returns how many were new (a repeated conversion id is
-        kept once, as the first page that had it)."""
+        """Stage pulled submissions; returns how many were new (a repeated submission is kept
+        once, as the first page that had it; one id on two forms is two, see staging.py)."""
         return self._stage.stage(submissions)
 
     def unstage_recorded(self) -> int:
-        """Drop staged responses the ledger holds as applied or parked; returns how many."""
+        """Key the staged responses (``connector.core.keys``), then drop those the ledger
+        holds as applied or parked; returns how many were dropped."""
         return self._stage.unstage_recorded()
 
     def staged_count(self) -> int:

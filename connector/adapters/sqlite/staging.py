@@ -18,6 +18,7 @@ from typing import Iterable, Iterator, cast
 
 import sqlite_utils
 
+from connector.core.keys import SEPARATOR
 from connector.core.model import Status, Submission
 
 
@@ -34,16 +35,19 @@ class Stage:
         # One index, in reading order, which also keeps a repeated submission once (a
         # submission's time never changes). A key on the conversion id alone cost a random
         # B-tree insert per row: 1.9 s of a 100,000-response pull, against 0.3 s without.
+        # The form is part of it: one conversion id on two forms is two responses (see
+        # connector.core.keys), which assign_keys tells apart before the batches are read.
         self.db.execute("CREATE TEMP TABLE IF NOT EXISTS staged (conversion_id TEXT NOT NULL, "
                         "form_id TEXT NOT NULL, submitted_at INTEGER NOT NULL, page_url TEXT, "
                         "payload BLOB NOT NULL)")
         self.db.execute("CREATE UNIQUE INDEX IF NOT EXISTS temp.staged_order "
-                        "ON staged (submitted_at, conversion_id)")
+                        "ON staged (submitted_at, conversion_id, form_id)")
         self._created = True
 
     def stage(self, submissions: Iterable[Submission]) -> int:
-        """Stage pulled submissions; returns how many were new (a repeated conversion id is
-        kept once, as the first page that had it)."""
+        """Stage pulled submissions; returns how many were new (a repeated submission, the same
+        conversion id on the same form at the same time, is kept once, as the first page
+        that had it)."""
         self._table()
         # The HubSpot adapter builds each submission's values as a plain dict, which is what
         # marshal takes; the model only promises a Mapping.
@@ -53,11 +57,41 @@ class Stage:
             return self.db.conn.executemany(
                 "INSERT OR IGNORE INTO temp.staged VALUES (?, ?, ?, ?, ?)", rows).rowcount
 
+    def assign_keys(self) -> int:
+        """Give each staged submission its key (``connector.core.keys``) in place of its bare
+        conversion id when another form owns that id; returns how many were re-keyed.
+
+        Run once the whole window is staged (the owner within a window is its earliest
+        claimant) and before the ledger is asked what is recorded. Two set-wide statements,
+        not a lookup per row: a window with no shared id (every real one) costs a pass over
+        the ledger's key, as unstage_recorded's, and a grouping of the stage."""
+        self._table()
+        with self.db.atomic():
+            moved = self.db.execute(
+                "UPDATE temp.staged SET conversion_id = conversion_id || ? || form_id "
+                "WHERE EXISTS (SELECT 1 FROM main.ledger AS l WHERE l.conversion_id = "
+                "staged.conversion_id AND l.form_id != staged.form_id)", [SEPARATOR]).rowcount
+            # Left shared now: ids the ledger does not hold (its owner's rows keep theirs).
+            claims = self.db.execute(
+                "SELECT conversion_id, submitted_at, form_id FROM temp.staged WHERE conversion_id "
+                "IN (SELECT conversion_id FROM temp.staged GROUP BY conversion_id "
+                "HAVING COUNT(DISTINCT form_id) > 1)").fetchall()
+            owner: dict[str, tuple[int, str]] = {}
+            for cid, at, form_id in claims:
+                owner[cid] = min(owner.get(cid, (at, form_id)), (at, form_id))
+            for cid, (_, form_id) in owner.items():
+                moved += self.db.execute(
+                    "UPDATE temp.staged SET conversion_id = ? || form_id "
+                    "WHERE conversion_id = ? AND form_id != ?",
+                    [cid + SEPARATOR, cid, form_id]).rowcount
+            return int(moved)
+
     def unstage_recorded(self) -> int:
         """Drop staged responses the ledger holds as applied or parked (the lookback window
         re-reads them); returns how many. A ``pending`` one stays: a killed run's intent,
-        re-resolved before it is written, so it is applied once."""
-        self._table()
+        re-resolved before it is written, so it is applied once. The keys are assigned
+        first, so a response is matched to its own row, not to another form's."""
+        self.assign_keys()
         with self.db.atomic():
             return self.db.execute(
                 "DELETE FROM temp.staged WHERE EXISTS (SELECT 1 FROM main.ledger AS l "
@@ -72,7 +106,9 @@ class Stage:
         """The staged submissions in batches of ``size``, oldest first across forms.
 
         Keyset paging, a fresh query per batch: no cursor stays open while the batch is
-        written and recorded, and each read is an index range, not an OFFSET scan.
+        written and recorded, and each read is an index range, not an OFFSET scan. Once the
+        keys are assigned (unstage_recorded), (submitted_at, key) is unique, so the page
+        boundary never splits a pair.
         """
         self._table()
         after: tuple[int, str] = (-(2 ** 63), "")
