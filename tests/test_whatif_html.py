@@ -5,11 +5,8 @@ console message; its screenshot is kept under the test's tmp dir."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import stat
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -24,13 +21,11 @@ from connector.engine.report import RunOptions
 from connector.engine.wiring import Session
 from connector.render.whatif_html import CHART_ROWS, to_html, write_html
 from connector.sandbox import Sandbox
+from browser import browse as _browse, chromium, console as _console  # noqa: F401 (fixture)
 from test_whatif_against import write_config
 
 SINCE = "2000-01-01"
 METHODS = list(Method)
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture
@@ -42,35 +37,6 @@ def routed(tmp_path):
         team["routing"]["timezone"] = "Europe/Berlin"
         yield sandbox, world, team, demo_settings(sandbox, world, tmp_path / "state.db",
                                                   Method.UNIQUE, **team)
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    """The browser, installed with apt where this runs as root and it is missing; else skip
-    with the reason printed."""
-    if not Path(CHROMIUM).exists() and shutil.which("apt-get") and os.geteuid() == 0:
-        try:
-            subprocess.run(["apt-get", "install", "-y", "chromium"], capture_output=True,
-                           timeout=600, check=False)
-        except subprocess.TimeoutExpired:
-            pass
-    if not Path(CHROMIUM).exists():
-        reason = f"no {CHROMIUM} (apt-get install -y chromium failed or is not available here)"
-        print(f"SKIPPED browser check: {reason}")
-        pytest.skip(reason)
-    return CHROMIUM
-
-
-def _browse(browser: str, page: Path, tmp: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    profile = tmp / f"profile-{len(list(tmp.glob('profile-*')))}"
-    return subprocess.run([browser, *FLAGS, f"--user-data-dir={profile}", "--enable-logging=stderr",
-                           "--v=0", *extra, page.as_uri()],
-                          capture_output=True, text=True, timeout=120, check=False)
-
-
-def _console(stderr: str) -> list[str]:
-    """Chromium's log lines for console messages (errors, uncaught exceptions, failed loads)."""
-    return [line for line in stderr.splitlines() if ":CONSOLE" in line]
 
 
 def test_the_page_names_forms_campaigns_and_owners_in_the_configured_zone(routed, tmp_path: Path):

@@ -29,6 +29,14 @@ ADDED_COLUMNS: dict[str, dict[str, type]] = {
     "runs": {"created_contacts": int, "updated_records": int, "tasks": int},
 }
 
+# Indexes added after the first release (IF NOT EXISTS: a file that has one keeps it).
+# submitted_at: funnel and reconcile read a window (`WHERE submitted_at >= ? ORDER BY
+# submitted_at`); the (form_id, submitted_at) index cannot serve that, so without this one a
+# window over a million-row ledger scans every row and sorts them (bench/funnel_bench.py).
+ADDED_INDEXES: dict[str, tuple[str, str]] = {
+    "idx_ledger_submitted_at": ("ledger", "submitted_at"),
+}
+
 
 def now_iso() -> str:
     """Every timestamp the state stores: UTC, ISO 8601, to the millisecond."""
@@ -70,6 +78,9 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         for column, kind in columns.items():
             if column not in present:   # a state file from an earlier version gains them
                 table.add_column(column, kind)
+    for index, (table_name, column) in ADDED_INDEXES.items():   # new and upgraded files
+        if column in db.table(table_name).columns_dict:   # a hand-made or very old file may lack it
+            db.execute(f"CREATE INDEX IF NOT EXISTS {index} ON {table_name}({column})")
 
 
 def file_version(db: sqlite_utils.Database) -> int | None:
