@@ -450,3 +450,18 @@ def test_a_bug_still_shows_its_traceback(org, config, monkeypatch):
     assert proc.returncode == 1
     assert "Traceback (most recent call last)" in proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == "KeyError: 'a bug in leadsync'"
+
+
+def test_a_state_file_never_initialised_reads_as_empty(tmp_path):
+    """A first run that died between creating the file and writing its schema (a full disk)
+    leaves an empty file: status and dry runs read it as an empty ledger, untouched."""
+    from connector.adapters.sqlite.ledger import State
+
+    path = tmp_path / "leadsync.db"
+    path.touch()
+    state = State.open_read_only(path)
+    try:
+        assert state.rows("pending") == [] and state.watermarks() == {}
+    finally:
+        state.close()
+    assert path.stat().st_size == 0

@@ -131,10 +131,18 @@ class State:
                 try:
                     db = sqlite_utils.Database(conn)
                     check_version(db, path)
+                    initialised = "ledger" in db.table_names()
                 except BaseException:
                     conn.close()
                     raise
-            return cls(db, path, read_only=True)
+            if initialised:
+                return cls(db, path, read_only=True)
+            # Created but never initialised (the first run died before its schema, say on a
+            # full disk): read as the empty state it is, and leave the file alone.
+            conn.close()
+            state = cls(sqlite_utils.Database(memory=True), path, read_only=True)
+            state._ensure_schema()
+            return state
         state = cls(sqlite_utils.Database(memory=True), None, read_only=True)
         state._ensure_schema()
         return state
