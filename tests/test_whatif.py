@@ -126,3 +126,24 @@ def test_the_window_is_cut_as_a_sync_cuts_it_and_let_go_batch_by_batch():
         assert given == []                              # the caller's list is let go
         got.append(batch)
     assert got == expected and len(got) == 11 and len(got[-1]) == 1
+
+
+@pytest.mark.parametrize("method", METHODS, ids=[m.value for m in METHODS])
+def test_open_leads_and_handoffs_match_a_real_sync_on_a_copy_of_the_org(tmp_path, method):
+    """The two figures a dry run does not show, against the org after a real sync of the
+    same world (with routing, stages and Tasks, so responses are handed off)."""
+    from connector.commands.demo import add_sales_team
+
+    with Sandbox() as sandbox:
+        w = build_world(sandbox)
+        sections = add_sales_team(sandbox, w)
+        settings = demo_settings(sandbox, w, tmp_path / "state.db", method, **sections)
+        predicted = run_whatif(settings, since=SINCE, methods=[method]).to_json()["methods"][method.value]
+        tasks_before = len(sandbox.app.salesforce.records("Task"))
+        with Session(settings, retry=RetryPolicy.fast()) as engine:
+            assert engine.run().status in ("ok", "partial")
+        sf = sandbox.app.salesforce
+        open_leads = Counter((lead.get("Email") or "").lower() for lead in sf.records("Lead")
+                             if not lead.get("IsConverted") and lead.get("Email"))
+        assert predicted["people_with_several_open_leads"] == sum(1 for n in open_leads.values() if n > 1)
+        assert predicted["handoffs"] == len(sf.records("Task")) - tasks_before > 0
