@@ -29,6 +29,18 @@ ADDED_COLUMNS: dict[str, dict[str, type]] = {
     "runs": {"created_contacts": int, "updated_records": int, "tasks": int},
 }
 
+# Indexes added after the first release, made on every open (in upgrade's one transaction),
+# so an older file gains them too. They change no shape an earlier release reads.
+# - reconcile's created_lead_ids looks Leads up by the record a row first named
+#   (COALESCE(merged_from, lead_id), the exact expression it queries): without this index
+#   every reconcile scans the whole ledger once per chunk of Lead Ids.
+# - reconcile's rows_since, the funnel and status read windows by submission time across
+#   forms; the (form_id, submitted_at) index cannot serve a query that names no form.
+LEDGER_INDEXES: dict[str, tuple[str, tuple[str, ...]]] = {   # name: (expression, columns)
+    "idx_ledger_created_lead": ("(COALESCE(merged_from, lead_id))", ("merged_from", "lead_id")),
+    "idx_ledger_submitted_at": ("(submitted_at)", ("submitted_at",)),
+}
+
 
 def now_iso() -> str:
     """Every timestamp the state stores: UTC, ISO 8601, to the millisecond."""
@@ -70,6 +82,10 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         for column, kind in columns.items():
             if column not in present:   # a state file from an earlier version gains them
                 table.add_column(column, kind)
+    ledger_columns = db.table("ledger").columns_dict
+    for name, (sql, needs) in LEDGER_INDEXES.items():   # IF NOT EXISTS: new and older files alike
+        if all(column in ledger_columns for column in needs):
+            db.execute(f"CREATE INDEX IF NOT EXISTS {name} ON ledger {sql}")
 
 
 def file_version(db: sqlite_utils.Database) -> int | None:
