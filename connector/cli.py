@@ -129,7 +129,7 @@ def retry(config: str | None, dry_run: bool, as_json: bool) -> None:
 @main.command()
 @config_option
 @click.option("--since", required=True, help="Start of the history by submission time: an ISO "
-              "date or datetime (UTC unless it says). Pulled for every form, whatever its watermark.")
+              "date or datetime (UTC unless it says), or an age such as 7d. Pulled for every form, whatever its watermark.")
 @click.option("--dry-run", is_flag=True, help="Pull, resolve and decide for real; write nothing; "
               "print the plan.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON.")
@@ -271,7 +271,7 @@ def status(config: str | None, as_json: bool, html_path: Path | None, check: boo
 @main.command()
 @config_option
 @click.option("--since", help="Start of the window by submission time: an ISO date or datetime "
-              "(UTC unless it says). Default: 30 days ago.")
+              "(UTC unless it says), or an age such as 7d. Default: 30 days ago.")
 @click.option("--fix", is_flag=True, help="Repair what is safe (missed responses, lost memberships "
               "on surviving records, unresponded statuses), after a preview.")
 @click.option("--yes", is_flag=True, help="With --fix: do not ask (needed when there is no terminal).")
@@ -299,7 +299,7 @@ def _can_ask() -> bool:
 @main.command()
 @config_option
 @click.option("--since", required=True, help="Start of the window by submission time: an ISO "
-              "date or datetime (UTC unless it says).")
+              "date or datetime (UTC unless it says), or an age such as 7d.")
 @click.option("--methods", default="poi,hybrid,unique", show_default=True,
               help="Comma-separated methods to compare.")
 @click.option("--against", "against", type=click.Path(exists=True, dir_okay=False),

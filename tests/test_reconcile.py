@@ -478,3 +478,12 @@ def test_memberships_in_a_deleted_campaign_are_the_admins_call_not_fixable(org, 
     assert "Nothing safe to fix" in again.output and "campaign cannot take members" in again.output
     assert json.loads(reconcile(org, config, "--json").output)["counts"]["broken_campaign"] == 1
     assert ann["lead_id"] and org.leads("ann@acme.example")
+
+
+def test_since_as_a_duration_is_that_long_before_now():
+    assert parse_since("7d", now=NOW) == datetime(2026, 2, 22, 12, tzinfo=timezone.utc)
+    assert parse_since("36h", now=NOW) == datetime(2026, 2, 28, tzinfo=timezone.utc)
+    assert parse_since(" 1d12h ", now=NOW) == datetime(2026, 2, 28, tzinfo=timezone.utc)
+    for bad in ("7", "0d", "7 days", "-7d"):
+        with pytest.raises(ConfigError, match="--since"):
+            parse_since(bad, now=NOW)

@@ -155,6 +155,7 @@ def test_a_state_file_without_merged_from_reads_and_gains_it(tmp_path):
     state = State.open(path)
     state.record_outcomes([Outcome("a", "form-1", 1, "a@example.com", Action.CREATE_LEAD,
                                    Status.APPLIED, lead_id="00Q1")], "run-1")
+    state.db.execute("DROP INDEX idx_ledger_created_lead")   # older files have neither
     state.db.execute("ALTER TABLE ledger DROP COLUMN merged_from")
     state.close()
     old = State.open_read_only(path)                         # read-only: works without it
@@ -206,3 +207,31 @@ def test_a_batch_is_written_whatever_order_its_rows_arrive_in(tmp_path):
         cid: ("applied", 1) for cid in ids}
     assert (rows["c5"]["changed_fields"], rows["c5"]["owner_id"]) == ("Title", "005X")
     assert rows["c9"]["changed_fields"] is None and rows["c9"]["owner_id"] is None
+
+
+def _plan(state: State, sql: str, params: list) -> str:
+    return " ".join(row[-1] for row in state.db.execute(f"EXPLAIN QUERY PLAN {sql}", params))
+
+
+def test_reconcile_queries_use_the_ledger_indexes(tmp_path):
+    state = State.open(tmp_path / "s.db")
+    created = ("SELECT DISTINCT COALESCE(merged_from, lead_id) AS created FROM ledger "
+               "WHERE action = 'create_lead' AND COALESCE(merged_from, lead_id) IN (?, ?)")
+    assert "USING INDEX idx_ledger_created_lead" in _plan(state, created, ["00Q1", "00Q2"])
+    window = "SELECT * FROM ledger WHERE submitted_at >= ? ORDER BY submitted_at"
+    assert "USING INDEX idx_ledger_submitted_at" in _plan(state, window, [0])
+    state.close()
+
+
+def test_an_older_state_file_gains_the_indexes_on_open(tmp_path):
+    path = tmp_path / "old.db"
+    State.open(path).close()
+    import sqlite3
+    conn = sqlite3.connect(path)
+    conn.execute("DROP INDEX idx_ledger_created_lead")
+    conn.execute("DROP INDEX idx_ledger_submitted_at")
+    conn.commit()
+    conn.close()
+    state = State.open(path)
+    assert {"idx_ledger_created_lead", "idx_ledger_submitted_at"} <= _indexes(state)
+    state.close()

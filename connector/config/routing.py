@@ -20,6 +20,7 @@ from connector.core.enrich.stages import DATE_TYPES, Stages
 from connector.core.enrich.tasks import DEFAULT_SUBJECT, SUBJECT_FIELDS, TaskRule
 from connector.core.geo import normalise_place
 from connector.core.ids import QUEUE_PREFIX, SF_ID, USER_PREFIX, is_api_name, to_id18
+from connector.core.timefmt import parse_duration
 from connector.errors import ConfigError
 
 PRIORITY_MAX = 40          # Task.Priority picklist value
@@ -36,7 +37,6 @@ _KEYS = {
 _DEVELOPER_NAME_RE = re.compile(r"^[A-Za-z](?:[A-Za-z0-9]|_(?!_))*(?<!_)$")
 _USERNAME_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _DOMAIN_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$")
-_DURATION_RE = re.compile(r"(\d+)\s*([dhms])")
 
 
 def parse_routing(table: Mapping[str, Any] | None, *, forms: Collection[str] = (),
@@ -197,11 +197,11 @@ def parse_sla(text: Any, *, key: str) -> int:
     """
     if isinstance(text, int) and not isinstance(text, bool):
         seconds = text
-    elif isinstance(text, str) and re.fullmatch(r"\s*(?:\d+\s*[dhms]\s*)+", text):
-        units = {"d": 86400, "h": 3600, "m": 60, "s": 1}
-        seconds = sum(int(n) * units[u] for n, u in _DURATION_RE.findall(text))
     else:
-        raise ConfigError(f"not a duration: {text!r} (use e.g. 5m, 4h, 1d, 1h30m)", key=key)
+        try:
+            seconds = parse_duration(text)   # a quoted bare "90" was never an SLA; still isn't
+        except ValueError as exc:
+            raise ConfigError(str(exc), key=key) from None
     if seconds <= 0:
         raise ConfigError("must be more than zero", key=key)
     return seconds

@@ -18,6 +18,7 @@ from connector.config import auth as login
 from connector.config import validate as v
 from connector.config.accounts import parse_account_matching
 from connector.config.alerts import AlertSettings, parse_alerts
+from connector.config.env_overrides import apply_env_overrides
 from connector.config.routing import parse_routing
 from connector.core.accounts import AccountMatching
 from connector.core.enrich.routing import Routing
@@ -196,7 +197,8 @@ _SECRET_KEYS = ("access_token", "password", "security_token", "consumer_secret",
 
 
 def parse_duration(text: str | int | float, *, key: str) -> int:
-    """'30s', '5m', '1h', '1d' or a number of seconds -> seconds."""
+    """'30s', '5m', '1h30m', '7d' or a number of seconds -> seconds, or a ConfigError naming
+    ``key``: the config file's grammar, for callers outside the config package."""
     return v.duration(text, key)
 
 
@@ -209,6 +211,8 @@ def load_settings(path: str | Path | None = None, *, env: Mapping[str, str] | No
     the working directory's: ``leadsync status`` run from another folder must read the
     daemon's ledger, not create an empty one. ``require_secrets=False`` is for commands that
     call no API (``status``): an admin on the box needs the state path, not the tokens.
+    ``LEADSYNC_<SECTION>__<KEY>`` variables in ``env`` override the file's values
+    (``connector.config.env_overrides``).
     """
     env = os.environ if env is None else env
     path = path or env.get("LEADSYNC_CONFIG")
@@ -224,6 +228,7 @@ def load_settings(path: str | Path | None = None, *, env: Mapping[str, str] | No
         raise ConfigError(f"{path} is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    data = apply_env_overrides(data, env)   # before validation: a bad value names its key
     data.update(overrides or {})
     return settings_from_dict(data, env=env, source=str(path), require_secrets=require_secrets,
                               base=Path(path).resolve().parent)

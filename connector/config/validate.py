@@ -17,8 +17,6 @@ from connector.errors import ConfigError
 if TYPE_CHECKING:
     from connector.core.watermarks import StartPoint
 
-_DURATION = re.compile(r"\s*(\d+)\s*([smhd]?)\s*")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def _shown(value: Any) -> str:
@@ -107,15 +105,21 @@ def choice(value: Any, key: str, options: Collection[str]) -> str:
 
 
 def duration(value: Any, key: str) -> int:
-    """'30s', '5m', '1h', '1d' or a number of seconds -> seconds (zero or more)."""
+    """'30s', '5m', '1h30m', '7d' or a number of seconds -> seconds (zero or more).
+
+    The grammar is ``timefmt.parse_duration``'s, shared with every other duration; a TOML
+    number or a bare "45" stays seconds here because config files have always said that.
+    """
+    from connector.core.timefmt import DURATION_HINT, parse_duration
+
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if value < 0:
             raise ConfigError("must not be negative", key=key)
         return int(value)
-    match = _DURATION.fullmatch(value) if isinstance(value, str) else None
-    if not match:
-        raise ConfigError(f"not a duration: {_shown(value)} (use e.g. 30s, 5m, 1h, 7d)", key=key)
-    return int(match.group(1)) * _UNITS[match.group(2)]
+    try:
+        return parse_duration(value, bare_seconds=True)
+    except ValueError:
+        raise ConfigError(f"not a duration: {_shown(value)} ({DURATION_HINT})", key=key) from None
 
 
 def path_text(value: Any, key: str) -> str:

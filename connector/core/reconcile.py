@@ -49,7 +49,7 @@ from connector.errors import ConfigError
 from connector.core.campaigns import CampaignEntry, OrgCampaigns, check_campaigns, is_campaign_id
 from connector.core.ids import to_id18
 from connector.core.model import Submission
-from connector.core.timefmt import iso_ms
+from connector.core.timefmt import iso_ms, parse_duration
 
 FIXABLE = ("missed", "pending", "missing_membership", "status_differs")
 ADMINS_CALL = ("broken_campaign", "missing_record", "duplicates", "parked")
@@ -61,18 +61,33 @@ Row = Mapping[str, Any]
 
 
 def parse_since(text: str | None, *, now: datetime) -> datetime:
-    """``--since``: an ISO date (midnight UTC) or datetime (UTC unless it says); default 30 days."""
+    """``--since``: an ISO date (midnight UTC) or datetime (UTC unless it says), or a duration
+    (``7d``, ``36h``) meaning that long before ``now``; default 30 days.
+
+    The relative form is for cron jobs and runbooks: ``reconcile --since 7d`` stays right
+    every day, where a date has to be rewritten. It is the config's duration grammar, without
+    bare numbers: ``--since 7`` could be seconds or days, so it is refused, not guessed.
+    """
     if text is None or not text.strip():
         return now - timedelta(days=DEFAULT_WINDOW_DAYS)
     value = text.strip()
+    if not re.match(r"\d{4}-", value):   # 2026-... is a date, never a duration
+        try:
+            seconds = parse_duration(value)
+        except ValueError:
+            seconds = None
+        if seconds is not None:
+            if seconds <= 0:
+                raise ConfigError("must be a time before now (e.g. 7d)", key="--since")
+            return now - timedelta(seconds=seconds)
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
             parsed = datetime.combine(date.fromisoformat(value), datetime.min.time(), timezone.utc)
         else:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise ConfigError(f"not an ISO date or datetime: {text!r} (e.g. 2026-01-31 or "
-                          "2026-01-31T09:00:00+01:00)", key="--since") from None
+        raise ConfigError(f"not an ISO date, datetime or duration: {text!r} (e.g. 2026-01-31, "
+                          "2026-01-31T09:00:00+01:00 or 7d)", key="--since") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     if parsed > now:

@@ -4,10 +4,15 @@ The ledger and HubSpot count time in epoch milliseconds; reports print ISO text,
 takes ``...Z`` datetimes and plain dates, and a rep reads local time. Each rendering is
 defined once here so a report, a Task and a reconcile diff never disagree about a moment.
 No clock is read: every function turns the moment it is given into text.
+
+Durations live here too: ``[sync] lookback``, ``[sync] start``, ``[alerts]``, the routing
+SLAs, ``--interval`` and ``--since 7d`` all read one grammar, so a spelling that works in one
+place works in every other and an admin never learns which key takes ``1h30m``.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -56,3 +61,29 @@ def local_when(moment: datetime, zone: str) -> str:
     """A moment as a rep reads it: local date, time and zone abbreviation."""
     local = moment.astimezone(ZoneInfo(zone))
     return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or zone)
+
+
+_DURATION = re.compile(r"\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*")
+_BARE = re.compile(r"\s*(\d+)\s*")
+DURATION_HINT = "use e.g. 90s, 5m, 1h30m, 7d"
+
+
+def parse_duration(text: str, *, bare_seconds: bool = False) -> int:
+    """Duration text -> seconds: ``90s``, ``5m``, ``1h30m``, ``1h 30m``, ``7d``.
+
+    Parts come largest first (d, h, m, s), each at most once, so ``30m1h`` is refused rather
+    than guessed at. A bare number is seconds only when ``bare_seconds`` says so: a config
+    key that has always taken ``"45"`` keeps taking it, while ``--since 45`` is refused
+    because a reader could not tell whether it meant seconds or days. Raises ValueError (no
+    key: the caller knows which setting it was reading and names it).
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"not a duration: {text!r} ({DURATION_HINT})")
+    bare = _BARE.fullmatch(text)
+    if bare and bare_seconds:
+        return int(bare.group(1))
+    match = _DURATION.fullmatch(text)
+    if not match or not any(match.groups()):
+        raise ValueError(f"not a duration: {text!r} ({DURATION_HINT})")
+    days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
