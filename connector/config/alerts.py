@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from connector.config import validate as v
+from connector.config.secret import Secret
 from connector.errors import ConfigError
 
 KEYS = {"stale_after", "interval", "webhook"}
@@ -21,27 +22,8 @@ DEFAULT_STALE_AFTER = 900      # 15m: three of the daemon's default 5m intervals
 INTERVALS_BEFORE_STALE = 3
 
 
-class WebhookUrl:
-    """The webhook's URL: usable via ``.reveal()``, shown as ``***`` everywhere else."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "WebhookUrl('***')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, WebhookUrl) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
+# The webhook URL carries its own token (Slack, Teams): a Secret like the API tokens.
+WebhookUrl = Secret
 
 
 @dataclass(frozen=True)

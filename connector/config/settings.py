@@ -25,38 +25,13 @@ from connector.core.enrich.routing import Routing
 from connector.core.ids import CUSTOM_FIELD
 from connector.core.model import Method
 from connector.core.watermarks import DEFAULT_START_AGE, StartPoint
+from connector.config.secret import Secret
 from connector.errors import ConfigError
 
 # [sync] poi_delivery: what an admin accepts for poi's Leads (see check_method).
 EXACTLY_ONCE, AT_LEAST_ONCE = "exactly_once", "at_least_once"
 POI_DELIVERY = (EXACTLY_ONCE, AT_LEAST_ONCE)
 DEFAULT_START = "30d"      # [sync] start: how far back a form without a watermark is read
-
-
-class Secret:
-    """A token or password: usable via ``.reveal()``, invisible in logs and reprs."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
 
 
 @dataclass(frozen=True)
