@@ -4,6 +4,8 @@ Account opens a deal after its person responded), in two composite calls."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import json
 import sqlite3
 
@@ -141,10 +143,9 @@ def test_the_account_view_counts_people_per_account(synced):
         assert 1 <= account["people"] <= account["responses"]
 
 
-def test_cli_json_and_text(synced, tmp_path):
-    sandbox, world, settings = synced
-    config = tmp_path / "leadsync.toml"
-    config.write_text(f"""method = "unique"
+def write_config(path: Path, sandbox, settings) -> Path:
+    """The synced world's settings as a config file the CLI reads."""
+    path.write_text(f"""method = "unique"
 [salesforce]
 instance_url = "{sandbox.url}"
 access_token = "{sandbox.token}"
@@ -159,6 +160,12 @@ form_id = "{c.form_id}"
 campaign_id = "{c.campaign_id}"
 member_status = "Responded"
 """ for c in settings.campaigns))
+    return path
+
+
+def test_cli_json_and_text(synced, tmp_path):
+    sandbox, world, settings = synced
+    config = write_config(tmp_path / "leadsync.toml", sandbox, settings)
     runner = CliRunner()
     out = runner.invoke(main, ["funnel", "--config", str(config), "--since", SINCE, "--json"])
     assert out.exit_code == 0, out.output

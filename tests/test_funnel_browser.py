@@ -19,27 +19,7 @@ from click.testing import CliRunner
 from browser import browse, chromium, console, screenshot  # noqa: F401 (chromium: fixture)
 from connector.cli import main
 from connector.core.funnel import STEPS
-from test_funnel import SINCE, synced  # noqa: F401 (synced: fixture)
-
-
-def _config(path: Path, sandbox, settings) -> Path:
-    """The synced world's settings as a config file the CLI reads."""
-    path.write_text(f"""method = "unique"
-[salesforce]
-instance_url = "{sandbox.url}"
-access_token = "{sandbox.token}"
-lead_external_id_field = "Leadsync_Response_Id__c"
-[hubspot]
-base_url = "{sandbox.url}"
-access_token = "{sandbox.token}"
-[state]
-path = "{settings.state_path}"
-""" + "".join(f"""[[campaigns]]
-form_id = "{c.form_id}"
-campaign_id = "{c.campaign_id}"
-member_status = "Responded"
-""" for c in settings.campaigns))
-    return path
+from test_funnel import SINCE, synced, write_config  # noqa: F401 (synced: fixture)
 
 
 def _won_deal(sandbox, settings) -> None:
@@ -60,7 +40,7 @@ def _won_deal(sandbox, settings) -> None:
 def test_the_funnel_page_renders_in_a_real_browser(synced, chromium: str, tmp_path: Path):
     sandbox, world, settings = synced
     _won_deal(sandbox, settings)
-    config = _config(tmp_path / "leadsync.toml", sandbox, settings)
+    config = write_config(tmp_path / "leadsync.toml", sandbox, settings)
     page = tmp_path / "funnel.html"
     out = CliRunner().invoke(main, ["funnel", "--config", str(config), "--since", SINCE,
                                     "--json", "--html", str(page),
