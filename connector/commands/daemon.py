@@ -228,7 +228,8 @@ def serve(settings: Settings, *, interval_seconds: float, once: bool = False,
     ``http`` (``--http HOST:PORT``) serves ``/healthz`` and ``/metrics`` from a thread that
     reads the state read-only; ``[alerts] webhook`` is posted after each run (alerts.py).
     """
-    from connector.engine.wiring import build_engine, open_state
+    from connector.commands.cycle import Cycle, run_steps, steps_for
+    from connector.engine.wiring import build_engine, clients, open_state
 
     stop = StopFlag()
 
@@ -238,10 +239,17 @@ def serve(settings: Settings, *, interval_seconds: float, once: bool = False,
     state = open_state(settings)
     try:
         state.lock()
-        engine = build_engine(settings, state=state)
+        vendors = clients(settings)
+        engine = build_engine(settings, state=state, vendors=vendors)
+        steps = steps_for(settings)
 
         def run() -> RunReport:   # each run measures the org's API usage afresh
-            return engine.run(RunOptions(keep_details=True, should_stop=stop))
+            report = engine.run(RunOptions(keep_details=True, should_stop=stop))
+            # then the cycle's other steps (lifecycle, rescore, ...): each one's failure is
+            # logged and never the run's; a sync that raised skips them (the backoff retries)
+            run_steps(steps, Cycle(settings=settings, state=state, clients=vendors, log=log,
+                                   should_stop=stop, now=datetime.now(timezone.utc)))
+            return report
 
         alerter = None
         if settings.alerts.webhook is not None:
