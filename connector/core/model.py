@@ -40,6 +40,7 @@ class Status(StrEnum):
     PENDING = "pending"   # intent recorded, write not yet confirmed
     APPLIED = "applied"
     FAILED = "failed"
+    DISMISSED = "dismissed"   # parked, then dismissed by an admin with a note: never retried
 
 
 @dataclass(frozen=True)

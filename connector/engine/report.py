@@ -13,6 +13,7 @@ from connector.ports import Writer
 from connector.core.refusals import RefusalGroup, group_refusals
 
 Progress = Callable[[int, int], None]
+Select = Callable[[dict[str, Any]], bool]   # which parked ledger rows a retry takes
 
 
 def _never() -> bool:
@@ -59,6 +60,14 @@ class RunReport:
     # Forms held back because their campaign cannot take members (core.campaigns): their
     # responses stay unrecorded and are picked up once the campaign is fixed.
     paused: list[dict[str, Any]] = field(default_factory=list)
+    # What the run went on without (an owner fallen back to the default): kind, subject
+    # (the config key), message; recorded with the paused forms for ``status``.
+    warnings: list[dict[str, str]] = field(default_factory=list)
+
+    def warning_rows(self) -> list[tuple[str, str, str]]:
+        """The warnings and paused forms as the state's (kind, subject, message) rows."""
+        return [*((w["kind"], w["subject"], w["message"]) for w in self.warnings),
+                *(("paused", p["entry"], p["message"]) for p in self.paused)]
 
     def refusal_groups(self) -> list[RefusalGroup]:
         return group_refusals(self.refused.elements())
@@ -76,7 +85,7 @@ class RunReport:
             "salesforce_api_usage": None if self.api_used is None else
             {"used": self.api_used, "limit": self.api_limit},
             "seconds": round(self.seconds, 3), "responses": self.responses,
-            "paused_forms": self.paused,
+            "paused_forms": self.paused, "warnings": self.warnings,
             "refused": [group.to_json() for group in self.refusal_groups()],
         }
 

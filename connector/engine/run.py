@@ -28,8 +28,9 @@ from connector.ports import Crm, Ledger, Source
 from connector.engine.apply import Applier
 from connector.engine.collector import fewer_collections
 from connector.engine.gather import Gatherer
+from connector.engine.pauses import pause_missing
 from connector.render.steps import step_json
-from connector.engine.report import Batches, Progress, RunOptions, RunReport, new_run_id
+from connector.engine.report import Batches, Progress, RunOptions, RunReport, Select, new_run_id
 from connector.errors import (AmbiguousWrite, ApiError, BudgetExhausted, ConfigError, LeadsyncError,
                               TransientError)
 
@@ -53,6 +54,7 @@ class Engine:
         self.task_key = TaskKey()                # how a follow-up Task is kept to one (_prepare)
         self.form_names: dict[str, str] = {}
         self.paused: dict[str, str] = {}         # form id -> why its campaign is paused (_pause)
+        self.owner_warnings: list[dict[str, str]] = []   # owners fallen back to the default (_prepare)
         self._prepared = False
 
     # -- the runs --------------------------------------------------------------------------
@@ -86,14 +88,16 @@ class Engine:
         return self._run(given, options or RunOptions(dry_run=dry_run, method=method))
 
     def retry(self, options: RunOptions | None = None, *, dry_run: bool = False,
-              method: Method | None = None) -> RunReport:
+              method: Method | None = None, select: Select | None = None) -> RunReport:
         """Re-attempt the parked (failed) responses, after the admin fixed their cause.
 
         Their submissions are read again from HubSpot (the ledger keeps no form values), as
         far back as the oldest parked one; a parked response HubSpot no longer has is
-        reported, not dropped.
+        reported, not dropped. ``select`` keeps only the parked rows it accepts (``retry
+        --code/--form/--id``, the daemon's transient retries); pending rows are always settled.
         """
-        return self._run(self._parked, options or RunOptions(dry_run=dry_run, method=method))
+        return self._run(lambda report: self._parked(report, select),
+                         options or RunOptions(dry_run=dry_run, method=method))
 
     def _run(self, source: Callable[[RunReport], Batches], options: RunOptions) -> RunReport:
         method = options.method or self.settings.method
@@ -110,6 +114,7 @@ class Engine:
         try:
             self._prepare()
             self._pause(report)
+            report.warnings.extend(self.owner_warnings)
             with fewer_collections():
                 finished = self._process(source(report), method, report, options, start_ms)
             report.status = ("partial" if report.counts[Count.FAILED] or report.paused else
@@ -176,6 +181,7 @@ class Engine:
         report.seconds = time.monotonic() - started
         if report.dry_run:
             return
+        self.state.record_warnings(report.run_id, report.warning_rows())
         self.state.finish_run(report.run_id, report.status, {
             **report.counts, "sf_calls": report.sf_calls, "hs_calls": report.hs_calls,
             "api_used": report.api_used, "api_limit": report.api_limit}, report.error)
@@ -196,14 +202,18 @@ class Engine:
         if self._prepared:
             return
         from connector.config.mapping_file import protected_of, refuse_protected
-        from connector.core.enrich.owners import owner_names, split_owner_names, with_owner_ids
+        from connector.core.enrich.owners import (owner_names, split_owner_names,
+                                                  with_owner_ids_or_default)
 
         refuse_protected(self.mapping, protected_of(self.settings))   # also for a given mapping
 
         names = owner_names(self.routing)
         if names:
             users, queues = split_owner_names(names)
-            self.routing = with_owner_ids(self.routing, self.sf.find_owners(users, queues))
+            # An owner who left or is misspelt falls back to the default owner, with a warning
+            self.routing, fallbacks = with_owner_ids_or_default(
+                self.routing, self.sf.find_owners(users, queues))
+            self.owner_warnings = [f.to_json() for f in fallbacks]
         needs_schema, tasks = self._needs_schema(), self.routing.tasks is not None
         wanted = (["Lead", "Contact"] if needs_schema else []) + (["Task"] if tasks else [])
         if wanted:
@@ -313,18 +323,20 @@ class Engine:
         with closing(self.hs.pages_many(since_by_form)) as pages:
             for page in pages:
                 report.counts[Count.SKIPPED] += len(page) - self.state.stage(page)
+        pause_missing(self.settings, self.hs, self.paused, report)   # a form 404: it alone
         report.counts[Count.SKIPPED] += self.state.unstage_recorded()
         total = self.state.staged_count()
         report.counts[Count.PULLED] += total
         return Batches(total, self.state.staged_batches(self.settings.sync.batch_size))
 
-    def _parked(self, report: RunReport) -> Batches:
+    def _parked(self, report: RunReport, select: Select | None = None) -> Batches:
         """The parked responses' submissions, read again as far back as each form's oldest
         parked one; pages are filtered as they arrive, so only the parked are held."""
         wanted: dict[str, set[str]] = {}
         since: dict[str, int] = {}
         # Parked, and pending (a killed retry's intents): both are settled here.
-        for row in [*self.state.rows(Status.FAILED.value), *self.state.rows(Status.PENDING.value)]:
+        parked = [r for r in self.state.rows(Status.FAILED.value) if select is None or select(r)]
+        for row in [*parked, *self.state.rows(Status.PENDING.value)]:
             form_id = row["form_id"]
             wanted.setdefault(form_id, set()).add(row["conversion_id"])
             since[form_id] = min(since.get(form_id, row["submitted_at"]), row["submitted_at"])
@@ -337,6 +349,7 @@ class Engine:
                 for s in page:
                     if (key := match_recorded(s, wanted[s.form_id])) is not None:
                         found[key] = s if key == s.conversion_id else replace(s, conversion_id=key)
+        pause_missing(self.settings, self.hs, self.paused, report)   # a form 404: it alone
         if since:
             report.counts[Count.PARKED_NOT_IN_HUBSPOT] += sum(map(len, wanted.values())) - len(found)
         report.counts[Count.PULLED] += len(found)

@@ -43,6 +43,8 @@ def render(report: RunReport, *, detail: bool) -> str:
                  f"{report.seconds:.2f}s")
     for paused in report.paused:
         lines.append(f"  paused: {paused['message']}")
+    for warning in report.warnings:
+        lines.append(f"  warning: {warning['message']}")
     for group in report.refusal_groups():
         lines.append(f"  {group}")
     if report.error:

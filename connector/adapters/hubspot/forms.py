@@ -55,6 +55,7 @@ class HubSpotClient:
         self.sleep = sleep
         self.calls = 0
         self._calls_lock = threading.Lock()   # forms are paged from several threads
+        self.missing_forms: set[str] = set()  # forms the last pages_many found 404 (not in HubSpot)
         self._lanes = 1                       # threads paging at once (see submissions_many)
         self._resume_at = 0.0                 # monotonic time no thread sends before (pacing)
         # auth = "refresh_token": access tokens from the OAuth app's refresh token (oauth.py)
@@ -174,7 +175,8 @@ class HubSpotClient:
         :meth:`submissions_many`, and hand their pages over through a queue of ``ahead``
         pages; a thread whose page is not taken yet waits. The first error of any form is
         raised at once; the other threads stop before their next page, and so do they when
-        the caller stops iterating.
+        the caller stops iterating. A form HubSpot answers 404 for is not an error: it ends
+        its lane and is listed in ``missing_forms``.
         """
         forms = list(since_by_form.items())
         if not forms:
@@ -182,11 +184,22 @@ class HubSpotClient:
         pages: queue.Queue[Any] = queue.Queue(maxsize=ahead)
         stop = threading.Event()
 
+        self.missing_forms = set()
+
         def page_form(form_id: str, since_ms: int) -> None:
             try:
                 for page in self._window_pages(form_id, since_ms, stop):
                     _hand_over(pages, page, stop)
                 _hand_over(pages, _FORM_DONE, stop)
+            except ApiError as exc:
+                if exc.status == 404:
+                    # HubSpot has no such form: that form alone is paused (the engine names
+                    # its config entry); the others' pages go on.
+                    with self._calls_lock:
+                        self.missing_forms.add(form_id)
+                    _hand_over(pages, _FORM_DONE, stop)
+                else:
+                    _hand_over(pages, exc, stop)
             except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
                 _hand_over(pages, exc, stop)
 

@@ -35,13 +35,14 @@ import os
 import sqlite3
 from pathlib import Path
 from urllib.parse import quote
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import sqlite_utils
 
 from connector.adapters.sqlite.cache import Cache
 from connector.adapters.sqlite.failures import guarded, translated
-from connector.adapters.sqlite.lock import RunLock, lock_holder
+from connector.adapters.sqlite import parked
+from connector.adapters.sqlite.lock import DaemonLock, RunLock, lock_holder
 from connector.adapters.sqlite.schema import check_version, ensure_schema, now_iso, upgrade
 from connector.adapters.sqlite.staging import Stage
 from connector.core.model import Outcome, Status, Submission
@@ -88,6 +89,7 @@ class State:
         self.path = path
         self.read_only = read_only
         self._lock = RunLock(path)
+        self._daemon_lock = DaemonLock(path)
         self._stage = Stage(db)
         self._cache = Cache(db, read_only=read_only)
         self._intended: set[str] = set()   # ids whose intent row this connection wrote
@@ -165,12 +167,28 @@ class State:
         ensure_schema(self.db)
 
     # -- locking (lock.py) ----------------------------------------------------------------
-    def lock(self) -> None:
-        """Take the state's lock or raise :class:`StateLocked` naming the holder."""
-        self._lock.acquire()
+    def lock(self, *, wait: float = 0.0, should_stop: Callable[[], bool] | None = None,
+             waiting: Callable[[str], None] | None = None) -> bool:
+        """Take the state's lock or raise :class:`StateLocked` naming the holder; with
+        ``wait``, try that many seconds first (False: ``should_stop`` gave up waiting)."""
+        return self._lock.acquire(wait=wait, should_stop=should_stop, waiting=waiting)
+
+    def suspend_lock(self) -> None:
+        """Let the writer lock go between a daemon's runs (lock.py); ``lock`` retakes it."""
+        self._lock.suspend()
+
+    def lock_daemon(self) -> None:
+        """One daemon per state file, for its whole life (lock.py's DaemonLock)."""
+        self._daemon_lock.acquire()
 
     def unlock(self) -> None:
         self._lock.release()
+        self._daemon_lock.release()
+
+    def record_warnings(self, run_id: str, warnings: Sequence[tuple[str, str, str]]) -> None:
+        """What a run went on without, (kind, subject, message) each (parked.py)."""
+        if not self.read_only:
+            parked.record_warnings(self.db, run_id, warnings)
 
     def lock_holder(self) -> str | None:
         """Who holds the lock now (for ``status``), or None when it is free."""

@@ -86,6 +86,8 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     for name, (sql, needs) in LEDGER_INDEXES.items():   # IF NOT EXISTS: new and older files alike
         if all(column in ledger_columns for column in needs):
             db.execute(f"CREATE INDEX IF NOT EXISTS {name} ON ledger {sql}")
+    from connector.adapters.sqlite import parked   # its own tables (dismissals, retries, warnings)
+    parked.ensure(db)
 
 
 def file_version(db: sqlite_utils.Database) -> int | None:

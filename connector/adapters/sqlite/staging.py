@@ -95,8 +95,8 @@ class Stage:
         with self.db.atomic():
             return self.db.execute(
                 "DELETE FROM temp.staged WHERE EXISTS (SELECT 1 FROM main.ledger AS l "
-                "WHERE l.conversion_id = staged.conversion_id AND l.status IN (?, ?))",
-                [Status.APPLIED.value, Status.FAILED.value]).rowcount
+                "WHERE l.conversion_id = staged.conversion_id AND l.status IN (?, ?, ?))",
+                [Status.APPLIED.value, Status.FAILED.value, Status.DISMISSED.value]).rowcount
 
     def count(self) -> int:
         self._table()

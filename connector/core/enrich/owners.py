@@ -187,6 +187,47 @@ def with_owner_ids(routing: Routing, ids: Mapping[str, str]) -> Routing:
     return replace(routing, rules=rules, default_owner=default, tasks=tasks)
 
 
+@dataclass(frozen=True)
+class OwnerFallback:
+    """A rule's owner the org does not have as an active User (or a Queue), replaced for this
+    run by the default owner: one rep who left must not stop every form."""
+
+    key: str          # the config key, e.g. routing.rules[2].owner
+    owner: str        # the owner as configured ("user:jane@acme.com")
+    why: str          # "no active user with Username ...", from with_owner_ids' words
+    default: str      # the default owner it falls back to
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.owner}): {self.why}; its Leads go to the default owner {self.default}"
+
+    def to_json(self) -> dict[str, str]:
+        """As a run's warning: kind, the config key it names, the sentence."""
+        return {"kind": "owner", "subject": self.key, "message": str(self)}
+
+
+def with_owner_ids_or_default(routing: Routing, ids: Mapping[str, str]
+                              ) -> tuple[Routing, list[OwnerFallback]]:
+    """:func:`with_owner_ids`, except that a rule whose owner is unknown or inactive takes
+    the default owner, each one reported. The default owner and ``routing.tasks.owner`` are
+    the fallbacks themselves: without them there is nothing to fall back to, so their
+    absence is still a ConfigError naming the key."""
+    folded = {k.casefold() for k in ids}
+    default = routing.default_owner
+    if default is None or (default.id is None and default.key.casefold() not in folded):
+        return with_owner_ids(routing, ids), []
+    fallbacks: list[OwnerFallback] = []
+    rules = []
+    for i, rule in enumerate(routing.rules):
+        ref = rule.owner
+        if ref.id is None and ref.key.casefold() not in folded:
+            why = (f"no active user with Username {ref.name}" if ref.kind == "user"
+                   else f"no queue with DeveloperName {ref.name}")
+            fallbacks.append(OwnerFallback(f"routing.rules[{i}].owner", str(ref), why, str(default)))
+            rule = replace(rule, owner=default)
+        rules.append(rule)
+    return with_owner_ids(replace(routing, rules=tuple(rules)), ids), fallbacks
+
+
 def route(routing: Routing, facts: RoutingFacts) -> OwnerChoice | None:
     """The owner for a new Lead: the first rule whose conditions all hold, else the default.
 
