@@ -72,16 +72,27 @@ def sync(config: str | None, dry_run: bool, method: str | None, as_json: bool) -
 
 @main.command()
 @config_option
+@click.option("--code", help="Only the parked responses with this error code.")
+@click.option("--form", help="Only this form's: its id, or its config entry as campaigns[i].")
+@click.option("--id", "conversion_id", help="Only this parked response.")
 @click.option("--dry-run", is_flag=True, help="Show what retrying would do; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON.")
 @handle_errors
-def retry(config: str | None, dry_run: bool, as_json: bool) -> None:
-    """Re-attempt the parked (failed) responses after you fixed their cause."""
-    from connector.commands.sync import run_retry
+def retry(config: str | None, code: str | None, form: str | None, conversion_id: str | None,
+          dry_run: bool, as_json: bool) -> None:
+    """Re-attempt the parked (failed) responses after you fixed their cause.
+
+    All of them, or those --code, --form and --id select. Works while a daemon runs: it
+    waits for the daemon's run in progress to finish (never two writers at once).
+    """
+    from connector.commands.parked import run_retry, selection
     from connector.config.settings import load_settings
     from connector.render.run import render
 
-    report = run_retry(load_settings(config), dry_run=dry_run)
+    settings = load_settings(config)
+    chosen = selection(settings, code=code, form=form, id=conversion_id)
+    report = run_retry(settings, dry_run=dry_run, chosen=chosen, waiting=lambda holder: click.echo(
+        f"waiting for the state's writer lock, held by {holder}", err=True))
     click.echo(json.dumps(report.to_json(), indent=2) if as_json else render(report, detail=True))
     sys.exit(report.exit_code)
 
@@ -385,3 +396,6 @@ def mappings_check(config: str | None, as_json: bool) -> None:
 # -- commands that live in their own modules -------------------------------------------
 # A new command goes in connector/cli/<name>.py (parse and call only, like the ones above)
 # and is added here, one line each, so this module stays the index of the CLI.
+from connector.cli.parked import parked  # noqa: E402
+
+main.add_command(parked)

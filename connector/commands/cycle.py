@@ -38,7 +38,14 @@ Step = Callable[[Cycle], None]
 def steps_for(settings: Settings) -> list[tuple[str, Step]]:
     """The steps this configuration asks for, in the order they run after the sync."""
     steps: list[tuple[str, Step]] = []
+    steps.append(("parked_retry", _parked_retry))   # transient parked codes, with backoff
     return steps
+
+
+def _parked_retry(cycle: Cycle) -> None:
+    from connector.commands.parked import retry_transient
+
+    retry_transient(cycle)
 
 
 def run_steps(steps: list[tuple[str, Step]], cycle: Cycle) -> None:

@@ -31,7 +31,7 @@ from typing import Any, Callable
 from connector.core.counts import RUN_COUNTS
 from connector.render.daemon_log import format_event
 from connector.config.settings import Settings
-from connector.engine.report import RunOptions, RunReport
+from connector.engine.report import RunOptions, RunReport, new_run_id
 from connector.errors import LeadsyncError
 
 FAILED_STATUSES = frozenset({"aborted", "budget", "config"})
@@ -228,8 +228,8 @@ def serve(settings: Settings, *, interval_seconds: float, once: bool = False,
     ``http`` (``--http HOST:PORT``) serves ``/healthz`` and ``/metrics`` from a thread that
     reads the state read-only; ``[alerts] webhook`` is posted after each run (alerts.py).
     """
-    from connector.commands.cycle import Cycle, run_steps, steps_for
-    from connector.engine.wiring import build_engine, clients, open_state
+    from connector.commands.cycle import Cycle, run_steps
+    from connector.engine.wiring import open_state
 
     stop = StopFlag()
 
@@ -238,24 +238,37 @@ def serve(settings: Settings, *, interval_seconds: float, once: bool = False,
 
     state = open_state(settings)
     try:
-        state.lock()
-        vendors = clients(settings)
-        engine = build_engine(settings, state=state, vendors=vendors)
-        steps = steps_for(settings)
-
-        def run() -> RunReport:   # each run measures the org's API usage afresh
-            report = engine.run(RunOptions(keep_details=True, should_stop=stop))
-            # then the cycle's other steps (lifecycle, rescore, ...): each one's failure is
-            # logged and never the run's; a sync that raised skips them (the backoff retries)
-            run_steps(steps, Cycle(settings=settings, state=state, clients=vendors, log=log,
-                                   should_stop=stop, now=datetime.now(timezone.utc)))
-            return report
+        state.lock_daemon()   # for its life: a second daemon is refused (lock.py)
+        live = _Live(settings, state)
+        from connector.commands.reload import ConfigWatch, install_hup, sleep_watching
 
         alerter = None
         if settings.alerts.webhook is not None:
             from connector.commands.alerts import Alerter
 
             alerter = Alerter(state, settings.alerts.webhook, log)
+        watch = ConfigWatch(settings, log, alert=(lambda body: alerter.post(alerter.webhook, body))
+                            if alerter is not None else None)
+
+        def run() -> RunReport:   # each run measures the org's API usage afresh
+            fresh = watch.check()   # a changed file (or a SIGHUP) is read before the run
+            if fresh is not None:
+                live.switch(fresh)
+            # The writer lock only for the run and its steps: retry, dismiss and reconcile
+            # --fix take it between runs, and the daemon waits for theirs (lock.py).
+            if not state.lock(wait=float("inf"), should_stop=stop):
+                return RunReport(new_run_id(), live.settings.method, False, status="stopped")
+            try:
+                report = live.engine.run(RunOptions(keep_details=True, should_stop=stop))
+                # then the cycle's other steps (lifecycle, rescore, ...): each one's failure is
+                # logged and never the run's; a sync that raised skips them (the backoff retries)
+                run_steps(live.steps, Cycle(settings=live.settings, state=state,
+                                            clients=live.vendors, log=log, should_stop=stop,
+                                            now=datetime.now(timezone.utc)))
+                return report
+            finally:
+                state.suspend_lock()
+
         server = None
         if http is not None:
             from connector.commands.health import start_http
@@ -264,23 +277,43 @@ def serve(settings: Settings, *, interval_seconds: float, once: bool = False,
             log({"ts": _now_iso(), "event": "http", "message": "serving /healthz and /metrics",
                  "address": f"{http[0] or '*'}:{server.server_address[1]}"})
         restore = install_stop_signals(stop)
+        restore_hup = install_hup(watch)
         try:
             log({"ts": _now_iso(), "event": "start", "message": "leadsync daemon started",
                  "pid": os.getpid(), "host": socket.gethostname(), "state": str(settings.state_path),
                  "method": settings.method.value, "interval_seconds": interval_seconds,
                  "once": once})
             code = Daemon(run, Schedule(float(interval_seconds), max_backoff), log, stop,
+                          sleep=sleep_watching(watch, live.switch),
                           after_run=alerter.after_run if alerter else None).serve(once=once)
             log({"ts": _now_iso(), "event": "stop", "message": "leadsync daemon stopped",
                  "reason": stop.reason or ("once" if once else "done"), "exit_code": code})
             return code
         finally:
+            restore_hup()
             restore()
             if server is not None:
                 server.shutdown()
                 server.server_close()
     finally:
         state.close()
+
+
+class _Live:
+    """What the daemon runs with, rebuilt from new settings on a reload (reload.py)."""
+
+    def __init__(self, settings: Settings, state: Any) -> None:
+        self.state = state
+        self.switch(settings)
+
+    def switch(self, settings: Settings) -> None:
+        from connector.commands.cycle import steps_for
+        from connector.engine.wiring import build_engine, clients
+
+        vendors = clients(settings)
+        engine = build_engine(settings, state=self.state, vendors=vendors)
+        self.settings, self.vendors, self.engine = settings, vendors, engine
+        self.steps = steps_for(settings)
 
 
 def _now_iso() -> str:

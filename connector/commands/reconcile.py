@@ -221,8 +221,10 @@ def open_session(settings: Settings, *, fix: bool) -> tuple[Reconciler, State]:
 
     state = open_state(settings, read_only=not fix)
     try:
-        if fix:
-            state.lock()
+        if fix:   # a daemon's run in progress is waited for (commands/parked.py)
+            from connector.commands.parked import LOCK_WAIT_SECONDS
+
+            state.lock(wait=LOCK_WAIT_SECONDS)
         vendors = clients(settings)
 
         def engine() -> Engine:

@@ -16,6 +16,8 @@ def run_sync(settings: Settings, *, dry_run: bool = False, method: Method | None
 
 
 def run_retry(settings: Settings, *, dry_run: bool = False) -> RunReport:
-    """Re-attempt the parked responses after the admin fixed their cause."""
-    with Session(settings, dry_run=dry_run) as engine:
-        return engine.retry(RunOptions(dry_run=dry_run))
+    """Re-attempt every parked response after the admin fixed their cause (the selection,
+    and the wait for a running daemon, are in ``commands/parked.run_retry``)."""
+    from connector.commands.parked import run_retry as retry_selected
+
+    return retry_selected(settings, dry_run=dry_run)
