@@ -88,12 +88,16 @@ def gather(settings: Settings, *, runs: int = 10) -> dict[str, Any]:
     state = State.open_read_only(settings.state_path)
     try:
         holder = State.lock_holder_at(settings.state_path)
-        return summarize(runs=state.runs(runs), watermarks=state.watermarks(),
+        from connector.adapters.sqlite.parked import last_run_warnings
+
+        return {**summarize(runs=state.runs(runs), watermarks=state.watermarks(),
                          parked=state.park_summary(), daily=state.daily_outcomes(),
                          lock_holder=holder,
                          campaigns=[(c.form_id, c.campaign_id) for c in settings.campaigns],
                          budget_share=settings.salesforce.budget_share,
-                         state_path=str(settings.state_path))
+                         state_path=str(settings.state_path)),
+                # what the last run went on without (an owner fallen back, a form paused)
+                "warnings": last_run_warnings(state.db)}
     finally:
         state.close()
 

@@ -36,6 +36,10 @@ def render_text(s: Mapping[str, Any]) -> str:
     lines.append("  watermarks (newest submission recorded, per form):")
     for w in s["watermarks"]:
         lines.append(f"    {w['form_id']} -> {w['campaign_id']}: {w['watermark'] or 'never synced'}")
+    warnings = s.get("warnings") or []
+    if warnings:
+        lines.append("  the last run went on without (fix the configuration or the org):")
+        lines += [f"    {w['kind']}: {w['message']}" for w in warnings]
     p = s["parked"]
     lines.append(f"  parked failures: {p['total']}")
     for reason in p["by_reason"]:
