@@ -1,0 +1,224 @@
+"""Writers beside a running daemon, and the daemon's configuration reload (real processes).
+
+The daemon lets the state's writer lock go between runs and waits for it before the next
+(``adapters/sqlite/lock.py``); ``retry`` waits for a daemon's run in progress. These tests
+run ``leadsync daemon`` and ``leadsync retry`` as processes against the sandbox served from
+this test process, and check that nothing is written twice and no two runs overlap.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from connector.adapters.sqlite.ledger import State
+from connector.sandbox import Sandbox
+from sync_helpers import Org
+from test_daemon import CLI, DaemonProcess, applied_rows
+
+TOKEN = "tok-writers-9d2e-very-secret"
+RULE = 'LastName = "Junk"'
+
+
+@pytest.fixture
+def org(tmp_path: Path) -> Iterator[Org]:
+    with Sandbox(token=TOKEN) as sandbox:
+        o = Org(sandbox, tmp_path / "state" / "leadsync.db")
+        o.add_forms(2)
+        yield o
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    got: list[dict[str, Any]] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook/SECRETPART", got
+    server.shutdown()
+    server.server_close()
+
+
+def env(org: Org) -> dict[str, str]:
+    return org.env({**os.environ, "LEADSYNC_CONFIG": ""})
+
+
+def runs(org: Org) -> list[dict[str, Any]]:
+    state = State.open_read_only(org.state_path)
+    try:
+        return state.runs(1000)
+    finally:
+        state.close()
+
+
+def assert_no_overlap(all_runs: list[dict[str, Any]]) -> None:
+    """Every recorded run started after the one before it finished: one writer at a time
+    (each run is recorded inside the writer lock, from start_run to finish_run)."""
+    spans = sorted((r["started_at"], r["finished_at"]) for r in all_runs)
+    assert all(end is not None for _, end in spans), spans
+    for (_, end), (start, _) in zip(spans, spans[1:]):
+        assert end <= start, spans
+
+
+def test_retry_runs_while_the_daemon_runs_and_nothing_is_duplicated(org, tmp_path):
+    config = org.write_config(tmp_path / "c.toml", sync={"batch_size": 2})
+    org.sf.add_validation_rule("Lead", "NoJunk", RULE, "Junk is not a lead")
+    parked = [f"junk{i}@acme.example" for i in range(4)]
+    for i, email in enumerate(parked):
+        org.fill(i % 2, email, lastname="Junk")
+    daemon = DaemonProcess(org, config, "--interval", "1s", "--log-format", "json")
+    try:
+        first = daemon.wait_for_run()
+        assert first["counts"]["failed"] == 4
+        org.sf.add_validation_rule("Lead", "NoJunk", RULE, "Junk is not a lead", active=False)
+
+        # A slow org and a burst, so the daemon is mid-run when retry starts: retry waits.
+        org.sandbox.app.faults.configure(latency_ms=30)
+        burst = [f"burst{i}@acme.example" for i in range(16)]
+        with org.sandbox.app.lock:
+            for i, email in enumerate(burst):
+                org.fill(i % 2, email, lastname="Burst")
+        deadline = time.monotonic() + 20
+        while not any(r["status"] == "running" for r in runs(org)):
+            assert time.monotonic() < deadline, "the daemon never started on the burst"
+            time.sleep(0.02)
+        retried = subprocess.run(CLI + ["retry", "--config", str(config)], env=env(org),
+                                 capture_output=True, text=True, timeout=60)
+        assert retried.returncode == 0, retried.stderr + retried.stdout
+        assert "waiting for the state's writer lock" in retried.stderr
+        org.sandbox.app.faults.configure(latency_ms=0)
+
+        # More retries and syncs race the daemon's cycles: each waits its turn.
+        for _ in range(3):
+            org.fill(0, f"late{_}@acme.example", lastname="Late")
+            burst.append(f"late{_}@acme.example")
+            again = subprocess.run(CLI + ["retry", "--config", str(config)], env=env(org),
+                                   capture_output=True, text=True, timeout=60)
+            assert again.returncode == 0, again.stderr
+        daemon.wait_for_run(lambda e: e["counts"]["pulled"] == 0)
+        daemon.proc.send_signal(signal.SIGTERM)
+        code, err = daemon.finish()
+        assert code == 0, err
+        assert TOKEN not in err + "".join(daemon.seen)
+    finally:
+        daemon.kill()
+
+    rows = applied_rows(org)
+    assert {r["email"] for r in rows} == set(parked) | set(burst)
+    assert {r["status"] for r in rows} == {"applied"}
+    for email in set(parked) | set(burst):
+        assert len(org.leads(email)) == 1, email
+    assert len(org.members()) == len(parked) + len(burst)
+    assert_no_overlap(runs(org))
+
+
+def test_between_runs_a_second_daemon_is_still_refused_and_status_sees_the_daemon(org, tmp_path):
+    config = org.write_config(tmp_path / "c.toml")
+    daemon = DaemonProcess(org, config, "--interval", "1h", "--log-format", "json")
+    try:
+        daemon.wait_for_run()            # now sleeping, the writer lock let go
+        second = subprocess.run(CLI + ["daemon", "--config", str(config), "--once"], env=env(org),
+                                capture_output=True, text=True, timeout=30)
+        assert second.returncode == 1
+        assert f"pid {daemon.proc.pid} on {socket.gethostname()}" in second.stderr
+        status = subprocess.run(CLI + ["status", "--config", str(config), "--json"], env=env(org),
+                                capture_output=True, text=True, timeout=30)
+        assert json.loads(status.stdout)["daemon"]["running"] is True
+        # a sync between the daemon's runs takes the writer lock and runs at once
+        org.fill(0, "between@acme.example", lastname="Between")
+        synced = subprocess.run(CLI + ["sync", "--config", str(config)], env=env(org),
+                                capture_output=True, text=True, timeout=30)
+        assert synced.returncode == 0, synced.stderr
+        daemon.proc.send_signal(signal.SIGTERM)
+        assert daemon.finish()[0] == 0
+    finally:
+        daemon.kill()
+    assert len(org.leads("between@acme.example")) == 1
+    assert_no_overlap(runs(org))
+
+
+def _events(daemon: DaemonProcess, kind: str, timeout: float = 20) -> dict[str, Any]:
+    return daemon.next_event(kind, timeout)
+
+
+def test_the_daemon_reloads_a_changed_file_and_keeps_the_old_one_when_invalid(org, tmp_path, receiver):
+    url, posted = receiver
+    config = tmp_path / "c.toml"
+    org.write_config(config)
+    good = config.read_text()
+    # Start with form 1 left out; the fixed configuration adds it.
+    only_first = good[:good.rindex("[[campaigns]]")]
+    config.write_text(only_first + f'[alerts]\nwebhook = "{url}"\n')
+    org.fill(0, "ann@acme.example", lastname="Ann")
+    org.fill(1, "bob@acme.example", lastname="Bob")
+    daemon = DaemonProcess(org, config, "--interval", "1s", "--log-format", "json")
+    try:
+        first = daemon.wait_for_run()
+        assert first["counts"]["pulled"] == 1
+
+        # A changed file is read at the start of the next run.
+        config.write_text(good + f'[alerts]\nwebhook = "{url}"\n')
+        reload = _events(daemon, "reload")
+        assert "file changed" in reload["message"]
+        assert daemon.wait_for_run(lambda e: e["counts"]["pulled"] > 0)["counts"]["created_leads"] == 1
+
+        # An invalid file: logged and alerted once; the old configuration keeps running.
+        config.write_text(good + f'[alerts]\nwebhook = "{url}"\nstale_after = "soon"\n')
+        error = _events(daemon, "error")
+        assert "invalid, the old one keeps running" in error["message"]
+        assert "alerts.stale_after" in error["message"]
+        org.fill(0, "cy@acme.example", lastname="Cy")
+        assert daemon.wait_for_run(lambda e: e["counts"]["pulled"] > 0)["status"] == "ok"
+        daemon.wait_for_run()
+        daemon.wait_for_run()
+        invalid = [p for p in posted if p["leadsync"]["event"] == "config_invalid"]
+        assert len(invalid) == 1 and "alerts.stale_after" in invalid[0]["text"]
+        assert "SECRETPART" not in "".join(daemon.seen)
+        daemon.proc.send_signal(signal.SIGTERM)
+        assert daemon.finish()[0] == 0
+    finally:
+        daemon.kill()
+    assert {r["email"] for r in applied_rows(org)} == {"ann@acme.example", "bob@acme.example",
+                                                        "cy@acme.example"}
+
+
+def test_sighup_reloads_at_once_while_the_daemon_sleeps(org, tmp_path):
+    config = tmp_path / "c.toml"
+    org.write_config(config)
+    daemon = DaemonProcess(org, config, "--interval", "1h", "--log-format", "json")
+    try:
+        daemon.wait_for_run()
+        daemon.proc.send_signal(signal.SIGHUP)          # unchanged: said, nothing reloaded
+        assert "unchanged" in _events(daemon, "reload")["message"]
+        config.write_text(config.read_text().replace('method = "hybrid"', 'method = "unique"'))
+        daemon.proc.send_signal(signal.SIGHUP)
+        assert "(SIGHUP)" in _events(daemon, "reload")["message"]
+        # a [state] path change cannot be taken over by a running daemon: refused, kept
+        config.write_text(config.read_text().replace(str(org.state_path), str(tmp_path / "other.db")))
+        daemon.proc.send_signal(signal.SIGHUP)
+        assert "state.path" in _events(daemon, "error")["message"]
+        daemon.proc.send_signal(signal.SIGTERM)
+        code, err = daemon.finish()
+        assert code == 0, err
+    finally:
+        daemon.kill()
+    assert not (tmp_path / "other.db").exists()
