@@ -328,3 +328,79 @@ def test_the_daemon_step_retries_transient_rows_with_backoff(org, tmp_path):
     assert len(org.leads("locked@acme.example")) == 1
     assert [e["event"] for e in logged] == ["parked_retry", "parked_retry"]
     assert "@" not in json.dumps(logged)
+
+
+def _transient_world(org: Org) -> tuple[Any, State, Cycle, float]:
+    """Three responses parked with a transient code, their cause gone; a cycle on them."""
+    org.sf.add_validation_rule("Lead", "NoJunk", RULE, "Junk is not a lead")
+    for i in range(3):
+        org.fill(i % 2, f"locked{i}@acme.example", lastname="Junk")
+    assert org.sync().status == "partial"
+    db = sqlite3.connect(org.state_path)
+    db.execute("UPDATE ledger SET error_code = 'UNABLE_TO_LOCK_ROW'")
+    db.commit()
+    db.close()
+    org.sf.add_validation_rule("Lead", "NoJunk", RULE, "Junk is not a lead", active=False)
+    settings = org.settings()
+    state = State.open(org.state_path)
+    state.lock()
+    cycle = Cycle(settings=settings, state=state, clients=clients(settings, retry=RetryPolicy.fast()),
+                  log=lambda e: None, should_stop=lambda: False, now=datetime.now(timezone.utc))
+    return settings, state, cycle, datetime.now(timezone.utc).timestamp() + 10**6
+
+
+def test_the_daemon_step_writes_once_when_a_reply_is_lost(org):
+    _, state, cycle, later = _transient_world(org)
+    try:
+        org.sandbox.app.faults.configure(families=["salesforce.collections"],
+                                         fail_next=["apply_then_drop"] * 2)
+        retry_transient(cycle, clock=lambda: later)
+        assert org.sandbox.app.faults.stats["apply_then_drop"] >= 1
+        retry_transient(cycle, clock=lambda: later * 2)      # whatever is left, next cycle
+    finally:
+        org.sandbox.app.faults.configure(fail_next=[], families=None)
+        state.close()
+    assert {r["status"] for r in rows(org).values()} == {"applied"}
+    for i in range(3):
+        assert len(org.leads(f"locked{i}@acme.example")) == 1
+    assert len(org.members()) == 3
+
+
+@pytest.mark.parametrize("where", ["record_intents", "record_outcomes", "save_plans"])
+def test_the_daemon_step_interrupted_at_each_step_resumes_once(org, monkeypatch, where):
+    from connector.adapters.sqlite import parked as parked_rows
+
+    _, state, cycle, later = _transient_world(org)
+    try:
+        class Boom(Exception):
+            pass
+
+        target = parked_rows if where == "save_plans" else state
+        original = getattr(target, where)
+
+        def boom(*args: Any, **kwargs: Any) -> Any:
+            raise Boom(where)
+
+        monkeypatch.setattr(target, where, boom)
+        with pytest.raises(Boom):
+            retry_transient(cycle, clock=lambda: later)
+        monkeypatch.setattr(target, where, original)
+    finally:
+        state.close()
+    # A restarted daemon (a new state and cycle) finishes the job once.
+    state = State.open(org.state_path)
+    try:
+        state.lock()
+        settings = org.settings()
+        cycle = Cycle(settings=settings, state=state, clients=clients(settings, retry=RetryPolicy.fast()),
+                      log=lambda e: None, should_stop=lambda: False, now=datetime.now(timezone.utc))
+        retry_transient(cycle, clock=lambda: later)
+    finally:
+        state.close()
+    if {r["status"] for r in rows(org).values()} != {"applied"}:
+        # a row left pending by the interruption is settled by the next run
+        assert org.sync().status == "ok"
+    assert {r["status"] for r in rows(org).values()} == {"applied"}
+    for i in range(3):
+        assert len(org.leads(f"locked{i}@acme.example")) == 1
+    assert len(org.members()) == 3
