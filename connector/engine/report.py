@@ -85,7 +85,9 @@ class RunReport:
             "salesforce_api_usage": None if self.api_used is None else
             {"used": self.api_used, "limit": self.api_limit},
             "seconds": round(self.seconds, 3), "responses": self.responses,
-            "paused_forms": self.paused, "warnings": self.warnings,
+            "paused_forms": self.paused,
+            # only when there are some: a run without warnings reads as it always did
+            **({"warnings": self.warnings} if self.warnings else {}),
             "refused": [group.to_json() for group in self.refusal_groups()],
         }
 
