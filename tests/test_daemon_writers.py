@@ -222,3 +222,35 @@ def test_sighup_reloads_at_once_while_the_daemon_sleeps(org, tmp_path):
     finally:
         daemon.kill()
     assert not (tmp_path / "other.db").exists()
+
+
+def test_the_writer_lock_is_let_go_between_runs_and_the_daemon_lock_is_not(tmp_path):
+    from connector.errors import StateLocked
+
+    path = tmp_path / "s.db"
+    daemon, other = State.open(path), State.open(path)
+    try:
+        daemon.lock_daemon()
+        daemon.lock()
+        with pytest.raises(StateLocked):
+            other.lock()                                   # mid-run: refused at once
+        daemon.suspend_lock()                              # between runs
+        assert "(daemon)" in (State.lock_holder_at(path) or "")
+        assert other.lock() is True                        # a retry runs now
+        told: list[str] = []
+        with pytest.raises(StateLocked):                   # the daemon waits for it ...
+            daemon.lock(wait=0.3, waiting=told.append)
+        assert told and f"pid {os.getpid()}" in told[0]
+        assert daemon.lock(wait=5, should_stop=lambda: True) is False   # ... or stops waiting
+        other.close()
+        assert daemon.lock(wait=5) is True                 # and goes on once it is free
+        second = State.open(path)
+        try:
+            with pytest.raises(StateLocked, match="only one daemon"):
+                second.lock_daemon()
+        finally:
+            second.close()
+    finally:
+        daemon.close()
+        other.close()
+    assert State.lock_holder_at(path) is None
