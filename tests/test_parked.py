@@ -224,6 +224,24 @@ def test_an_inactive_owner_falls_back_to_the_default_with_a_warning(org, tmp_pat
     assert json.loads(cli(org, config, "status", "--json").output)["warnings"][0]["kind"] == "owner"
 
 
+def test_a_rep_given_by_id_and_deactivated_falls_back_too(org):
+    boss = org.sf.add_user("Boss", username="boss@acme.example")
+    left = org.sf.add_user("Left", username="left@acme.example")
+    routing = {"mode": "rules", "default_owner": "user:boss@acme.example",
+               "rules": [{"owner": left, "form": org.forms[0]}]}
+    org.fill(0, "ann@acme.example", lastname="Ann")
+    first = org.sync(routing=routing)
+    assert first.status == "ok" and first.warnings == []
+    assert org.leads("ann@acme.example")[0]["OwnerId"][:15] == left[:15]
+    org.sf.update("User", left, {"IsActive": False})      # the rep leaves
+    org.fill(0, "bea@acme.example", lastname="Bea")
+    second = org.sync(routing=routing)
+    assert second.status == "ok", second.error
+    assert org.leads("bea@acme.example")[0]["OwnerId"][:15] == boss[:15]
+    assert [w["subject"] for w in second.warnings] == ["routing.rules[0].owner"]
+    assert "no active user with Id" in second.warnings[0]["message"]
+
+
 def test_without_a_usable_default_owner_the_run_still_refuses(org):
     routing = {"mode": "rules", "default_owner": "user:nobody@acme.example",
                "rules": [{"owner": "user:nobody2@acme.example"}]}

@@ -203,8 +203,9 @@ class SharedLookups:
                    ) -> list[list[Row]]:
         return self.crm.query_many(statements, include_deleted=include_deleted)
 
-    def find_owners(self, usernames: Iterable[str], queues: Iterable[str]) -> dict[str, str]:
-        return self.crm.find_owners(usernames, queues)
+    def find_owners(self, usernames: Iterable[str], queues: Iterable[str],
+                    user_ids: Iterable[str] = ()) -> dict[str, str]:
+        return self.crm.find_owners(usernames, queues, user_ids)
 
     def find_tasks(self, field_name: str, values: Iterable[str]) -> list[Row]:
         return self.crm.find_tasks(field_name, values)

@@ -1,16 +1,24 @@
-"""Forms paused for a reason found while pulling: HubSpot has no such form (404).
+"""What a run goes on without, rather than halting: a missing form, an owner who left.
 
-Kept beside ``engine/run`` (which pauses forms whose campaign cannot take members before the
-pull) so the engine only asks: each missing form is paused alone, named by its
-``[[campaigns]]`` entry, while the other forms go on. Nothing of it is recorded and its
-watermark stays, so once the entry is fixed (or the form is back) a run picks it up.
+- A form HubSpot has no such form for (404) is paused alone, named by its ``[[campaigns]]``
+  entry, while the other forms go on (``engine/run`` pauses forms whose campaign cannot take
+  members the same way, before the pull). Nothing of it is recorded and its watermark
+  stays, so once the entry is fixed (or the form is back) a run picks it up.
+- A routing rule's owner who is not an active User (or not a Queue) falls back to the
+  default owner for the run, with a warning (``core.enrich.owners.with_owner_ids_or_default``).
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
+
+if TYPE_CHECKING:
+    from connector.core.enrich.routing import Routing
+    from connector.ports import Crm
 
 from connector.config.settings import Settings
+from connector.core.enrich.owners import (id_user_owners, owner_names, split_owner_names,
+                                          with_owner_ids_or_default)
 from connector.core.counts import Count
 from connector.engine.report import RunReport
 
@@ -36,3 +44,16 @@ def missing_form_pauses(settings: Settings, form_ids: Iterable[str]) -> list[dic
                     "message": f"{entry} (form {form_id}): HubSpot has no form with this id "
                                "(404); check form_id in the configuration (the other forms go on)"})
     return out
+
+
+def resolve_owners(routing: "Routing", crm: "Crm") -> tuple["Routing", list[dict[str, str]]]:
+    """Routing with its owners' Ids (one composite call, only when it names owners), and a
+    warning per rule whose owner fell back to the default owner. Users given by Id are
+    checked to be active in the same call."""
+    names, user_ids = owner_names(routing), id_user_owners(routing)
+    if not names and not user_ids:
+        return routing, []
+    users, queues = split_owner_names(names)
+    found = crm.find_owners(users, queues, user_ids) if user_ids else crm.find_owners(users, queues)
+    resolved, fallbacks = with_owner_ids_or_default(routing, found, checked_ids=user_ids)
+    return resolved, [f.to_json() for f in fallbacks]

@@ -28,7 +28,7 @@ from connector.ports import Crm, Ledger, Source
 from connector.engine.apply import Applier
 from connector.engine.collector import fewer_collections
 from connector.engine.gather import Gatherer
-from connector.engine.pauses import pause_missing
+from connector.engine.pauses import pause_missing, resolve_owners
 from connector.render.steps import step_json
 from connector.engine.report import Batches, Progress, RunOptions, RunReport, Select, new_run_id
 from connector.errors import (AmbiguousWrite, ApiError, BudgetExhausted, ConfigError, LeadsyncError,
@@ -202,18 +202,10 @@ class Engine:
         if self._prepared:
             return
         from connector.config.mapping_file import protected_of, refuse_protected
-        from connector.core.enrich.owners import (owner_names, split_owner_names,
-                                                  with_owner_ids_or_default)
 
         refuse_protected(self.mapping, protected_of(self.settings))   # also for a given mapping
-
-        names = owner_names(self.routing)
-        if names:
-            users, queues = split_owner_names(names)
-            # An owner who left or is misspelt falls back to the default owner, with a warning
-            self.routing, fallbacks = with_owner_ids_or_default(
-                self.routing, self.sf.find_owners(users, queues))
-            self.owner_warnings = [f.to_json() for f in fallbacks]
+        # Owners' Ids; one who left or is misspelt falls back to the default owner, warned
+        self.routing, self.owner_warnings = resolve_owners(self.routing, self.sf)
         needs_schema, tasks = self._needs_schema(), self.routing.tasks is not None
         wanted = (["Lead", "Contact"] if needs_schema else []) + (["Task"] if tasks else [])
         if wanted:

@@ -23,7 +23,7 @@ from simple_salesforce.exceptions import SalesforceError
 from connector.adapters.salesforce import login
 from connector.adapters.salesforce.replies import (api_error, collection_items, failed_item,
                                                    result_error, sf_exception)
-from connector.core.ids import API_NAME   # a field name spliced into SOQL is checked against it
+from connector.core.ids import API_NAME, to_id18   # a field name spliced into SOQL is checked against it
 from connector.adapters.salesforce.soql import (ACCOUNT_FIELDS, CONTACT_LOOKUP_FIELDS,
                                                 CONTACT_PREFIX, LEAD_LOOKUP_FIELDS, LEAD_PREFIX,
                                                 MEMBER_FIELDS, chunk_for_query, chunks_by_size,
@@ -295,11 +295,17 @@ class SalesforceClient:
                 rows.setdefault(row["Id"], row)
         return list(rows.values())
 
-    def find_owners(self, usernames: Iterable[str], queues: Iterable[str]) -> dict[str, str]:
+    def find_owners(self, usernames: Iterable[str], queues: Iterable[str],
+                    user_ids: Iterable[str] = ()) -> dict[str, str]:
         """Ids of active Users by Username and of Queues by DeveloperName, as
-        ``{"user:<name>": id, "queue:<name>": id}``; one call for both."""
+        ``{"user:<name>": id, "queue:<name>": id}``, and ``{"id:<Id>": Id}`` for each of
+        ``user_ids`` that is an active User; one call for all."""
         users, queue_names = sorted(set(usernames)), sorted(set(queues))
         statements, kinds = [], []
+        ids = sorted(set(user_ids))
+        if ids:
+            statements.append(format_soql("SELECT Id FROM User WHERE IsActive = true AND Id IN {}", ids))
+            kinds.append(("id", "Id"))
         if users:
             statements.append(format_soql("SELECT Id, Username FROM User WHERE IsActive = true "
                                           "AND Username IN {}", users))
@@ -310,6 +316,9 @@ class SalesforceClient:
             kinds.append(("queue", "DeveloperName"))
         found: dict[str, str] = {}
         for (kind, key), rows in zip(kinds, self.query_many(statements)):
+            if kind == "id":
+                found.update({f"id:{to_id18(row['Id'])}": to_id18(row["Id"]) for row in rows})
+                continue
             wanted = {n.lower(): n for n in (users if kind == "user" else queue_names)}
             for row in rows:
                 name = wanted.get(str(row.get(key) or "").lower())

@@ -205,22 +205,35 @@ class OwnerFallback:
         return {"kind": "owner", "subject": self.key, "message": str(self)}
 
 
-def with_owner_ids_or_default(routing: Routing, ids: Mapping[str, str]
-                              ) -> tuple[Routing, list[OwnerFallback]]:
+def id_user_owners(routing: Routing) -> list[str]:
+    """The rules' owners given as User Ids (not looked up by name): the engine checks in the
+    owners' lookup that they are active (``SELECT Id FROM User WHERE IsActive = true AND Id
+    IN {ids}``), so a rep deactivated since falls back too."""
+    return sorted({r.owner.id for r in routing.rules
+                   if r.owner.kind == "id" and r.owner.id and is_user_id(r.owner.id)})
+
+
+def with_owner_ids_or_default(routing: Routing, ids: Mapping[str, str], *,
+                              checked_ids: Iterable[str] = ()) -> tuple[Routing, list[OwnerFallback]]:
     """:func:`with_owner_ids`, except that a rule whose owner is unknown or inactive takes
-    the default owner, each one reported. The default owner and ``routing.tasks.owner`` are
-    the fallbacks themselves: without them there is nothing to fall back to, so their
-    absence is still a ConfigError naming the key."""
+    the default owner, each one reported. ``checked_ids`` are User Ids the lookup checked:
+    those not found (as ``id:<Id>``) in ``ids`` are inactive. The default owner and
+    ``routing.tasks.owner`` are the fallbacks themselves: without them there is nothing to
+    fall back to, so their absence is still a ConfigError naming the key."""
     folded = {k.casefold() for k in ids}
+    inactive = {i for i in checked_ids if f"id:{i}".casefold() not in folded}
     default = routing.default_owner
-    if default is None or (default.id is None and default.key.casefold() not in folded):
+    if (default is None or (default.id is None and default.key.casefold() not in folded)
+            or default.id in inactive):
         return with_owner_ids(routing, ids), []
     fallbacks: list[OwnerFallback] = []
     rules = []
     for i, rule in enumerate(routing.rules):
         ref = rule.owner
-        if ref.id is None and ref.key.casefold() not in folded:
+        gone = ref.kind == "id" and ref.id in inactive
+        if gone or (ref.id is None and ref.key.casefold() not in folded):
             why = (f"no active user with Username {ref.name}" if ref.kind == "user"
+                   else f"no active user with Id {ref.id}" if gone
                    else f"no queue with DeveloperName {ref.name}")
             fallbacks.append(OwnerFallback(f"routing.rules[{i}].owner", str(ref), why, str(default)))
             rule = replace(rule, owner=default)
