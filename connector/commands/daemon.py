@@ -219,11 +219,14 @@ def install_stop_signals(stop: StopFlag) -> Callable[[], None]:
 def serve(settings: Settings, *, interval_seconds: float, once: bool = False,
           log_format: str = "human", emit: Callable[[str], None] = print,
           max_backoff: float = DEFAULT_MAX_BACKOFF, http: tuple[str, int] | None = None) -> int:
-    """Open the state, hold its lock for the daemon's life, and run the sync on a schedule.
+    """Open the state, hold its daemon lock for the daemon's life, and run the sync on a
+    schedule, holding the writer lock only while a run and its steps go on.
 
-    The lock is taken before the first run, so a second daemon on the same state file is
-    refused at once, naming this one's pid and host (``StateLocked``); the kernel frees it
-    if this process is killed, so a replacement starts without manual cleanup.
+    The daemon lock is taken first, so a second daemon on the same state file is refused at
+    once, naming this one's pid and host (``StateLocked``); the kernel frees both locks if
+    this process is killed, so a replacement starts without manual cleanup. Between runs
+    ``retry``, ``parked dismiss`` and ``reconcile --fix`` take the writer lock (lock.py).
+    The configuration is read again when its file changed or on SIGHUP (reload.py).
 
     ``http`` (``--http HOST:PORT``) serves ``/healthz`` and ``/metrics`` from a thread that
     reads the state read-only; ``[alerts] webhook`` is posted after each run (alerts.py).
@@ -239,16 +242,10 @@ def serve(settings: Settings, *, interval_seconds: float, once: bool = False,
     state = open_state(settings)
     try:
         state.lock_daemon()   # for its life: a second daemon is refused (lock.py)
-        live = _Live(settings, state)
+        live = _Live(settings, state, log)
         from connector.commands.reload import ConfigWatch, install_hup, sleep_watching
 
-        alerter = None
-        if settings.alerts.webhook is not None:
-            from connector.commands.alerts import Alerter
-
-            alerter = Alerter(state, settings.alerts.webhook, log)
-        watch = ConfigWatch(settings, log, alert=(lambda body: alerter.post(alerter.webhook, body))
-                            if alerter is not None else None)
+        watch = ConfigWatch(settings, log, alert=live.alert)
 
         def run() -> RunReport:   # each run measures the org's API usage afresh
             fresh = watch.check()   # a changed file (or a SIGHUP) is read before the run
@@ -285,7 +282,7 @@ def serve(settings: Settings, *, interval_seconds: float, once: bool = False,
                  "once": once})
             code = Daemon(run, Schedule(float(interval_seconds), max_backoff), log, stop,
                           sleep=sleep_watching(watch, live.switch),
-                          after_run=alerter.after_run if alerter else None).serve(once=once)
+                          after_run=live.after_run).serve(once=once)
             log({"ts": _now_iso(), "event": "stop", "message": "leadsync daemon stopped",
                  "reason": stop.reason or ("once" if once else "done"), "exit_code": code})
             return code
@@ -300,13 +297,15 @@ def serve(settings: Settings, *, interval_seconds: float, once: bool = False,
 
 
 class _Live:
-    """What the daemon runs with, rebuilt from new settings on a reload (reload.py)."""
+    """What the daemon runs with (engine, clients, steps, the [alerts] webhook), rebuilt from
+    new settings on a reload (reload.py). The /healthz thread keeps the first settings."""
 
-    def __init__(self, settings: Settings, state: Any) -> None:
-        self.state = state
+    def __init__(self, settings: Settings, state: Any, log: Callable[[dict[str, Any]], None]) -> None:
+        self.state, self.log = state, log
         self.switch(settings)
 
     def switch(self, settings: Settings) -> None:
+        from connector.commands.alerts import Alerter
         from connector.commands.cycle import steps_for
         from connector.engine.wiring import build_engine, clients
 
@@ -314,6 +313,17 @@ class _Live:
         engine = build_engine(settings, state=self.state, vendors=vendors)
         self.settings, self.vendors, self.engine = settings, vendors, engine
         self.steps = steps_for(settings)
+        webhook = settings.alerts.webhook   # the incident's memory is in the state: kept
+        self.alerter = Alerter(self.state, webhook, self.log) if webhook is not None else None
+
+    def after_run(self, report: RunReport | None) -> None:
+        if self.alerter is not None:
+            self.alerter.after_run(report)
+
+    def alert(self, body: dict[str, Any]) -> None:
+        """A one-off message (an invalid new configuration) through the current webhook."""
+        if self.alerter is not None:
+            self.alerter.post(self.alerter.webhook, body)
 
 
 def _now_iso() -> str:
