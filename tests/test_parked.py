@@ -422,3 +422,31 @@ def test_the_daemon_step_interrupted_at_each_step_resumes_once(org, monkeypatch,
     for i in range(3):
         assert len(org.leads(f"locked{i}@acme.example")) == 1
     assert len(org.members()) == 3
+
+
+def test_an_automatic_retry_parking_again_for_the_same_code_is_not_a_new_kind(org, monkeypatch):
+    from connector.commands import parked as flow
+    from connector.commands.health import read_health
+
+    org.sf.add_validation_rule("Lead", "NoJunk", RULE, "Junk is not a lead")
+    org.fill(0, "junk@acme.example", lastname="Junk")
+    assert org.sync().status == "partial"
+    first_run = rows(org)["junk@acme.example"]["run_id"]
+    org.fill(1, "fine@acme.example", lastname="Fine")
+    assert org.sync().status == "ok"                       # a good run since: healthy
+    settings = org.settings()
+    assert read_health(settings).ok
+    monkeypatch.setattr(flow, "is_transient", lambda code: True)   # say this code passes
+    state = State.open(org.state_path)
+    try:
+        state.lock()
+        cycle = Cycle(settings=settings, state=state, clients=clients(settings, retry=RetryPolicy.fast()),
+                      log=lambda e: None, should_stop=lambda: False, now=datetime.now(timezone.utc))
+        report = retry_transient(cycle, clock=lambda: 10.0**12)
+    finally:
+        state.close()
+    assert report is not None and report.status == "partial"
+    junk = rows(org)["junk@acme.example"]
+    assert junk["status"] == "failed" and junk["attempts"] == 2
+    assert junk["run_id"] == first_run                     # still the run that parked it
+    assert read_health(settings).ok, read_health(settings).lines()

@@ -126,6 +126,25 @@ def due_transient(db: Any, now: float) -> tuple[list[str], dict[str, RetryPlan],
     return due, plans, [cid for cid in stored if cid not in plans]
 
 
+def _parked_by(state: State, ids: set[str]) -> dict[str, tuple[str, str]]:
+    """conversion id -> (run id, error code) of these parked rows, before a retry."""
+    return {cid: (row["run_id"], row["error_code"]) for cid in ids
+            if (row := state.ledger(cid)) is not None}
+
+
+def _keep_parking_run(state: State, before: dict[str, tuple[str, str]], run_id: str) -> None:
+    """A row the automatic retry parked again *for the same code* keeps the run that first
+    parked it. The health rules call a code "new" when the last run parked it and no earlier
+    run's rows carry it (``commands/health.py``); an automatic retry of every row of a
+    known transient code would otherwise page the admin (``/healthz`` 503) after each try
+    for nothing new. A row parked again for another code keeps the retry's run: that is news."""
+    with state.transaction() as db:
+        for cid, (first_run, code) in before.items():
+            db.execute("UPDATE ledger SET run_id = ? WHERE conversion_id = ? AND run_id = ? "
+                       "AND status = ? AND error_code = ?",
+                       [first_run, cid, run_id, Status.FAILED.value, code])
+
+
 def _epoch(stamp: str | None, default: float) -> float:
     from datetime import datetime
 
@@ -147,12 +166,14 @@ def retry_transient(cycle: Any, *, clock: Callable[[], float] = time.time) -> Ru
         rows.save_plans(state.db, plans.values(), settled=stale)
         return None
     wanted = set(due)
+    before = _parked_by(state, wanted)
     engine = build_engine(cycle.settings, state=state, vendors=cycle.clients)
     report = engine.retry(RunOptions(keep_details=False, should_stop=cycle.should_stop),
                           select=lambda row: row["conversion_id"] in wanted)
     statuses = state.statuses(wanted)
     still = [cid for cid in due if statuses.get(cid) == Status.FAILED.value]
     settled = [cid for cid in due if statuses.get(cid) != Status.FAILED.value]
+    _keep_parking_run(state, before, report.run_id)
     for cid in still:
         plans[cid] = plans[cid].after_try(clock())
     for cid in settled:
