@@ -254,3 +254,40 @@ def test_the_writer_lock_is_let_go_between_runs_and_the_daemon_lock_is_not(tmp_p
         daemon.close()
         other.close()
     assert State.lock_holder_at(path) is None
+
+
+def test_a_filtered_retry_killed_mid_run_is_resumed_once(org, tmp_path):
+    config = org.write_config(tmp_path / "c.toml", sync={"batch_size": 2})
+    org.sf.add_validation_rule("Lead", "NoJunk", RULE, "Junk is not a lead")
+    junk = [f"junk{i}@acme.example" for i in range(12)]
+    for i, email in enumerate(junk):
+        org.fill(i % 2, email, lastname="Junk")
+    org.fill(0, "not-an-email", lastname="Other")     # another code: not selected
+    synced = subprocess.run(CLI + ["sync", "--config", str(config)], env=env(org),
+                            capture_output=True, text=True, timeout=60)
+    assert synced.returncode == 3, synced.stderr
+    org.sf.add_validation_rule("Lead", "NoJunk", RULE, "Junk is not a lead", active=False)
+    org.sandbox.app.faults.configure(latency_ms=25)
+    args = CLI + ["retry", "--config", str(config), "--code", "FIELD_CUSTOM_VALIDATION_EXCEPTION"]
+    child = subprocess.Popen(args, env=env(org), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while not any(r["status"] == "applied" for r in applied_rows(org)):
+            assert time.monotonic() < deadline and child.poll() is None, "retry never wrote"
+            time.sleep(0.01)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    statuses = {r["email"]: r["status"] for r in applied_rows(org)}
+    assert 0 < sum(s == "applied" for s in statuses.values()) < len(junk)   # killed mid-run
+    org.sandbox.app.faults.configure(latency_ms=0)
+    again = subprocess.run(args, env=env(org), capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0, again.stderr
+    statuses = {r["email"]: r["status"] for r in applied_rows(org)}
+    assert {statuses[e] for e in junk} == {"applied"} and statuses["not-an-email"] == "failed"
+    for email in junk:
+        assert len(org.leads(email)) == 1, email
+    assert len(org.members()) == len(junk)
