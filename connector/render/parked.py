@@ -37,7 +37,8 @@ def _retry_note(row: ParkedRow) -> str:
     if row.status == "dismissed":
         return f"dismissed by {row.dismissed_by} at {row.dismissed_at}: {row.note}"
     if not row.transient:
-        return "needs a fix, then `leadsync retry`"
+        return (f"fix the cause, then `leadsync retry --id {row.conversion_id}`; junk: "
+                f"`leadsync parked dismiss --id {row.conversion_id} --note ...`")
     if row.auto_tries >= RETRY_MAX_TRIES:
         return f"transient; the daemon gave up after {row.auto_tries} tries: `leadsync retry`"
     when = _when(row.next_try_at)
