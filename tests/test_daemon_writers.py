@@ -291,3 +291,33 @@ def test_a_filtered_retry_killed_mid_run_is_resumed_once(org, tmp_path):
     for email in junk:
         assert len(org.leads(email)) == 1, email
     assert len(org.members()) == len(junk)
+
+
+def test_a_new_file_that_loads_but_does_not_build_keeps_the_old_one(org, tmp_path):
+    from connector.commands.reload import ConfigWatch
+    from connector.config.settings import load_settings
+    from connector.errors import ConfigError
+
+    config = org.write_config(tmp_path / "c.toml")
+    first = load_settings(config, env=org.env())
+    applied: list[Any] = []
+    alerts: list[dict[str, Any]] = []
+    logged: list[dict[str, Any]] = []
+
+    def apply(settings: Any) -> None:
+        if settings.method.value == "unique":
+            raise ConfigError("mapping does not fit", key="sync.mapping")
+        applied.append(settings)
+
+    watch = ConfigWatch(first, logged.append, apply, alert=alerts.append,
+                        load=lambda path: load_settings(path, env=org.env()))
+    assert watch.check() is None and not logged                     # unchanged, no SIGHUP
+    config.write_text(config.read_text().replace('method = "hybrid"', 'method = "unique"'))
+    assert watch.check() is None and watch.settings is first and applied == []
+    assert watch.check() is None                                    # the same bad file: once
+    assert len(alerts) == 1 and "sync.mapping" in alerts[0]["text"]
+    assert [e["event"] for e in logged] == ["error"]
+    config.write_text(config.read_text().replace('method = "unique"', 'method = "hybrid"  # fixed'))
+    fresh = watch.check()
+    assert fresh is not None and applied == [fresh] and watch.settings is fresh
+    assert TOKEN not in json.dumps(logged + alerts)

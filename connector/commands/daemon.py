@@ -245,12 +245,10 @@ def serve(settings: Settings, *, interval_seconds: float, once: bool = False,
         live = _Live(settings, state, log)
         from connector.commands.reload import ConfigWatch, install_hup, sleep_watching
 
-        watch = ConfigWatch(settings, log, alert=live.alert)
+        watch = ConfigWatch(settings, log, live.switch, alert=live.alert)
 
         def run() -> RunReport:   # each run measures the org's API usage afresh
-            fresh = watch.check()   # a changed file (or a SIGHUP) is read before the run
-            if fresh is not None:
-                live.switch(fresh)
+            watch.check()   # a changed file (or a SIGHUP) is read before the run
             # The writer lock only for the run and its steps: retry, dismiss and reconcile
             # --fix take it between runs, and the daemon waits for theirs (lock.py).
             if not state.lock(wait=float("inf"), should_stop=stop):
@@ -281,7 +279,7 @@ def serve(settings: Settings, *, interval_seconds: float, once: bool = False,
                  "method": settings.method.value, "interval_seconds": interval_seconds,
                  "once": once})
             code = Daemon(run, Schedule(float(interval_seconds), max_backoff), log, stop,
-                          sleep=sleep_watching(watch, live.switch),
+                          sleep=sleep_watching(watch),
                           after_run=live.after_run).serve(once=once)
             log({"ts": _now_iso(), "event": "stop", "message": "leadsync daemon stopped",
                  "reason": stop.reason or ("once" if once else "done"), "exit_code": code})

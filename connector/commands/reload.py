@@ -47,6 +47,7 @@ class ConfigWatch:
 
     settings: Settings
     log: Callable[[dict[str, Any]], None]
+    apply: Callable[[Settings], None]                         # switch the daemon to them
     alert: Callable[[dict[str, Any]], None] | None = None     # posts through the webhook
     load: Callable[[str], Settings] | None = None
     hup: bool = False
@@ -65,7 +66,9 @@ class ConfigWatch:
         self.hup = True
 
     def check(self) -> Settings | None:
-        """New settings when the file changed (or a SIGHUP came) and loads; else None."""
+        """When the file changed (or a SIGHUP came) and loads, switch the daemon to it
+        (``apply``, which builds its engine: a mapping file that does not fit fails there,
+        and counts as invalid too) and return the new settings; else None."""
         path = self.path
         if path is None:
             self.hup = False
@@ -83,6 +86,7 @@ class ConfigWatch:
             if Path(fresh.state_path).resolve() != Path(self.settings.state_path).resolve():
                 raise ConfigError("changed; the daemon holds the old state file's locks: "
                                   "restart the daemon to move it", key="state.path")
+            self.apply(fresh)
         except LeadsyncError as exc:
             self._invalid(str(exc))
             return None
@@ -127,17 +131,14 @@ def install_hup(watch: ConfigWatch) -> Callable[[], None]:
     return restore
 
 
-def sleep_watching(watch: ConfigWatch, apply: Callable[[Settings], None]
-                   ) -> Callable[[float, Any], None]:
+def sleep_watching(watch: ConfigWatch) -> Callable[[float, Any], None]:
     """The daemon's sleep: wakes for a stop request, and reloads at once on a SIGHUP."""
 
     def sleep(seconds: float, stop: Any) -> None:
         end = time.monotonic() + seconds
         while not stop.requested:
             if watch.hup:
-                fresh = watch.check()
-                if fresh is not None:
-                    apply(fresh)
+                watch.check()
             left = end - time.monotonic()
             if left <= 0:
                 return
