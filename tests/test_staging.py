@@ -13,7 +13,6 @@ import pytest
 
 from connector.engine.wiring import Session
 from connector.engine.run import Engine
-from connector.errors import ApiError
 from connector.adapters.hubspot.forms import HubSpotClient
 from connector.core.model import Action, Outcome, Status, Submission
 from connector.sandbox import Sandbox
