@@ -163,9 +163,12 @@ class Contact:
     created_ms: int
     updated_ms: int
     props: dict[str, tuple[Key, str]] = field(default_factory=dict)
+    # Values written through the CRM v3 API (hubspot_crm): they win over submitted ones.
+    written: dict[str, str] = field(default_factory=dict)
 
     def properties(self) -> dict[str, str]:
         out = {name: value for name, (_, value) in self.props.items()}
+        out.update(self.written)
         out["createdate"] = iso_ms(self.created_ms)
         out["lastmodifieddate"] = iso_ms(self.updated_ms)
         out["hs_object_id"] = self.id
@@ -190,6 +193,7 @@ class HubSpotStore:
         self._seq = 0
         self._next_contact_id = FIRST_CONTACT_ID
         self._reserved_ids: dict[str, str] = {}        # contact ids a dataset pins to emails
+        self.custom_properties: dict[str, dict[str, Any]] = {}   # contact property definitions (hubspot_crm)
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -245,6 +249,14 @@ class HubSpotStore:
                 held = contact.props.get(name)
                 if held is None or key >= held[0]:
                     contact.props[name] = (key, value)
+
+    def create_contact(self, email: str) -> Contact:
+        """A contact made through the CRM API (no submission): its email is its one property."""
+        ms = self.now_ms()
+        self._seq += 1
+        contact = self._new_contact(email.strip().lower(), ms)
+        contact.props["email"] = ((ms, self._seq), email.strip().lower())
+        return contact
 
     def _new_contact(self, email_lower: str, ms: int) -> Contact:
         contact_id = self._reserved_ids.pop(email_lower, None) or str(self._next_contact_id)
