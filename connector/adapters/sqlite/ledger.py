@@ -44,6 +44,7 @@ from connector.adapters.sqlite.failures import guarded, translated
 from connector.adapters.sqlite.lock import RunLock, lock_holder
 from connector.adapters.sqlite.schema import check_version, ensure_schema, now_iso, upgrade
 from connector.adapters.sqlite.staging import Stage
+from connector.adapters.sqlite.writeback import ensure_writeback_schema
 from connector.core.model import Outcome, Status, Submission
 
 HISTORY_INDEX = "idx_ledger_email"    # sqlite-utils' name for it, as earlier versions made it
@@ -163,6 +164,7 @@ class State:
 
     def _ensure_schema(self) -> None:
         ensure_schema(self.db)
+        ensure_writeback_schema(self.db)   # [writeback]'s table (adapters/sqlite/writeback.py)
 
     # -- locking (lock.py) ----------------------------------------------------------------
     def lock(self) -> None:
