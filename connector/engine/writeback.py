@@ -166,6 +166,8 @@ class Writeback:
         for change in part:
             contact_id = result.ids.get(change.email if by_email else str(change.contact_id))
             if contact_id is None:
+                if result.refused and set(change.properties) <= set(result.refused):
+                    counts.failed += 1      # every value it needed was refused: nothing was sent
                 continue
             kept = {n: v for n, v in change.properties.items() if n not in result.refused}
             confirmed[change.email] = (contact_id, kept)
