@@ -149,8 +149,8 @@ def fill_and_sync(org: Org, n: int) -> list[str]:
     emails = [f"p{i}@example.com" for i in range(n)]
     for e in emails:
         org.fill(0, e, lastname="L", company="Acme")
-    report = org.sync("unique")
-    assert report.counts["created_leads"] == n if hasattr(report, "counts") and isinstance(report.counts, dict) else True
+    org.sync("unique")
+    assert all(org.leads(e) for e in emails)
     return emails
 
 
@@ -337,3 +337,39 @@ def test_sigkill_mid_writeback_then_rerun(org, tmp_path):
     assert org.hs.crm.contact_count() == 400
     rerun = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert '"sent": 0' in rerun.stdout and '"unchanged": 400' in rerun.stdout
+
+
+# -- mappings check and the daemon's step ----------------------------------------------------
+
+def test_mappings_check_names_the_missing_property(org):
+    from connector.commands.mappings_check import check
+
+    create_properties(org, names=("leadsync_salesforce_id", "leadsync_salesforce_type", "leadsync_lead_status",
+                                  "leadsync_stage"))
+    report = check(settings_for(org, properties={"score": False}))
+    found = [p for p in report.routing if p.where.startswith("writeback.")]
+    assert [(p.where, p.level) for p in found] == [("writeback.properties.owner -> HubSpot leadsync_owner", "error")]
+    assert not report.ok
+
+
+def test_daemon_cycle_runs_the_writeback_step_only_when_configured(org):
+    from datetime import datetime, timezone
+
+    from connector.commands.cycle import Cycle, run_steps, steps_for
+
+    create_properties(org)
+    emails = fill_and_sync(org, 2)
+    assert steps_for(org.settings("unique")) == []
+    settings = settings_for(org)
+    steps = steps_for(settings)
+    assert [name for name, _ in steps] == ["writeback"]
+    logged: list[dict] = []
+    state = State.open(org.state_path)
+    try:
+        cycle = Cycle(settings, state, clients(settings, retry=RetryPolicy.fast()), logged.append,
+                      lambda: False, datetime.now(timezone.utc))
+        run_steps(steps, cycle)
+    finally:
+        state.close()
+    assert [e["event"] for e in logged] == ["writeback"] and logged[0]["sent"] == 2
+    assert contact(org, emails[1])["leadsync_stage"] == "nurture"

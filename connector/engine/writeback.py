@@ -27,6 +27,7 @@ from connector.adapters.salesforce.soql import chunk_for_query
 from connector.adapters.sqlite.writeback import WritebackLedger
 from connector.config.settings import Settings
 from connector.config.writeback import WritebackSettings
+from connector.core.mapping_check import Problem
 from connector.core.writeback import (ContactChange, PushCounts, RecordFacts, RecordType, Stage,
                                       StageStatuses, WritebackProperties, WritebackRow,
                                       changed_properties, derive_stage, desired_properties)
@@ -78,6 +79,19 @@ def check_properties(names: WritebackProperties, found: dict[str, PropertyInfo])
             problems.append(PropertyProblem(f, name, f"{name!r} is a {info.type} property; a score needs "
                                             "a number (or text) property", False))
     return problems
+
+
+def writeback_problems(settings: Settings) -> list[Problem]:
+    """``mappings check``'s view of [writeback]: each configured property HubSpot lacks (an
+    error: it would be switched off) or cannot hold every stage (a warning). One call."""
+    if settings.writeback is None:
+        return []
+    from connector.engine.wiring import clients
+
+    found = ContactWriter(clients(settings).hubspot).properties()
+    return [Problem(0, f"writeback.properties.{p.field} -> HubSpot {p.property}", p.message,
+                    "error" if p.switched_off else "warning")
+            for p in check_properties(settings.writeback.properties, found)]
 
 
 class Writeback:
