@@ -184,6 +184,15 @@ def test_handed_off_people_carry_the_five_properties_and_a_rerun_sends_nothing(o
     assert org.sandbox.app.counters["hubspot.crm.contacts"] == 1
 
 
+def test_dry_run_sends_and_records_nothing(org):
+    create_properties(org)
+    emails = fill_and_sync(org, 2)
+    report = writeback_run(org, settings_for(org), dry_run=True)
+    assert report.dry_run and report.counts.sent == 2 and report.counts.calls == 1   # the properties read
+    assert "leadsync_stage" not in contact(org, emails[0])
+    assert writeback_run(org, settings_for(org)).counts.sent == 2
+
+
 def test_converted_lead_becomes_a_customer_contact(org):
     create_properties(org)
     emails = fill_and_sync(org, 1)
@@ -242,7 +251,13 @@ def test_sandbox_answers_like_hubspot(org):
     create_properties(org)
     org.hs.add_submission(org.forms[0], {"email": "a@example.com"})
     api = hs_client(org).crm.contacts.batch_api
+    api.api_client.configuration.client_side_validation = True   # required reply fields present
+    from hubspot.crm.contacts import BatchInputSimplePublicObjectBatchInputUpsert, SimplePublicObjectBatchInputUpsert
     from hubspot.crm.contacts.exceptions import ApiException
+    upserted = api.upsert(BatchInputSimplePublicObjectBatchInputUpsert(inputs=[
+        SimplePublicObjectBatchInputUpsert(id="a@example.com", id_property="email", properties={"leadsync_owner": "o@x.io"}),
+        SimplePublicObjectBatchInputUpsert(id="new@example.com", id_property="email", properties={})]))
+    assert sorted((r.id, r.new) for r in upserted.results) == [("1001", False), ("1002", True)]
     with pytest.raises(ApiException) as err:
         api.update(BatchInputSimplePublicObjectBatchInput(inputs=[SimplePublicObjectBatchInput(
             id="1001", properties={"leadsync_nope": "x"})]))
