@@ -388,3 +388,30 @@ def test_daemon_cycle_runs_the_writeback_step_only_when_configured(org):
         state.close()
     assert [e["event"] for e in logged] == ["writeback"] and logged[0]["sent"] == 2
     assert contact(org, emails[1])["leadsync_stage"] == "nurture"
+
+
+def test_writer_with_an_oauth_app_uses_and_renews_its_access_token(sandbox):
+    """auth = "refresh_token": each call carries the current token; a 401 renews it once."""
+    from connector.adapters.hubspot.contacts import ContactWriter
+    from connector.adapters.hubspot.forms import HubSpotClient
+    from connector.config.settings import settings_from_dict
+
+    sandbox.app.load({"hubspot": {"oauth": {"client_id": "hs-client", "client_secret": "hs-secret-value",
+                                            "refresh_token": "hs-rt-secret", "expires_in": 1800}}})
+    sandbox.app.hubspot.crm.create_property("leadsync_stage")
+    env = {"LEADSYNC_HUBSPOT_CLIENT_SECRET": "hs-secret-value", "LEADSYNC_HUBSPOT_REFRESH_TOKEN": "hs-rt-secret",
+           "LEADSYNC_SALESFORCE_ACCESS_TOKEN": "x"}
+    settings = settings_from_dict({"salesforce": {"instance_url": sandbox.url},
+                                   "hubspot": {"base_url": sandbox.url, "auth": "refresh_token",
+                                               "client_id": "hs-client"},
+                                   "campaigns": [{"form_id": "f", "campaign_id": "c"}]}, env=env)
+    hub = HubSpotClient(settings.hubspot, retry=RetryPolicy.fast())
+    writer = ContactWriter(hub)
+    assert "leadsync_stage" in writer.properties()
+    assert hub.tokens is not None and hub.tokens.refreshes == 1
+    sandbox.app.token = "hs-rotated"                          # HubSpot ends the token early
+    try:
+        result = writer.upsert([("t@example.com", {"leadsync_stage": "nurture"})])
+    finally:
+        sandbox.app.token = "00Dsandbox!TOKEN"
+    assert hub.tokens.refreshes == 2 and result.created == {"t@example.com"}

@@ -157,15 +157,22 @@ class ContactWriter:
 
     # -- one call -------------------------------------------------------------------------
     def _opts(self) -> dict[str, Any]:
-        token = self.hub.tokens.current() if self.hub.tokens else None
+        """Per-call options: a timeout, and with an OAuth app the current access token
+        (``_request_auth`` replaces the configured one for this request)."""
         opts: dict[str, Any] = {"_request_timeout": self.hub.timeout}
+        token = self.hub.tokens.current() if self.hub.tokens else None
         if token is not None:
-            opts["_headers"] = {"Authorization": f"Bearer {token}"}
+            opts["_request_auth"] = {"type": "oauth2", "in": "header", "key": "Authorization",
+                                     "value": f"Bearer {token}"}
         return opts
 
     def _call(self, what: str, send: Callable[[], tuple[T, int, Any]]) -> T:
-        """One request with the pull's retries and pacing; returns the parsed body."""
+        """One request with the pull's retries and pacing; returns the parsed body. ``send``
+        builds its options per attempt, so a renewed access token is used at once."""
+        renewed = False
+
         def attempt() -> T:
+            nonlocal renewed
             self.hub._wait_turn()
             with self.hub._calls_lock:
                 self.hub.calls += 1
@@ -177,6 +184,10 @@ class ContactWriter:
                 status = getattr(exc, "status", None)
                 if status is None:
                     raise
+                if status == 401 and self.hub.tokens is not None and not renewed:
+                    renewed = True     # as the pull: refresh the access token once per call
+                    self.hub.tokens.refused(self.hub.tokens.current())
+                    raise TransientError("HubSpot access token refused; refreshing it", retry_after=0) from None
                 raise _verdict_error(what, int(status), getattr(exc, "body", None),
                                      getattr(exc, "headers", None) or {}) from None
             self.hub._pace(headers or {})
