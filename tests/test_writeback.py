@@ -415,3 +415,19 @@ def test_writer_with_an_oauth_app_uses_and_renews_its_access_token(sandbox):
     finally:
         sandbox.app.token = "00Dsandbox!TOKEN"
     assert hub.tokens.refreshes == 2 and result.created == {"t@example.com"}
+
+
+def test_sandbox_dump_keeps_written_values_and_custom_properties(sandbox):
+    crm = sandbox.app.hubspot.crm
+    crm.create_property("leadsync_stage")
+    client = hubspot.Client.create(access_token=sandbox.token, host=sandbox.url, base_url=sandbox.url)
+    from hubspot.crm.contacts import BatchInputSimplePublicObjectBatchInputUpsert, SimplePublicObjectBatchInputUpsert
+    client.crm.contacts.batch_api.upsert(BatchInputSimplePublicObjectBatchInputUpsert(inputs=[
+        SimplePublicObjectBatchInputUpsert(id="u@example.com", id_property="email",
+                                           properties={"leadsync_stage": "recycled"})]))
+    dump = sandbox.app.hubspot.dump()
+    sandbox.app.hubspot.reset()
+    assert crm.contact("u@example.com") is None
+    sandbox.app.hubspot.load(dump)
+    assert crm.contact("u@example.com")["leadsync_stage"] == "recycled"
+    assert "leadsync_stage" in {p.name for p in client.crm.properties.core_api.get_all("contacts").results}

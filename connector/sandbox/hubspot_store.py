@@ -273,6 +273,10 @@ class HubSpotStore:
             "submissions": {fid: [copy.deepcopy(s) for s in log.newest_first()]
                             for fid, log in self.logs.items() if len(log)},
             "contact_ids": {email: c.id for email, c in self.contacts.items()},
+            # CRM v3 writes (hubspot_crm): custom property definitions, and values set through
+            # the API by contact email (a contact created by upsert appears here only).
+            "contact_properties": [copy.deepcopy(p) for p in self.custom_properties.values()],
+            "written": {email: dict(c.written) for email, c in self.contacts.items() if c.written},
         }
 
     def load(self, data: Mapping[str, Any]) -> None:
@@ -303,3 +307,10 @@ class HubSpotStore:
                 raise ValueError(f"dataset submission has malformed values: {raw!r}") from exc
             self.add_submission(form_id, values, ms, raw.get("conversionId"), raw.get("pageUrl"))
         self._reserved_ids.clear()  # pinned ids no submission claimed stay unused
+        for prop in data.get("contact_properties") or []:
+            if not isinstance(prop, Mapping) or not prop.get("name"):
+                raise ValueError(f"dataset contact property needs a name: {prop!r}")
+            self.custom_properties[str(prop["name"])] = copy.deepcopy(dict(prop))
+        for email, values in (data.get("written") or {}).items():
+            contact = self.contacts.get(str(email).lower()) or self.create_contact(str(email))
+            contact.written.update({str(k): str(v) for k, v in dict(values).items()})
