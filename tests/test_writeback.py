@@ -431,3 +431,17 @@ def test_sandbox_dump_keeps_written_values_and_custom_properties(sandbox):
     sandbox.app.hubspot.load(dump)
     assert crm.contact("u@example.com")["leadsync_stage"] == "recycled"
     assert "leadsync_stage" in {p.name for p in client.crm.properties.core_api.get_all("contacts").results}
+
+
+def test_scores_push_alone_and_leave_the_other_properties(org):
+    create_properties(org)
+    emails = fill_and_sync(org, 1)
+    settings = settings_for(org)
+    counts = push(org, settings, [WritebackRow.score_only(emails[0], 73.5)])
+    assert counts.sent == 1
+    assert contact(org, emails[0])["leadsync_score"] == "73.5"
+    assert "leadsync_stage" not in contact(org, emails[0])
+    assert writeback_run(org, settings).counts.sent == 1        # the handed-off properties
+    props = contact(org, emails[0])
+    assert props["leadsync_score"] == "73.5" and props["leadsync_stage"] == "nurture"
+    assert push(org, settings, [WritebackRow.score_only(emails[0], 73.5)]).sent == 0

@@ -50,6 +50,13 @@ class WritebackRow:
     owner_email: str | None
     stage: Stage
     score: float | None = None      # None: leadsync has no score for them; the property is left alone
+    # The fields this row speaks for (None: all). Scoring, which knows only the score, pushes
+    # ``WritebackRow.score_only(email, score)`` and leaves the other properties alone.
+    only: frozenset[str] | None = None
+
+    @classmethod
+    def score_only(cls, email: str, score: float) -> "WritebackRow":
+        return cls(email, "", RecordType.LEAD, None, None, Stage.NURTURE, score, frozenset({"score"}))
 
 
 # The fields a row carries, by the key an admin names in [writeback.properties].
@@ -157,6 +164,8 @@ def desired_properties(row: WritebackRow, names: WritebackProperties) -> dict[st
     }
     out: dict[str, str] = {}
     for f, name in names.named().items():
+        if row.only is not None and f not in row.only:
+            continue
         value = values[f]
         if value is not None:
             out[name] = value

@@ -28,6 +28,7 @@ from connector.adapters.sqlite.writeback import WritebackLedger
 from connector.config.settings import Settings
 from connector.config.writeback import WritebackSettings
 from connector.core.mapping_check import Problem
+from connector.errors import ApiError, AuthError
 from connector.core.writeback import (ContactChange, PushCounts, RecordFacts, RecordType, Stage,
                                       StageStatuses, WritebackProperties, WritebackRow,
                                       changed_properties, derive_stage, desired_properties)
@@ -119,7 +120,16 @@ class Writeback:
     def check(self) -> list[PropertyProblem]:
         """Read the portal's contact properties once; switch off the unusable configured ones."""
         if not self._checked:
-            self.problems = check_properties(self.config.properties, self.writer.properties())
+            try:
+                found = self.writer.properties()
+            except (AuthError, ApiError) as exc:
+                # A private app without the properties read scope can still write: go on
+                # unchecked (HubSpot will refuse what is missing, property by property).
+                self.log(f"writeback: could not read HubSpot's contact properties ({exc.status}); "
+                         "writing without the check")
+                self._checked = True
+                return self.problems
+            self.problems = check_properties(self.config.properties, found)
             off = {p.property for p in self.problems if p.switched_off}
             self.names = self.config.properties.without(off)
             for p in self.problems:
