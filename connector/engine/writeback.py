@@ -211,9 +211,9 @@ class Writeback:
     # -- collect and run -----------------------------------------------------------------
     def people(self) -> Iterator[list[Person]]:
         """Everyone leadsync applied a response to, latest record per email, in rounds."""
-        query = ("SELECT lower(email) AS e, lead_id, contact_id, MAX(submitted_at) AS at FROM ledger "
+        query = ("SELECT lower(trim(email)) AS e, lead_id, contact_id, MAX(submitted_at) AS at FROM ledger "
                  "WHERE status = 'applied' AND email IS NOT NULL AND email != '' "
-                 "AND (lead_id IS NOT NULL OR contact_id IS NOT NULL) GROUP BY lower(email) ORDER BY e")
+                 "AND (lead_id IS NOT NULL OR contact_id IS NOT NULL) GROUP BY e ORDER BY e")
         chunk: list[Person] = []
         for row in self.state.db.query(query):
             chunk.append(Person(row["e"], row["lead_id"], row["contact_id"]))
