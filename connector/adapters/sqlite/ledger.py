@@ -76,6 +76,13 @@ def _by_key(outcome: Outcome) -> str:
     return outcome.conversion_id
 
 
+def ensure_parts(db: sqlite_utils.Database) -> None:
+    """The tables of the state's other parts, each made by its own module (idempotent): one
+    line a part. Called on every open for writing (inside the upgrade's transaction) and for
+    an in-memory or uninitialised read-only state."""
+    ensure_writeback_schema(db)   # [writeback]'s table (adapters/sqlite/writeback.py)
+
+
 @guarded
 class State:
     """The state of one file (or of memory): what every command opens, locks and records to.
@@ -112,7 +119,7 @@ class State:
             conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
             try:
                 db = sqlite_utils.Database(conn)
-                upgrade(db, path)
+                upgrade(db, path, parts=ensure_parts)
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=FULL")
             except BaseException:
@@ -164,7 +171,7 @@ class State:
 
     def _ensure_schema(self) -> None:
         ensure_schema(self.db)
-        ensure_writeback_schema(self.db)   # [writeback]'s table (adapters/sqlite/writeback.py)
+        ensure_parts(self.db)
 
     # -- locking (lock.py) ----------------------------------------------------------------
     def lock(self) -> None:
