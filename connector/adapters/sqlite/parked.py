@@ -1,7 +1,7 @@
 """The state's rows for working parked responses: dismissals, automatic retries, run warnings.
 
-Three tables of their own, created idempotently by :func:`ensure` (called from
-``schema.ensure_schema``, so a new file, an older one being upgraded, and the in-memory
+Three tables of their own, created idempotently by :func:`ensure` (one line in
+``ledger.ensure_parts``, so a new file, an older one being upgraded, and the in-memory
 states all get them); a read-only state written before them reads them as empty:
 
 - ``parked_notes``: who dismissed a parked response, when, and why. The ledger row itself

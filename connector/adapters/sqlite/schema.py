@@ -15,6 +15,7 @@ half-upgraded. Bump SCHEMA_VERSION with any change a previous release could not 
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Callable
 
 import sqlite_utils
 
@@ -86,8 +87,6 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     for name, (sql, needs) in LEDGER_INDEXES.items():   # IF NOT EXISTS: new and older files alike
         if all(column in ledger_columns for column in needs):
             db.execute(f"CREATE INDEX IF NOT EXISTS {name} ON ledger {sql}")
-    from connector.adapters.sqlite import parked   # its own tables (dismissals, retries, warnings)
-    parked.ensure(db)
 
 
 def file_version(db: sqlite_utils.Database) -> int | None:
@@ -126,10 +125,14 @@ def check_version(db: sqlite_utils.Database, path: object) -> None:
             "(the file was left untouched)", path=str(path))
 
 
-def upgrade(db: sqlite_utils.Database, path: object) -> None:
+def upgrade(db: sqlite_utils.Database, path: object,
+            parts: Callable[[sqlite_utils.Database], None] | None = None) -> None:
     """Check the file's version and bring an older one up to date, in ONE transaction:
     every table and column this release adds, and the new version, or (on any failure)
-    none of them."""
+    none of them. ``parts`` creates the tables of the state's other parts (write-back,
+    lifecycle, ...), each owned by its own module, in the same transaction."""
     with db.atomic():
         check_version(db, path)
         ensure_schema(db)
+        if parts is not None:
+            parts(db)
