@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 from contextlib import contextmanager
+from datetime import datetime
 import os
 import sqlite3
 from pathlib import Path
@@ -360,6 +361,10 @@ class State:
     def cached(self, key: str, max_age_seconds: float) -> Any:
         """A value stored by :meth:`cache` no older than ``max_age_seconds``, else None."""
         return self._cache.cached(key, max_age_seconds)
+
+    def cached_entry(self, key: str) -> tuple[Any, datetime] | None:
+        """A cached value and when it was stored, whatever its age (None when absent)."""
+        return self._cache.entry(key)
 
     def cache(self, key: str, value: Any) -> None:
         """Keep a slow-changing vendor answer (the org's describe) between runs."""
