@@ -203,7 +203,8 @@ def daemon(config: str | None, interval: str, once: bool, log_format: str, http:
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON (for monitoring).")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write a self-contained HTML report with a chart of responses per day.")
+              help="Also write a self-contained HTML page people read (names read from the APIs "
+              "when they answer, else the cached ones; owner-only).")
 @click.option("--check", is_flag=True, help="Print \"ok\" and exit 0 when healthy; else one line "
               "per reason (stale, aborted, budget, new_parked) and exit 3. For cron and monitors.")
 @handle_errors
@@ -222,7 +223,7 @@ def status(config: str | None, as_json: bool, html_path: Path | None, check: boo
         health = read_health(settings)
         click.echo("\n".join(health.lines()))
         sys.exit(0 if health.ok else CHECK_EXIT_CODE)
-    summary = gather(settings)
+    summary = gather(settings, refresh_names=html_path is not None)
     if html_path is not None:
         write_html(html_path, render_html(summary))
     click.echo(json.dumps(summary, indent=2) if as_json else render_text(summary))
