@@ -157,6 +157,11 @@ def _owners(s: Mapping[str, Any]) -> str:
     return f'<h2>Owners</h2><table class="owners"><tr><th>owner</th><th>responses routed</th></tr>{rows}</table>'
 
 
+def _when(iso: str) -> str:
+    """"2026-12-04T00:57:24+01:00" -> "2026-12-04 00:57 (UTC+01:00)"."""
+    return f"{iso[:10]} {iso[11:16]} (UTC{iso[19:]})" if len(iso) >= 25 else iso
+
+
 def _names_note(s: Mapping[str, Any]) -> str:
     n = s["names"]
     if n["source"] == "api":
@@ -189,7 +194,7 @@ def render_html(summary: Mapping[str, Any]) -> str:
 <style>{STYLE}</style></head><body>
 <h1>leadsync status</h1>
 <p class="headline{' bad' if bad else ''}" id="headline">{_e(s['headline'])}</p>
-<p class="meta" id="zone">Times in {_e(s['timezone'])} (the routing time zone) · page made {_e(s['generated_at'])}</p>
+<p class="meta" id="zone">Times in {_e(s['timezone'])} (the routing time zone) · page made {_e(_when(s['generated_at']))}</p>
 <p class="meta">Daemon {daemon_text} · Salesforce API usage {usage_text} · {_names_note(s)}</p>
 <h2>Forms</h2>
 {_forms(s)}
