@@ -144,7 +144,11 @@ class RunProgress:
     def _show(self, step: int) -> None:
         if self.tty:
             bar = self._terminal_bar()
-            bar.update(step, self._info())
+            if step > 0:
+                bar.update(step, self._info())
+            else:   # news without progress (a page, a job's state): click's update skips it
+                bar.current_item = self._info()
+                bar.render_progress()
         else:
             self._maybe_line()
 
