@@ -152,3 +152,18 @@ def test_without_a_cache_or_apis_the_ids_are_shown(world: World, tmp_path):
     assert s["names"]["source"] == "none"
     assert [f["form_name"] for f in s["forms"]] == org.forms
     assert org.forms[0] in page.read_text() and "Ids are shown" in page.read_text()
+
+
+def test_the_page_without_tokens_uses_the_cached_names(world: World):
+    org, runner = world.org, CliRunner()
+    assert runner.invoke(main, ["status", "--config", str(world.config), "--html",
+                                str(world.tmp / "a.html")], env=org.env()).exit_code == 0
+    no_secrets = {"LEADSYNC_SALESFORCE_ACCESS_TOKEN": None, "LEADSYNC_HUBSPOT_ACCESS_TOKEN": None,
+                  "LEADSYNC_CONFIG": None}
+    page = world.tmp / "b.html"
+    out = runner.invoke(main, ["status", "--config", str(world.config), "--json", "--html", str(page)],
+                        env=no_secrets)
+    assert out.exit_code == 0, out.output
+    s = json.loads(out.output)
+    assert s["names"]["source"] == "cache" and s["forms"][1]["form_name"] == "Contact sales"
+    assert TOKEN not in out.output and TOKEN not in page.read_text()

@@ -3,13 +3,17 @@
 HubSpot's Sync Health and Marketo's Sync Status pages answer the same questions: is it
 running, is it keeping up, what failed and why, how much of the org's API allowance does it
 spend. Everything here comes from the SQLite state (runs, watermarks, parked rows) and the
-lock file, so ``status`` makes no API call, costs nothing against the org's limit, needs no
-token (the CLI loads the config with ``require_secrets=False``), and works while a daemon
-holds the lock.
+lock file, so the text and ``--json`` make no API call, cost nothing against the org's limit,
+need no token (the CLI loads the config with ``require_secrets=False``), and work while a
+daemon holds the lock. The ``--html`` page for people also asks the APIs for the names of
+forms, campaigns and owners, and falls back to the copy cached in the state when they cannot
+be asked (:mod:`connector.commands.status_names`).
 
 :func:`summarize` is pure (plain rows in, a plain dict out) and is what ``--json`` prints;
-:func:`gather` is the adapter that reads the rows; :func:`render_text` words it for a person;
-:func:`write_html` puts ``--html``'s page on disk.
+:func:`gather` is the adapter that reads the rows and adds what people read (names, links,
+local times, the headline: :mod:`connector.commands.status_view`); the renderers are in
+``connector/render/status_text.py`` and ``status_html.py``; :func:`write_html` puts
+``--html``'s page on disk.
 """
 
 from __future__ import annotations
