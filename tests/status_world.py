@@ -29,12 +29,18 @@ class World:
     org: Org
     config: Path
     tmp: Path
+    jane: str
+    inbound: str
 
 
 def write_world_config(org: Org, path: Path) -> Path:
+    """The org's config with Berlin time and owner rules: the second form's responses go to
+    Jane, the rest to the Inbound Leads queue."""
     org.write_config(path)
     with path.open("a") as handle:
-        handle.write('[routing]\ntimezone = "Europe/Berlin"\n')
+        handle.write('[routing]\ntimezone = "Europe/Berlin"\nmode = "rules"\n'
+                     'default_owner = "queue:Inbound_Leads"\n'
+                     f'[[routing.rules]]\nowner = "user:jane@acme.example"\nform = ["{org.forms[1]}"]\n')
     return path
 
 
@@ -46,6 +52,9 @@ def world(tmp_path: Path) -> Iterator[World]:
         org.campaigns.append(org.sf.insert("Campaign", {"Name": "Spring webinar", "IsActive": True}))
         org.forms.append(org.hs.create_form("Contact sales"))
         org.campaigns.append(org.sf.insert("Campaign", {"Name": "Website", "IsActive": True}))
+        store = sandbox.app.salesforce.store
+        jane = store.add_user("Doe", first_name="Jane", username="jane@acme.example")
+        inbound = store.add_queue("Inbound Leads", developer_name="Inbound_Leads")
         config = write_world_config(org, tmp_path / "leadsync.toml")
         runner = CliRunner()
         # day 0 and day 1, then nothing on days 2 and 3, then day 4
@@ -63,4 +72,4 @@ def world(tmp_path: Path) -> Iterator[World]:
             state.finish_run("run-aborted-1", "aborted", {}, LONG_ERROR)
         finally:
             state.close()
-        yield World(org, config, tmp_path)
+        yield World(org, config, tmp_path, jane, inbound)

@@ -103,7 +103,7 @@ def test_the_status_page_reads_right_in_a_real_browser(world: World, chromium: s
     assert seen["details_height_after_click"] > 20 * seen["line_height"]
 
     shot = tmp / "status.png"
-    taken = browse(chromium, page, tmp, f"--screenshot={shot}", "--window-size=1280,1450",
+    taken = browse(chromium, page, tmp, f"--screenshot={shot}", "--window-size=1280,1600",
                    "--hide-scrollbars")
     assert taken.returncode == 0 and console(taken.stderr) == [], taken.stderr[-2000:]
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000

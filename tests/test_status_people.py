@@ -107,6 +107,9 @@ def test_page_json_and_text_against_real_runs(world: World):
     totals = [sum(d["counts"].values()) for d in s["days"]]
     assert len(s["days"]) == 30 and totals[-5:] == [2, 1, 0, 0, 2]    # the gap days are there
     assert s["run_rows"][0]["error_line"].startswith("Salesforce refused the query")
+    assert {(o["name"], o["responses"], o["url"]) for o in s["owners"]} == {
+        ("Jane Doe", 2, f"{org.sandbox.url}/{world.jane}"),
+        ("queue Inbound Leads", 2, f"{org.sandbox.url}/{world.inbound}")}
     assert TOKEN not in made.output
 
     html = page.read_text()
@@ -118,11 +121,13 @@ def test_page_json_and_text_against_real_runs(world: World):
     assert "<details" in html and "line 39)" in html     # the whole error, behind one click
     assert "run-aborted-1" not in re.sub(r'title="[^"]*"', "", html)   # runs told apart by time
     assert html.count('class="day"') == 30
+    assert f'<a href="{org.sandbox.url}/{world.jane}">Jane Doe</a>' in html
 
     text = runner.invoke(main, ["status", "--config", str(world.config)], env=org.env()).output
     assert "last run aborted" in text and "times in Europe/Berlin" in text
     assert f"Contact sales ({org.forms[1]}) -> Website ({org.campaigns[1]})" in text
     assert "names from the copy read just now" in text
+    assert "owners (responses routed): " in text and "Jane Doe 2" in text
     assert "unusable email (INVALID_EMAIL)" in text and "line 39" not in text
 
 

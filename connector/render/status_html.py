@@ -198,6 +198,7 @@ def render_html(summary: Mapping[str, Any]) -> str:
 <p class="meta">Daemon {daemon_text} · Salesforce API usage {usage_text} · {_names_note(s)}</p>
 <h2>Forms</h2>
 {_forms(s)}
+{_owners(s)}
 <h2>Parked responses ({s['parked']['total']})</h2>
 {_parked(s)}
 <h2>Responses per day, {window}</h2>
@@ -205,7 +206,6 @@ def render_html(summary: Mapping[str, Any]) -> str:
 <p>{legend}</p>
 <h2>Last runs</h2>
 {_runs(s)}
-{_owners(s)}
 <p class="meta">State <code>{_e(s['state'])}</code></p>
 </body></html>
 """

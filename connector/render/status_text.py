@@ -46,6 +46,9 @@ def render_text(s: Mapping[str, Any]) -> str:
             lines.append(f"    {_named(form['form_name'], w['form_id'])} -> "
                          f"{_named(form['campaign_name'], w['campaign_id'])}: "
                          f"{form['newest_local'] or 'never synced'}")
+    if s.get("owners"):
+        lines.append("  owners (responses routed): " + ", ".join(
+            f"{o['name']} {o['responses']}" for o in s["owners"]))
     p = s["parked"]
     lines.append(f"  parked failures: {p['total']}")
     if s.get("parked_groups") is not None:
