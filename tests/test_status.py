@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import socket
 
@@ -45,12 +46,14 @@ def test_summary_from_plain_rows():
 
 
 def test_chart_is_inline_svg_with_a_bar_per_outcome_and_escapes():
-    svg = chart_svg([{"day": "2026-01-01", "outcome": "created_lead", "n": 3},
-                     {"day": "2026-01-01", "outcome": "failed", "n": 1},
-                     {"day": "2026-01-02", "outcome": "attached", "n": 2}])
+    zero = {"created_lead": 0, "attached": 0, "already_member": 0, "failed": 0, "pending": 0}
+    svg = chart_svg([{"day": "2026-01-01", "counts": {**zero, "created_lead": 3, "failed": 1}},
+                     {"day": "2026-01-02", "counts": zero},
+                     {"day": "2026-01-03", "counts": {**zero, "attached": 2}}])
     assert svg.startswith("<svg") and svg.count("<rect") == 3
-    assert "2026-01-01: 1 parked (failed) (of 4)" in svg
-    assert "no responses recorded yet" in chart_svg([])
+    assert svg.count('class="day"') == 3 and 'data-day="2026-01-02" data-total="0"' in svg
+    assert "2026-01-01: 1 parked (of 4)" in svg
+    assert "no responses in these days" in chart_svg([{"day": "2026-01-01", "counts": zero}])
 
 
 @pytest.fixture
@@ -101,8 +104,11 @@ def test_status_after_real_runs_text_json_and_html(org, tmp_path):
         assert f"daemon: running (pid {os.getpid()} on {socket.gethostname()}" in result.output
         assert "parked failures: 1" in result.output and "ok" in result.output
         page = html.read_text()
-        assert "<svg" in page and "<rect" in page and "parked (failed)" in page
-        assert "<script" not in page and "src=" not in page and "href=" not in page
+        assert "<svg" in page and "<rect" in page and "parked" in page
+        assert "<script" not in page and "src=" not in page
+        # links go to the org's records and HubSpot's form pages only
+        assert {h.split("/")[2] for h in re.findall(r'href="([^"]+)"', page)} <= {
+            org.sandbox.url.split("/")[2], "app.hubspot.com"}
         assert TOKEN not in page
     finally:
         holder.close()

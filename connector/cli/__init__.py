@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -44,25 +43,15 @@ def sync(config: str | None, dry_run: bool, method: str | None, as_json: bool) -
     """Run one sync: pull new responses, decide, write, record."""
     from connector.commands.sync import run_sync
     from connector.config.settings import load_settings
+    from connector.render.progress import RunProgress
     from connector.render.run import render
 
     settings = load_settings(config)
-    interactive = sys.stderr.isatty() and not as_json
-    bar: Any = None
-
-    def progress(done: int, total: int) -> None:
-        nonlocal bar
-        if not interactive:
-            return
-        if bar is None:
-            bar = click.progressbar(length=total, label="responses", file=sys.stderr)
-            bar.__enter__()
-        bar.update(done - bar.pos)
-
-    report = run_sync(settings, dry_run=dry_run, method=Method(method) if method else None,
-                      keep_details=dry_run or as_json, progress=progress)
-    if bar is not None:
-        bar.__exit__(None, None, None)
+    # A bar on a terminal, else a line every 10 s on stderr (stdout keeps the report).
+    with RunProgress(stream=sys.stderr, tty=sys.stderr.isatty(), label="sync",
+                     batch_size=settings.sync.batch_size) as shown:
+        report = run_sync(settings, dry_run=dry_run, method=Method(method) if method else None,
+                          keep_details=dry_run or as_json, watcher=shown)
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
     else:
@@ -123,9 +112,13 @@ def backfill(config: str | None, since: str, dry_run: bool, as_json: bool, bulk_
     from connector.config.settings import load_settings
     from connector.render.run import render
 
+    from connector.render.progress import RunProgress
+
     settings = load_settings(config)
-    result = run_backfill(settings, since=since, dry_run=dry_run, bulk_threshold=bulk_threshold,
-                          batch_size=batch_size, keep_details=as_json)
+    with RunProgress(stream=sys.stderr, tty=sys.stderr.isatty(), label="backfill",
+                     batch_size=batch_size) as shown:
+        result = run_backfill(settings, since=since, dry_run=dry_run, bulk_threshold=bulk_threshold,
+                              batch_size=batch_size, keep_details=as_json, watcher=shown)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
     else:
@@ -214,7 +207,8 @@ def daemon(config: str | None, interval: str, once: bool, log_format: str, http:
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON (for monitoring).")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write a self-contained HTML report with a chart of responses per day.")
+              help="Also write a self-contained HTML page people read (names read from the APIs "
+              "when they answer, else the cached ones; owner-only).")
 @click.option("--check", is_flag=True, help="Print \"ok\" and exit 0 when healthy; else one line "
               "per reason (stale, aborted, budget, new_parked) and exit 3. For cron and monitors.")
 @handle_errors
@@ -233,7 +227,7 @@ def status(config: str | None, as_json: bool, html_path: Path | None, check: boo
         health = read_health(settings)
         click.echo("\n".join(health.lines()))
         sys.exit(0 if health.ok else CHECK_EXIT_CODE)
-    summary = gather(settings)
+    summary = gather(settings, refresh_names=html_path is not None)
     if html_path is not None:
         write_html(html_path, render_html(summary))
     click.echo(json.dumps(summary, indent=2) if as_json else render_text(summary))

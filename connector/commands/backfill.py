@@ -28,6 +28,7 @@ from connector.errors import ConfigError
 from connector.core.model import Method
 from connector.core.reconcile import parse_since
 from connector.core.timefmt import to_ms
+from connector.render.progress import RunProgress
 
 POLL_SECONDS = 5.0            # between job polls against a real org (each poll is an API call)
 SANDBOX_POLL_SECONDS = 0.02   # the sandbox advances a job one state per poll
@@ -61,12 +62,13 @@ def run_backfill(settings: Settings, *, since: str, dry_run: bool = False,
                  poll_interval: float | None = None, timeout: float = TIMEOUT_SECONDS,
                  now: datetime | None = None,
                  progress: Callable[[int, int], None] | None = None,
-                 keep_details: bool = False) -> BackfillResult:
+                 keep_details: bool = False, watcher: RunProgress | None = None) -> BackfillResult:
     """Run one backfill and return its report (the engine's, plus what went through Bulk).
 
     ``keep_details`` keeps a line per response in the report (for ``--json``), as ``sync``
     does; off, a backfill's memory follows its batch, not its history. A dry run keeps them
-    whatever it says: they are what the Bulk plan counts."""
+    whatever it says: they are what the Bulk plan counts. ``watcher`` shows the run as it goes
+    (pages per form, batches, each Bulk job's state: :mod:`connector.render.progress`)."""
     if not since:
         raise ConfigError("a backfill needs a start date, e.g. --since 2024-01-01", key="--since")
     start = parse_since(since, now=now or datetime.now(timezone.utc))
@@ -85,16 +87,19 @@ def run_backfill(settings: Settings, *, since: str, dry_run: bool = False,
         ends.append(done)
         if progress:
             progress(done, total)
+        if watcher is not None:
+            watcher(done, total)
 
     session = Session(settings, dry_run=dry_run, retry=retry, progress=batch_done)
     with session as engine:
+        engine.watcher = watcher
         writer = None
         salesforce = session.vendors.salesforce   # Bulk needs the concrete client's session
         refusal = BulkWriter.lead_refusal(salesforce)
         notes = [refusal] if refusal else []
         if not dry_run:
             writer = BulkWriter(salesforce, threshold=bulk_threshold, poll_interval=poll_interval,
-                                timeout=timeout)
+                                timeout=timeout, on_state=watcher.bulk if watcher else None)
         # a dry run's plan counts the lines, so it keeps them whatever --json says
         report = engine.backfill(to_ms(start), RunOptions(dry_run=dry_run, method=method,
                                                           keep_details=keep_details or dry_run,

@@ -3,26 +3,30 @@
 HubSpot's Sync Health and Marketo's Sync Status pages answer the same questions: is it
 running, is it keeping up, what failed and why, how much of the org's API allowance does it
 spend. Everything here comes from the SQLite state (runs, watermarks, parked rows) and the
-lock file, so ``status`` makes no API call, costs nothing against the org's limit, needs no
-token (the CLI loads the config with ``require_secrets=False``), and works while a daemon
-holds the lock.
+lock file, so the text and ``--json`` make no API call, cost nothing against the org's limit,
+need no token (the CLI loads the config with ``require_secrets=False``), and work while a
+daemon holds the lock. The ``--html`` page for people also asks the APIs for the names of
+forms, campaigns and owners, and falls back to the copy cached in the state when they cannot
+be asked (:mod:`connector.commands.status_names`).
 
 :func:`summarize` is pure (plain rows in, a plain dict out) and is what ``--json`` prints;
-:func:`gather` is the adapter that reads the rows; :func:`render_text` words it for a person;
-:func:`write_html` puts ``--html``'s page on disk.
+:func:`gather` is the adapter that reads the rows and adds what people read (names, links,
+local times, the headline: :mod:`connector.commands.status_view`); the renderers are in
+``connector/render/status_text.py`` and ``status_html.py``; :func:`write_html` puts
+``--html``'s page on disk.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
+from zoneinfo import ZoneInfo
 
 from connector.core.counts import OUTCOMES, RUN_COUNTS
 from connector.config.settings import Settings
 from connector.core.timefmt import iso_ms as _iso_ms
+from connector.render.html_file import write_private
 
 
 def summarize(*, runs: Sequence[Mapping[str, Any]], watermarks: Mapping[str, int],
@@ -81,44 +85,52 @@ def _seconds(start: str | None, end: str | None) -> float | None:
         return None
 
 
-def gather(settings: Settings, *, runs: int = 10) -> dict[str, Any]:
-    """Read the state (read-only, never locked: a running daemon is not disturbed)."""
-    from connector.adapters.sqlite.ledger import State
+def gather(settings: Settings, *, runs: int = 10, refresh_names: bool = False,
+           now: datetime | None = None, vendors: Any = None) -> dict[str, Any]:
+    """Read the state (read-only, never locked: a running daemon is not disturbed).
 
+    ``refresh_names`` (the HTML page) asks the APIs for the names of forms, campaigns and
+    owners and keeps them in the state's cache; without it the cached names are used and
+    no API is called (:mod:`connector.commands.status_names`)."""
+    from connector.adapters.sqlite import status_reads as reads
+    from connector.adapters.sqlite.ledger import State
+    from connector.commands.status_names import names_for_status
+    from connector.commands.status_view import chart_window, people_view, since_ms
+
+    now = now or datetime.now(timezone.utc)
+    zone_name = settings.routing.timezone
     state = State.open_read_only(settings.state_path)
     try:
         holder = State.lock_holder_at(settings.state_path)
         from connector.adapters.sqlite.parked import last_run_warnings
 
-        return {**summarize(runs=state.runs(runs), watermarks=state.watermarks(),
-                         parked=state.park_summary(), daily=state.daily_outcomes(),
-                         lock_holder=holder,
-                         campaigns=[(c.form_id, c.campaign_id) for c in settings.campaigns],
-                         budget_share=settings.salesforce.budget_share,
-                         state_path=str(settings.state_path)),
-                # what the last run went on without (an owner fallen back, a form paused)
-                "warnings": last_run_warnings(state.db)}
+        summary = summarize(runs=state.runs(runs), watermarks=state.watermarks(),
+                            parked=state.park_summary(), daily=state.daily_outcomes(),
+                            lock_holder=holder,
+                            campaigns=[(c.form_id, c.campaign_id) for c in settings.campaigns],
+                            budget_share=settings.salesforce.budget_share,
+                            state_path=str(settings.state_path))
+        # what the last run went on without (an owner fallen back, a form paused)
+        summary["warnings"] = last_run_warnings(state.db)
+        owners = reads.owner_counts(state.db)
+        names = names_for_status(settings, state, owner_ids=[str(r["owner_id"]) for r in owners],
+                                 refresh=refresh_names, now=now, vendors=vendors)
+        zone = ZoneInfo(zone_name)
+        newest = max((w["watermark_ms"] for w in summary["watermarks"] if w["watermark_ms"]),
+                     default=None)
+        window = chart_window(zone, now, newest)
+        summary.update(people_view(
+            summary, now=now, zone_name=zone_name, names=names, window=window,
+            instance_url=settings.salesforce.instance_url,
+            quarters=reads.quarter_outcomes(state.db, since_ms(zone, window[0])),
+            forms=reads.form_outcomes(state.db), owners=owners,
+            parked=reads.parked_records(state.db)))
+        return summary
     finally:
         state.close()
 
 
 def write_html(path: Path, page: str) -> None:
-    """Write the ``--html`` report owner-only (0600), like the state it is read from.
-
-    The page names the org's forms, campaigns and parked responses' reasons: no secret,
-    but nothing for every user of a shared host either. It is written beside ``path`` under
-    a temporary name (``mkstemp`` creates it 0600 whatever the umask) and renamed over it,
-    so a report a browser or a mailer picks up is never half-written, and an existing file
-    of wider mode is replaced, not reused. An ``OSError`` names ``path``, not the temporary.
-    """
-    try:
-        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
-    try:
-        with open(fd, "w", encoding="utf-8") as handle:
-            handle.write(page)
-        os.replace(temporary, path)
-    except OSError as exc:
-        os.unlink(temporary)
-        raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
+    """Write the ``--html`` report owner-only and atomically (the writer every HTML report
+    shares: :func:`connector.render.html_file.write_private`)."""
+    write_private(path, page)

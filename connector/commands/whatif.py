@@ -303,7 +303,7 @@ def run_whatif(settings: Settings, *, since: str, methods: Sequence[Method],
         main.whatif.finish()
         routings = [engine.routing] + ([other_engine.routing] if other is not None else [])
         whatifs = [main.whatif] + ([second.whatif] if second is not None else [])
-        known = (_names(settings, sf, hs, engine.form_names, routings, _owners_in(whatifs))
+        known = (read_names(settings, sf, hs, engine.form_names, routings, _owners_in(whatifs))
                  if names else Names(owners=owner_names_by_id(routings)))
         result = WhatIfResult(
             main.whatif, iso_ms(start_ms) or "", sf.calls, hs.calls, names=known,
@@ -381,7 +381,7 @@ def owner_names_by_id(routings: Iterable[Routing]) -> dict[str, str]:
     return out
 
 
-def _names(settings: Settings, sf: Crm, hs: Any, form_names: Mapping[str, str],
+def read_names(settings: Settings, sf: Crm, hs: Any, form_names: Mapping[str, str],
            routings: Sequence[Routing], owner_ids: Iterable[str]) -> Names:
     """Names for a report people read: forms from HubSpot (unless routing's Tasks already
     read them), and campaigns, users and queues from the org in one composite call (the

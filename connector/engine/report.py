@@ -6,7 +6,7 @@ import secrets
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Protocol, Sequence
 
 from connector.core.model import Method, Submission
 from connector.ports import Writer
@@ -14,6 +14,16 @@ from connector.core.refusals import RefusalGroup, group_refusals
 
 Progress = Callable[[int, int], None]
 Select = Callable[[dict[str, Any]], bool]   # which parked ledger rows a retry takes
+
+
+class PullWatcher(Protocol):
+    """What a progress display hears of a run besides its batches: each page pulled, per
+    source (a form), and the end of the pull with the responses to write. Set as
+    ``Engine.watcher``; see :class:`connector.render.progress.RunProgress`."""
+
+    def page(self, source: str, responses: int) -> None: ...
+
+    def pulled(self, total: int) -> None: ...
 
 
 def _never() -> bool:

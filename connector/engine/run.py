@@ -30,7 +30,8 @@ from connector.engine.collector import fewer_collections
 from connector.engine.gather import Gatherer
 from connector.engine.pauses import pause_missing, resolve_owners
 from connector.render.steps import step_json
-from connector.engine.report import Batches, Progress, RunOptions, RunReport, Select, new_run_id
+from connector.engine.report import (Batches, Progress, PullWatcher, RunOptions, RunReport,
+                                     Select, new_run_id)
 from connector.errors import (AmbiguousWrite, ApiError, BudgetExhausted, ConfigError, LeadsyncError,
                               TransientError)
 
@@ -49,6 +50,7 @@ class Engine:
         self.mapping = mapping
         self.clock = clock
         self.progress = progress
+        self.watcher: PullWatcher | None = None  # pages while pulling (a progress display)
         self.routing = settings.routing          # owner names turned into Ids by _prepare
         self.schema: Any = None                  # the org's Lead/Contact describe, when needed
         self.task_key = TaskKey()                # how a follow-up Task is kept to one (_prepare)
@@ -315,9 +317,13 @@ class Engine:
         with closing(self.hs.pages_many(since_by_form)) as pages:
             for page in pages:
                 report.counts[Count.SKIPPED] += len(page) - self.state.stage(page)
+                if self.watcher is not None and page:
+                    self.watcher.page(page[0].form_id, len(page))
         pause_missing(self.settings, self.hs, self.paused, report)   # a form 404: it alone
         report.counts[Count.SKIPPED] += self.state.unstage_recorded()
         total = self.state.staged_count()
+        if self.watcher is not None:
+            self.watcher.pulled(total)
         report.counts[Count.PULLED] += total
         return Batches(total, self.state.staged_batches(self.settings.sync.batch_size))
 

@@ -8,10 +8,10 @@ Accounts and campaigns, so it is written readable by its owner only (0600).
 
 from __future__ import annotations
 
-import os
 from html import escape
 from pathlib import Path
 
+from connector.render.html_file import write_private
 from connector.core.funnel import STEPS, Funnel, FunnelRow, Plan
 from connector.render.funnel import LABELS, _hours, _pct
 
@@ -27,17 +27,7 @@ BAR_W, BAR_H = 420, 18
 
 def write_html(funnel: Funnel, path: str | Path, plan: Plan | None = None) -> Path:
     """Write the page owner-only (0600), even over an existing file."""
-    path = Path(path)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            fd = -1
-            out.write(to_html(funnel, plan))
-    finally:
-        if fd >= 0:
-            os.close(fd)
-    return path
+    return write_private(path, to_html(funnel, plan))
 
 
 def _chart(row: FunnelRow) -> str:

@@ -10,13 +10,13 @@ file is written readable by its owner only.
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from connector.render.html_file import write_private
 from connector.commands.whatif import Names, WhatIfResult
 from connector.core.model import Method
 from connector.core.whatif import MethodTally
@@ -40,17 +40,7 @@ th{background:#f3f3f3}.methods{display:flex;flex-wrap:wrap;gap:1.5rem}
 def write_html(result: WhatIfResult, path: str | Path) -> Path:
     """Write the page, owner-only (0600) even when the file already existed: it lists
     people's emails and what would happen to them."""
-    path = Path(path)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            fd = -1
-            out.write(to_html(result))
-    finally:
-        if fd >= 0:
-            os.close(fd)
-    return path
+    return write_private(path, to_html(result))
 
 
 def to_html(result: WhatIfResult) -> str:

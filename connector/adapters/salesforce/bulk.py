@@ -109,14 +109,20 @@ class BulkStats:
     job_ids: list[str] = field(default_factory=list)
 
 
+# (job id, sObject, state, records processed so far), each time a job's state is seen.
+JobWatch = Callable[[str, str, str, int], None]
+
+
 class BulkWriter:
     """Writes like :class:`SalesforceClient`, through Bulk API 2.0 above ``threshold`` records."""
 
     def __init__(self, client: SalesforceClient, *, threshold: int = DEFAULT_THRESHOLD,
                  poll_interval: float = 2.0, timeout: float = 1800.0,
                  sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 on_state: JobWatch | None = None) -> None:
         self.client = client
+        self.on_state = on_state        # each job's state as it is seen (a progress display)
         self.threshold = threshold
         self.poll_interval = poll_interval
         self.timeout = timeout
@@ -202,11 +208,13 @@ class BulkWriter:
                            service="salesforce")
         self.stats.jobs += 1
         self.stats.job_ids.append(job_id)
+        self._seen(job_id, sobject, "Open", 0)
         try:
             self._step("upload", lambda sf: jobs(sf).upload_job_data(job_id, data),
                        idempotent=False)
             self._step("close job", lambda sf: jobs(sf).close_job(job_id), idempotent=False)
-            info = self._wait(job_id, jobs)
+            self._seen(job_id, sobject, "UploadComplete", 0)
+            info = self._wait(job_id, jobs, sobject)
         except (TransientError, AmbiguousWrite) as exc:
             self._settle(job_id, jobs, exc)
         except (BudgetExhausted, AuthError):
@@ -223,11 +231,17 @@ class BulkWriter:
         self.stats.records += int(info.get("numberRecordsProcessed") or 0)
         return job_id, info
 
-    def _wait(self, job_id: str, jobs: Jobs) -> dict[str, Any]:
+    def _seen(self, job_id: str, sobject: str, state: str, processed: int) -> None:
+        if self.on_state is not None:
+            self.on_state(job_id, sobject, state, processed)
+
+    def _wait(self, job_id: str, jobs: Jobs, sobject: str = "") -> dict[str, Any]:
         deadline = self.clock() + self.timeout
         while True:
             self.stats.polls += 1
             info = self._step("poll", lambda sf: jobs(sf).get_job(job_id, False), idempotent=True)
+            self._seen(job_id, sobject, str(info.get("state") or "?"),
+                       int(info.get("numberRecordsProcessed") or 0))
             if info.get("state") in TERMINAL:
                 return dict(info)
             if self.clock() >= deadline:

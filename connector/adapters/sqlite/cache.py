@@ -25,6 +25,18 @@ class Cache:
 
     def cached(self, key: str, max_age_seconds: float) -> Any:
         """A value stored by :meth:`cache` no older than ``max_age_seconds``, else None."""
+        entry = self.entry(key)
+        if entry is None:
+            return None
+        value, stored = entry
+        if (datetime.now(timezone.utc) - stored).total_seconds() > max_age_seconds:
+            return None
+        return value
+
+    def entry(self, key: str) -> tuple[Any, datetime] | None:
+        """A value stored by :meth:`cache` and when it was stored, whatever its age: for a
+        caller that falls back to an old copy when the vendor cannot be asked, and says how
+        old it is (the status page's names)."""
         row = next(self.db.query("SELECT value FROM meta WHERE key = ?", [f"cache:{key}"]), None)
         if row is None:
             return None
@@ -33,9 +45,7 @@ class Cache:
             stored = datetime.fromisoformat(entry["at"])
         except (ValueError, KeyError, TypeError):
             return None
-        if (datetime.now(timezone.utc) - stored).total_seconds() > max_age_seconds:
-            return None
-        return entry["value"]
+        return entry["value"], stored
 
     def cache(self, key: str, value: Any) -> None:
         """Keep a slow-changing vendor answer (the org's describe) between runs."""

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 from contextlib import contextmanager
+from datetime import datetime
 import os
 import sqlite3
 from pathlib import Path
@@ -389,6 +390,10 @@ class State:
         """A value stored by :meth:`cache` no older than ``max_age_seconds``, else None."""
         return self._cache.cached(key, max_age_seconds)
 
+    def cached_entry(self, key: str) -> tuple[Any, datetime] | None:
+        """A cached value and when it was stored, whatever its age (None when absent)."""
+        return self._cache.entry(key)
+
     def cache(self, key: str, value: Any) -> None:
         """Keep a slow-changing vendor answer (the org's describe) between runs."""
         self._cache.cache(key, value)
@@ -445,7 +450,8 @@ class State:
             "CASE WHEN status != 'applied' THEN status "
             "     WHEN member_existed = 1 THEN 'already_member' "
             "     WHEN action = 'create_lead' THEN 'created_lead' ELSE 'attached' END AS outcome, "
-            "COUNT(*) AS n FROM ledger WHERE submitted_at >= ? GROUP BY day, outcome ORDER BY day",
+            "COUNT(*) AS n FROM ledger WHERE submitted_at >= ? AND status != 'dismissed' "
+            "GROUP BY day, outcome ORDER BY day",
             [since_ms]))
 
 
