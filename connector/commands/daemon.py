@@ -242,9 +242,15 @@ def serve(settings: Settings, *, interval_seconds: float, once: bool = False,
         vendors = clients(settings)
         engine = build_engine(settings, state=state, vendors=vendors)
         steps = steps_for(settings)
+        from connector.commands.freshness import Freshness
+
+        fresh = Freshness(settings, state=state, hubspot=vendors.hubspot)
 
         def run() -> RunReport:   # each run measures the org's API usage afresh
-            report = engine.run(RunOptions(keep_details=True, should_stop=stop))
+            # the probe picks the forms with news; every form on a full sweep (freshness.py)
+            cycle = fresh.cycle(engine, RunOptions(keep_details=True, should_stop=stop))
+            report = cycle.report
+            log({"ts": _now_iso(), **cycle.event()})
             # then the cycle's other steps (lifecycle, rescore, ...): each one's failure is
             # logged and never the run's; a sync that raised skips them (the backoff retries)
             run_steps(steps, Cycle(settings=settings, state=state, clients=vendors, log=log,

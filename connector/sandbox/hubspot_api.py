@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 from . import hubspot_oauth
 from .http import BadJson, Request, Response
+from .hubspot_conversions import CONVERSION_COUNTS, CONVERSION_DATES
 from .hubspot_ratelimit import RateLimiter
 from .hubspot_store import Contact, HubSpotStore, Key, iso_ms, normalize_values, parse_ms
 
@@ -35,7 +36,8 @@ BATCH_READ_MAX = 100
 MAX_SUBMITTED_VALUES = 1000
 DEFAULT_CONTACT_PROPERTIES = ("createdate", "email", "firstname", "lastmodifieddate", "lastname")
 ALWAYS_CONTACT_PROPERTIES = ("createdate", "lastmodifieddate", "hs_object_id")
-DATE_PROPERTIES = ("createdate", "lastmodifieddate")
+DATE_PROPERTIES = ("createdate", "lastmodifieddate", *CONVERSION_DATES)
+NUMBER_PROPERTIES = CONVERSION_COUNTS
 
 AUTH_MESSAGE = ("Authentication credentials not found. This API supports OAuth 2.0 authentication "
                 "and you can find more details at "
@@ -476,7 +478,13 @@ def _value(contact: Contact, name: str) -> Any:
     if name == "hs_object_id":
         return int(contact.id)
     held = contact.props.get(name)
-    return None if held is None else held[1].lower()
+    if held is None:
+        return None
+    if name in DATE_PROPERTIES:
+        return parse_ms(held[1])
+    if name in NUMBER_PROPERTIES:
+        return int(held[1])
+    return held[1].lower()
 
 
 def _operand(name: str, value: Any) -> Any:
@@ -485,7 +493,7 @@ def _operand(name: str, value: Any) -> Any:
             return parse_ms(value)
         except ValueError:
             raise _Invalid(f"{value!r} is not a valid date for {name}") from None
-    if name.lower() == "hs_object_id":
+    if name.lower() == "hs_object_id" or name.lower() in NUMBER_PROPERTIES:
         try:
             return int(value)
         except (TypeError, ValueError):

@@ -1,0 +1,103 @@
+"""A daemon cycle that pages only the forms with news: the probe, then the run, then the marks.
+
+The decisions are pure (``connector.core.freshness``); this module sequences them around the
+vendors and the state: read the marks, sweep or probe (``adapters/hubspot/probe.py``),
+resolve conversion names to forms (form names cached in the state for a day, read again
+when a name resolves to no form), run the engine on the chosen forms, and keep the new marks
+only after a run that finished (``ok`` or ``partial``): a failed or stopped run leaves the
+old marks, so the next cycle asks HubSpot again from the same point and nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from typing import Callable, Mapping
+
+from connector.adapters.hubspot.forms import HubSpotClient
+from connector.adapters.hubspot.probe import ConversionProbe
+from connector.config.settings import Settings
+from connector.core.freshness import (CyclePlan, FreshMarks, ProbeResult, mapped_forms, marks_after,
+                                      plan_from_probe, probe_since, sweep_due)
+from connector.engine.report import RunOptions, RunReport
+from connector.engine.run import Engine
+from connector.adapters.sqlite.ledger import State
+
+MARKS_KEY = "freshness"
+NAMES_KEY = "form_names"
+NAMES_MAX_AGE = 24 * 3600
+FOREVER = 10 * 365 * 24 * 3600.0
+FINISHED = frozenset({"ok", "partial"})
+
+
+@dataclass(frozen=True)
+class CycleResult:
+    report: RunReport
+    plan: CyclePlan
+    probe_calls: int          # HubSpot calls the probe and the name reads cost (in the report's)
+
+    def event(self) -> dict[str, object]:
+        """The daemon's log line about the choice (no names of people, only counts and why)."""
+        return {"event": "freshness", "sweep": self.plan.sweep, "why": self.plan.why,
+                "forms_paged": None if self.plan.sweep else len(self.plan.forms),
+                "probe_calls": self.probe_calls,
+                "unresolved_names": len(self.plan.unresolved)}
+
+
+class Freshness:
+    """Chooses each cycle's forms and keeps the marks between cycles (in the state)."""
+
+    def __init__(self, settings: Settings, *, state: State, hubspot: HubSpotClient,
+                 clock: Callable[[], float] = time.time,
+                 probe: ConversionProbe | None = None) -> None:
+        self.settings = settings
+        self.state = state
+        self.hubspot = hubspot
+        self.clock = clock
+        self.probe = probe or ConversionProbe(hubspot)
+
+    def cycle(self, engine: Engine, options: RunOptions) -> CycleResult:
+        """One cycle: decide, run the engine on the chosen forms, keep the marks."""
+        started_ms = int(self.clock() * 1000)
+        marks = FreshMarks.from_json(self.state.cached(MARKS_KEY, FOREVER))
+        calls_before = self.hubspot.calls
+        plan, result, scheduled = self._plan(marks, started_ms)
+        probe_calls = self.hubspot.calls - calls_before
+        report = engine.run(replace(options, forms=None if plan.sweep else plan.forms))
+        report.hs_calls += probe_calls
+        if report.status in FINISHED and not options.dry_run:
+            newest = max(self.state.watermarks().values(), default=None) if plan.sweep else None
+            after = marks_after(plan=plan, before=marks, started_ms=started_ms, result=result,
+                                newest_recorded_ms=newest, scheduled=scheduled)
+            self.state.cache(MARKS_KEY, after.to_json())
+        return CycleResult(report, plan, probe_calls)
+
+    def _plan(self, marks: FreshMarks | None, now_ms: int
+              ) -> tuple[CyclePlan, ProbeResult | None, bool]:
+        sync = self.settings.sync
+        why = "probe off ([sync] probe = false)" if not sync.probe else sweep_due(
+            marks, now_ms, sync.full_sweep_seconds * 1000)
+        if why is not None or marks is None:
+            return CyclePlan(True, why=why or "first cycle"), None, True
+        since = probe_since(marks, now_ms)
+        result = self.probe.probe(since)
+        mapped = mapped_forms([c.form_id for c in self.settings.campaigns])
+        if not result.conversions:
+            return CyclePlan(False, why="no new conversion"), result, False
+        plan = plan_from_probe(result, marks=marks, names=self._names(), mapped=mapped,
+                               since_ms=since)
+        if plan.unresolved:   # a form renamed or added since the names were read? read again
+            plan = plan_from_probe(result, marks=marks, names=self._names(fresh=True),
+                                   mapped=mapped, since_ms=since)
+        if plan.unresolved:
+            plan = replace(plan, sweep=True, forms=frozenset(),
+                           why="conversion names that no form carries")
+        return plan, result, False
+
+    def _names(self, fresh: bool = False) -> Mapping[str, str]:
+        """Every form's name (all form types), from the state's day-old copy unless ``fresh``."""
+        names = None if fresh else self.state.cached(NAMES_KEY, NAMES_MAX_AGE)
+        if not isinstance(names, dict):
+            names = self.hubspot.form_names()
+            self.state.cache(NAMES_KEY, names)
+        return names
