@@ -61,29 +61,36 @@ class Freshness:
         started_ms = int(self.clock() * 1000)
         marks = FreshMarks.from_json(self.state.cached(MARKS_KEY, FOREVER))
         calls_before = self.hubspot.calls
-        plan, result, scheduled = self._plan(marks, started_ms)
+        plan, result, scheduled, since = self._plan(marks, started_ms)
         probe_calls = self.hubspot.calls - calls_before
         report = engine.run(replace(options, forms=None if plan.sweep else plan.forms))
         report.hs_calls += probe_calls
         if report.status in FINISHED and not options.dry_run:
             newest = max(self.state.watermarks().values(), default=None) if plan.sweep else None
             after = marks_after(plan=plan, before=marks, started_ms=started_ms, result=result,
-                                newest_recorded_ms=newest, scheduled=scheduled)
+                                newest_recorded_ms=newest, scheduled=scheduled,
+                                mapped=self._mapped(), since_ms=since)
             self.state.cache(MARKS_KEY, after.to_json())
         return CycleResult(report, plan, probe_calls)
 
     def _plan(self, marks: FreshMarks | None, now_ms: int
-              ) -> tuple[CyclePlan, ProbeResult | None, bool]:
+              ) -> tuple[CyclePlan, ProbeResult | None, bool, int | None]:
+        """The plan, the probe's answer, whether it is a scheduled sweep, the probe's base."""
         sync = self.settings.sync
+        mapped = self._mapped()
         why = "probe off ([sync] probe = false)" if not sync.probe else sweep_due(
-            marks, now_ms, sync.full_sweep_seconds * 1000)
-        if why is not None or marks is None:
-            return CyclePlan(True, why=why or "first cycle"), None, True
-        since = probe_since(marks, now_ms)
+            marks, now_ms, sync.full_sweep_seconds * 1000, mapped)
+        if not sync.probe:
+            return CyclePlan(True, why=why or ""), None, True, None
+        # A sweep probes too, first: what the probe sees now the sweep pages, so the next
+        # probe's overlap does not page those forms again (the marks remember them as seen).
+        since = probe_since(marks or FreshMarks(None, now_ms), now_ms)
         result = self.probe.probe(since)
-        mapped = mapped_forms([c.form_id for c in self.settings.campaigns])
-        if not result.conversions:
-            return CyclePlan(False, why="no new conversion"), result, False
+        if why is not None or marks is None:
+            return CyclePlan(True, why=why or "first cycle"), result, True, since
+        seen = set(marks.seen)
+        if all((c.contact_id, c.recent_ms) in seen for c in result.conversions) and result.complete:
+            return CyclePlan(False, why="no new conversion"), result, False, since
         plan = plan_from_probe(result, marks=marks, names=self._names(), mapped=mapped,
                                since_ms=since)
         if plan.unresolved:   # a form renamed or added since the names were read? read again
@@ -92,7 +99,10 @@ class Freshness:
         if plan.unresolved:
             plan = replace(plan, sweep=True, forms=frozenset(),
                            why="conversion names that no form carries")
-        return plan, result, False
+        return plan, result, False, since
+
+    def _mapped(self) -> list[str]:
+        return mapped_forms([c.form_id for c in self.settings.campaigns])
 
     def _names(self, fresh: bool = False) -> Mapping[str, str]:
         """Every form's name (all form types), from the state's day-old copy unless ``fresh``."""

@@ -64,10 +64,12 @@ class FreshMarks:
     # Conversion names no form carries even after the names were read again (not a form, or
     # a form HubSpot names differently): one sweep for each, then left to the scheduled sweeps.
     unknown: tuple[str, ...] = ()
+    swept_forms: tuple[str, ...] = ()   # the mapped forms the last sweep paged
 
     def to_json(self) -> dict[str, object]:
         return {"base_ms": self.base_ms, "swept_ms": self.swept_ms,
-                "seen": [list(s) for s in self.seen], "unknown": list(self.unknown)}
+                "seen": [list(s) for s in self.seen], "unknown": list(self.unknown),
+                "swept_forms": list(self.swept_forms)}
 
     @classmethod
     def from_json(cls, raw: object) -> "FreshMarks | None":
@@ -78,7 +80,9 @@ class FreshMarks:
             seen = tuple((str(c), int(ms)) for c, ms in raw.get("seen") or [])
             unknown = tuple(str(n) for n in raw.get("unknown") or [])
             base = raw.get("base_ms")
-            return cls(None if base is None else int(base), int(raw["swept_ms"]), seen, unknown)
+            forms = tuple(str(f) for f in raw.get("swept_forms") or [])
+            return cls(None if base is None else int(base), int(raw["swept_ms"]), seen, unknown,
+                       forms)
         except (KeyError, TypeError, ValueError):
             return None
 
@@ -94,14 +98,18 @@ class CyclePlan:
     acted: tuple[tuple[str, int], ...] = field(default=(), repr=False)
 
 
-def sweep_due(marks: FreshMarks | None, now_ms: int, every_ms: int) -> str | None:
+def sweep_due(marks: FreshMarks | None, now_ms: int, every_ms: int,
+              mapped: Iterable[str] = ()) -> str | None:
     """Why this cycle must be a full sweep before any probe, or None to probe.
 
     The first cycle sweeps (there is no probe base yet), and so does any cycle once
     ``every_ms`` has passed since the last sweep: the safety net for the probe's blind spots.
-    A clock that went backwards (the host's time was reset) also sweeps."""
+    A clock that went backwards (the host's time was reset) also sweeps, and so does a cycle
+    with a form mapped since the last sweep (its history is read from ``[sync] start``)."""
     if marks is None:
         return "first cycle"
+    if not set(mapped) <= set(marks.swept_forms):
+        return "a form mapped since the last sweep"
     if now_ms < marks.swept_ms:
         return "the clock went back"
     if every_ms > 0 and now_ms - marks.swept_ms >= every_ms:
@@ -149,7 +157,8 @@ def plan_from_probe(result: ProbeResult, *, marks: FreshMarks, names: Mapping[st
             continue
         acted.append((conv.contact_id, conv.recent_ms))
         wanted = [conv.recent_name]
-        if conv.first_name and conv.first_ms is not None and conv.first_ms > since:
+        if (conv.first_name and conv.first_ms is not None and conv.first_ms > since
+                and (conv.contact_id, conv.first_ms) not in seen):   # not acted on already
             wanted.append(conv.first_name)
         for name in wanted:
             if not name or name in marks.unknown:
@@ -167,12 +176,14 @@ def plan_from_probe(result: ProbeResult, *, marks: FreshMarks, names: Mapping[st
 
 def marks_after(*, plan: CyclePlan, before: FreshMarks | None, started_ms: int,
                 result: ProbeResult | None, newest_recorded_ms: int | None = None,
-                scheduled: bool = False, overlap_ms: int = PROBE_OVERLAP_MS) -> FreshMarks:
+                scheduled: bool = False, mapped: Iterable[str] = (),
+                since_ms: int | None = None, overlap_ms: int = PROBE_OVERLAP_MS) -> FreshMarks:
     """The marks once a cycle's run has finished (not after a failed run: the caller then
     keeps ``before``, so the next probe asks again from the same base).
 
     The next probe's base is the newest conversion date the probe saw, or after a sweep the
-    newest submission the ledger holds (``newest_recorded_ms``), never lower than before.
+    newest submission the ledger holds (``newest_recorded_ms``), never lower than before;
+    with none of those, the point this cycle's probe asked from.
     The contacts acted on whose conversion is inside the next probe's overlap are
     remembered, so the overlap does not page their forms twice; older ones fall out. Unknown conversion names are kept until a scheduled
     sweep (``scheduled``), and this cycle's unresolved ones are added (at most 100)."""
@@ -180,7 +191,9 @@ def marks_after(*, plan: CyclePlan, before: FreshMarks | None, started_ms: int,
     candidates = [before.base_ms if before else None, newest_recorded_ms if plan.sweep else None,
                   *(c.recent_ms for c in (result.conversions if result else ()))]
     known = [c for c in candidates if c is not None]
-    base = max(known) if known else None
+    # Nothing ever seen: keep asking from where this probe asked (``since_ms``), so the
+    # base never follows this host's clock past a conversion HubSpot has not indexed yet.
+    base = max(known) if known else (None if since_ms is None else since_ms + overlap_ms)
     horizon = (started_ms if base is None else base) - overlap_ms
     kept: set[tuple[str, int]] = set()
     if before is not None and not plan.sweep:
@@ -189,7 +202,8 @@ def marks_after(*, plan: CyclePlan, before: FreshMarks | None, started_ms: int,
         kept |= {(c.contact_id, c.recent_ms) for c in result.conversions if c.recent_ms > horizon}
     unknown = () if scheduled or before is None else before.unknown
     unknown = tuple(dict.fromkeys((*unknown, *plan.unresolved)))[-100:]
-    return FreshMarks(base, swept, tuple(sorted(kept)), unknown)
+    forms = tuple(sorted(mapped)) if plan.sweep else (before.swept_forms if before else ())
+    return FreshMarks(base, swept, tuple(sorted(kept)), unknown, forms)
 
 
 # -- what a cycle costs: for the README's budget advice and bench/freshness.py -----------

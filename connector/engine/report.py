@@ -39,7 +39,7 @@ class RunOptions:
     should_stop: Callable[[], bool] = _never
     writer: Writer | None = None
     # Page only these forms (the freshness probe's pick, commands/freshness.py); None pages
-    # every mapped form. A form never pulled yet, or with pending rows, is paged regardless.
+    # every mapped form. A form with pending rows is paged regardless.
     forms: frozenset[str] | None = None
 
 

@@ -301,12 +301,10 @@ class Engine:
         for campaign in self.settings.campaigns:   # a new form starts at [sync] start
             if campaign.form_id in self.paused:
                 continue                     # not pulled: its responses wait, unrecorded
-            mark = self.state.watermark(campaign.form_id)
-            if (only is not None and campaign.form_id not in only and mark is not None
-                    and campaign.form_id not in pending):
+            if only is not None and campaign.form_id not in only and campaign.form_id not in pending:
                 continue                     # the probe saw nothing new on it (freshness)
             since_by_form[campaign.form_id] = first_since(
-                mark, self.settings.sync.start, now_ms, lookback_ms)
+                self.state.watermark(campaign.form_id), self.settings.sync.start, now_ms, lookback_ms)
             if since_ms is not None:
                 since_by_form[campaign.form_id] = since_ms
             # Every pending row is resolved, however old: a run killed mid-batch (a sync, a
