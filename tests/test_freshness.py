@@ -13,7 +13,7 @@ from connector.adapters.hubspot.probe import ConversionProbe, search_body
 from connector.adapters.sqlite.ledger import State
 from connector.adapters.transport import RetryPolicy
 from connector.commands.freshness import MARKS_KEY, FOREVER, Freshness
-from connector.core.freshness import (PROBE_OVERLAP_MS, Conversion, CyclePlan, FreshMarks,
+from connector.core.freshness import (PROBE_OVERLAP_MS, Budget, Conversion, CyclePlan, FreshMarks,
                                       ProbeResult, marks_after, name_matches, plan_from_probe,
                                       probe_since, shortest_interval, sweep_due, sweep_every_for)
 from connector.engine.report import RunOptions
@@ -108,7 +108,8 @@ def test_marks_follow_hubspots_time_and_never_go_back():
 
 def test_budget_arithmetic():
     # 100 forms, hourly sweeps: 2,400 calls a day on sweeps alone; 2,500 leaves little
-    assert shortest_interval(2_500, forms=100, sweep_every_s=3600) == pytest.approx(86_400 / 124)
+    assert shortest_interval(2_500, forms=100, sweep_every_s=3600) == pytest.approx(86_400 / 100)
+    assert Budget(86_400 / 100, 3600, 100).per_day() == pytest.approx(2_500)
     assert shortest_interval(2_000, forms=100, sweep_every_s=3600) is None
     every = sweep_every_for(2_500, forms=100)
     assert every == pytest.approx(86_400 / 12.5)

@@ -222,7 +222,9 @@ class Budget:
         cycles = 86_400 / self.interval_s
         sweeps = 86_400 / self.sweep_every_s if self.sweep_every_s > 0 else 0.0
         probe_cycles = max(0.0, cycles - sweeps)
-        return sweeps * self.forms + probe_cycles * (self.probe_calls + self.busy_forms_per_cycle)
+        # a sweep cycle probes first (so the next probe's overlap pages nothing twice)
+        return (sweeps * (self.forms + self.probe_calls)
+                + probe_cycles * (self.probe_calls + self.busy_forms_per_cycle))
 
 
 def shortest_interval(daily_calls: float, *, forms: int, sweep_every_s: float,
@@ -230,7 +232,8 @@ def shortest_interval(daily_calls: float, *, forms: int, sweep_every_s: float,
     """The shortest cycle interval (seconds) whose HubSpot calls fit ``daily_calls``, or None
     when the sweeps alone spend the budget (sweep less often, or raise the budget)."""
     sweeps = 86_400 / sweep_every_s if sweep_every_s > 0 else 0.0
-    left = daily_calls - sweeps * forms + sweeps * (probe_calls + busy_forms_per_cycle)
+    # a sweep cycle costs every form and its probe instead of one probe cycle's calls
+    left = daily_calls - sweeps * (forms + probe_calls) + sweeps * (probe_calls + busy_forms_per_cycle)
     per_cycle = probe_calls + busy_forms_per_cycle
     if left <= 0 or per_cycle <= 0:
         return None

@@ -109,7 +109,8 @@ class Engine:
             self.state.start_run(report.run_id, method.value, dry_run)
         try:
             self._prepare()
-            self._pause(report)
+            if options.forms != frozenset() or self.state.oldest_pending():
+                self._pause(report)   # (a probed cycle with nothing to page reads no campaign)
             with fewer_collections():
                 finished = self._process(source(report), method, report, options, start_ms)
             report.status = ("partial" if report.counts[Count.FAILED] or report.paused else
