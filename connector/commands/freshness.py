@@ -84,7 +84,10 @@ class Freshness:
             return CyclePlan(True, why=why or ""), None, True, None
         # A sweep probes too, first: what the probe sees now the sweep pages, so the next
         # probe's overlap does not page those forms again (the marks remember them as seen).
-        since = probe_since(marks or FreshMarks(None, now_ms), now_ms)
+        # with no marks yet, the newest submission the ledger holds (HubSpot's time) is the
+        # base, or this host's clock on a first install
+        newest = max(self.state.watermarks().values(), default=None)
+        since = probe_since(marks or FreshMarks(newest, now_ms), now_ms)
         result = self.probe.probe(since)
         if why is not None or marks is None:
             return CyclePlan(True, why=why or "first cycle"), result, True, since
