@@ -160,6 +160,11 @@ def simulate(mode: str, *, forms: int, budget: int, hours: float, per_hour: floa
                     done.add(cid)
                     fig.delays.append(finished - appeared[cid])
             sim["t"] += interval
+        # one more cycle with nothing new, so every row has an idle cycle measured
+        idle = fresh.cycle(engine, RunOptions(keep_details=False))
+        if not (idle.plan.sweep and mode != "every form"):
+            fig.idle_hs.append(idle.report.hs_calls)
+            fig.idle_sf.append(idle.report.sf_calls)
         fig.missing = len(appeared) - len(done)
         fig.sim_seconds = sim["t"] - start
         fig.wall = time.monotonic() - wall0
