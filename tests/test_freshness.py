@@ -361,3 +361,29 @@ def test_a_cycle_killed_at_each_step_is_resumed_without_a_duplicate(org, monkeyp
     assert {r["status"] for r in rows} == {"applied"}
     pairs = collections.Counter((m["CampaignId"], m.get("LeadId")) for m in org.members())
     assert max(pairs.values()) == 1 and len(pairs) == 4
+
+
+def test_sync_section_takes_probe_and_full_sweep_every(org):
+    from connector.errors import ConfigError
+
+    s = org.settings(sync={"full_sweep_every": "2h30m", "probe": False})
+    assert s.sync.full_sweep_seconds == 9000 and s.sync.probe is False
+    defaults = org.settings()
+    assert defaults.sync.full_sweep_seconds == 3600 and defaults.sync.probe is True
+    with pytest.raises(ConfigError) as bad:
+        org.settings(sync={"full_sweep_every": "soon"})
+    assert bad.value.key == "sync.full_sweep_every"
+    with pytest.raises(ConfigError) as bad:
+        org.settings(sync={"probe": "yes"})
+    assert bad.value.key == "sync.probe"
+    assert sweep_due(FreshMarks(T0, NOW), NOW, 0) == "full sweep due"   # 0: always sweep
+
+
+def test_probe_off_pages_every_form_every_cycle(org):
+    d = Daemonish(org, probe=False)
+    try:
+        d.cycle()
+        idle = d.cycle()
+        assert idle.plan.sweep and idle.probe_calls == 0 and idle.report.hs_calls == 5
+    finally:
+        d.close()

@@ -112,7 +112,7 @@ def sweep_due(marks: FreshMarks | None, now_ms: int, every_ms: int,
         return "a form mapped since the last sweep"
     if now_ms < marks.swept_ms:
         return "the clock went back"
-    if every_ms > 0 and now_ms - marks.swept_ms >= every_ms:
+    if now_ms - marks.swept_ms >= every_ms:    # (0: every cycle is a sweep)
         return "full sweep due"
     return None
 
