@@ -158,14 +158,10 @@ class Daemonish:
         self.state.close()
 
 
-def hs_paths(org: Org) -> list[str]:
-    return [c for c in org.sandbox.app.calls if "hubspot" in c] if hasattr(org.sandbox.app, "calls") else []
-
-
 def test_sandbox_keeps_hubspots_conversion_properties(org):
     org.fill(0, "ann@acme.example")
     org.fill(2, "ann@acme.example")
-    api = org.vendors_hs = clients(org.settings()).hubspot
+    api = clients(org.settings()).hubspot
     page = api.post("/crm/v3/objects/contacts/search", {
         **search_body(T0), "properties": ["recent_conversion_date", "recent_conversion_event_name",
                                           "first_conversion_date", "first_conversion_event_name",
@@ -196,14 +192,12 @@ def test_the_probe_pages_and_says_when_it_stopped_short(org):
     assert client.calls - calls == 1 and result.complete and len(result.conversions) == 7
     assert [c.recent_ms for c in result.conversions] == sorted(c.recent_ms for c in result.conversions)
 
-    class Small(ConversionProbe):
-        pass
     import connector.adapters.hubspot.probe as probe_module
     old = probe_module.SEARCH_PAGE
-    probe_module.SEARCH_PAGE = 3
+    probe_module.SEARCH_PAGE = 3          # pages of 3, so 7 contacts take 3 pages
     try:
-        short = Small(client, max_pages=2).probe(T0)
-        full = Small(client, max_pages=3).probe(T0)
+        short = ConversionProbe(client, max_pages=2).probe(T0)
+        full = ConversionProbe(client, max_pages=3).probe(T0)
     finally:
         probe_module.SEARCH_PAGE = old
     assert not short.complete and len(short.conversions) == 6
