@@ -381,3 +381,19 @@ def test_probe_off_pages_every_form_every_cycle(org):
         assert idle.plan.sweep and idle.probe_calls == 0 and idle.report.hs_calls == 5
     finally:
         d.close()
+
+
+def test_a_conversion_the_search_index_had_not_caught_up_with_is_found_by_the_next_probe(org):
+    d = Daemonish(org)
+    org.hs.clock = d.clock            # HubSpot's time is the host's here
+    try:
+        d.cycle()
+        org.hs.search_lag_ms = 90_000     # under the probe's two-minute overlap
+        org.fill(2, "lag@acme.example", lastname="Lag")
+        lagged = d.cycle(minutes=0)   # the fill is 61 s old: not in the search's index yet
+        assert lagged.plan.why == "no new conversion" and lagged.report.counts["pulled"] == 0
+        caught = d.cycle()            # a minute later: indexed, and inside the overlap
+        assert caught.plan.forms == {org.forms[2]} and caught.report.counts["created_leads"] == 1
+        assert d.cycle().plan.why == "no new conversion"
+    finally:
+        d.close()
