@@ -102,7 +102,7 @@ def simulate(mode: str, *, forms: int, budget: int, hours: float, per_hour: floa
             campaigns.append(app.salesforce.insert("Campaign", {"Name": f"C{i}", "IsActive": True}))
             # history, so every form has a watermark before the measured cycles
             app.hubspot.add_submission(form_ids[i], {"email": f"old{i}@acme.example", "lastname": "Old"},
-                                       submitted_at=int((start - 3600) * 1000))
+                                       submitted_at=int((start - 3600 - 600 * i) * 1000))
         settings = settings_from_dict({
             "method": "hybrid",
             "salesforce": {"instance_url": sandbox.url, "access_token": TOKEN},

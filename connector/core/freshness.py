@@ -182,19 +182,19 @@ def marks_after(*, plan: CyclePlan, before: FreshMarks | None, started_ms: int,
     keeps ``before``, so the next probe asks again from the same base).
 
     The next probe's base is the newest conversion date the probe saw, or after a sweep the
-    newest submission the ledger holds (``newest_recorded_ms``), never lower than before nor
-    than where this cycle's probe asked from (``since_ms``): a probe never asks further back
-    than the one before it.
+    newest submission the ledger holds (``newest_recorded_ms``), never lower than before;
+    with none of those, where this cycle's probe asked from (``since_ms``). Only HubSpot's
+    times move it, so a host clock ahead of HubSpot's cannot make a probe skip anything.
     The contacts acted on whose conversion is inside the next probe's overlap are
     remembered, so the overlap does not page their forms twice; older ones fall out. Unknown conversion names are kept until a scheduled
     sweep (``scheduled``), and this cycle's unresolved ones are added (at most 100)."""
     swept = started_ms if plan.sweep or before is None else before.swept_ms
     candidates = [before.base_ms if before else None, newest_recorded_ms if plan.sweep else None,
-                  *(c.recent_ms for c in (result.conversions if result else ())),
-                  # what this cycle's probe asked after is covered (seen, or swept after it)
-                  None if since_ms is None else since_ms + overlap_ms]
+                  *(c.recent_ms for c in (result.conversions if result else ()))]
     known = [c for c in candidates if c is not None]
-    base = max(known) if known else None
+    # Nothing ever seen (an empty portal): keep asking from where this probe asked, so the
+    # base does not follow this host's clock past a conversion not yet indexed.
+    base = max(known) if known else (None if since_ms is None else since_ms + overlap_ms)
     horizon = (started_ms if base is None else base) - overlap_ms
     kept: set[tuple[str, int]] = set()
     if before is not None and not plan.sweep:
