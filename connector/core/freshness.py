@@ -186,8 +186,9 @@ def marks_after(*, plan: CyclePlan, before: FreshMarks | None, started_ms: int,
     with none of those, where this cycle's probe asked from (``since_ms``). Only HubSpot's
     times move it, so a host clock ahead of HubSpot's cannot make a probe skip anything.
     The contacts acted on whose conversion is inside the next probe's overlap are
-    remembered, so the overlap does not page their forms twice; older ones fall out. Unknown conversion names are kept until a scheduled
-    sweep (``scheduled``), and this cycle's unresolved ones are added (at most 100)."""
+    remembered, so the overlap does not page their forms twice; older ones fall out.
+    Unknown conversion names are kept until a scheduled sweep (``scheduled``), and this
+    cycle's unresolved ones are added (at most 100)."""
     swept = started_ms if plan.sweep or before is None else before.swept_ms
     candidates = [before.base_ms if before else None, newest_recorded_ms if plan.sweep else None,
                   *(c.recent_ms for c in (result.conversions if result else ()))]
