@@ -397,3 +397,30 @@ def test_a_conversion_the_search_index_had_not_caught_up_with_is_found_by_the_ne
         assert d.cycle().plan.why == "no new conversion"
     finally:
         d.close()
+
+
+def test_a_search_refused_for_want_of_a_scope_pages_every_form_and_a_bad_token_fails(org):
+    from connector.errors import AuthError
+
+    d = Daemonish(org)
+    try:
+        d.cycle()
+        org.fill(1, "scope@acme.example", lastname="S")
+
+        def refused(since_ms: int) -> Any:
+            raise AuthError("HubSpot refused the access token (403): missing scopes",
+                            service="hubspot", status=403)
+
+        d.fresh.probe.probe = refused            # type: ignore[method-assign]
+        swept = d.cycle()
+        assert swept.plan.sweep and "crm.objects.contacts.read" in swept.plan.why
+        assert swept.report.status == "ok" and swept.report.counts["created_leads"] == 1
+
+        def expired(since_ms: int) -> Any:
+            raise AuthError("HubSpot refused the access token (401)", service="hubspot", status=401)
+
+        d.fresh.probe.probe = expired            # type: ignore[method-assign]
+        with pytest.raises(AuthError):
+            d.cycle()
+    finally:
+        d.close()

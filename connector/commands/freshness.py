@@ -21,6 +21,7 @@ from connector.core.freshness import (CyclePlan, FreshMarks, ProbeResult, mapped
                                       plan_from_probe, probe_since, sweep_due)
 from connector.engine.report import RunOptions, RunReport
 from connector.engine.run import Engine
+from connector.errors import AuthError
 from connector.adapters.sqlite.ledger import State
 
 MARKS_KEY = "freshness"
@@ -28,6 +29,8 @@ NAMES_KEY = "form_names"
 NAMES_MAX_AGE = 24 * 3600
 FOREVER = 10 * 365 * 24 * 3600.0
 FINISHED = frozenset({"ok", "partial"})
+PROBE_REFUSED = ("the contacts search was refused (403: does the app have the "
+                 "crm.objects.contacts.read scope?); every form is paged")
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,14 @@ class Freshness:
         # base, or this host's clock on a first install
         newest = max(self.state.watermarks().values(), default=None)
         since = probe_since(marks or FreshMarks(newest, now_ms), now_ms)
-        result = self.probe.probe(since)
+        try:
+            result = self.probe.probe(since)
+        except AuthError as exc:
+            if exc.status != 403:
+                raise                     # the token itself is refused: the run would be too
+            # 403 is a missing scope (the contacts search needs crm.objects.contacts.read):
+            # the forms can still be read, so the cycle pages every form, as before the probe
+            return CyclePlan(True, why=PROBE_REFUSED), None, why is not None, None
         if why is not None or marks is None:
             return CyclePlan(True, why=why or "first cycle"), result, True, since
         seen = set(marks.seen)
