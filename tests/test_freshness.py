@@ -267,15 +267,32 @@ def test_a_name_no_form_carries_reads_names_again_then_sweeps_once(org):
         d.close()
 
 
-def test_a_new_form_and_captured_forms_are_found(org):
+def test_an_unmapped_captured_forms_conversion_is_resolved_and_left_alone(org):
+    """Names are read for every form type: a captured form's conversion resolves (to a form
+    nobody mapped) instead of looking unknown and costing a sweep."""
     captured = org.hs.store.add_form({"name": "Site contact", "formType": "captured"})["id"]
     d = Daemonish(org)
     try:
         d.cycle()
-        org.hs.add_submission(captured, {"email": "x@acme.example"}, submitted_at=T0 + 5)
+        org.clock += 60_000
+        org.hs.add_submission(captured, {"email": "x@acme.example"}, submitted_at=org.clock)
         quiet = d.cycle()
-        assert quiet.plan.why == "no new conversion" or quiet.plan.forms == frozenset()
-        assert captured in d.vendors.hubspot.form_names()      # formTypes=all lists it
+        assert not quiet.plan.sweep and not quiet.plan.unresolved
+        assert quiet.plan.forms == frozenset() and quiet.report.hs_calls == 2   # probe, names
+    finally:
+        d.close()
+
+
+def test_a_newly_mapped_form_gets_a_sweep(org):
+    d = Daemonish(org)
+    try:
+        d.cycle()
+        assert d.cycle().plan.why == "no new conversion"
+        org.add_forms(1)
+        d.close()
+        d = Daemonish(org)                   # restarted with the new [[campaigns]] entry
+        assert d.cycle().plan.why == "a form mapped since the last sweep"
+        assert d.cycle().plan.why == "no new conversion"
     finally:
         d.close()
 
