@@ -254,7 +254,10 @@ def serve(settings: Settings, *, interval_seconds: float, once: bool = False,
             if not state.lock(wait=float("inf"), should_stop=stop):
                 return RunReport(new_run_id(), live.settings.method, False, status="stopped")
             try:
-                report = live.engine.run(RunOptions(keep_details=True, should_stop=stop))
+                # the probe picks the forms with news; every form on a full sweep (freshness.py)
+                cycle = live.fresh.cycle(live.engine, RunOptions(keep_details=True, should_stop=stop))
+                report = cycle.report
+                log({"ts": _now_iso(), **cycle.event()})
                 # then the cycle's other steps (lifecycle, rescore, ...): each one's failure is
                 # logged and never the run's; a sync that raised skips them (the backoff retries)
                 run_steps(live.steps, Cycle(settings=live.settings, state=state,
@@ -305,12 +308,15 @@ class _Live:
     def switch(self, settings: Settings) -> None:
         from connector.commands.alerts import Alerter
         from connector.commands.cycle import steps_for
+        from connector.commands.freshness import Freshness
         from connector.engine.wiring import build_engine, clients
 
         vendors = clients(settings)
         engine = build_engine(settings, state=self.state, vendors=vendors)
         self.settings, self.vendors, self.engine = settings, vendors, engine
         self.steps = steps_for(settings)
+        # which forms each cycle pages; its marks live in the state, so a reload keeps them
+        self.fresh = Freshness(settings, state=self.state, hubspot=vendors.hubspot)
         webhook = settings.alerts.webhook   # the incident's memory is in the state: kept
         self.alerter = Alerter(self.state, webhook, self.log) if webhook is not None else None
 

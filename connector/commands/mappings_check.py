@@ -27,6 +27,7 @@ class MappingReport:
     problems: list[Problem]          # the mapping file's
     routing: list[Problem]           # the configuration's [routing] against the org
     campaigns: list[CampaignProblem] = field(default_factory=list)   # each pauses its form
+    forms: list[Problem] = field(default_factory=list)   # configured forms HubSpot does not list
 
     @property
     def ok(self) -> bool:
@@ -48,4 +49,17 @@ def check(settings: Settings) -> MappingReport:
                               settings.salesforce.lead_external_id_field)
     campaigns = campaign_problems(client, settings.campaigns)
     routing += writeback_problems(settings)    # [writeback]'s HubSpot properties: also in the config file
-    return MappingReport(mapping.source, settings.source, problems, routing, campaigns)
+    return MappingReport(mapping.source, settings.source, problems, routing, campaigns,
+                         forms_problems(settings))
+
+
+def forms_problems(settings: Settings) -> list[Problem]:
+    """The configured forms HubSpot's list (every form type) does not hold, as warnings."""
+    from connector.core.form_coverage import listing_failed, unseen_forms
+    from connector.errors import LeadsyncError
+
+    try:
+        listed = clients(settings).hubspot.form_names()
+    except LeadsyncError as exc:
+        return [listing_failed(type(exc).__name__)]
+    return unseen_forms([c.form_id for c in settings.campaigns], listed)

@@ -92,6 +92,8 @@ class SyncSettings:
     mapping: str = "mappings/default.toml"
     poi_delivery: str = EXACTLY_ONCE     # exactly_once | at_least_once: see check_method
     start: StartPoint = field(default_factory=lambda: StartPoint(age_seconds=DEFAULT_START_AGE))
+    probe: bool = True                   # the daemon asks HubSpot which forms have news (freshness)
+    full_sweep_seconds: int = 3600       # ... and pages every form this often regardless
 
 
 @dataclass(frozen=True)
@@ -159,7 +161,7 @@ _SECTIONS: dict[str, set[str]] = {
     "state": {"path"},
     "campaigns": {"form_id", "campaign_id", "member_status"},
     "sync": {"lookback", "batch_size", "on_multiple_matches", "unique_prefers", "mapping",
-             "poi_delivery", "start"},
+             "poi_delivery", "start", "probe", "full_sweep_every"},
 }
 _ENV_SECRETS = {
     ("salesforce", "access_token"): "LEADSYNC_SALESFORCE_ACCESS_TOKEN",
@@ -332,6 +334,8 @@ def _sync(raw: Mapping[str, Any], base: Path | None) -> SyncSettings:
         poi_delivery=v.choice(raw.get("poi_delivery", EXACTLY_ONCE), "sync.poi_delivery",
                               POI_DELIVERY),
         start=v.start_point(raw.get("start", DEFAULT_START), "sync.start"),
+        probe=v.boolean(raw.get("probe", True), "sync.probe"),
+        full_sweep_seconds=v.duration(raw.get("full_sweep_every", 3600), "sync.full_sweep_every"),
     )
 
 

@@ -49,6 +49,9 @@ class RunOptions:
     since_ms: int | None = None
     should_stop: Callable[[], bool] = _never
     writer: Writer | None = None
+    # Page only these forms (the freshness probe's pick, commands/freshness.py); None pages
+    # every mapped form. A form with pending rows is paged regardless.
+    forms: frozenset[str] | None = None
 
 
 @dataclass

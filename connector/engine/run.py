@@ -65,7 +65,7 @@ class Engine:
         """A scheduled sync: everything new since each form's watermark (or, with
         ``options.since_ms``, a backfill's every submission since then)."""
         options = options or RunOptions(dry_run=dry_run, method=method)
-        return self._run(lambda report: self._pull(report, options.since_ms), options)
+        return self._run(lambda report: self._pull(report, options.since_ms, options.forms), options)
 
     def backfill(self, since_ms: int, options: RunOptions | None = None, *, dry_run: bool = False,
                  method: Method | None = None) -> RunReport:
@@ -115,7 +115,8 @@ class Engine:
             self.state.start_run(report.run_id, method.value, dry_run)
         try:
             self._prepare()
-            self._pause(report)
+            if options.forms != frozenset() or self.state.oldest_pending():
+                self._pause(report)   # (a probed cycle with nothing to page reads no campaign)
             report.warnings.extend(self.owner_warnings)
             with fewer_collections():
                 finished = self._process(source(report), method, report, options, start_ms)
@@ -289,7 +290,8 @@ class Engine:
         self.state.cache("describe", None)
 
     # -- what a run reads ----------------------------------------------------------------
-    def _pull(self, report: RunReport, since_ms: int | None) -> Batches:
+    def _pull(self, report: RunReport, since_ms: int | None,
+              only: frozenset[str] | None = None) -> Batches:
         """New submissions of every mapped form, oldest first; the ledger drops repeats.
 
         HubSpot pages each form newest first, so the response to apply first is on a form's
@@ -304,6 +306,8 @@ class Engine:
         for campaign in self.settings.campaigns:   # a new form starts at [sync] start
             if campaign.form_id in self.paused:
                 continue                     # not pulled: its responses wait, unrecorded
+            if only is not None and campaign.form_id not in only and campaign.form_id not in pending:
+                continue                     # the probe saw nothing new on it (freshness)
             since_by_form[campaign.form_id] = first_since(
                 self.state.watermark(campaign.form_id), self.settings.sync.start, now_ms, lookback_ms)
             if since_ms is not None:

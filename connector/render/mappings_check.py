@@ -12,16 +12,18 @@ def to_json(report: MappingReport) -> dict[str, Any]:
             "problems": [p.to_json() for p in report.problems],
             "routing": {"config": report.config_source,
                         "problems": [p.to_json() for p in report.routing]},
+            "forms": {"config": report.config_source,
+                      "problems": [p.to_json() for p in report.forms]},
             "campaigns": {"config": report.config_source,
                           "problems": [c.to_json() for c in report.campaigns]}}
 
 
 def to_text(report: MappingReport) -> str:
     lines = [f"{report.mapping_source}: {problem}" for problem in report.problems]
-    lines += [f"{report.config_source}: {problem}" for problem in report.routing]
+    lines += [f"{report.config_source}: {problem}" for problem in report.routing + report.forms]
     lines += [f"{report.config_source}: {campaign} (its form pauses until fixed)"
               for campaign in report.campaigns]
-    every = report.problems + report.routing
+    every = report.problems + report.routing + report.forms
     errors = sum(p.level == "error" for p in every) + len(report.campaigns)
     warnings = len(every) + len(report.campaigns) - errors
     lines.append(f"{report.mapping_source}: {errors} error(s), {warnings} warning(s)"

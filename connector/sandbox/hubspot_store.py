@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
+from .hubspot_conversions import record_conversion
+
 Key = tuple[int, int]  # (submittedAt ms, seq)
 
 CONTACT_PROPERTIES = ("email", "firstname", "lastname", "company", "phone", "jobtitle", "country")
@@ -165,6 +167,7 @@ class Contact:
     props: dict[str, tuple[Key, str]] = field(default_factory=dict)
     # Values written through the CRM v3 API (hubspot_crm): they win over submitted ones.
     written: dict[str, str] = field(default_factory=dict)
+    forms_submitted: set[str] = field(default_factory=set)   # for num_unique_conversion_events
 
     def properties(self) -> dict[str, str]:
         out = {name: value for name, (_, value) in self.props.items()}
@@ -229,10 +232,10 @@ class HubSpotStore:
         key = (item["submittedAt"], self._seq)
         log.add(key, item)
         self.conversions[conversion_id] = form_id
-        self._index_contact(key, values)
+        self._index_contact(key, values, form_id)
         return item
 
-    def _index_contact(self, key: Key, values: list[dict[str, str]]) -> None:
+    def _index_contact(self, key: Key, values: list[dict[str, str]], form_id: str) -> None:
         email = next((v["value"] for v in values if v["name"].lower() == "email"), "").strip()
         if not email:
             return  # HubSpot creates no contact for a submission without an email
@@ -249,6 +252,8 @@ class HubSpotStore:
                 held = contact.props.get(name)
                 if held is None or key >= held[0]:
                     contact.props[name] = (key, value)
+        record_conversion(contact, key, form_id, str(self.forms[form_id].get("name") or form_id),
+                          iso_ms(key[0]))
 
     def create_contact(self, email: str) -> Contact:
         """A contact made through the CRM API (no submission): its email is its one property."""

@@ -63,7 +63,16 @@ class HubSpotClient:
                        if settings.auth == "refresh_token" else None)
 
     def get(self, path: str, qs: dict[str, Any] | None = None) -> dict[str, Any]:
-        """One GET with retries; returns the parsed JSON body.
+        """One GET with retries; returns the parsed JSON body (see :meth:`send`)."""
+        return self.send("GET", path, qs)
+
+    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """One POST of a JSON body with retries (a search: it reads, so a retry is safe)."""
+        return self.send("POST", path, None, body)
+
+    def send(self, method: str, path: str, qs: dict[str, Any] | None = None,
+             payload: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One call with retries; returns the parsed JSON body.
 
         With a refresh token, each attempt carries the current access token (the request is
         built per attempt), and a 401 refreshes it once per call before the error stands."""
@@ -75,7 +84,10 @@ class HubSpotClient:
             token = self.tokens.current() if self.tokens else None
             if token is not None:
                 config = {**config, "access_token": token}
-            request = HubSpotRequest(config, {"method": "GET", "path": path, "qs": dict(qs or {})})
+            options: dict[str, Any] = {"method": method, "path": path, "qs": dict(qs or {})}
+            if payload is not None:
+                options["body"] = payload
+            request = HubSpotRequest(config, options)
             self._wait_turn()
             with self._calls_lock:
                 self.calls += 1
@@ -83,14 +95,14 @@ class HubSpotClient:
                 reply = self.session.request(request.get_method(), request.get_url(),
                                              timeout=self.timeout, **request.get_options_for_sending())
             except (requests.ConnectionError, requests.Timeout) as exc:
-                raise TransientError(f"HubSpot GET {path}: {type(exc).__name__}") from None
+                raise TransientError(f"HubSpot {method} {path}: {type(exc).__name__}") from None
             body = _json(reply)
             verdict = classify(reply.status_code, body)
             if verdict is Verdict.OK:
                 self._pace(reply.headers)
                 return body if isinstance(body, dict) else {}
             if verdict is Verdict.RETRY:
-                raise TransientError(f"HubSpot GET {path}: {reply.status_code}",
+                raise TransientError(f"HubSpot {method} {path}: {reply.status_code}",
                                      retry_after=parse_retry_after(reply.headers.get("Retry-After")),
                                      status=reply.status_code)
             message = body.get("message") if isinstance(body, dict) else reply.text[:200]
@@ -101,7 +113,7 @@ class HubSpotClient:
             if verdict is Verdict.EXPIRED or reply.status_code == 403:
                 raise AuthError(f"HubSpot refused the access token ({reply.status_code}): {message}",
                                 service="hubspot", status=reply.status_code)
-            raise ApiError(f"HubSpot GET {path} failed: {message}", service="hubspot",
+            raise ApiError(f"HubSpot {method} {path} failed: {message}", service="hubspot",
                            status=reply.status_code)
 
         return with_retries(attempt, self.retry)
@@ -245,19 +257,26 @@ class HubSpotClient:
         return self.get("/account-info/v3/details").get("portalId")
 
     def form_names(self) -> dict[str, str]:
-        """Form id -> name, every page of forms v3: a follow-up Task names the form a rep
-        will recognise ("Demo request"), not its GUID."""
+        """Form id -> name, every page of forms v3, every form type: a follow-up Task names
+        the form a rep will recognise ("Demo request"), not its GUID. HubSpot lists only
+        ``formType=hubspot`` forms unless asked (``forms_query``)."""
         names: dict[str, str] = {}
         after: str | None = None
         while True:
-            qs: dict[str, Any] = {"limit": 100, **({"after": after} if after else {})}
-            page = self.get("/marketing/v3/forms/", qs)
+            page = self.get("/marketing/v3/forms/", forms_query(after))
             for form in page.get("results") or []:
                 if form.get("id"):
                     names[str(form["id"])] = str(form.get("name") or form["id"])
             after = ((page.get("paging") or {}).get("next") or {}).get("after")
             if not after or not page.get("results"):
                 return names
+
+
+def forms_query(after: str | None = None) -> dict[str, Any]:
+    """The forms v3 list's query: every form type, not HubSpot's default of ``hubspot`` only,
+    so non-HubSpot ("captured") and pop-up ("flow") forms are listed too (the OpenAPI spec's
+    ``formTypes`` array, sent as repeated parameters; ``all`` is one of its values)."""
+    return {"limit": 100, "formTypes": ["all"], **({"after": after} if after else {})}
 
 
 def to_submission(form_id: str, item: dict[str, Any]) -> Submission:
