@@ -14,7 +14,9 @@ from contextlib import closing
 from typing import Any, Callable, Iterable, Sequence
 
 from connector.config.settings import Settings, check_method
-from connector.core.batch import BatchPolicy, Landing, decide_batch
+from connector.core.batch import BatchPolicy, decide_batch
+from connector.core.progression import Ladder
+from connector.engine.streams import ladders_of, landing_of, routing_of
 from connector.core.counts import Count, count_of, count_of_outcome
 from connector.core.enrich.tasks import TaskKey, task_key
 from connector.core.keys import match_recorded
@@ -48,11 +50,12 @@ class Engine:
         self.mapping = mapping
         self.clock = clock
         self.progress = progress
-        self.routing = settings.routing          # owner names turned into Ids by _prepare
+        self.routing = routing_of(settings.routing, settings.campaigns)   # owner Ids: _prepare
         self.schema: Any = None                  # the org's Lead/Contact describe, when needed
         self.task_key = TaskKey()                # how a follow-up Task is kept to one (_prepare)
         self.form_names: dict[str, str] = {}
-        self.paused: dict[str, str] = {}         # form id -> why its campaign is paused (_pause)
+        self.paused: dict[str, str] = {}         # stream -> why its campaign is paused (_pause)
+        self.ladders: dict[str, Ladder] = {}     # campaign id -> its status progression (_pause)
         self._prepared = False
 
     # -- the runs --------------------------------------------------------------------------
@@ -244,8 +247,10 @@ class Engine:
         from connector.core.campaigns import check_campaigns
 
         entries = campaign_entries(self.settings.campaigns)
-        problems = check_campaigns(entries, read_campaigns(self.sf, entries))
+        org = read_campaigns(self.sf, entries)
+        problems = check_campaigns(entries, org)
         self.paused = {p.entry.form_id: str(p) for p in problems}
+        self.ladders = ladders_of(self.settings.campaigns, org)
         report.paused = [p.to_json() for p in problems]
         if problems:
             report.counts[Count.PAUSED_FORMS] = len(problems)
@@ -261,10 +266,10 @@ class Engine:
         s = self.settings
         return BatchPolicy(
             mapping=self.mapping, routing=self.routing,
-            landings={c.form_id: Landing(c.campaign_id, c.member_status) for c in s.campaigns},
+            landings={c.form_id: landing_of(c) for c in s.campaigns},
             accounts=s.accounts, external_id_field=s.salesforce.lead_external_id_field,
             on_multiple_matches=s.sync.on_multiple_matches, unique_prefers=s.sync.unique_prefers,
-            schema=self.schema, form_names=self.form_names)
+            schema=self.schema, form_names=self.form_names, ladders=self.ladders)
 
     def _needs_schema(self) -> bool:
         wanted = {"truncate", "country", "state"}
