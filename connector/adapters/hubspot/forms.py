@@ -62,7 +62,12 @@ class HubSpotClient:
                        if settings.auth == "refresh_token" else None)
 
     def get(self, path: str, qs: dict[str, Any] | None = None) -> dict[str, Any]:
-        """One GET with retries; returns the parsed JSON body.
+        """One GET with retries; returns the parsed JSON body."""
+        return self.request("GET", path, qs)
+
+    def request(self, method: str, path: str, qs: dict[str, Any] | None = None,
+                payload: Any = None) -> dict[str, Any]:
+        """One call with retries (only reads: a GET, or a search POST); the parsed JSON body.
 
         With a refresh token, each attempt carries the current access token (the request is
         built per attempt), and a 401 refreshes it once per call before the error stands."""
@@ -74,7 +79,10 @@ class HubSpotClient:
             token = self.tokens.current() if self.tokens else None
             if token is not None:
                 config = {**config, "access_token": token}
-            request = HubSpotRequest(config, {"method": "GET", "path": path, "qs": dict(qs or {})})
+            options: dict[str, Any] = {"method": method, "path": path, "qs": dict(qs or {})}
+            if payload is not None:
+                options["body"] = payload
+            request = HubSpotRequest(config, options)
             self._wait_turn()
             with self._calls_lock:
                 self.calls += 1
@@ -82,14 +90,14 @@ class HubSpotClient:
                 reply = self.session.request(request.get_method(), request.get_url(),
                                              timeout=self.timeout, **request.get_options_for_sending())
             except (requests.ConnectionError, requests.Timeout) as exc:
-                raise TransientError(f"HubSpot GET {path}: {type(exc).__name__}") from None
+                raise TransientError(f"HubSpot {method} {path}: {type(exc).__name__}") from None
             body = _json(reply)
             verdict = classify(reply.status_code, body)
             if verdict is Verdict.OK:
                 self._pace(reply.headers)
                 return body if isinstance(body, dict) else {}
             if verdict is Verdict.RETRY:
-                raise TransientError(f"HubSpot GET {path}: {reply.status_code}",
+                raise TransientError(f"HubSpot {method} {path}: {reply.status_code}",
                                      retry_after=parse_retry_after(reply.headers.get("Retry-After")),
                                      status=reply.status_code)
             message = body.get("message") if isinstance(body, dict) else reply.text[:200]
@@ -100,7 +108,7 @@ class HubSpotClient:
             if verdict is Verdict.EXPIRED or reply.status_code == 403:
                 raise AuthError(f"HubSpot refused the access token ({reply.status_code}): {message}",
                                 service="hubspot", status=reply.status_code)
-            raise ApiError(f"HubSpot GET {path} failed: {message}", service="hubspot",
+            raise ApiError(f"HubSpot {method} {path} failed: {message}", service="hubspot",
                            status=reply.status_code)
 
         return with_retries(attempt, self.retry)
