@@ -20,7 +20,7 @@ import uuid
 from typing import Any, Callable, Mapping
 from urllib.parse import quote
 
-from . import hubspot_oauth
+from . import hubspot_events, hubspot_meetings, hubspot_oauth
 from .http import BadJson, Request, Response
 from .hubspot_ratelimit import RateLimiter
 from .hubspot_store import Contact, HubSpotStore, Key, iso_ms, normalize_values, parse_ms
@@ -111,6 +111,8 @@ class HubSpotApi:
             family="hubspot.contacts", auth="hubspot")
         add("POST", "/crm/v3/objects/contacts/batch/read", limited(self._batch_read_contacts),
             family="hubspot.contacts", auth="hubspot")
+        hubspot_events.install(self)     # Marketing Events v3: events, attendance, participations
+        hubspot_meetings.install(self)   # CRM v3 meetings, their search and contact associations
 
     # -- dataset -------------------------------------------------------------------------
     def load(self, data: Mapping[str, Any]) -> None:
