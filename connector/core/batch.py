@@ -19,7 +19,7 @@ from connector.core.enrich.shape import Shaping, shape
 from connector.core.methods import RunMemory, decide_all, needs_account
 from connector.core.model import Action, Decision, Match, MemberAction, Method, Record, Response, Submission
 from connector.core.normalise import FieldMapping, to_response
-from connector.core.progression import Ladder
+from connector.core.progression import Ladder, thread_poi
 from connector.core.plan import ExistingMember, Step, WritePlan, plan_batch
 from connector.core.resolve import created_for, resolve, rows_to_records
 from connector.core.schema import ObjectSchema
@@ -188,6 +188,8 @@ def decide_batch(facts: BatchFacts, method: Method, memory: RunMemory, *,
     decisions = decide_all(method, facts.responses, facts.people.matches, memory,
                            unique_prefers=policy.unique_prefers, recovered=facts.people.recovered,
                            accounts=accounts, new_person=policy.accounts.new_person)
+    if method is Method.POI and policy.ladders:     # an event's states share the first's Lead
+        decisions = thread_poi(decisions, facts.member_rows, facts.people.rows, policy.ladders)
     notes = {email: m.note for email, m in facts.people.matches.items() if m.note}
     decisions = [_with_note(d, notes.get(d.response.email if d.response else "", ""))
                  for d in decisions]

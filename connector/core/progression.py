@@ -18,8 +18,10 @@ moved to the form's status, one that has responded is left alone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping, Sequence
+
+from connector.core.model import Action, Decision, Target
 
 # Rank of each configured state: a move goes to a higher rank only.
 RANKS = {"registered": 1, "cancelled": 2, "attended": 3, "no_show": 3}
@@ -80,3 +82,49 @@ def furthest(ladder: Ladder | None, current: str, new: str) -> str:
     if ladder is None:
         return current
     return new if moves(ladder, current, ladder.responded.get(current, False), new) else current
+
+
+# -- poi: one event, one point of interest --------------------------------------------------
+
+def event_record_ids(responses: Sequence[Any], rows: Mapping[str, Mapping[str, Any]],
+                     ladders: Mapping[str, Ladder]) -> set[str]:
+    """Every Lead and Contact of the people answering an event: the records whose
+    memberships poi must see to keep a person's participations on one Lead."""
+    emails = {r.email for r in responses if r.campaign_id in ladders}
+    if not emails:
+        return set()
+    return {rid for rid, row in rows.items() if str(row.get("Email") or "").lower() in emails}
+
+
+def thread_poi(decisions: Sequence[Decision], member_rows: Sequence[Mapping[str, Any]],
+               rows: Mapping[str, Mapping[str, Any]], ladders: Mapping[str, Ladder]
+               ) -> list[Decision]:
+    """Under poi every response creates a Lead, but a person's registration, attendance and
+    cancellation of one event are one point of interest: the first creates the Lead, the
+    others move that Lead's membership. A later state attaches to the record already in the
+    event's campaign (found in Salesforce, or created by an earlier response of the batch)."""
+    holders: dict[tuple[str, str], Target] = {}
+    for row in member_rows:
+        record = row.get("LeadId") or row.get("ContactId")
+        email = str((rows.get(str(record)) or {}).get("Email") or "").lower()
+        if record and email and row.get("CampaignId") in ladders:
+            sobject = "Lead" if row.get("LeadId") else "Contact"
+            holders.setdefault((str(row["CampaignId"]), email), Target(sobject, str(record)))
+    out = []
+    for d in decisions:
+        r, target = d.response, d.target
+        if r is None or r.campaign_id not in ladders or target is None:
+            out.append(d)
+            continue
+        key = (r.campaign_id, r.email)
+        held = holders.get(key)
+        if held is not None and d.action is Action.CREATE_LEAD and target.id is None:
+            action = Action.ATTACH_LEAD if held.sobject == "Lead" else Action.ATTACH_CONTACT
+            where = held.id or f"the Lead response {held.new_lead_of} creates"
+            d = replace(d, action=action, target=held,
+                        reason=f"poi: one Lead per person and event; {where} holds this "
+                               "person's membership, whose status this response moves")
+        elif held is None:
+            holders[key] = target
+        out.append(d)
+    return out
