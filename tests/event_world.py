@@ -37,7 +37,7 @@ class EventWorld:
     @property
     def client(self) -> Any:
         sb = self.org.sandbox
-        return hubspot.Client.create(access_token=sb.token, host=sb.url)
+        return hubspot.Client.create(access_token=sb.token, host=sb.url, base_url=sb.url)
 
     def create_event(self, name: str = "Q3 launch webinar") -> str:
         params = MarketingEventCreateRequestParams(
