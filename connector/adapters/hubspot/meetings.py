@@ -42,10 +42,10 @@ class MeetingsSource:
     def pages(self, stream: str, since_ms: int) -> Generator[list[Submission], None, None]:
         last_id: str | None = None
         while True:                           # one query of at most result_cap results
-            read, after = 0, None
+            read, after, past = 0, None, last_id
             while True:
                 page = self.client.request("POST", "/crm/v3/objects/meetings/search",
-                                           payload=self._query(since_ms, last_id, after))
+                                           payload=self._query(since_ms, past, after))
                 rows = [r for r in page.get("results") or [] if isinstance(r, dict)]
                 if rows:
                     last_id = str(rows[-1].get("id"))
