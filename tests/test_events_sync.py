@@ -141,3 +141,35 @@ def test_dry_run_shows_the_move_and_writes_nothing(world):
     assert line["member"] == "update" and line["member_note"] == "member status Registered -> Attended"
     assert statuses(world) == {"dee@example.com": "Registered"}
     assert len(ledger(world)) == 1
+
+
+def test_retry_applies_a_parked_event_response_once_its_cause_is_fixed(world):
+    world.org.sf.add_validation_rule("CampaignMember", "Closed_event",
+                                     f'CampaignId = "{world.event_campaign}"', "Closed for now.")
+    world.record("registered", "rex@example.com", lastname="Rex")
+    parked = world.sync("hybrid")
+    assert parked.counts.get("failed") == 1
+    assert world.org.sf.store.validation_rules.remove("CampaignMember", "Closed_event")
+    with Session(world.settings("hybrid"), retry=RetryPolicy.fast()) as engine:
+        report = engine.retry()
+    assert report.status == "ok", report.error
+    assert statuses(world) == {"rex@example.com": "Registered"}
+    assert len(world.org.leads("rex@example.com")) == 1
+    assert {r["status"] for r in ledger(world)} == {"applied"}
+
+
+def test_reconcile_finds_no_drift_in_a_moved_membership(world, tmp_path):
+    world.record("registered", "zoe@example.com", lastname="Zoe")
+    world.sync("hybrid")
+    world.record("attended", "zoe@example.com")
+    world.sync("hybrid")
+    from connector.commands.reconcile import open_session
+    reconciler, state = open_session(world.settings("hybrid"), fix=False)
+    try:
+        scan = reconciler.scan(0)
+    finally:
+        state.close()
+    counts = scan.drift.counts
+    assert counts["status_differs"] == 0 and counts["moved_on"] == 0
+    assert sum(counts[name] for name in ("missing_record", "missing_member", "unrecorded")
+               if name in counts) == 0
