@@ -109,3 +109,18 @@ def test_only_meetings_created_since_the_watermark_are_read(world):
     assert report.status == "ok", report.error
     assert report.counts.get("pulled") == 1
     assert len(world.org.leads()) == 2
+
+
+def test_hubspot_api_client_reads_the_sandbox_meetings_search(world):
+    from hubspot.crm.objects.meetings import Filter, FilterGroup, PublicObjectSearchRequest
+
+    ids = [world.book_meeting(f"s{i}@example.com", lastname=f"S{i}") for i in range(3)]
+    search = PublicObjectSearchRequest(
+        filter_groups=[FilterGroup(filters=[Filter(property_name="hs_object_id", operator="GT",
+                                                   value=ids[0])])],
+        sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+        properties=["hs_meeting_title"], limit=1, after="0")
+    page = world.client.crm.objects.meetings.search_api.do_search(search)
+    assert page.total == 2 and [r.id for r in page.results] == [ids[1]]
+    assert page.results[0].properties["hs_meeting_title"] == "Demo"
+    assert page.paging.next.after == "1"
