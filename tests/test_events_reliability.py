@@ -131,3 +131,41 @@ def test_sigkill_at_random_moments_then_rerun(world, tmp_path, method):
     world.org.sandbox.app.faults.configure(latency_ms=0)
     assert final.returncode == 0, final.stdout + final.stderr
     assert_exactly_once(world, expected, 90)
+
+
+class Killed(BaseException):
+    """A kill right after a write landed: nothing after it runs (not even the outcome)."""
+
+
+@pytest.mark.parametrize("method,step", [
+    ("hybrid", "create"), ("hybrid", "create_members"), ("hybrid", "update_mixed"),
+    ("poi", "upsert"), ("poi", "create_members"), ("poi", "update_mixed")])
+def test_a_kill_right_after_each_write_then_a_rerun(world, method, step):
+    for i in range(6):
+        world.record("registered", f"p{i}@example.com", lastname=f"L{i}")
+    assert world.sync(method, **KEYED).status == "ok"
+    for i in range(0, 6, 2):
+        world.record("attended", f"p{i}@example.com")       # moves: update_mixed
+    for i in range(6, 9):
+        world.record("attended", f"p{i}@example.com", lastname=f"L{i}")  # new: create(s)
+        world.record("registered", f"p{i}@example.com")     # and a late registration
+    from connector.adapters.transport import RetryPolicy
+    from connector.engine.wiring import Session
+
+    with Session(world.settings(method, **KEYED), retry=RetryPolicy.fast()) as engine:
+        original = getattr(engine.sf, step)
+
+        def write_then_die(*args, **kw):
+            original(*args, **kw)
+            raise Killed(step)
+
+        setattr(engine.sf, step, write_then_die)
+        with pytest.raises(Killed):
+            engine.run()
+    with closing(State.open(world.org.state_path)) as state:
+        assert any(r["status"] == "pending" for r in state.rows())   # killed mid-batch
+    report = world.sync(method, **KEYED)
+    assert report.status == "ok", report.error
+    expected = {f"p{i}@example.com": "Attended" if i % 2 == 0 or i >= 6 else "Registered"
+                for i in range(9)}
+    assert_exactly_once(world, expected, 15)
