@@ -26,6 +26,7 @@ from connector.core.model import Submission
 from connector.core.timefmt import parse_ms
 
 PAGE_LIMIT = 100
+IN_BREAKDOWN = {"email", "firstname", "lastname"}   # a mapping reading no more needs no contact read
 STATES = {"REGISTERED": "registered", "ATTENDED": "attended", "NO_SHOW": "no_show",
           "CANCELLED": "cancelled"}
 
@@ -55,8 +56,9 @@ class EventsSource:
             rows = [r for r in page.get("results") or [] if isinstance(r, dict)]
             kept = [r for r in rows if _state(r) and _occurred(r) >= since_ms]
             if kept:
-                contacts = contact_values(self.client, (str(_contact(r).get("contactId") or "") for r in kept),
-                                          self.fields)
+                contacts = (contact_values(self.client, (str(_contact(r).get("contactId") or "")
+                                                         for r in kept), self.fields)
+                            if set(self.fields) - IN_BREAKDOWN else {})
                 yield [self.to_submission(stream, object_id, r, contacts) for r in kept]
             after = ((page.get("paging") or {}).get("next") or {}).get("after")
             if not after or not rows:
