@@ -13,14 +13,14 @@ A participation state is one response: its key is the event, the contact and the
 two responses recorded once each, whatever order they are synced in, and the status they
 give the membership only moves forward (``connector.core.progression``). The contact's
 properties that the mapping reads (the registration form's answers, as HubSpot keeps them on
-the contact) are read in one batch call a page (``contacts.contact_values``).
+the contact) are read in one batch call a page (``contact_answers.contact_values``).
 """
 
 from __future__ import annotations
 
 from typing import Any, Generator, Mapping, Sequence
 
-from connector.adapters.hubspot.contacts import Caller, contact_values
+from connector.adapters.hubspot.contact_answers import Caller, contact_values
 from connector.config.sources import EVENT_PREFIX
 from connector.core.model import Submission
 from connector.core.timefmt import parse_ms

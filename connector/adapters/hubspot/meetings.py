@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Generator, Mapping, Sequence
 
-from connector.adapters.hubspot.contacts import Caller, contact_values
+from connector.adapters.hubspot.contact_answers import Caller, contact_values
 from connector.core.model import Submission
 from connector.core.timefmt import parse_ms
 
