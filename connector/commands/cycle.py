@@ -16,6 +16,7 @@ from typing import Any, Callable
 from connector.adapters.sqlite.ledger import State
 from connector.config.settings import Settings
 from connector.engine.wiring import Clients
+from connector.commands.writeback import writeback_step
 
 Log = Callable[[dict[str, Any]], None]
 
@@ -38,6 +39,8 @@ Step = Callable[[Cycle], None]
 def steps_for(settings: Settings) -> list[tuple[str, Step]]:
     """The steps this configuration asks for, in the order they run after the sync."""
     steps: list[tuple[str, Step]] = []
+    if settings.writeback is not None:   # [writeback]: HubSpot contacts learn the outcome
+        steps.append(("writeback", writeback_step))
     return steps
 
 

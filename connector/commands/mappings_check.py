@@ -17,6 +17,7 @@ from connector.core.mapping_check import (Problem, check_mapping, check_routing,
                                           has_errors)
 from connector.core.schema import schema_from_describes
 from connector.engine.wiring import clients
+from connector.engine.writeback import writeback_problems
 
 
 @dataclass(frozen=True)
@@ -46,4 +47,5 @@ def check(settings: Settings) -> MappingReport:
     routing += check_task_key(settings.routing, schema.get("Task"),
                               settings.salesforce.lead_external_id_field)
     campaigns = campaign_problems(client, settings.campaigns)
+    routing += writeback_problems(settings)    # [writeback]'s HubSpot properties: also in the config file
     return MappingReport(mapping.source, settings.source, problems, routing, campaigns)

@@ -21,6 +21,7 @@ from connector.config.alerts import AlertSettings, parse_alerts
 from connector.config.env_overrides import apply_env_overrides
 from connector.config.routing import parse_routing
 from connector.config.sources import EventStatuses, entry_source
+from connector.config.writeback import WritebackSettings, parse_writeback
 from connector.core.accounts import AccountMatching
 from connector.core.enrich.routing import Routing
 from connector.core.ids import CUSTOM_FIELD
@@ -118,6 +119,7 @@ class Settings:
     accounts: AccountMatching = field(default_factory=AccountMatching)
     base: Path | None = None     # the config file's folder: relative paths resolve against it
     alerts: AlertSettings = field(default_factory=AlertSettings)   # [alerts]: health rules, webhook
+    writeback: WritebackSettings | None = None   # [writeback]: properties kept on HubSpot contacts
 
     def campaign_for(self, form_id: str) -> CampaignMap | None:
         for campaign in self.campaigns:
@@ -160,7 +162,7 @@ class Settings:
 
 _SECTIONS: dict[str, set[str]] = {
     "": {"method", "salesforce", "hubspot", "state", "campaigns", "sync", "routing", "accounts",
-           "alerts"},
+           "alerts", "writeback"},
     "salesforce": {"instance_url", "access_token", "username", "password", "security_token",
                    "consumer_key", "consumer_secret", "api_version", "auto_assign",
                    "lead_external_id_field", "budget_share", "duplicate_rules", "auth",
@@ -268,6 +270,7 @@ def settings_from_dict(data: Mapping[str, Any], *, env: Mapping[str, str] | None
     accounts = parse_account_matching(data.get("accounts"))
     settings = Settings(method, salesforce, hubspot, state_path, campaigns, sync, source,
                         routing, accounts, base, parse_alerts(data.get("alerts"), env))
+    settings = replace(settings, writeback=parse_writeback(data.get("writeback")))
     check_method(settings, method)
     return settings
 

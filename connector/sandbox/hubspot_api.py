@@ -20,7 +20,7 @@ import uuid
 from typing import Any, Callable, Mapping
 from urllib.parse import quote
 
-from . import hubspot_events, hubspot_meetings, hubspot_oauth
+from . import hubspot_crm, hubspot_events, hubspot_meetings, hubspot_oauth
 from .http import BadJson, Request, Response
 from .hubspot_ratelimit import RateLimiter
 from .hubspot_store import Contact, HubSpotStore, Key, iso_ms, normalize_values, parse_ms
@@ -113,6 +113,7 @@ class HubSpotApi:
             family="hubspot.contacts", auth="hubspot")
         hubspot_events.install(self)     # Marketing Events v3: events, attendance, participations
         hubspot_meetings.install(self)   # CRM v3 meetings, their search and contact associations
+        self.crm = hubspot_crm.HubSpotCrm(self, limited)   # CRM v3 contact writes and properties
 
     # -- dataset -------------------------------------------------------------------------
     def load(self, data: Mapping[str, Any]) -> None:
@@ -477,6 +478,8 @@ def _value(contact: Contact, name: str) -> Any:
         return contact.updated_ms
     if name == "hs_object_id":
         return int(contact.id)
+    if name in contact.written:
+        return contact.written[name].lower()
     held = contact.props.get(name)
     return None if held is None else held[1].lower()
 
