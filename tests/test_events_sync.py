@@ -173,3 +173,19 @@ def test_reconcile_finds_no_drift_in_a_moved_membership(world, tmp_path):
     assert counts["status_differs"] == 0 and counts["moved_on"] == 0
     assert sum(counts[name] for name in ("missing_record", "missing_member", "unrecorded")
                if name in counts) == 0
+
+
+def test_an_event_campaign_missing_a_status_pauses_the_event_and_says_which(world):
+    world.record("registered", "liv@example.com", lastname="Liv")
+    settings = world.settings("hybrid")
+    entry = settings.campaigns[0]
+    from dataclasses import replace
+    from connector.config.sources import EventStatuses
+    settings = replace(settings, campaigns=(replace(entry, statuses=EventStatuses(no_show="Absent")),))
+    with Session(settings, retry=RetryPolicy.fast()) as engine:
+        report = engine.run()
+    assert report.status == "partial" and world.members() == []
+    [paused] = report.paused
+    assert "'Absent'" in paused["message"] and "statuses" in paused["message"]
+    assert world.sync("hybrid").status == "ok"                 # fixed: the response is picked up
+    assert statuses(world) == {"liv@example.com": "Registered"}
