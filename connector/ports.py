@@ -5,9 +5,10 @@ meetings beside forms, another store beside SQLite, a recording CRM in a test) o
 have these methods; nothing in the engine names a concrete adapter class. The composition
 root (``connector.engine.wiring``) is the one place that picks the implementations.
 
-A source's responses are partitioned by *stream* (a form's guid today; an event's or the
-meetings feed's id next): watermarks, staging and the ledger key on the stream and the
-response's id. The ledger's column keeps its first name, ``form_id``, for users' queries.
+A source's responses are partitioned by *stream* (a form's guid, bare as earlier ledgers
+hold it; ``event:<objectId>``; ``meetings``: ``connector.config.sources``): watermarks,
+staging and the ledger key on the stream and the response's id. The ledger's column keeps
+its first name, ``form_id``, for users' queries and existing state files.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ Row = dict[str, Any]
 
 
 class Source(Protocol):
-    """Where responses come from (``connector.adapters.hubspot.forms.HubSpotClient``)."""
+    """Where responses come from (``connector.adapters.hubspot.sources.HubSpotSources``:
+    forms, marketing events and meetings, each stream sent to its reader)."""
 
     calls: int
 

@@ -17,6 +17,7 @@ from typing import Callable, Mapping
 from connector.adapters.hubspot.forms import HubSpotClient
 from connector.adapters.hubspot.probe import ConversionProbe
 from connector.config.settings import Settings
+from connector.config.sources import FORM, stream_kind
 from connector.core.freshness import (CyclePlan, FreshMarks, ProbeResult, mapped_forms, marks_after,
                                       plan_from_probe, probe_since, sweep_due)
 from connector.engine.report import RunOptions, RunReport
@@ -115,7 +116,9 @@ class Freshness:
         return plan, result, False, since
 
     def _mapped(self) -> list[str]:
-        return mapped_forms([c.form_id for c in self.settings.campaigns])
+        # forms only: events and meetings are read every cycle (the probe sees form conversions)
+        return mapped_forms([c.form_id for c in self.settings.campaigns
+                             if stream_kind(c.form_id) == FORM])
 
     def _names(self, fresh: bool = False) -> Mapping[str, str]:
         """Every form's name (all form types), from the state's day-old copy unless ``fresh``."""

@@ -139,7 +139,10 @@ class Reconciler:
         drift = compare(Sources(
             submissions=subs, ledger=ledger, members=members, records=records, open_leads=open_leads,
             created_by_leadsync=frozenset(created), watermarks=self.state.watermarks(),
-            member_status={c.campaign_id: c.member_status for c in self.settings.campaigns}))
+            # an event's members move through its statuses (core.progression): no one status
+            # is expected of them, and --fix must never set one back
+            member_status={c.campaign_id: c.member_status for c in self.settings.campaigns
+                           if c.statuses is None}))
         set_aside_broken(drift, *broken_campaigns(entries, org_campaigns))
         return Scan(since_ms, drift, {s.conversion_id: s for s in subs},
                     self.sf.calls - sf0, self.hs.calls - hs0)

@@ -13,6 +13,7 @@ import string
 from typing import Any, Collection, Iterable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from connector.config.sources import MEETINGS_STREAM
 from connector.config import validate as v
 from connector.core.enrich.owners import Normaliser, OwnerRef, OwnerRule, Places
 from connector.core.enrich.routing import DEFAULT_MAX_AGE, MODES, Routing
@@ -134,7 +135,8 @@ def _stages(raw: Any, forms: Collection[str], score_field: str | None) -> Stages
     if ready_score is not None and not score_field:
         raise ConfigError("needs routing.score_field (the form field holding the score)",
                           key="routing.stages.sales_ready_score")
-    if not ready_forms and ready_score is None:
+    if not ready_forms and ready_score is None and MEETINGS_STREAM not in forms:
+        # (meetings booked are sales-ready by default: with them nothing more need be said)
         raise ConfigError("say what makes a response sales-ready: sales_ready_forms and/or "
                           "sales_ready_score", key="routing.stages")
     date_field = _optional_text(raw.get("date_field"), "routing.stages.date_field")

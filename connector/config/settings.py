@@ -20,6 +20,7 @@ from connector.config.accounts import parse_account_matching
 from connector.config.alerts import AlertSettings, parse_alerts
 from connector.config.env_overrides import apply_env_overrides
 from connector.config.routing import parse_routing
+from connector.config.sources import EventStatuses, entry_source
 from connector.config.writeback import WritebackSettings, parse_writeback
 from connector.core.accounts import AccountMatching
 from connector.core.enrich.routing import Routing
@@ -72,9 +73,20 @@ class HubSpotSettings:
 
 @dataclass(frozen=True)
 class CampaignMap:
+    """One ``[[campaigns]]`` entry. ``form_id`` is the entry's *stream* (a form's guid, as
+    earlier releases keyed it; ``event:<objectId>``; ``meetings``): the ledger, watermarks
+    and landings key on it whatever the source (``connector.config.sources``)."""
+
     form_id: str
     campaign_id: str
     member_status: str = "Responded"
+    source: str = "form"                       # form | event | meetings
+    event_id: str | None = None                # the marketing event's objectId
+    statuses: EventStatuses | None = None      # an event's member status per state
+
+    @property
+    def stream(self) -> str:
+        return self.form_id
 
 
 # A batch's lookups and writes travel in composite calls of 5 queries or 5 x 200-record
@@ -159,7 +171,7 @@ _SECTIONS: dict[str, set[str]] = {
                    "private_key_file", "login_url"},
     "hubspot": {"base_url", "access_token", "page_size", "auth", "client_id", "client_secret"},
     "state": {"path"},
-    "campaigns": {"form_id", "campaign_id", "member_status"},
+    "campaigns": {"form_id", "campaign_id", "member_status", "event_id", "statuses", "meetings"},
     "sync": {"lookback", "batch_size", "on_multiple_matches", "unique_prefers", "mapping",
              "poi_delivery", "start", "probe", "full_sweep_every"},
 }
@@ -304,19 +316,25 @@ def _campaigns(raw: Any) -> tuple[CampaignMap, ...]:
     for i, entry in enumerate(entries):
         where = f"campaigns[{i}]"
         v.check_keys(entry, _SECTIONS["campaigns"], where)
-        if "form_id" not in entry or "campaign_id" not in entry:
-            missing = "form_id" if "form_id" not in entry else "campaign_id"
+        if "campaign_id" not in entry or not {"form_id", "event_id", "meetings"} & set(entry):
+            missing = "campaign_id" if {"form_id", "event_id", "meetings"} & set(entry) else "form_id"
             raise ConfigError("is required", key=f"{where}.{missing}")
-        form_id = v.text(entry["form_id"], f"{where}.form_id")
+        source = entry_source(entry, where)
         campaign_id = v.text(entry["campaign_id"], f"{where}.campaign_id")
-        if form_id in seen:
-            raise ConfigError(f"form {form_id} is mapped twice", key=f"{where}.form_id")
-        seen.add(form_id)
+        if source.stream in seen:
+            what, key = {"form": (f"form {source.stream}", "form_id"),
+                         "event": (f"event {source.event_id}", "event_id"),
+                         "meetings": ("meetings", "meetings")}[source.kind]
+            raise ConfigError(f"{what} is mapped twice", key=f"{where}.{key}")
+        seen.add(source.stream)
         status = v.text(entry.get("member_status", "Responded"), f"{where}.member_status")
         if len(status) > 40:
             raise ConfigError("must be 1 to 40 characters (a CampaignMember Status)",
                               key=f"{where}.member_status")
-        campaigns.append(CampaignMap(form_id, campaign_id, status))
+        if source.statuses is not None:
+            status = source.statuses.registered   # what a campaign check and reports show
+        campaigns.append(CampaignMap(source.stream, campaign_id, status, source.kind,
+                                     source.event_id, source.statuses))
     return tuple(campaigns)
 
 

@@ -19,6 +19,7 @@ from connector.core.enrich.shape import Shaping, shape
 from connector.core.methods import RunMemory, decide_all, needs_account
 from connector.core.model import Action, Decision, Match, MemberAction, Method, Record, Response, Submission
 from connector.core.normalise import FieldMapping, to_response
+from connector.core.progression import Ladder, thread_poi
 from connector.core.plan import ExistingMember, Step, WritePlan, plan_batch
 from connector.core.resolve import created_for, resolve, rows_to_records
 from connector.core.schema import ObjectSchema
@@ -35,10 +36,15 @@ REPLAY_CLOCK_SKEW_MS = 120_000
 
 @dataclass(frozen=True)
 class Landing:
-    """Where a mapped form's responses land: its campaign and the member status they get."""
+    """Where a mapped stream's responses land: its campaign and the member status they get
+    (an event's by the participation's state, ``Submission.kind``)."""
 
     campaign_id: str
     member_status: str
+    statuses: Mapping[str, str] = field(default_factory=dict)   # kind -> member status
+
+    def status_of(self, kind: str) -> str:
+        return self.statuses.get(kind, self.member_status)
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,7 @@ class BatchPolicy:
     unique_prefers: str = "contact"
     schema: Mapping[str, ObjectSchema] | None = None
     form_names: Mapping[str, str] = field(default_factory=dict)
+    ladders: Mapping[str, Ladder] = field(default_factory=dict)   # campaign id -> progression
 
 
 @dataclass(frozen=True)
@@ -88,7 +95,7 @@ def normalise_batch(batch: Sequence[Submission], policy: BatchPolicy
         landing = policy.landings[sub.form_id]   # only mapped forms are pulled
         try:
             responses.append(to_response(sub, policy.mapping, campaign_id=landing.campaign_id,
-                                         member_status=landing.member_status,
+                                         member_status=landing.status_of(sub.kind),
                                          schema=policy.schema))
         except RecordError as exc:
             rejected.append(Decision(None, sub.conversion_id, Action.FAILED, None,
@@ -181,10 +188,13 @@ def decide_batch(facts: BatchFacts, method: Method, memory: RunMemory, *,
     decisions = decide_all(method, facts.responses, facts.people.matches, memory,
                            unique_prefers=policy.unique_prefers, recovered=facts.people.recovered,
                            accounts=accounts, new_person=policy.accounts.new_person)
+    if method is Method.POI and policy.ladders:     # an event's states share the first's Lead
+        decisions = thread_poi(decisions, facts.member_rows, facts.people.rows, policy.ladders)
     notes = {email: m.note for email, m in facts.people.matches.items() if m.note}
     decisions = [_with_note(d, notes.get(d.response.email if d.response else "", ""))
                  for d in decisions]
-    plan = plan_batch(decisions, existing_members(facts.member_rows), memory.memberships)
+    plan = plan_batch(decisions, existing_members(facts.member_rows), memory.memberships,
+                      policy.ladders)
     plan = shape(plan, Shaping(policy.mapping, policy.routing, facts.people.rows, accounts,
                                policy.accounts.lead_field, policy.form_names, facts.history,
                                facts.now_ms, policy.schema))

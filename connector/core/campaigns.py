@@ -30,6 +30,7 @@ class CampaignEntry:
     form_id: str
     campaign_id: str
     member_status: str
+    statuses: tuple[str, ...] = ()     # an event's member statuses, one per state
 
     @property
     def key(self) -> str:
@@ -41,6 +42,7 @@ class MemberStatus:
     label: str
     has_responded: bool = False
     is_default: bool = False
+    sort_order: int = 0                # its place in the campaign's SortOrder
 
 
 @dataclass(frozen=True)
@@ -112,12 +114,22 @@ def _problem(entry: CampaignEntry, org: OrgCampaigns) -> str | None:
         return (f"campaign {campaign.name!r} is inactive; make it Active (or map the form to "
                 "another campaign)")
     labels = [s.label for s in campaign.statuses]
-    if entry.member_status in labels:
+    for wanted in entry.statuses or (entry.member_status,):
+        message = _status_problem(campaign, labels, wanted, "statuses" if entry.statuses
+                                  else "member_status")
+        if message:
+            return message
+    return None
+
+
+def _status_problem(campaign: CampaignFacts, labels: list[str], wanted: str, key: str
+                    ) -> str | None:
+    if wanted in labels:
         return None
-    same = [label for label in labels if label.casefold() == entry.member_status.casefold()]
+    same = [label for label in labels if label.casefold() == wanted.casefold()]
     if same:
-        return (f"member_status {entry.member_status!r} differs in case from campaign "
+        return (f"{key} {wanted!r} differs in case from campaign "
                 f"{campaign.name!r}'s status {same[0]!r}; write it as the campaign does")
-    return (f"campaign {campaign.name!r} has no member status {entry.member_status!r}; its "
+    return (f"campaign {campaign.name!r} has no member status {wanted!r}; its "
             f"statuses are {', '.join(repr(label) for label in labels) or 'none'}: add it to "
-            "the campaign (Campaign > Advanced Setup) or set member_status to one of them")
+            f"the campaign (Campaign > Advanced Setup) or set {key} to one of them")

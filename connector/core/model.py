@@ -45,7 +45,12 @@ class Status(StrEnum):
 
 @dataclass(frozen=True)
 class Submission:
-    """One HubSpot form submission, as the v1 submissions API returns it."""
+    """One response as its source hands it over: a form submission (as the v1 submissions
+    API returns it), a marketing event participation, or a meeting booked.
+
+    ``form_id`` is the response's *stream* (a form's guid, ``event:<objectId>``,
+    ``meetings``: ``connector.config.sources``); the name stays the ledger column's.
+    """
 
     # HubSpot's conversionId, until the submission enters a run; from there its key, which
     # is the same unless another form owns the id (connector.core.keys).
@@ -54,6 +59,9 @@ class Submission:
     submitted_at: int                      # epoch milliseconds, as HubSpot sends it
     values: Mapping[str, str]
     page_url: str | None = None
+    # What happened, for a source whose responses differ by it: a participation's state
+    # ("registered", "attended", "no_show", "cancelled") or "meeting"; "" for a form fill.
+    kind: str = ""
 
 
 @dataclass(frozen=True)

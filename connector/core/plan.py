@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from connector.core.model import Action, Decision, Enrichment, MemberAction, Target
+from connector.core.progression import Ladder, furthest, moves
 
 
 @dataclass(frozen=True)
@@ -102,15 +103,23 @@ def member_key(campaign_id: str, target: Target) -> tuple[str, str]:
 
 
 def plan_batch(decisions: Iterable[Decision], existing: Mapping[tuple[str, str], ExistingMember],
-               planned: dict[tuple[str, str], str]) -> WritePlan:
+               planned: dict[tuple[str, str], str],
+               ladders: Mapping[str, Ladder] | None = None) -> WritePlan:
     """Turn a batch's decisions into writes.
 
     ``existing`` holds the CampaignMembers Salesforce has for the batch's campaigns and
     records, keyed by (CampaignId, LeadId or ContactId). ``planned`` is the run's memory of
     memberships already written or planned, (campaign, record key) -> conversion id; it is
     updated in place so the next batch sees this one's.
+
+    ``ladders`` (campaign id -> :class:`~connector.core.progression.Ladder`) holds the
+    campaigns whose statuses progress (events): there a member moves only forward, and two
+    responses of one person in a batch write the membership once, at the furthest status.
     """
     plan = WritePlan()
+    ladders = ladders or {}
+    new_members: dict[str, int] = {}       # conversion id -> its MemberWrite in plan.members
+    moved: dict[str, int] = {}             # member id -> its MemberUpdate in plan.member_updates
     for decision in decisions:
         response, target = decision.response, decision.target
         if decision.action is Action.FAILED or response is None or target is None:
@@ -125,20 +134,36 @@ def plan_batch(decisions: Iterable[Decision], existing: Mapping[tuple[str, str],
             keys.add(member_key(response.campaign_id, Target(target.sobject, None, target.new_lead_of)))
         found = existing.get((response.campaign_id, target.id)) if target.id else None
         earlier = next((planned[k] for k in keys if k in planned), None)
+        ladder = ladders.get(response.campaign_id)
         if found is not None:
-            if not found.has_responded and found.status != response.member_status:
-                plan.member_updates.append(MemberUpdate(decision.conversion_id, found.id,
-                                                        response.member_status))
+            status, responded = found.status, found.has_responded
+            if found.id in moved:          # an earlier response of this batch moves it already
+                status = plan.member_updates[moved[found.id]].status
+                responded = bool(ladder and ladder.responded.get(status, responded))
+            if moves(ladder, status, responded, response.member_status):
+                update = MemberUpdate(decision.conversion_id, found.id, response.member_status)
+                if found.id in moved:      # one write, at the furthest status
+                    plan.member_updates[moved[found.id]] = update
+                else:
+                    moved[found.id] = len(plan.member_updates)
+                    plan.member_updates.append(update)
                 plan.steps.append(Step(decision, MemberAction.UPDATE, found.id,
-                                       f"member status {found.status} -> {response.member_status}"))
+                                       f"member status {status} -> {response.member_status}"))
             else:
                 plan.steps.append(Step(decision, MemberAction.EXISTS, found.id,
-                                       f"already a member ({found.status})"))
+                                       f"already a member ({status})"))
         elif earlier is not None:
-            plan.steps.append(Step(decision, MemberAction.EXISTS, None,
-                                   f"already a member through response {earlier} of this run",
-                                   via=earlier))
+            note = f"already a member through response {earlier} of this run"
+            if ladder is not None and earlier in new_members:
+                write = plan.members[new_members[earlier]]
+                status = furthest(ladder, write.status, response.member_status)
+                if status != write.status:
+                    plan.members[new_members[earlier]] = MemberWrite(
+                        write.conversion_id, write.campaign_id, write.target, status)
+                    note = f"joins as {status} with response {earlier} of this run"
+            plan.steps.append(Step(decision, MemberAction.EXISTS, None, note, via=earlier))
         else:
+            new_members[decision.conversion_id] = len(plan.members)
             plan.members.append(MemberWrite(decision.conversion_id, response.campaign_id, target,
                                             response.member_status))
             plan.steps.append(Step(decision, MemberAction.CREATE))

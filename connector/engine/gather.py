@@ -14,6 +14,7 @@ from connector.core.accounts import lookup_terms
 from connector.core.batch import (BatchFacts, BatchPolicy, account_seekers, know_people,
                                   normalise_batch, read_fields, with_parked_leads)
 from connector.core.methods import RunMemory, attachable_ids
+from connector.core.progression import event_record_ids
 from connector.core.model import Action, Method, Response, Status, Submission
 from connector.core.timefmt import parse_ms
 from connector.ports import Crm, Ledger
@@ -57,6 +58,7 @@ class Gatherer:
             seekers.update(account_seekers(responses, people, method, memory, policy.accounts))
             for r in responses:
                 record_ids |= attachable_ids(method, people.matches.get(r.email))
+        record_ids |= event_record_ids(responses, people.rows, policy.ladders)   # poi's events
         account_rows: list[dict[str, Any]] = []
         terms = lookup_terms(seekers, policy.accounts) if seekers else None
         if terms is not None and (terms.domains or terms.company_prefixes):

@@ -14,20 +14,23 @@ from contextlib import closing
 from typing import Any, Callable, Iterable, Sequence
 
 from connector.config.settings import Settings, check_method
-from connector.core.batch import BatchPolicy, Landing, decide_batch
+from connector.config.sources import FORM, stream_kind
+from connector.core.batch import BatchPolicy, decide_batch
+from connector.core.progression import Ladder
+from connector.engine.streams import ladders_of, landing_of, routing_of
 from connector.core.counts import Count, count_of, count_of_outcome
 from connector.core.enrich.tasks import TaskKey, task_key
 from connector.core.keys import match_recorded
 from connector.core.methods import RunMemory, replan_is_safe
-from connector.core.model import Action, Method, Outcome, Status, Submission
-from connector.core.normalise import FieldMapping, clean_text
-from connector.core.plan import Step, WritePlan
-from connector.core.redact import redact
+from connector.core.model import Method, Outcome, Status, Submission
+from connector.core.normalise import FieldMapping
+from connector.core.plan import WritePlan
 from connector.core.watermarks import advance_watermark, first_since
 from connector.ports import Crm, Ledger, Source
 from connector.engine.apply import Applier
 from connector.engine.collector import fewer_collections
 from connector.engine.gather import Gatherer
+from connector.engine.outcomes import created_here, email_of, outcome_json, outcome_of, share_failures
 from connector.engine.pauses import pause_missing, resolve_owners
 from connector.render.steps import step_json
 from connector.engine.report import (Batches, Progress, PullWatcher, RunOptions, RunReport,
@@ -51,11 +54,12 @@ class Engine:
         self.clock = clock
         self.progress = progress
         self.watcher: PullWatcher | None = None  # pages while pulling (a progress display)
-        self.routing = settings.routing          # owner names turned into Ids by _prepare
+        self.routing = routing_of(settings.routing, settings.campaigns)   # owner Ids: _prepare
         self.schema: Any = None                  # the org's Lead/Contact describe, when needed
         self.task_key = TaskKey()                # how a follow-up Task is kept to one (_prepare)
         self.form_names: dict[str, str] = {}
-        self.paused: dict[str, str] = {}         # form id -> why its campaign is paused (_pause)
+        self.paused: dict[str, str] = {}         # stream -> why its campaign is paused (_pause)
+        self.ladders: dict[str, Ladder] = {}     # campaign id -> its status progression (_pause)
         self.owner_warnings: list[dict[str, str]] = []   # owners fallen back to the default (_prepare)
         self._prepared = False
 
@@ -249,8 +253,10 @@ class Engine:
         from connector.core.campaigns import check_campaigns
 
         entries = campaign_entries(self.settings.campaigns)
-        problems = check_campaigns(entries, read_campaigns(self.sf, entries))
+        org = read_campaigns(self.sf, entries)
+        problems = check_campaigns(entries, org)
         self.paused = {p.entry.form_id: str(p) for p in problems}
+        self.ladders = ladders_of(self.settings.campaigns, org)
         report.paused = [p.to_json() for p in problems]
         if problems:
             report.counts[Count.PAUSED_FORMS] = len(problems)
@@ -266,10 +272,10 @@ class Engine:
         s = self.settings
         return BatchPolicy(
             mapping=self.mapping, routing=self.routing,
-            landings={c.form_id: Landing(c.campaign_id, c.member_status) for c in s.campaigns},
+            landings={c.form_id: landing_of(c) for c in s.campaigns},
             accounts=s.accounts, external_id_field=s.salesforce.lead_external_id_field,
             on_multiple_matches=s.sync.on_multiple_matches, unique_prefers=s.sync.unique_prefers,
-            schema=self.schema, form_names=self.form_names)
+            schema=self.schema, form_names=self.form_names, ladders=self.ladders)
 
     def _needs_schema(self) -> bool:
         wanted = {"truncate", "country", "state"}
@@ -306,8 +312,9 @@ class Engine:
         for campaign in self.settings.campaigns:   # a new form starts at [sync] start
             if campaign.form_id in self.paused:
                 continue                     # not pulled: its responses wait, unrecorded
-            if only is not None and campaign.form_id not in only and campaign.form_id not in pending:
-                continue                     # the probe saw nothing new on it (freshness)
+            if (only is not None and campaign.form_id not in only and campaign.form_id not in pending
+                    and stream_kind(campaign.form_id) == FORM):
+                continue   # the probe saw nothing new on this form (freshness; it sees forms only)
             since_by_form[campaign.form_id] = first_since(
                 self.state.watermark(campaign.form_id), self.settings.sync.start, now_ms, lookback_ms)
             if since_ms is not None:
@@ -374,15 +381,15 @@ class Engine:
             for step in plan.steps:
                 report.counts[count_of(step.decision.action, step.member)] += 1
                 if options.keep_details:
-                    report.responses.append({**step_json(step), "email": _email_of(step, batch)})
+                    report.responses.append({**step_json(step), "email": email_of(step, batch)})
             return
 
-        outcomes = {step.decision.conversion_id: _outcome(step, batch) for step in plan.steps}
+        outcomes = {step.decision.conversion_id: outcome_of(step, batch) for step in plan.steps}
         replayed = self._replayed_tasks(plan)   # read before this attempt's intents
         self.state.record_intents([o for o in outcomes.values() if o.status is Status.PENDING],
                                   report.run_id)
         applier.apply(plan, outcomes, memory, replayed)
-        _share_failures(plan.steps, outcomes, memory)
+        share_failures(plan.steps, outcomes, memory)
         watermarks = self._watermarks(outcomes.values(), start_ms)
         self.state.record_outcomes(outcomes.values(), report.run_id, watermarks)
         for step in plan.steps:
@@ -390,11 +397,11 @@ class Engine:
             report.counts[count_of_outcome(outcome)] += 1
             if outcome.status is Status.FAILED and outcome.error_code:
                 report.refused[outcome.error_code] += 1
-                if _created_here(step, outcome):   # its membership failed, its record exists
+                if created_here(step, outcome):   # its membership failed, its record exists
                     report.counts[Count.CREATED_LEADS if outcome.lead_id else
                                   Count.CREATED_CONTACTS] += 1
             if options.keep_details:
-                report.responses.append({**step_json(step), **_outcome_json(outcome),
+                report.responses.append({**step_json(step), **outcome_json(outcome),
                                          "email": outcome.email})
 
     def _replayed_tasks(self, plan: WritePlan) -> frozenset[str]:
@@ -423,78 +430,3 @@ class Engine:
         return marks
 
 
-def _share_failures(steps: Sequence[Step], outcomes: dict[str, Outcome], memory: RunMemory) -> None:
-    """A response that counted on an earlier response's membership fails with it.
-
-    Otherwise Bob's repeat fill would be recorded as applied while his membership (say,
-    in a campaign someone deleted) never existed; and the run's memory forgets the failed
-    membership, so the next batch tries to create it again.
-    """
-    failed = {cid for cid, o in outcomes.items() if o.status is Status.FAILED}
-    if not failed:
-        return
-    memory.forget_memberships_of(failed)
-    for step in steps:
-        outcome = outcomes[step.decision.conversion_id]
-        creator = outcomes.get(step.via) if step.via else None
-        if creator is None or outcome.status is Status.FAILED:
-            continue
-        if creator.status is Status.FAILED:
-            outcome.status = Status.FAILED
-            outcome.member_existed = False
-            outcome.error_code = creator.error_code
-            outcome.error = redact(f"{creator.error_code}: the campaign membership it shares "
-                                   f"with response {step.via} was not created ({creator.error})")
-
-
-def _created_here(step: Step, outcome: Outcome) -> bool:
-    """Whether this response's own new Lead (or Contact) was written before a later write of
-    it failed: the report counts the record as created, as it is, besides the failure."""
-    d = step.decision
-    return (d.action in (Action.CREATE_LEAD, Action.CREATE_CONTACT) and d.target is not None
-            and d.target.id is None and bool(outcome.lead_id or outcome.contact_id))
-
-
-def _outcome(step: Step, batch: Sequence[Submission]) -> Outcome:
-    d = step.decision
-    r = d.response
-    if r is None:
-        sub = next(s for s in batch if s.conversion_id == d.conversion_id)
-        return Outcome(d.conversion_id, sub.form_id, sub.submitted_at,
-                       _raw_email(sub), Action.FAILED, Status.FAILED,
-                       reason=d.reason, error_code=d.error_code, error=d.reason)
-    target = d.target
-    outcome = Outcome(d.conversion_id, r.form_id, r.submitted_at, r.email, d.action, Status.PENDING,
-                      campaign_id=r.campaign_id, reason=d.reason, enrichment=step.enrichment)
-    if target is not None and target.id:
-        if target.sobject == "Lead":
-            outcome.lead_id = target.id
-        else:
-            outcome.contact_id = target.id
-    if step.member == "exists" and d.action is not Action.CREATE_LEAD:
-        outcome.member_existed = True
-        outcome.member_id = step.member_id
-    elif step.member == "exists":            # a replayed create's own membership, made by the
-        outcome.member_id = step.member_id   # lost attempt: not one the person already had
-    elif step.member == "update":
-        outcome.member_id = step.member_id
-    return outcome
-
-
-def _email_of(step: Step, batch: Sequence[Submission]) -> str:
-    if step.decision.response is not None:
-        return step.decision.response.email
-    sub = next(s for s in batch if s.conversion_id == step.decision.conversion_id)
-    return _raw_email(sub)
-
-
-def _raw_email(sub: Submission) -> str:
-    """What the form had in its email field, for an admin to recognise a rejected fill
-    (control and invisible format characters dropped, so the ledger shows what it says)."""
-    return clean_text(next((str(v) for k, v in sub.values.items() if k.lower() == "email"), ""))[:120]
-
-
-def _outcome_json(outcome: Outcome) -> dict[str, Any]:
-    return {"status": outcome.status.value, "lead_id": outcome.lead_id, "contact_id": outcome.contact_id,
-            "member_id": outcome.member_id, "already_member": outcome.member_existed,
-            "error_code": outcome.error_code, "error": outcome.error}

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connector.adapters.hubspot.forms import HubSpotClient
+from connector.adapters.hubspot.sources import HubSpotSources
 from connector.adapters.salesforce.client import SalesforceClient
 from connector.adapters.sqlite.ledger import State
 from connector.adapters.transport import RetryPolicy
@@ -28,7 +29,8 @@ class Clients:
 def clients(settings: Settings, *, retry: RetryPolicy | None = None) -> Clients:
     retry = retry or RetryPolicy()
     return Clients(SalesforceClient(settings.salesforce, retry=retry),
-                   HubSpotClient(settings.hubspot, retry=retry))
+                   HubSpotSources(settings.hubspot, retry=retry,
+                                  streams=[c.stream for c in settings.campaigns]))
 
 
 def open_state(settings: Settings, *, read_only: bool = False) -> State:
@@ -39,8 +41,11 @@ def open_state(settings: Settings, *, read_only: bool = False) -> State:
 def build_engine(settings: Settings, *, state: State, vendors: Clients | None = None,
                  retry: RetryPolicy | None = None, progress: Progress | None = None) -> Engine:
     vendors = vendors or clients(settings, retry=retry)
+    mapping = load_configured_mapping(settings)
+    if isinstance(vendors.hubspot, HubSpotSources):   # events and meetings read what it maps
+        vendors.hubspot.read_fields([s.form_field for s in mapping.fields], mapping.email_field)
     return Engine(settings, salesforce=vendors.salesforce, hubspot=vendors.hubspot, state=state,
-                  mapping=load_configured_mapping(settings), progress=progress)
+                  mapping=mapping, progress=progress)
 
 
 class Session:

@@ -20,7 +20,7 @@ import uuid
 from typing import Any, Callable, Mapping
 from urllib.parse import quote
 
-from . import hubspot_crm, hubspot_oauth
+from . import hubspot_crm, hubspot_events, hubspot_meetings, hubspot_oauth
 from .http import BadJson, Request, Response
 from .hubspot_conversions import CONVERSION_COUNTS, CONVERSION_DATES
 from .hubspot_ratelimit import RateLimiter
@@ -113,6 +113,8 @@ class HubSpotApi:
             family="hubspot.contacts", auth="hubspot")
         add("POST", "/crm/v3/objects/contacts/batch/read", limited(self._batch_read_contacts),
             family="hubspot.contacts", auth="hubspot")
+        hubspot_events.install(self)     # Marketing Events v3: events, attendance, participations
+        hubspot_meetings.install(self)   # CRM v3 meetings, their search and contact associations
         self.crm = hubspot_crm.HubSpotCrm(self, limited)   # CRM v3 contact writes and properties
 
     # -- dataset -------------------------------------------------------------------------

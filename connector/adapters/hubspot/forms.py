@@ -63,16 +63,16 @@ class HubSpotClient:
                        if settings.auth == "refresh_token" else None)
 
     def get(self, path: str, qs: dict[str, Any] | None = None) -> dict[str, Any]:
-        """One GET with retries; returns the parsed JSON body (see :meth:`send`)."""
-        return self.send("GET", path, qs)
+        """One GET with retries; returns the parsed JSON body (see :meth:`request`)."""
+        return self.request("GET", path, qs)
 
     def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """One POST of a JSON body with retries (a search: it reads, so a retry is safe)."""
-        return self.send("POST", path, None, body)
+        return self.request("POST", path, None, body)
 
-    def send(self, method: str, path: str, qs: dict[str, Any] | None = None,
-             payload: dict[str, Any] | None = None) -> dict[str, Any]:
-        """One call with retries; returns the parsed JSON body.
+    def request(self, method: str, path: str, qs: dict[str, Any] | None = None,
+                payload: Any = None) -> dict[str, Any]:
+        """One call with retries (only reads: a GET, or a search POST); the parsed JSON body.
 
         With a refresh token, each attempt carries the current access token (the request is
         built per attempt), and a 401 refreshes it once per call before the error stands."""

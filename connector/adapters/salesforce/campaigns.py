@@ -26,7 +26,8 @@ from connector.core.ids import to_id18
 
 def campaign_entries(campaigns: Sequence[CampaignMap]) -> list[CampaignEntry]:
     """The config's ``[[campaigns]]`` as the core checks them, numbered as in the file."""
-    return [CampaignEntry(i, c.form_id, c.campaign_id, c.member_status)
+    return [CampaignEntry(i, c.form_id, c.campaign_id, c.member_status,
+                          c.statuses.labels() if c.statuses else ())
             for i, c in enumerate(campaigns)]
 
 
@@ -59,9 +60,10 @@ def campaigns_from(entries: Sequence[CampaignEntry], results: Sequence[Sequence[
     statuses: dict[str, list[MemberStatus]] = {}
     by_id: dict[str, CampaignFacts] = {}
     if ids:
-        for row in results[1]:
-            statuses.setdefault(to_id18(str(row["CampaignId"])), []).append(MemberStatus(
-                str(row.get("Label") or ""), bool(row.get("HasResponded")), bool(row.get("IsDefault"))))
+        for row in results[1]:   # ORDER BY CampaignId, SortOrder: a campaign's rows in its order
+            rows = statuses.setdefault(to_id18(str(row["CampaignId"])), [])
+            rows.append(MemberStatus(str(row.get("Label") or ""), bool(row.get("HasResponded")),
+                                     bool(row.get("IsDefault")), len(rows)))
         for row in results[0]:
             facts = _facts(row, statuses.get(to_id18(str(row["Id"])), []))
             by_id[to_id18(facts.id)] = facts

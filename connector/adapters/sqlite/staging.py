@@ -39,7 +39,7 @@ class Stage:
         # connector.core.keys), which assign_keys tells apart before the batches are read.
         self.db.execute("CREATE TEMP TABLE IF NOT EXISTS staged (conversion_id TEXT NOT NULL, "
                         "form_id TEXT NOT NULL, submitted_at INTEGER NOT NULL, page_url TEXT, "
-                        "payload BLOB NOT NULL)")
+                        "payload BLOB NOT NULL, kind TEXT NOT NULL DEFAULT '')")
         self.db.execute("CREATE UNIQUE INDEX IF NOT EXISTS temp.staged_order "
                         "ON staged (submitted_at, conversion_id, form_id)")
         self._created = True
@@ -52,10 +52,10 @@ class Stage:
         # The HubSpot adapter builds each submission's values as a plain dict, which is what
         # marshal takes; the model only promises a Mapping.
         rows = [(s.conversion_id, s.form_id, s.submitted_at, s.page_url,
-                 marshal.dumps(cast(dict[str, str], s.values))) for s in submissions]
+                 marshal.dumps(cast(dict[str, str], s.values)), s.kind) for s in submissions]
         with self.db.atomic():
             return self.db.conn.executemany(
-                "INSERT OR IGNORE INTO temp.staged VALUES (?, ?, ?, ?, ?)", rows).rowcount
+                "INSERT OR IGNORE INTO temp.staged VALUES (?, ?, ?, ?, ?, ?)", rows).rowcount
 
     def assign_keys(self) -> int:
         """Give each staged submission its key (``connector.core.keys``) in place of its bare
@@ -114,14 +114,14 @@ class Stage:
         after: tuple[int, str] = (-(2 ** 63), "")
         while True:
             rows = self.db.execute(
-                "SELECT conversion_id, form_id, submitted_at, page_url, payload FROM temp.staged "
+                "SELECT conversion_id, form_id, submitted_at, page_url, payload, kind FROM temp.staged "
                 "WHERE (submitted_at, conversion_id) > (?, ?) "
                 "ORDER BY submitted_at, conversion_id LIMIT ?", [*after, size]).fetchall()
             if not rows:
                 return
             after = (rows[-1][2], rows[-1][0])
-            yield [Submission(cid, form_id, at, marshal.loads(payload), url)
-                   for cid, form_id, at, url, payload in rows]
+            yield [Submission(cid, form_id, at, marshal.loads(payload), url, kind)
+                   for cid, form_id, at, url, payload, kind in rows]
 
     def clear(self) -> None:
         """Empty the stage (a run's start and end; a daemon keeps its connection open)."""

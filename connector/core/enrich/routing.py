@@ -67,6 +67,8 @@ class Routing:
     timezone: str = "UTC"            # for dates: the Task's ActivityDate, the stage's date
     places: Places = Places()
     max_age_seconds: int = DEFAULT_MAX_AGE   # [routing.tasks] max_age
+    # Streams whose every response is sales-ready, stages or not (meetings booked).
+    sales_ready_streams: frozenset[str] = frozenset()
 
     def too_old(self, submitted_at_ms: int, now_ms: int) -> bool:
         """Past ``max_age`` at ``now_ms`` (no clock known, ``now_ms`` 0: never too old)."""

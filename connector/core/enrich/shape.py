@@ -76,7 +76,8 @@ class _Work:
         self.tasks: list[TaskWrite] = []
         self.seen: dict[str, list[tuple[int, str]]] = {}
         routing = shaping.routing   # facts are read only when routing or stages look at them
-        self.routes = routing.stages is not None or routing.mode == "rules"
+        self.routes = (routing.stages is not None or routing.mode == "rules"
+                       or bool(routing.sales_ready_streams))
 
     def step(self, step: Step) -> Step:
         d, r, target = step.decision, step.decision.response, step.decision.target

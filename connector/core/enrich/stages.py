@@ -37,6 +37,8 @@ def stage_for(routing: Routing, facts: RoutingFacts) -> str | None:
     """"sales_ready" when the form is a sales-ready one or the score reaches the threshold,
     else "nurture"; None when stages are not configured."""
     stages = routing.stages
+    if facts.form_id in routing.sales_ready_streams:   # a meeting booked: the strongest hand-raise
+        return SALES_READY
     if stages is None:
         return None
     if facts.form_id in stages.sales_ready_forms:
