@@ -41,6 +41,7 @@ import sqlite_utils
 
 from connector.adapters.sqlite.cache import Cache
 from connector.adapters.sqlite.failures import guarded, translated
+from connector.adapters.sqlite.lifecycle import ensure_lifecycle
 from connector.adapters.sqlite.lock import RunLock, lock_holder
 from connector.adapters.sqlite.schema import check_version, ensure_schema, now_iso, upgrade
 from connector.adapters.sqlite.staging import Stage
@@ -163,6 +164,7 @@ class State:
 
     def _ensure_schema(self) -> None:
         ensure_schema(self.db)
+        ensure_lifecycle(self.db)
 
     # -- locking (lock.py) ----------------------------------------------------------------
     def lock(self) -> None:
