@@ -143,7 +143,7 @@ def _page(page: list[Watch], setup: Setup, store: LifecycleStore, salesforce: Sa
     leads = read_leads(salesforce, [w.lead_id for w in page], reason_field=setup.reason_field,
                        date_field=setup.date_field)
     recycled = {w.lead_id: w.recycled_ms or 0 for w in page if w.state is WatchState.RECYCLED}
-    forms = store.forms_since(recycled, recycled) if recycled else {}
+    forms = store.forms_since(recycled) if recycled else {}
     report.watched += len(page)
     intents: list[Intent] = []
     quiet: list[Watch] = []

@@ -59,7 +59,9 @@ def resolve(rules: LifecycleRules, routing: Routing, client: SalesforceClient,
     describe (cached in the state for an hour), and resolve ``[routing]``'s owners for the
     come-back (one more call, only when recycling is on and routing has rules)."""
     refs = rules.owners()
+    shown = [r.owner for r in routing.rules] + [routing.default_owner] * bool(routing.default_owner)
     usernames = [r.name for _, r in refs if r.kind == "user"]
+    usernames += [r.name for r in shown if r is not None and r.kind == "user"]
     user_ids = [r.name for _, r in refs if r.kind == "id" and not is_queue_id(r.name)]
     queues = [r.name for _, r in refs if r.kind == "queue"]
     users, queue_ids = read_users(client, usernames, user_ids, queues)

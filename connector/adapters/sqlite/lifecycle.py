@@ -167,16 +167,18 @@ class LifecycleStore:
             return []
         return [_watch(r) for r in self.db.query("SELECT * FROM lc_watch ORDER BY lead_id")]
 
-    def forms_since(self, lead_ids: Iterable[str], since: dict[str, int]) -> dict[str, list[str]]:
-        """Each Lead's responses' forms since its recycling (oldest first), from the ledger."""
-        ids = sorted(set(lead_ids))
+    def forms_since(self, since: dict[str, int]) -> dict[str, list[str]]:
+        """Each Lead's responses' forms recorded since its recycling (oldest first), from the
+        ledger: when leadsync saw them, not when they were submitted (a backlog counts too)."""
+        ids = sorted(since)
         out: dict[str, list[str]] = {}
         for start in range(0, len(ids), 500):
             part = ids[start:start + 500]
             for row in self.db.query(
-                    "SELECT lead_id, form_id, submitted_at FROM ledger WHERE status = 'applied' "
-                    f"AND lead_id IN ({','.join('?' * len(part))}) ORDER BY submitted_at", part):
-                if row["submitted_at"] >= since.get(row["lead_id"], 0):
+                    "SELECT lead_id, form_id, first_seen_at FROM ledger WHERE status = 'applied' "
+                    f"AND lead_id IN ({','.join('?' * len(part))}) ORDER BY first_seen_at", part):
+                seen = parse_ms(row["first_seen_at"]) or 0
+                if seen >= since.get(row["lead_id"], 0):
                     out.setdefault(row["lead_id"], []).append(row["form_id"])
         return out
 

@@ -55,7 +55,7 @@ def decide(watch: Watch, lead: LeadFacts | None, rules: LifecycleRules, *, now_m
             and rules.recycle_owner is not None:
         return _recycle(watch, lead, rules, now_ms=now_ms, names=names)
     if watch.state is WatchState.TOUCHED:
-        if now_ms - watch.handed_off_ms > rules.watch_seconds:
+        if now_ms - watch.handed_off_ms > rules.watch_seconds * 1000:
             return _close(watch, WatchState.EXPIRED, "touched and watched long enough",
                           stage_of(lead, rules, watch))
         return Verdict(Kind.LEAVE, watch.lead_id, "touched; watched for recycling", watch,
