@@ -41,6 +41,7 @@ from connector.engine.lifecycle_setup import Problem, Setup, resolve
 from connector.errors import AmbiguousWrite, ConfigError
 
 PAGE = 1500              # watches a page: 5 statements of 300 Ids, one composite call
+LOOKBACK_MS = 3_600_000  # how far before its intent a replayed Task create looks for its Task
 Checkpoint = Callable[[str], None]
 
 
@@ -215,7 +216,7 @@ def _apply(actions: list[ActionRow], store: LifecycleStore, salesforce: Salesfor
                 failed.setdefault(owner, _error_text(result))
     _check(options, "updates")
     created = _create_tasks([a for a in actions if a.plan.new_task and a.id not in failed],
-                            salesforce, failed, replay=replay)
+                            salesforce, store, failed, replay=replay)
     _check(options, "creates")
     done = [(a, created.get(a.id)) for a in actions if a.id not in failed]
     store.settle(done, [(a, failed[a.id]) for a in actions if a.id in failed])
@@ -223,21 +224,30 @@ def _apply(actions: list[ActionRow], store: LifecycleStore, salesforce: Salesfor
     _check(options, "settled")
 
 
-def _create_tasks(actions: list[ActionRow], salesforce: SalesforceClient,
+def _create_tasks(actions: list[ActionRow], salesforce: SalesforceClient, store: LifecycleStore,
                   failed: dict[str, str], *, replay: bool) -> dict[str, str]:
-    """Action id -> the Task it created; on a replay a Task found first is the one created."""
+    """Action id -> the Task it created; on a replay a Task found first is the one created.
+
+    The look-up reaches back :data:`LOOKBACK_MS` before the intent (or the wall clock, if
+    earlier: the pass's "now" and Salesforce's clock may differ), and skips Tasks another
+    settled action already claimed, so two escalations of one Lead never share a Task."""
     out: dict[str, str] = {}
     if not actions:
         return out
     todo = actions
     if replay:
-        found = find_created_tasks(salesforce, [(a.lead_id, _task(a)["Subject"], a.created_ms)
-                                                for a in actions])
+        wall = int(time.time() * 1000)
+        found = find_created_tasks(salesforce, [
+            (a.lead_id, _task(a)["Subject"], min(a.created_ms, wall) - LOOKBACK_MS)
+            for a in actions])
+        claimed = store.claimed_tasks(i for ids in found.values() for i in ids)
         todo = []
         for action in actions:
-            task_id = found.get((action.lead_id, _task(action)["Subject"]))
-            if task_id:
-                out[action.id] = task_id
+            free = [i for i in found.get((action.lead_id, _task(action)["Subject"]), [])
+                    if i not in claimed]
+            if free:
+                out[action.id] = free[0]
+                claimed.add(free[0])
             else:
                 todo.append(action)
     if todo:

@@ -20,7 +20,7 @@ from connector.adapters.salesforce.client import SalesforceClient
 from connector.adapters.salesforce.soql import chunks_by_size
 from connector.core.ids import API_NAME, to_id18
 from connector.core.lifecycle.model import LeadFacts, TaskFacts
-from connector.core.timefmt import parse_ms
+from connector.core.timefmt import parse_ms, utc
 
 IDS_PER_QUERY = 300
 LEAD_FIELDS = ("Id", "OwnerId", "Owner.Name", "Status", "IsConverted", "LastModifiedDate",
@@ -109,24 +109,22 @@ def read_users(client: SalesforceClient, usernames: Iterable[str], ids: Iterable
 
 
 def find_created_tasks(client: SalesforceClient, wanted: Sequence[tuple[str, str, int]]
-                       ) -> dict[tuple[str, str], str]:
-    """(WhoId, Subject) -> Task Id for Tasks created at or after each one's moment: the Tasks a
-    pass whose reply was lost may have created (a Task has no natural key; the Lead, the
-    subject leadsync wrote and the time since its intent stand for one)."""
+                       ) -> dict[tuple[str, str], list[str]]:
+    """(WhoId, Subject) -> Ids of Tasks created since the earliest moment given, oldest Id
+    first: the Tasks a pass whose reply was lost may have created (a Task has no natural key;
+    the Lead, the subject leadsync wrote and the time since its intent stand for one)."""
     if not wanted:
         return {}
     since = min(at for _, _, at in wanted)
-    from connector.core.timefmt import utc
-
-    stamp = utc(max(0, since - 60_000)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = utc(max(0, since)).strftime("%Y-%m-%dT%H:%M:%SZ")
     prefix = (f"SELECT Id, WhoId, Subject, CreatedDate FROM Task WHERE CreatedDate >= {stamp} "
               "AND ")
     statements = list(chunks_by_size(sorted({w for w, _, _ in wanted}), prefix, "WhoId IN {ids}"))
-    found: dict[tuple[str, str], str] = {}
+    found: dict[tuple[str, str], list[str]] = {}
     for rows in client.query_many(statements):
         for row in sorted(rows, key=lambda r: str(r.get("Id"))):
             key = (to_id18(str(row.get("WhoId"))), str(row.get("Subject") or ""))
-            found.setdefault(key, to_id18(row["Id"]))
+            found.setdefault(key, []).append(to_id18(row["Id"]))
     return found
 
 

@@ -250,6 +250,14 @@ class LifecycleStore:
                 if action.before is not None:
                     self._put(action.before)
 
+    def claimed_tasks(self, task_ids: Iterable[str]) -> set[str]:
+        """Which of these Tasks a settled action already created (not another's to claim)."""
+        ids = sorted(set(task_ids))
+        if not ids:
+            return set()
+        return {r["task_id"] for r in self.db.query(
+            f"SELECT task_id FROM lc_action WHERE task_id IN ({','.join('?' * len(ids))})", ids)}
+
     def actions(self, *, since_ms: int = 0) -> list[dict[str, Any]]:
         """Every action taken (done), for the per-owner figures."""
         if not self.present:
