@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from connector.adapters.sqlite.ledger import State
+from connector.commands.lifecycle import cycle_step as lifecycle_step
 from connector.config.settings import Settings
 from connector.engine.wiring import Clients
 
@@ -38,6 +39,8 @@ Step = Callable[[Cycle], None]
 def steps_for(settings: Settings) -> list[tuple[str, Step]]:
     """The steps this configuration asks for, in the order they run after the sync."""
     steps: list[tuple[str, Step]] = []
+    if settings.lifecycle is not None:
+        steps.append(("lifecycle", lifecycle_step))
     return steps
 
 

@@ -88,12 +88,17 @@ def gather(settings: Settings, *, runs: int = 10) -> dict[str, Any]:
     state = State.open_read_only(settings.state_path)
     try:
         holder = State.lock_holder_at(settings.state_path)
-        return summarize(runs=state.runs(runs), watermarks=state.watermarks(),
+        summary = summarize(runs=state.runs(runs), watermarks=state.watermarks(),
                          parked=state.park_summary(), daily=state.daily_outcomes(),
                          lock_holder=holder,
                          campaigns=[(c.form_id, c.campaign_id) for c in settings.campaigns],
                          budget_share=settings.salesforce.budget_share,
                          state_path=str(settings.state_path))
+        from connector.commands.lifecycle import figures   # [lifecycle]: per-owner figures
+        from connector.render.lifecycle import figures_json
+        if settings.lifecycle is not None:
+            summary["lifecycle"] = figures_json(figures(state))
+        return summary
     finally:
         state.close()
 

@@ -121,6 +121,7 @@ def run_lifecycle(settings: Settings, state: State, salesforce: SalesforceClient
                 report.status = "stopped"
                 break
             rotation = _page(page, setup, store, salesforce, report, options, rotation)
+        store.save_names(setup.names)
     except AmbiguousWrite as exc:
         # a Task create whose reply was lost: its action stays pending, and the next pass
         # looks for the Task before creating it
@@ -146,6 +147,8 @@ def _page(page: list[Watch], setup: Setup, store: LifecycleStore, salesforce: Sa
     recycled = {w.lead_id: w.recycled_ms or 0 for w in page if w.state is WatchState.RECYCLED}
     forms = store.forms_since(recycled) if recycled else {}
     report.watched += len(page)
+    setup.names.update({f.owner_id: f.owner_name for f in leads.values()
+                        if f.owner_id and f.owner_name})
     intents: list[Intent] = []
     quiet: list[Watch] = []
     moved = False

@@ -64,3 +64,8 @@ def figures_text(figures: list[OwnerFigures]) -> str:
         lines.append(f"  {f.owner:<20} {f.handoffs:>9} {median:>10} {share:>7} {f.breaches:>8} "
                      f"{f.reassignments:>10} {f.recycled:>8} {f.came_back:>9}")
     return "\n".join(lines)
+
+
+def figures_text_from_json(rows: list[dict[str, Any]]) -> str:
+    """:func:`figures_text` of ``status``'s JSON rows (the text view renders the summary)."""
+    return figures_text([OwnerFigures(**row) for row in rows])

@@ -40,4 +40,7 @@ def render_text(s: Mapping[str, Any]) -> str:
     lines.append(f"  parked failures: {p['total']}")
     for reason in p["by_reason"]:
         lines.append(f"    {reason['count']:>6}  {reason['error_code']}  e.g. {reason['example']}")
+    if s.get("lifecycle"):
+        from connector.render.lifecycle import figures_text_from_json
+        lines.append(figures_text_from_json(s["lifecycle"]))
     return "\n".join(lines)

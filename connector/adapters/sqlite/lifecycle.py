@@ -55,6 +55,8 @@ def ensure_lifecycle(db: sqlite_utils.Database) -> None:
         db.execute("CREATE INDEX IF NOT EXISTS idx_lc_action_status ON lc_action (status)")
     if "lc_rotation" not in names:
         db.table("lc_rotation").create({"pool": str, "position": int}, pk="pool")
+    if "lc_owner" not in names:   # owners' names as the last pass read them, for status
+        db.table("lc_owner").create({"id": str, "name": str}, pk="id")
 
 
 @dataclass(frozen=True)
@@ -193,6 +195,18 @@ class LifecycleStore:
         row["within_sla"] = None if watch.within_sla is None else int(watch.within_sla)
         row["updated_at"] = now_iso()
         self.db.table("lc_watch").upsert(row, pk="lead_id")
+
+    def save_names(self, names: dict[str, str]) -> None:
+        if names:
+            with self.db.atomic():
+                self.db.conn.executemany(
+                    "INSERT INTO lc_owner (id, name) VALUES (?, ?) ON CONFLICT (id) DO UPDATE "
+                    "SET name = excluded.name", sorted(names.items()))
+
+    def names(self) -> dict[str, str]:
+        if "lc_owner" not in self.db.table_names():
+            return {}
+        return {r["id"]: r["name"] for r in self.db.query("SELECT id, name FROM lc_owner")}
 
     # -- rotation -----------------------------------------------------------------------------
     def rotation(self, pool: str) -> int:
