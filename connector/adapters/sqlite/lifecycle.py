@@ -115,31 +115,34 @@ class LifecycleStore:
         return "lc_watch" in self.db.table_names()
 
     # -- watches ------------------------------------------------------------------------------
-    def take_in_handoffs(self) -> int:
-        """New hand-off rows of the ledger -> watches; returns how many were taken in."""
+    def take_in_handoffs(self, *, chunk: int = 2000) -> int:
+        """New hand-off rows of the ledger -> watches, ``chunk`` rows at a time (memory stays
+        one chunk whatever the backlog); returns how many watches were opened."""
         if not self.present:
             return 0
-        rows = list(self.db.query(
-            "SELECT l.conversion_id, l.lead_id, l.email, l.owner_id, l.task_id, l.form_id, "
-            "l.updated_at FROM ledger l LEFT JOIN lc_seen s ON s.conversion_id = l.conversion_id "
-            "WHERE s.conversion_id IS NULL AND l.status = 'applied' AND l.task_id IS NOT NULL "
-            "AND l.lead_id IS NOT NULL ORDER BY l.updated_at"))
-        if not rows:
-            return 0
         taken = 0
-        with self.db.atomic():
-            for row in rows:
-                at = parse_ms(row["updated_at"]) or 0
-                known = self.watch(row["lead_id"])
-                if known is None or (known.state in _REOPENABLE and at > known.clock_ms):
-                    self._put(Watch(lead_id=row["lead_id"], email=row["email"] or "",
-                                    owner_id=row["owner_id"], task_id=row["task_id"],
-                                    handed_off_ms=at, clock_ms=at, form_id=row["form_id"],
-                                    first_owner_id=row["owner_id"]))
-                    taken += 1
-            self.db.conn.executemany("INSERT OR IGNORE INTO lc_seen (conversion_id) VALUES (?)",
-                                     [(r["conversion_id"],) for r in rows])
-        return taken
+        while True:
+            rows = list(self.db.query(
+                "SELECT l.conversion_id, l.lead_id, l.email, l.owner_id, l.task_id, l.form_id, "
+                "l.updated_at FROM ledger l LEFT JOIN lc_seen s ON s.conversion_id = "
+                "l.conversion_id WHERE s.conversion_id IS NULL AND l.status = 'applied' AND "
+                "l.task_id IS NOT NULL AND l.lead_id IS NOT NULL ORDER BY l.updated_at LIMIT ?",
+                [chunk]))
+            if not rows:
+                return taken
+            with self.db.atomic():
+                for row in rows:
+                    at = parse_ms(row["updated_at"]) or 0
+                    known = self.watch(row["lead_id"])
+                    if known is None or (known.state in _REOPENABLE and at > known.clock_ms):
+                        self._put(Watch(lead_id=row["lead_id"], email=row["email"] or "",
+                                        owner_id=row["owner_id"], task_id=row["task_id"],
+                                        handed_off_ms=at, clock_ms=at, form_id=row["form_id"],
+                                        first_owner_id=row["owner_id"]))
+                        taken += 1
+                self.db.conn.executemany(
+                    "INSERT OR IGNORE INTO lc_seen (conversion_id) VALUES (?)",
+                    [(r["conversion_id"],) for r in rows])
 
     def watch(self, lead_id: str) -> Watch | None:
         if not self.present:
