@@ -155,14 +155,15 @@ class LifecycleStore:
 
     def due(self, now_ms: int, *, page: int) -> Iterator[list[Watch]]:
         """The watches a pass reads, ``page`` at a time in Lead Id order (keyset: memory is
-        one page whatever the number of watches): open, touched, and recycled ones whose
-        come-back date has come."""
+        one page whatever the number of watches): every live one (``model.LIVE``), a
+        recycled one only once its come-back date has come."""
         if not self.present:
             return
         after = ""
         while True:
             rows = list(self.db.query(
-                "SELECT * FROM lc_watch WHERE lead_id > ? AND (state IN ('open', 'touched') OR "
+                "SELECT * FROM lc_watch WHERE lead_id > ? AND (state IN ('open', 'touched', "
+                "'escalated', 'exhausted', 'came_back') OR "
                 "(state = 'recycled' AND come_back_ms <= ?)) ORDER BY lead_id LIMIT ?",
                 [after, now_ms, page]))
             if not rows:

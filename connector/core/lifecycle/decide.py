@@ -54,15 +54,15 @@ def decide(watch: Watch, lead: LeadFacts | None, rules: LifecycleRules, *, now_m
     if rules.recycled_status and _same(lead.status, rules.recycled_status) \
             and rules.recycle_owner is not None:
         return _recycle(watch, lead, rules, now_ms=now_ms, names=names)
-    if watch.state is WatchState.TOUCHED:
-        if now_ms - watch.handed_off_ms > rules.watch_seconds * 1000:
-            return _close(watch, WatchState.EXPIRED, "touched and watched long enough",
-                          stage_of(lead, rules, watch))
-        return Verdict(Kind.LEAVE, watch.lead_id, "touched; watched for recycling", watch,
-                       stage=stage_of(lead, rules, watch))
     if watch.state is not WatchState.OPEN:
-        return Verdict(Kind.LEAVE, watch.lead_id, f"{watch.state.value}", watch,
-                       stage=stage_of(lead, rules, watch))
+        # touched, escalated, exhausted or back in nurture: no longer timed, but read for a
+        # while, because a rep may still recycle it
+        since = max(watch.handed_off_ms, watch.come_back_ms or 0)   # a come-back starts anew
+        if now_ms - since > rules.watch_seconds * 1000:
+            return _close(watch, WatchState.EXPIRED, f"{watch.state.value.replace('_', ' ')} "
+                          "and watched long enough", stage_of(lead, rules, watch))
+        return Verdict(Kind.LEAVE, watch.lead_id, f"{watch.state.value.replace('_', ' ')}; "
+                       "watched for recycling", watch, stage=stage_of(lead, rules, watch))
     return _open(watch, lead, rules, now_ms=now_ms, pool=pool, rotation=rotation, names=names)
 
 

@@ -21,7 +21,12 @@ class WatchState(StrEnum):
     @property
     def read(self) -> bool:
         """Whether a pass reads this watch's Lead from Salesforce."""
-        return self in (WatchState.OPEN, WatchState.TOUCHED, WatchState.RECYCLED)
+        return self in LIVE
+
+
+# Watches a pass reads (a recycled one only once its come-back date has come).
+LIVE = frozenset({WatchState.OPEN, WatchState.TOUCHED, WatchState.ESCALATED, WatchState.EXHAUSTED,
+                  WatchState.CAME_BACK, WatchState.RECYCLED})
 
 
 class Kind(StrEnum):
