@@ -97,11 +97,13 @@ def test_status_shows_per_owner_figures(world, tmp_path):
 def test_mappings_check_names_missing_and_inactive_owners_and_fields(world):
     world.sf.update("User", world.users["cy"], {"IsActive": False})
     settings = world.settings("hybrid", routing=world.routing(), lifecycle=world.lifecycle_table(
-        escalate_to="user:nobody@acme.example", recycle_date_field="Gone_Date__c"))
+        escalate_to="user:nobody@acme.example", recycle_date_field="Gone_Date__c",
+        recycle_owner="queue:No_Such_Queue"))
     lines = [str(p) for p in check(settings).routing]
     assert any("lifecycle.pool[1]" in line and "inactive" in line for line in lines)
     assert any("lifecycle.escalate_to" in line and "no user" in line for line in lines)
     assert any("lifecycle.recycle_date_field" in line and "Gone_Date__c" in line for line in lines)
+    assert any("lifecycle.recycle_owner" in line and "No_Such_Queue" in line for line in lines)
 
 
 def test_the_daemon_runs_the_pass_after_each_sync(world):

@@ -143,8 +143,8 @@ def test_dry_run_lists_actions_and_writes_nothing(world):
 def test_people_rows_for_the_write_back(world):
     lead = world.hand_off("pat@corp.com")
     rows = []
-    world.run(now() + HOUR, on_person=rows.append)
-    assert len(rows) == 1
+    report = world.run(now() + HOUR, on_person=rows.append, keep_people=True)
+    assert len(rows) == 1 and report.people == rows
     row = rows[0]
     assert (row.email, row.record_id, row.record_type, row.lead_status, row.owner_id, row.stage) \
         == ("pat@corp.com", lead, "Lead", "Sales Ready", world.users["ade"], "sales_ready")

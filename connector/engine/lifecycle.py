@@ -82,6 +82,7 @@ class LifecycleReport:
     failed: int = 0
     problems: list[Problem] = field(default_factory=list)
     actions: list[ActionLine] = field(default_factory=list)
+    people: list[PersonRow] = field(default_factory=list)   # with PassOptions.keep_people
     sf_calls: int = 0
 
 
@@ -91,6 +92,7 @@ class PassOptions:
     now_ms: int | None = None               # None: the clock; tests walk time forward
     on_person: Callable[[PersonRow], None] | None = None
     keep_actions: bool = True               # a bench keeps none (memory flat in the watches)
+    keep_people: bool = False               # every watched person's row in report.people
     should_stop: Callable[[], bool] = lambda: False
     checkpoint: Checkpoint | None = None    # tests: raise at a named step to stand for a kill
     page: int = PAGE
@@ -168,8 +170,12 @@ def _page(page: list[Watch], setup: Setup, store: LifecycleStore, salesforce: Sa
             intents.append(_intent(watch, verdict, report.now_ms))
         elif verdict.watch != watch:
             quiet.append(verdict.watch)
-        if options.on_person is not None:
-            options.on_person(_person(watch, verdict, lead, setup))
+        if options.on_person is not None or options.keep_people:
+            person = _person(watch, verdict, lead, setup)
+            if options.keep_people:
+                report.people.append(person)
+            if options.on_person is not None:
+                options.on_person(person)
     store.save_watches(quiet)
     store.record_intents(intents, run_id=report.run_id, pool=setup.pool_key,
                          rotation=rotation if moved else None)
