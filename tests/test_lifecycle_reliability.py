@@ -153,3 +153,43 @@ def test_a_sigkilled_pass_is_finished_by_the_next_without_doubles(world, step):
     assert len(escalations(world, lead)) == 1
     store = LifecycleStore(State.open(world.state_path).db)
     assert store.watch(lead).state.value == "escalated"
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_a_recycling_killed_at_each_step_happens_once(world, step):
+    lead = world.hand_off("pat@corp.com")
+    world.sf.update("Lead", lead, {"Status": "Recycled"})
+    t = now()
+    with pytest.raises(Killed):
+        world.run(t, checkpoint=kill_at(step))
+    world.run(t + 60_000)
+    got = world.lead(lead)
+    assert got["OwnerId"] == world.queue and got["Status"] == "Open - Not Contacted"
+    assert [(a["kind"], a["status"]) for a in actions(world)] == [("recycle", "done")]
+
+
+def test_a_come_back_whose_task_reply_is_lost_gives_one_new_task(world):
+    lead = world.hand_off("pat@corp.com")
+    world.sf.update("Lead", lead, {"Status": "Recycled"})
+    t = now()
+    world.run(t)
+    world.fill(0, "pat@corp.com", lastname="Doe")
+    world.sync("hybrid", routing=world.routing())
+    routing = world.routing()
+    routing["stages"]["sales_ready_forms"] = world.forms      # that response counts as sales-ready
+    settings = world.settings("hybrid", routing=routing, lifecycle=world.lifecycle_table())
+    before = len(world.tasks(lead))
+    def lose_the_create(step: str) -> None:   # after the Lead update, before the Task create
+        if step == "updates":
+            world.sandbox.app.faults.configure(families=["salesforce.collections"],
+                                               fail_next=["apply_then_drop"])
+
+    first = world.run(t + 31 * 24 * HOUR, settings=settings, checkpoint=lose_the_create)
+    assert world.sandbox.app.faults.stats["apply_then_drop"] == 1
+    assert first.status == "interrupted"
+    world.run(t + 31 * 24 * HOUR + 60_000, settings=settings)
+    world.run(t + 31 * 24 * HOUR + 120_000, settings=settings)
+    assert len(world.tasks(lead)) == before + 1
+    assert world.lead(lead)["Status"] == "Sales Ready"
+    assert [(a["kind"], a["status"]) for a in actions(world)] == [("recycle", "done"),
+                                                                 ("come_back", "done")]
