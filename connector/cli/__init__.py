@@ -385,5 +385,5 @@ def mappings_check(config: str | None, as_json: bool) -> None:
 # -- commands that live in their own modules -------------------------------------------
 # A new command goes in connector/cli/<name>.py (parse and call only, like the ones above)
 # and is added here, one line each, so this module stays the index of the CLI.
-from connector.cli.lifecycle import lifecycle as _lifecycle  # noqa: E402
-main.add_command(_lifecycle)
+from connector.cli.writeback import writeback as _writeback; main.add_command(_writeback)  # noqa: E402
+from connector.cli.lifecycle import lifecycle as _lifecycle; main.add_command(_lifecycle)  # noqa: E402

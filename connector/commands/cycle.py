@@ -17,6 +17,7 @@ from connector.adapters.sqlite.ledger import State
 from connector.commands.lifecycle import cycle_step as lifecycle_step
 from connector.config.settings import Settings
 from connector.engine.wiring import Clients
+from connector.commands.writeback import writeback_step
 
 Log = Callable[[dict[str, Any]], None]
 
@@ -39,8 +40,10 @@ Step = Callable[[Cycle], None]
 def steps_for(settings: Settings) -> list[tuple[str, Step]]:
     """The steps this configuration asks for, in the order they run after the sync."""
     steps: list[tuple[str, Step]] = []
-    if settings.lifecycle is not None:
+    if settings.lifecycle is not None:   # [lifecycle]: SLA watch, recycling (before write-back)
         steps.append(("lifecycle", lifecycle_step))
+    if settings.writeback is not None:   # [writeback]: HubSpot contacts learn the outcome
+        steps.append(("writeback", writeback_step))
     return steps
 
 

@@ -18,6 +18,7 @@ from connector.core.mapping_check import (Problem, check_mapping, check_routing,
                                           has_errors)
 from connector.core.schema import schema_from_describes
 from connector.engine.wiring import clients
+from connector.engine.writeback import writeback_problems
 
 
 @dataclass(frozen=True)
@@ -48,4 +49,5 @@ def check(settings: Settings) -> MappingReport:
                               settings.salesforce.lead_external_id_field)
     routing += lifecycle_problems(settings, client)   # [lifecycle]'s owners and recycle fields
     campaigns = campaign_problems(client, settings.campaigns)
+    routing += writeback_problems(settings)    # [writeback]'s HubSpot properties: also in the config file
     return MappingReport(mapping.source, settings.source, problems, routing, campaigns)

@@ -20,7 +20,7 @@ import uuid
 from typing import Any, Callable, Mapping
 from urllib.parse import quote
 
-from . import hubspot_oauth
+from . import hubspot_crm, hubspot_oauth
 from .http import BadJson, Request, Response
 from .hubspot_ratelimit import RateLimiter
 from .hubspot_store import Contact, HubSpotStore, Key, iso_ms, normalize_values, parse_ms
@@ -111,6 +111,7 @@ class HubSpotApi:
             family="hubspot.contacts", auth="hubspot")
         add("POST", "/crm/v3/objects/contacts/batch/read", limited(self._batch_read_contacts),
             family="hubspot.contacts", auth="hubspot")
+        self.crm = hubspot_crm.HubSpotCrm(self, limited)   # CRM v3 contact writes and properties
 
     # -- dataset -------------------------------------------------------------------------
     def load(self, data: Mapping[str, Any]) -> None:
@@ -475,6 +476,8 @@ def _value(contact: Contact, name: str) -> Any:
         return contact.updated_ms
     if name == "hs_object_id":
         return int(contact.id)
+    if name in contact.written:
+        return contact.written[name].lower()
     held = contact.props.get(name)
     return None if held is None else held[1].lower()
 

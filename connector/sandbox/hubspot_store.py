@@ -163,9 +163,12 @@ class Contact:
     created_ms: int
     updated_ms: int
     props: dict[str, tuple[Key, str]] = field(default_factory=dict)
+    # Values written through the CRM v3 API (hubspot_crm): they win over submitted ones.
+    written: dict[str, str] = field(default_factory=dict)
 
     def properties(self) -> dict[str, str]:
         out = {name: value for name, (_, value) in self.props.items()}
+        out.update(self.written)
         out["createdate"] = iso_ms(self.created_ms)
         out["lastmodifieddate"] = iso_ms(self.updated_ms)
         out["hs_object_id"] = self.id
@@ -190,6 +193,7 @@ class HubSpotStore:
         self._seq = 0
         self._next_contact_id = FIRST_CONTACT_ID
         self._reserved_ids: dict[str, str] = {}        # contact ids a dataset pins to emails
+        self.custom_properties: dict[str, dict[str, Any]] = {}   # contact property definitions (hubspot_crm)
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -246,6 +250,14 @@ class HubSpotStore:
                 if held is None or key >= held[0]:
                     contact.props[name] = (key, value)
 
+    def create_contact(self, email: str) -> Contact:
+        """A contact made through the CRM API (no submission): its email is its one property."""
+        ms = self.now_ms()
+        self._seq += 1
+        contact = self._new_contact(email.strip().lower(), ms)
+        contact.props["email"] = ((ms, self._seq), email.strip().lower())
+        return contact
+
     def _new_contact(self, email_lower: str, ms: int) -> Contact:
         contact_id = self._reserved_ids.pop(email_lower, None) or str(self._next_contact_id)
         self._next_contact_id = max(self._next_contact_id, int(contact_id) + 1)
@@ -261,6 +273,10 @@ class HubSpotStore:
             "submissions": {fid: [copy.deepcopy(s) for s in log.newest_first()]
                             for fid, log in self.logs.items() if len(log)},
             "contact_ids": {email: c.id for email, c in self.contacts.items()},
+            # CRM v3 writes (hubspot_crm): custom property definitions, and values set through
+            # the API by contact email (a contact created by upsert appears here only).
+            "contact_properties": [copy.deepcopy(p) for p in self.custom_properties.values()],
+            "written": {email: dict(c.written) for email, c in self.contacts.items() if c.written},
         }
 
     def load(self, data: Mapping[str, Any]) -> None:
@@ -291,3 +307,10 @@ class HubSpotStore:
                 raise ValueError(f"dataset submission has malformed values: {raw!r}") from exc
             self.add_submission(form_id, values, ms, raw.get("conversionId"), raw.get("pageUrl"))
         self._reserved_ids.clear()  # pinned ids no submission claimed stay unused
+        for prop in data.get("contact_properties") or []:
+            if not isinstance(prop, Mapping) or not prop.get("name"):
+                raise ValueError(f"dataset contact property needs a name: {prop!r}")
+            self.custom_properties[str(prop["name"])] = copy.deepcopy(dict(prop))
+        for email, values in (data.get("written") or {}).items():
+            contact = self.contacts.get(str(email).lower()) or self.create_contact(str(email))
+            contact.written.update({str(k): str(v) for k, v in dict(values).items()})

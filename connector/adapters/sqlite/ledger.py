@@ -45,6 +45,7 @@ from connector.adapters.sqlite.lifecycle import ensure_lifecycle
 from connector.adapters.sqlite.lock import RunLock, lock_holder
 from connector.adapters.sqlite.schema import check_version, ensure_schema, now_iso, upgrade
 from connector.adapters.sqlite.staging import Stage
+from connector.adapters.sqlite.writeback import ensure_writeback_schema
 from connector.core.model import Outcome, Status, Submission
 
 HISTORY_INDEX = "idx_ledger_email"    # sqlite-utils' name for it, as earlier versions made it
@@ -74,6 +75,14 @@ def _by_key(outcome: Outcome) -> str:
     """A batch's rows in key order: conversion ids are random, so in arrival order each row
     lands on a different page of the key's index; sorted, neighbours share the pages."""
     return outcome.conversion_id
+
+
+def ensure_parts(db: sqlite_utils.Database) -> None:
+    """The tables of the state's other parts, each made by its own module (idempotent): one
+    line a part. Called on every open for writing (inside the upgrade's transaction) and for
+    an in-memory or uninitialised read-only state."""
+    ensure_writeback_schema(db)   # [writeback]'s table (adapters/sqlite/writeback.py)
+    ensure_lifecycle(db)          # [lifecycle]'s tables (adapters/sqlite/lifecycle.py)
 
 
 @guarded
@@ -112,7 +121,7 @@ class State:
             conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
             try:
                 db = sqlite_utils.Database(conn)
-                upgrade(db, path)
+                upgrade(db, path, parts=ensure_parts)
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=FULL")
             except BaseException:
@@ -164,7 +173,7 @@ class State:
 
     def _ensure_schema(self) -> None:
         ensure_schema(self.db)
-        ensure_lifecycle(self.db)
+        ensure_parts(self.db)
 
     # -- locking (lock.py) ----------------------------------------------------------------
     def lock(self) -> None:

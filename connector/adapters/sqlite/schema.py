@@ -15,6 +15,7 @@ half-upgraded. Bump SCHEMA_VERSION with any change a previous release could not 
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Callable
 
 import sqlite_utils
 
@@ -124,10 +125,14 @@ def check_version(db: sqlite_utils.Database, path: object) -> None:
             "(the file was left untouched)", path=str(path))
 
 
-def upgrade(db: sqlite_utils.Database, path: object) -> None:
+def upgrade(db: sqlite_utils.Database, path: object,
+            parts: Callable[[sqlite_utils.Database], None] | None = None) -> None:
     """Check the file's version and bring an older one up to date, in ONE transaction:
     every table and column this release adds, and the new version, or (on any failure)
-    none of them."""
+    none of them. ``parts`` creates the tables of the state's other parts (write-back,
+    lifecycle, ...), each owned by its own module, in the same transaction."""
     with db.atomic():
         check_version(db, path)
         ensure_schema(db)
+        if parts is not None:
+            parts(db)
