@@ -146,5 +146,18 @@ def test_people_rows_for_the_write_back(world):
     report = world.run(now() + HOUR, on_person=rows.append, keep_people=True)
     assert len(rows) == 1 and report.people == rows
     row = rows[0]
-    assert (row.email, row.record_id, row.record_type, row.lead_status, row.owner_id, row.stage) \
-        == ("pat@corp.com", lead, "Lead", "Sales Ready", world.users["ade"], "sales_ready")
+    assert (row.email, row.record_id, row.record_type, row.lead_status, row.owner_id, row.stage,
+            row.owner_email) == ("pat@corp.com", lead, "Lead", "Sales Ready", world.users["ade"],
+                                 "sales_ready", "ade@acme.example")
+
+
+def test_a_recycled_person_is_a_recycled_write_back_row(world):
+    from connector.core.writeback import Stage
+    from connector.engine.lifecycle_writeback import writeback_rows
+
+    lead = world.hand_off("pat@corp.com")
+    world.sf.update("Lead", lead, {"Status": "Recycled"})
+    report = world.run(now(), keep_people=True)
+    [row] = writeback_rows(report.people)
+    assert (row.email, row.salesforce_id, row.stage, row.lead_status) == \
+        ("pat@corp.com", lead, Stage.RECYCLED, "Open - Not Contacted")

@@ -66,6 +66,7 @@ class PersonRow:
     lead_status: str | None
     owner_id: str | None
     stage: str            # nurture | sales_ready | working | recycled | customer
+    owner_email: str | None = None
 
 
 @dataclass
@@ -151,6 +152,8 @@ def _page(page: list[Watch], setup: Setup, store: LifecycleStore, salesforce: Sa
     report.watched += len(page)
     setup.names.update({f.owner_id: f.owner_name for f in leads.values()
                         if f.owner_id and f.owner_name})
+    setup.emails.update({f.owner_id: f.owner_email for f in leads.values()
+                         if f.owner_id and f.owner_email})
     intents: list[Intent] = []
     quiet: list[Watch] = []
     moved = False
@@ -283,7 +286,8 @@ def _person(watch: Watch, verdict: Verdict, lead: LeadFacts | None, setup: Setup
     status = verdict.status or (lead.status if lead is not None else None)
     owner = verdict.owner_id or (lead.owner_id if lead is not None else watch.owner_id)
     stage = verdict.stage or stage_of(lead, setup.rules, verdict.watch)
-    return PersonRow(watch.email, watch.lead_id, "Lead", status, owner, stage)
+    return PersonRow(watch.email, watch.lead_id, "Lead", status, owner, stage,
+                     setup.emails.get(owner) if owner else None)
 
 
 def _error_text(result: dict[str, Any]) -> str:

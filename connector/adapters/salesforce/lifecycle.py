@@ -23,7 +23,7 @@ from connector.core.lifecycle.model import LeadFacts, TaskFacts
 from connector.core.timefmt import parse_ms, utc
 
 IDS_PER_QUERY = 300
-LEAD_FIELDS = ("Id", "OwnerId", "Owner.Name", "Status", "IsConverted", "LastModifiedDate",
+LEAD_FIELDS = ("Id", "OwnerId", "Owner.Name", "Owner.Email", "Status", "IsConverted", "LastModifiedDate",
                "Country", "State", "Company")
 TASK_SUBQUERY = "(SELECT Id, IsClosed, OwnerId, CreatedDate, LastModifiedDate FROM Tasks)"
 
@@ -34,6 +34,7 @@ class UserRow:
     username: str
     name: str
     active: bool
+    email: str | None = None
 
 
 def read_leads(client: SalesforceClient, lead_ids: Sequence[str], *,
@@ -71,6 +72,7 @@ def lead_facts(row: dict[str, Any], reason_field: str | None = None,
     return LeadFacts(
         id=to_id18(row["Id"]), owner_id=row.get("OwnerId"),
         owner_name=owner.get("Name") if isinstance(owner, dict) else None,
+        owner_email=owner.get("Email") if isinstance(owner, dict) else None,
         status=row.get("Status"), converted=bool(row.get("IsConverted")),
         modified_ms=parse_ms(row.get("LastModifiedDate")) or 0, country=row.get("Country"),
         state=row.get("State"), company=row.get("Company"),
@@ -85,11 +87,11 @@ def read_users(client: SalesforceClient, usernames: Iterable[str], ids: Iterable
     names, user_ids, queue_names = sorted(set(usernames)), sorted(set(ids)), sorted(set(queues))
     statements: list[str] = []
     if names:
-        statements.append(format_soql("SELECT Id, Username, Name, IsActive FROM User WHERE "
-                                      "Username IN {}", names))
+        statements.append(format_soql("SELECT Id, Username, Name, Email, IsActive FROM User "
+                                      "WHERE Username IN {}", names))
     if user_ids:
-        statements.append(format_soql("SELECT Id, Username, Name, IsActive FROM User WHERE "
-                                      "Id IN {}", user_ids))
+        statements.append(format_soql("SELECT Id, Username, Name, Email, IsActive FROM User "
+                                      "WHERE Id IN {}", user_ids))
     if queue_names:
         statements.append(format_soql("SELECT Id, DeveloperName FROM Group WHERE Type = 'Queue' "
                                       "AND DeveloperName IN {}", queue_names))
@@ -104,7 +106,7 @@ def read_users(client: SalesforceClient, usernames: Iterable[str], ids: Iterable
                 uid = to_id18(row["Id"])
                 users[uid] = UserRow(uid, str(row.get("Username") or ""),
                                      str(row.get("Name") or row.get("Username") or uid),
-                                     bool(row.get("IsActive")))
+                                     bool(row.get("IsActive")), row.get("Email"))
     return list(users.values()), queues_found
 
 

@@ -81,6 +81,7 @@ class LeadFacts:
     owner_id: str | None
     owner_name: str | None
     status: str | None
+    owner_email: str | None = None
     converted: bool = False
     modified_ms: int = 0
     country: str | None = None
