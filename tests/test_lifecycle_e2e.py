@@ -161,3 +161,13 @@ def test_a_recycled_person_is_a_recycled_write_back_row(world):
     [row] = writeback_rows(report.people)
     assert (row.email, row.salesforce_id, row.stage, row.lead_status) == \
         ("pat@corp.com", lead, Stage.RECYCLED, "Open - Not Contacted")
+
+
+def test_the_pass_stops_at_the_api_budget_share(world):
+    lead = world.hand_off("pat@corp.com")
+    world.sf.set_api_limit(100, used=95)          # past the default 80% budget share
+    report = world.run(now() + 3 * HOUR)
+    assert report.status == "budget" and report.watched == 0
+    assert world.lead(lead)["OwnerId"] == world.users["ade"]
+    world.sf.set_api_limit(100_000)
+    assert world.run(now() + 3 * HOUR).counts == {"reassign": 1}

@@ -74,7 +74,7 @@ class LifecycleReport:
     run_id: str
     now_ms: int
     dry_run: bool
-    status: str = "ok"                 # ok | stopped | interrupted
+    status: str = "ok"                 # ok | stopped | budget | interrupted
     error: str | None = None
     watched: int = 0                   # watches read this pass
     taken_in: int = 0                  # hand-offs newly watched
@@ -122,6 +122,14 @@ def run_lifecycle(settings: Settings, state: State, salesforce: SalesforceClient
         for page in store.due(now_ms, page=options.page):
             if options.should_stop():
                 report.status = "stopped"
+                break
+            usage = salesforce.usage    # the newest reply's Sforce-Limit-Info
+            if usage is not None and usage.share >= settings.salesforce.budget_share:
+                # as the sync does between batches: the org's API allowance is not ours alone
+                report.status = "budget"
+                report.error = (f"Salesforce API usage {usage.used}/{usage.limit} is past the "
+                                f"budget share {settings.salesforce.budget_share:.0%}; the next "
+                                "pass goes on")
                 break
             rotation = _page(page, setup, store, salesforce, report, options, rotation)
         store.save_names(setup.names)
