@@ -217,7 +217,7 @@ def _recycled(watch: Watch, lead: LeadFacts, rules: LifecycleRules, *, now_ms: i
     task_owner = owner if is_user_id(owner) else (
         routing.tasks.owner.id if routing.tasks and routing.tasks.owner else None)
     task = NewTask(
-        subject=f"Follow up: back from recycling ({watch.email})",
+        subject="Follow up: back from recycling (sales-ready again)",
         description=(f"This Lead was recycled to marketing and came back on "
                      f"{local_day(now_ms, rules.timezone)}; a response since made it sales-ready. "
                      f"Routed {why}."),
