@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from connector.adapters.sqlite.ledger import State
+from connector.commands.lifecycle import cycle_step as lifecycle_step
 from connector.config.settings import Settings
 from connector.engine.wiring import Clients
 from connector.commands.writeback import writeback_step
@@ -40,6 +41,8 @@ def steps_for(settings: Settings) -> list[tuple[str, Step]]:
     """The steps this configuration asks for, in the order they run after the sync."""
     steps: list[tuple[str, Step]] = []
     steps.append(("parked_retry", _parked_retry))   # transient parked codes, with backoff
+    if settings.lifecycle is not None:   # [lifecycle]: SLA watch, recycling (before write-back)
+        steps.append(("lifecycle", lifecycle_step))
     if settings.writeback is not None:   # [writeback]: HubSpot contacts learn the outcome
         steps.append(("writeback", writeback_step))
     return steps

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from connector.adapters.salesforce.campaigns import campaign_problems
+from connector.commands.lifecycle import check_problems as lifecycle_problems
 from connector.config.mapping_file import load_mapping, protected_of
 from connector.core.campaigns import CampaignProblem
 from connector.config.settings import Settings
@@ -47,6 +48,7 @@ def check(settings: Settings) -> MappingReport:
     routing = check_routing(settings.routing, schema.get("Lead"))   # these are in the config file
     routing += check_task_key(settings.routing, schema.get("Task"),
                               settings.salesforce.lead_external_id_field)
+    routing += lifecycle_problems(settings, client)   # [lifecycle]'s owners and recycle fields
     campaigns = campaign_problems(client, settings.campaigns)
     routing += writeback_problems(settings)    # [writeback]'s HubSpot properties: also in the config file
     return MappingReport(mapping.source, settings.source, problems, routing, campaigns,

@@ -125,6 +125,11 @@ def gather(settings: Settings, *, runs: int = 10, refresh_names: bool = False,
             quarters=reads.quarter_outcomes(state.db, since_ms(zone, window[0])),
             forms=reads.form_outcomes(state.db), owners=owners,
             parked=reads.parked_records(state.db)))
+        if settings.lifecycle is not None:   # [lifecycle]: per-owner figures
+            from connector.commands.lifecycle import figures
+            from connector.render.lifecycle import figures_json
+
+            summary["lifecycle"] = figures_json(figures(state))
         return summary
     finally:
         state.close()

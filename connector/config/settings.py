@@ -19,12 +19,14 @@ from connector.config import validate as v
 from connector.config.accounts import parse_account_matching
 from connector.config.alerts import AlertSettings, parse_alerts
 from connector.config.env_overrides import apply_env_overrides
+from connector.config.lifecycle import parse_lifecycle
 from connector.config.routing import parse_routing
 from connector.config.sources import EventStatuses, entry_source
 from connector.config.writeback import WritebackSettings, parse_writeback
 from connector.core.accounts import AccountMatching
 from connector.core.enrich.routing import Routing
 from connector.core.ids import CUSTOM_FIELD
+from connector.core.lifecycle.rules import LifecycleRules
 from connector.core.model import Method
 from connector.core.watermarks import DEFAULT_START_AGE, StartPoint
 from connector.config.secret import Secret
@@ -122,6 +124,7 @@ class Settings:
     base: Path | None = None     # the config file's folder: relative paths resolve against it
     alerts: AlertSettings = field(default_factory=AlertSettings)   # [alerts]: health rules, webhook
     writeback: WritebackSettings | None = None   # [writeback]: properties kept on HubSpot contacts
+    lifecycle: LifecycleRules | None = None   # [lifecycle]: after the hand-off (None: off)
 
     def campaign_for(self, form_id: str) -> CampaignMap | None:
         for campaign in self.campaigns:
@@ -164,7 +167,7 @@ class Settings:
 
 _SECTIONS: dict[str, set[str]] = {
     "": {"method", "salesforce", "hubspot", "state", "campaigns", "sync", "routing", "accounts",
-           "alerts", "writeback"},
+           "alerts", "writeback", "lifecycle"},
     "salesforce": {"instance_url", "access_token", "username", "password", "security_token",
                    "consumer_key", "consumer_secret", "api_version", "auto_assign",
                    "lead_external_id_field", "budget_share", "duplicate_rules", "auth",
@@ -273,6 +276,7 @@ def settings_from_dict(data: Mapping[str, Any], *, env: Mapping[str, str] | None
     settings = Settings(method, salesforce, hubspot, state_path, campaigns, sync, source,
                         routing, accounts, base, parse_alerts(data.get("alerts"), env))
     settings = replace(settings, writeback=parse_writeback(data.get("writeback")))
+    settings = replace(settings, lifecycle=parse_lifecycle(data.get("lifecycle"), routing))
     check_method(settings, method)
     return settings
 

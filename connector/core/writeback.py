@@ -110,13 +110,17 @@ class RecordFacts:
     lead_status: str | None = None
     converted: bool = False                 # a Lead that has been converted
     account_has_won_opportunity: bool = False
+    # [lifecycle] sent this Lead back to marketing and its come-back date has not come: it
+    # carries the nurture status, yet HubSpot must see ``recycled`` (issue 18)
+    recycled_by_lifecycle: bool = False
 
 
 def derive_stage(facts: RecordFacts, statuses: StageStatuses) -> Stage:
     """The stage rule, first match wins:
 
     1. a converted Lead, or a Contact whose Account has a won Opportunity: ``customer``;
-    2. a Lead in a recycled status: ``recycled`` (sales sent them back to marketing);
+    2. a Lead in a recycled status, or one the lifecycle pass recycled and holds until its
+       come-back date: ``recycled`` (sales sent them back to marketing);
     3. a Lead in the sales-ready status: ``sales_ready`` (handed off, not yet touched);
     4. a Lead in a nurture status, or with no status: ``nurture``;
     5. any other Lead status (a rep's "Working", "Contacted", "Unqualified"...): ``working``;
@@ -129,7 +133,7 @@ def derive_stage(facts: RecordFacts, statuses: StageStatuses) -> Stage:
     if facts.record_type is RecordType.CONTACT:
         return Stage.WORKING
     status = _fold(facts.lead_status)
-    if status and status in {_fold(s) for s in statuses.recycled}:
+    if facts.recycled_by_lifecycle or (status and status in {_fold(s) for s in statuses.recycled}):
         return Stage.RECYCLED
     if status and statuses.sales_ready and status == _fold(statuses.sales_ready):
         return Stage.SALES_READY

@@ -24,6 +24,7 @@ from connector.adapters.hubspot.contacts import BatchResult, ContactWriter, Prop
 from connector.adapters.hubspot.forms import HubSpotClient
 from connector.adapters.salesforce.client import SalesforceClient
 from connector.adapters.salesforce.soql import chunk_for_query
+from connector.adapters.sqlite.lifecycle import LifecycleStore
 from connector.adapters.sqlite.writeback import WritebackLedger
 from connector.config.settings import Settings
 from connector.config.writeback import WritebackSettings
@@ -112,6 +113,10 @@ class Writeback:
         stages = settings.routing.stages
         self.statuses: StageStatuses = self.config.statuses(
             stages.sales_ready if stages else None, stages.nurture if stages else None)
+        if settings.lifecycle is not None and settings.lifecycle.recycled_status:
+            # the status a rep recycles with means "recycled" here too (one meaning per status)
+            self.statuses = replace(self.statuses, recycled=self.statuses.recycled
+                                    | {settings.lifecycle.recycled_status})
         self.names: WritebackProperties = self.config.properties
         self.problems: list[PropertyProblem] = []
         self._checked = False
@@ -240,6 +245,7 @@ class Writeback:
             opp_q = list(chunk_for_query("SELECT {fields} FROM Opportunity WHERE IsWon = true AND AccountId IN "
                                          "{values}", ("AccountId",), accounts))
             won = {r["AccountId"] for rows in self.salesforce.query_many(opp_q) for r in rows}
+        held = LifecycleStore(self.state.db).recycled_among(list(leads))   # [lifecycle]'s own
         out: list[WritebackRow] = []
         for p in people:
             if p.contact_id and p.contact_id in contacts:
@@ -250,7 +256,8 @@ class Writeback:
             elif p.lead_id and p.lead_id in leads:
                 lead = leads[p.lead_id]
                 converted = bool(lead.get("IsConverted"))
-                facts = RecordFacts(RecordType.LEAD, lead.get("Status"), converted=converted)
+                facts = RecordFacts(RecordType.LEAD, lead.get("Status"), converted=converted,
+                                    recycled_by_lifecycle=lead["Id"] in held)
                 record_id, kind = ((lead["ConvertedContactId"], RecordType.CONTACT)
                                    if converted and lead.get("ConvertedContactId") else (lead["Id"], RecordType.LEAD))
                 out.append(WritebackRow(p.email, record_id, kind, lead.get("Status"), _owner_email(lead),

@@ -157,6 +157,24 @@ def _owners(s: Mapping[str, Any]) -> str:
     return f'<h2>Owners</h2><table class="owners"><tr><th>owner</th><th>responses routed</th></tr>{rows}</table>'
 
 
+def _lifecycle(s: Mapping[str, Any]) -> str:
+    """[lifecycle]'s per-owner figures (issue 18); owners are named as the lifecycle knows them."""
+    rows = s.get("lifecycle")
+    if not rows:
+        return ""
+    from connector.core.lifecycle.clock import duration_text
+
+    body = "".join(
+        f'<tr><td>{_e(f["owner"])}</td><td class="n">{f["handoffs"]}</td>'
+        f'<td class="n">{_e(duration_text(f["median_first_touch_seconds"])) if f["median_first_touch_seconds"] is not None else "-"}</td>'
+        f'<td class="n">{"-" if f["within_sla_share"] is None else format(f["within_sla_share"], ".0%")}</td>'
+        f'<td class="n">{f["breaches"]}</td><td class="n">{f["reassignments"]}</td>'
+        f'<td class="n">{f["recycled"]}</td><td class="n">{f["came_back"]}</td></tr>' for f in rows)
+    return ('<h2>Lead lifecycle (per owner at hand-off)</h2><table class="lifecycle"><tr><th>owner</th>'
+            '<th>hand-offs</th><th>median time to first touch</th><th>within SLA</th><th>breaches</th>'
+            f'<th>reassignments</th><th>recycled</th><th>came back</th></tr>{body}</table>')
+
+
 def _when(iso: str) -> str:
     """"2026-12-04T00:57:24+01:00" -> "2026-12-04 00:57 (UTC+01:00)"."""
     return f"{iso[:10]} {iso[11:16]} (UTC{iso[19:]})" if len(iso) >= 25 else iso
@@ -199,6 +217,7 @@ def render_html(summary: Mapping[str, Any]) -> str:
 <h2>Forms</h2>
 {_forms(s)}
 {_owners(s)}
+{_lifecycle(s)}
 <h2>Parked responses ({s['parked']['total']})</h2>
 {_parked(s)}
 <h2>Responses per day, {window}</h2>

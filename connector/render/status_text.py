@@ -61,6 +61,9 @@ def render_text(s: Mapping[str, Any]) -> str:
     else:
         for reason in p["by_reason"]:
             lines.append(f"    {reason['count']:>6}  {reason['error_code']}  e.g. {reason['example']}")
+    if s.get("lifecycle"):
+        from connector.render.lifecycle import figures_text_from_json
+        lines.append(figures_text_from_json(s["lifecycle"]))
     return "\n".join(lines)
 
 

@@ -43,6 +43,7 @@ import sqlite_utils
 from connector.adapters.sqlite.cache import Cache
 from connector.adapters.sqlite.failures import guarded, translated
 from connector.adapters.sqlite import parked
+from connector.adapters.sqlite.lifecycle import ensure_lifecycle
 from connector.adapters.sqlite.lock import DaemonLock, RunLock, lock_holder
 from connector.adapters.sqlite.schema import check_version, ensure_schema, now_iso, upgrade
 from connector.adapters.sqlite.staging import Stage
@@ -84,6 +85,7 @@ def ensure_parts(db: sqlite_utils.Database) -> None:
     an in-memory or uninitialised read-only state."""
     ensure_writeback_schema(db)   # [writeback]'s table (adapters/sqlite/writeback.py)
     parked.ensure(db)             # dismissals, automatic retries, run warnings (parked.py)
+    ensure_lifecycle(db)          # [lifecycle]'s tables (adapters/sqlite/lifecycle.py)
 
 
 @guarded
