@@ -28,6 +28,7 @@ from connector.ports import Crm, Ledger, Source
 from connector.engine.apply import Applier
 from connector.engine.collector import fewer_collections
 from connector.engine.gather import Gatherer
+from connector.engine.scoring import record_batch_scores
 from connector.render.steps import step_json
 from connector.engine.report import Batches, Progress, RunOptions, RunReport, new_run_id
 from connector.errors import (AmbiguousWrite, ApiError, BudgetExhausted, ConfigError, LeadsyncError,
@@ -264,7 +265,7 @@ class Engine:
             landings={c.form_id: Landing(c.campaign_id, c.member_status) for c in s.campaigns},
             accounts=s.accounts, external_id_field=s.salesforce.lead_external_id_field,
             on_multiple_matches=s.sync.on_multiple_matches, unique_prefers=s.sync.unique_prefers,
-            schema=self.schema, form_names=self.form_names)
+            schema=self.schema, form_names=self.form_names, scoring=s.scoring)
 
     def _needs_schema(self) -> bool:
         wanted = {"truncate", "country", "state"}
@@ -370,6 +371,8 @@ class Engine:
         _share_failures(plan.steps, outcomes, memory)
         watermarks = self._watermarks(outcomes.values(), start_ms)
         self.state.record_outcomes(outcomes.values(), report.run_id, watermarks)
+        if policy.scoring is not None:            # [scoring]: the history the next batch reads
+            record_batch_scores(self.state, plan, outcomes, policy.scoring)
         for step in plan.steps:
             outcome = outcomes[step.decision.conversion_id]
             report.counts[count_of_outcome(outcome)] += 1

@@ -39,6 +39,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 import sqlite_utils
 
+from connector.adapters.sqlite.scoring import ensure_scoring_schema
 from connector.adapters.sqlite.cache import Cache
 from connector.adapters.sqlite.failures import guarded, translated
 from connector.adapters.sqlite.lock import RunLock, lock_holder
@@ -163,6 +164,7 @@ class State:
 
     def _ensure_schema(self) -> None:
         ensure_schema(self.db)
+        ensure_scoring_schema(self.db)
 
     # -- locking (lock.py) ----------------------------------------------------------------
     def lock(self) -> None:

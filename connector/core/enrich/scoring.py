@@ -162,6 +162,7 @@ class Score:
     points: tuple[Point, ...]
     as_of: int
     ready: bool
+    fit_values: Mapping[str, str] = field(default_factory=dict)   # what fit read (kept for rescores)
 
     @property
     def value(self) -> int:
@@ -264,7 +265,7 @@ def score(scoring: Scoring, *, email: str, events: Iterable[Event],
     ready = (total >= scoring.sales_ready
              and (scoring.min_behaviour is None or behaviour >= scoring.min_behaviour)
              and (scoring.min_fit is None or fit >= scoring.min_fit))
-    return Score(total, behaviour, fit, (*b_lines, *f_lines), as_of, ready)
+    return Score(total, behaviour, fit, (*b_lines, *f_lines), as_of, ready, dict(fit_values))
 
 
 def event_of(conversion_id: str, *, submitted_at: int, form_id: str, campaign_id: str,
