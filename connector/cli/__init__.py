@@ -385,3 +385,4 @@ def mappings_check(config: str | None, as_json: bool) -> None:
 # -- commands that live in their own modules -------------------------------------------
 # A new command goes in connector/cli/<name>.py (parse and call only, like the ones above)
 # and is added here, one line each, so this module stays the index of the CLI.
+from connector.cli.score import score as _score; main.add_command(_score)  # noqa: E402,E702

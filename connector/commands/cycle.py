@@ -38,7 +38,15 @@ Step = Callable[[Cycle], None]
 def steps_for(settings: Settings) -> list[tuple[str, Step]]:
     """The steps this configuration asks for, in the order they run after the sync."""
     steps: list[tuple[str, Step]] = []
+    if settings.scoring is not None:
+        steps.append(("rescore", _daily_rescore))
     return steps
+
+
+def _daily_rescore(cycle: Cycle) -> None:
+    from connector.commands.score import daily_rescore   # imported when configured only
+
+    daily_rescore(cycle)
 
 
 def run_steps(steps: list[tuple[str, Step]], cycle: Cycle) -> None:
