@@ -75,7 +75,8 @@ def people_of(store: ScoreStore) -> tuple[list[Person], dict[str, list[Event]]]:
         if not (sobject and record_id):
             continue
         people.append(Person(email, sobject, record_id, s.score if s else None,
-                             s.as_of if s else 0, s.fit_values if s else {}))
+                             s.as_of if s else 0, s.fit_values if s else {},
+                             s.ready if s else None))
     return people, events
 
 
@@ -92,12 +93,12 @@ def run_rescore(settings: Settings, *, state: Any, salesforce: Any = None, dry_r
     store = ScoreStore(state)
     people, events = people_of(store)
     items = rescore(scoring, people, events, now_ms)
-    changed = [i for i in items if i.changed]
+    changed = [i for i in items if i.changed or i.crossing]   # a rule change: same number
     report = RescoreReport(dry_run, counts(items))
     report.up = [(i.person.email, i.score.value, i.person.stored) for i in changed if i.crossing == "up"]
     report.down = [(i.person.email, i.score.value, i.person.stored) for i in changed
                    if i.crossing == "down"]
-    report.rows = [i.row for i in changed]
+    report.rows = [i.row for i in changed if i.changed]
     if dry_run or not changed:
         if not dry_run:
             store.set_last_rescore(now_ms)
@@ -186,7 +187,7 @@ def _write_records(changed: Sequence[Rescored], handoffs: Mapping[str, Handoff],
     record ids written."""
     records: list[tuple[str, dict[str, Any]]] = []
     for i in changed:
-        fields = score_update(i, scoring, zone=zone)
+        fields = score_update(i, scoring, zone=zone) if i.changed else {}
         h = handoffs.get(i.person.record_id)
         if h is not None:
             fields.update(h.fields)

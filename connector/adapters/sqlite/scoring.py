@@ -35,7 +35,7 @@ def ensure_scoring_schema(db: sqlite_utils.Database) -> None:
                "page TEXT, answers TEXT)")
     db.execute("CREATE TABLE IF NOT EXISTS score_people (email TEXT PRIMARY KEY, sobject TEXT, "
                "record_id TEXT, score INTEGER, behaviour REAL, fit REAL, as_of INTEGER, "
-               "reasons TEXT, fit_values TEXT, updated_at TEXT)")
+               "reasons TEXT, fit_values TEXT, ready INTEGER, updated_at TEXT)")
     db.execute("CREATE TABLE IF NOT EXISTS score_handoffs (key TEXT PRIMARY KEY, email TEXT, "
                "record_id TEXT, status TEXT, task_id TEXT, fields TEXT, updated_at TEXT)")
     db.execute("CREATE TABLE IF NOT EXISTS score_meta (key TEXT PRIMARY KEY, value TEXT)")
@@ -51,6 +51,7 @@ class StoredScore:
     score: int | None
     as_of: int
     fit_values: Mapping[str, str]
+    ready: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -157,14 +158,15 @@ class ScoreStore:
                  for r in rows])
             self.db.conn.executemany(
                 "INSERT INTO score_people (email, sobject, record_id, score, behaviour, fit, "
-                "as_of, reasons, fit_values, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?) "
+                "as_of, reasons, fit_values, ready, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT(email) DO UPDATE SET sobject=excluded.sobject, "
                 "record_id=excluded.record_id, score=excluded.score, "
                 "behaviour=excluded.behaviour, fit=excluded.fit, as_of=excluded.as_of, "
-                "reasons=excluded.reasons, fit_values=excluded.fit_values, "
+                "reasons=excluded.reasons, fit_values=excluded.fit_values, ready=excluded.ready, "
                 "updated_at=excluded.updated_at WHERE excluded.as_of >= score_people.as_of",
                 [(r.email, r.sobject, r.record_id, r.score.value, r.score.behaviour, r.score.fit,
-                  r.score.as_of, r.score.reasons(), json.dumps(dict(r.score.fit_values)), stamp)
+                  r.score.as_of, r.score.reasons(), json.dumps(dict(r.score.fit_values)),
+                  int(r.score.ready), stamp)
                  for r in rows])
 
     def record_scores(self, rows: Sequence[tuple[str, str, str, Score]], stamp: str) -> None:
@@ -172,13 +174,14 @@ class ScoreStore:
         with self.state.transaction():
             self.db.conn.executemany(
                 "INSERT INTO score_people (email, sobject, record_id, score, behaviour, fit, "
-                "as_of, reasons, fit_values, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?) "
+                "as_of, reasons, fit_values, ready, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT(email) DO UPDATE SET sobject=excluded.sobject, "
                 "record_id=excluded.record_id, score=excluded.score, "
                 "behaviour=excluded.behaviour, fit=excluded.fit, as_of=excluded.as_of, "
-                "reasons=excluded.reasons, updated_at=excluded.updated_at",
+                "reasons=excluded.reasons, ready=excluded.ready, updated_at=excluded.updated_at",
                 [(email, sobject, record_id, s.value, s.behaviour, s.fit, s.as_of, s.reasons(),
-                  json.dumps(dict(s.fit_values)), stamp) for email, sobject, record_id, s in rows])
+                  json.dumps(dict(s.fit_values)), int(s.ready), stamp)
+                 for email, sobject, record_id, s in rows])
 
     def begin_handoffs(self, rows: Sequence[tuple[str, str, str, Mapping[str, Any]]],
                        stamp: str) -> None:
@@ -228,4 +231,5 @@ def _group(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[Event]]:
 
 def _stored(row: Mapping[str, Any]) -> StoredScore:
     return StoredScore(row["email"], row["sobject"], row["record_id"], row["score"],
-                       int(row["as_of"] or 0), json.loads(row["fit_values"] or "{}"))
+                       int(row["as_of"] or 0), json.loads(row["fit_values"] or "{}"),
+                       None if row["ready"] is None else bool(row["ready"]))

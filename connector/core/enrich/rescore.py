@@ -47,6 +47,7 @@ class Person:
     stored: int | None = None        # None: never scored
     stored_as_of: int = 0
     fit_values: Mapping[str, str] = field(default_factory=dict)
+    stored_ready: bool | None = None  # sales-ready under the rules it was scored by
 
 
 @dataclass(frozen=True)
@@ -94,8 +95,8 @@ def rescore(scoring: Scoring, people: Iterable[Person], events: Mapping[str, Seq
         result = score(scoring, email=p.email, events=events.get(p.email, ()),
                        fit_values=p.fit_values, as_of=now_ms)
         changed = p.stored is None or p.stored != result.value
-        out.append(Rescored(p, result, changed, crossing(scoring, p.stored, result) if changed
-                            else None))
+        out.append(Rescored(p, result, changed,
+                            crossing(scoring, p.stored, result, was_ready=p.stored_ready)))
     return out
 
 
@@ -203,7 +204,8 @@ def _text(value: Any) -> str | None:
 
 
 def counts(items: Sequence[Rescored]) -> dict[str, int]:
-    """What a rescore (or its dry run) found: people, changed, crossing up, crossing down."""
+    """What a rescore (or its dry run) found: people, changed, crossing up, crossing down
+    (a change of rules can make a person cross with the same number)."""
     return {"people": len(items), "changed": sum(1 for i in items if i.changed),
             "up": sum(1 for i in items if i.crossing == "up"),
             "down": sum(1 for i in items if i.crossing == "down")}

@@ -309,10 +309,14 @@ def score_fields(scoring: Scoring, sobject: str, result: Score, *, date: str) ->
     return fields
 
 
-def crossing(scoring: Scoring, before: int | None, after: Score) -> str | None:
+def crossing(scoring: Scoring, before: int | None, after: Score, *,
+             was_ready: bool | None = None) -> str | None:
     """"up" when the score now makes the person sales-ready and the stored one did not
-    (never scored counts as below), "down" for the reverse, else None."""
-    was = before is not None and before >= scoring.sales_ready
+    (never scored counts as below), "down" for the reverse, else None. ``was_ready`` is
+    what the state recorded (under the rules of that time); without it the stored number
+    is compared with today's threshold."""
+    was = was_ready if was_ready is not None else (
+        before is not None and before >= scoring.sales_ready)
     if after.ready and not was:
         return "up"
     if was and not after.ready:
