@@ -137,7 +137,7 @@ def _usage() -> tuple[float, float]:
     return ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024   # Linux: KiB
 
 
-def _in_child(target: Any, *args: Any) -> dict[str, Any]:
+def _in_child(target: Any, *args: Any) -> Any:
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     proc = ctx.Process(target=target, args=(queue, *args))
@@ -251,6 +251,12 @@ def build_state(path: Path, people: int, pick: set[int], lead_ids: dict[str, str
     return len(ledger), chosen
 
 
+def _build_main(queue: Any, path: str, people: int, pick: list[int], lead_ids: dict[str, str],
+                now_ms: int, seed: int) -> None:
+    """In its own process, so the measured process's peak memory is not this one's."""
+    queue.put(build_state(Path(path), people, set(pick), lead_ids, now_ms, seed))
+
+
 def _rescore_main(queue: Any, url: str, state_dir: str, now_ms: int) -> None:
     from connector.commands.score import score_command
 
@@ -280,8 +286,8 @@ def rescore_run(people: int, changed: float, seed: int) -> None:
             started = time.monotonic()
             ids = sandbox.ask("leads", [emails[i] for i in sample])
             lead_ids = {emails[i]: lead for i, lead in zip(sample, ids)}
-            n_events, chosen = build_state(Path(state_dir) / "leadsync.db", people, set(sample),
-                                           lead_ids, now_ms, seed)
+            n_events, chosen = _in_child(_build_main, str(Path(state_dir) / "leadsync.db"),
+                                         people, sample, lead_ids, now_ms, seed)
             assert set(chosen) == set(lead_ids), "the state's changed people have Leads"
             built = time.monotonic() - started
             before = sandbox.ask("counters")

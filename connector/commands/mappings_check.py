@@ -15,6 +15,7 @@ from connector.core.campaigns import CampaignProblem
 from connector.config.settings import Settings
 from connector.core.mapping_check import (Problem, check_mapping, check_routing, check_task_key,
                                           has_errors)
+from connector.core.enrich.scoring_check import check_scoring
 from connector.core.schema import schema_from_describes
 from connector.engine.wiring import clients
 
@@ -45,5 +46,6 @@ def check(settings: Settings) -> MappingReport:
     routing = check_routing(settings.routing, schema.get("Lead"))   # these are in the config file
     routing += check_task_key(settings.routing, schema.get("Task"),
                               settings.salesforce.lead_external_id_field)
+    routing += check_scoring(settings.scoring, settings.routing, schema)   # [scoring], hubspotscore
     campaigns = campaign_problems(client, settings.campaigns)
     return MappingReport(mapping.source, settings.source, problems, routing, campaigns)

@@ -104,7 +104,11 @@ def run_rescore(settings: Settings, *, state: Any, salesforce: Any = None, dry_r
             store.set_last_rescore(now_ms)
         return report
     usage_before = _calls(salesforce)
-    routing, task_key, form_names = prepare() if prepare else (settings.routing, TaskKey(), {})
+    # owner Ids, the Task key and form names only matter to a hand-off: a day of decay alone
+    # spends no call on them (the org's describe among them)
+    handing = any(i.crossing == "up" or (i.crossing == "down" and scoring.demote) for i in changed)
+    routing, task_key, form_names = (prepare() if prepare and handing
+                                     else (settings.routing, TaskKey(), {}))
     handoffs = _handoffs(changed, scoring=scoring, routing=routing, store=store,
                          salesforce=salesforce, events=events, form_names=form_names,
                          now_ms=now_ms, task_key=task_key, report=report)
