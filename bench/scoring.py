@@ -208,7 +208,7 @@ def build_state(path: Path, people: int, pick: set[int], lead_ids: dict[str, str
                 now_ms: int, seed: int) -> tuple[int, list[str]]:
     """The ledger and score_people of ``people`` people; returns (events, changed emails)."""
     from connector.adapters.sqlite.ledger import State
-    from connector.adapters.sqlite.scoring import ScoreStore
+    from connector.adapters.sqlite.scoring import ScoreStore, _dump_events
     from connector.config.scoring import parse_scoring
     from connector.core.enrich.rescore import Person, rescore
     from connector.core.enrich.scoring import Event
@@ -242,11 +242,13 @@ def build_state(path: Path, people: int, pick: set[int], lead_ids: dict[str, str
     for i, item in enumerate(today):
         value = item.score.value + (3 if i in pick else 0)    # yesterday's number differs
         rows.append((item.person.email, "Lead", item.person.record_id, value, item.score.behaviour,
-                     item.score.fit, now_ms - DAY, "", "{}", 0, "x"))
+                     item.score.fit, now_ms - DAY, "", "{}", 0,
+                     _dump_events(events_by[item.person.email]), "x"))
     with state.transaction():
         state.db.conn.executemany(
             "INSERT INTO score_people (email, sobject, record_id, score, behaviour, fit, as_of, "
-            "reasons, fit_values, ready, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+            "reasons, fit_values, ready, events, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        state.db.execute("INSERT INTO score_meta (key, value) VALUES ('backfilled', '0')")
     state.close()
     return len(ledger), chosen
 

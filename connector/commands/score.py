@@ -19,17 +19,16 @@ The rescore, exactly once across kills and lost replies:
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from connector.adapters.salesforce.soql import chunk_for_query
 from connector.adapters.sqlite.schema import now_iso
 from connector.adapters.sqlite.scoring import ScoreStore
 from connector.config.settings import Settings
-from connector.core.enrich.rescore import (Handoff, Person, Rescored, ScoreRow, counts, demotion,
-                                           promotion, rescore, score_update)
+from connector.core.enrich.rescore import (Handoff, Person, Rescored, ScoreRow, demotion,
+                                           promotion, rescore_one, score_update, tally)
 from connector.core.enrich.scoring import Event, Score, Scoring, fit_snapshot, score
 from connector.core.enrich.tasks import TaskKey
 from connector.errors import ConfigError
@@ -62,22 +61,14 @@ def require_scoring(settings: Settings) -> Scoring:
     return settings.scoring
 
 
-def people_of(store: ScoreStore) -> tuple[list[Person], dict[str, list[Event]]]:
-    """Everyone in the ledger with an applied response, and their events (one scan)."""
-    events = store.all_events()
-    stored = store.people()
-    records = store.records()
-    people = []
-    for email in sorted(events):
-        s = stored.get(email)
-        sobject, record_id = ((s.sobject, s.record_id) if s is not None and s.record_id
-                              else records.get(email, (None, None)))
-        if not (sobject and record_id):
-            continue
-        people.append(Person(email, sobject, record_id, s.score if s else None,
-                             s.as_of if s else 0, s.fit_values if s else {},
-                             s.ready if s else None))
-    return people, events
+def each_person(store: ScoreStore) -> Iterator[tuple[Person, Sequence[Event]]]:
+    """Everyone with an applied response and a record, with their history, one person at a
+    time (one scan of ``score_people``; a state from before [scoring] is filled in once)."""
+    store.backfill()
+    for s in store.each():
+        if s.sobject and s.record_id and s.events:
+            yield Person(s.email, s.sobject, s.record_id, s.score, s.as_of, s.fit_values,
+                         s.ready), s.events
 
 
 def run_rescore(settings: Settings, *, state: Any, salesforce: Any = None, dry_run: bool = False,
@@ -91,10 +82,17 @@ def run_rescore(settings: Settings, *, state: Any, salesforce: Any = None, dry_r
     scoring = require_scoring(settings)
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     store = ScoreStore(state)
-    people, events = people_of(store)
-    items = rescore(scoring, people, events, now_ms)
-    changed = [i for i in items if i.changed or i.crossing]   # a rule change: same number
-    report = RescoreReport(dry_run, counts(items))
+    total: dict[str, int] = {"people": 0, "changed": 0, "up": 0, "down": 0}
+    changed: list[Rescored] = []           # a rule change can cross with the same number
+    events: dict[str, Sequence[Event]] = {}   # the crossers' histories, for their Tasks
+    for person, history in each_person(store):
+        item = rescore_one(scoring, person, history, now_ms)
+        tally(total, item)
+        if item.changed or item.crossing:
+            changed.append(item)
+            if item.crossing:
+                events[person.email] = history
+    report = RescoreReport(dry_run, total)
     report.up = [(i.person.email, i.score.value, i.person.stored) for i in changed if i.crossing == "up"]
     report.down = [(i.person.email, i.score.value, i.person.stored) for i in changed
                    if i.crossing == "down"]
@@ -168,8 +166,7 @@ def _handoffs(changed: Sequence[Rescored], *, scoring: Scoring, routing: Any, st
 
 
 def _resumed(store: ScoreStore, item: Rescored) -> Handoff:
-    row = next(store.db.query("SELECT fields FROM score_handoffs WHERE key = ?", [item.handoff_key]))
-    plan = json.loads(row["fields"] or "{}")
+    plan = store.handoff_plan(item.handoff_key)
     p = item.person
     return Handoff(item.handoff_key, p.email, p.record_id, p.sobject, plan.get("fields") or {},
                    plan.get("task"), "resumed")
@@ -272,13 +269,11 @@ def explain(settings: Settings, *, state: Any, email: str, now_ms: int | None = 
     scoring = require_scoring(settings)
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     email = email.strip().lower()
-    store = ScoreStore(state)
-    events = store.events([email]).get(email, [])
-    stored = store.people([email]).get(email)
-    if not events and stored is None:
+    stored = ScoreStore(state).people([email]).get(email)
+    if stored is None or not stored.events:
         return Explained(email, None, None)
-    values = fit_snapshot(scoring, stored.fit_values if stored else None)
-    result = score(scoring, email=email, events=events, fit_values=values, as_of=now_ms)
+    values = fit_snapshot(scoring, stored.fit_values)
+    result = score(scoring, email=email, events=stored.events, fit_values=values, as_of=now_ms)
     return Explained(email, result, stored.score if stored else None)
 
 

@@ -69,7 +69,7 @@ class Gatherer:
             names = policy.form_names
             history = {email: [(at, names.get(form, form)) for at, form in moments]
                        for email, moments in self.state.history(r.email for r in responses).items()}
-        score_events: dict[str, list[Event]] = {}
+        score_events: dict[str, Sequence[Event]] = {}
         score_fit: dict[str, Mapping[str, str]] = {}
         if policy.scoring is not None:
             from connector.engine.scoring import stored_history

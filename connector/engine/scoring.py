@@ -3,28 +3,32 @@ what a batch's applied responses leave for the next batch and the daily rescore.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from connector.adapters.sqlite.schema import now_iso
 from connector.adapters.sqlite.scoring import ScoreStore, SyncedScore
-from connector.core.enrich.scoring import Event, Scoring
+from connector.core.enrich.scoring import Event, Scoring, event_of
 from connector.core.model import Outcome, Status
 from connector.core.plan import WritePlan
 
 
 def stored_history(state: Any, emails: Iterable[str]
-                   ) -> tuple[dict[str, list[Event]], dict[str, Mapping[str, str]]]:
-    """The batch's people's applied responses (as scoring events) and last fit values: two
-    local reads per batch, by the ledger's email index."""
+                   ) -> tuple[dict[str, Sequence[Event]], dict[str, Mapping[str, str]]]:
+    """The batch's people's applied responses (as scoring events) and last fit values: one
+    read by the state's primary key (the first run with [scoring] copies the ledger's
+    history in once)."""
     store = ScoreStore(state)
-    wanted = set(emails)
-    return store.events(wanted), {e: p.fit_values for e, p in store.people(wanted).items()}
+    store.backfill()
+    people = store.people(emails)
+    return ({e: p.events for e, p in people.items() if p.events},
+            {e: p.fit_values for e, p in people.items() if p.fit_values})
 
 
 def record_batch_scores(state: Any, plan: WritePlan, outcomes: Mapping[str, Outcome],
                         scoring: Scoring) -> None:
-    """After the outcomes: each applied response's extras and its person's written score."""
-    wanted = scoring.answer_fields()
+    """After the writes, before the outcomes are recorded: each applied response's event and
+    its person's written score. A kill between the two replays the batch, whose events are
+    kept once (by conversion id), so nothing is lost or counted twice."""
     rows = []
     for step in plan.steps:
         r = step.decision.response
@@ -36,7 +40,8 @@ def record_batch_scores(state: Any, plan: WritePlan, outcomes: Mapping[str, Outc
                               else ("Lead", outcome.lead_id))
         if not record_id:
             continue
-        answers = {k: v for k, v in r.form_values.items() if k in wanted and v}
-        rows.append(SyncedScore(r.conversion_id, r.email, sobject, record_id, r.page_url,
-                                answers, scored))
+        event = event_of(r.conversion_id, submitted_at=r.submitted_at, form_id=r.form_id,
+                         campaign_id=r.campaign_id, page=r.page_url, form_values=r.form_values,
+                         scoring=scoring)
+        rows.append(SyncedScore(r.email, sobject, record_id, event, scored))
     ScoreStore(state).record_sync(rows, now_iso())

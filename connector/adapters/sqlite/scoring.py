@@ -1,17 +1,18 @@
-"""What ``[scoring]`` keeps in the state: the parts of a response its rules read that the ledger
-does not hold, each person's last written score, the hand-offs a rescore made, and when the
-last rescore ran.
+"""What ``[scoring]`` keeps in the state: per person, the score last written and the history it
+is computed from; the hand-offs a rescore made; when the last rescore ran.
 
-- ``score_events``: per applied response, the page and only the answers behaviour rules name
-  (never the whole form: the state holds no more of a person than scoring needs). The
-  moment, form and campaign come from the ledger itself, so a person synced before
-  ``[scoring]`` was configured is still scored from their history.
 - ``score_people``: per email, the score last written to the record (so a rescore writes
-  only what changed without reading 100,000 records back) and the fit values last seen.
+  only what changed without reading 100,000 records back), the fit values last seen, and
+  the person's applied responses as scoring reads them (moment, form, campaign, page and
+  only the answers behaviour rules name: never the whole form). Kept here, by email as the
+  primary key, so neither the sync nor the rescore needs an index on the ledger's email
+  (an index on a random key makes every intent write dearer). A state from before
+  ``[scoring]`` is filled once from the ledger (:meth:`ScoreStore.backfill`).
 - ``score_handoffs``: a rescore's promotion of a person, recorded *before* its writes as
   ``pending`` and settled ``done`` after, keyed by the person and the score it replaced: a
   rerun after a kill or a lost reply finds the same key and never hands off twice.
-- ``score_meta``: the time of the last rescore (the daemon's daily step).
+- ``score_meta``: the time of the last rescore (the daemon's daily step), and whether the
+  ledger's history was copied in.
 
 A read-only state (a dry run) may lack these tables: they read as empty.
 """
@@ -26,16 +27,15 @@ import sqlite_utils
 
 from connector.core.enrich.scoring import Event, Score
 
-HISTORY_INDEX = "idx_ledger_email"   # the ledger's email index (State.history makes the same)
+_PEOPLE_COLUMNS = ("email, sobject, record_id, score, behaviour, fit, as_of, reasons, fit_values, "
+                   "ready, events, updated_at")
 
 
 def ensure_scoring_schema(db: sqlite_utils.Database) -> None:
     """Create the scoring tables when missing (idempotent; called on every open)."""
-    db.execute("CREATE TABLE IF NOT EXISTS score_events (conversion_id TEXT PRIMARY KEY, "
-               "page TEXT, answers TEXT)")
     db.execute("CREATE TABLE IF NOT EXISTS score_people (email TEXT PRIMARY KEY, sobject TEXT, "
                "record_id TEXT, score INTEGER, behaviour REAL, fit REAL, as_of INTEGER, "
-               "reasons TEXT, fit_values TEXT, ready INTEGER, updated_at TEXT)")
+               "reasons TEXT, fit_values TEXT, ready INTEGER, events TEXT, updated_at TEXT)")
     db.execute("CREATE TABLE IF NOT EXISTS score_handoffs (key TEXT PRIMARY KEY, email TEXT, "
                "record_id TEXT, status TEXT, task_id TEXT, fields TEXT, updated_at TEXT)")
     db.execute("CREATE TABLE IF NOT EXISTS score_meta (key TEXT PRIMARY KEY, value TEXT)")
@@ -43,15 +43,16 @@ def ensure_scoring_schema(db: sqlite_utils.Database) -> None:
 
 @dataclass(frozen=True)
 class StoredScore:
-    """A person's row of ``score_people``: the score last written and where."""
+    """A person's row of ``score_people``."""
 
     email: str
     sobject: str | None
     record_id: str | None
-    score: int | None
+    score: int | None                   # None: never scored (copied from the ledger)
     as_of: int
     fit_values: Mapping[str, str]
     ready: bool | None = None
+    events: tuple[Event, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,17 @@ class Handoff:
     record_id: str
     status: str
     task_id: str | None
+
+
+@dataclass(frozen=True)
+class SyncedScore:
+    """One applied response's score as the sync wrote it, with the event it adds."""
+
+    email: str
+    sobject: str
+    record_id: str
+    event: Event
+    score: Score
 
 
 class ScoreStore:
@@ -78,52 +90,72 @@ class ScoreStore:
     def _has(self, table: str) -> bool:
         return table in self.db.table_names()
 
-    # -- reads -------------------------------------------------------------------------------
-    def events(self, emails: Iterable[str]) -> dict[str, list[Event]]:
-        """Each person's applied responses as scoring events (ledger moment + stored extras)."""
-        wanted = sorted(set(emails))
-        if not wanted:
-            return {}
-        if not self.read_only:
-            self.db.execute(f"CREATE INDEX IF NOT EXISTS {HISTORY_INDEX} ON ledger (email)")
-        return _group(self._where_in(self._events_sql() + " AND l.email", wanted))
-
-    def all_events(self) -> dict[str, list[Event]]:
-        """Everyone's events, for a rescore (one scan of the ledger)."""
-        return _group(self.db.query(self._events_sql()))
-
-    def _events_sql(self) -> str:
-        if self._has("score_events"):
-            return ("SELECT l.email, l.conversion_id, l.submitted_at, l.form_id, l.campaign_id, "
-                    "e.page, e.answers FROM ledger l LEFT JOIN score_events e "
-                    "ON e.conversion_id = l.conversion_id WHERE l.status = 'applied'")
-        return ("SELECT email, conversion_id, submitted_at, form_id, campaign_id, NULL AS page, "
-                "NULL AS answers FROM ledger l WHERE l.status = 'applied'")
-
     def _where_in(self, select: str, values: Sequence[str]) -> Iterator[dict[str, Any]]:
         for start in range(0, len(values), 500):
             part = values[start:start + 500]
             yield from self.db.query(f"{select} IN ({','.join('?' * len(part))})", part)
 
-    def people(self, emails: Iterable[str] | None = None) -> dict[str, StoredScore]:
-        """Stored scores, of ``emails`` or of everyone."""
-        if not self._has("score_people"):
-            return {}
-        select = "SELECT * FROM score_people WHERE email"
-        rows = (self._where_in(select, sorted(set(emails))) if emails is not None
-                else self.db.query("SELECT * FROM score_people"))
-        return {row["email"]: _stored(row) for row in rows}
+    # -- the ledger's history, once ---------------------------------------------------------
+    def backfill(self) -> int:
+        """Copy the ledger's applied responses into ``score_people`` once (the first run with
+        ``[scoring]``): people synced before it was configured are scored from their history.
+        One scan of the ledger; later runs read one flag. Returns the people added."""
+        if self.read_only or self._meta("backfilled") is not None:
+            return 0
+        by_email: dict[str, list[dict[str, Any]]] = {}
+        for row in self.db.query("SELECT conversion_id, email, submitted_at, form_id, campaign_id, "
+                                 "lead_id, contact_id FROM ledger WHERE status = 'applied'"):
+            by_email.setdefault(row["email"], []).append(row)
+        have = {r["email"] for r in self.db.query("SELECT email FROM score_people")}
+        rows = []
+        for email, found in by_email.items():
+            if email in have:
+                continue
+            found.sort(key=lambda r: r["submitted_at"] or 0)
+            sobject, record_id = "", ""
+            for r in found:
+                if r["contact_id"]:
+                    sobject, record_id = "Contact", r["contact_id"]
+                elif r["lead_id"]:
+                    sobject, record_id = "Lead", r["lead_id"]
+            events = [Event(r["conversion_id"], int(r["submitted_at"] or 0), r["form_id"] or "",
+                            r["campaign_id"] or "") for r in found]
+            rows.append((email, sobject, record_id, None, None, None, 0, None, "{}", None,
+                         _dump_events(events), None))
+        with self.state.transaction():
+            self.db.conn.executemany(f"INSERT INTO score_people ({_PEOPLE_COLUMNS}) VALUES "
+                                     f"({','.join('?' * 12)})", rows)
+            self._set_meta("backfilled", str(len(rows)))
+        return len(rows)
 
-    def records(self) -> dict[str, tuple[str, str]]:
-        """Email -> (sObject, record id) of each person's latest applied response in the ledger."""
-        out: dict[str, tuple[str, str]] = {}
-        for row in self.db.query("SELECT email, lead_id, contact_id FROM ledger WHERE status = "
-                                 "'applied' ORDER BY submitted_at"):
-            if row["contact_id"]:
-                out[row["email"]] = ("Contact", row["contact_id"])
-            elif row["lead_id"]:
-                out[row["email"]] = ("Lead", row["lead_id"])
+    # -- reads -------------------------------------------------------------------------------
+    def people(self, emails: Iterable[str] | None = None) -> dict[str, StoredScore]:
+        """Stored people, of ``emails`` or of everyone (a read-only state not yet filled from
+        the ledger reads the ledger for them)."""
+        wanted = None if emails is None else sorted(set(emails))
+        if not self._has("score_people"):
+            return self._from_ledger(wanted) if wanted else {}
+        rows = (self._where_in("SELECT * FROM score_people WHERE email", wanted)
+                if wanted is not None else self.db.query("SELECT * FROM score_people"))
+        out = {row["email"]: _stored(row) for row in rows}
+        if self.read_only and wanted and self._meta("backfilled") is None:
+            out = {**self._from_ledger([e for e in wanted if e not in out]), **out}
         return out
+
+    def each(self) -> Iterator[StoredScore]:
+        """Everyone, one row at a time: a rescore of 100,000 people holds one at once."""
+        if self._has("score_people"):
+            for row in self.db.query("SELECT * FROM score_people"):
+                yield _stored(row)
+
+    def _from_ledger(self, emails: Sequence[str]) -> dict[str, StoredScore]:
+        out: dict[str, list[Event]] = {}
+        for row in self._where_in("SELECT conversion_id, email, submitted_at, form_id, campaign_id "
+                                  "FROM ledger WHERE status = 'applied' AND email", emails):
+            out.setdefault(row["email"], []).append(Event(
+                row["conversion_id"], int(row["submitted_at"] or 0), row["form_id"] or "",
+                row["campaign_id"] or ""))
+        return {e: StoredScore(e, None, None, None, 0, {}, None, tuple(evs)) for e, evs in out.items()}
 
     def handoffs(self, keys: Iterable[str]) -> dict[str, Handoff]:
         if not self._has("score_handoffs"):
@@ -133,59 +165,73 @@ class ScoreStore:
                 for row in self._where_in("SELECT * FROM score_handoffs WHERE key",
                                           sorted(set(keys)))}
 
+    def handoff_plan(self, key: str) -> dict[str, Any]:
+        row = next(self.db.query("SELECT fields FROM score_handoffs WHERE key = ?", [key]), None)
+        return json.loads(row["fields"] or "{}") if row else {}
+
     def handoff_count(self) -> int:
         if not self._has("score_handoffs"):
             return 0
         return int(next(self.db.query("SELECT COUNT(*) AS n FROM score_handoffs"))["n"])
 
     def last_rescore(self) -> int | None:
+        value = self._meta("last_rescore")
+        return int(value) if value is not None else None
+
+    def _meta(self, key: str) -> str | None:
         if not self._has("score_meta"):
             return None
-        row = next(self.db.query("SELECT value FROM score_meta WHERE key = 'last_rescore'"), None)
-        return int(row["value"]) if row else None
+        row = next(self.db.query("SELECT value FROM score_meta WHERE key = ?", [key]), None)
+        return row["value"] if row else None
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO score_meta (key, value) VALUES (?, ?)", [key, value])
 
     # -- writes ------------------------------------------------------------------------------
-    def record_sync(self, rows: Sequence["SyncedScore"], stamp: str) -> None:
-        """After a sync batch's outcomes: each applied response's extras, and its person's
-        score when it is the latest known (a backfill of older responses never overwrites a
-        newer score)."""
+    def record_sync(self, rows: Sequence[SyncedScore], stamp: str) -> None:
+        """After a sync batch's writes: each applied response's event joins its person's
+        history (once: by conversion id), and the person's score is the latest known (a
+        backfill of older responses never overwrites a newer score)."""
         if not rows:
             return
+        stored = self.people(r.email for r in rows)
+        latest: dict[str, SyncedScore] = {}
+        added: dict[str, dict[str, Event]] = {}
+        for r in rows:
+            added.setdefault(r.email, {})[r.event.conversion_id] = r.event
+            if r.email not in latest or r.score.as_of >= latest[r.email].score.as_of:
+                latest[r.email] = r
+        out: list[tuple[Any, ...]] = []
+        for email, r in latest.items():
+            before = stored.get(email)
+            events = {e.conversion_id: e for e in (before.events if before else ())}
+            events.update(added[email])
+            s = r.score
+            if before is not None and before.score is not None and before.as_of > s.as_of:
+                out.append((email, before.sobject, before.record_id, before.score, None, None,
+                            before.as_of, None, json.dumps(dict(before.fit_values)),
+                            None if before.ready is None else int(before.ready),
+                            _dump_events(events.values()), stamp))
+                continue
+            out.append((email, r.sobject, r.record_id, s.value, s.behaviour, s.fit, s.as_of,
+                        s.reasons(), json.dumps(dict(s.fit_values)), int(s.ready),
+                        _dump_events(events.values()), stamp))
         with self.state.transaction():
-            self.db.conn.executemany(
-                "INSERT OR REPLACE INTO score_events (conversion_id, page, answers) VALUES (?,?,?)",
-                [(r.conversion_id, r.page, json.dumps(dict(r.answers)) if r.answers else None)
-                 for r in rows])
-            self.db.conn.executemany(
-                "INSERT INTO score_people (email, sobject, record_id, score, behaviour, fit, "
-                "as_of, reasons, fit_values, ready, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
-                "ON CONFLICT(email) DO UPDATE SET sobject=excluded.sobject, "
-                "record_id=excluded.record_id, score=excluded.score, "
-                "behaviour=excluded.behaviour, fit=excluded.fit, as_of=excluded.as_of, "
-                "reasons=excluded.reasons, fit_values=excluded.fit_values, ready=excluded.ready, "
-                "updated_at=excluded.updated_at WHERE excluded.as_of >= score_people.as_of",
-                [(r.email, r.sobject, r.record_id, r.score.value, r.score.behaviour, r.score.fit,
-                  r.score.as_of, r.score.reasons(), json.dumps(dict(r.score.fit_values)),
-                  int(r.score.ready), stamp)
-                 for r in rows])
+            self.db.conn.executemany(f"INSERT OR REPLACE INTO score_people ({_PEOPLE_COLUMNS}) "
+                                     f"VALUES ({','.join('?' * 12)})", out)
 
     def record_scores(self, rows: Sequence[tuple[str, str, str, Score]], stamp: str) -> None:
-        """A rescore's written scores: (email, sObject, record id, score)."""
+        """A rescore's written scores: (email, sObject, record id, score); history unchanged."""
         with self.state.transaction():
             self.db.conn.executemany(
-                "INSERT INTO score_people (email, sobject, record_id, score, behaviour, fit, "
-                "as_of, reasons, fit_values, ready, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
-                "ON CONFLICT(email) DO UPDATE SET sobject=excluded.sobject, "
-                "record_id=excluded.record_id, score=excluded.score, "
-                "behaviour=excluded.behaviour, fit=excluded.fit, as_of=excluded.as_of, "
-                "reasons=excluded.reasons, ready=excluded.ready, updated_at=excluded.updated_at",
-                [(email, sobject, record_id, s.value, s.behaviour, s.fit, s.as_of, s.reasons(),
-                  json.dumps(dict(s.fit_values)), int(s.ready), stamp)
-                 for email, sobject, record_id, s in rows])
+                "UPDATE score_people SET sobject = ?, record_id = ?, score = ?, behaviour = ?, "
+                "fit = ?, as_of = ?, reasons = ?, ready = ?, updated_at = ? WHERE email = ?",
+                [(sobject, record_id, s.value, s.behaviour, s.fit, s.as_of, s.reasons(),
+                  int(s.ready), stamp, email) for email, sobject, record_id, s in rows])
 
     def begin_handoffs(self, rows: Sequence[tuple[str, str, str, Mapping[str, Any]]],
                        stamp: str) -> None:
-        """Intents before the writes: (key, email, record id, fields). A key already recorded
+        """Intents before the writes: (key, email, record id, plan). A key already recorded
         keeps its row (a rerun resumes it, it does not start a second hand-off)."""
         with self.state.transaction():
             self.db.conn.executemany(
@@ -202,34 +248,24 @@ class ScoreStore:
 
     def set_last_rescore(self, at_ms: int) -> None:
         with self.state.transaction():
-            self.db.execute("INSERT OR REPLACE INTO score_meta (key, value) VALUES "
-                            "('last_rescore', ?)", [str(at_ms)])
+            self._set_meta("last_rescore", str(at_ms))
 
 
-@dataclass(frozen=True)
-class SyncedScore:
-    """One applied response's score as the sync wrote it."""
-
-    conversion_id: str
-    email: str
-    sobject: str
-    record_id: str
-    page: str | None
-    answers: Mapping[str, str]
-    score: Score
+def _dump_events(events: Iterable[Event]) -> str:
+    return json.dumps([[e.conversion_id, e.submitted_at, e.form_id, e.campaign_id, e.page,
+                        dict(e.answers) or None] for e in sorted(events, key=lambda e: e.submitted_at)],
+                      separators=(",", ":"))
 
 
-def _group(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[Event]]:
-    out: dict[str, list[Event]] = {}
-    for row in rows:
-        answers = json.loads(row["answers"]) if row["answers"] else {}
-        out.setdefault(row["email"], []).append(Event(
-            row["conversion_id"], int(row["submitted_at"] or 0), row["form_id"] or "",
-            row["campaign_id"] or "", row["page"], answers))
-    return out
+def _load_events(text: str | None) -> tuple[Event, ...]:
+    if not text:
+        return ()
+    return tuple(Event(c, at, f, camp, page, answers or {})
+                 for c, at, f, camp, page, answers in json.loads(text))
 
 
 def _stored(row: Mapping[str, Any]) -> StoredScore:
     return StoredScore(row["email"], row["sobject"], row["record_id"], row["score"],
                        int(row["as_of"] or 0), json.loads(row["fit_values"] or "{}"),
-                       None if row["ready"] is None else bool(row["ready"]))
+                       None if row["ready"] is None else bool(row["ready"]),
+                       _load_events(row["events"]))

@@ -90,14 +90,14 @@ class Rescored:
 def rescore(scoring: Scoring, people: Iterable[Person], events: Mapping[str, Sequence[Event]],
             now_ms: int) -> list[Rescored]:
     """Everyone's score as of ``now_ms``, with whether it changed and which way it crossed."""
-    out = []
-    for p in people:
-        result = score(scoring, email=p.email, events=events.get(p.email, ()),
-                       fit_values=p.fit_values, as_of=now_ms)
-        changed = p.stored is None or p.stored != result.value
-        out.append(Rescored(p, result, changed,
-                            crossing(scoring, p.stored, result, was_ready=p.stored_ready)))
-    return out
+    return [rescore_one(scoring, p, events.get(p.email, ()), now_ms) for p in people]
+
+
+def rescore_one(scoring: Scoring, p: Person, events: Sequence[Event], now_ms: int) -> Rescored:
+    """One person's score as of ``now_ms``, against what is stored for them."""
+    result = score(scoring, email=p.email, events=events, fit_values=p.fit_values, as_of=now_ms)
+    changed = p.stored is None or p.stored != result.value
+    return Rescored(p, result, changed, crossing(scoring, p.stored, result, was_ready=p.stored_ready))
 
 
 @dataclass(frozen=True)
@@ -201,6 +201,14 @@ def _task(item: Rescored, *, routing: Routing, owner: str | None,
 def _text(value: Any) -> str | None:
     text = (str(value) if value is not None else "").strip()
     return text if text and text != NOT_PROVIDED else None
+
+
+def tally(total: dict[str, int], item: Rescored) -> None:
+    """Add one person to the counts of :func:`counts` (for a rescore that streams)."""
+    total["people"] = total.get("people", 0) + 1
+    for key, hit in (("changed", item.changed), ("up", item.crossing == "up"),
+                     ("down", item.crossing == "down")):
+        total[key] = total.get(key, 0) + int(hit)
 
 
 def counts(items: Sequence[Rescored]) -> dict[str, int]:
