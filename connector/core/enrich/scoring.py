@@ -159,10 +159,23 @@ class Score:
     total: float
     behaviour: float
     fit: float
-    points: tuple[Point, ...]
+    by_rule: Mapping[str, float]     # each rule's contribution (caps and steps negative)
     as_of: int
     ready: bool
     fit_values: Mapping[str, str] = field(default_factory=dict)   # what fit read (kept for rescores)
+    inputs: "tuple[Scoring, str, Sequence[Event]] | None" = field(default=None, repr=False,
+                                                                  compare=False)
+
+    @cached_property
+    def points(self) -> tuple[Point, ...]:
+        """Every line of the arithmetic (rule, points, at, decayed_to). Made on demand from the
+        inputs (``score explain``, a hand-off's Task): a sync only needs the sums."""
+        if self.inputs is None:
+            return ()
+        scoring, email, events = self.inputs
+        lines: list[Point] = []
+        _behaviour(scoring, events, self.as_of, lines)
+        return (*lines, *fit_points(scoring, email, self.fit_values))
 
     @property
     def value(self) -> int:
@@ -178,10 +191,7 @@ class Score:
         return self._reasons_text(REASONS_MAX)
 
     def _reasons_text(self, limit: int) -> str:
-        kept: dict[str, float] = {}
-        for p in self.points:
-            kept[p.rule] = kept.get(p.rule, 0.0) + p.decayed_to
-        ranked = sorted(kept.items(), key=lambda kv: (-abs(kv[1]), kv[0]))
+        ranked = sorted(self.by_rule.items(), key=lambda kv: (-abs(kv[1]), kv[0]))
         text = "; ".join(f"{rule} {_signed(v)}" for rule, v in ranked if round(v) != 0)
         return text if len(text) <= limit else text[:limit - 1] + "…"
 
@@ -204,6 +214,16 @@ def behaviour_points(scoring: Scoring, events: Sequence[Event], as_of: int) -> l
     """Each rule hit of each event up to ``as_of``, decayed to ``as_of``, then the group caps
     and the step rule as negative lines, so the lines always add up to the behaviour score."""
     lines: list[Point] = []
+    _behaviour(scoring, events, as_of, lines)
+    return lines
+
+
+def _behaviour(scoring: Scoring, events: Sequence[Event], as_of: int,
+               lines: list[Point] | None = None) -> dict[str, float]:
+    """Rule -> decayed points (caps and the step as negative entries); the lines of
+    :func:`behaviour_points` too when ``lines`` is given. One loop for both, so the sums a
+    sync writes and the lines ``score explain`` shows cannot disagree."""
+    by_rule: dict[str, float] = {}
     earned: dict[str, float] = {}
     last = None
     half = scoring.half_life_days * DAY_MS if scoring.half_life_days else None
@@ -217,17 +237,24 @@ def behaviour_points(scoring: Scoring, events: Sequence[Event], as_of: int) -> l
         for rule in scoring.behaviour:
             if rule.matches(event):
                 value = round(rule.points * factor, 2)
-                lines.append(Point(rule.name, rule.points, at, value))
+                if lines is not None:
+                    lines.append(Point(rule.name, rule.points, at, value))
                 earned[rule.group] = earned.get(rule.group, 0.0) + value
+                by_rule[rule.name] = by_rule.get(rule.name, 0.0) + value
     for group, cap in sorted(scoring.caps.items()):
         if earned.get(group, 0.0) > cap:
-            lines.append(Point(f"cap {group}", 0.0, None, round(cap - earned[group], 2)))
-    total = sum(p.decayed_to for p in lines)
+            name, cut = f"cap {group}", round(cap - earned[group], 2)
+            by_rule[name] = cut
+            if lines is not None:
+                lines.append(Point(name, 0.0, None, cut))
+    total = sum(by_rule.values())
     if (scoring.step_after_days is not None and last is not None
             and as_of - last > scoring.step_after_days * DAY_MS and total > scoring.step_to):
-        lines.append(Point(f"no response for {scoring.step_after_days:g}d", 0.0, None,
-                           round(scoring.step_to - total, 2)))
-    return lines
+        name, cut = f"no response for {scoring.step_after_days:g}d", round(scoring.step_to - total, 2)
+        by_rule[name] = cut
+        if lines is not None:
+            lines.append(Point(name, 0.0, None, cut))
+    return by_rule
 
 
 def _event_order(e: Event) -> tuple[int, str]:
@@ -276,16 +303,21 @@ def _free_list() -> "FreeMailList":
 
 def score(scoring: Scoring, *, email: str, events: Sequence[Event],
           fit_values: Mapping[str, str], as_of: int) -> Score:
-    """The person's score as of ``as_of`` (epoch ms)."""
-    b_lines = behaviour_points(scoring, events, as_of)
-    f_lines = fit_points(scoring, email, fit_values)
-    behaviour = round(sum(p.decayed_to for p in b_lines), 2)
-    fit = round(sum(p.decayed_to for p in f_lines), 2)
+    """The person's score as of ``as_of`` (epoch ms); its lines are made when asked for."""
+    by_rule = _behaviour(scoring, events, as_of)
+    behaviour = round(sum(by_rule.values()), 2)
+    fit = 0.0
+    for rule in scoring.fit:
+        if rule.match(fit_value(rule.field, email, fit_values)):
+            by_rule[rule.name] = by_rule.get(rule.name, 0.0) + rule.points
+            fit += rule.points
+    fit = round(fit, 2)
     total = round(behaviour + fit, 2)
     ready = (total >= scoring.sales_ready
              and (scoring.min_behaviour is None or behaviour >= scoring.min_behaviour)
              and (scoring.min_fit is None or fit >= scoring.min_fit))
-    return Score(total, behaviour, fit, (*b_lines, *f_lines), as_of, ready, dict(fit_values))
+    return Score(total, behaviour, fit, by_rule, as_of, ready, fit_values,
+                 (scoring, email, events))
 
 
 def event_of(conversion_id: str, *, submitted_at: int, form_id: str, campaign_id: str,

@@ -79,6 +79,7 @@ class _Work:
         self.owners: dict[str, str | None] = {}         # record key -> owner id, when known
         self.tasks: list[TaskWrite] = []
         self.seen: dict[str, list[tuple[int, str]]] = {}
+        self.dates: dict[int, str] = {}                  # [scoring]: minute -> its local date
         routing = shaping.routing   # facts are read only when routing or stages look at them
         self.routes = routing.stages is not None or routing.mode == "rules"
 
@@ -250,7 +251,10 @@ class _Work:
         target = scoring.score_field(sobject)
         if target and _same_number(base.get(target), scored.value):
             return {}
-        date = local_date(utc(scored.as_of), self.s.routing.timezone)
+        minute = scored.as_of // 60_000          # a batch's responses share a few dates
+        date = self.dates.get(minute)
+        if date is None:
+            date = self.dates[minute] = local_date(utc(minute * 60_000), self.s.routing.timezone)
         return score_fields(scoring, sobject, scored, date=date)
 
     def _score_changes(self, r: Response, sobject: str, base: Mapping[str, Any]
