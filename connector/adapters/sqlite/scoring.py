@@ -120,7 +120,7 @@ class ScoreStore:
                     sobject, record_id = "Lead", r["lead_id"]
             events = [Event(r["conversion_id"], int(r["submitted_at"] or 0), r["form_id"] or "",
                             r["campaign_id"] or "") for r in found]
-            rows.append((email, sobject, record_id, None, None, None, 0, None, "{}", None,
+            rows.append((email, sobject, record_id, None, None, None, 0, None, "", None,
                          _dump_events(events), None))
         with self.state.transaction():
             self.db.conn.executemany(f"INSERT INTO score_people ({_PEOPLE_COLUMNS}) VALUES "
@@ -191,31 +191,42 @@ class ScoreStore:
     def record_sync(self, rows: Sequence[SyncedScore], stamp: str) -> None:
         """After a sync batch's writes: each applied response's event joins its person's
         history (once: by conversion id), and the person's score is the latest known (a
-        backfill of older responses never overwrites a newer score)."""
+        backfill of older responses never overwrites a newer score).
+
+        The stored history is extended as text (a JSON array gains elements), not parsed and
+        written again: this runs for every response of a sync."""
         if not rows:
             return
-        stored = self.people(r.email for r in rows)
+        emails = sorted({r.email for r in rows})
+        stored: dict[str, tuple[Any, ...]] = {}
+        for start in range(0, len(emails), 500):
+            part = emails[start:start + 500]
+            for row in self.db.conn.execute(
+                    f"SELECT {_PEOPLE_COLUMNS} FROM score_people WHERE email IN "
+                    f"({','.join('?' * len(part))})", part):
+                stored[row[0]] = row
         latest: dict[str, SyncedScore] = {}
-        added: dict[str, dict[str, Event]] = {}
+        added: dict[str, list[Event]] = {}
         for r in rows:
-            added.setdefault(r.email, {})[r.event.conversion_id] = r.event
+            added.setdefault(r.email, []).append(r.event)
             if r.email not in latest or r.score.as_of >= latest[r.email].score.as_of:
                 latest[r.email] = r
         out: list[tuple[Any, ...]] = []
         for email, r in latest.items():
             before = stored.get(email)
-            events = {e.conversion_id: e for e in (before.events if before else ())}
-            events.update(added[email])
+            history = before[10] if before is not None else None
+            fresh = [e for e in added[email]
+                     if not history or f"{e.conversion_id}{_FIELD}" not in history]
+            if fresh:
+                text = _dump_events(fresh)
+                history = history + _EVENT + text if history else text
             s = r.score
-            if before is not None and before.score is not None and before.as_of > s.as_of:
-                out.append((email, before.sobject, before.record_id, before.score, None, None,
-                            before.as_of, None, json.dumps(dict(before.fit_values)),
-                            None if before.ready is None else int(before.ready),
-                            _dump_events(events.values()), stamp))
+            if before is not None and before[3] is not None and (before[6] or 0) > s.as_of:
+                out.append((*before[:10], history, stamp))   # a newer score stays
                 continue
             out.append((email, r.sobject, r.record_id, s.value, s.behaviour, s.fit, s.as_of,
-                        s.reasons(), json.dumps(dict(s.fit_values)), int(s.ready),
-                        _dump_events(events.values()), stamp))
+                        None, _dump_map(s.fit_values), int(s.ready), history or "",
+                        stamp))   # reasons: on the record
         with self.state.transaction():
             self.db.conn.executemany(f"INSERT OR REPLACE INTO score_people ({_PEOPLE_COLUMNS}) "
                                      f"VALUES ({','.join('?' * 12)})", out)
@@ -251,21 +262,45 @@ class ScoreStore:
             self._set_meta("last_rescore", str(at_ms))
 
 
+# History and fit values are kept as delimited text, not JSON: the sync writes one for every
+# response, and a JSON encode and decode cost more than the scoring itself. Unit separators
+# (ASCII 0x1c-0x1f) cannot be typed into a form; any that arrive are replaced by a space.
+_EVENT, _FIELD, _PAIR, _KV = "\x1e", "\x1f", "\x1c", "\x1d"
+_CONTROL = str.maketrans({c: " " for c in (_EVENT, _FIELD, _PAIR, _KV)})
+
+
+def _clean(text: str | None) -> str:
+    return (text or "").translate(_CONTROL)
+
+
+def _dump_map(values: Mapping[str, str]) -> str:
+    return _PAIR.join(f"{_clean(k)}{_KV}{_clean(v)}" for k, v in values.items())
+
+
+def _load_map(text: str | None) -> dict[str, str]:
+    if not text:
+        return {}
+    return dict(pair.split(_KV, 1) for pair in text.split(_PAIR))
+
+
 def _dump_events(events: Iterable[Event]) -> str:
-    return json.dumps([[e.conversion_id, e.submitted_at, e.form_id, e.campaign_id, e.page,
-                        dict(e.answers) or None] for e in sorted(events, key=lambda e: e.submitted_at)],
-                      separators=(",", ":"))
+    return _EVENT.join(f"{e.conversion_id}{_FIELD}{e.submitted_at}{_FIELD}{_clean(e.form_id)}"
+                       f"{_FIELD}{_clean(e.campaign_id)}{_FIELD}{_clean(e.page)}{_FIELD}"
+                       f"{_dump_map(e.answers) if e.answers else ''}" for e in events)
 
 
 def _load_events(text: str | None) -> tuple[Event, ...]:
     if not text:
         return ()
-    return tuple(Event(c, at, f, camp, page, answers or {})
-                 for c, at, f, camp, page, answers in json.loads(text))
+    out = []
+    for item in text.split(_EVENT):
+        cid, at, form, campaign, page, answers = item.split(_FIELD)
+        out.append(Event(cid, int(at), form, campaign, page or None, _load_map(answers)))
+    return tuple(out)
 
 
 def _stored(row: Mapping[str, Any]) -> StoredScore:
     return StoredScore(row["email"], row["sobject"], row["record_id"], row["score"],
-                       int(row["as_of"] or 0), json.loads(row["fit_values"] or "{}"),
+                       int(row["as_of"] or 0), _load_map(row["fit_values"]),
                        None if row["ready"] is None else bool(row["ready"]),
                        _load_events(row["events"]))

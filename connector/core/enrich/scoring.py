@@ -67,6 +67,11 @@ class BehaviourRule:
     answer: Match | None = None
     pages: tuple[str, ...] = ()       # parts of the page URL (case-blind)
 
+    @cached_property
+    def forms_only(self) -> bool:
+        """Only a form condition (the common rule): checked inline by the scoring loop."""
+        return bool(self.forms) and not (self.campaigns or self.answer or self.pages)
+
     def matches(self, event: "Event") -> bool:
         if self.forms and event.form_id not in self.forms:
             return False
@@ -235,7 +240,9 @@ def _behaviour(scoring: Scoring, events: Sequence[Event], as_of: int,
         last = at
         factor = 0.5 ** ((as_of - at) / half) if half and as_of > at else 1.0
         for rule in scoring.behaviour:
-            if rule.matches(event):
+            if rule.forms_only and event.form_id not in rule.forms:
+                continue
+            if rule.forms_only or rule.matches(event):
                 value = round(rule.points * factor, 2)
                 if lines is not None:
                     lines.append(Point(rule.name, rule.points, at, value))

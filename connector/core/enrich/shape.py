@@ -91,11 +91,10 @@ class _Work:
         stage = stage_for(self.s.routing, facts) if facts is not None else None
         scored = self.s.scores.get(r.conversion_id)
         notes: list[str] = []
-        if scored is not None:
-            if stage == NURTURE and scored.ready:   # [scoring]: the score hands off as a form does
-                stage = SALES_READY
+        if scored is not None and stage == NURTURE and scored.ready:
+            stage = SALES_READY                    # [scoring]: the score hands off as a form does
             notes.append(f"score: {scored.value} (behaviour {scored.behaviour:g}, fit "
-                         f"{scored.fit:g}){', sales-ready' if scored.ready else ''}")
+                         f"{scored.fit:g}), sales-ready")
         if stage is not None and self.s.routing.too_old(r.submitted_at, self.s.now_ms):
             notes.append(self.s.routing.age_note(r.submitted_at, self.s.now_ms))
             stage = None             # history, not a hand-off: no status, date stamp or Task
