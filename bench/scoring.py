@@ -250,7 +250,7 @@ def build_state(path: Path, people: int, pick: set[int], lead_ids: dict[str, str
     for i, item in enumerate(today):
         value = item.score.value + (3 if i in pick else 0)    # yesterday's number differs
         rows.append((item.person.email, "Lead", item.person.record_id, value, item.score.behaviour,
-                     item.score.fit, now_ms - DAY, "", "{}", 0,
+                     item.score.fit, now_ms - DAY, "", "", 0,
                      _dump_events(events_by[item.person.email]), "x"))
     with state.transaction():
         state.db.conn.executemany(
