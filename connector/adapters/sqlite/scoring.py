@@ -82,12 +82,18 @@ class ScoreStore:
         self.state = state
         self.db: sqlite_utils.Database = state.db
         self.read_only: bool = bool(getattr(state, "read_only", False))
-        if not self.read_only:
+        # What this connection already knows (a sync makes a store per batch): remembered on
+        # the state object, so a batch spends no statement on schema checks.
+        self._known: dict[str, Any] = state.__dict__.setdefault("_scoring_known", {})
+        if not self.read_only and not self._known.get("tables"):
             # State.open upgrades the file through schema.upgrade, not State._ensure_schema
             # (which only in-memory and read-only states call), so the tables are made here too.
             ensure_scoring_schema(self.db)
+            self._known["tables"] = True
 
     def _has(self, table: str) -> bool:
+        if self._known.get("tables"):
+            return True
         return table in self.db.table_names()
 
     def _where_in(self, select: str, values: Sequence[str]) -> Iterator[dict[str, Any]]:
@@ -100,7 +106,10 @@ class ScoreStore:
         """Copy the ledger's applied responses into ``score_people`` once (the first run with
         ``[scoring]``): people synced before it was configured are scored from their history.
         One scan of the ledger; later runs read one flag. Returns the people added."""
-        if self.read_only or self._meta("backfilled") is not None:
+        if self.read_only or self._known.get("backfilled"):
+            return 0
+        if self._meta("backfilled") is not None:
+            self._known["backfilled"] = True
             return 0
         by_email: dict[str, list[dict[str, Any]]] = {}
         for row in self.db.query("SELECT conversion_id, email, submitted_at, form_id, campaign_id, "
@@ -126,6 +135,7 @@ class ScoreStore:
             self.db.conn.executemany(f"INSERT INTO score_people ({_PEOPLE_COLUMNS}) VALUES "
                                      f"({','.join('?' * 12)})", rows)
             self._set_meta("backfilled", str(len(rows)))
+        self._known["backfilled"] = True
         return len(rows)
 
     # -- reads -------------------------------------------------------------------------------
@@ -284,8 +294,9 @@ def _load_map(text: str | None) -> dict[str, str]:
 
 
 def _dump_events(events: Iterable[Event]) -> str:
-    return _EVENT.join(f"{e.conversion_id}{_FIELD}{e.submitted_at}{_FIELD}{_clean(e.form_id)}"
-                       f"{_FIELD}{_clean(e.campaign_id)}{_FIELD}{_clean(e.page)}{_FIELD}"
+    # ids (conversion, form, campaign) hold no control characters; page and answers may
+    return _EVENT.join(f"{e.conversion_id}{_FIELD}{e.submitted_at}{_FIELD}{e.form_id}"
+                       f"{_FIELD}{e.campaign_id}{_FIELD}{_clean(e.page) if e.page else ''}{_FIELD}"
                        f"{_dump_map(e.answers) if e.answers else ''}" for e in events)
 
 
