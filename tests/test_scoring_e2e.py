@@ -248,3 +248,29 @@ def test_cli_explain_json_and_dry_run(sandbox, tmp_path):
     out = runner.invoke(main, ["score", "--config", str(path), "--dry-run"], env=org.env())
     assert out.exit_code == 0, out.output
     assert out.output.startswith("dry run: nothing written: 1 people")
+
+
+def test_the_daemon_step_rescores_once_a_day(sandbox, tmp_path):
+    from datetime import datetime, timezone
+
+    from connector.commands.cycle import Cycle, run_steps, steps_for
+    from connector.engine.wiring import clients
+
+    org = make_org(sandbox, tmp_path)
+    for form in (0, 1, 0):
+        org.fill(form, "bob@acme.example", lastname="Smith", company="Acme")
+    sync(org)
+    settings = org.settings("hybrid", **sections(org))
+    steps = steps_for(settings)
+    assert [name for name, _ in steps] == ["rescore"]
+    assert steps_for(org.settings("hybrid")) == []
+    logs: list[dict[str, Any]] = []
+    state = State.open(org.state_path)
+    vendors = clients(settings, retry=RetryPolicy.fast())
+    for hours in (24 * 60, 24 * 60 + 5):        # 60 days later, then five hours after that
+        now = datetime.fromtimestamp((org.clock + hours * 3_600_000) / 1000, tz=timezone.utc)
+        run_steps(steps, Cycle(settings, state, vendors, logs.append, lambda: False, now))
+    assert [line["event"] for line in logs] == ["rescore"]          # once a day
+    assert logs[0]["changed"] == 1 and logs[0]["written"] == 1
+    (lead,) = org.leads("bob@acme.example")
+    assert (lead[SCORE], lead["Status"]) == (15, READY)
