@@ -274,3 +274,28 @@ def test_the_daemon_step_rescores_once_a_day(sandbox, tmp_path):
     assert logs[0]["changed"] == 1 and logs[0]["written"] == 1
     (lead,) = org.leads("bob@acme.example")
     assert (lead[SCORE], lead["Status"]) == (15, READY)
+
+
+def test_a_sync_killed_before_its_outcomes_counts_the_response_once(sandbox, tmp_path, monkeypatch):
+    org = make_org(sandbox, tmp_path)
+    for form in (0, 1):
+        org.fill(form, "bob@acme.example", lastname="Smith", company="Acme")
+    sync(org)
+    org.fill(0, "bob@acme.example")                 # the third response: 60, sales-ready
+    dry = org.sync("hybrid", dry_run=True, **sections(org))
+    assert dry.status == "ok" and org.leads("bob@acme.example")[0][SCORE] == 40
+    real = State.record_outcomes
+
+    def killed(self: Any, *args: Any, **kwargs: Any) -> None:
+        raise Killed()
+
+    monkeypatch.setattr(State, "record_outcomes", killed)
+    with pytest.raises(Killed):                    # written, its history kept, outcome not
+        org.sync("hybrid", **sections(org))
+    monkeypatch.setattr(State, "record_outcomes", real)
+    sync(org)                                      # the pending response is replayed
+    sync(org)
+    (lead,) = org.leads("bob@acme.example")
+    assert (lead[SCORE], lead["Status"], len(tasks_of(org, lead["Id"]))) == (60, READY, 1)
+    stored = ScoreStore(State.open(org.state_path)).people()["bob@acme.example"]
+    assert (stored.score, len(stored.events)) == (60, 3)
