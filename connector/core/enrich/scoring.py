@@ -360,11 +360,12 @@ def fit_snapshot(scoring: Scoring, *sources: Mapping[str, object] | None) -> dic
 
 
 def score_fields(scoring: Scoring, sobject: str, result: Score, *, date: str) -> dict[str, object]:
-    """The record fields a score writes (only the configured ones)."""
-    fields: dict[str, object] = {}
+    """The record fields a score writes (only the configured ones). An object without its
+    score field gets none: its date and reasons fields are only checked where a score goes."""
     target = scoring.score_field(sobject)
-    if target:
-        fields[target] = result.value
+    if not target:
+        return {}
+    fields: dict[str, object] = {target: result.value}
     if scoring.date_field:
         fields[scoring.date_field] = date
     if scoring.reasons_field:
