@@ -246,7 +246,8 @@ def score_batch(scoring: Scoring, facts: BatchFacts) -> dict[str, Score]:
             scoring=scoring))
     out: dict[str, Score] = {}
     for r in facts.responses:
-        events = merged_events(facts.score_events.get(r.email, ()), batch_events[r.email])
+        stored = facts.score_events.get(r.email)
+        events = merged_events(stored, batch_events[r.email]) if stored else batch_events[r.email]
         match = facts.people.matches.get(r.email)
         rows = [facts.people.rows.get(rec.id) for rec in (match.lead, match.contact)
                 if rec is not None] if match is not None else []

@@ -121,10 +121,24 @@ class Scoring:
 
     def answer_fields(self) -> frozenset[str]:
         """The form fields behaviour rules look at: all a stored event needs to keep."""
-        return frozenset(r.field for r in self.behaviour if r.field)
+        return self._answer_fields
 
     def fit_fields(self) -> frozenset[str]:
+        return self._fit_fields
+
+    @cached_property
+    def _answer_fields(self) -> frozenset[str]:     # asked for every response of a sync
+        return frozenset(r.field for r in self.behaviour if r.field)
+
+    @cached_property
+    def _fit_fields(self) -> frozenset[str]:
         return frozenset(r.field for r in self.fit)
+
+    @cached_property
+    def snapshot_fields(self) -> tuple[tuple[str, str], ...]:
+        """(name, lower-case name) of the fit fields read from a response or a record."""
+        return tuple((n, n.lower()) for n in sorted(self._fit_fields)
+                     if n not in (EMAIL_DOMAIN, EMAIL_KIND))
 
     def score_field(self, sobject: str) -> str | None:
         return self.lead_field if sobject == "Lead" else self.contact_field
@@ -344,15 +358,13 @@ def fit_snapshot(scoring: Scoring, *sources: Mapping[str, object] | None) -> dic
     """The values fit rules read, first source that has each (a response's Lead fields, its
     form values, then the record's current fields)."""
     out: dict[str, str] = {}
-    for name in scoring.fit_fields():
-        if name in (EMAIL_DOMAIN, EMAIL_KIND):
-            continue
+    for name, lower in scoring.snapshot_fields:
         for source in sources:
             if not source:
                 continue
             value = source.get(name)
             if value is None:
-                value = source.get(name.lower())
+                value = source.get(lower)
             if value not in (None, "", "[not provided]"):
                 out[name] = str(value)
                 break
