@@ -393,3 +393,4 @@ def mappings_check(config: str | None, as_json: bool) -> None:
 from connector.cli.writeback import writeback as _writeback; main.add_command(_writeback)  # noqa: E402
 from connector.cli.parked import parked as _parked; main.add_command(_parked)  # noqa: E402
 from connector.cli.lifecycle import lifecycle as _lifecycle; main.add_command(_lifecycle)  # noqa: E402
+from connector.cli.score import score as _score; main.add_command(_score)  # noqa: E402

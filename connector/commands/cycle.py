@@ -41,6 +41,8 @@ def steps_for(settings: Settings) -> list[tuple[str, Step]]:
     """The steps this configuration asks for, in the order they run after the sync."""
     steps: list[tuple[str, Step]] = []
     steps.append(("parked_retry", _parked_retry))   # transient parked codes, with backoff
+    if settings.scoring is not None:     # [scoring]: daily decay (before the lifecycle reads it)
+        steps.append(("rescore", _daily_rescore))
     if settings.lifecycle is not None:   # [lifecycle]: SLA watch, recycling (before write-back)
         steps.append(("lifecycle", lifecycle_step))
     if settings.writeback is not None:   # [writeback]: HubSpot contacts learn the outcome
@@ -52,6 +54,12 @@ def _parked_retry(cycle: Cycle) -> None:
     from connector.commands.parked import retry_transient
 
     retry_transient(cycle)
+
+
+def _daily_rescore(cycle: Cycle) -> None:
+    from connector.commands.score import daily_rescore   # imported when configured only
+
+    daily_rescore(cycle)
 
 
 def run_steps(steps: list[tuple[str, Step]], cycle: Cycle) -> None:

@@ -16,6 +16,7 @@ from connector.core.campaigns import CampaignProblem
 from connector.config.settings import Settings
 from connector.core.mapping_check import (Problem, check_mapping, check_routing, check_task_key,
                                           has_errors)
+from connector.core.enrich.scoring_check import check_scoring
 from connector.core.schema import schema_from_describes
 from connector.engine.wiring import clients
 from connector.engine.writeback import writeback_problems
@@ -49,6 +50,7 @@ def check(settings: Settings) -> MappingReport:
     routing += check_task_key(settings.routing, schema.get("Task"),
                               settings.salesforce.lead_external_id_field)
     routing += lifecycle_problems(settings, client)   # [lifecycle]'s owners and recycle fields
+    routing += check_scoring(settings.scoring, settings.routing, schema)   # [scoring], hubspotscore
     campaigns = campaign_problems(client, settings.campaigns)
     routing += writeback_problems(settings)    # [writeback]'s HubSpot properties: also in the config file
     return MappingReport(mapping.source, settings.source, problems, routing, campaigns,

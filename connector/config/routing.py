@@ -24,6 +24,7 @@ from connector.core.ids import QUEUE_PREFIX, SF_ID, USER_PREFIX, is_api_name, to
 from connector.core.timefmt import parse_duration
 from connector.errors import ConfigError
 
+SCORED = "[scoring]"       # stands for score_field when leadsync computes the score
 PRIORITY_MAX = 40          # Task.Priority picklist value
 STATUS_MAX = 40            # Lead.Status picklist value
 
@@ -41,10 +42,12 @@ _DOMAIN_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-
 
 
 def parse_routing(table: Mapping[str, Any] | None, *, forms: Collection[str] = (),
-                  country: Normaliser | None = None, state: Normaliser | None = None) -> Routing:
+                  country: Normaliser | None = None, state: Normaliser | None = None,
+                  scored: bool = False) -> Routing:
     """``[routing]`` -> Routing, or a ConfigError naming the key.
 
-    ``forms`` are the configured form ids; a rule or sales-ready list naming another form is
+    ``scored``: ``[scoring]`` is configured, so ``min_score`` and ``sales_ready_score``
+    compare leadsync's own score and need no ``score_field``. ``forms`` are the configured form ids; a rule or sales-ready list naming another form is
     an error, because it could never match and the admin would not know why. An empty
     ``forms`` skips that check (the caller has no campaigns to compare with). ``country`` and
     ``state`` turn a place as typed into its code (None when unknown), ahead of the shipped
@@ -57,12 +60,13 @@ def parse_routing(table: Mapping[str, Any] | None, *, forms: Collection[str] = (
     places = Places(_aliases(table.get("country_aliases")), country, state)
     zone = _timezone(table.get("timezone", "UTC"))
     score_field = _optional_text(table.get("score_field"), "routing.score_field")
-    rules = tuple(_rule(raw, i, forms=forms, score_field=score_field, places=places)
+    scorer = score_field or (SCORED if scored else None)   # what min_score compares
+    rules = tuple(_rule(raw, i, forms=forms, score_field=scorer, places=places)
                   for i, raw in enumerate(_table_list(table.get("rules"), "routing.rules")))
     default = _owner_or_none(table.get("default_owner"), "routing.default_owner")
     _check_mode(mode, rules, default)
     _check_reachable(rules)
-    stages = _stages(table.get("stages"), forms, score_field)
+    stages = _stages(table.get("stages"), forms, scorer)
     tasks = _tasks(table.get("tasks"), stages)
     return Routing(mode=mode, rules=rules, default_owner=default,
                    score_field=score_field.lower() if score_field else None, stages=stages,
@@ -135,8 +139,9 @@ def _stages(raw: Any, forms: Collection[str], score_field: str | None) -> Stages
     if ready_score is not None and not score_field:
         raise ConfigError("needs routing.score_field (the form field holding the score)",
                           key="routing.stages.sales_ready_score")
-    if not ready_forms and ready_score is None and MEETINGS_STREAM not in forms:
-        # (meetings booked are sales-ready by default: with them nothing more need be said)
+    if not ready_forms and ready_score is None and MEETINGS_STREAM not in forms \
+            and score_field != SCORED:
+        # (meetings booked are sales-ready by default, and [scoring]'s threshold says it)
         raise ConfigError("say what makes a response sales-ready: sales_ready_forms and/or "
                           "sales_ready_score", key="routing.stages")
     date_field = _optional_text(raw.get("date_field"), "routing.stages.date_field")

@@ -21,8 +21,10 @@ from connector.config.alerts import AlertSettings, parse_alerts
 from connector.config.env_overrides import apply_env_overrides
 from connector.config.lifecycle import parse_lifecycle
 from connector.config.routing import parse_routing
+from connector.config.scoring import parse_scoring
 from connector.config.sources import EventStatuses, entry_source
 from connector.config.writeback import WritebackSettings, parse_writeback
+from connector.core.enrich.scoring import Scoring
 from connector.core.accounts import AccountMatching
 from connector.core.enrich.routing import Routing
 from connector.core.ids import CUSTOM_FIELD
@@ -125,6 +127,7 @@ class Settings:
     alerts: AlertSettings = field(default_factory=AlertSettings)   # [alerts]: health rules, webhook
     writeback: WritebackSettings | None = None   # [writeback]: properties kept on HubSpot contacts
     lifecycle: LifecycleRules | None = None   # [lifecycle]: after the hand-off (None: off)
+    scoring: Scoring | None = None   # [scoring]: leadsync's own score (connector.config.scoring)
 
     def campaign_for(self, form_id: str) -> CampaignMap | None:
         for campaign in self.campaigns:
@@ -167,7 +170,7 @@ class Settings:
 
 _SECTIONS: dict[str, set[str]] = {
     "": {"method", "salesforce", "hubspot", "state", "campaigns", "sync", "routing", "accounts",
-           "alerts", "writeback", "lifecycle"},
+           "alerts", "writeback", "lifecycle", "scoring"},
     "salesforce": {"instance_url", "access_token", "username", "password", "security_token",
                    "consumer_key", "consumer_secret", "api_version", "auto_assign",
                    "lead_external_id_field", "budget_share", "duplicate_rules", "auth",
@@ -263,7 +266,9 @@ def settings_from_dict(data: Mapping[str, Any], *, env: Mapping[str, str] | None
     sync = _sync(sections["sync"], base)
     state_path = _path(v.path_text(sections["state"].get("path", "state/leadsync.db"),
                                    "state.path"), base)
-    routing = parse_routing(data.get("routing"), forms=[c.form_id for c in campaigns])
+    scoring = parse_scoring(data.get("scoring"), forms=[c.form_id for c in campaigns])
+    routing = parse_routing(data.get("routing"), forms=[c.form_id for c in campaigns],
+                            scored=scoring is not None)
     if routing.mode == "assignment_rules":
         # Salesforce's own rules were chosen explicitly: every Lead write asks for them.
         salesforce = replace(salesforce, auto_assign=True)
@@ -275,8 +280,8 @@ def settings_from_dict(data: Mapping[str, Any], *, env: Mapping[str, str] | None
     accounts = parse_account_matching(data.get("accounts"))
     settings = Settings(method, salesforce, hubspot, state_path, campaigns, sync, source,
                         routing, accounts, base, parse_alerts(data.get("alerts"), env))
-    settings = replace(settings, writeback=parse_writeback(data.get("writeback")))
-    settings = replace(settings, lifecycle=parse_lifecycle(data.get("lifecycle"), routing))
+    settings = replace(settings, writeback=parse_writeback(data.get("writeback")),
+                       lifecycle=parse_lifecycle(data.get("lifecycle"), routing), scoring=scoring)
     check_method(settings, method)
     return settings
 

@@ -15,6 +15,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from connector.core.accounts import AccountMatch, AccountMatching, match_accounts
 from connector.core.enrich.routing import Routing
+from connector.core.enrich.scoring import (Event, Score, Scoring, event_of, fit_snapshot,
+                                           merged_events, score)
 from connector.core.enrich.shape import Shaping, shape
 from connector.core.methods import RunMemory, decide_all, needs_account
 from connector.core.model import Action, Decision, Match, MemberAction, Method, Record, Response, Submission
@@ -62,6 +64,7 @@ class BatchPolicy:
     schema: Mapping[str, ObjectSchema] | None = None
     form_names: Mapping[str, str] = field(default_factory=dict)
     ladders: Mapping[str, Ladder] = field(default_factory=dict)   # campaign id -> progression
+    scoring: Scoring | None = None               # [scoring]: leadsync computes the score
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,8 @@ class BatchFacts:
     member_rows: Sequence[Row] = ()              # CampaignMembers of the campaigns and records
     history: Mapping[str, Sequence[tuple[int, str]]] = field(default_factory=dict)
     now_ms: int = 0
+    score_events: Mapping[str, Sequence[Event]] = field(default_factory=dict)   # email -> stored
+    score_fit: Mapping[str, Mapping[str, str]] = field(default_factory=dict)    # email -> fit values
 
 
 def normalise_batch(batch: Sequence[Submission], policy: BatchPolicy
@@ -195,9 +200,11 @@ def decide_batch(facts: BatchFacts, method: Method, memory: RunMemory, *,
                  for d in decisions]
     plan = plan_batch(decisions, existing_members(facts.member_rows), memory.memberships,
                       policy.ladders)
+    scores = score_batch(policy.scoring, facts) if policy.scoring is not None else {}
     plan = shape(plan, Shaping(policy.mapping, policy.routing, facts.people.rows, accounts,
                                policy.accounts.lead_field, policy.form_names, facts.history,
-                               facts.now_ms, policy.schema))
+                               facts.now_ms, policy.schema, scores, policy.scoring))
+    plan.scores = scores
     return _in_order(plan, facts)
 
 
@@ -232,4 +239,30 @@ def read_fields(policy: BatchPolicy, sobject: str) -> tuple[str, ...]:
     stages = policy.routing.stages
     if sobject == "Lead" and stages is not None:
         fields += ["Status"] + ([stages.date_field] if stages.date_field else [])
+    if policy.scoring is not None:
+        fields += [f for f in policy.scoring.record_fields(sobject) if f not in fields]
     return tuple(fields)
+
+
+def score_batch(scoring: Scoring, facts: BatchFacts) -> dict[str, Score]:
+    """Each response's score as of its own submission (so a replay computes the same score):
+    the person's stored responses and this batch's up to it, and fit from the response's
+    fields, then the record's, then what earlier responses told."""
+    batch_events: dict[str, list[Event]] = {}
+    for r in facts.responses:
+        batch_events.setdefault(r.email, []).append(event_of(
+            r.conversion_id, submitted_at=r.submitted_at, form_id=r.form_id,
+            campaign_id=r.campaign_id, page=r.page_url, form_values=r.form_values,
+            scoring=scoring))
+    out: dict[str, Score] = {}
+    for r in facts.responses:
+        stored = facts.score_events.get(r.email)
+        events = merged_events(stored, batch_events[r.email]) if stored else batch_events[r.email]
+        match = facts.people.matches.get(r.email)
+        rows = [facts.people.rows.get(rec.id) for rec in (match.lead, match.contact)
+                if rec is not None] if match is not None else []
+        values = fit_snapshot(scoring, r.lead_fields, r.contact_fields, r.form_values, *rows,
+                              facts.score_fit.get(r.email))
+        out[r.conversion_id] = score(scoring, email=r.email, events=events, fit_values=values,
+                                     as_of=r.submitted_at)
+    return out

@@ -78,6 +78,7 @@ class Response:
     contact_fields: Mapping[str, str] = field(default_factory=dict)  # Contact field -> value
     form_values: Mapping[str, str] = field(default_factory=dict)     # cleaned form values, lower-case names
     notes: tuple[str, ...] = ()            # what the mapping dropped or changed, in an admin's words
+    page_url: str | None = None            # the page the form was on ([scoring] page rules)
 
 
 @dataclass(frozen=True)

@@ -233,7 +233,8 @@ def to_response(sub: Submission, mapping: FieldMapping, *, campaign_id: str, mem
     if mapping.targets("Contact"):
         contact = {**contact, "Email": email}
     return Response(sub.conversion_id, sub.form_id, sub.submitted_at, email, lead, campaign_id,
-                    member_status, contact_fields=contact, form_values=values, notes=tuple(notes))
+                    member_status, contact_fields=contact, form_values=values, notes=tuple(notes),
+                    page_url=sub.page_url)
 
 
 class _FieldPlan:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
+from connector.core.enrich.scoring import Score
 from connector.core.model import Action, Decision, Enrichment, MemberAction, Target
 from connector.core.progression import Ladder, furthest, moves
 
@@ -96,6 +97,7 @@ class WritePlan:
     member_updates: list[MemberUpdate] = field(default_factory=list)
     updates: list[RecordUpdate] = field(default_factory=list)
     tasks: list[TaskWrite] = field(default_factory=list)
+    scores: dict[str, Score] = field(default_factory=dict)   # conversion id -> [scoring] Score
 
 
 def member_key(campaign_id: str, target: Target) -> tuple[str, str]:

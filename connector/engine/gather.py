@@ -8,11 +8,12 @@ once (a what-if), it reads the union, so three methods cost the lookups of one.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from connector.core.accounts import lookup_terms
 from connector.core.batch import (BatchFacts, BatchPolicy, account_seekers, know_people,
                                   normalise_batch, read_fields, with_parked_leads)
+from connector.core.enrich.scoring import Event
 from connector.core.methods import RunMemory, attachable_ids
 from connector.core.progression import event_record_ids
 from connector.core.model import Action, Method, Response, Status, Submission
@@ -70,8 +71,15 @@ class Gatherer:
             names = policy.form_names
             history = {email: [(at, names.get(form, form)) for at, form in moments]
                        for email, moments in self.state.history(r.email for r in responses).items()}
+        score_events: dict[str, Sequence[Event]] = {}
+        score_fit: dict[str, Mapping[str, str]] = {}
+        if policy.scoring is not None:
+            from connector.engine.scoring import stored_history
+
+            score_events, score_fit = stored_history(self.state, emails)
         return BatchFacts(responses, rejected, order, people=people, account_rows=account_rows,
-                          member_rows=member_rows, history=history, now_ms=now_ms)
+                          member_rows=member_rows, history=history, now_ms=now_ms,
+                          score_events=score_events, score_fit=score_fit)
 
     def _create_intents(self, responses: Sequence[Response]) -> dict[str, int]:
         """Conversion id -> when its pending ``create_lead`` intent was recorded (epoch ms),

@@ -32,6 +32,7 @@ from connector.engine.collector import fewer_collections
 from connector.engine.gather import Gatherer
 from connector.engine.outcomes import created_here, email_of, outcome_json, outcome_of, share_failures
 from connector.engine.pauses import pause_missing, resolve_owners
+from connector.engine.scoring import record_batch_scores
 from connector.render.steps import step_json
 from connector.engine.report import (Batches, Progress, PullWatcher, RunOptions, RunReport,
                                      Select, new_run_id)
@@ -275,7 +276,8 @@ class Engine:
             landings={c.form_id: landing_of(c) for c in s.campaigns},
             accounts=s.accounts, external_id_field=s.salesforce.lead_external_id_field,
             on_multiple_matches=s.sync.on_multiple_matches, unique_prefers=s.sync.unique_prefers,
-            schema=self.schema, form_names=self.form_names, ladders=self.ladders)
+            schema=self.schema, form_names=self.form_names, ladders=self.ladders,
+            scoring=s.scoring)
 
     def _needs_schema(self) -> bool:
         wanted = {"truncate", "country", "state"}
@@ -391,6 +393,8 @@ class Engine:
         applier.apply(plan, outcomes, memory, replayed)
         share_failures(plan.steps, outcomes, memory)
         watermarks = self._watermarks(outcomes.values(), start_ms)
+        if policy.scoring is not None:            # [scoring]: the history the next batch reads
+            record_batch_scores(self.state, plan, outcomes, policy.scoring)
         self.state.record_outcomes(outcomes.values(), report.run_id, watermarks)
         for step in plan.steps:
             outcome = outcomes[step.decision.conversion_id]

@@ -25,6 +25,7 @@ from connector.adapters.hubspot.forms import HubSpotClient
 from connector.adapters.salesforce.client import SalesforceClient
 from connector.adapters.salesforce.soql import chunk_for_query
 from connector.adapters.sqlite.lifecycle import LifecycleStore
+from connector.adapters.sqlite.scoring import ScoreStore
 from connector.adapters.sqlite.writeback import WritebackLedger
 from connector.config.settings import Settings
 from connector.config.writeback import WritebackSettings
@@ -118,6 +119,7 @@ class Writeback:
             self.statuses = replace(self.statuses, recycled=self.statuses.recycled
                                     | {settings.lifecycle.recycled_status})
         self.names: WritebackProperties = self.config.properties
+        self.scoring_off = settings.scoring is None
         self.problems: list[PropertyProblem] = []
         self._checked = False
 
@@ -246,13 +248,14 @@ class Writeback:
                                          "{values}", ("AccountId",), accounts))
             won = {r["AccountId"] for rows in self.salesforce.query_many(opp_q) for r in rows}
         held = LifecycleStore(self.state.db).recycled_among(list(leads))   # [lifecycle]'s own
+        scores = self._scores(people)                                      # [scoring]'s own
         out: list[WritebackRow] = []
         for p in people:
             if p.contact_id and p.contact_id in contacts:
                 c = contacts[p.contact_id]
                 facts = RecordFacts(RecordType.CONTACT, account_has_won_opportunity=c.get("AccountId") in won)
                 out.append(WritebackRow(p.email, c["Id"], RecordType.CONTACT, None, _owner_email(c),
-                                        derive_stage(facts, self.statuses)))
+                                        derive_stage(facts, self.statuses), scores.get(p.email)))
             elif p.lead_id and p.lead_id in leads:
                 lead = leads[p.lead_id]
                 converted = bool(lead.get("IsConverted"))
@@ -261,9 +264,17 @@ class Writeback:
                 record_id, kind = ((lead["ConvertedContactId"], RecordType.CONTACT)
                                    if converted and lead.get("ConvertedContactId") else (lead["Id"], RecordType.LEAD))
                 out.append(WritebackRow(p.email, record_id, kind, lead.get("Status"), _owner_email(lead),
-                                        derive_stage(facts, self.statuses)))
+                                        derive_stage(facts, self.statuses), scores.get(p.email)))
             # else: the record is gone from Salesforce (deleted or merged): nothing to say
         return out
+
+    def _scores(self, people: Sequence[Person]) -> dict[str, float]:
+        """The score leadsync last computed for each (``leadsync_score``), with ``[scoring]``
+        configured; the rescore and the sync keep it current, so a changed one is sent here."""
+        if self.scoring_off or not self.names.score:
+            return {}
+        stored = ScoreStore(self.state).people([p.email for p in people])
+        return {s.email.strip().lower(): float(s.score) for s in stored.values() if s.score is not None}
 
     def run(self, *, dry_run: bool = False, should_stop: Callable[[], bool] = lambda: False) -> "WritebackReport":
         """Collect and push everyone, a round at a time; stops between rounds when asked."""

@@ -40,6 +40,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import sqlite_utils
 
+from connector.adapters.sqlite.scoring import ensure_scoring_schema
 from connector.adapters.sqlite.cache import Cache
 from connector.adapters.sqlite.failures import guarded, translated
 from connector.adapters.sqlite import parked
@@ -86,6 +87,7 @@ def ensure_parts(db: sqlite_utils.Database) -> None:
     ensure_writeback_schema(db)   # [writeback]'s table (adapters/sqlite/writeback.py)
     parked.ensure(db)             # dismissals, automatic retries, run warnings (parked.py)
     ensure_lifecycle(db)          # [lifecycle]'s tables (adapters/sqlite/lifecycle.py)
+    ensure_scoring_schema(db)     # [scoring]'s scores and rescore marks (scoring.py)
 
 
 @guarded

@@ -26,8 +26,10 @@ from connector.core.normalise import NOT_PROVIDED, FieldMapping, field_changes
 from connector.core.model import AccountPick, Action, Enrichment, OwnerPick, Response, Target, TaskPick
 from connector.core.plan import ContactWrite, LeadWrite, RecordUpdate, Step, TaskWrite, WritePlan
 from connector.core.enrich.owners import reassign_existing, route
-from connector.core.enrich.routing import Routing, facts_from
-from connector.core.enrich.stages import stage_for, status_fields
+from connector.core.enrich.routing import Routing, RoutingFacts, facts_from
+from connector.core.enrich.scoring import Score, Scoring, describe, score_fields
+from connector.core.enrich.stages import NURTURE, SALES_READY, stage_for, status_fields
+from connector.core.timefmt import local_date, utc
 from connector.core.enrich.tasks import task_for
 from connector.core.ids import is_queue_id
 
@@ -48,6 +50,8 @@ class Shaping:
     history: Mapping[str, Sequence[tuple[int, str]]] = field(default_factory=dict)
     now_ms: int = 0
     schema: "Schema | None" = None
+    scores: Mapping[str, Score] = field(default_factory=dict)   # conversion id -> [scoring]
+    scoring: Scoring | None = None
 
 
 def shape(plan: WritePlan, shaping: Shaping) -> WritePlan:
@@ -75,6 +79,7 @@ class _Work:
         self.owners: dict[str, str | None] = {}         # record key -> owner id, when known
         self.tasks: list[TaskWrite] = []
         self.seen: dict[str, list[tuple[int, str]]] = {}
+        self.dates: dict[int, str] = {}                  # [scoring]: minute -> its local date
         routing = shaping.routing   # facts are read only when routing or stages look at them
         self.routes = (routing.stages is not None or routing.mode == "rules"
                        or bool(routing.sales_ready_streams))
@@ -83,9 +88,14 @@ class _Work:
         d, r, target = step.decision, step.decision.response, step.decision.target
         if d.action is Action.FAILED or r is None or target is None:
             return step
-        facts = facts_from(r, self.s.routing.score_field) if self.routes else None
+        facts = self._facts(r) if self.routes else None
         stage = stage_for(self.s.routing, facts) if facts is not None else None
+        scored = self.s.scores.get(r.conversion_id)
         notes: list[str] = []
+        if scored is not None and stage == NURTURE and scored.ready:
+            stage = SALES_READY                    # [scoring]: the score hands off as a form does
+            notes.append(f"score: {scored.value} (behaviour {scored.behaviour:g}, fit "
+                         f"{scored.fit:g}), sales-ready")
         if stage is not None and self.s.routing.too_old(r.submitted_at, self.s.now_ms):
             notes.append(self.s.routing.age_note(r.submitted_at, self.s.now_ms))
             stage = None             # history, not a hand-off: no status, date stamp or Task
@@ -99,8 +109,10 @@ class _Work:
         creating = target.id is None and target.new_lead_of == d.conversion_id
         if creating and d.action is Action.CREATE_LEAD:
             self._new_lead(r, facts, stage, account, notes, extra)
+            self.creates[r.conversion_id].update(self._score_writes(r, "Lead", {}))
         elif creating and d.action is Action.CREATE_CONTACT:
             self._new_contact(r, account, notes, extra)
+            self.creates[r.conversion_id].update(self._score_writes(r, "Contact", {}))
         elif d.action in (Action.ATTACH_LEAD, Action.ATTACH_CONTACT):
             changes = self._attach(r, target, stage, notes)
         if stage:
@@ -158,6 +170,7 @@ class _Work:
             if base is None:
                 return {}
             changes = field_changes(self.s.mapping, target.sobject, incoming, base)
+            changes.update(self._score_changes(r, target.sobject, base))
             if target.sobject == "Lead" and stage:
                 changes.update(self._hand_off(r, stage, base, notes, new_of=target.new_lead_of))
             base.update({name: after for name, (_, after) in changes.items()})
@@ -170,6 +183,7 @@ class _Work:
                 return {}
             base = self.values[target.id] = dict(found)
         changes = field_changes(self.s.mapping, target.sobject, incoming, base)
+        changes.update(self._score_changes(r, target.sobject, base))
         if target.sobject == "Lead" and stage:
             changes.update(self._hand_off(r, stage, base, notes))
         if changes:
@@ -188,7 +202,7 @@ class _Work:
         fields = status_fields(routing, stage, base.get("Status"), changed_at_ms=r.submitted_at)
         changes = {k: (base.get(k), v) for k, v in fields.items() if base.get(k) != v}
         became = "Status" in changes
-        owner = reassign_existing(route(routing, facts_from(r, routing.score_field)),
+        owner = reassign_existing(route(routing, self._facts(r)),
                                   base.get("OwnerId"), became_sales_ready=became)
         if owner and owner != base.get("OwnerId"):
             changes["OwnerId"] = (base.get("OwnerId"), owner)
@@ -208,15 +222,45 @@ class _Work:
             fallback = self.s.routing.tasks.owner
             owner = fallback.id if fallback is not None else None
         history = [*self.s.history.get(r.email, ()), *self.seen.get(r.email, ())]
+        scored = self.s.scores.get(r.conversion_id)
         fields = task_for(self.s.routing, response=r, owner_id=owner, who_id=target.id or "",
                           form_name=self._form_name(r.form_id), history=history,
-                          now_ms=self.s.now_ms)
+                          now_ms=self.s.now_ms, scored=scored,
+                          score_lines=describe(scored) if scored is not None else ())
         if fields is None:
             return
         self.tasks.append(TaskWrite(r.conversion_id, fields, target))
         extra.task = TaskPick(fields.get("ReminderDateTime") or fields.get("ActivityDate"), owner)
         notes.append(f"task: {fields.get('Subject')!r} due {extra.task.due}"
                      + (f" for {owner}" if owner else ""))
+
+    # -- [scoring] -------------------------------------------------------------------------
+    def _facts(self, r: Response) -> RoutingFacts:
+        """What routing looks at; with [scoring] the score is leadsync's, not a form field's."""
+        facts = facts_from(r, self.s.routing.score_field)
+        scored = self.s.scores.get(r.conversion_id)
+        return replace(facts, score=scored.total) if scored is not None else facts
+
+    def _score_writes(self, r: Response, sobject: str, base: Mapping[str, Any]) -> dict[str, Any]:
+        """The score's fields for this record, only those whose value differs: a score that
+        did not change is not written (nor is its date moved)."""
+        scored = self.s.scores.get(r.conversion_id)
+        scoring = self.s.scoring
+        if scored is None or scoring is None:
+            return {}
+        target = scoring.score_field(sobject)
+        if target and _same_number(base.get(target), scored.value):
+            return {}
+        minute = scored.as_of // 60_000          # a batch's responses share a few dates
+        date = self.dates.get(minute)
+        if date is None:
+            date = self.dates[minute] = local_date(utc(minute * 60_000), self.s.routing.timezone)
+        return score_fields(scoring, sobject, scored, date=date)
+
+    def _score_changes(self, r: Response, sobject: str, base: Mapping[str, Any]
+                       ) -> dict[str, tuple[Any, Any]]:
+        return {k: (base.get(k), v) for k, v in self._score_writes(r, sobject, base).items()
+                if base.get(k) != v}
 
     def _owner_of(self, target: Target) -> str | None:
         if target.id is None:
@@ -226,3 +270,11 @@ class _Work:
 
     def _form_name(self, form_id: str) -> str:
         return self.s.form_names.get(form_id) or form_id
+
+
+def _same_number(current: Any, value: int) -> bool:
+    """A record's score field as Salesforce returns it (85.0, "85", None) against ours."""
+    try:
+        return current is not None and float(current) == float(value)
+    except (TypeError, ValueError):
+        return False

@@ -8,7 +8,7 @@ in a custom Task field tells a replayed write from a new one (:func:`task_key`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
@@ -22,6 +22,7 @@ from connector.core.timefmt import iso_z, local_date, local_when, utc
 
 if TYPE_CHECKING:
     from connector.core.enrich.routing import Routing, RoutingFacts
+    from connector.core.enrich.scoring import Score
     from connector.core.schema import ObjectSchema
 
 SUBJECT_MAX = 255          # Task.Subject
@@ -43,7 +44,8 @@ class TaskRule:
 
 def task_for(routing: Routing, *, response: Response, owner_id: str | None, who_id: str,
              form_name: str, history: Sequence[tuple[int, str]], now_ms: int,
-             why: str = "") -> dict[str, Any] | None:
+             why: str = "", scored: "Score | None" = None,
+             score_lines: Sequence[str] = ()) -> dict[str, Any] | None:
     """The follow-up Task's fields for a sales-ready response, or None.
 
     Due ``sla`` after the submission: ``ActivityDate`` is that moment's date in
@@ -53,20 +55,25 @@ def task_for(routing: Routing, *, response: Response, owner_id: str | None, who_
     ``owner_id`` is the Lead's owner; a queue cannot own a Task, so then ``tasks.owner`` (or
     nobody: the creating user) takes it. ``history`` is the person's earlier responses as
     (submitted_at ms, form name). A response older than ``max_age`` at ``now_ms`` gets
-    none: it is history, not a hand-off.
+    none: it is history, not a hand-off. ``scored`` is the person's ``[scoring]`` score (it
+    replaces the form's score field, and reaching its threshold is sales-ready);
+    ``score_lines`` its reasons, listed in the description.
     """
     tasks = routing.tasks
     if tasks is None or routing.too_old(response.submitted_at, now_ms):
         return None
     facts = facts_from(response, routing.score_field)
-    if stage_for(routing, facts) != SALES_READY:
+    if scored is not None:
+        facts = replace(facts, score=scored.total)
+    if stage_for(routing, facts) != SALES_READY and not (scored is not None and scored.ready):
         return None
     due = utc(response.submitted_at) + timedelta(seconds=tasks.sla_seconds)
     remind = max(due, utc(now_ms))
     task: dict[str, Any] = {
         "Subject": _subject(tasks.subject, response, facts, form_name),
         "Description": _description(response, form_name=form_name, history=history, due=due,
-                                    now_ms=now_ms, why=why, zone=routing.timezone),
+                                    now_ms=now_ms, why=why, zone=routing.timezone,
+                                    score_lines=score_lines),
         "WhoId": who_id,
         "ActivityDate": local_date(due, routing.timezone),
         "ReminderDateTime": iso_z(remind),
@@ -163,14 +170,18 @@ def _person_name(response: Response) -> str:
 
 
 def _description(response: Response, *, form_name: str, history: Sequence[tuple[int, str]],
-                 due: datetime, now_ms: int, why: str, zone: str) -> str:
+                 due: datetime, now_ms: int, why: str, zone: str,
+                 score_lines: Sequence[str] = ()) -> str:
     """What the rep needs before calling: this response, then the moments before it."""
     submitted = local_when(utc(response.submitted_at), zone)
     lines = [f"{form_name} submitted {submitted} by {response.email}."]
     if why:
         lines.append(f"Routed by {why}.")
     overdue = " (already past when leadsync synced it)" if due < utc(now_ms) else ""
-    lines += [f"Follow up by {local_when(due, zone)}{overdue}.", "", "Form values:"]
+    lines += [f"Follow up by {local_when(due, zone)}{overdue}."]
+    if score_lines:
+        lines += ["", *score_lines]
+    lines += ["", "Form values:"]
     lines += [f"  {name}: {value}" for name, value in response.form_values.items()] or ["  (none)"]
     earlier = sorted(h for h in history if h[0] < response.submitted_at)
     lines += ["", "Earlier responses:" if earlier else "Earlier responses: none (first response)."]

@@ -1,0 +1,47 @@
+"""The engine's side of ``[scoring]`` in a sync: the stored history a batch's scores read, and
+what a batch's applied responses leave for the next batch and the daily rescore."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping, Sequence
+
+from connector.adapters.sqlite.schema import now_iso
+from connector.adapters.sqlite.scoring import ScoreStore, SyncedScore
+from connector.core.enrich.scoring import Event, Scoring, event_of
+from connector.core.model import Outcome, Status
+from connector.core.plan import WritePlan
+
+
+def stored_history(state: Any, emails: Iterable[str]
+                   ) -> tuple[dict[str, Sequence[Event]], dict[str, Mapping[str, str]]]:
+    """The batch's people's applied responses (as scoring events) and last fit values: one
+    read by the state's primary key (the first run with [scoring] copies the ledger's
+    history in once)."""
+    store = ScoreStore(state)
+    store.backfill()
+    people = store.people(emails)
+    return ({e: p.events for e, p in people.items() if p.events},
+            {e: p.fit_values for e, p in people.items() if p.fit_values})
+
+
+def record_batch_scores(state: Any, plan: WritePlan, outcomes: Mapping[str, Outcome],
+                        scoring: Scoring) -> None:
+    """After the writes, before the outcomes are recorded: each applied response's event and
+    its person's written score. A kill between the two replays the batch, whose events are
+    kept once (by conversion id), so nothing is lost or counted twice."""
+    rows = []
+    for step in plan.steps:
+        r = step.decision.response
+        outcome = outcomes.get(step.decision.conversion_id)
+        scored = plan.scores.get(step.decision.conversion_id)
+        if r is None or outcome is None or scored is None or outcome.status is not Status.APPLIED:
+            continue
+        sobject, record_id = (("Contact", outcome.contact_id) if outcome.contact_id
+                              else ("Lead", outcome.lead_id))
+        if not record_id:
+            continue
+        event = event_of(r.conversion_id, submitted_at=r.submitted_at, form_id=r.form_id,
+                         campaign_id=r.campaign_id, page=r.page_url, form_values=r.form_values,
+                         scoring=scoring)
+        rows.append(SyncedScore(r.email, sobject, record_id, event, scored))
+    ScoreStore(state).record_sync(rows, now_iso())
