@@ -122,3 +122,46 @@ def test_a_real_backfill_reports_pages_batches_and_bulk_states(tmp_path: Path):
     assert any("Bulk job" in line and "(Lead)" in line and "UploadComplete" in line for line in lines)
     assert any("(CampaignMember) JobComplete" in line for line in lines)
     assert lines[-1].startswith("backfill: writing · batch 3 of 3 written, 120/120 response(s)")
+
+
+def test_a_real_retry_reports_the_pages_read_again_and_its_batches(tmp_path: Path):
+    from connector.commands.parked import run_retry
+
+    with Sandbox() as sandbox:
+        org = Org(sandbox, tmp_path / "leadsync.db")
+        org.add_forms(1)
+        org.sf.add_validation_rule("Lead", "NoJunk", 'LastName = "Junk"', "Junk is not a lead")
+        for i in range(30):
+            org.fill(0, f"j{i}@new.example", lastname="Junk", company="Newco")
+        settings = org.settings("hybrid")
+        assert org.sync("hybrid").counts["failed"] == 30           # all parked
+        org.sf.add_validation_rule("Lead", "NoJunk", 'LastName = "Junk"', "Junk is not a lead",
+                                   active=False)
+        clock, out = FakeClock(), io.StringIO()
+
+        def ticking() -> float:
+            clock.advance(11)
+            return clock.now
+
+        shown = RunProgress(stream=out, tty=False, label="retry", clock=ticking, batch_size=1000)
+        report = run_retry(settings, watcher=shown)
+        shown.close()
+    assert report.status == "ok", report.error
+    lines = out.getvalue().splitlines()
+    assert any(line.startswith("retry: pulling · 1 form(s)") for line in lines), lines
+    assert lines[-1].startswith("retry: writing · batch 1 of 1 written, 30/30 response(s)"), lines
+
+
+def test_the_daemon_logs_progress_as_events_of_its_own_log():
+    from connector.commands.daemon import ProgressLog
+
+    logged: list[dict] = []
+    clock = FakeClock()
+    shown = RunProgress(stream=ProgressLog(logged.append), tty=False, label="daemon", clock=clock,
+                        batch_size=1000)
+    shown.page("form-a", 100)
+    clock.advance(11)
+    shown.tick()
+    assert [e["event"] for e in logged] == ["progress"]
+    assert logged[0]["message"].startswith("daemon: pulling · 1 form(s), 1 page(s), 100 response(s)")
+    assert "@" not in logged[0]["message"] and logged[0]["ts"]

@@ -78,10 +78,15 @@ def retry(config: str | None, code: str | None, form: str | None, conversion_id:
     from connector.config.settings import load_settings
     from connector.render.run import render
 
+    from connector.render.progress import RunProgress
+
     settings = load_settings(config)
     chosen = selection(settings, code=code, form=form, id=conversion_id)
-    report = run_retry(settings, dry_run=dry_run, chosen=chosen, waiting=lambda holder: click.echo(
-        f"waiting for the state's writer lock, held by {holder}", err=True))
+    with RunProgress(stream=sys.stderr, tty=sys.stderr.isatty(), label="retry",
+                     batch_size=settings.sync.batch_size) as shown:
+        report = run_retry(settings, dry_run=dry_run, chosen=chosen, watcher=shown,
+                           waiting=lambda holder: click.echo(
+                               f"waiting for the state's writer lock, held by {holder}", err=True))
     click.echo(json.dumps(report.to_json(), indent=2) if as_json else render(report, detail=True))
     sys.exit(report.exit_code)
 

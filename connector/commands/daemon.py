@@ -30,6 +30,7 @@ from typing import Any, Callable
 
 from connector.core.counts import RUN_COUNTS
 from connector.render.daemon_log import format_event
+from connector.render.progress import RunProgress
 from connector.config.settings import Settings
 from connector.engine.report import RunOptions, RunReport, new_run_id
 from connector.errors import LeadsyncError
@@ -253,9 +254,14 @@ def serve(settings: Settings, *, interval_seconds: float, once: bool = False,
             # --fix take it between runs, and the daemon waits for theirs (lock.py).
             if not state.lock(wait=float("inf"), should_stop=stop):
                 return RunReport(new_run_id(), live.settings.method, False, status="stopped")
+            # a long run (a backlog after an outage) says how far it is, every 10 s, as log events
+            shown = RunProgress(stream=ProgressLog(log), tty=False, label="daemon",
+                                batch_size=live.settings.sync.batch_size)
             try:
-                # the probe picks the forms with news; every form on a full sweep (freshness.py)
-                cycle = live.fresh.cycle(live.engine, RunOptions(keep_details=True, should_stop=stop))
+                live.engine.watcher = live.engine.progress = shown
+                with shown:
+                    # the probe picks the forms with news; every form on a full sweep (freshness.py)
+                    cycle = live.fresh.cycle(live.engine, RunOptions(keep_details=True, should_stop=stop))
                 report = cycle.report
                 log({"ts": _now_iso(), **cycle.event()})
                 # then the cycle's other steps (lifecycle, rescore, ...): each one's failure is
@@ -265,6 +271,7 @@ def serve(settings: Settings, *, interval_seconds: float, once: bool = False,
                                             now=datetime.now(timezone.utc)))
                 return report
             finally:
+                live.engine.watcher = live.engine.progress = None
                 state.suspend_lock()
 
         server = None
@@ -295,6 +302,27 @@ def serve(settings: Settings, *, interval_seconds: float, once: bool = False,
                 server.server_close()
     finally:
         state.close()
+
+
+class ProgressLog:
+    """A text stream for :class:`RunProgress` whose lines become the daemon's log events
+    (``"event": "progress"``), so a log collector sees one format. Lines hold counts and
+    form ids only, never a person."""
+
+    def __init__(self, log: Callable[[dict[str, Any]], None]) -> None:
+        self.log = log
+        self._part = ""
+
+    def write(self, text: str) -> int:
+        self._part += text
+        while "\n" in self._part:
+            line, self._part = self._part.split("\n", 1)
+            if line.strip():
+                self.log({"ts": _now_iso(), "event": "progress", "message": line.strip()})
+        return len(text)
+
+    def flush(self) -> None:
+        pass
 
 
 class _Live:

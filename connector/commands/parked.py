@@ -18,7 +18,7 @@ import getpass
 import socket
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from connector.adapters.sqlite import parked as rows
 from connector.adapters.sqlite.ledger import State
@@ -29,6 +29,9 @@ from connector.engine.report import RunOptions, RunReport
 from connector.errors import ConfigError
 
 LOCK_WAIT_SECONDS = 900.0   # how long a writer waits for a daemon's run to finish
+
+if TYPE_CHECKING:
+    from connector.render.progress import RunProgress
 
 
 def resolve_form(settings: Settings, form: str | None) -> str | None:
@@ -93,13 +96,16 @@ def dismiss(settings: Settings, conversion_id: str, note: str, *,
 
 
 def run_retry(settings: Settings, *, dry_run: bool = False, chosen: ParkedFilter | None = None,
-              waiting: Callable[[str], None] | None = None) -> RunReport:
+              waiting: Callable[[str], None] | None = None,
+              watcher: "RunProgress | None" = None) -> RunReport:
     """``leadsync retry``: the parked rows ``chosen`` selects (all without a filter), through
-    the sync's own path; waits for a daemon's run to finish rather than refusing."""
+    the sync's own path; waits for a daemon's run to finish rather than refusing. ``watcher``
+    shows the pages read again and the batches written (``render/progress.py``)."""
     from connector.engine.wiring import Session
 
-    session = Session(settings, dry_run=dry_run)
+    session = Session(settings, dry_run=dry_run, progress=watcher)
     with session as engine:
+        engine.watcher = watcher
         if not dry_run:
             session.state.lock(wait=LOCK_WAIT_SECONDS, waiting=waiting)
         select = None if chosen is None or chosen.empty else chosen.matches

@@ -357,6 +357,8 @@ class Engine:
         found: dict[str, Submission] = {}
         with closing(self.hs.pages_many(since)) as pages:
             for page in pages:     # matched by (form, id), under the key the row was given
+                if self.watcher is not None and page:
+                    self.watcher.page(page[0].form_id, len(page))
                 for s in page:
                     if (key := match_recorded(s, wanted[s.form_id])) is not None:
                         found[key] = s if key == s.conversion_id else replace(s, conversion_id=key)
@@ -364,6 +366,8 @@ class Engine:
         if since:
             report.counts[Count.PARKED_NOT_IN_HUBSPOT] += sum(map(len, wanted.values())) - len(found)
         report.counts[Count.PULLED] += len(found)
+        if self.watcher is not None:
+            self.watcher.pulled(len(found))
         return Batches.of(list(found.values()), self.settings.sync.batch_size)
 
     # -- one batch -----------------------------------------------------------------------

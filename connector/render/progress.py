@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, TextIO
+from typing import Any, Callable, Iterator, Protocol, TextIO, cast
 
 import click
 
@@ -46,10 +46,18 @@ class _Write:
     job: str | None = None          # "Bulk job 750… (Lead) InProgress, 1,200 processed"
 
 
+class Lines(Protocol):
+    """Where the plain lines go: a text stream, or the daemon's log (``daemon.ProgressLog``)."""
+
+    def write(self, text: str, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+
 class RunProgress:
     """The display; also the engine's ``progress`` callable (responses written, total)."""
 
-    def __init__(self, *, stream: TextIO, tty: bool, label: str = "sync",
+    def __init__(self, *, stream: Lines, tty: bool, label: str = "sync",
                  clock: Callable[[], float] = time.monotonic, every: float = EVERY_SECONDS,
                  batch_size: int | None = None) -> None:
         self.stream = stream
@@ -156,10 +164,10 @@ class RunProgress:
         if self._bar is None:
             if self.phase == "writing":
                 bar = click.progressbar(length=max(self.write.total, 1), label=f"{self.label}: writing",
-                                        file=self.stream, item_show_func=lambda s: s, show_pos=True)
+                                        file=cast(TextIO, self.stream), item_show_func=lambda s: s, show_pos=True)
             else:   # the total is unknown until the last page: a pulsing bar
                 bar = click.progressbar(iterable=_unknown_length(), label=f"{self.label}: pulling",
-                                        file=self.stream, item_show_func=lambda s: s)
+                                        file=cast(TextIO, self.stream), item_show_func=lambda s: s)
             bar.__enter__()
             self._bar = bar
         return self._bar
