@@ -195,3 +195,46 @@ def test_config_needs_stages():
     with pytest.raises(ConfigError) as err:
         parse_lifecycle(GOOD, parse_routing(None))
     assert err.value.key == "lifecycle"
+
+
+def test_a_score_that_became_sales_ready_while_recycled_hands_it_off_again_on_its_date():
+    recycled = watch(state=WatchState.RECYCLED, come_back_ms=T0 + DAY)
+    nurtured = lead("Nurture", owner=NURTURE_Q)
+    stays = decide(recycled, nurtured, RULES, now_ms=T0 + 2 * DAY, names=NAMES)
+    assert stays.kind is Kind.COME_BACK and "stays in nurture" in stays.reason
+    scored = decide(recycled, nurtured, RULES, now_ms=T0 + 2 * DAY, names=NAMES,
+                    score_ready_since_recycled=True)
+    assert scored.kind is Kind.COME_BACK and "sales-ready: handed off again" in scored.reason
+    assert scored.status == RULES.sales_ready_status and scored.watch.state is WatchState.OPEN
+    assert scored.new_task is not None and "its score since made it sales-ready" in scored.new_task.description
+    early = decide(recycled, nurtured, RULES, now_ms=T0 + HOUR, names=NAMES,
+                   score_ready_since_recycled=True)
+    assert early.kind is Kind.LEAVE                     # not before its come-back date
+
+
+def test_a_rescore_promotion_is_watched_as_a_form_hand_off_is(tmp_path):
+    """[scoring]'s daily rescore hands off by its own table (score_handoffs), not a ledger
+    row: the lifecycle takes those in too, once, Leads only."""
+    import json
+
+    from connector.adapters.sqlite.ledger import State
+    from connector.adapters.sqlite.lifecycle import LifecycleStore
+
+    state = State.open(tmp_path / "leadsync.db")
+    try:
+        plan = json.dumps({"fields": {"Status": "Sales Ready", "OwnerId": BEA}, "task": {}})
+        state.db["score_handoffs"].insert_all([
+            {"key": "k1", "email": "pat@corp.com", "record_id": "00QP", "status": "done",
+             "task_id": "00TP", "fields": plan, "updated_at": "2026-01-05T10:00:00+00:00"},
+            {"key": "k2", "email": "sam@corp.com", "record_id": "003S", "status": "done",
+             "task_id": "00TS", "fields": plan, "updated_at": "2026-01-05T10:00:00+00:00"},
+            {"key": "k3", "email": "kim@corp.com", "record_id": "00QK", "status": "pending",
+             "task_id": None, "fields": plan, "updated_at": "2026-01-05T10:00:00+00:00"}])
+        store = LifecycleStore(state.db)
+        assert store.take_in_handoffs() == 1
+        (w,) = store.all_watches()
+        assert (w.lead_id, w.email, w.owner_id, w.task_id, w.state) == \
+            ("00QP", "pat@corp.com", BEA, "00TP", WatchState.OPEN)
+        assert store.take_in_handoffs() == 0                 # once
+    finally:
+        state.close()

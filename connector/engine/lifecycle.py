@@ -24,7 +24,7 @@ import sqlite3
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import sqlite_utils
 
@@ -114,6 +114,8 @@ def run_lifecycle(settings: Settings, state: State, salesforce: SalesforceClient
     store = LifecycleStore(db)
     try:
         setup = resolve(rules, settings.routing, salesforce, state)
+        if settings.scoring is not None:
+            setup.score_ready_since = lambda recycled: _score_ready_since(state, recycled)
         report.problems = setup.problems
         if not options.dry_run:
             report.replayed = _replay(store, salesforce, report, options)
@@ -157,6 +159,8 @@ def _page(page: list[Watch], setup: Setup, store: LifecycleStore, salesforce: Sa
                        date_field=setup.date_field)
     recycled = {w.lead_id: w.recycled_ms or 0 for w in page if w.state is WatchState.RECYCLED}
     forms = store.forms_since(recycled) if recycled else {}
+    scored = setup.score_ready_since({w.email: w.recycled_ms or 0 for w in page
+                                      if w.state is WatchState.RECYCLED})
     report.watched += len(page)
     setup.names.update({f.owner_id: f.owner_name for f in leads.values()
                         if f.owner_id and f.owner_name})
@@ -169,7 +173,8 @@ def _page(page: list[Watch], setup: Setup, store: LifecycleStore, salesforce: Sa
         lead = leads.get(watch.lead_id)
         verdict = decide(watch, lead, setup.rules, now_ms=report.now_ms, pool=setup.pool,
                          rotation=rotation, routing=setup.routing,
-                         forms_since_recycled=forms.get(watch.lead_id, ()), names=setup.names)
+                         forms_since_recycled=forms.get(watch.lead_id, ()), names=setup.names,
+                         score_ready_since_recycled=watch.email in scored)
         if verdict.rotation is not None:
             rotation, moved = verdict.rotation, True
         report.counts[verdict.kind.value] = report.counts.get(verdict.kind.value, 0) + 1
@@ -310,3 +315,15 @@ def _name(owner_id: str | None, setup: Setup) -> str | None:
 def _check(options: PassOptions, step: str) -> None:
     if options.checkpoint is not None:
         options.checkpoint(step)
+
+
+def _score_ready_since(state: State, recycled: Mapping[str, int]) -> set[str]:
+    """The recycled people whose stored score is sales-ready and was computed after they were
+    recycled (by a response or a daily rescore): a rise since, not the score they left with."""
+    if not recycled:
+        return set()
+    from connector.adapters.sqlite.scoring import ScoreStore
+
+    stored = ScoreStore(state).people(recycled)
+    return {email for email, s in stored.items()
+            if s.ready and s.as_of > recycled.get(email, 0)}

@@ -11,6 +11,7 @@ stops for any of it.
 
 from __future__ import annotations
 
+from typing import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from connector.adapters.salesforce.client import SalesforceClient
@@ -48,6 +49,9 @@ class Setup:
     reason_field: str | None = None        # the recycle fields, when the org has them
     date_field: str | None = None
     problems: list[Problem] = field(default_factory=list)
+    # email -> recycled at (ms) -> the emails whose [scoring] score, computed since, is
+    # sales-ready (engine/lifecycle.py sets it when [scoring] is configured)
+    score_ready_since: Callable[[Mapping[str, int]], set[str]] = lambda _recycled: set()
 
     @property
     def pool_key(self) -> str:

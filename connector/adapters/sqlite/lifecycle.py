@@ -116,36 +116,57 @@ class LifecycleStore:
 
     # -- watches ------------------------------------------------------------------------------
     def take_in_handoffs(self, *, chunk: int = 2000) -> int:
-        """New hand-off rows of the ledger -> watches, ``chunk`` rows at a time (memory stays
-        one chunk whatever the backlog); returns how many watches were opened."""
+        """New hand-offs -> watches, ``chunk`` rows at a time (memory stays one chunk whatever
+        the backlog): the sync's (ledger rows with a follow-up Task) and the daily rescore's
+        ([scoring]'s promotions, ``score_handoffs``), so a Lead handed off by its score is
+        watched as one handed off by a form. Returns how many watches were opened."""
         if not self.present:
             return 0
         taken = 0
-        while True:
-            rows = list(self.db.query(
-                "SELECT l.conversion_id, l.lead_id, l.email, l.owner_id, l.task_id, l.form_id, "
-                "l.updated_at FROM ledger l LEFT JOIN lc_seen s ON s.conversion_id = "
-                "l.conversion_id WHERE s.conversion_id IS NULL AND l.status = 'applied' AND "
-                "l.task_id IS NOT NULL AND l.lead_id IS NOT NULL ORDER BY l.updated_at LIMIT ?",
-                [chunk]))
-            if not rows:
-                return taken
-            known = self._watches([r["lead_id"] for r in rows])
-            opened: dict[str, Watch] = {}
-            for row in rows:
-                at = parse_ms(row["updated_at"]) or 0
-                prior = opened.get(row["lead_id"]) or known.get(row["lead_id"])
-                if prior is None or (prior.state in _REOPENABLE and at > prior.clock_ms):
-                    opened[row["lead_id"]] = Watch(
-                        lead_id=row["lead_id"], email=row["email"] or "", owner_id=row["owner_id"],
-                        task_id=row["task_id"], handed_off_ms=at, clock_ms=at,
-                        form_id=row["form_id"], first_owner_id=row["owner_id"])
-            taken += len(opened)
-            with self.db.atomic():
-                self._put_many(opened.values())
-                self.db.conn.executemany(
-                    "INSERT OR IGNORE INTO lc_seen (conversion_id) VALUES (?)",
-                    [(r["conversion_id"],) for r in rows])
+        for source in (self._ledger_handoffs, self._score_handoffs):
+            while rows := source(chunk):
+                taken += self._open(rows)
+        return taken
+
+    def _ledger_handoffs(self, chunk: int) -> list[dict[str, Any]]:
+        return list(self.db.query(
+            "SELECT l.conversion_id AS seen, l.lead_id, l.email, l.owner_id, l.task_id, l.form_id, "
+            "l.updated_at FROM ledger l LEFT JOIN lc_seen s ON s.conversion_id = "
+            "l.conversion_id WHERE s.conversion_id IS NULL AND l.status = 'applied' AND "
+            "l.task_id IS NOT NULL AND l.lead_id IS NOT NULL ORDER BY l.updated_at LIMIT ?",
+            [chunk]))
+
+    def _score_handoffs(self, chunk: int) -> list[dict[str, Any]]:
+        if "score_handoffs" not in self.db.table_names():
+            return []
+        rows = list(self.db.query(
+            "SELECT 'score:' || h.key AS seen, h.record_id AS lead_id, h.email, h.task_id, "
+            "h.fields, h.updated_at FROM score_handoffs h LEFT JOIN lc_seen s ON "
+            "s.conversion_id = 'score:' || h.key WHERE s.conversion_id IS NULL AND "
+            "h.status = 'done' AND h.task_id IS NOT NULL AND h.record_id LIKE '00Q%' "
+            "ORDER BY h.updated_at LIMIT ?", [chunk]))
+        for row in rows:   # the owner the promotion set (else the Lead's own, read by the pass)
+            plan = json.loads(row.pop("fields") or "{}")
+            row["owner_id"] = (plan.get("fields") or {}).get("OwnerId")
+            row["form_id"] = None
+        return rows
+
+    def _open(self, rows: list[dict[str, Any]]) -> int:
+        known = self._watches([r["lead_id"] for r in rows])
+        opened: dict[str, Watch] = {}
+        for row in rows:
+            at = parse_ms(row["updated_at"]) or 0
+            prior = opened.get(row["lead_id"]) or known.get(row["lead_id"])
+            if prior is None or (prior.state in _REOPENABLE and at > prior.clock_ms):
+                opened[row["lead_id"]] = Watch(
+                    lead_id=row["lead_id"], email=row["email"] or "", owner_id=row["owner_id"],
+                    task_id=row["task_id"], handed_off_ms=at, clock_ms=at,
+                    form_id=row["form_id"], first_owner_id=row["owner_id"])
+        with self.db.atomic():
+            self._put_many(opened.values())
+            self.db.conn.executemany("INSERT OR IGNORE INTO lc_seen (conversion_id) VALUES (?)",
+                                     [(r["seen"],) for r in rows])
+        return len(opened)
 
     def recycled_among(self, lead_ids: list[str], *, chunk: int = 500) -> set[str]:
         """Which of these Leads the pass recycled and holds until their come-back date (the

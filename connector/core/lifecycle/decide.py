@@ -37,10 +37,12 @@ STAGES = (NURTURE, SALES_READY_STAGE, WORKING, RECYCLED, CUSTOMER)
 
 def decide(watch: Watch, lead: LeadFacts | None, rules: LifecycleRules, *, now_ms: int,
            pool: Sequence[PoolMember] = (), rotation: int = 0, routing: Routing = Routing(),
-           forms_since_recycled: Sequence[str] = (), names: Mapping[str, str] | None = None
-           ) -> Verdict:
+           forms_since_recycled: Sequence[str] = (), names: Mapping[str, str] | None = None,
+           score_ready_since_recycled: bool = False) -> Verdict:
     """The verdict for one watch at ``now_ms``; ``rotation`` is the pool's position (the
-    index of the member who got the last reassignment), returned moved on a reassignment."""
+    index of the member who got the last reassignment), returned moved on a reassignment.
+    ``score_ready_since_recycled``: [scoring]'s score, computed after the Lead was recycled,
+    is at the sales-ready threshold (a come-back is then a hand-off, as a form's would be)."""
     names = dict(names or {})
     if lead is not None and lead.owner_id and lead.owner_name:
         names.setdefault(lead.owner_id, lead.owner_name)
@@ -50,7 +52,7 @@ def decide(watch: Watch, lead: LeadFacts | None, rules: LifecycleRules, *, now_m
         return _close(watch, WatchState.CONVERTED, "the Lead was converted", CUSTOMER)
     if watch.state is WatchState.RECYCLED:
         return _recycled(watch, lead, rules, now_ms=now_ms, routing=routing, names=names,
-                         forms_since=forms_since_recycled)
+                         forms_since=forms_since_recycled, score_ready=score_ready_since_recycled)
     if rules.recycled_status and _same(lead.status, rules.recycled_status) \
             and rules.recycle_owner is not None:
         return _recycle(watch, lead, rules, now_ms=now_ms, names=names)
@@ -195,7 +197,8 @@ def _recycle(watch: Watch, lead: LeadFacts, rules: LifecycleRules, *, now_ms: in
 
 
 def _recycled(watch: Watch, lead: LeadFacts, rules: LifecycleRules, *, now_ms: int,
-              routing: Routing, names: Mapping[str, str], forms_since: Sequence[str]) -> Verdict:
+              routing: Routing, names: Mapping[str, str], forms_since: Sequence[str],
+              score_ready: bool = False) -> Verdict:
     if watch.come_back_ms is None or now_ms < watch.come_back_ms:
         day = local_day(watch.come_back_ms or now_ms, rules.timezone)
         return Verdict(Kind.LEAVE, watch.lead_id, f"recycled; comes back on {day}", watch,
@@ -205,7 +208,8 @@ def _recycled(watch: Watch, lead: LeadFacts, rules: LifecycleRules, *, now_ms: i
                          company=lead.company)
     choice = route(routing, facts)
     owner = choice.owner_id if choice is not None else lead.owner_id
-    ready = any(stage_for(routing, replace(facts, form_id=f)) == SALES_READY for f in forms_since)
+    by_form = any(stage_for(routing, replace(facts, form_id=f)) == SALES_READY for f in forms_since)
+    ready = by_form or score_ready
     why = f"by {choice.why}" if choice is not None else "no routing rule: owner unchanged"
     if not ready:
         after = replace(watch, state=WatchState.CAME_BACK, owner_id=owner)
@@ -219,7 +223,8 @@ def _recycled(watch: Watch, lead: LeadFacts, rules: LifecycleRules, *, now_ms: i
     task = NewTask(
         subject="Follow up: back from recycling (sales-ready again)",
         description=(f"This Lead was recycled to marketing and came back on "
-                     f"{local_day(now_ms, rules.timezone)}; a response since made it sales-ready. "
+                     f"{local_day(now_ms, rules.timezone)}; "
+                     f"{'a response' if by_form else 'its score'} since made it sales-ready. "
                      f"Routed {why}."),
         owner_id=task_owner, due_date=local_day(now_ms + rules.sla_seconds * 1000, rules.timezone))
     after = replace(watch, state=WatchState.OPEN, owner_id=owner, clock_ms=now_ms,
