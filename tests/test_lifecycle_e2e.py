@@ -155,38 +155,25 @@ def test_the_write_back_tells_hubspot_recycled_then_nurture_and_does_not_flip(wo
     """A recycled Lead carries the nurture status, yet the write-back step (which reads every
     person's record each cycle) must say ``recycled`` until the come-back date, send nothing
     more while that holds, and ``nurture`` once it came back not sales-ready."""
-    from connector.adapters.transport import RetryPolicy
-    from connector.engine.wiring import clients
-    from connector.engine.writeback import Writeback
-    from test_writeback import contact, create_properties
+    from test_writeback import contact, create_properties, writeback_run
 
     create_properties(world)
     settings = world.settings("hybrid", routing=world.routing(), lifecycle=world.lifecycle_table(),
                               writeback={})
-
-    def write_back():
-        state = State.open(world.state_path)
-        try:
-            vendors = clients(settings, retry=RetryPolicy.fast())
-            return Writeback(settings, hubspot=vendors.hubspot, salesforce=vendors.salesforce,
-                             state=state).run()
-        finally:
-            state.close()
-
     lead = world.hand_off("pat@corp.com")
-    assert write_back().counts.sent == 1
+    assert writeback_run(world, settings).counts.sent == 1
     assert contact(world, "pat@corp.com")["leadsync_stage"] == "sales_ready"
     world.sf.update("Lead", lead, {"Status": "Recycled"})
     assert world.run(now(), settings=settings).counts == {"recycle": 1}
     assert world.lead(lead)["Status"] == "Open - Not Contacted"       # the nurture status
-    assert write_back().counts.sent == 1
+    assert writeback_run(world, settings).counts.sent == 1
     props = contact(world, "pat@corp.com")
     assert (props["leadsync_stage"], props["leadsync_lead_status"]) == ("recycled", "Open - Not Contacted")
-    again = write_back()
+    again = writeback_run(world, settings)
     assert (again.counts.sent, again.counts.unchanged) == (0, 1)      # no flip to nurture
     came = world.run(now() + 31 * DAY, settings=settings)
     assert came.counts.get("come_back") == 1, came.counts
-    assert write_back().counts.sent == 1
+    assert writeback_run(world, settings).counts.sent == 1
     assert contact(world, "pat@corp.com")["leadsync_stage"] == "nurture"
 
 

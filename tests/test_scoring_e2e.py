@@ -305,30 +305,18 @@ def test_a_sync_killed_before_its_outcomes_counts_the_response_once(sandbox, tmp
 def test_the_score_reaches_hubspot_through_the_write_back_and_follows_the_decay(sandbox, tmp_path):
     """With [writeback], ``leadsync_score`` carries the stored score; a rescore's change is
     sent by the next write-back, an unchanged one is not sent again."""
-    from connector.engine.wiring import clients
-    from connector.engine.writeback import Writeback
-    from test_writeback import contact, create_properties
+    from test_writeback import contact, create_properties, writeback_run
 
     org = make_org(sandbox, tmp_path)
     create_properties(org)
     for form in (0, 1):
         org.fill(form, "bob@acme.example", lastname="Smith", company="Acme")
     sync(org)
-
-    def write_back() -> Any:
-        settings = org.settings("hybrid", **sections(org), writeback={})
-        state = State.open(org.state_path)
-        try:
-            vendors = clients(settings, retry=RetryPolicy.fast())
-            return Writeback(settings, hubspot=vendors.hubspot, salesforce=vendors.salesforce,
-                             state=state).run()
-        finally:
-            state.close()
-
-    assert write_back().counts.sent == 1
+    settings = org.settings("hybrid", **sections(org), writeback={})
+    assert writeback_run(org, settings).counts.sent == 1
     assert contact(org, "bob@acme.example")["leadsync_score"] == "40"
-    again = write_back()
+    again = writeback_run(org, settings)
     assert (again.counts.sent, again.counts.unchanged) == (0, 1)
     rescore(org, org.clock + 30 * DAY)                      # one half-life: 40 -> 20
-    assert write_back().counts.sent == 1
+    assert writeback_run(org, settings).counts.sent == 1
     assert contact(org, "bob@acme.example")["leadsync_score"] == "20"
