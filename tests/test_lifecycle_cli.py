@@ -111,6 +111,15 @@ def test_mappings_check_names_missing_and_inactive_owners_and_fields(world):
     assert any("lifecycle.escalate_to" in line and "no user" in line for line in lines)
     assert any("lifecycle.recycle_date_field" in line and "Gone_Date__c" in line for line in lines)
     assert any("lifecycle.recycle_owner" in line and "No_Such_Queue" in line for line in lines)
+    assert not any("recycled_status" in line for line in lines)   # "Recycled" is a Lead Status
+
+
+def test_mappings_check_names_a_recycle_status_the_org_lacks(world):
+    settings = world.settings("hybrid", routing=world.routing(), lifecycle=world.lifecycle_table(
+        recycled_status="Sent Back"))
+    lines = [str(p) for p in check(settings).routing]
+    assert any("lifecycle.recycled_status -> Lead.Status" in line
+               and "'Sent Back' is not a Lead Status in this org" in line for line in lines), lines
 
 
 def test_the_daemon_runs_the_pass_after_each_sync(world):

@@ -14,8 +14,8 @@ from connector.commands.lifecycle import check_problems as lifecycle_problems
 from connector.config.mapping_file import load_mapping, protected_of
 from connector.core.campaigns import CampaignProblem
 from connector.config.settings import Settings
-from connector.core.mapping_check import (Problem, check_mapping, check_routing, check_task_key,
-                                          has_errors)
+from connector.core.mapping_check import (Problem, check_lead_statuses, check_mapping, check_routing,
+                                          check_task_key, has_errors)
 from connector.core.enrich.scoring_check import check_scoring
 from connector.core.schema import schema_from_describes
 from connector.engine.wiring import clients
@@ -50,6 +50,10 @@ def check(settings: Settings) -> MappingReport:
     routing += check_task_key(settings.routing, schema.get("Task"),
                               settings.salesforce.lead_external_id_field)
     routing += lifecycle_problems(settings, client)   # [lifecycle]'s owners and recycle fields
+    if settings.lifecycle is not None:                # ... and the statuses it sets
+        routing += check_lead_statuses(
+            [("lifecycle.recycled_status", settings.lifecycle.recycled_status),
+             ("lifecycle.nurture_status", settings.lifecycle.nurture_status)], schema.get("Lead"))
     routing += check_scoring(settings.scoring, settings.routing, schema)   # [scoring], hubspotscore
     campaigns = campaign_problems(client, settings.campaigns)
     routing += writeback_problems(settings)    # [writeback]'s HubSpot properties: also in the config file

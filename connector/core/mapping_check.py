@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import Literal
+from typing import Literal, Sequence
 
 from connector.core.normalise import SOBJECTS, STANDARD_LENGTHS, FieldMapping, FieldSpec
 from connector.core.enrich.routing import Routing
@@ -253,12 +253,38 @@ def check_routing(routing: Routing, lead: ObjectSchema | None) -> list[Problem]:
     stages = routing.stages
     if stages is None or lead is None:
         return []
+    out = check_lead_statuses([(f"routing.stages.{key}", value) for key, value in
+                               (("sales_ready", stages.sales_ready), ("nurture", stages.nurture))],
+                              lead)
+    if stages.date_field:
+        where = f"routing.stages.date_field -> Lead.{stages.date_field}"
+        info = lead.field(stages.date_field)
+        if info is None:
+            out.append(Problem(0, where, f"Lead has no field {stages.date_field}"
+                               f"{_suggest(stages.date_field, lead)}"))
+        elif info.type not in ("date", "datetime"):
+            out.append(Problem(0, where, f"Lead.{info.name} is a {info.type} field, not a date"))
+        elif not (info.createable and info.updateable):
+            out.append(Problem(0, where, f"Lead.{info.name} is read-only; pick a writable date field"))
+        elif info.type != stages.date_type:
+            out.append(Problem(0, where, f"Lead.{info.name} is a {info.type} field; set "
+                               f'date_type = "{info.type}"'))
+    return out
+
+
+def check_lead_statuses(values: Sequence[tuple[str, str | None]],
+                        lead: ObjectSchema | None) -> list[Problem]:
+    """Each (config key, Lead Status value) against the org's Lead Status picklist: one the
+    picklist lacks would fail every update that sets it ([routing.stages], [lifecycle]'s
+    recycled and nurture statuses)."""
+    if lead is None:
+        return []
     out: list[Problem] = []
     status = lead.field("Status")
-    for key, value in (("sales_ready", stages.sales_ready), ("nurture", stages.nurture)):
+    for key, value in values:
         if not value:
             continue
-        where = f"routing.stages.{key} -> Lead.Status"
+        where = f"{key} -> Lead.Status"
         if status is None or not status.picklist:
             out.append(Problem(0, where, "the org's describe shows no Lead Status picklist; "
                                "cannot check the value", "warning"))
@@ -276,19 +302,6 @@ def check_routing(routing: Routing, lead: ObjectSchema | None) -> list[Problem]:
         else:
             out.append(Problem(0, where, f"{value!r} is not a Lead Status in this org; use one of "
                                f"{_sample(status, False)}"))
-    if stages.date_field:
-        where = f"routing.stages.date_field -> Lead.{stages.date_field}"
-        info = lead.field(stages.date_field)
-        if info is None:
-            out.append(Problem(0, where, f"Lead has no field {stages.date_field}"
-                               f"{_suggest(stages.date_field, lead)}"))
-        elif info.type not in ("date", "datetime"):
-            out.append(Problem(0, where, f"Lead.{info.name} is a {info.type} field, not a date"))
-        elif not (info.createable and info.updateable):
-            out.append(Problem(0, where, f"Lead.{info.name} is read-only; pick a writable date field"))
-        elif info.type != stages.date_type:
-            out.append(Problem(0, where, f"Lead.{info.name} is a {info.type} field; set "
-                               f'date_type = "{info.type}"'))
     return out
 
 
