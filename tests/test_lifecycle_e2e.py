@@ -68,7 +68,7 @@ def test_inactive_pool_member_is_skipped_and_named(world):
     assert world.lead(lead)["OwnerId"] == world.users["cy"]
 
 
-@pytest.mark.parametrize("touch", ["status", "task", "activity"])
+@pytest.mark.parametrize("touch", ["status", "task", "activity", "meeting"])
 def test_a_touched_lead_is_left_alone(world, touch):
     lead = world.hand_off("pat@corp.com")
     task = world.tasks(lead)[0]
@@ -76,9 +76,13 @@ def test_a_touched_lead_is_left_alone(world, touch):
         world.sf.update("Lead", lead, {"Status": "Working - Contacted"})
     elif touch == "task":
         world.sf.update("Task", task["Id"], {"Status": "Completed"})
-    else:
+    elif touch == "activity":
         world.sf.insert("Task", {"WhoId": lead, "Subject": "Call", "Status": "Completed",
                                  "OwnerId": world.users["ade"]})
+    else:                                   # a meeting in the rep's calendar: an Event
+        world.sf.insert("Event", {"WhoId": lead, "Subject": "Intro call", "DurationInMinutes": 30,
+                                  "StartDateTime": "2031-01-06T10:00:00.000+0000",
+                                  "OwnerId": world.users["ade"]})
     report = world.run(now() + 3 * HOUR)
     assert report.counts == {"touched": 1}
     assert world.lead(lead)["OwnerId"] == world.users["ade"]

@@ -341,6 +341,24 @@ TASK = [
     _s("Description", 32000, type="textarea"),
 ]
 
+# Event (Object Reference, "Event"): a calendar activity (a meeting or call a rep logs) on a
+# Lead or Contact (WhoId). Not all-day: DurationInMinutes or EndDateTime is required (store
+# rule); ActivityDateTime and StartDateTime are the same moment.
+EVENT = [
+    *_system(owner_to=("Group", "User"), owner_label="Assigned To ID"),
+    _s("Subject", 255, type="combobox", name_field=True),
+    _ref("WhoId", "Lead", "Contact", label="Name ID"),
+    _ref("WhatId", "Account", "Campaign", label="Related To ID"),
+    FieldDef("ActivityDateTime", "datetime", label="Due Date Time"),
+    FieldDef("ActivityDate", "date", label="Due Date Only"),
+    FieldDef("StartDateTime", "datetime", label="Start Date Time"),
+    FieldDef("EndDateTime", "datetime", label="End Date Time"),
+    FieldDef("DurationInMinutes", "int", label="Duration", length=0),
+    FieldDef("IsAllDayEvent", "boolean", label="All-Day Event", nillable=False, default=False),
+    _s("Location", 255),
+    _s("Description", 32000, type="textarea"),
+]
+
 # Opportunity (Object Reference, "Opportunity"): IsClosed and IsWon are read-only and follow
 # StageName through the org's OpportunityStage (the default stages' Closed Won / Closed Lost).
 OPPORTUNITY_STAGES = ("Prospecting", "Qualification", "Needs Analysis", "Value Proposition",
@@ -537,6 +555,7 @@ STANDARD: dict[str, tuple[str, str, str, list[FieldDef]]] = {
                              CAMPAIGN_MEMBER_STATUS),
     "CampaignMember": ("Campaign Member", "Campaign Members", "00v", CAMPAIGN_MEMBER),
     "Task": ("Task", "Tasks", "00T", TASK),
+    "Event": ("Event", "Events", "00U", EVENT),
     "Opportunity": ("Opportunity", "Opportunities", "006", OPPORTUNITY),
 }
 # The order above is also the load order: every reference points to an earlier object

@@ -659,6 +659,8 @@ class Store:
             member_status.before_write(self, row, old, opts.trusted)
         elif name == "Task":
             row["IsClosed"] = row.get("Status") == "Completed"
+        elif name == "Event":
+            self._event_rules(row)
         elif name == "Opportunity":
             row["IsClosed"] = row.get("StageName") in ("Closed Won", "Closed Lost")
             row["IsWon"] = row.get("StageName") == "Closed Won"
@@ -675,6 +677,21 @@ class Store:
                                            record_details=opts.record_details,
                                            api_version=opts.api_version,
                                            same_save=self.same_save or ())
+
+    def _event_rules(self, row: Row) -> None:
+        """An Event's moment is ActivityDateTime, a.k.a. StartDateTime; one that is not
+        all-day needs a length, DurationInMinutes or EndDateTime (Object Reference, Event)."""
+        start = row.get("StartDateTime") or row.get("ActivityDateTime")
+        row["StartDateTime"] = row["ActivityDateTime"] = start
+        if start and not row.get("ActivityDate"):
+            row["ActivityDate"] = str(start)[:10]
+        if not row.get("IsAllDayEvent"):
+            missing = ([] if start else ["ActivityDateTime"]) + (
+                [] if row.get("DurationInMinutes") is not None or row.get("EndDateTime")
+                else ["DurationInMinutes"])
+            if missing:
+                raise SfError("REQUIRED_FIELD_MISSING",
+                              f"Required fields are missing: [{', '.join(missing)}]", missing)
 
     def _check_owner(self, obj: ObjectDef, owner_id: str) -> None:
         """An owner is an active User, or a queue that takes this sObject (QueueSobject).
@@ -948,10 +965,11 @@ class Store:
         if name == "CampaignMemberStatus":
             member_status.before_delete(self, row)
         cascades: list[tuple[str, str]] = {
-            "Lead": [("CampaignMember", "LeadId"), ("Task", "WhoId")],
-            "Contact": [("CampaignMember", "ContactId"), ("Task", "WhoId")],
-            "Account": [("Contact", "AccountId"), ("Task", "WhatId")],
-            "Campaign": [("CampaignMember", "CampaignId"), ("Task", "WhatId")],
+            "Lead": [("CampaignMember", "LeadId"), ("Task", "WhoId"), ("Event", "WhoId")],
+            "Contact": [("CampaignMember", "ContactId"), ("Task", "WhoId"), ("Event", "WhoId")],
+            "Account": [("Contact", "AccountId"), ("Task", "WhatId"), ("Event", "WhatId")],
+            "Campaign": [("CampaignMember", "CampaignId"), ("Task", "WhatId"),
+                         ("Event", "WhatId")],
             "Group": [("QueueSobject", "QueueId")],
         }.get(name, [])
         self._remove(table, row)
@@ -1305,9 +1323,9 @@ class Store:
 
 # What a merge moves from each loser to the master: (child object, its lookup field).
 _MERGE_REPARENT: dict[str, list[tuple[str, str]]] = {
-    "Lead": [("CampaignMember", "LeadId"), ("Task", "WhoId")],
-    "Contact": [("CampaignMember", "ContactId"), ("Task", "WhoId")],
-    "Account": [("Contact", "AccountId"), ("Task", "WhatId")],
+    "Lead": [("CampaignMember", "LeadId"), ("Task", "WhoId"), ("Event", "WhoId")],
+    "Contact": [("CampaignMember", "ContactId"), ("Task", "WhoId"), ("Event", "WhoId")],
+    "Account": [("Contact", "AccountId"), ("Task", "WhatId"), ("Event", "WhatId")],
 }
 
 

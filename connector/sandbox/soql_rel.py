@@ -40,6 +40,10 @@ CHILDREN: dict[tuple[str, str], tuple[str, str]] = {
     ("Contact", "Tasks"): ("Task", "WhoId"),
     ("Account", "Tasks"): ("Task", "WhatId"),
     ("Campaign", "Tasks"): ("Task", "WhatId"),
+    ("Lead", "Events"): ("Event", "WhoId"),
+    ("Contact", "Events"): ("Event", "WhoId"),
+    ("Account", "Events"): ("Event", "WhatId"),
+    ("Campaign", "Events"): ("Event", "WhatId"),
     ("Group", "QueueSobjects"): ("QueueSobject", "QueueId"),
 }
 # A polymorphic lookup (several targets) is read through the "Name" object's fields.

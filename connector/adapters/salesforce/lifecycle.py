@@ -26,6 +26,8 @@ IDS_PER_QUERY = 300
 LEAD_FIELDS = ("Id", "OwnerId", "Owner.Name", "Owner.Email", "Status", "IsConverted", "LastModifiedDate",
                "Country", "State", "Company")
 TASK_SUBQUERY = "(SELECT Id, IsClosed, OwnerId, CreatedDate, LastModifiedDate FROM Tasks)"
+# Meetings and calls a rep puts in the calendar are Events: activity as much as a logged Task.
+EVENT_SUBQUERY = "(SELECT Id, OwnerId, CreatedDate, LastModifiedDate FROM Events)"
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,8 @@ def read_leads(client: SalesforceClient, lead_ids: Sequence[str], *,
     for name in extra_fields:
         if not API_NAME.fullmatch(name):
             raise ValueError(f"not a field's API name: {name!r}")
-    fields = ", ".join([*LEAD_FIELDS, *dict.fromkeys(extra_fields), TASK_SUBQUERY])
+    fields = ", ".join([*LEAD_FIELDS, *dict.fromkeys(extra_fields), TASK_SUBQUERY,
+                       EVENT_SUBQUERY])
     prefix = f"SELECT {fields} FROM Lead WHERE "
     statements = [s for start in range(0, len(ids), IDS_PER_QUERY)
                   for s in chunks_by_size(ids[start:start + IDS_PER_QUERY], prefix, "Id IN {ids}")]
@@ -69,6 +72,11 @@ def lead_facts(row: dict[str, Any], reason_field: str | None = None,
                             created_ms=parse_ms(t.get("CreatedDate")) or 0,
                             modified_ms=parse_ms(t.get("LastModifiedDate")) or 0)
                   for t in ((row.get("Tasks") or {}).get("records") or []))
+    # an Event is a logged activity (done when logged): a Task already closed, for the rules
+    tasks += tuple(TaskFacts(id=to_id18(e["Id"]), closed=True, owner_id=e.get("OwnerId"),
+                             created_ms=parse_ms(e.get("CreatedDate")) or 0,
+                             modified_ms=parse_ms(e.get("LastModifiedDate")) or 0)
+                   for e in ((row.get("Events") or {}).get("records") or []))
     return LeadFacts(
         id=to_id18(row["Id"]), owner_id=row.get("OwnerId"),
         owner_name=owner.get("Name") if isinstance(owner, dict) else None,
