@@ -124,3 +124,25 @@ def test_hubspot_api_client_reads_the_sandbox_meetings_search(world):
     assert page.total == 2 and [r.id for r in page.results] == [ids[1]]
     assert page.results[0].properties["hs_meeting_title"] == "Demo"
     assert page.paging.next.after == "1"
+
+
+def test_a_dumped_sandbox_loads_back_with_its_events_and_meetings(world):
+    """``sandbox dump`` then ``load`` (an admin's saved rehearsal) keeps the marketing events,
+    their participations and the meetings with their contacts: a sync after the reload
+    reads the same responses."""
+    world.create_event()
+    world.record("registered", "pat@example.com", firstname="Pat", lastname="Lee")
+    world.book_meeting("mia@example.com", firstname="Mia", lastname="Moss", company="Acme")
+    app = world.org.sandbox.app
+    data = app.dump()
+    assert len(data["hubspot"]["marketing_events"]) == 1 and len(data["hubspot"]["meetings"]) == 1
+    app.reset()
+    assert "marketing_events" not in app.dump()["hubspot"]
+    app.load(data)
+    assert app.dump()["hubspot"] == data["hubspot"]
+    report = world.sync("hybrid", event=True, meetings=True, **TASKS, **KEYED)
+    assert report.status == "ok", report.error
+    assert {m["Email"]: m["Status"] for m in world.members()} == {"pat@example.com": "Registered"}
+    assert [m["Status"] for m in meeting_members(world)] == ["Meeting Booked"]
+    next_event = world.create_event("Another webinar")              # ids go on after the load
+    assert next_event not in {e["objectId"] for e in data["hubspot"]["marketing_events"]}

@@ -110,6 +110,61 @@ class MarketingEvents:
         for name in ("reset", "load"):          # a reset or a new dataset empties the events
             original: Callable[..., Any] = getattr(self.api, name)
             setattr(self.api, name, self._clearing(original))
+        self._wrap_dataset()
+
+    # -- the dataset (``sandbox dump``/``load``): the events and their participations --------
+    def _wrap_dataset(self) -> None:
+        """A dataset carries ``marketing_events``, so a rehearsal saved with ``dump`` comes
+        back with its webinars (the contacts they name are the dataset's own)."""
+        dump, load = self.api.dump, self.api.load
+
+        def dumping() -> dict[str, Any]:
+            out = dump()
+            with self.api.app.lock:
+                if self.events:
+                    out["marketing_events"] = [
+                        {"objectId": e.object_id, "body": e.body,
+                         "participations": [vars(p) for p in e.participations.values()],
+                         "contacts": self._contacts_of(e)}
+                        for e in self.events.values()]
+            return out
+
+        def loading(data: Any) -> None:
+            load(data)          # (emptied by the clearing wrapper)
+            with self.api.app.lock:
+                for item in data.get("marketing_events") or []:
+                    self._restore_contacts(item.get("contacts") or [])
+                    event = MarketingEvent(str(item["objectId"]), dict(item.get("body") or {}))
+                    for raw in item.get("participations") or []:
+                        p = Participation(**{k: raw[k] for k in (
+                            "id", "contact_id", "state", "occurred_at", "created_at")})
+                        event.participations[(p.contact_id, p.state)] = p
+                        self._seq = max(self._seq, int(p.id))
+                    self.events[event.object_id] = event
+                    self._next_id = max(self._next_id, int(event.object_id) + 1)
+
+        self.api.dump, self.api.load = dumping, loading
+
+    def _contacts_of(self, event: MarketingEvent) -> list[dict[str, Any]]:
+        """The participants' contacts (an event creates contacts no form submission holds)."""
+        ids = {p.contact_id for p in event.participations.values()}
+        return [{"id": c.id, "email": email, "created_ms": c.created_ms,
+                 "properties": {k: v for k, (_, v) in c.props.items()}}
+                for email, c in self.api.store.contacts.items() if c.id in ids]
+
+    def _restore_contacts(self, contacts: list[dict[str, Any]]) -> None:
+        store = self.api.store
+        for raw in contacts:
+            email = str(raw["email"]).lower()
+            if email in store.contacts:
+                continue              # a form submission of the dataset made it already
+            store._reserved_ids[email] = str(raw["id"])
+            contact = store._new_contact(email, int(raw["created_ms"]))
+            store._reserved_ids.pop(email, None)
+            store._seq += 1
+            key = (int(raw["created_ms"]), store._seq)
+            for name, value in dict(raw.get("properties") or {}).items():
+                contact.props[str(name)] = (key, str(value))
 
     def _clearing(self, original: Callable[..., Any]) -> Callable[..., Any]:
         def run(*args: Any, **kw: Any) -> Any:

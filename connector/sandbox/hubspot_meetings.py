@@ -105,6 +105,30 @@ class Meetings:
         for name in ("reset", "load"):
             original: Callable[..., Any] = getattr(self.api, name)
             setattr(self.api, name, self._clearing(original))
+        self._wrap_dataset()
+
+    def _wrap_dataset(self) -> None:
+        """A dataset carries ``meetings`` (with their contact associations), so ``dump`` then
+        ``load`` gives the same portal."""
+        dump, load = self.api.dump, self.api.load
+
+        def dumping() -> dict[str, Any]:
+            out = dump()
+            with self.api.app.lock:
+                if self.meetings:
+                    out["meetings"] = [vars(m) for m in self.meetings.values()]
+            return out
+
+        def loading(data: Any) -> None:
+            load(data)
+            with self.api.app.lock:
+                for raw in data.get("meetings") or []:
+                    m = Meeting(str(raw["id"]), int(raw["created_ms"]), dict(raw["properties"]),
+                                list(raw.get("contacts") or []))
+                    self.meetings[m.id] = m
+                    self._next_id = max(self._next_id, int(m.id) + 1)
+
+        self.api.dump, self.api.load = dumping, loading
 
     def _clearing(self, original: Callable[..., Any]) -> Callable[..., Any]:
         def run(*args: Any, **kw: Any) -> Any:
