@@ -45,10 +45,12 @@ def test_registration_then_attendance_one_lead_one_membership_moving(world, meth
     first = world.sync(method, **KEYED)
     assert first.status == "ok", first.error
     assert statuses(world) == {"pat@example.com": "Registered"}
+    assert "status_moves" not in first.counts                    # a new membership
     world.record("attended", "pat@example.com")
     second = world.sync(method, **KEYED)
     assert second.status == "ok", second.error
     assert statuses(world) == {"pat@example.com": "Attended"}
+    assert second.counts["status_moves"] == 1                     # the move, said as such
     assert len(world.org.leads("pat@example.com")) == 1          # poi too: not two
     rows = ledger(world)
     assert len(rows) == 2 and {r["status"] for r in rows} == {"applied"}

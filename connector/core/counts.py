@@ -24,6 +24,9 @@ class Count(StrEnum):
     PARKED_NOT_IN_HUBSPOT = "parked_not_in_hubspot"
     PAUSED_FORMS = "paused_forms"            # forms held back: their campaign cannot take members
     PAUSED_RESPONSES = "paused_responses"    # given responses (retry, --fix) of those forms, held
+    # of the attached: an existing membership moved forward (Registered -> Attended, Sent ->
+    # Responded); counted besides ATTACHED, not instead of it
+    STATUS_MOVES = "status_moves"
 
 
 # The counts a run's one-line summary shows (daemon log, status), in this order.

@@ -22,7 +22,7 @@ from connector.core.counts import Count, count_of, count_of_outcome
 from connector.core.enrich.tasks import TaskKey, task_key
 from connector.core.keys import match_recorded
 from connector.core.methods import RunMemory, replan_is_safe
-from connector.core.model import Method, Outcome, Status, Submission
+from connector.core.model import MemberAction, Method, Outcome, Status, Submission
 from connector.core.normalise import FieldMapping
 from connector.core.plan import WritePlan
 from connector.core.watermarks import advance_watermark, first_since
@@ -386,6 +386,8 @@ class Engine:
         if options.dry_run:
             for step in plan.steps:
                 report.counts[count_of(step.decision.action, step.member)] += 1
+                if step.member == MemberAction.UPDATE:
+                    report.counts[Count.STATUS_MOVES] += 1
                 if options.keep_details:
                     report.responses.append({**step_json(step), "email": email_of(step, batch)})
             return
@@ -403,6 +405,8 @@ class Engine:
         for step in plan.steps:
             outcome = outcomes[step.decision.conversion_id]
             report.counts[count_of_outcome(outcome)] += 1
+            if step.member == MemberAction.UPDATE and outcome.status is Status.APPLIED:
+                report.counts[Count.STATUS_MOVES] += 1
             if outcome.status is Status.FAILED and outcome.error_code:
                 report.refused[outcome.error_code] += 1
                 if created_here(step, outcome):   # its membership failed, its record exists

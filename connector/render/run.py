@@ -9,6 +9,7 @@ COUNT_LABELS = (
     (Count.CREATED_LEADS, "Leads created"),
     (Count.CREATED_CONTACTS, "Contacts created at a matched Account"),
     (Count.ATTACHED, "attached to an existing record"),
+    (Count.STATUS_MOVES, "of those, a membership's status moved forward"),
     (Count.ALREADY_MEMBER, "already a campaign member"),
     (Count.FAILED, "failed (parked, see the reasons)"),
     (Count.SKIPPED, "already in the ledger (skipped)"),
