@@ -119,6 +119,57 @@ def test_a_failed_post_is_logged_without_the_url_and_retried(tmp_path):
     assert len(posted) == 1      # the incident was not marked open by the failed post
 
 
+def test_an_sla_breach_rate_over_the_threshold_posts_once_and_closes_when_back_under(tmp_path, receiver):
+    """[alerts] sla_breach_rate: its own incident, from the lifecycle's watches of the window
+    (a sync can be fine while sales is not), posted once, closed when the share falls."""
+    from connector.adapters.sqlite.lifecycle import LifecycleStore
+    from connector.commands.lifecycle import sla_breach_rate
+    from connector.core.lifecycle.model import Watch, WatchState
+
+    url, got = receiver
+    state = State.open(tmp_path / "s.db")
+    now_ms = 1_800_000_000_000
+    store = LifecycleStore(state.db)
+
+    def watches(n: int, breached: int, at: int) -> None:
+        store.save_watches([Watch(f"00Q{at}{i}", f"p{i}@corp.example", "005A", None, at, at,
+                                  reassignments=1 if i < breached else 0) for i in range(n)])
+
+    watches(10, 1, now_ms - 3_600_000)                     # 10% in the last day
+    watches(10, 10, now_ms - 3 * 86_400_000)               # old, out of the window
+    logged: list[dict[str, Any]] = []
+    alerter = Alerter(state, WebhookUrl(url), logged.append, sla_threshold=0.2,
+                      sla=lambda: sla_breach_rate(state, 86_400, now_ms))
+    alerter.after_run(_report("r1", "ok"))
+    assert got == []
+    watches(10, 5, now_ms - 1_800_000)                     # 6 of 20 now: 30%
+    alerter.after_run(_report("r2", "ok"))
+    alerter.after_run(_report("r3", "ok"))                 # still over: no second post
+    assert len(got) == 1 and got[0]["leadsync"]["event"] == "sla_breach_rate"
+    assert (got[0]["leadsync"]["handoffs"], got[0]["leadsync"]["breached"]) == (20, 6)
+    assert "6 of 20 hand-offs (30%) breached the SLA" in got[0]["text"]
+    assert "@" not in json.dumps(got) and "SECRETPART" not in json.dumps(logged)
+    watches(20, 0, now_ms - 60_000)                         # 6 of 40: back under
+    alerter.after_run(_report("r4", "ok"))
+    assert any("SLA incident closed" in e.get("message", "") for e in logged)
+    store.save_watches([Watch(f"00QX{i}", "x@corp.example", "005A", None, now_ms, now_ms,
+                              state=WatchState.ESCALATED) for i in range(20)])
+    alerter.after_run(_report("r5", "ok"))                 # over again: a new incident
+    assert len(got) == 2
+    state.close()
+
+
+def test_sla_alert_settings():
+    from connector.config.alerts import parse_alerts
+
+    parsed = parse_alerts({"sla_breach_rate": 0.25, "sla_window": "7d"}, {})
+    assert (parsed.sla_breach_rate, parsed.sla_window) == (0.25, 7 * 86_400)
+    assert parse_alerts(None, {}).sla_breach_rate is None
+    with pytest.raises(ConfigError) as bad:
+        parse_alerts({"sla_breach_rate": 25}, {})
+    assert bad.value.key == "alerts.sla_breach_rate"
+
+
 # -- /healthz and /metrics -----------------------------------------------------------------
 
 def _get(url: str) -> tuple[int, str, str]:

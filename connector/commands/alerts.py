@@ -21,9 +21,12 @@ from typing import Any, Callable, Protocol
 
 from connector.commands.health import ABORTED_STATUSES, GOOD_STATUSES, Reason
 from connector.config.alerts import WebhookUrl
+from connector.core.lifecycle.figures import BreachRate
 from connector.engine.report import RunReport
 
 INCIDENT_KEY = "alerts.incident"
+SLA_KEY = "alerts.sla_incident"   # its own incident: a sync can be fine while sales is not
+SLA_MIN_HANDOFFS = 5              # below this, one late Lead would read as a 100% breach rate
 SEEN_KEY = "alerts.seen_error_codes"
 FOREVER = 10 * 365 * 86400.0   # the cache's max age: these entries never expire
 TIMEOUT = 10.0
@@ -71,8 +74,16 @@ class Alerter:
     post: Callable[[WebhookUrl, dict[str, Any]], None] = post_json
     now: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
     host: str = field(default_factory=socket.gethostname)
+    # [lifecycle] with [alerts] sla_breach_rate: the window's figures, and the share over which
+    # sales is not keeping up (an incident of its own, posted once, closed when back under)
+    sla: Callable[[], BreachRate] | None = None
+    sla_threshold: float | None = None
 
     def after_run(self, report: RunReport | None) -> None:
+        self._run_incident(report)
+        self._sla_incident()
+
+    def _run_incident(self, report: RunReport | None) -> None:
         reasons = run_reasons(report, self._new_codes(report))
         incident = self.state.cached(INCIDENT_KEY, FOREVER) or {}
         is_open = bool(incident.get("open"))
@@ -96,6 +107,35 @@ class Alerter:
                                             "closed_by": report.run_id})
             self.log({"ts": self._ts(), "event": "alert", "message": "incident closed by a good run",
                       "run_id": report.run_id})
+
+    def _sla_incident(self) -> None:
+        if self.sla is None or self.sla_threshold is None:
+            return
+        rate = self.sla()
+        over = rate.handoffs >= SLA_MIN_HANDOFFS and rate.share > self.sla_threshold
+        incident = self.state.cached(SLA_KEY, FOREVER) or {}
+        if over and not incident.get("open"):
+            said = (f"{rate.breached} of {rate.handoffs} hand-offs ({rate.share:.0%}) breached the "
+                    f"SLA, over the {self.sla_threshold:.0%} alert threshold")
+            body = {"text": f"leadsync on {self.host}: sales is not keeping up with hand-offs\n• {said}",
+                    "leadsync": {"event": "sla_breach_rate", "at": self._ts(), "host": self.host,
+                                 "handoffs": rate.handoffs, "breached": rate.breached,
+                                 "share": round(rate.share, 4), "threshold": self.sla_threshold}}
+            try:
+                self.post(self.webhook, body)
+            except Exception as exc:  # noqa: BLE001 - an alert must never stop the daemon
+                self.log({"ts": self._ts(), "event": "alert_failed",
+                          "message": f"webhook post failed ({type(exc).__name__}); "
+                                     "will try after the next run"})
+                return
+            self.state.cache(SLA_KEY, {"open": True, "opened_at": self._ts(),
+                                       "share": round(rate.share, 4)})
+            self.log({"ts": self._ts(), "event": "alert", "message": "SLA incident opened; webhook posted",
+                      "reasons": ["sla_breach_rate"]})
+        elif not over and incident.get("open"):
+            self.state.cache(SLA_KEY, {**incident, "open": False, "closed_at": self._ts()})
+            self.log({"ts": self._ts(), "event": "alert", "message": "SLA incident closed: "
+                      f"{rate.breached} of {rate.handoffs} hand-offs breached"})
 
     def _new_codes(self, report: RunReport | None) -> list[str]:
         """This run's parked error codes that no earlier alert check had seen (then seen)."""

@@ -347,6 +347,13 @@ class _Live:
         self.fresh = Freshness(settings, state=self.state, hubspot=vendors.hubspot)
         webhook = settings.alerts.webhook   # the incident's memory is in the state: kept
         self.alerter = Alerter(self.state, webhook, self.log) if webhook is not None else None
+        if self.alerter is not None and settings.lifecycle is not None \
+                and settings.alerts.sla_breach_rate is not None:
+            from connector.commands.lifecycle import sla_breach_rate
+
+            window, state = settings.alerts.sla_window, self.state
+            self.alerter.sla = lambda: sla_breach_rate(state, window, int(time.time() * 1000))
+            self.alerter.sla_threshold = settings.alerts.sla_breach_rate
 
     def after_run(self, report: RunReport | None) -> None:
         if self.alerter is not None:

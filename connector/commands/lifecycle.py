@@ -18,7 +18,8 @@ from connector.engine.wiring import clients, open_state
 
 from connector.adapters.sqlite.ledger import State
 from connector.adapters.sqlite.lifecycle import LifecycleStore
-from connector.core.lifecycle.figures import ActionFact, OwnerFigures, owner_figures
+from connector.core.lifecycle.figures import (ActionFact, BreachRate, OwnerFigures, breach_rate,
+                                              owner_figures)
 from connector.core.lifecycle.model import Kind
 from connector.core.mapping_rules import Problem as MappingProblem
 from connector.engine.lifecycle_setup import resolve
@@ -64,6 +65,12 @@ def figures(state: State) -> list[OwnerFigures]:
         return []
     facts = [ActionFact(Kind(r["kind"]), r["from_owner"], r["to_owner"]) for r in store.actions()]
     return owner_figures(store.all_watches(), facts, store.names())
+
+
+def sla_breach_rate(state: State, window_seconds: int, now_ms: int) -> BreachRate:
+    """The window's hand-offs and breaches, from the state (the ``[alerts]`` SLA check)."""
+    since = now_ms - window_seconds * 1000
+    return breach_rate(LifecycleStore(state.db).handed_off_since(since), since)
 
 
 def check_problems(settings: Settings, salesforce: SalesforceClient) -> list[MappingProblem]:

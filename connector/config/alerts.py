@@ -16,7 +16,8 @@ from connector.config import validate as v
 from connector.config.secret import Secret
 from connector.errors import ConfigError
 
-KEYS = {"stale_after", "interval", "webhook"}
+KEYS = {"stale_after", "interval", "webhook", "sla_breach_rate", "sla_window"}
+DEFAULT_SLA_WINDOW = 86_400    # the hand-offs of the last day
 ENV_WEBHOOK = "LEADSYNC_ALERTS_WEBHOOK"
 DEFAULT_STALE_AFTER = 900      # 15m: three of the daemon's default 5m intervals
 INTERVALS_BEFORE_STALE = 3
@@ -33,6 +34,9 @@ class AlertSettings:
     stale_after: int | None = None
     interval: int | None = None
     webhook: WebhookUrl | None = None
+    # [lifecycle]: post when more than this share of the window's hand-offs breached the SLA
+    sla_breach_rate: float | None = None
+    sla_window: int = DEFAULT_SLA_WINDOW
 
     def stale_seconds(self, daemon_interval: float | None = None) -> int:
         """How old the last good run may be before the sync counts as stale.
@@ -70,4 +74,11 @@ def parse_alerts(raw: Any, env: Mapping[str, str]) -> AlertSettings:
         if not isinstance(url, str) or not re.match(r"^https?://[^/\s]+(/\S*)?$", url.strip()):
             raise ConfigError("must be an http(s) URL (the value is not shown)", key="alerts.webhook")
         webhook = WebhookUrl(url.strip())
-    return AlertSettings(stale_s, interval_s, webhook)
+    rate = v.number_or_none(section.get("sla_breach_rate"), "alerts.sla_breach_rate")
+    if rate is not None and not 0 < rate <= 1:
+        raise ConfigError("must be a share above 0 and at most 1 (0.2: one hand-off in five)",
+                          key="alerts.sla_breach_rate")
+    window = v.duration(section.get("sla_window", "24h"), "alerts.sla_window")
+    if window < 60:
+        raise ConfigError("must be at least 1m", key="alerts.sla_window")
+    return AlertSettings(stale_s, interval_s, webhook, sla_breach_rate=rate, sla_window=window)

@@ -206,6 +206,13 @@ class LifecycleStore:
             yield [_watch(r) for r in rows]
             after = rows[-1]["lead_id"]
 
+    def handed_off_since(self, since_ms: int) -> list[Watch]:
+        """The watches of hand-offs made since ``since_ms`` (the alert's window)."""
+        if not self.present:
+            return []
+        return [_watch(r) for r in self.db.query(
+            "SELECT * FROM lc_watch WHERE handed_off_ms >= ? ORDER BY lead_id", [since_ms])]
+
     def all_watches(self) -> list[Watch]:
         if not self.present:
             return []

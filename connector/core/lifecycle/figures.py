@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from statistics import median
 from typing import Iterable, Mapping
 
-from connector.core.lifecycle.model import Kind, Watch
+from connector.core.lifecycle.model import Kind, Watch, WatchState
 
 
 @dataclass(frozen=True)
@@ -70,3 +70,29 @@ def owner_figures(watches: Iterable[Watch], actions: Iterable[ActionFact],
             breaches=row.get("breaches", 0), reassignments=row.get("reassignments", 0),
             recycled=row.get("recycled", 0), came_back=row.get("came_back", 0)))
     return out
+
+
+@dataclass(frozen=True)
+class BreachRate:
+    """The hand-offs of a window and how many of them breached the SLA (``[alerts]``)."""
+
+    handoffs: int
+    breached: int
+
+    @property
+    def share(self) -> float:
+        return self.breached / self.handoffs if self.handoffs else 0.0
+
+
+def breach_rate(watches: Iterable[Watch], since_ms: int) -> BreachRate:
+    """Of the hand-offs made since ``since_ms``: those the SLA ran out on at least once (sales
+    touched them late, or they were reassigned, escalated or left with no one to take them)."""
+    handoffs = breached = 0
+    for w in watches:
+        if w.handed_off_ms < since_ms:
+            continue
+        handoffs += 1
+        if (w.reassignments > 0 or w.state in (WatchState.ESCALATED, WatchState.EXHAUSTED)
+                or w.within_sla is False):
+            breached += 1
+    return BreachRate(handoffs, breached)
