@@ -141,3 +141,24 @@ def test_the_daemon_runs_the_pass_after_each_sync(world):
     assert len(events) == 1 and events[0]["reassign"] == 1, logged
     assert world.lead(lead)["OwnerId"] == world.users["bea"]
     assert [name for name, _ in steps_for(world.settings("hybrid"))] == ["parked_retry"]
+
+
+def test_the_daemon_wires_the_sla_alert_to_the_lifecycle_watches(world):
+    from connector.commands.daemon import _Live
+
+    world.hand_off("pat@corp.com")
+    world.hand_off("sam@corp.com")
+    world.run(now() + 3 * HOUR)             # both breached and reassigned
+    settings = world.settings("hybrid", routing=world.routing(), lifecycle=world.lifecycle_table(),
+                              alerts={"webhook": "http://127.0.0.1:9/hook", "sla_breach_rate": 0.5})
+    state = State.open(settings.state_path)
+    try:
+        live = _Live(settings, state, lambda event: None)
+        assert live.alerter is not None and live.alerter.sla_threshold == 0.5
+        assert live.alerter.sla is not None
+        rate = live.alerter.sla()
+        assert (rate.handoffs, rate.breached) == (2, 2)
+        plain = _Live(world.config(), state, lambda event: None)
+        assert plain.alerter is None                 # no webhook: nothing to post to
+    finally:
+        state.close()
