@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any, Iterator
 
 import pytest
 import requests
@@ -38,3 +41,25 @@ def sf(sandbox: Sandbox) -> Salesforce:
     """simple-salesforce with direct (session id) auth against the sandbox."""
     return Salesforce(instance_url=sandbox.url, session_id=sandbox.token,
                       session=sandbox_session(sandbox.url), version="59.0")
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """A local HTTP server standing for a Slack webhook: (its URL, the JSON bodies posted).
+    The URL's last part stands for the secret a real webhook URL carries."""
+    got: list[dict[str, Any]] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/services/T0/SECRETPART", got
+    server.shutdown()
+    server.server_close()

@@ -4,12 +4,10 @@ and ``daemon --http`` serves /healthz and /metrics from the state."""
 from __future__ import annotations
 
 import json
-import threading
 import urllib.error
 import urllib.request
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -22,26 +20,6 @@ from connector.config.settings import settings_from_dict
 from connector.core.model import Method
 from connector.engine.report import RunReport
 from connector.errors import ConfigError
-
-
-@pytest.fixture
-def receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    got: list[dict[str, Any]] = []
-
-    class Hook(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
-            got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/services/T0/SECRETPART", got
-    server.shutdown()
-    server.server_close()
 
 
 def _report(run_id: str, status: str, error: str | None = None) -> RunReport:
