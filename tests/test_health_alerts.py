@@ -4,6 +4,7 @@ and ``daemon --http`` serves /healthz and /metrics from the state."""
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from datetime import datetime, timedelta, timezone
@@ -193,6 +194,36 @@ def test_healthz_flips_with_the_state_and_metrics_are_prometheus_text(tmp_path):
         state.finish_run("r3", "ok", {})
         assert _get(base + "/healthz")[0] == 200
         assert _get(base + "/nothing")[0] == 404
+    finally:
+        server.shutdown()
+        server.server_close()
+        state.close()
+
+
+def test_healthz_follows_the_settings_a_reload_put_in_force(tmp_path):
+    """The daemon hands ``current`` (its live settings): a reloaded ``stale_after`` applies
+    to the probe without a restart."""
+    from dataclasses import replace
+
+    from connector.config.alerts import AlertSettings
+
+    settings = settings_from_dict({"salesforce": {"instance_url": "https://a.my.salesforce.com"},
+                                   "state": {"path": str(tmp_path / "s.db")},
+                                   "campaigns": [{"form_id": "f", "campaign_id": "c"}]},
+                                  env={}, require_secrets=False)
+    state = State.open(settings.state_path)
+    state.start_run("r1", "hybrid", False)
+    state.finish_run("r1", "ok", {})
+    live = {"settings": replace(settings, alerts=AlertSettings(stale_after=3600))}
+    server = start_http(settings, ("127.0.0.1", 0), daemon_interval=60,
+                        current=lambda: live["settings"])
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        assert _get(base + "/healthz")[0] == 200
+        time.sleep(1.1)
+        live["settings"] = replace(settings, alerts=AlertSettings(stale_after=1))   # reloaded
+        code, _, body = _get(base + "/healthz")
+        assert code == 503 and body.startswith("stale:"), body
     finally:
         server.shutdown()
         server.server_close()

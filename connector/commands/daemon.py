@@ -278,7 +278,8 @@ def serve(settings: Settings, *, interval_seconds: float, once: bool = False,
         if http is not None:
             from connector.commands.health import start_http
 
-            server = start_http(settings, http, daemon_interval=interval_seconds)
+            server = start_http(settings, http, daemon_interval=interval_seconds,
+                                current=lambda: live.settings)   # a reload applies at once
             log({"ts": _now_iso(), "event": "http", "message": "serving /healthz and /metrics",
                  "address": f"{http[0] or '*'}:{server.server_address[1]}"})
         restore = install_stop_signals(stop)
@@ -327,7 +328,7 @@ class ProgressLog:
 
 class _Live:
     """What the daemon runs with (engine, clients, steps, the [alerts] webhook), rebuilt from
-    new settings on a reload (reload.py). The /healthz thread keeps the first settings."""
+    new settings on a reload (reload.py); the /healthz thread reads ``settings`` here too."""
 
     def __init__(self, settings: Settings, state: Any, log: Callable[[dict[str, Any]], None]) -> None:
         self.state, self.log = state, log

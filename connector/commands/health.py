@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from connector.config.settings import Settings
 
@@ -136,9 +136,12 @@ def parse_http(text: str) -> tuple[str, int]:
 
 
 def start_http(settings: Settings, address: tuple[str, int], *,
-               daemon_interval: float | None = None) -> Any:
+               daemon_interval: float | None = None,
+               current: Callable[[], Settings] | None = None) -> Any:
     """Serve ``/healthz`` (200 "ok", or 503 with a line per reason) and ``/metrics`` on a
-    daemon thread; returns the server (``shutdown()`` stops it).
+    daemon thread; returns the server (``shutdown()`` stops it). ``current`` gives the
+    settings in force at each request (the daemon's, which a reload replaces: a new
+    ``[alerts] stale_after`` applies to the probe at once).
 
     Every request opens the state read-only on its own connection (an SQLite connection
     belongs to its thread, and a scrape must never take the lock the daemon holds), so the
@@ -153,11 +156,13 @@ def start_http(settings: Settings, address: tuple[str, int], *,
 
     started = datetime.now(timezone.utc)
 
+    now_in_force = current or (lambda: settings)
+
     def health() -> Health:
-        return read_health(settings, daemon_interval=daemon_interval, since=started)
+        return read_health(now_in_force(), daemon_interval=daemon_interval, since=started)
 
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(StateCollector(lambda: read_snapshot(settings, health())))
+    registry.register(StateCollector(lambda: read_snapshot(now_in_force(), health())))
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's name
