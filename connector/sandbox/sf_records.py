@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
 
-from .soql import index_key
+from .soql_values import index_key
 from .sf_schema import FieldDef, ObjectDef, make_id
 
 if TYPE_CHECKING:
