@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any, Callable
 
 
-
 # -- text comparison -----------------------------------------------------------------------
 
 def _norm(value: Any) -> str:

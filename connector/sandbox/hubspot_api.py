@@ -56,7 +56,6 @@ def _submit_error(status: int, message: str, error_type: str) -> Response:
                   errors=[{"message": message, "errorType": error_type}])
 
 
-
 class HubSpotApi:
     """Registers the HubSpot routes on the app's router and owns the portal's state."""
 

@@ -117,7 +117,6 @@ class ContactReads:
         return Response.json(207, out)
 
 
-
 # -- contact search helpers (pure functions over a Contact) ----------------------------------
 
 def _requested(properties: Any) -> tuple[str, ...]:

@@ -147,7 +147,6 @@ class Table:
         return [r for r in self.rows.values() if self.key(fd, r.get(field_name)) == k]
 
 
-
 def compact(values: Mapping[str, Any]) -> dict[str, Any]:
     """The entries that are not None (a sparse record)."""
     return {k: v for k, v in values.items() if v is not None}

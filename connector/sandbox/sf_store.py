@@ -72,7 +72,6 @@ class Store:
             if user["Id"] not in self.tables["User"].rows:
                 self.create("User", user, LOAD_OPTIONS)
 
-
     # -- org setup: users, queues, settings (sf_dataset, sf_address) -----------------------
     def add_user(self, last_name: str, *, first_name: str | None = None,
                  email: str | None = None, username: str | None = None, active: bool = True,
@@ -448,7 +447,6 @@ class Store:
         if fd is None or not (fd.external_id or fd.name == "Id"):
             raise SfError("NOT_FOUND", "The requested resource does not exist", status=404)
         return fd
-
 
     # -- org operations (sf_org_ops) -------------------------------------------------------
     def convert_lead(self, lead_id: str, contact_id: str | None = None,
