@@ -7,38 +7,35 @@ a small contacts search / batch read over contacts derived from the submissions.
 Every authenticated call passes through one rolling-window limiter (``hubspot_ratelimit``)
 that stamps the ``X-HubSpot-RateLimit-*`` headers and answers 429 past the configured rate;
 the public submit endpoint is not limited, so demos and load tests can seed freely.
-State lives in ``hubspot_store``; handlers hold the app lock while they touch it.
+State lives in ``hubspot_store``; handlers hold the app lock while they touch it. The
+contacts search and batch read live in ``hubspot_contacts``, the request parsing the routes
+share in ``hubspot_requests``.
 """
 
 from __future__ import annotations
 
-import base64
 import copy
-import binascii
 import time
 import uuid
 from typing import Any, Callable, Mapping
 from urllib.parse import quote
 
-from . import hubspot_crm, hubspot_events, hubspot_meetings, hubspot_oauth
+from . import hubspot_contacts, hubspot_crm, hubspot_events, hubspot_meetings, hubspot_oauth
 from .http import BadJson, Request, Response
-from .hubspot_conversions import CONVERSION_COUNTS, CONVERSION_DATES
 from .hubspot_ratelimit import RateLimiter
-from .hubspot_store import Contact, HubSpotStore, Key, iso_ms, normalize_values, parse_ms
+from .hubspot_requests import Invalid as _Invalid
+from .hubspot_requests import decode_cursor as _decode_cursor
+from .hubspot_requests import encode_cursor as _encode_cursor
+from .hubspot_requests import int_arg as _int_arg
+from .hubspot_requests import json_object
+from .hubspot_store import HubSpotStore, Key, normalize_values
 
 DEFAULT_PORTAL_ID = 2026001
 DEFAULT_RATE_LIMIT: dict[str, Any] = {"per_10s": 190, "per_second": 19, "daily": 500_000,
                                       "retry_after": False}
 SUBMISSIONS_DEFAULT_LIMIT, SUBMISSIONS_MAX_LIMIT = 20, 50
 FORMS_DEFAULT_LIMIT, FORMS_MAX_LIMIT = 20, 500
-SEARCH_MAX_LIMIT, SEARCH_RESULT_CAP = 200, 10_000
-BATCH_READ_MAX = 100
 MAX_SUBMITTED_VALUES = 1000
-DEFAULT_CONTACT_PROPERTIES = ("createdate", "email", "firstname", "lastmodifieddate", "lastname")
-ALWAYS_CONTACT_PROPERTIES = ("createdate", "lastmodifieddate", "hs_object_id")
-DATE_PROPERTIES = ("createdate", "lastmodifieddate", *CONVERSION_DATES)
-NUMBER_PROPERTIES = CONVERSION_COUNTS
-
 AUTH_MESSAGE = ("Authentication credentials not found. This API supports OAuth 2.0 authentication "
                 "and you can find more details at "
                 "https://developers.hubspot.com/docs/methods/auth/oauth-overview")
@@ -59,32 +56,6 @@ def _submit_error(status: int, message: str, error_type: str) -> Response:
                   errors=[{"message": message, "errorType": error_type}])
 
 
-class _Invalid(Exception):
-    """A request the endpoint refuses with a 400; carries the message."""
-
-
-def _int_arg(req: Request, name: str, default: int) -> int:
-    raw = req.arg(name)
-    if raw in (None, ""):
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise _Invalid(f"Unable to parse '{name}': {raw!r} is not an integer") from None
-
-
-def _encode_cursor(text: str) -> str:
-    return base64.urlsafe_b64encode(text.encode("ascii")).decode("ascii")
-
-
-def _decode_cursor(token: str) -> str:
-    try:
-        padded = token.strip() + "=" * (-len(token.strip()) % 4)
-        return base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii")
-    except (binascii.Error, UnicodeError, ValueError):
-        raise _Invalid(f"Invalid 'after' token: {token!r}") from None
-
-
 class HubSpotApi:
     """Registers the HubSpot routes on the app's router and owns the portal's state."""
 
@@ -96,6 +67,7 @@ class HubSpotApi:
         self.limiter = RateLimiter(clock=lambda: self.clock())
         self.oauth = hubspot_oauth.HubSpotOAuth(self)   # POST /oauth/v1/token (refresh grant)
         self.reset()
+        self.contacts = hubspot_contacts.ContactReads(self)   # CRM v3 contacts search, batch read
         add = app.router.add
         limited = self._limited
         add("GET", "/account-info/v3/details", limited(self._account_details),
@@ -109,9 +81,9 @@ class HubSpotApi:
             family="hubspot.submit", auth=None)
         add("GET", "/form-integrations/v1/submissions/forms/{formGuid}", limited(self._submissions),
             family="hubspot.submissions", auth="hubspot")
-        add("POST", "/crm/v3/objects/contacts/search", limited(self._search_contacts),
+        add("POST", "/crm/v3/objects/contacts/search", limited(self.contacts.search),
             family="hubspot.contacts", auth="hubspot")
-        add("POST", "/crm/v3/objects/contacts/batch/read", limited(self._batch_read_contacts),
+        add("POST", "/crm/v3/objects/contacts/batch/read", limited(self.contacts.batch_read),
             family="hubspot.contacts", auth="hubspot")
         hubspot_events.install(self)     # Marketing Events v3: events, attendance, participations
         hubspot_meetings.install(self)   # CRM v3 meetings, their search and contact associations
@@ -270,7 +242,7 @@ class HubSpotApi:
         return Response.json(200, body)
 
     def _create_form(self, req: Request) -> Response:
-        body = self._json_object(req)
+        body = json_object(req)
         if not isinstance(body.get("name"), str) or not body["name"].strip():
             raise _Invalid("Some required fields were not set: [name]")
         if not isinstance(body.get("formType"), str):
@@ -362,94 +334,6 @@ class HubSpotApi:
         return int(ms), int(seq)
 
     # -- contacts ------------------------------------------------------------------------
-    def _search_contacts(self, req: Request) -> Response:
-        body = self._json_object(req)
-        limit = body.get("limit", 10)
-        if not isinstance(limit, int) or isinstance(limit, bool) or not 0 < limit <= SEARCH_MAX_LIMIT:
-            raise _Invalid(f"limit must be between 1 and {SEARCH_MAX_LIMIT}, got {limit!r}")
-        after = str(body.get("after") or "0")
-        if not after.isdigit():
-            raise _Invalid(f"Invalid 'after': {after!r}")
-        offset = int(after)
-        if offset >= SEARCH_RESULT_CAP:
-            raise _Invalid(f"Search can only page through the first {SEARCH_RESULT_CAP} results; "
-                           f"after={offset} is past that limit")
-        groups = body.get("filterGroups") or []
-        if not isinstance(groups, list) or len(groups) > 5 or any(
-                not isinstance(g, dict) or len(g.get("filters") or []) > 6 for g in groups):
-            raise _Invalid("At most 5 filterGroups with at most 6 filters each are allowed")
-        indexed_before = self.store.now_ms() - self.search_lag_ms
-        matches = [c for c in self._candidates(groups) if _matches(c, groups)
-                   and (not self.search_lag_ms or c.updated_ms <= indexed_before)]
-        matches.sort(key=_sort_key(body.get("sorts") or []))
-        page = matches[offset:offset + limit]
-        properties = _requested(body.get("properties"))
-        out: dict[str, Any] = {"total": len(matches), "results": [_contact_json(c, properties) for c in page]}
-        if offset + limit < len(matches):
-            out["paging"] = {"next": {"after": str(offset + limit), "link": f"?after={offset + limit}"}}
-        return Response.json(200, out)
-
-    def _candidates(self, groups: list[dict[str, Any]]) -> list[Contact]:
-        """Use the email index when every group pins the email (the lookup leadsync does)."""
-        picked: dict[str, Contact] = {}
-        for group in groups:
-            emails = None
-            for f in group.get("filters") or []:
-                if str(f.get("propertyName", "")).lower() == "email":
-                    if f.get("operator") == "EQ":
-                        emails = [f.get("value")]
-                    elif f.get("operator") == "IN":
-                        emails = list(f.get("values") or [])
-            if emails is None:
-                return list(self.store.contacts_by_id.values())
-            for e in emails:
-                contact = self.store.contacts.get(str(e).strip().lower())
-                if contact is not None:
-                    picked[contact.id] = contact
-        return list(picked.values()) if groups else list(self.store.contacts_by_id.values())
-
-    def _batch_read_contacts(self, req: Request) -> Response:
-        started = iso_ms(self.store.now_ms())
-        body = self._json_object(req)
-        inputs = body.get("inputs")
-        if not isinstance(inputs, list) or not all(isinstance(i, dict) and "id" in i for i in inputs):
-            raise _Invalid("inputs must be a list of {\"id\": ...} objects")
-        if len(inputs) > BATCH_READ_MAX:
-            raise _Invalid(f"Batch input limit exceeded: at most {BATCH_READ_MAX} inputs, got {len(inputs)}")
-        id_property = (body.get("idProperty") or "hs_object_id").lower()
-        if id_property not in ("hs_object_id", "email"):
-            raise _Invalid(f"idProperty {id_property!r} is not a unique property")
-        properties = _requested(body.get("properties"))
-        results, missing, seen = [], [], set()
-        for item in inputs:
-            key = str(item["id"]).strip()
-            contact = (self.store.contacts.get(key.lower()) if id_property == "email"
-                       else self.store.contacts_by_id.get(key))
-            if contact is None:
-                missing.append(key)
-            elif contact.id not in seen:
-                seen.add(contact.id)
-                results.append(_contact_json(contact, properties))
-        out: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": started,
-                               "completedAt": iso_ms(self.store.now_ms())}
-        if not missing:
-            return Response.json(200, out)
-        out["numErrors"] = 1
-        out["errors"] = [{"status": "error", "category": "OBJECT_NOT_FOUND",
-                          "message": "Could not get some CONTACT objects, they may be deleted or not exist. "
-                                     "Check that ids are valid.",
-                          "context": {"ids": missing}}]
-        return Response.json(207, out)
-
-    @staticmethod
-    def _json_object(req: Request) -> dict[str, Any]:
-        try:
-            body = req.json()
-        except BadJson as exc:
-            raise _Invalid(f"Invalid input JSON: {exc}") from None
-        if not isinstance(body, dict):
-            raise _Invalid("Invalid input JSON: expected an object")
-        return body
 
 
 class _SubmitInvalid(Exception):
@@ -457,111 +341,3 @@ class _SubmitInvalid(Exception):
         super().__init__(message)
         self.message, self.error_type = message, error_type
 
-
-# -- contact search helpers (pure functions over a Contact) ----------------------------------
-
-def _requested(properties: Any) -> tuple[str, ...]:
-    if not properties:
-        return DEFAULT_CONTACT_PROPERTIES
-    return tuple(str(p) for p in properties)
-
-
-def _contact_json(contact: Contact, properties: tuple[str, ...]) -> dict[str, Any]:
-    """A SimplePublicObject: requested properties (null when unset) plus the system ones."""
-    have = contact.properties()
-    props = {p: have.get(p.lower()) for p in properties}
-    for p in ALWAYS_CONTACT_PROPERTIES:
-        props[p] = have[p]
-    return {"id": contact.id, "properties": props, "createdAt": have["createdate"],
-            "updatedAt": have["lastmodifieddate"], "archived": False}
-
-
-def _value(contact: Contact, name: str) -> Any:
-    """A property as a comparable value: ms for dates, int for the id, lower-cased text otherwise."""
-    name = name.lower()
-    if name == "createdate":
-        return contact.created_ms
-    if name == "lastmodifieddate":
-        return contact.updated_ms
-    if name == "hs_object_id":
-        return int(contact.id)
-    if name in contact.written:
-        return contact.written[name].lower()
-    held = contact.props.get(name)
-    if held is None:
-        return None
-    if name in DATE_PROPERTIES:
-        return parse_ms(held[1])
-    if name in NUMBER_PROPERTIES:
-        return int(held[1])
-    return held[1].lower()
-
-
-def _operand(name: str, value: Any) -> Any:
-    if name.lower() in DATE_PROPERTIES:
-        try:
-            return parse_ms(value)
-        except ValueError:
-            raise _Invalid(f"{value!r} is not a valid date for {name}") from None
-    if name.lower() == "hs_object_id" or name.lower() in NUMBER_PROPERTIES:
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            raise _Invalid(f"{value!r} is not a valid id") from None
-    return "" if value is None else str(value).strip().lower()
-
-
-def _filter_ok(contact: Contact, f: Mapping[str, Any]) -> bool:
-    name, op = str(f.get("propertyName", "")), str(f.get("operator", "EQ")).upper()
-    have = _value(contact, name)
-    if op == "HAS_PROPERTY":
-        return have not in (None, "")
-    if op == "NOT_HAS_PROPERTY":
-        return have in (None, "")
-    if op in ("IN", "NOT_IN"):
-        inside = have in {_operand(name, v) for v in f.get("values") or []}
-        return inside if op == "IN" else not inside
-    if op == "CONTAINS_TOKEN":
-        return have is not None and str(_operand(name, f.get("value"))).strip("*") in str(have)
-    if op == "BETWEEN":
-        low, high = _operand(name, f.get("value")), _operand(name, f.get("highValue"))
-        return have is not None and low <= have <= high
-    compare: dict[str, Callable[[Any, Any], bool]] = {
-        "EQ": lambda a, b: a == b, "NEQ": lambda a, b: a != b, "LT": lambda a, b: a < b,
-        "LTE": lambda a, b: a <= b, "GT": lambda a, b: a > b, "GTE": lambda a, b: a >= b}
-    if op not in compare:
-        raise _Invalid(f"Unsupported operator {op!r}")
-    want = _operand(name, f.get("value"))
-    if have is None:
-        return op == "NEQ"
-    return compare[op](have, want)
-
-
-def _matches(contact: Contact, groups: list[dict[str, Any]]) -> bool:
-    """Groups are ORed, the filters inside a group ANDed; no groups matches everything."""
-    return not groups or any(all(_filter_ok(contact, f) for f in g.get("filters") or []) for g in groups)
-
-
-def _sort_key(sorts: list[Any]) -> Callable[[Contact], Any]:
-    """The first sort, given as ``"-prop"``/``"prop"`` or ``{"propertyName", "direction"}``; id breaks ties."""
-    if not sorts:
-        return lambda c: int(c.id)
-    first = sorts[0]
-    if isinstance(first, dict):
-        name = str(first.get("propertyName", "hs_object_id"))
-        descending = str(first.get("direction", "ASCENDING")).upper().startswith("DESC")
-    else:
-        text = str(first)
-        descending, name = text.startswith("-"), text.lstrip("-")
-    sign = -1 if descending else 1
-
-    def key(c: Contact) -> Any:
-        v = _value(c, name)
-        if v is None:
-            return (1, 0, int(c.id))  # unset values sort last either way
-        if isinstance(v, str):
-            # Strings cannot be negated: sort descending by inverting code points.
-            v = v if sign > 0 else (*(-ord(ch) for ch in v), 1)
-            return (0, v, int(c.id))
-        return (0, sign * v, int(c.id))
-    return key

@@ -1,0 +1,53 @@
+"""Request parsing the HubSpot routes share: the 400 they refuse a request with, JSON bodies,
+integer arguments and opaque paging cursors.
+
+Split out of ``hubspot_api`` so the contacts reads (``hubspot_contacts``) raise the same
+``Invalid`` the rate-limited wrapper turns into HubSpot's VALIDATION_ERROR reply.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from .http import BadJson, Request
+
+__all__ = ["Invalid", "json_object", "int_arg", "encode_cursor", "decode_cursor"]
+
+
+class Invalid(Exception):
+    """A request the endpoint refuses with a 400; carries the message."""
+
+
+def int_arg(req: Request, name: str, default: int) -> int:
+    raw = req.arg(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise Invalid(f"Unable to parse '{name}': {raw!r} is not an integer") from None
+
+
+def encode_cursor(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode("ascii")).decode("ascii")
+
+
+def decode_cursor(token: str) -> str:
+    try:
+        padded = token.strip() + "=" * (-len(token.strip()) % 4)
+        return base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii")
+    except (binascii.Error, UnicodeError, ValueError):
+        raise Invalid(f"Invalid 'after' token: {token!r}") from None
+
+
+def json_object(req: Request) -> dict[str, Any]:
+    """The request's JSON body, which must be an object; Invalid otherwise."""
+    try:
+        body = req.json()
+    except BadJson as exc:
+        raise Invalid(f"Invalid input JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise Invalid("Invalid input JSON: expected an object")
+    return body
