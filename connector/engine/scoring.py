@@ -40,8 +40,9 @@ def record_batch_scores(state: Any, plan: WritePlan, outcomes: Mapping[str, Outc
                               else ("Lead", outcome.lead_id))
         if not record_id:
             continue
-        event = event_of(r.conversion_id, submitted_at=r.submitted_at, form_id=r.form_id,
-                         campaign_id=r.campaign_id, page=r.page_url, form_values=r.form_values,
-                         scoring=scoring)
+        event = scored.event or event_of(
+            r.conversion_id, submitted_at=r.submitted_at, form_id=r.form_id,
+            campaign_id=r.campaign_id, page=r.page_url, form_values=r.form_values,
+            scoring=scoring)
         rows.append(SyncedScore(r.email, sobject, record_id, event, scored))
     ScoreStore(state).record_sync(rows, now_iso())

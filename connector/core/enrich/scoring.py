@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from types import MappingProxyType
-from typing import Mapping, NamedTuple, Sequence
+from typing import Callable, Mapping, NamedTuple, Sequence
 
 from connector.core.domains import FreeMailList, email_domain
 
@@ -143,6 +143,11 @@ class Scoring:
     def score_field(self, sobject: str) -> str | None:
         return self.lead_field if sobject == "Lead" else self.contact_field
 
+    @cached_property
+    def program(self) -> "_Program":
+        """The rules compiled once (:class:`_Program`): a sync scores every response."""
+        return _Program(self)
+
     def record_fields(self, sobject: str) -> tuple[str, ...]:
         """Fields a record is read with: fit's record fields and the score's own fields."""
         own = [self.score_field(sobject), self.date_field, self.reasons_field]
@@ -188,6 +193,7 @@ class Score:
     fit_values: Mapping[str, str] = field(default_factory=dict)   # what fit read (kept for rescores)
     inputs: "tuple[Scoring, str, Sequence[Event]] | None" = field(default=None, repr=False,
                                                                   compare=False)
+    event: Event | None = field(default=None, repr=False, compare=False)   # a sync's response
 
     @cached_property
     def points(self) -> tuple[Point, ...]:
@@ -245,7 +251,11 @@ def _behaviour(scoring: Scoring, events: Sequence[Event], as_of: int,
                lines: list[Point] | None = None) -> dict[str, float]:
     """Rule -> decayed points (caps and the step as negative entries); the lines of
     :func:`behaviour_points` too when ``lines`` is given. One loop for both, so the sums a
-    sync writes and the lines ``score explain`` shows cannot disagree."""
+    sync writes and the lines ``score explain`` shows cannot disagree. The rules come
+    compiled (:class:`_Program`): a response is checked only against the rules its form can
+    meet, in the configured order."""
+    program = scoring.program
+    rules_for = program.rules_for
     by_rule: dict[str, float] = {}
     earned: dict[str, float] = {}
     last = None
@@ -257,29 +267,105 @@ def _behaviour(scoring: Scoring, events: Sequence[Event], as_of: int,
             continue
         last = at
         factor = 0.5 ** ((as_of - at) / half) if half and as_of > at else 1.0
-        for rule in scoring.behaviour:
-            if rule.forms_only and event.form_id not in rule.forms:
+        for name, points, group, rounded, check in rules_for(event.form_id):
+            if check is not None and not check(event):
                 continue
-            if rule.forms_only or rule.matches(event):
-                value = round(rule.points * factor, 2)
-                if lines is not None:
-                    lines.append(Point(rule.name, rule.points, at, value))
-                earned[rule.group] = earned.get(rule.group, 0.0) + value
-                by_rule[rule.name] = by_rule.get(rule.name, 0.0) + value
-    for group, cap in sorted(scoring.caps.items()):
+            # undecayed (a sync's own response): the rounding is the rule's, made once
+            value = rounded if factor == 1.0 else round(points * factor, 2)
+            if lines is not None:
+                lines.append(Point(name, points, at, value))
+            earned[group] = earned.get(group, 0.0) + value
+            by_rule[name] = by_rule.get(name, 0.0) + value
+    for group, cap in program.caps:
         if earned.get(group, 0.0) > cap:
             name, cut = f"cap {group}", round(cap - earned[group], 2)
             by_rule[name] = cut
             if lines is not None:
                 lines.append(Point(name, 0.0, None, cut))
-    total = sum(by_rule.values())
-    if (scoring.step_after_days is not None and last is not None
-            and as_of - last > scoring.step_after_days * DAY_MS and total > scoring.step_to):
-        name, cut = f"no response for {scoring.step_after_days:g}d", round(scoring.step_to - total, 2)
-        by_rule[name] = cut
-        if lines is not None:
-            lines.append(Point(name, 0.0, None, cut))
+    if scoring.step_after_days is not None and last is not None \
+            and as_of - last > scoring.step_after_days * DAY_MS:
+        total = sum(by_rule.values())
+        if total > scoring.step_to:
+            name = f"no response for {scoring.step_after_days:g}d"
+            cut = round(scoring.step_to - total, 2)
+            by_rule[name] = cut
+            if lines is not None:
+                lines.append(Point(name, 0.0, None, cut))
     return by_rule
+
+
+_Check = Callable[[Event], bool]
+_Step = tuple[str, float, str, float, "_Check | None"]   # name, points, group, rounded, rest
+
+
+class _Program:
+    """A :class:`Scoring`'s rules as the scoring loop runs them, made once per Scoring.
+
+    - Behaviour: per form id a rule names, the rules a response to that form can meet (those
+      naming it and those naming no form), in the configured order so the lines and sums
+      come out exactly as a loop over every rule's :meth:`BehaviourRule.matches`; any other
+      form gets the rules naming no form. A rule's remaining conditions are one closure
+      (None: the form was its only condition).
+    - Caps sorted by group; fit rules with how each reads its value (0: a field, 1: the
+      email's domain, 2: the email's kind).
+    """
+
+    __slots__ = ("_by_form", "_generic", "caps", "fit")
+
+    def __init__(self, scoring: Scoring) -> None:
+        rules = scoring.behaviour
+        self._generic = _steps(rules, None)
+        self._by_form = {f: _steps(rules, f) for r in rules for f in r.forms}
+        self.caps = tuple(sorted(scoring.caps.items()))
+        self.fit = tuple((r.name, r.points, r.field, r.field.lower(), r.match,
+                          1 if r.field == EMAIL_DOMAIN else 2 if r.field == EMAIL_KIND else 0)
+                         for r in scoring.fit)
+
+    def rules_for(self, form_id: str) -> tuple[_Step, ...]:
+        return self._by_form.get(form_id, self._generic)
+
+
+def _steps(rules: Sequence[BehaviourRule], form_id: str | None) -> tuple[_Step, ...]:
+    return tuple((r.name, r.points, r.group, round(r.points, 2), _rest_of(r)) for r in rules
+                 if not r.forms or (form_id is not None and form_id in r.forms))
+
+
+def _rest_of(rule: BehaviourRule) -> _Check | None:
+    """A rule's conditions other than its form, as one check (what :meth:`matches` does)."""
+    checks: list[_Check] = []
+    if rule.campaigns:
+        campaigns = rule.campaigns
+        checks.append(lambda e: e.campaign_id in campaigns)
+    if rule.field is not None and rule.answer is not None:
+        checks.append(_answer_check(rule.field, rule.answer))
+    if rule.pages:
+        pages = rule.pages
+
+        def on_page(e: Event) -> bool:
+            page = (e.page or "").casefold()
+            return any(p in page for p in pages)
+        checks.append(on_page)
+    if not checks:
+        return None
+    if len(checks) == 1:
+        return checks[0]
+    return lambda e: all(c(e) for c in checks)
+
+
+def _answer_check(name: str, match: Match) -> _Check:
+    if match.pattern is not None:
+        search = match.pattern.search
+
+        def searched(e: Event) -> bool:
+            text = e.answers.get(name)
+            return bool(text) and search(text) is not None   # type: ignore[arg-type]
+        return searched
+    values = match.values
+
+    def one_of(e: Event) -> bool:
+        text = e.answers.get(name)
+        return bool(text) and text.strip().casefold() in values   # type: ignore[union-attr]
+    return one_of
 
 
 def _event_order(e: Event) -> tuple[int, str]:
@@ -332,10 +418,19 @@ def score(scoring: Scoring, *, email: str, events: Sequence[Event],
     by_rule = _behaviour(scoring, events, as_of)
     behaviour = round(sum(by_rule.values()), 2)
     fit = 0.0
-    for rule in scoring.fit:
-        if rule.match(fit_value(rule.field, email, fit_values)):
-            by_rule[rule.name] = by_rule.get(rule.name, 0.0) + rule.points
-            fit += rule.points
+    host: tuple[str, str] | None = None
+    for name, points, field_name, lower, match, kind in scoring.program.fit:
+        if kind:                                  # what fit_value reads from the email
+            if host is None:
+                host = _host_facts(email.rpartition("@")[2])
+            value: object = host[kind - 1]
+        else:
+            value = fit_values.get(field_name)
+            if value is None:
+                value = fit_values.get(lower)
+        if match(None if value is None else str(value)):
+            by_rule[name] = by_rule.get(name, 0.0) + points
+            fit += points
     fit = round(fit, 2)
     total = round(behaviour + fit, 2)
     ready = (total >= scoring.sales_ready
@@ -345,12 +440,27 @@ def score(scoring: Scoring, *, email: str, events: Sequence[Event],
                  (scoring, email, events))
 
 
+@lru_cache(maxsize=65536)
+def _host_facts(host: str) -> tuple[str, str]:
+    """An email host's normalised domain and kind ("free" or "business"), as :func:`fit_value`
+    reads them; people share domains, so it is cached."""
+    domain = _domain_of(host)
+    return domain, "free" if _free_mail(domain) else "business"
+
+
 def event_of(conversion_id: str, *, submitted_at: int, form_id: str, campaign_id: str,
              page: str | None, form_values: Mapping[str, str], scoring: Scoring) -> Event:
     """A response as an event, keeping only the answers rules look at (not the whole form:
     the state holds no more of a person than scoring needs)."""
     wanted = scoring.answer_fields()
-    answers = {k: v for k, v in form_values.items() if k in wanted and v}
+    if not wanted:
+        return Event(conversion_id, submitted_at, form_id, campaign_id, page)
+    if len(wanted) == 1:                          # the common case: look it up, not scan
+        (name,) = wanted
+        value = form_values.get(name)
+        answers: Mapping[str, str] = {name: value} if value else _NO_ANSWERS
+    else:
+        answers = {k: v for k, v in form_values.items() if k in wanted and v}
     return Event(conversion_id, submitted_at, form_id, campaign_id, page, answers)
 
 
