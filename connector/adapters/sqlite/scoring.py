@@ -200,43 +200,17 @@ class ScoreStore:
         history (once: by conversion id), and the person's score is the latest known (a
         backfill of older responses never overwrites a newer score).
 
-        The stored history is extended as text (a JSON array gains elements), not parsed and
-        written again: this runs for every response of a sync."""
+        One upsert per response, decided inside SQLite (:data:`_SYNC_UPSERT`): the stored
+        history is extended as text (its delimited list gains an element), never read back,
+        parsed or written whole; this runs for every response of a sync."""
         if not rows:
             return
-        emails = sorted({r.email for r in rows})
-        stored: dict[str, tuple[Any, ...]] = {}
-        for start in range(0, len(emails), 500):
-            part = emails[start:start + 500]
-            for row in self.db.conn.execute(
-                    f"SELECT {_PEOPLE_COLUMNS} FROM score_people WHERE email IN "
-                    f"({','.join('?' * len(part))})", part):
-                stored[row[0]] = row
-        latest: dict[str, SyncedScore] = {}
-        added: dict[str, list[Event]] = {}
-        for r in rows:
-            added.setdefault(r.email, []).append(r.event)
-            if r.email not in latest or r.score.as_of >= latest[r.email].score.as_of:
-                latest[r.email] = r
-        out: list[tuple[Any, ...]] = []
-        for email, r in latest.items():
-            before = stored.get(email)
-            history = before[10] if before is not None else None
-            fresh = [e for e in added[email]
-                     if not history or f"{e.conversion_id}{_FIELD}" not in history]
-            if fresh:
-                text = _dump_events(fresh)
-                history = history + _EVENT + text if history else text
-            s = r.score
-            if before is not None and before[3] is not None and (before[6] or 0) > s.as_of:
-                out.append((*before[:10], history, stamp))   # a newer score stays
-                continue
-            out.append((email, r.sobject, r.record_id, s.value, s.behaviour, s.fit, s.as_of,
-                        None, _dump_map(s.fit_values), int(s.ready), history or "",
-                        stamp))   # reasons: on the record
+        out = [(r.email, r.sobject, r.record_id, r.score.value, r.score.behaviour, r.score.fit,
+                r.score.as_of, _dump_map(r.score.fit_values) if r.score.fit_values else "",
+                int(r.score.ready), _dump_event(r.event), stamp,
+                f"{_EVENT}{r.event.conversion_id}{_FIELD}") for r in rows]
         with self.state.transaction():
-            self.db.conn.executemany(f"INSERT OR REPLACE INTO score_people ({_PEOPLE_COLUMNS}) "
-                                     f"VALUES ({','.join('?' * 12)})", out)
+            self.db.conn.executemany(_SYNC_UPSERT, out)
 
     def record_scores(self, rows: Sequence[tuple[str, str, str, Score]], stamp: str) -> None:
         """A rescore's written scores: (email, sObject, record id, score); history unchanged."""
@@ -291,10 +265,32 @@ def _load_map(text: str | None) -> dict[str, str]:
 
 
 def _dump_events(events: Iterable[Event]) -> str:
+    return _EVENT.join(map(_dump_event, events))
+
+
+def _dump_event(e: Event) -> str:
     # ids (conversion, form, campaign) hold no control characters; page and answers may
-    return _EVENT.join(f"{e.conversion_id}{_FIELD}{e.submitted_at}{_FIELD}{e.form_id}"
-                       f"{_FIELD}{e.campaign_id}{_FIELD}{_clean(e.page) if e.page else ''}{_FIELD}"
-                       f"{_dump_map(e.answers) if e.answers else ''}" for e in events)
+    return (f"{e.conversion_id}{_FIELD}{e.submitted_at}{_FIELD}{e.form_id}"
+            f"{_FIELD}{e.campaign_id}{_FIELD}{_clean(e.page) if e.page else ''}{_FIELD}"
+            f"{_dump_map(e.answers) if e.answers else ''}")
+
+
+# A sync's row per applied response (?1-?11: the person's columns, reasons left NULL: the
+# reasons are on the record; ?12: the event's conversion id between delimiters). A new person
+# is inserted; a known one gains the event unless the history holds its conversion id, and
+# takes the score unless the stored one is newer (a replayed or backfilled older response).
+# Every right-hand side reads the row as it was before this statement.
+_NEWER = "(score IS NULL OR COALESCE(as_of, 0) <= excluded.as_of)"
+_SYNC_UPSERT = (
+    f"INSERT INTO score_people ({_PEOPLE_COLUMNS}) VALUES "
+    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8, ?9, ?10, ?11) ON CONFLICT(email) DO UPDATE SET "
+    "events = CASE WHEN COALESCE(events, '') = '' THEN excluded.events "
+    "WHEN instr(char(30) || events, ?12) > 0 THEN events "
+    "ELSE events || char(30) || excluded.events END, "
+    + "".join(f"{c} = CASE WHEN {_NEWER} THEN excluded.{c} ELSE {c} END, "
+              for c in ("sobject", "record_id", "score", "behaviour", "fit", "as_of",
+                        "fit_values", "ready"))
+    + f"reasons = CASE WHEN {_NEWER} THEN NULL ELSE reasons END, updated_at = excluded.updated_at")
 
 
 def _load_events(text: str | None) -> tuple[Event, ...]:
