@@ -251,10 +251,16 @@ _CONTROL = str.maketrans({c: " " for c in (_EVENT, _FIELD, _PAIR, _KV)})
 
 
 def _clean(text: str | None) -> str:
-    return (text or "").translate(_CONTROL)
+    if not text:
+        return ""
+    # printable text holds no control character: nothing to replace (the usual case)
+    return text if text.isprintable() else text.translate(_CONTROL)
 
 
 def _dump_map(values: Mapping[str, str]) -> str:
+    if len(values) == 1:                         # the usual case: one answer, one fit field
+        for k, v in values.items():
+            return f"{_clean(k)}{_KV}{_clean(v)}"
     return _PAIR.join(f"{_clean(k)}{_KV}{_clean(v)}" for k, v in values.items())
 
 

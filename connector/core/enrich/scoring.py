@@ -310,19 +310,37 @@ class _Program:
       email's domain, 2: the email's kind).
     """
 
-    __slots__ = ("_by_form", "_generic", "caps", "fit")
+    __slots__ = ("_by_form", "_generic", "caps", "fit", "_hosts", "_host_rules")
 
     def __init__(self, scoring: Scoring) -> None:
         rules = scoring.behaviour
         self._generic = _steps(rules, None)
         self._by_form = {f: _steps(rules, f) for r in rules for f in r.forms}
         self.caps = tuple(sorted(scoring.caps.items()))
-        self.fit = tuple((r.name, r.points, r.field, r.field.lower(), r.match,
-                          1 if r.field == EMAIL_DOMAIN else 2 if r.field == EMAIL_KIND else 0)
-                         for r in scoring.fit)
+        # (index, name, points, field, its lower-case name, check; None: read from the email)
+        self.fit: tuple[tuple[int, str, float, str, str, Callable[[str | None], bool] | None],
+                        ...] = tuple(
+            (i, r.name, r.points, r.field, r.field.lower(),
+             None if r.field in (EMAIL_DOMAIN, EMAIL_KIND) else _text_check(r.match))
+            for i, r in enumerate(scoring.fit))
+        self._hosts: dict[str, tuple[bool, ...]] = {}
+        self._host_rules = tuple(scoring.fit)
 
     def rules_for(self, form_id: str) -> tuple[_Step, ...]:
         return self._by_form.get(form_id, self._generic)
+
+    def host_hits(self, host: str) -> tuple[bool, ...]:
+        """Which fit rules an email host meets (by index; only the email rules' are read):
+        people share hosts, so each is worked out once."""
+        hits = self._hosts.get(host)
+        if hits is None:
+            if len(self._hosts) >= 65536:
+                self._hosts.clear()
+            email = "x@" + host
+            hits = self._hosts[host] = tuple(
+                r.field in (EMAIL_DOMAIN, EMAIL_KIND) and r.match(fit_value(r.field, email, {}))
+                for r in self._host_rules)
+        return hits
 
 
 def _steps(rules: Sequence[BehaviourRule], form_id: str | None) -> tuple[_Step, ...]:
@@ -338,7 +356,10 @@ def _rest_of(rule: BehaviourRule) -> _Check | None:
         checks.append(lambda e: e.campaign_id in campaigns)
     if rule.field is not None and rule.answer is not None:
         checks.append(_answer_check(rule.field, rule.answer))
-    if rule.pages:
+    if len(rule.pages) == 1:
+        part = rule.pages[0]
+        checks.append(lambda e: part in (e.page or "").casefold())
+    elif rule.pages:
         pages = rule.pages
 
         def on_page(e: Event) -> bool:
@@ -353,19 +374,17 @@ def _rest_of(rule: BehaviourRule) -> _Check | None:
 
 
 def _answer_check(name: str, match: Match) -> _Check:
+    test = _text_check(match)
+    return lambda e: test(e.answers.get(name))
+
+
+def _text_check(match: Match) -> Callable[[str | None], bool]:
+    """What :meth:`Match.__call__` does, as one closure."""
     if match.pattern is not None:
         search = match.pattern.search
-
-        def searched(e: Event) -> bool:
-            text = e.answers.get(name)
-            return bool(text) and search(text) is not None   # type: ignore[arg-type]
-        return searched
+        return lambda text: bool(text) and search(text) is not None   # type: ignore[arg-type]
     values = match.values
-
-    def one_of(e: Event) -> bool:
-        text = e.answers.get(name)
-        return bool(text) and text.strip().casefold() in values   # type: ignore[union-attr]
-    return one_of
+    return lambda text: bool(text) and text.strip().casefold() in values   # type: ignore[union-attr]
 
 
 def _event_order(e: Event) -> tuple[int, str]:
@@ -418,19 +437,21 @@ def score(scoring: Scoring, *, email: str, events: Sequence[Event],
     by_rule = _behaviour(scoring, events, as_of)
     behaviour = round(sum(by_rule.values()), 2)
     fit = 0.0
-    host: tuple[str, str] | None = None
-    for name, points, field_name, lower, match, kind in scoring.program.fit:
-        if kind:                                  # what fit_value reads from the email
-            if host is None:
-                host = _host_facts(email.rpartition("@")[2])
-            value: object = host[kind - 1]
+    hits: tuple[bool, ...] | None = None
+    for i, name, points, field_name, lower, check in scoring.program.fit:
+        if check is None:                         # the email's domain or kind
+            if hits is None:
+                hits = scoring.program.host_hits(email.rpartition("@")[2])
+            if not hits[i]:
+                continue
         else:
             value = fit_values.get(field_name)
             if value is None:
                 value = fit_values.get(lower)
-        if match(None if value is None else str(value)):
-            by_rule[name] = by_rule.get(name, 0.0) + points
-            fit += points
+            if value is None or not check(str(value)):
+                continue
+        by_rule[name] = by_rule.get(name, 0.0) + points
+        fit += points
     fit = round(fit, 2)
     total = round(behaviour + fit, 2)
     ready = (total >= scoring.sales_ready
@@ -438,14 +459,6 @@ def score(scoring: Scoring, *, email: str, events: Sequence[Event],
              and (scoring.min_fit is None or fit >= scoring.min_fit))
     return Score(total, behaviour, fit, by_rule, as_of, ready, fit_values,
                  (scoring, email, events))
-
-
-@lru_cache(maxsize=65536)
-def _host_facts(host: str) -> tuple[str, str]:
-    """An email host's normalised domain and kind ("free" or "business"), as :func:`fit_value`
-    reads them; people share domains, so it is cached."""
-    domain = _domain_of(host)
-    return domain, "free" if _free_mail(domain) else "business"
 
 
 def event_of(conversion_id: str, *, submitted_at: int, form_id: str, campaign_id: str,
