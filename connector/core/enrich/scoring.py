@@ -482,11 +482,12 @@ def fit_snapshot(scoring: Scoring, *sources: Mapping[str, object] | None) -> dic
     form values, then the record's current fields)."""
     out: dict[str, str] = {}
     for name, lower in scoring.snapshot_fields:
+        same = name == lower
         for source in sources:
             if not source:
                 continue
             value = source.get(name)
-            if value is None:
+            if value is None and not same:
                 value = source.get(lower)
             if value not in (None, "", "[not provided]"):
                 out[name] = str(value)
