@@ -194,6 +194,9 @@ class Score:
     inputs: "tuple[Scoring, str, Sequence[Event]] | None" = field(default=None, repr=False,
                                                                   compare=False)
     event: Event | None = field(default=None, repr=False, compare=False)   # a sync's response
+    # the reasons at full length, made on first use (a plain attribute: functools'
+    # cached_property takes a lock on every first use, and a sync makes a Score per response)
+    _reasons_made: str | None = field(default=None, init=False, repr=False, compare=False)
 
     @cached_property
     def points(self) -> tuple[Point, ...]:
@@ -213,16 +216,25 @@ class Score:
 
     def reasons(self, limit: int = REASONS_MAX) -> str:
         """The top reasons, largest contribution first, as one short line."""
-        return self._reasons if limit == REASONS_MAX else self._reasons_text(limit)
-
-    @cached_property
-    def _reasons(self) -> str:       # written to the record and kept in the state: made once
-        return self._reasons_text(REASONS_MAX)
+        if limit != REASONS_MAX:
+            return self._reasons_text(limit)
+        text = self._reasons_made           # written to the record: made once
+        if text is None:
+            text = self._reasons_made = self._reasons_text(REASONS_MAX)
+        return text
 
     def _reasons_text(self, limit: int) -> str:
-        ranked = sorted(self.by_rule.items(), key=lambda kv: (-abs(kv[1]), kv[0]))
-        text = "; ".join(f"{rule} {_signed(v)}" for rule, v in ranked if round(v) != 0)
+        parts = []
+        for rule, v in sorted(self.by_rule.items(), key=_by_size):
+            n = round(v)
+            if n != 0:
+                parts.append(f"{rule} +{n}" if n >= 0 else f"{rule} {n}")   # as _signed
+        text = "; ".join(parts)
         return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _by_size(kv: tuple[str, float]) -> tuple[float, str]:
+    return -abs(kv[1]), kv[0]
 
 
 def _signed(value: float) -> str:
