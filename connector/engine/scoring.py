@@ -30,17 +30,20 @@ def record_batch_scores(state: Any, plan: WritePlan, outcomes: Mapping[str, Outc
     its person's written score. A kill between the two replays the batch, whose events are
     kept once (by conversion id), so nothing is lost or counted twice."""
     rows = []
+    scores, applied = plan.scores, Status.APPLIED
     for step in plan.steps:
-        r = step.decision.response
-        outcome = outcomes.get(step.decision.conversion_id)
-        scored = plan.scores.get(step.decision.conversion_id)
-        if r is None or outcome is None or scored is None or outcome.status is not Status.APPLIED:
+        decision = step.decision
+        scored = scores.get(decision.conversion_id)
+        if scored is None:
+            continue
+        r, outcome = decision.response, outcomes.get(decision.conversion_id)
+        if r is None or outcome is None or outcome.status is not applied:
             continue
         sobject, record_id = (("Contact", outcome.contact_id) if outcome.contact_id
                               else ("Lead", outcome.lead_id))
         if not record_id:
             continue
-        event = scored.event or event_of(
+        event = scored.event or event_of(         # made by score_batch: not made again
             r.conversion_id, submitted_at=r.submitted_at, form_id=r.form_id,
             campaign_id=r.campaign_id, page=r.page_url, form_values=r.form_values,
             scoring=scoring)

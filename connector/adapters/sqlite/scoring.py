@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 import sqlite_utils
 
@@ -64,9 +64,9 @@ class Handoff:
     task_id: str | None
 
 
-@dataclass(frozen=True)
-class SyncedScore:
-    """One applied response's score as the sync wrote it, with the event it adds."""
+class SyncedScore(NamedTuple):
+    """One applied response's score as the sync wrote it, with the event it adds. (A named
+    tuple: one is made per applied response of a sync.)"""
 
     email: str
     sobject: str
@@ -205,10 +205,12 @@ class ScoreStore:
         parsed or written whole; this runs for every response of a sync."""
         if not rows:
             return
-        out = [(r.email, r.sobject, r.record_id, r.score.value, r.score.behaviour, r.score.fit,
-                r.score.as_of, _dump_map(r.score.fit_values) if r.score.fit_values else "",
-                int(r.score.ready), _dump_event(r.event), stamp,
-                f"{_EVENT}{r.event.conversion_id}{_FIELD}") for r in rows]
+        out = []
+        for email, sobject, record_id, event, s in rows:
+            fit_values = s.fit_values
+            out.append((email, sobject, record_id, s.value, s.behaviour, s.fit, s.as_of,
+                        _dump_map(fit_values) if fit_values else "", int(s.ready),
+                        _dump_event(event), stamp, f"{_EVENT}{event.conversion_id}{_FIELD}"))
         with self.state.transaction():
             self.db.conn.executemany(_SYNC_UPSERT, out)
 
