@@ -224,17 +224,11 @@ class Score:
         return text
 
     def _reasons_text(self, limit: int) -> str:
-        parts = []
-        for rule, v in sorted(self.by_rule.items(), key=_by_size):
-            n = round(v)
-            if n != 0:
-                parts.append(f"{rule} +{n}" if n >= 0 else f"{rule} {n}")   # as _signed
-        text = "; ".join(parts)
+        # largest first, then by name (names are unique: the tuples never compare further)
+        ranked = sorted([(-abs(v), rule, v) for rule, v in self.by_rule.items()])
+        text = "; ".join([f"{rule} +{n}" if n > 0 else f"{rule} {n}"      # as _signed
+                          for _, rule, v in ranked if (n := round(v))])
         return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
-def _by_size(kv: tuple[str, float]) -> tuple[float, str]:
-    return -abs(kv[1]), kv[0]
 
 
 def _signed(value: float) -> str:
