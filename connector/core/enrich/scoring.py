@@ -224,11 +224,18 @@ class Score:
         return text
 
     def _reasons_text(self, limit: int) -> str:
-        # largest first, then by name (names are unique: the tuples never compare further)
-        ranked = sorted([(-abs(v), rule, v) for rule, v in self.by_rule.items()])
-        text = "; ".join([f"{rule} +{n}" if n > 0 else f"{rule} {n}"      # as _signed
-                          for _, rule, v in ranked if (n := round(v))])
-        return text if len(text) <= limit else text[:limit - 1] + "…"
+        return _reasons_of(tuple(self.by_rule.items()), limit)
+
+
+@lru_cache(maxsize=8192)
+def _reasons_of(by_rule: tuple[tuple[str, float], ...], limit: int) -> str:
+    """A score's reasons from its contributions: cached, since most people of a sync earn
+    the same few combinations (one form's points, a fit rule or two)."""
+    # largest first, then by name (names are unique: the tuples never compare further)
+    ranked = sorted([(-abs(v), rule, v) for rule, v in by_rule])
+    text = "; ".join([f"{rule} +{n}" if n > 0 else f"{rule} {n}"      # as _signed
+                      for _, rule, v in ranked if (n := round(v))])
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _signed(value: float) -> str:
