@@ -28,9 +28,12 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from types import MappingProxyType
-from typing import Callable, Mapping, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Mapping, NamedTuple, Sequence
 
 from connector.core.domains import FreeMailList, email_domain
+
+if TYPE_CHECKING:
+    from connector.core.enrich.scoring_compiled import Program
 
 DAY_MS = 86_400_000
 KINDS = ("form", "campaign", "field", "page")
@@ -144,9 +147,10 @@ class Scoring:
         return self.lead_field if sobject == "Lead" else self.contact_field
 
     @cached_property
-    def program(self) -> "_Program":
-        """The rules compiled once (:class:`_Program`): a sync scores every response."""
-        return _Program(self)
+    def program(self) -> "Program":
+        """The rules compiled once (``scoring_compiled.Program``): a sync scores every
+        response."""
+        return _compiled.Program(self)
 
     def record_fields(self, sobject: str) -> tuple[str, ...]:
         """Fields a record is read with: fit's record fields and the score's own fields."""
@@ -224,18 +228,7 @@ class Score:
         return text
 
     def _reasons_text(self, limit: int) -> str:
-        return _reasons_of(tuple(self.by_rule.items()), limit)
-
-
-@lru_cache(maxsize=8192)
-def _reasons_of(by_rule: tuple[tuple[str, float], ...], limit: int) -> str:
-    """A score's reasons from its contributions: cached, since most people of a sync earn
-    the same few combinations (one form's points, a fit rule or two)."""
-    # largest first, then by name (names are unique: the tuples never compare further)
-    ranked = sorted([(-abs(v), rule, v) for rule, v in by_rule])
-    text = "; ".join([f"{rule} +{n}" if n > 0 else f"{rule} {n}"      # as _signed
-                      for _, rule, v in ranked if (n := round(v))])
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+        return _compiled.reasons_of(tuple(self.by_rule.items()), limit)
 
 
 def _signed(value: float) -> str:
@@ -265,7 +258,7 @@ def _behaviour(scoring: Scoring, events: Sequence[Event], as_of: int,
     """Rule -> decayed points (caps and the step as negative entries); the lines of
     :func:`behaviour_points` too when ``lines`` is given. One loop for both, so the sums a
     sync writes and the lines ``score explain`` shows cannot disagree. The rules come
-    compiled (:class:`_Program`): a response is checked only against the rules its form can
+    compiled (``scoring_compiled.Program``): a response is checked only against the rules its form can
     meet, in the configured order."""
     program = scoring.program
     rules_for = program.rules_for
@@ -305,99 +298,6 @@ def _behaviour(scoring: Scoring, events: Sequence[Event], as_of: int,
             if lines is not None:
                 lines.append(Point(name, 0.0, None, cut))
     return by_rule
-
-
-_Check = Callable[[Event], bool]
-_Step = tuple[str, float, str, float, "_Check | None"]   # name, points, group, rounded, rest
-
-
-class _Program:
-    """A :class:`Scoring`'s rules as the scoring loop runs them, made once per Scoring.
-
-    - Behaviour: per form id a rule names, the rules a response to that form can meet (those
-      naming it and those naming no form), in the configured order so the lines and sums
-      come out exactly as a loop over every rule's :meth:`BehaviourRule.matches`; any other
-      form gets the rules naming no form. A rule's remaining conditions are one closure
-      (None: the form was its only condition).
-    - Caps sorted by group; fit rules with how each reads its value (0: a field, 1: the
-      email's domain, 2: the email's kind).
-    """
-
-    __slots__ = ("_by_form", "_generic", "caps", "fit", "_hosts", "_host_rules")
-
-    def __init__(self, scoring: Scoring) -> None:
-        rules = scoring.behaviour
-        self._generic = _steps(rules, None)
-        self._by_form = {f: _steps(rules, f) for r in rules for f in r.forms}
-        self.caps = tuple(sorted(scoring.caps.items()))
-        # (index, name, points, field, its lower-case name, check; None: read from the email)
-        self.fit: tuple[tuple[int, str, float, str, str, Callable[[str | None], bool] | None],
-                        ...] = tuple(
-            (i, r.name, r.points, r.field, r.field.lower(),
-             None if r.field in (EMAIL_DOMAIN, EMAIL_KIND) else _text_check(r.match))
-            for i, r in enumerate(scoring.fit))
-        self._hosts: dict[str, tuple[bool, ...]] = {}
-        self._host_rules = tuple(scoring.fit)
-
-    def rules_for(self, form_id: str) -> tuple[_Step, ...]:
-        return self._by_form.get(form_id, self._generic)
-
-    def host_hits(self, host: str) -> tuple[bool, ...]:
-        """Which fit rules an email host meets (by index; only the email rules' are read):
-        people share hosts, so each is worked out once."""
-        hits = self._hosts.get(host)
-        if hits is None:
-            if len(self._hosts) >= 65536:
-                self._hosts.clear()
-            email = "x@" + host
-            hits = self._hosts[host] = tuple(
-                r.field in (EMAIL_DOMAIN, EMAIL_KIND) and r.match(fit_value(r.field, email, {}))
-                for r in self._host_rules)
-        return hits
-
-
-def _steps(rules: Sequence[BehaviourRule], form_id: str | None) -> tuple[_Step, ...]:
-    return tuple((r.name, r.points, r.group, round(r.points, 2), _rest_of(r)) for r in rules
-                 if not r.forms or (form_id is not None and form_id in r.forms))
-
-
-def _rest_of(rule: BehaviourRule) -> _Check | None:
-    """A rule's conditions other than its form, as one check (what :meth:`matches` does)."""
-    checks: list[_Check] = []
-    if rule.campaigns:
-        campaigns = rule.campaigns
-        checks.append(lambda e: e.campaign_id in campaigns)
-    if rule.field is not None and rule.answer is not None:
-        checks.append(_answer_check(rule.field, rule.answer))
-    if len(rule.pages) == 1:
-        part = rule.pages[0]
-        checks.append(lambda e: part in (e.page or "").casefold())
-    elif rule.pages:
-        pages = rule.pages
-
-        def on_page(e: Event) -> bool:
-            page = (e.page or "").casefold()
-            return any(p in page for p in pages)
-        checks.append(on_page)
-    if not checks:
-        return None
-    if len(checks) == 1:
-        return checks[0]
-    return lambda e: all(c(e) for c in checks)
-
-
-def _answer_check(name: str, match: Match) -> _Check:
-    test = _text_check(match)
-    return lambda e: test(e.answers.get(name))
-
-
-def _text_check(match: Match) -> Callable[[str | None], bool]:
-    """What :meth:`Match.__call__` does, as one closure."""
-    if match.pattern is not None:
-        search = match.pattern.search
-        return lambda text: bool(text) and search(text) is not None   # type: ignore[arg-type]
-    values = match.values
-    return lambda text: bool(text) and text.strip().casefold() in values   # type: ignore[union-attr]
 
 
 def _event_order(e: Event) -> tuple[int, str]:
@@ -550,3 +450,8 @@ def merged_events(stored: Sequence[Event], batch: Sequence[Event]) -> list[Event
     seen = {e.conversion_id: e for e in stored}
     seen.update((e.conversion_id, e) for e in batch)
     return list(seen.values())
+
+
+# the compiled rules and the reasons text (a module of their own; it imports this one's types,
+# so it is bound here, after them, and read at call time)
+from connector.core.enrich import scoring_compiled as _compiled  # noqa: E402
