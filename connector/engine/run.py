@@ -397,9 +397,10 @@ class Engine:
         applier.apply(plan, outcomes, memory, replayed)
         share_failures(plan.steps, outcomes, memory)
         watermarks = self._watermarks(outcomes.values(), start_ms)
-        if policy.scoring is not None:            # [scoring]: the history the next batch reads
-            record_batch_scores(self.state, plan, outcomes, policy.scoring)
-        self.state.record_outcomes(outcomes.values(), report.run_id, watermarks)
+        with self.state.transaction():            # one commit (each costs a sync of the WAL)
+            if policy.scoring is not None:        # [scoring]: the history the next batch reads
+                record_batch_scores(self.state, plan, outcomes, policy.scoring)
+            self.state.record_outcomes(outcomes.values(), report.run_id, watermarks)
         for step in plan.steps:
             outcome = outcomes[step.decision.conversion_id]
             report.counts[count_of_outcome(outcome)] += 1
