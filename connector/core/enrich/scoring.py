@@ -258,29 +258,30 @@ def _behaviour(scoring: Scoring, events: Sequence[Event], as_of: int,
     """Rule -> decayed points (caps and the step as negative entries); the lines of
     :func:`behaviour_points` too when ``lines`` is given. One loop for both, so the sums a
     sync writes and the lines ``score explain`` shows cannot disagree. The rules come
-    compiled (``scoring_compiled.Program``): a response is checked only against the rules its form can
-    meet, in the configured order."""
+    compiled (``scoring_compiled.Program``): a response is checked only against the rules
+    its form can meet, in the configured order."""
     program = scoring.program
-    rules_for = program.rules_for
+    by_form, generic, half = program.by_form, program.generic, program.half
     by_rule: dict[str, float] = {}
-    earned: dict[str, float] = {}
+    earned: dict[str, float] = {}       # capped groups only
     last = None
-    half = scoring.half_life_days * DAY_MS if scoring.half_life_days else None
     ordered = sorted(events, key=_event_order) if len(events) > 1 else events
     for event in ordered:
         at = event.submitted_at
         if at > as_of:
             continue
         last = at
-        factor = 0.5 ** ((as_of - at) / half) if half and as_of > at else 1.0
-        for name, points, group, rounded, check in rules_for(event.form_id):
+        decayed = half is not None and as_of > at
+        factor = 0.5 ** ((as_of - at) / half) if decayed else 1.0   # type: ignore[operator]
+        for name, points, capped, rounded, check in by_form.get(event.form_id, generic):
             if check is not None and not check(event):
                 continue
             # undecayed (a sync's own response): the rounding is the rule's, made once
-            value = rounded if factor == 1.0 else round(points * factor, 2)
+            value = round(points * factor, 2) if decayed else rounded
             if lines is not None:
                 lines.append(Point(name, points, at, value))
-            earned[group] = earned.get(group, 0.0) + value
+            if capped is not None:
+                earned[capped] = earned.get(capped, 0.0) + value
             by_rule[name] = by_rule.get(name, 0.0) + value
     for group, cap in program.caps:
         if earned.get(group, 0.0) > cap:

@@ -12,11 +12,11 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Callable, Sequence
 
-from connector.core.enrich.scoring import (EMAIL_DOMAIN, EMAIL_KIND, BehaviourRule, Event, Match,
-                                           Scoring, fit_value)
+from connector.core.enrich.scoring import (DAY_MS, EMAIL_DOMAIN, EMAIL_KIND, BehaviourRule, Event,
+                                           Match, Scoring, fit_value)
 
 Check = Callable[[Event], bool]
-Step = tuple[str, float, str, float, "Check | None"]   # name, points, group, rounded, rest
+Step = tuple[str, float, "str | None", float, "Check | None"]   # see _steps
 
 
 class Program:
@@ -31,13 +31,14 @@ class Program:
       domain and kind, which :meth:`host_hits` works out once per email host.
     """
 
-    __slots__ = ("_by_form", "_generic", "caps", "fit", "_hosts", "_host_rules")
+    __slots__ = ("by_form", "generic", "caps", "half", "fit", "_hosts", "_host_rules")
 
     def __init__(self, scoring: Scoring) -> None:
-        rules = scoring.behaviour
-        self._generic = _steps(rules, None)
-        self._by_form = {f: _steps(rules, f) for r in rules for f in r.forms}
+        rules, capped = scoring.behaviour, frozenset(scoring.caps)
+        self.generic = _steps(rules, None, capped)
+        self.by_form = {f: _steps(rules, f, capped) for r in rules for f in r.forms}
         self.caps = tuple(sorted(scoring.caps.items()))
+        self.half = scoring.half_life_days * DAY_MS if scoring.half_life_days else None
         # (index, name, points, field, its lower-case name, check; None: read from the email)
         self.fit: tuple[tuple[int, str, float, str, str, Callable[[str | None], bool] | None],
                         ...] = tuple(
@@ -48,7 +49,7 @@ class Program:
         self._host_rules = tuple(scoring.fit)
 
     def rules_for(self, form_id: str) -> tuple[Step, ...]:
-        return self._by_form.get(form_id, self._generic)
+        return self.by_form.get(form_id, self.generic)
 
     def host_hits(self, host: str) -> tuple[bool, ...]:
         """Which fit rules an email host meets (by index; only the email rules' are read):
@@ -64,9 +65,14 @@ class Program:
         return hits
 
 
-def _steps(rules: Sequence[BehaviourRule], form_id: str | None) -> tuple[Step, ...]:
-    return tuple((r.name, r.points, r.group, round(r.points, 2), _rest_of(r)) for r in rules
-                 if not r.forms or (form_id is not None and form_id in r.forms))
+def _steps(rules: Sequence[BehaviourRule], form_id: str | None, capped: frozenset[str]
+           ) -> tuple[Step, ...]:
+    """The rules a response to ``form_id`` can meet (None: to a form no rule names), each
+    as (name, points, its group if the group has a cap else None, points rounded, the
+    check of its other conditions or None)."""
+    return tuple((r.name, r.points, r.group if r.group in capped else None, round(r.points, 2),
+                  _rest_of(r))
+                 for r in rules if not r.forms or (form_id is not None and form_id in r.forms))
 
 
 def _rest_of(rule: BehaviourRule) -> Check | None:
