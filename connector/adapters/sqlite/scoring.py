@@ -41,9 +41,8 @@ def ensure_scoring_schema(db: sqlite_utils.Database) -> None:
     db.execute("CREATE TABLE IF NOT EXISTS score_meta (key TEXT PRIMARY KEY, value TEXT)")
 
 
-@dataclass(frozen=True)
-class StoredScore:
-    """A person's row of ``score_people``."""
+class StoredScore(NamedTuple):
+    """A person's row of ``score_people``. (A named tuple: a rescore reads one per person.)"""
 
     email: str
     sobject: str | None
@@ -92,6 +91,12 @@ class ScoreStore:
         if self._known.get("tables"):
             return True
         return table in self.db.table_names()
+
+    def _tuples_in(self, select: str, values: Sequence[str]) -> Iterator[tuple[Any, ...]]:
+        """As :meth:`_where_in`, rows as plain tuples (no dict made per row)."""
+        for start in range(0, len(values), 500):
+            part = values[start:start + 500]
+            yield from self.db.conn.execute(f"{select} IN ({','.join('?' * len(part))})", part)
 
     def _where_in(self, select: str, values: Sequence[str]) -> Iterator[dict[str, Any]]:
         for start in range(0, len(values), 500):
@@ -142,9 +147,10 @@ class ScoreStore:
         wanted = None if emails is None else sorted(set(emails))
         if not self._has("score_people"):
             return self._from_ledger(wanted) if wanted else {}
-        rows = (self._where_in("SELECT * FROM score_people WHERE email", wanted)
-                if wanted is not None else self.db.query("SELECT * FROM score_people"))
-        out = {row["email"]: _stored(row) for row in rows}
+        select = f"SELECT {_PEOPLE_COLUMNS} FROM score_people"
+        rows = (self._tuples_in(f"{select} WHERE email", wanted)
+                if wanted is not None else self.db.conn.execute(select))
+        out = {row[0]: _stored(row) for row in rows}
         if self.read_only and wanted and self._meta("backfilled") is None:
             out = {**self._from_ledger([e for e in wanted if e not in out]), **out}
         return out
@@ -152,7 +158,7 @@ class ScoreStore:
     def each(self) -> Iterator[StoredScore]:
         """Everyone, one row at a time: a rescore of 100,000 people holds one at once."""
         if self._has("score_people"):
-            for row in self.db.query("SELECT * FROM score_people"):
+            for row in self.db.conn.execute(f"SELECT {_PEOPLE_COLUMNS} FROM score_people"):
                 yield _stored(row)
 
     def _from_ledger(self, emails: Sequence[str]) -> dict[str, StoredScore]:
@@ -311,8 +317,9 @@ def _load_events(text: str | None) -> tuple[Event, ...]:
     return tuple(out)
 
 
-def _stored(row: Mapping[str, Any]) -> StoredScore:
-    return StoredScore(row["email"], row["sobject"], row["record_id"], row["score"],
-                       int(row["as_of"] or 0), _load_map(row["fit_values"]),
-                       None if row["ready"] is None else bool(row["ready"]),
-                       _load_events(row["events"]))
+def _stored(row: Sequence[Any]) -> StoredScore:
+    """A ``score_people`` row, its columns in :data:`_PEOPLE_COLUMNS` order."""
+    (email, sobject, record_id, score, _behaviour, _fit, as_of, _reasons, fit_values, ready,
+     events, _updated) = row
+    return StoredScore(email, sobject, record_id, score, int(as_of or 0), _load_map(fit_values),
+                       None if ready is None else bool(ready), _load_events(events))
