@@ -72,12 +72,9 @@ class BehaviourRule:
     answer: Match | None = None
     pages: tuple[str, ...] = ()       # parts of the page URL (case-blind)
 
-    @cached_property
-    def forms_only(self) -> bool:
-        """Only a form condition (the common rule): checked inline by the scoring loop."""
-        return bool(self.forms) and not (self.campaigns or self.answer or self.pages)
-
     def matches(self, event: "Event") -> bool:
+        """Whether ``event`` meets every condition. The scoring loop runs these conditions
+        compiled (``scoring_compiled``), to the same effect."""
         if self.forms and event.form_id not in self.forms:
             return False
         if self.campaigns and event.campaign_id not in self.campaigns:
