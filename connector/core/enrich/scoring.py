@@ -179,11 +179,12 @@ class Point(NamedTuple):
     decayed_to: float
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Score:
     """A person's score as of ``as_of``, with its arithmetic. (Not frozen: one is made per
     response and per person rescored, and a frozen class's init is several times dearer;
-    nothing changes one after it is made.)"""
+    nothing changes one after it is made. Slotted: a sync holds one per response of a batch,
+    and no attribute dict each means less for the cycle collector to walk.)"""
 
     total: float
     behaviour: float
@@ -198,17 +199,22 @@ class Score:
     # the reasons at full length, made on first use (a plain attribute: functools'
     # cached_property takes a lock on every first use, and a sync makes a Score per response)
     _reasons_made: str | None = field(default=None, init=False, repr=False, compare=False)
+    _points_made: "tuple[Point, ...] | None" = field(default=None, init=False, repr=False,
+                                                     compare=False)
 
-    @cached_property
+    @property
     def points(self) -> tuple[Point, ...]:
         """Every line of the arithmetic (rule, points, at, decayed_to). Made on demand from the
-        inputs (``score explain``, a hand-off's Task): a sync only needs the sums."""
-        if self.inputs is None:
-            return ()
-        scoring, email, events = self.inputs
-        lines: list[Point] = []
-        _behaviour(scoring, events, self.as_of, lines)
-        return (*lines, *fit_points(scoring, email, self.fit_values))
+        inputs (``score explain``, a hand-off's Task), once: a sync only needs the sums."""
+        if self._points_made is None:
+            if self.inputs is None:
+                self._points_made = ()
+            else:
+                scoring, email, events = self.inputs
+                lines: list[Point] = []
+                _behaviour(scoring, events, self.as_of, lines)
+                self._points_made = (*lines, *fit_points(scoring, email, self.fit_values))
+        return self._points_made
 
     @property
     def value(self) -> int:
