@@ -249,20 +249,30 @@ def score_batch(scoring: Scoring, facts: BatchFacts) -> dict[str, Score]:
     the person's stored responses and this batch's up to it, and fit from the response's
     fields, then the record's, then what earlier responses told."""
     batch_events: dict[str, list[Event]] = {}
+    own: list[Event] = []
     for r in facts.responses:
-        batch_events.setdefault(r.email, []).append(event_of(
-            r.conversion_id, submitted_at=r.submitted_at, form_id=r.form_id,
-            campaign_id=r.campaign_id, page=r.page_url, form_values=r.form_values,
-            scoring=scoring))
+        event = event_of(r.conversion_id, submitted_at=r.submitted_at, form_id=r.form_id,
+                         campaign_id=r.campaign_id, page=r.page_url, form_values=r.form_values,
+                         scoring=scoring)
+        own.append(event)
+        batch_events.setdefault(r.email, []).append(event)
     out: dict[str, Score] = {}
-    for r in facts.responses:
-        stored = facts.score_events.get(r.email)
-        events = merged_events(stored, batch_events[r.email]) if stored else batch_events[r.email]
-        match = facts.people.matches.get(r.email)
-        rows = [facts.people.rows.get(rec.id) for rec in (match.lead, match.contact)
-                if rec is not None] if match is not None else []
-        values = fit_snapshot(scoring, r.lead_fields, r.contact_fields, r.form_values, *rows,
-                              facts.score_fit.get(r.email))
-        out[r.conversion_id] = score(scoring, email=r.email, events=events, fit_values=values,
-                                     as_of=r.submitted_at)
+    rows, matches = facts.people.rows, facts.people.matches
+    stored_of, fit_of = facts.score_events, facts.score_fit
+    for r, event in zip(facts.responses, own):
+        email = r.email
+        events = batch_events[email]
+        stored = stored_of.get(email)
+        if stored:
+            events = merged_events(stored, events)
+        match = matches.get(email)
+        lead, contact = (match.lead, match.contact) if match is not None else (None, None)
+        values = fit_snapshot(scoring, r.lead_fields, r.contact_fields, r.form_values,
+                              rows.get(lead.id) if lead is not None else None,
+                              rows.get(contact.id) if contact is not None else None,
+                              fit_of.get(email))
+        result = score(scoring, email=email, events=events, fit_values=values,
+                       as_of=r.submitted_at)
+        result.event = event            # what the state keeps of the response (made once)
+        out[r.conversion_id] = result
     return out

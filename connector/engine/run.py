@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from contextlib import closing
+from functools import partial
 from typing import Any, Callable, Iterable, Sequence
 
 from connector.config.settings import Settings, check_method
@@ -399,9 +400,11 @@ class Engine:
         applier.apply(plan, outcomes, memory, replayed)
         share_failures(plan.steps, outcomes, memory)
         watermarks = self._watermarks(outcomes.values(), start_ms)
+        record = partial(self.state.record_outcomes, outcomes.values(), report.run_id, watermarks)
         if policy.scoring is not None:            # [scoring]: the history the next batch reads
-            record_batch_scores(self.state, plan, outcomes, policy.scoring)
-        self.state.record_outcomes(outcomes.values(), report.run_id, watermarks)
+            record_batch_scores(self.state, plan, outcomes, policy.scoring, then=record)
+        else:
+            record()
         for step in plan.steps:
             outcome = outcomes[step.decision.conversion_id]
             report.counts[count_of_outcome(outcome)] += 1

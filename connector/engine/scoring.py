@@ -3,7 +3,7 @@ what a batch's applied responses leave for the next batch and the daily rescore.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from connector.adapters.sqlite.schema import now_iso
 from connector.adapters.sqlite.scoring import ScoreStore, SyncedScore
@@ -25,23 +25,30 @@ def stored_history(state: Any, emails: Iterable[str]
 
 
 def record_batch_scores(state: Any, plan: WritePlan, outcomes: Mapping[str, Outcome],
-                        scoring: Scoring) -> None:
-    """After the writes, before the outcomes are recorded: each applied response's event and
-    its person's written score. A kill between the two replays the batch, whose events are
-    kept once (by conversion id), so nothing is lost or counted twice."""
+                        scoring: Scoring, *, then: Callable[[], None]) -> None:
+    """After the writes: each applied response's event and its person's written score, then
+    ``then`` (the ledger's outcomes), in one transaction: one commit a batch (each is a sync
+    of the WAL), and a kill leaves both or neither. Either way a replay of the batch keeps
+    its events once (by conversion id), so nothing is lost or counted twice."""
     rows = []
+    scores, applied = plan.scores, Status.APPLIED
     for step in plan.steps:
-        r = step.decision.response
-        outcome = outcomes.get(step.decision.conversion_id)
-        scored = plan.scores.get(step.decision.conversion_id)
-        if r is None or outcome is None or scored is None or outcome.status is not Status.APPLIED:
+        decision = step.decision
+        scored = scores.get(decision.conversion_id)
+        if scored is None:
+            continue
+        r, outcome = decision.response, outcomes.get(decision.conversion_id)
+        if r is None or outcome is None or outcome.status is not applied:
             continue
         sobject, record_id = (("Contact", outcome.contact_id) if outcome.contact_id
                               else ("Lead", outcome.lead_id))
         if not record_id:
             continue
-        event = event_of(r.conversion_id, submitted_at=r.submitted_at, form_id=r.form_id,
-                         campaign_id=r.campaign_id, page=r.page_url, form_values=r.form_values,
-                         scoring=scoring)
+        event = scored.event or event_of(         # made by score_batch: not made again
+            r.conversion_id, submitted_at=r.submitted_at, form_id=r.form_id,
+            campaign_id=r.campaign_id, page=r.page_url, form_values=r.form_values,
+            scoring=scoring)
         rows.append(SyncedScore(r.email, sobject, record_id, event, scored))
-    ScoreStore(state).record_sync(rows, now_iso())
+    with state.transaction():
+        ScoreStore(state).record_sync(rows, now_iso())      # a savepoint inside this one
+        then()

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 import sqlite_utils
 
@@ -41,9 +41,8 @@ def ensure_scoring_schema(db: sqlite_utils.Database) -> None:
     db.execute("CREATE TABLE IF NOT EXISTS score_meta (key TEXT PRIMARY KEY, value TEXT)")
 
 
-@dataclass(frozen=True)
-class StoredScore:
-    """A person's row of ``score_people``."""
+class StoredScore(NamedTuple):
+    """A person's row of ``score_people``. (A named tuple: a rescore reads one per person.)"""
 
     email: str
     sobject: str | None
@@ -64,9 +63,9 @@ class Handoff:
     task_id: str | None
 
 
-@dataclass(frozen=True)
-class SyncedScore:
-    """One applied response's score as the sync wrote it, with the event it adds."""
+class SyncedScore(NamedTuple):
+    """One applied response's score as the sync wrote it, with the event it adds. (A named
+    tuple: one is made per applied response of a sync.)"""
 
     email: str
     sobject: str
@@ -92,6 +91,12 @@ class ScoreStore:
         if self._known.get("tables"):
             return True
         return table in self.db.table_names()
+
+    def _tuples_in(self, select: str, values: Sequence[str]) -> Iterator[tuple[Any, ...]]:
+        """As :meth:`_where_in`, rows as plain tuples (no dict made per row)."""
+        for start in range(0, len(values), 500):
+            part = values[start:start + 500]
+            yield from self.db.conn.execute(f"{select} IN ({','.join('?' * len(part))})", part)
 
     def _where_in(self, select: str, values: Sequence[str]) -> Iterator[dict[str, Any]]:
         for start in range(0, len(values), 500):
@@ -142,9 +147,10 @@ class ScoreStore:
         wanted = None if emails is None else sorted(set(emails))
         if not self._has("score_people"):
             return self._from_ledger(wanted) if wanted else {}
-        rows = (self._where_in("SELECT * FROM score_people WHERE email", wanted)
-                if wanted is not None else self.db.query("SELECT * FROM score_people"))
-        out = {row["email"]: _stored(row) for row in rows}
+        select = f"SELECT {_PEOPLE_COLUMNS} FROM score_people"
+        rows = (self._tuples_in(f"{select} WHERE email", wanted)
+                if wanted is not None else self.db.conn.execute(select))
+        out = {row[0]: _stored(row) for row in rows}
         if self.read_only and wanted and self._meta("backfilled") is None:
             out = {**self._from_ledger([e for e in wanted if e not in out]), **out}
         return out
@@ -152,7 +158,7 @@ class ScoreStore:
     def each(self) -> Iterator[StoredScore]:
         """Everyone, one row at a time: a rescore of 100,000 people holds one at once."""
         if self._has("score_people"):
-            for row in self.db.query("SELECT * FROM score_people"):
+            for row in self.db.conn.execute(f"SELECT {_PEOPLE_COLUMNS} FROM score_people"):
                 yield _stored(row)
 
     def _from_ledger(self, emails: Sequence[str]) -> dict[str, StoredScore]:
@@ -200,43 +206,19 @@ class ScoreStore:
         history (once: by conversion id), and the person's score is the latest known (a
         backfill of older responses never overwrites a newer score).
 
-        The stored history is extended as text (a JSON array gains elements), not parsed and
-        written again: this runs for every response of a sync."""
+        One upsert per response, decided inside SQLite (:data:`_SYNC_UPSERT`): the stored
+        history is extended as text (its delimited list gains an element), never read back,
+        parsed or written whole; this runs for every response of a sync."""
         if not rows:
             return
-        emails = sorted({r.email for r in rows})
-        stored: dict[str, tuple[Any, ...]] = {}
-        for start in range(0, len(emails), 500):
-            part = emails[start:start + 500]
-            for row in self.db.conn.execute(
-                    f"SELECT {_PEOPLE_COLUMNS} FROM score_people WHERE email IN "
-                    f"({','.join('?' * len(part))})", part):
-                stored[row[0]] = row
-        latest: dict[str, SyncedScore] = {}
-        added: dict[str, list[Event]] = {}
-        for r in rows:
-            added.setdefault(r.email, []).append(r.event)
-            if r.email not in latest or r.score.as_of >= latest[r.email].score.as_of:
-                latest[r.email] = r
-        out: list[tuple[Any, ...]] = []
-        for email, r in latest.items():
-            before = stored.get(email)
-            history = before[10] if before is not None else None
-            fresh = [e for e in added[email]
-                     if not history or f"{e.conversion_id}{_FIELD}" not in history]
-            if fresh:
-                text = _dump_events(fresh)
-                history = history + _EVENT + text if history else text
-            s = r.score
-            if before is not None and before[3] is not None and (before[6] or 0) > s.as_of:
-                out.append((*before[:10], history, stamp))   # a newer score stays
-                continue
-            out.append((email, r.sobject, r.record_id, s.value, s.behaviour, s.fit, s.as_of,
-                        None, _dump_map(s.fit_values), int(s.ready), history or "",
-                        stamp))   # reasons: on the record
+        out = []
+        for email, sobject, record_id, event, s in rows:
+            fit_values = s.fit_values
+            out.append((email, sobject, record_id, s.value, s.behaviour, s.fit, s.as_of,
+                        _dump_map(fit_values) if fit_values else "", int(s.ready),
+                        _dump_event(event), stamp, f"{_EVENT}{event.conversion_id}{_FIELD}"))
         with self.state.transaction():
-            self.db.conn.executemany(f"INSERT OR REPLACE INTO score_people ({_PEOPLE_COLUMNS}) "
-                                     f"VALUES ({','.join('?' * 12)})", out)
+            self.db.conn.executemany(_SYNC_UPSERT, out)
 
     def record_scores(self, rows: Sequence[tuple[str, str, str, Score]], stamp: str) -> None:
         """A rescore's written scores: (email, sObject, record id, score); history unchanged."""
@@ -277,10 +259,16 @@ _CONTROL = str.maketrans({c: " " for c in (_EVENT, _FIELD, _PAIR, _KV)})
 
 
 def _clean(text: str | None) -> str:
-    return (text or "").translate(_CONTROL)
+    if not text:
+        return ""
+    # printable text holds no control character: nothing to replace (the usual case)
+    return text if text.isprintable() else text.translate(_CONTROL)
 
 
 def _dump_map(values: Mapping[str, str]) -> str:
+    if len(values) == 1:                         # the usual case: one answer, one fit field
+        for k, v in values.items():
+            return f"{_clean(k)}{_KV}{_clean(v)}"
     return _PAIR.join(f"{_clean(k)}{_KV}{_clean(v)}" for k, v in values.items())
 
 
@@ -291,10 +279,32 @@ def _load_map(text: str | None) -> dict[str, str]:
 
 
 def _dump_events(events: Iterable[Event]) -> str:
+    return _EVENT.join(map(_dump_event, events))
+
+
+def _dump_event(e: Event) -> str:
     # ids (conversion, form, campaign) hold no control characters; page and answers may
-    return _EVENT.join(f"{e.conversion_id}{_FIELD}{e.submitted_at}{_FIELD}{e.form_id}"
-                       f"{_FIELD}{e.campaign_id}{_FIELD}{_clean(e.page) if e.page else ''}{_FIELD}"
-                       f"{_dump_map(e.answers) if e.answers else ''}" for e in events)
+    return (f"{e.conversion_id}{_FIELD}{e.submitted_at}{_FIELD}{e.form_id}"
+            f"{_FIELD}{e.campaign_id}{_FIELD}{_clean(e.page) if e.page else ''}{_FIELD}"
+            f"{_dump_map(e.answers) if e.answers else ''}")
+
+
+# A sync's row per applied response (?1-?11: the person's columns, reasons left NULL: the
+# reasons are on the record; ?12: the event's conversion id between delimiters). A new person
+# is inserted; a known one gains the event unless the history holds its conversion id, and
+# takes the score unless the stored one is newer (a replayed or backfilled older response).
+# Every right-hand side reads the row as it was before this statement.
+_NEWER = "(score IS NULL OR COALESCE(as_of, 0) <= excluded.as_of)"
+_SYNC_UPSERT = (
+    f"INSERT INTO score_people ({_PEOPLE_COLUMNS}) VALUES "
+    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8, ?9, ?10, ?11) ON CONFLICT(email) DO UPDATE SET "
+    "events = CASE WHEN COALESCE(events, '') = '' THEN excluded.events "
+    "WHEN instr(char(30) || events, ?12) > 0 THEN events "
+    "ELSE events || char(30) || excluded.events END, "
+    + "".join(f"{c} = CASE WHEN {_NEWER} THEN excluded.{c} ELSE {c} END, "
+              for c in ("sobject", "record_id", "score", "behaviour", "fit", "as_of",
+                        "fit_values", "ready"))
+    + f"reasons = CASE WHEN {_NEWER} THEN NULL ELSE reasons END, updated_at = excluded.updated_at")
 
 
 def _load_events(text: str | None) -> tuple[Event, ...]:
@@ -307,8 +317,9 @@ def _load_events(text: str | None) -> tuple[Event, ...]:
     return tuple(out)
 
 
-def _stored(row: Mapping[str, Any]) -> StoredScore:
-    return StoredScore(row["email"], row["sobject"], row["record_id"], row["score"],
-                       int(row["as_of"] or 0), _load_map(row["fit_values"]),
-                       None if row["ready"] is None else bool(row["ready"]),
-                       _load_events(row["events"]))
+def _stored(row: Sequence[Any]) -> StoredScore:
+    """A ``score_people`` row, its columns in :data:`_PEOPLE_COLUMNS` order."""
+    (email, sobject, record_id, score, _behaviour, _fit, as_of, _reasons, fit_values, ready,
+     events, _updated) = row
+    return StoredScore(email, sobject, record_id, score, int(as_of or 0), _load_map(fit_values),
+                       None if ready is None else bool(ready), _load_events(events))

@@ -28,9 +28,12 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from types import MappingProxyType
-from typing import Mapping, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Mapping, NamedTuple, Sequence
 
 from connector.core.domains import FreeMailList, email_domain
+
+if TYPE_CHECKING:
+    from connector.core.enrich.scoring_compiled import Program
 
 DAY_MS = 86_400_000
 KINDS = ("form", "campaign", "field", "page")
@@ -69,12 +72,9 @@ class BehaviourRule:
     answer: Match | None = None
     pages: tuple[str, ...] = ()       # parts of the page URL (case-blind)
 
-    @cached_property
-    def forms_only(self) -> bool:
-        """Only a form condition (the common rule): checked inline by the scoring loop."""
-        return bool(self.forms) and not (self.campaigns or self.answer or self.pages)
-
     def matches(self, event: "Event") -> bool:
+        """Whether ``event`` meets every condition. The scoring loop runs these conditions
+        compiled (``scoring_compiled``), to the same effect."""
         if self.forms and event.form_id not in self.forms:
             return False
         if self.campaigns and event.campaign_id not in self.campaigns:
@@ -143,6 +143,12 @@ class Scoring:
     def score_field(self, sobject: str) -> str | None:
         return self.lead_field if sobject == "Lead" else self.contact_field
 
+    @cached_property
+    def program(self) -> "Program":
+        """The rules compiled once (``scoring_compiled.Program``): a sync scores every
+        response."""
+        return _compiled.Program(self)
+
     def record_fields(self, sobject: str) -> tuple[str, ...]:
         """Fields a record is read with: fit's record fields and the score's own fields."""
         own = [self.score_field(sobject), self.date_field, self.reasons_field]
@@ -173,11 +179,12 @@ class Point(NamedTuple):
     decayed_to: float
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Score:
     """A person's score as of ``as_of``, with its arithmetic. (Not frozen: one is made per
     response and per person rescored, and a frozen class's init is several times dearer;
-    nothing changes one after it is made.)"""
+    nothing changes one after it is made. Slotted: a sync holds one per response of a batch,
+    and no attribute dict each means less for the cycle collector to walk.)"""
 
     total: float
     behaviour: float
@@ -188,17 +195,26 @@ class Score:
     fit_values: Mapping[str, str] = field(default_factory=dict)   # what fit read (kept for rescores)
     inputs: "tuple[Scoring, str, Sequence[Event]] | None" = field(default=None, repr=False,
                                                                   compare=False)
+    event: Event | None = field(default=None, repr=False, compare=False)   # a sync's response
+    # the reasons at full length, made on first use (a plain attribute: functools'
+    # cached_property takes a lock on every first use, and a sync makes a Score per response)
+    _reasons_made: str | None = field(default=None, init=False, repr=False, compare=False)
+    _points_made: "tuple[Point, ...] | None" = field(default=None, init=False, repr=False,
+                                                     compare=False)
 
-    @cached_property
+    @property
     def points(self) -> tuple[Point, ...]:
         """Every line of the arithmetic (rule, points, at, decayed_to). Made on demand from the
-        inputs (``score explain``, a hand-off's Task): a sync only needs the sums."""
-        if self.inputs is None:
-            return ()
-        scoring, email, events = self.inputs
-        lines: list[Point] = []
-        _behaviour(scoring, events, self.as_of, lines)
-        return (*lines, *fit_points(scoring, email, self.fit_values))
+        inputs (``score explain``, a hand-off's Task), once: a sync only needs the sums."""
+        if self._points_made is None:
+            if self.inputs is None:
+                self._points_made = ()
+            else:
+                scoring, email, events = self.inputs
+                lines: list[Point] = []
+                _behaviour(scoring, events, self.as_of, lines)
+                self._points_made = (*lines, *fit_points(scoring, email, self.fit_values))
+        return self._points_made
 
     @property
     def value(self) -> int:
@@ -207,16 +223,15 @@ class Score:
 
     def reasons(self, limit: int = REASONS_MAX) -> str:
         """The top reasons, largest contribution first, as one short line."""
-        return self._reasons if limit == REASONS_MAX else self._reasons_text(limit)
-
-    @cached_property
-    def _reasons(self) -> str:       # written to the record and kept in the state: made once
-        return self._reasons_text(REASONS_MAX)
+        if limit != REASONS_MAX:
+            return self._reasons_text(limit)
+        text = self._reasons_made           # written to the record: made once
+        if text is None:
+            text = self._reasons_made = self._reasons_text(REASONS_MAX)
+        return text
 
     def _reasons_text(self, limit: int) -> str:
-        ranked = sorted(self.by_rule.items(), key=lambda kv: (-abs(kv[1]), kv[0]))
-        text = "; ".join(f"{rule} {_signed(v)}" for rule, v in ranked if round(v) != 0)
-        return text if len(text) <= limit else text[:limit - 1] + "…"
+        return _compiled.reasons_of(tuple(self.by_rule.items()), limit)
 
 
 def _signed(value: float) -> str:
@@ -245,40 +260,47 @@ def _behaviour(scoring: Scoring, events: Sequence[Event], as_of: int,
                lines: list[Point] | None = None) -> dict[str, float]:
     """Rule -> decayed points (caps and the step as negative entries); the lines of
     :func:`behaviour_points` too when ``lines`` is given. One loop for both, so the sums a
-    sync writes and the lines ``score explain`` shows cannot disagree."""
+    sync writes and the lines ``score explain`` shows cannot disagree. The rules come
+    compiled (``scoring_compiled.Program``): a response is checked only against the rules
+    its form can meet, in the configured order."""
+    program = scoring.program
+    by_form, generic, half = program.by_form, program.generic, program.half
     by_rule: dict[str, float] = {}
-    earned: dict[str, float] = {}
+    earned: dict[str, float] = {}       # capped groups only
     last = None
-    half = scoring.half_life_days * DAY_MS if scoring.half_life_days else None
     ordered = sorted(events, key=_event_order) if len(events) > 1 else events
     for event in ordered:
         at = event.submitted_at
         if at > as_of:
             continue
         last = at
-        factor = 0.5 ** ((as_of - at) / half) if half and as_of > at else 1.0
-        for rule in scoring.behaviour:
-            if rule.forms_only and event.form_id not in rule.forms:
+        decayed = half is not None and as_of > at
+        factor = 0.5 ** ((as_of - at) / half) if decayed else 1.0   # type: ignore[operator]
+        for name, points, capped, rounded, check in by_form.get(event.form_id, generic):
+            if check is not None and not check(event):
                 continue
-            if rule.forms_only or rule.matches(event):
-                value = round(rule.points * factor, 2)
-                if lines is not None:
-                    lines.append(Point(rule.name, rule.points, at, value))
-                earned[rule.group] = earned.get(rule.group, 0.0) + value
-                by_rule[rule.name] = by_rule.get(rule.name, 0.0) + value
-    for group, cap in sorted(scoring.caps.items()):
+            # undecayed (a sync's own response): the rounding is the rule's, made once
+            value = round(points * factor, 2) if decayed else rounded
+            if lines is not None:
+                lines.append(Point(name, points, at, value))
+            if capped is not None:
+                earned[capped] = earned.get(capped, 0.0) + value
+            by_rule[name] = by_rule.get(name, 0.0) + value
+    for group, cap in program.caps:
         if earned.get(group, 0.0) > cap:
             name, cut = f"cap {group}", round(cap - earned[group], 2)
             by_rule[name] = cut
             if lines is not None:
                 lines.append(Point(name, 0.0, None, cut))
-    total = sum(by_rule.values())
-    if (scoring.step_after_days is not None and last is not None
-            and as_of - last > scoring.step_after_days * DAY_MS and total > scoring.step_to):
-        name, cut = f"no response for {scoring.step_after_days:g}d", round(scoring.step_to - total, 2)
-        by_rule[name] = cut
-        if lines is not None:
-            lines.append(Point(name, 0.0, None, cut))
+    if scoring.step_after_days is not None and last is not None \
+            and as_of - last > scoring.step_after_days * DAY_MS:
+        total = sum(by_rule.values())
+        if total > scoring.step_to:
+            name = f"no response for {scoring.step_after_days:g}d"
+            cut = round(scoring.step_to - total, 2)
+            by_rule[name] = cut
+            if lines is not None:
+                lines.append(Point(name, 0.0, None, cut))
     return by_rule
 
 
@@ -332,10 +354,21 @@ def score(scoring: Scoring, *, email: str, events: Sequence[Event],
     by_rule = _behaviour(scoring, events, as_of)
     behaviour = round(sum(by_rule.values()), 2)
     fit = 0.0
-    for rule in scoring.fit:
-        if rule.match(fit_value(rule.field, email, fit_values)):
-            by_rule[rule.name] = by_rule.get(rule.name, 0.0) + rule.points
-            fit += rule.points
+    hits: tuple[bool, ...] | None = None
+    for i, name, points, field_name, lower, check in scoring.program.fit:
+        if check is None:                         # the email's domain or kind
+            if hits is None:
+                hits = scoring.program.host_hits(email.rpartition("@")[2])
+            if not hits[i]:
+                continue
+        else:
+            value = fit_values.get(field_name)
+            if value is None:
+                value = fit_values.get(lower)
+            if value is None or not check(str(value)):
+                continue
+        by_rule[name] = by_rule.get(name, 0.0) + points
+        fit += points
     fit = round(fit, 2)
     total = round(behaviour + fit, 2)
     ready = (total >= scoring.sales_ready
@@ -350,7 +383,14 @@ def event_of(conversion_id: str, *, submitted_at: int, form_id: str, campaign_id
     """A response as an event, keeping only the answers rules look at (not the whole form:
     the state holds no more of a person than scoring needs)."""
     wanted = scoring.answer_fields()
-    answers = {k: v for k, v in form_values.items() if k in wanted and v}
+    if not wanted:
+        return Event(conversion_id, submitted_at, form_id, campaign_id, page)
+    if len(wanted) == 1:                          # the common case: look it up, not scan
+        (name,) = wanted
+        value = form_values.get(name)
+        answers: Mapping[str, str] = {name: value} if value else _NO_ANSWERS
+    else:
+        answers = {k: v for k, v in form_values.items() if k in wanted and v}
     return Event(conversion_id, submitted_at, form_id, campaign_id, page, answers)
 
 
@@ -359,11 +399,12 @@ def fit_snapshot(scoring: Scoring, *sources: Mapping[str, object] | None) -> dic
     form values, then the record's current fields)."""
     out: dict[str, str] = {}
     for name, lower in scoring.snapshot_fields:
+        same = name == lower
         for source in sources:
             if not source:
                 continue
             value = source.get(name)
-            if value is None:
+            if value is None and not same:
                 value = source.get(lower)
             if value not in (None, "", "[not provided]"):
                 out[name] = str(value)
@@ -413,3 +454,8 @@ def merged_events(stored: Sequence[Event], batch: Sequence[Event]) -> list[Event
     seen = {e.conversion_id: e for e in stored}
     seen.update((e.conversion_id, e) for e in batch)
     return list(seen.values())
+
+
+# the compiled rules and the reasons text (a module of their own; it imports this one's types,
+# so it is bound here, after them, and read at call time)
+from connector.core.enrich import scoring_compiled as _compiled  # noqa: E402

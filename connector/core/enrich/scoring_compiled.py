@@ -1,0 +1,125 @@
+"""``[scoring]``'s rules compiled for the sync's hot path, and the reasons text. (pure)
+
+A sync scores every response, so the rules are turned once per configuration into what the
+loop in ``scoring._behaviour`` and ``scoring.score`` runs: per form id the rules a response to
+it can meet, each rule's other conditions as one closure, the fit rules with how each reads
+its value. The result is exactly a loop over every rule's ``BehaviourRule.matches`` and
+``FitRule.match`` (``tests/test_scoring_compiled.py`` checks it on random rules).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Callable, Sequence
+
+from connector.core.enrich.scoring import (DAY_MS, EMAIL_DOMAIN, EMAIL_KIND, BehaviourRule, Event,
+                                           Match, Scoring, fit_value)
+
+Check = Callable[[Event], bool]
+Step = tuple[str, float, "str | None", float, "Check | None"]   # see _steps
+
+
+class Program:
+    """A :class:`Scoring`'s rules as the scoring loop runs them, made once per Scoring.
+
+    - Behaviour: per form id a rule names, the rules a response to that form can meet (those
+      naming it and those naming no form), in the configured order so the lines and sums
+      come out exactly as a loop over every rule's :meth:`BehaviourRule.matches`; any other
+      form gets the rules naming no form. A rule's remaining conditions are one closure
+      (None: the form was its only condition).
+    - Caps sorted by group; fit rules each with its field's check, or None for the email's
+      domain and kind, which :meth:`host_hits` works out once per email host.
+    """
+
+    __slots__ = ("by_form", "generic", "caps", "half", "fit", "_hosts", "_host_rules")
+
+    def __init__(self, scoring: Scoring) -> None:
+        rules, capped = scoring.behaviour, frozenset(scoring.caps)
+        self.generic = _steps(rules, None, capped)
+        self.by_form = {f: _steps(rules, f, capped) for r in rules for f in r.forms}
+        self.caps = tuple(sorted(scoring.caps.items()))
+        self.half = scoring.half_life_days * DAY_MS if scoring.half_life_days else None
+        # (index, name, points, field, its lower-case name, check; None: read from the email)
+        self.fit: tuple[tuple[int, str, float, str, str, Callable[[str | None], bool] | None],
+                        ...] = tuple(
+            (i, r.name, r.points, r.field, r.field.lower(),
+             None if r.field in (EMAIL_DOMAIN, EMAIL_KIND) else _text_check(r.match))
+            for i, r in enumerate(scoring.fit))
+        self._hosts: dict[str, tuple[bool, ...]] = {}
+        self._host_rules = tuple(scoring.fit)
+
+    def rules_for(self, form_id: str) -> tuple[Step, ...]:
+        return self.by_form.get(form_id, self.generic)
+
+    def host_hits(self, host: str) -> tuple[bool, ...]:
+        """Which fit rules an email host meets (by index; only the email rules' are read):
+        people share hosts, so each is worked out once."""
+        hits = self._hosts.get(host)
+        if hits is None:
+            if len(self._hosts) >= 65536:
+                self._hosts.clear()
+            email = "x@" + host
+            hits = self._hosts[host] = tuple(
+                r.field in (EMAIL_DOMAIN, EMAIL_KIND) and r.match(fit_value(r.field, email, {}))
+                for r in self._host_rules)
+        return hits
+
+
+def _steps(rules: Sequence[BehaviourRule], form_id: str | None, capped: frozenset[str]
+           ) -> tuple[Step, ...]:
+    """The rules a response to ``form_id`` can meet (None: to a form no rule names), each
+    as (name, points, its group if the group has a cap else None, points rounded, the
+    check of its other conditions or None)."""
+    return tuple((r.name, r.points, r.group if r.group in capped else None, round(r.points, 2),
+                  _rest_of(r))
+                 for r in rules if not r.forms or (form_id is not None and form_id in r.forms))
+
+
+def _rest_of(rule: BehaviourRule) -> Check | None:
+    """A rule's conditions other than its form, as one check (what :meth:`matches` does)."""
+    checks: list[Check] = []
+    if rule.campaigns:
+        campaigns = rule.campaigns
+        checks.append(lambda e: e.campaign_id in campaigns)
+    if rule.field is not None and rule.answer is not None:
+        checks.append(_answer_check(rule.field, rule.answer))
+    if len(rule.pages) == 1:
+        part = rule.pages[0]
+        checks.append(lambda e: part in (e.page or "").casefold())
+    elif rule.pages:
+        pages = rule.pages
+
+        def on_page(e: Event) -> bool:
+            page = (e.page or "").casefold()
+            return any(p in page for p in pages)
+        checks.append(on_page)
+    if not checks:
+        return None
+    if len(checks) == 1:
+        return checks[0]
+    return lambda e: all(c(e) for c in checks)
+
+
+def _answer_check(name: str, match: Match) -> Check:
+    test = _text_check(match)
+    return lambda e: test(e.answers.get(name))
+
+
+def _text_check(match: Match) -> Callable[[str | None], bool]:
+    """What :meth:`Match.__call__` does, as one closure."""
+    if match.pattern is not None:
+        search = match.pattern.search
+        return lambda text: bool(text) and search(text) is not None   # type: ignore[arg-type]
+    values = match.values
+    return lambda text: bool(text) and text.strip().casefold() in values   # type: ignore[union-attr]
+
+
+@lru_cache(maxsize=8192)
+def reasons_of(by_rule: tuple[tuple[str, float], ...], limit: int) -> str:
+    """A score's reasons from its contributions: cached, since most people of a sync earn
+    the same few combinations (one form's points, a fit rule or two)."""
+    # largest first, then by name (names are unique: the tuples never compare further)
+    ranked = sorted([(-abs(v), rule, v) for rule, v in by_rule])
+    text = "; ".join([f"{rule} +{n}" if n > 0 else f"{rule} {n}"      # as _signed
+                      for _, rule, v in ranked if (n := round(v))])
+    return text if len(text) <= limit else text[:limit - 1] + "…"
