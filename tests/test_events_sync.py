@@ -211,4 +211,8 @@ def test_a_probed_daemon_cycle_still_reads_the_events_the_probe_cannot_see(world
         probed = fresh.cycle(engine, RunOptions())
         assert not probed.plan.sweep and probed.plan.forms == frozenset()   # no form paged
         assert probed.report.status == "ok", probed.report.error
-    assert statuses(world) == {"pat@example.com": "Registered"}
+        assert statuses(world) == {"pat@example.com": "Registered"}
+        world.record("attended", "pat@example.com")
+        moved = fresh.cycle(engine, RunOptions())             # a move needs the ladder read
+        assert not moved.plan.sweep and moved.report.status == "ok", moved.report.error
+    assert statuses(world) == {"pat@example.com": "Attended"}

@@ -121,8 +121,9 @@ class Engine:
             self.state.start_run(report.run_id, method.value, dry_run)
         try:
             self._prepare()
-            if options.forms != frozenset() or self.state.oldest_pending():
-                self._pause(report)   # (a probed cycle with nothing to page reads no campaign)
+            if (options.forms != frozenset() or self.state.oldest_pending()
+                    or any(stream_kind(c.form_id) != FORM for c in self.settings.campaigns)):
+                self._pause(report)   # (a probed cycle paging no form, no event: no campaign read)
             report.warnings.extend(self.owner_warnings)
             with fewer_collections():
                 finished = self._process(source(report), method, report, options, start_ms)
