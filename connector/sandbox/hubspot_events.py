@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import base64
 import time
-import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Callable
 
+from .hubspot_requests import error_reply as _error, iso_ms as _iso
 from .http import BadJson, Request, Response
 
 STATES = {"register": "REGISTERED", "attend": "ATTENDED", "cancel": "CANCELLED"}
@@ -39,14 +39,6 @@ CREATE_REQUIRED = ("customProperties", "eventName", "eventOrganizer", "externalA
 FIRST_EVENT_ID = 580_000_001
 
 
-def _error(status: int, message: str, category: str) -> Response:
-    return Response.json(status, {"status": "error", "message": message,
-                                  "correlationId": str(uuid.uuid4()), "category": category})
-
-
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(timespec="milliseconds") \
-        .replace("+00:00", "Z")
 
 
 def _ms(text: Any) -> int | None:

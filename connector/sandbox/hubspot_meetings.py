@@ -22,11 +22,11 @@ with one line.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Callable
 
+from .hubspot_requests import error_reply as _error, iso_ms as _iso
 from .http import BadJson, Request, Response
 
 SEARCH_MAX_LIMIT, SEARCH_RESULT_CAP = 200, 10_000
@@ -38,14 +38,6 @@ DATES = ("hs_createdate", "hs_lastmodifieddate", "hs_timestamp", "hs_meeting_sta
          "hs_meeting_end_time")
 
 
-def _error(status: int, message: str, category: str) -> Response:
-    return Response.json(status, {"status": "error", "message": message,
-                                  "correlationId": str(uuid.uuid4()), "category": category})
-
-
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(timespec="milliseconds") \
-        .replace("+00:00", "Z")
 
 
 def _as_ms(value: Any) -> int | None:

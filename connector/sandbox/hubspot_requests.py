@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import uuid
+from datetime import datetime, timezone
 from typing import Any
 
-from .http import BadJson, Request
+from .http import BadJson, Request, Response
 
 __all__ = ["Invalid", "json_object", "int_arg", "encode_cursor", "decode_cursor"]
 
@@ -51,3 +53,15 @@ def json_object(req: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise Invalid("Invalid input JSON: expected an object")
     return body
+
+
+def error_reply(status: int, message: str, category: str) -> Response:
+    """HubSpot's error envelope (``status``, ``message``, ``correlationId``, ``category``)."""
+    return Response.json(status, {"status": "error", "message": message,
+                                  "correlationId": str(uuid.uuid4()), "category": category})
+
+
+def iso_ms(ms: int) -> str:
+    """Epoch ms as HubSpot writes a datetime: UTC, milliseconds, ``Z``."""
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(timespec="milliseconds") \
+        .replace("+00:00", "Z")
