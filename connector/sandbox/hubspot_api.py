@@ -66,6 +66,9 @@ class HubSpotApi:
         self.store = HubSpotStore(clock=lambda: self.clock())
         self.limiter = RateLimiter(clock=lambda: self.clock())
         self.oauth = hubspot_oauth.HubSpotOAuth(self)   # POST /oauth/v1/token (refresh grant)
+        # Modules holding portal state of their own (events, meetings): emptied on a reset,
+        # carried by dump and load, each with clear(), dump_into(out), load_from(data)
+        self.parts: list[Any] = []
         self.reset()
         self.contacts = hubspot_contacts.ContactReads(self)   # CRM v3 contacts search, batch read
         add = app.router.add
@@ -106,11 +109,16 @@ class HubSpotApi:
             self.store = store
             self.limiter.configure(**limits)
             self.limiter.clear()
+            for part in self.parts:
+                part.clear()
+                part.load_from(data)
 
     def dump(self) -> dict[str, Any]:
         with self.app.lock:
             out = {"portal_id": self.portal_id, **self.store.dump(),
                    "rate_limit": self.limiter.settings()}
+            for part in self.parts:
+                part.dump_into(out)
             return {**out, "oauth": dict(self.oauth.settings)} if self.oauth.settings else out
 
     def reset(self) -> None:
@@ -120,6 +128,8 @@ class HubSpotApi:
             self.store.clear()
             self.limiter.configure(**DEFAULT_RATE_LIMIT)
             self.limiter.clear()
+            for part in self.parts:
+                part.clear()
             # HubSpot's search index trails writes by seconds: a contact changed less than
             # this long ago (by the sandbox's clock) is not yet found by the contacts search.
             self.search_lag_ms = 0

@@ -27,7 +27,7 @@ import base64
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Mapping
 
 from .hubspot_requests import error_reply as _error, iso_ms as _iso
 from .http import BadJson, Request, Response
@@ -99,43 +99,30 @@ class MarketingEvents:
             auth="hubspot")
         add("PATCH", f"{base}/{{objectId}}", limited(self._patch), family="hubspot.events",
             auth="hubspot")
-        for name in ("reset", "load"):          # a reset or a new dataset empties the events
-            original: Callable[..., Any] = getattr(self.api, name)
-            setattr(self.api, name, self._clearing(original))
-        self._wrap_dataset()
+        self.api.parts.append(self)             # a reset empties the events; dump/load carry them
 
     # -- the dataset (``sandbox dump``/``load``): the events and their participations --------
-    def _wrap_dataset(self) -> None:
-        """A dataset carries ``marketing_events``, so a rehearsal saved with ``dump`` comes
-        back with its webinars (the contacts they name are the dataset's own)."""
-        dump, load = self.api.dump, self.api.load
+    # A dataset carries ``marketing_events``, so a rehearsal saved with ``dump`` comes back
+    # with its webinars (the contacts they name are the dataset's own). Called under the lock.
+    def dump_into(self, out: dict[str, Any]) -> None:
+        if self.events:
+            out["marketing_events"] = [
+                {"objectId": e.object_id, "body": e.body,
+                 "participations": [vars(p) for p in e.participations.values()],
+                 "contacts": self._contacts_of(e)}
+                for e in self.events.values()]
 
-        def dumping() -> dict[str, Any]:
-            out = dump()
-            with self.api.app.lock:
-                if self.events:
-                    out["marketing_events"] = [
-                        {"objectId": e.object_id, "body": e.body,
-                         "participations": [vars(p) for p in e.participations.values()],
-                         "contacts": self._contacts_of(e)}
-                        for e in self.events.values()]
-            return out
-
-        def loading(data: Any) -> None:
-            load(data)          # (emptied by the clearing wrapper)
-            with self.api.app.lock:
-                for item in data.get("marketing_events") or []:
-                    self._restore_contacts(item.get("contacts") or [])
-                    event = MarketingEvent(str(item["objectId"]), dict(item.get("body") or {}))
-                    for raw in item.get("participations") or []:
-                        p = Participation(**{k: raw[k] for k in (
-                            "id", "contact_id", "state", "occurred_at", "created_at")})
-                        event.participations[(p.contact_id, p.state)] = p
-                        self._seq = max(self._seq, int(p.id))
-                    self.events[event.object_id] = event
-                    self._next_id = max(self._next_id, int(event.object_id) + 1)
-
-        self.api.dump, self.api.load = dumping, loading
+    def load_from(self, data: Mapping[str, Any]) -> None:
+        for item in data.get("marketing_events") or []:
+            self._restore_contacts(item.get("contacts") or [])
+            event = MarketingEvent(str(item["objectId"]), dict(item.get("body") or {}))
+            for raw in item.get("participations") or []:
+                p = Participation(**{k: raw[k] for k in (
+                    "id", "contact_id", "state", "occurred_at", "created_at")})
+                event.participations[(p.contact_id, p.state)] = p
+                self._seq = max(self._seq, int(p.id))
+            self.events[event.object_id] = event
+            self._next_id = max(self._next_id, int(event.object_id) + 1)
 
     def _contacts_of(self, event: MarketingEvent) -> list[dict[str, Any]]:
         """The participants' contacts (an event creates contacts no form submission holds)."""
@@ -157,14 +144,6 @@ class MarketingEvents:
             key = (int(raw["created_ms"]), store._seq)
             for name, value in dict(raw.get("properties") or {}).items():
                 contact.props[str(name)] = (key, str(value))
-
-    def _clearing(self, original: Callable[..., Any]) -> Callable[..., Any]:
-        def run(*args: Any, **kw: Any) -> Any:
-            result = original(*args, **kw)
-            with self.api.app.lock:
-                self.clear()
-            return result
-        return run
 
     # -- handlers (the limiter holds the app lock) ---------------------------------------
     def _create(self, req: Request) -> Response:

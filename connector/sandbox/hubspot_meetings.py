@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from .hubspot_requests import error_reply as _error, iso_ms as _iso
 from .http import BadJson, Request, Response
@@ -94,41 +94,20 @@ class Meetings:
                 ("POST", "/crm/v4/associations/meetings/contacts/batch/read", self._assoc_read)):
             add(method, path, limited(self._guarded(handler)), family="hubspot.meetings",
                 auth="hubspot", first=method == "POST" and path.endswith("/search"))
-        for name in ("reset", "load"):
-            original: Callable[..., Any] = getattr(self.api, name)
-            setattr(self.api, name, self._clearing(original))
-        self._wrap_dataset()
+        self.api.parts.append(self)   # a reset empties the meetings; dump/load carry them
 
-    def _wrap_dataset(self) -> None:
-        """A dataset carries ``meetings`` (with their contact associations), so ``dump`` then
-        ``load`` gives the same portal."""
-        dump, load = self.api.dump, self.api.load
+    # A dataset carries ``meetings`` (with their contact associations), so ``dump`` then
+    # ``load`` gives the same portal. Called under the lock.
+    def dump_into(self, out: dict[str, Any]) -> None:
+        if self.meetings:
+            out["meetings"] = [vars(m) for m in self.meetings.values()]
 
-        def dumping() -> dict[str, Any]:
-            out = dump()
-            with self.api.app.lock:
-                if self.meetings:
-                    out["meetings"] = [vars(m) for m in self.meetings.values()]
-            return out
-
-        def loading(data: Any) -> None:
-            load(data)
-            with self.api.app.lock:
-                for raw in data.get("meetings") or []:
-                    m = Meeting(str(raw["id"]), int(raw["created_ms"]), dict(raw["properties"]),
-                                list(raw.get("contacts") or []))
-                    self.meetings[m.id] = m
-                    self._next_id = max(self._next_id, int(m.id) + 1)
-
-        self.api.dump, self.api.load = dumping, loading
-
-    def _clearing(self, original: Callable[..., Any]) -> Callable[..., Any]:
-        def run(*args: Any, **kw: Any) -> Any:
-            result = original(*args, **kw)
-            with self.api.app.lock:
-                self.clear()
-            return result
-        return run
+    def load_from(self, data: Mapping[str, Any]) -> None:
+        for raw in data.get("meetings") or []:
+            m = Meeting(str(raw["id"]), int(raw["created_ms"]), dict(raw["properties"]),
+                        list(raw.get("contacts") or []))
+            self.meetings[m.id] = m
+            self._next_id = max(self._next_id, int(m.id) + 1)
 
     @staticmethod
     def _guarded(handler: Callable[[Request], Response]) -> Callable[[Request], Response]:
