@@ -144,17 +144,6 @@ def test_dry_run_lists_actions_and_writes_nothing(world):
     assert world.run(now() + 3 * HOUR).counts == {"reassign": 1}   # the real pass still does it
 
 
-def test_people_rows_for_the_write_back(world):
-    lead = world.hand_off("pat@corp.com")
-    rows = []
-    report = world.run(now() + HOUR, on_person=rows.append, keep_people=True)
-    assert len(rows) == 1 and report.people == rows
-    row = rows[0]
-    assert (row.email, row.record_id, row.record_type, row.lead_status, row.owner_id, row.stage,
-            row.owner_email) == ("pat@corp.com", lead, "Lead", "Sales Ready", world.users["ade"],
-                                 "sales_ready", "ade@acme.example")
-
-
 def test_the_write_back_tells_hubspot_recycled_then_nurture_and_does_not_flip(world):
     """A recycled Lead carries the nurture status, yet the write-back step (which reads every
     person's record each cycle) must say ``recycled`` until the come-back date, send nothing

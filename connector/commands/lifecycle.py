@@ -8,12 +8,12 @@ line with the pass's counts and one per problem named at its start.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from connector.adapters.salesforce.client import SalesforceClient
 from connector.adapters.transport import RetryPolicy
 from connector.config.settings import Settings
-from connector.engine.lifecycle import LifecycleReport, PassOptions, PersonRow, run_lifecycle
+from connector.engine.lifecycle import LifecycleReport, PassOptions, run_lifecycle
 from connector.engine.wiring import clients, open_state
 
 from connector.adapters.sqlite.ledger import State
@@ -29,8 +29,7 @@ if TYPE_CHECKING:
 
 
 def run(settings: Settings, *, dry_run: bool = False, now_ms: int | None = None,
-        retry: RetryPolicy | None = None,
-        on_person: Callable[[PersonRow], None] | None = None) -> LifecycleReport:
+        retry: RetryPolicy | None = None) -> LifecycleReport:
     """One pass from the command line: the state locked for it (read only for a dry run)."""
     state = open_state(settings, read_only=dry_run)
     try:
@@ -38,7 +37,7 @@ def run(settings: Settings, *, dry_run: bool = False, now_ms: int | None = None,
             state.lock()
         salesforce = clients(settings, retry=retry).salesforce
         return run_lifecycle(settings, state, salesforce,
-                             PassOptions(dry_run=dry_run, now_ms=now_ms, on_person=on_person))
+                             PassOptions(dry_run=dry_run, now_ms=now_ms))
     finally:
         state.close()
 

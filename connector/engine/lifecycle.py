@@ -35,8 +35,8 @@ from connector.adapters.sqlite.lifecycle import (ActionRow, Intent, LifecycleSto
                                                  ensure_lifecycle)
 from connector.adapters.salesforce.replies import result_error
 from connector.config.settings import Settings
-from connector.core.lifecycle.decide import decide, stage_of
-from connector.core.lifecycle.model import Kind, LeadFacts, Verdict, Watch, WatchState
+from connector.core.lifecycle.decide import decide
+from connector.core.lifecycle.model import Kind, Verdict, Watch, WatchState
 from connector.engine.lifecycle_setup import Problem, Setup, resolve
 from connector.errors import AmbiguousWrite, ConfigError
 
@@ -56,19 +56,6 @@ class ActionLine:
     to_owner: str | None = None
 
 
-@dataclass(frozen=True)
-class PersonRow:
-    """A watched person as the pass last read them: what the write-back to HubSpot carries."""
-
-    email: str
-    record_id: str
-    record_type: str
-    lead_status: str | None
-    owner_id: str | None
-    stage: str            # nurture | sales_ready | working | recycled | customer
-    owner_email: str | None = None
-
-
 @dataclass
 class LifecycleReport:
     run_id: str
@@ -83,7 +70,6 @@ class LifecycleReport:
     failed: int = 0
     problems: list[Problem] = field(default_factory=list)
     actions: list[ActionLine] = field(default_factory=list)
-    people: list[PersonRow] = field(default_factory=list)   # with PassOptions.keep_people
     sf_calls: int = 0
 
 
@@ -91,9 +77,7 @@ class LifecycleReport:
 class PassOptions:
     dry_run: bool = False
     now_ms: int | None = None               # None: the clock; tests walk time forward
-    on_person: Callable[[PersonRow], None] | None = None
     keep_actions: bool = True               # a bench keeps none (memory flat in the watches)
-    keep_people: bool = False               # every watched person's row in report.people
     should_stop: Callable[[], bool] = lambda: False
     checkpoint: Checkpoint | None = None    # tests: raise at a named step to stand for a kill
     page: int = PAGE
@@ -164,8 +148,6 @@ def _page(page: list[Watch], setup: Setup, store: LifecycleStore, salesforce: Sa
     report.watched += len(page)
     setup.names.update({f.owner_id: f.owner_name for f in leads.values()
                         if f.owner_id and f.owner_name})
-    setup.emails.update({f.owner_id: f.owner_email for f in leads.values()
-                         if f.owner_id and f.owner_email})
     intents: list[Intent] = []
     quiet: list[Watch] = []
     moved = False
@@ -186,12 +168,6 @@ def _page(page: list[Watch], setup: Setup, store: LifecycleStore, salesforce: Sa
             intents.append(_intent(watch, verdict, report.now_ms))
         elif verdict.watch != watch:
             quiet.append(verdict.watch)
-        if options.on_person is not None or options.keep_people:
-            person = _person(watch, verdict, lead, setup)
-            if options.keep_people:
-                report.people.append(person)
-            if options.on_person is not None:
-                options.on_person(person)
     store.save_watches(quiet)
     store.record_intents(intents, run_id=report.run_id, pool=setup.pool_key,
                          rotation=rotation if moved else None)
@@ -293,14 +269,6 @@ def _task(action: ActionRow) -> dict[str, Any]:
     if task.owner_id:
         record["OwnerId"] = task.owner_id
     return record
-
-
-def _person(watch: Watch, verdict: Verdict, lead: LeadFacts | None, setup: Setup) -> PersonRow:
-    status = verdict.status or (lead.status if lead is not None else None)
-    owner = verdict.owner_id or (lead.owner_id if lead is not None else watch.owner_id)
-    stage = verdict.stage or stage_of(lead, setup.rules, verdict.watch)
-    return PersonRow(watch.email, watch.lead_id, "Lead", status, owner, stage,
-                     setup.emails.get(owner) if owner else None)
 
 
 def _error_text(result: dict[str, Any]) -> str:

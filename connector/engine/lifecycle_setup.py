@@ -45,7 +45,6 @@ class Setup:
     routing: Routing
     pool: tuple[PoolMember, ...] = ()
     names: dict[str, str] = field(default_factory=dict)
-    emails: dict[str, str] = field(default_factory=dict)   # owner Id -> email (the write-back's)
     reason_field: str | None = None        # the recycle fields, when the org has them
     date_field: str | None = None
     problems: list[Problem] = field(default_factory=list)
@@ -116,9 +115,8 @@ def resolve(rules: LifecycleRules, routing: Routing, client: SalesforceClient,
     new_rules = replace(rules, pool=tuple(resolved_pool), escalate_to=escalate,
                         recycle_owner=recycle_owner)
     reason, date = _recycle_fields(rules, client, state, problems)
-    emails = {u.id: u.email for u in users if u.email}
     return Setup(new_rules, _routing(routing, rules, client, problems), tuple(pool), names,
-                 emails, reason, date, problems)
+                 reason_field=reason, date_field=date, problems=problems)
 
 
 def _recycle_fields(rules: LifecycleRules, client: SalesforceClient, state: State | None,
