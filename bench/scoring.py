@@ -249,13 +249,12 @@ def build_state(path: Path, people: int, pick: set[int], lead_ids: dict[str, str
     rows = []
     for i, item in enumerate(today):
         value = item.score.value + (3 if i in pick else 0)    # yesterday's number differs
-        rows.append((item.person.email, "Lead", item.person.record_id, value, item.score.behaviour,
-                     item.score.fit, now_ms - DAY, "", "", 0,
-                     _dump_events(events_by[item.person.email]), "x"))
+        rows.append((item.person.email, "Lead", item.person.record_id, value, now_ms - DAY, "", 0,
+                     _dump_events(events_by[item.person.email])))
     with state.transaction():
         state.db.conn.executemany(
-            "INSERT INTO score_people (email, sobject, record_id, score, behaviour, fit, as_of, "
-            "reasons, fit_values, ready, events, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+            "INSERT INTO score_people (email, sobject, record_id, score, as_of, fit_values, ready, "
+            "events) VALUES (?,?,?,?,?,?,?,?)", rows)
         state.db.execute("INSERT INTO score_meta (key, value) VALUES ('backfilled', '0')")
     state.close()
     return len(ledger), chosen

@@ -18,7 +18,7 @@ import re
 import pytest
 
 from connector.adapters.sqlite.ledger import State
-from connector.adapters.sqlite.scoring import ScoreStore, SyncedScore
+from connector.adapters.sqlite.scoring import ScoreStore, SyncedScore, synced
 from connector.core.enrich.scoring import (DAY_MS, BehaviourRule, Event, FitRule, Match, Point,
                                            Score, Scoring, fit_value, score)
 
@@ -137,14 +137,37 @@ def test_compiled_rules_score_as_the_plain_loop(seed: int) -> None:
         assert got.reasons(20) == reference._reasons_text(20)
 
 
+@pytest.mark.parametrize("seed", range(40))
+def test_a_one_response_score_shared_between_people_is_the_plain_loops(seed: int) -> None:
+    """``Program.fresh`` (the sync's path for a person whose only response is this one)
+    works a combination out once and hands it to everyone who meets the same rules: each
+    one's sums are still exactly the plain loop's for that person, at that moment."""
+    rnd = random.Random(seed)
+    scoring = _scoring(rnd)
+    cases = [(rnd.choice(["bob@gmail.com", "ann@acme.co.uk", "joe@acme.example", "x@Mail.UK"]),
+              rnd.choice([{}, {"Title": "VP Sales"}, {"title": "director"},
+                          {"country": "GB", "Title": "Engineer"}]), _event(rnd, i))
+             for i in range(60)]
+    made = 0
+    for round_ in (1, 2):                      # the second time round every one is found
+        for email, fit_values, event in cases:
+            got = scoring.program.fresh(scoring, email, event, fit_values)
+            by_rule, _lines, behaviour, fit, total, ready = _reference(
+                scoring, email, [event], fit_values, event.submitted_at)
+            assert (dict(got.by_rule), got.behaviour, got.fit, got.total, got.ready) == (
+                by_rule, behaviour, fit, total, ready), (event, email, fit_values)
+        if round_ == 1:
+            made = len(scoring.program._fresh)
+    assert len(scoring.program._fresh) == made
+
+
 # -- the stored history ---------------------------------------------------------------------
 
 def _row(email: str, cid: str, at: int, total: float, *, page: str | None = None,
          record: str = "00Q1") -> SyncedScore:
     event = Event(cid, at, "webinar", "c1", page, {"jobtitle": "VP"})
-    return SyncedScore(email, "Lead", record, event,
-                       Score(total, total, 0.0, {"webinar": total}, at, total >= 50,
-                             {"Title": "VP"}))
+    return synced(email, "Lead", record, event,
+                  Score(total, total, 0.0, {"webinar": total}, at, total >= 50, {"Title": "VP"}))
 
 
 def test_the_sync_appends_each_event_once_and_keeps_the_newest_score(tmp_path) -> None:
@@ -155,7 +178,7 @@ def test_the_sync_appends_each_event_once_and_keeps_the_newest_score(tmp_path) -
                      "VALUES ('old@x.example', 'Lead', '00Q9', 0, 'c11\x1f5\x1fwebinar\x1f\x1f\x1f')")
     store.record_sync([_row("bob@x.example", "c1", T0 + 2, 20),
                        _row("bob@x.example", "c2", T0 + 1, 10, page="/a\x1eb"),
-                       _row("old@x.example", "c1x", T0, 30, record="00Q2")], "t1")
+                       _row("old@x.example", "c1x", T0, 30, record="00Q2")])
     people = store.people()
     bob, old = people["bob@x.example"], people["old@x.example"]
     assert (bob.score, bob.as_of, bob.fit_values) == (20, T0 + 2, {"Title": "VP"})
@@ -166,7 +189,7 @@ def test_the_sync_appends_each_event_once_and_keeps_the_newest_score(tmp_path) -
     # a replay of c1 adds nothing; an older response's score does not replace the newer
     store.record_sync([_row("bob@x.example", "c1", T0 + 2, 20),
                        _row("bob@x.example", "c0", T0, 5),
-                       _row("old@x.example", "c1", T0 + 5, 60)], "t2")
+                       _row("old@x.example", "c1", T0 + 5, 60)])
     people = store.people()
     bob, old = people["bob@x.example"], people["old@x.example"]
     assert [e.conversion_id for e in bob.events] == ["c1", "c2", "c0"]

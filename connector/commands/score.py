@@ -119,7 +119,7 @@ def run_rescore(settings: Settings, *, state: Any, salesforce: Any = None, dry_r
                             salesforce=salesforce, task_key=task_key, store=store)
     report.tasks = len(task_ids)
     store.record_scores([(i.person.email, i.person.sobject, i.person.record_id, i.score)
-                         for i in changed if i.person.record_id in ok], stamp)
+                         for i in changed if i.person.record_id in ok])
     store.finish_handoffs({h.key: task_ids.get(h.key) for h in handoffs.values()
                            if h.record_id in ok and (not h.task or h.key in task_ids)}, stamp)
     store.set_last_rescore(now_ms)

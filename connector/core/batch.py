@@ -247,7 +247,8 @@ def read_fields(policy: BatchPolicy, sobject: str) -> tuple[str, ...]:
 def score_batch(scoring: Scoring, facts: BatchFacts) -> dict[str, Score]:
     """Each response's score as of its own submission (so a replay computes the same score):
     the person's stored responses and this batch's up to it, and fit from the response's
-    fields, then the record's, then what earlier responses told."""
+    fields, then the record's, then what earlier responses told. A person whose only
+    response is this one (most of a sync) takes the shared sums of ``Program.fresh``."""
     batch_events: dict[str, list[Event]] = {}
     own: list[Event] = []
     for r in facts.responses:
@@ -255,13 +256,18 @@ def score_batch(scoring: Scoring, facts: BatchFacts) -> dict[str, Score]:
                          campaign_id=r.campaign_id, page=r.page_url, form_values=r.form_values,
                          scoring=scoring)
         own.append(event)
-        batch_events.setdefault(r.email, []).append(event)
+        found = batch_events.get(r.email)
+        if found is None:
+            batch_events[r.email] = [event]
+        else:
+            found.append(event)
     out: dict[str, Score] = {}
     rows, matches = facts.people.rows, facts.people.matches
     stored_of, fit_of = facts.score_events, facts.score_fit
+    fresh = scoring.program.fresh
     for r, event in zip(facts.responses, own):
         email = r.email
-        events = batch_events[email]
+        events: Sequence[Event] = batch_events[email]
         stored = stored_of.get(email)
         if stored:
             events = merged_events(stored, events)
@@ -271,8 +277,13 @@ def score_batch(scoring: Scoring, facts: BatchFacts) -> dict[str, Score]:
                               rows.get(lead.id) if lead is not None else None,
                               rows.get(contact.id) if contact is not None else None,
                               fit_of.get(email))
-        result = score(scoring, email=email, events=events, fit_values=values,
-                       as_of=r.submitted_at)
-        result.event = event            # what the state keeps of the response (made once)
+        if len(events) == 1:
+            f = fresh(scoring, email, event, values)
+            result = Score(f.total, f.behaviour, f.fit, f.by_rule, event.submitted_at, f.ready,
+                           values, (scoring, email, events), event)
+        else:
+            result = score(scoring, email=email, events=events, fit_values=values,
+                           as_of=r.submitted_at)
+            result.event = event        # what the state keeps of the response (made once)
         out[r.conversion_id] = result
     return out

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from connector.adapters.sqlite.schema import now_iso
-from connector.adapters.sqlite.scoring import ScoreStore, SyncedScore
+from connector.adapters.sqlite.scoring import ScoreStore, synced
 from connector.core.enrich.scoring import Event, Scoring, event_of
 from connector.core.model import Outcome, Status
 from connector.core.plan import WritePlan
@@ -48,7 +47,7 @@ def record_batch_scores(state: Any, plan: WritePlan, outcomes: Mapping[str, Outc
             r.conversion_id, submitted_at=r.submitted_at, form_id=r.form_id,
             campaign_id=r.campaign_id, page=r.page_url, form_values=r.form_values,
             scoring=scoring)
-        rows.append(SyncedScore(r.email, sobject, record_id, event, scored))
+        rows.append(synced(r.email, sobject, record_id, event, scored))
     with state.transaction():
-        ScoreStore(state).record_sync(rows, now_iso())      # a savepoint inside this one
+        ScoreStore(state).record_sync(rows)      # a savepoint inside this one
         then()

@@ -10,12 +10,24 @@ its value. The result is exactly a loop over every rule's ``BehaviourRule.matche
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Callable, Sequence
+from typing import Callable, Mapping, NamedTuple, Sequence
 
+from connector.core.enrich import scoring as _scoring
 from connector.core.enrich.scoring import (DAY_MS, EMAIL_DOMAIN, EMAIL_KIND, BehaviourRule, Event,
                                            Match, Scoring, fit_value)
 
 Check = Callable[[Event], bool]
+
+
+class Fresh(NamedTuple):
+    """A one-response score's sums (see :meth:`Program.fresh`); ``by_rule`` is shared by every
+    Score made from it, and nothing changes it."""
+
+    total: float
+    behaviour: float
+    fit: float
+    by_rule: Mapping[str, float]
+    ready: bool
 Step = tuple[str, float, "str | None", float, "Check | None"]   # see _steps
 
 
@@ -31,7 +43,8 @@ class Program:
       domain and kind, which :meth:`host_hits` works out once per email host.
     """
 
-    __slots__ = ("by_form", "generic", "caps", "half", "fit", "_hosts", "_host_rules")
+    __slots__ = ("by_form", "generic", "caps", "half", "fit", "_hosts", "_host_rules", "_fresh",
+                 "_answer")
 
     def __init__(self, scoring: Scoring) -> None:
         rules, capped = scoring.behaviour, frozenset(scoring.caps)
@@ -47,6 +60,48 @@ class Program:
             for i, r in enumerate(scoring.fit))
         self._hosts: dict[str, tuple[bool, ...]] = {}
         self._host_rules = tuple(scoring.fit)
+        self._fresh: dict[tuple[object, ...], Fresh] = {}
+        fields = sorted(scoring.answer_fields())
+        self._answer: str | None = fields[0] if len(fields) == 1 else None
+
+    def fresh(self, scoring: Scoring, email: str, event: Event,
+              fit_values: Mapping[str, str]) -> "Fresh":
+        """The sums of a person's score whose only response is ``event``, as of that response
+        (no decay, no step): the common case of a sync (a new person, one fill). The sums
+        depend only on what the rules read (form, campaign, page, the named answers, which
+        fit rules hold), never on the moment, so people who share them share one worked-out
+        result (made by :func:`scoring.score` itself on first sight, so it is the same)."""
+        answers = event.answers
+        name = self._answer
+        key: tuple[object, ...] = (
+            event.form_id, event.campaign_id, event.page,
+            (answers.get(name) if name is not None else tuple(sorted(answers.items())))
+            if answers else None,
+            self.fit_hits(email, fit_values))
+        found = self._fresh.get(key)
+        if found is None:
+            if len(self._fresh) >= 65536:
+                self._fresh.clear()
+            s = _scoring.score(scoring, email=email, events=(event,), fit_values=fit_values,
+                               as_of=event.submitted_at)
+            found = self._fresh[key] = Fresh(s.total, s.behaviour, s.fit, s.by_rule, s.ready)
+        return found
+
+    def fit_hits(self, email: str, fit_values: Mapping[str, str]) -> tuple[bool, ...]:
+        """Which fit rules the person meets, by index (what :func:`scoring.score` adds)."""
+        hits: tuple[bool, ...] | None = None
+        out = []
+        for i, _name, _points, field_name, lower, check in self.fit:
+            if check is None:                         # the email's domain or kind
+                if hits is None:
+                    hits = self.host_hits(email.rpartition("@")[2])
+                out.append(hits[i])
+            else:
+                value = fit_values.get(field_name)
+                if value is None:
+                    value = fit_values.get(lower)
+                out.append(value is not None and check(str(value)))
+        return tuple(out)
 
     def rules_for(self, form_id: str) -> tuple[Step, ...]:
         return self.by_form.get(form_id, self.generic)
