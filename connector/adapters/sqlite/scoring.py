@@ -225,8 +225,9 @@ class ScoreStore:
         email order (one person's in their own order): neighbouring keys land on the same
         index pages, which costs SQLite a fifth less than random order."""
         if rows:
+            ordered: list[SyncedScore] = sorted(rows, key=_by_email)
             with self.state.transaction():
-                self.db.conn.executemany(_SYNC_UPSERT, sorted(rows, key=_by_email))
+                self.db.conn.executemany(_SYNC_UPSERT, ordered)
 
     def record_scores(self, rows: Sequence[tuple[str, str, str, Score]]) -> None:
         """A rescore's written scores: (email, sObject, record id, score); history unchanged."""
