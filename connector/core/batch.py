@@ -15,7 +15,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from connector.core.accounts import AccountMatch, AccountMatching, match_accounts
 from connector.core.enrich.routing import Routing
-from connector.core.enrich.scoring import (Event, Score, Scoring, event_of, fit_snapshot,
+from connector.core.enrich.scoring import (Event, Score, Scoring, fit_snapshot,
                                            merged_events, score)
 from connector.core.enrich.shape import Shaping, shape
 from connector.core.methods import RunMemory, decide_all, needs_account
@@ -248,42 +248,44 @@ def score_batch(scoring: Scoring, facts: BatchFacts) -> dict[str, Score]:
     """Each response's score as of its own submission (so a replay computes the same score):
     the person's stored responses and this batch's up to it, and fit from the response's
     fields, then the record's, then what earlier responses told. A person whose only
-    response is this one (most of a sync) takes the shared sums of ``Program.fresh``."""
-    batch_events: dict[str, list[Event]] = {}
-    own: list[Event] = []
+    response is this one (most of a sync) takes the shared sums of ``Program.fresh``; the
+    loop is written for that case, since it runs for every response of a sync."""
+    program = scoring.program
+    fresh, event_of_response = program.fresh, program.event_of
+    seen: dict[str, int] = {}
     for r in facts.responses:
-        event = event_of(r.conversion_id, submitted_at=r.submitted_at, form_id=r.form_id,
-                         campaign_id=r.campaign_id, page=r.page_url, form_values=r.form_values,
-                         scoring=scoring)
-        own.append(event)
-        found = batch_events.get(r.email)
-        if found is None:
-            batch_events[r.email] = [event]
-        else:
-            found.append(event)
+        seen[r.email] = seen.get(r.email, 0) + 1
+    own = [event_of_response(r.conversion_id, r.submitted_at, r.form_id, r.campaign_id,
+                             r.page_url, r.form_values) for r in facts.responses]
+    batch_events: dict[str, list[Event]] = {}     # people with more than one in the batch
+    for r, event in zip(facts.responses, own):
+        if seen[r.email] > 1:
+            batch_events.setdefault(r.email, []).append(event)
     out: dict[str, Score] = {}
     rows, matches = facts.people.rows, facts.people.matches
     stored_of, fit_of = facts.score_events, facts.score_fit
-    fresh = scoring.program.fresh
     for r, event in zip(facts.responses, own):
         email = r.email
-        events: Sequence[Event] = batch_events[email]
+        match = matches.get(email)
+        lead = contact = None
+        if match is not None:
+            if match.lead is not None:
+                lead = rows.get(match.lead.id)
+            if match.contact is not None:
+                contact = rows.get(match.contact.id)
+        values = fit_snapshot(scoring, r.lead_fields, r.contact_fields, r.form_values, lead,
+                              contact, fit_of.get(email))
         stored = stored_of.get(email)
+        if not stored and seen[email] == 1:
+            f = fresh(scoring, email, event, values)
+            out[r.conversion_id] = Score(f.total, f.behaviour, f.fit, f.by_rule, event.submitted_at,
+                                         f.ready, values, (scoring, email, (event,)), event)
+            continue
+        events: Sequence[Event] = batch_events.get(email) or (event,)
         if stored:
             events = merged_events(stored, events)
-        match = matches.get(email)
-        lead, contact = (match.lead, match.contact) if match is not None else (None, None)
-        values = fit_snapshot(scoring, r.lead_fields, r.contact_fields, r.form_values,
-                              rows.get(lead.id) if lead is not None else None,
-                              rows.get(contact.id) if contact is not None else None,
-                              fit_of.get(email))
-        if len(events) == 1:
-            f = fresh(scoring, email, event, values)
-            result = Score(f.total, f.behaviour, f.fit, f.by_rule, event.submitted_at, f.ready,
-                           values, (scoring, email, events), event)
-        else:
-            result = score(scoring, email=email, events=events, fit_values=values,
-                           as_of=r.submitted_at)
-            result.event = event        # what the state keeps of the response (made once)
+        result = score(scoring, email=email, events=events, fit_values=values,
+                       as_of=r.submitted_at)
+        result.event = event            # what the state keeps of the response (made once)
         out[r.conversion_id] = result
     return out

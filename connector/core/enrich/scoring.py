@@ -40,7 +40,7 @@ KINDS = ("form", "campaign", "field", "page")
 EMAIL_DOMAIN = "email_domain"     # fit pseudo-fields, read from the email itself
 EMAIL_KIND = "email_kind"         # "free" (gmail.com, yahoo.*) or "business"
 REASONS_MAX = 255                 # the reasons field is short text
-_NO_ANSWERS: Mapping[str, str] = MappingProxyType({})
+NO_ANSWERS: Mapping[str, str] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -166,7 +166,7 @@ class Event(NamedTuple):
     form_id: str
     campaign_id: str = ""
     page: str | None = None
-    answers: Mapping[str, str] = _NO_ANSWERS
+    answers: Mapping[str, str] = NO_ANSWERS
 
 
 class Point(NamedTuple):
@@ -388,7 +388,7 @@ def event_of(conversion_id: str, *, submitted_at: int, form_id: str, campaign_id
     if len(wanted) == 1:                          # the common case: look it up, not scan
         (name,) = wanted
         value = form_values.get(name)
-        answers: Mapping[str, str] = {name: value} if value else _NO_ANSWERS
+        answers: Mapping[str, str] = {name: value} if value else NO_ANSWERS
     else:
         answers = {k: v for k, v in form_values.items() if k in wanted and v}
     return Event(conversion_id, submitted_at, form_id, campaign_id, page, answers)

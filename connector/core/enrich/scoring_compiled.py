@@ -44,7 +44,7 @@ class Program:
     """
 
     __slots__ = ("by_form", "generic", "caps", "half", "fit", "_hosts", "_host_rules", "_fresh",
-                 "_answer")
+                 "_answer", "_wanted", "_email_rules", "_field_rules")
 
     def __init__(self, scoring: Scoring) -> None:
         rules, capped = scoring.behaviour, frozenset(scoring.caps)
@@ -61,8 +61,26 @@ class Program:
         self._hosts: dict[str, tuple[bool, ...]] = {}
         self._host_rules = tuple(scoring.fit)
         self._fresh: dict[tuple[object, ...], Fresh] = {}
-        fields = sorted(scoring.answer_fields())
-        self._answer: str | None = fields[0] if len(fields) == 1 else None
+        self._email_rules = any(check is None for *_, check in self.fit)
+        self._field_rules = tuple((f, lower, check) for _i, _n, _p, f, lower, check in self.fit
+                                  if check is not None)
+        self._wanted = scoring.answer_fields()
+        self._answer: str | None = next(iter(self._wanted)) if len(self._wanted) == 1 else None
+
+    def event_of(self, conversion_id: str, submitted_at: int, form_id: str, campaign_id: str,
+                 page: str | None, form_values: Mapping[str, str]) -> Event:
+        """As :func:`scoring.event_of` (the answers rules name, not the whole form), with the
+        names looked up once per configuration instead of once per response."""
+        name = self._answer
+        if name is not None:                      # the common case: one named answer
+            value = form_values.get(name)
+            return Event(conversion_id, submitted_at, form_id, campaign_id, page,
+                         {name: value} if value else _scoring.NO_ANSWERS)
+        wanted = self._wanted
+        answers = ({k: v for k, v in form_values.items() if k in wanted and v} if wanted
+                   else _scoring.NO_ANSWERS)
+        return Event(conversion_id, submitted_at, form_id, campaign_id, page,
+                     answers or _scoring.NO_ANSWERS)
 
     def fresh(self, scoring: Scoring, email: str, event: Event,
               fit_values: Mapping[str, str]) -> "Fresh":
@@ -87,21 +105,17 @@ class Program:
             found = self._fresh[key] = Fresh(s.total, s.behaviour, s.fit, s.by_rule, s.ready)
         return found
 
-    def fit_hits(self, email: str, fit_values: Mapping[str, str]) -> tuple[bool, ...]:
-        """Which fit rules the person meets, by index (what :func:`scoring.score` adds)."""
-        hits: tuple[bool, ...] | None = None
+    def fit_hits(self, email: str, fit_values: Mapping[str, str]) -> tuple[object, ...]:
+        """Which fit rules the person meets: the email host's hits (None without email
+        rules) and each field rule's, in order (all :func:`scoring.score` adds)."""
+        host = (self.host_hits(email.rpartition("@")[2]) if self._email_rules else None)
         out = []
-        for i, _name, _points, field_name, lower, check in self.fit:
-            if check is None:                         # the email's domain or kind
-                if hits is None:
-                    hits = self.host_hits(email.rpartition("@")[2])
-                out.append(hits[i])
-            else:
-                value = fit_values.get(field_name)
-                if value is None:
-                    value = fit_values.get(lower)
-                out.append(value is not None and check(str(value)))
-        return tuple(out)
+        for field_name, lower, check in self._field_rules:
+            value = fit_values.get(field_name)
+            if value is None:
+                value = fit_values.get(lower)
+            out.append(value is not None and check(str(value)))
+        return host, *out
 
     def rules_for(self, form_id: str) -> tuple[Step, ...]:
         return self.by_form.get(form_id, self.generic)

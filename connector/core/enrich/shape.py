@@ -249,8 +249,8 @@ class _Work:
         if scored is None or scoring is None:
             return {}
         target = scoring.score_field(sobject)
-        if target and _same_number(base.get(target), scored.value):
-            return {}
+        if not target or _same_number(base.get(target), scored.value):
+            return {}                            # no score field here, or no change
         minute = scored.as_of // 60_000          # a batch's responses share a few dates
         date = self.dates.get(minute)
         if date is None:
