@@ -278,8 +278,10 @@ def score_batch(scoring: Scoring, facts: BatchFacts) -> dict[str, Score]:
         stored = stored_of.get(email)
         if not stored and seen[email] == 1:
             f = fresh(scoring, email, event, values)
-            out[r.conversion_id] = Score(f.total, f.behaviour, f.fit, f.by_rule, event.submitted_at,
-                                         f.ready, values, (scoring, email, (event,)), event)
+            result = Score(f.total, f.behaviour, f.fit, f.by_rule, event.submitted_at, f.ready,
+                           values, (scoring, email, (event,)), event)
+            result._reasons_made = f.reasons
+            out[r.conversion_id] = result
             continue
         events: Sequence[Event] = batch_events.get(email) or (event,)
         if stored:

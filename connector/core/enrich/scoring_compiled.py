@@ -21,13 +21,15 @@ Check = Callable[[Event], bool]
 
 class Fresh(NamedTuple):
     """A one-response score's sums (see :meth:`Program.fresh`); ``by_rule`` is shared by every
-    Score made from it, and nothing changes it."""
+    Score made from it, and nothing changes it. ``reasons``: the reasons text at full length
+    (the same for everyone sharing the sums, so made once rather than per response)."""
 
     total: float
     behaviour: float
     fit: float
     by_rule: Mapping[str, float]
     ready: bool
+    reasons: str
 Step = tuple[str, float, "str | None", float, "Check | None"]   # see _steps
 
 
@@ -102,7 +104,8 @@ class Program:
                 self._fresh.clear()
             s = _scoring.score(scoring, email=email, events=(event,), fit_values=fit_values,
                                as_of=event.submitted_at)
-            found = self._fresh[key] = Fresh(s.total, s.behaviour, s.fit, s.by_rule, s.ready)
+            found = self._fresh[key] = Fresh(s.total, s.behaviour, s.fit, s.by_rule, s.ready,
+                                             s.reasons())
         return found
 
     def fit_hits(self, email: str, fit_values: Mapping[str, str]) -> tuple[object, ...]:
