@@ -158,6 +158,8 @@ def test_a_lead_whose_membership_fails_is_reported_created_and_retry_reuses_it(o
         again = engine.retry()
 
     assert again.status == "ok", again.error
+    # the first run counted the Lead as created: the retry adds its membership, no new Lead
+    assert (again.counts["created_leads"], again.counts["attached"]) == (0, 1)
     assert [x["Id"] for x in org.leads()] == [lead["Id"]]          # no second Lead
     assert [m["LeadId"] for m in org.members()] == [lead["Id"]]
 

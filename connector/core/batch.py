@@ -74,6 +74,9 @@ class People:
     matches: Mapping[str, Match] = field(default_factory=dict)
     recovered: Mapping[str, Record] = field(default_factory=dict)   # conversion id -> own Lead
     rows: Mapping[str, Row] = field(default_factory=dict)           # record id -> its fields
+    # recovered Leads an earlier run made, counted then as created (its membership failed):
+    # a retry that reuses one adds its membership, and its report creates no Lead
+    counted: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -168,7 +171,8 @@ def with_parked_leads(people: People, parked: Mapping[str, str]) -> People:
         leads = rows_to_records([row], [])[0] if row is not None else []
         if leads and conversion_id not in people.recovered:
             extra[conversion_id] = leads[0]
-    return replace(people, recovered={**people.recovered, **extra}) if extra else people
+    return (replace(people, recovered={**people.recovered, **extra},
+                    counted=people.counted | frozenset(extra)) if extra else people)
 
 
 def account_seekers(responses: Sequence[Response], people: People, method: Method,

@@ -387,7 +387,10 @@ class Engine:
         plan = decide_batch(facts, method, memory, policy=policy)
         if options.dry_run:
             for step in plan.steps:
-                report.counts[count_of(step.decision.action, step.member)] += 1
+                count = count_of(step.decision.action, step.member)
+                if count is Count.CREATED_LEADS and step.decision.conversion_id in facts.people.counted:
+                    count = Count.ATTACHED      # as the real run counts it, below
+                report.counts[count] += 1
                 if step.member == MemberAction.UPDATE:
                     report.counts[Count.STATUS_MOVES] += 1
                 if options.keep_details:
@@ -408,7 +411,10 @@ class Engine:
             record()
         for step in plan.steps:
             outcome = outcomes[step.decision.conversion_id]
-            report.counts[count_of_outcome(outcome)] += 1
+            count = count_of_outcome(outcome)
+            if count is Count.CREATED_LEADS and outcome.conversion_id in facts.people.counted:
+                count = Count.ATTACHED          # its Lead was counted by the run that made it
+            report.counts[count] += 1
             if step.member == MemberAction.UPDATE and outcome.status is Status.APPLIED:
                 report.counts[Count.STATUS_MOVES] += 1
             if outcome.status is Status.FAILED and outcome.error_code:
