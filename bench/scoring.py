@@ -14,8 +14,8 @@ and the daily rescore of 100,000 people with 5% changed.
 2. **Daily rescore** of ``--people`` people, one to five applied responses each over the last
    120 days, 5% of whom have a stored score that differs from today's (the rest match, as
    they would after yesterday's rescore). The state is built directly (the ledger and
-   ``score_people`` rows); the changed people's Leads exist in the sandbox. Printed: people,
-   changed, Salesforce calls (the sandbox's counters: only the changed records, 1,000 a
+   yesterday's rescore in ``score_people``); the changed people's Leads exist in the
+   sandbox. Printed: people, changed, Salesforce calls (the sandbox's counters: only the changed records, 1,000 a
    call), wall time, CPU and the peak RSS of the rescoring process.
 
 Figures are printed, never asserted.
@@ -214,9 +214,11 @@ def sync_comparison(n: int, repeat: int, seed: int) -> None:
 
 def build_state(path: Path, people: int, pick: set[int], lead_ids: dict[str, str],
                 now_ms: int, seed: int) -> tuple[int, list[str]]:
-    """The ledger and score_people of ``people`` people; returns (events, changed emails)."""
+    """The ledger (the history: applied rows with the ledger's email index, as a scored state
+    has) and yesterday's rescore in ``score_people`` of ``people`` people; returns (events,
+    changed emails)."""
     from connector.adapters.sqlite.ledger import State
-    from connector.adapters.sqlite.scoring import ScoreStore, _dump_events
+    from connector.adapters.sqlite.scoring import ScoreStore
     from connector.config.scoring import parse_scoring
     from connector.core.enrich.rescore import Person, rescore
     from connector.core.enrich.scoring import Event
@@ -226,7 +228,7 @@ def build_state(path: Path, people: int, pick: set[int], lead_ids: dict[str, str
     scoring = parse_scoring(scoring_section(forms))
     assert scoring is not None
     state = State.open(path)
-    ScoreStore(state)
+    ScoreStore(state).ensure_index()
     ledger, events_by = [], {}
     emails = [f"person{i}@company{i % 997}.example" for i in range(people)]
     for i, email in enumerate(emails):
@@ -249,13 +251,11 @@ def build_state(path: Path, people: int, pick: set[int], lead_ids: dict[str, str
     rows = []
     for i, item in enumerate(today):
         value = item.score.value + (3 if i in pick else 0)    # yesterday's number differs
-        rows.append((item.person.email, "Lead", item.person.record_id, value, now_ms - DAY, "", 0,
-                     _dump_events(events_by[item.person.email])))
+        rows.append((item.person.email, "Lead", item.person.record_id, value, now_ms - DAY, 0))
     with state.transaction():
         state.db.conn.executemany(
-            "INSERT INTO score_people (email, sobject, record_id, score, as_of, fit_values, ready, "
-            "events) VALUES (?,?,?,?,?,?,?,?)", rows)
-        state.db.execute("INSERT INTO score_meta (key, value) VALUES ('backfilled', '0')")
+            "INSERT INTO score_people (email, sobject, record_id, score, as_of, ready) "
+            "VALUES (?,?,?,?,?,?)", rows)
     state.close()
     return len(ledger), chosen
 

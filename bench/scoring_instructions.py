@@ -77,7 +77,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=6)
     parser.add_argument("--tree", action="append", default=[],
                         help="another checkout to count too (before/after)")
+    parser.add_argument("--modes", default="without,compute,written",
+                        help="which configurations (comma-separated; 'without' is always counted)")
     args = parser.parse_args()
+    modes = ["without", *(m for m in args.modes.split(",") if m in MODES and m != "without")]
     if shutil.which("valgrind") is None:
         print("valgrind is not installed: no instruction counts (apt-get install valgrind)")
         return
@@ -94,7 +97,7 @@ def main() -> None:
             Path(world_file).write_text(json.dumps(sandbox.world))
             try:
                 for tree in trees:
-                    for mode in MODES:
+                    for mode in modes:
                         sandbox.ask("fresh")
                         counts[(tree, mode, size)] = _count(tree, sandbox.url, world_file, mode)
                         print(f"  counted: {mode} at {size:,} responses ({tree})", file=sys.stderr)
@@ -105,9 +108,9 @@ def main() -> None:
           f"{args.responses:,} responses; the difference per response, start-up taken out)")
     for tree in trees:
         per = {m: (counts[(tree, m, args.responses)] - counts[(tree, m, args.small)]) / extra
-               for m in MODES}
+               for m in modes}
         print(f"  {tree}")
-        for mode in MODES:
+        for mode in modes:
             ratio = per[mode] / per["without"]
             print(f"    {NAMES[mode]:<20}{per[mode] / 1000:>9.1f}k instructions/resp"
                   + ("" if mode == "without" else

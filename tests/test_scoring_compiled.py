@@ -4,10 +4,11 @@
   conditions, email fit rules worked out once per host): checked against a plain loop over
   every rule's ``BehaviourRule.matches`` and ``FitRule.match`` on random people, events,
   decays, caps and step rules (sums, per-rule order, lines, reasons, readiness).
-- ``ScoreStore.record_sync`` appends each event to its person's stored history inside
-  SQLite: a replay adds nothing, an older response never overwrites a newer score, a person
-  copied from the ledger (no score yet) takes the first one, and a conversion id that ends
-  another's is still its own event.
+- The ledger is the stored history: each applied response once (a replay is the same row),
+  the newest score kept (an older response's never replaces it; a rescore's stands until a
+  newer response), unscored responses from before [scoring] counted, parked ones not, the
+  answers kept out of the ledger's export; an older release's ``score_people.events`` moves
+  onto the ledger rows once.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import re
 import pytest
 
 from connector.adapters.sqlite.ledger import State
-from connector.adapters.sqlite.scoring import ScoreStore, SyncedScore, synced
+from connector.adapters.sqlite.scoring import ScoreStore, _dump_events
+from connector.core.model import Action, Outcome, Status
 from connector.core.enrich.scoring import (DAY_MS, BehaviourRule, Event, FitRule, Match, Point,
                                            Score, Scoring, fit_value, score)
 
@@ -161,38 +163,83 @@ def test_a_one_response_score_shared_between_people_is_the_plain_loops(seed: int
     assert len(scoring.program._fresh) == made
 
 
-# -- the stored history ---------------------------------------------------------------------
+# -- the stored history: the ledger ---------------------------------------------------------
 
-def _row(email: str, cid: str, at: int, total: float, *, page: str | None = None,
-         record: str = "00Q1") -> SyncedScore:
-    event = Event(cid, at, "webinar", "c1", page, {"jobtitle": "VP"})
-    return synced(email, "Lead", record, event,
-                  Score(total, total, 0.0, {"webinar": total}, at, total >= 50, {"Title": "VP"}))
+def _settled(state: State, email: str, cid: str, at: int, total: float | None, *,
+             page: str | None = None, record: str = "00Q1", answers: dict[str, str] | None = None,
+             status: Status = Status.APPLIED) -> None:
+    """One response through the ledger as a sync records it: its intent, then its outcome
+    with the score it made (None: a response from before [scoring])."""
+    event = Event(cid, at, "webinar", "c1", page, answers if answers is not None else {"jobtitle": "VP"})
+    outcome = Outcome(cid, "webinar", at, email, Action.ATTACH_LEAD, Status.PENDING,
+                      lead_id=record, campaign_id="c1")
+    state.record_intents([outcome], "r1")
+    outcome.status = status
+    if total is not None:
+        outcome.score = Score(total, total, 0.0, {"webinar": total}, at, total >= 50,
+                              {"Title": "VP"}, event=event)
+    state.record_outcomes([outcome], "r1")
 
 
-def test_the_sync_appends_each_event_once_and_keeps_the_newest_score(tmp_path) -> None:
+def test_the_ledger_is_the_history_once_per_response_with_the_newest_score(tmp_path) -> None:
     state = State.open(tmp_path / "s.db")
     store = ScoreStore(state)
-    store.backfill()
-    state.db.execute("INSERT INTO score_people (email, sobject, record_id, as_of, events) "
-                     "VALUES ('old@x.example', 'Lead', '00Q9', 0, 'c11\x1f5\x1fwebinar\x1f\x1f\x1f')")
-    store.record_sync([_row("bob@x.example", "c1", T0 + 2, 20),
-                       _row("bob@x.example", "c2", T0 + 1, 10, page="/a\x1eb"),
-                       _row("old@x.example", "c1x", T0, 30, record="00Q2")])
+    store.ensure_index()
+    _settled(state, "old@x.example", "c11", T0 - 5, None, record="00Q9")   # before [scoring]
+    _settled(state, "bob@x.example", "c1", T0 + 2, 20)
+    _settled(state, "bob@x.example", "c2", T0 + 1, 10, page="/a\x1eb", answers={})
+    _settled(state, "old@x.example", "c1x", T0, 30, record="00Q2")
+    _settled(state, "ann@x.example", "c3", T0, 40, status=Status.FAILED)   # parked: not history
     people = store.people()
     bob, old = people["bob@x.example"], people["old@x.example"]
+    assert "ann@x.example" not in people
     assert (bob.score, bob.as_of, bob.fit_values) == (20, T0 + 2, {"Title": "VP"})
-    assert [(e.conversion_id, e.page) for e in bob.events] == [("c1", None), ("c2", "/a b")]
+    assert [(e.conversion_id, e.page, dict(e.answers)) for e in bob.events] == [
+        ("c2", "/a b", {}), ("c1", None, {"jobtitle": "VP"})]      # oldest first
     assert (old.score, old.record_id, [e.conversion_id for e in old.events]) == (
-        30, "00Q2", ["c11", "c1x"])                  # copied from the ledger, then scored
+        30, "00Q2", ["c11", "c1x"])                  # the unscored one is history too
+    assert store.people(["bob@x.example", "nobody@x.example"]) == {"bob@x.example": bob}
 
-    # a replay of c1 adds nothing; an older response's score does not replace the newer
-    store.record_sync([_row("bob@x.example", "c1", T0 + 2, 20),
-                       _row("bob@x.example", "c0", T0, 5),
-                       _row("old@x.example", "c1", T0 + 5, 60)])
+    # a replay of c1 is still one response; an older response's score does not replace the
+    # newer; a rescore's later score is the stored one until a newer response
+    _settled(state, "bob@x.example", "c1", T0 + 2, 20)
+    _settled(state, "bob@x.example", "c0", T0, 5)
+    store.record_scores([("old@x.example", "Lead", "00Q2", Score(55, 55, 0, {}, T0 + 3, True))])
     people = store.people()
     bob, old = people["bob@x.example"], people["old@x.example"]
-    assert [e.conversion_id for e in bob.events] == ["c1", "c2", "c0"]
+    assert [e.conversion_id for e in bob.events] == ["c0", "c2", "c1"]
     assert (bob.score, bob.as_of) == (20, T0 + 2)
-    assert (old.score, old.ready, [e.conversion_id for e in old.events]) == (
-        60, True, ["c11", "c1x", "c1"])             # c1 is not c11's tail
+    assert (old.score, old.ready, old.as_of) == (55, True, T0 + 3)
+    _settled(state, "old@x.example", "c1y", T0 + 5, 60, record="00Q2")
+    assert list(store.each()) == sorted(store.people().values(), key=lambda p: p.email)
+    old = store.people(["old@x.example"])["old@x.example"]
+    assert (old.score, old.as_of, [e.conversion_id for e in old.events]) == (
+        60, T0 + 5, ["c11", "c1x", "c1y"])
+    assert "VP" not in state.export() and '"score": 20' in state.export()   # answers stay home
+
+
+def test_an_older_release_s_history_moves_onto_the_ledger(tmp_path) -> None:
+    """The release before kept each person's events (with pages and answers) in
+    ``score_people.events``: on open they move onto the ledger rows, once."""
+    path = tmp_path / "s.db"
+    state = State.open(path)
+    _settled(state, "bob@x.example", "c1", T0, None)
+    _settled(state, "bob@x.example", "c2", T0 + 1, None)
+    state.db.execute("DROP TABLE score_people")
+    state.db.execute("CREATE TABLE score_people (email TEXT PRIMARY KEY, sobject TEXT, "
+                     "record_id TEXT, score INTEGER, behaviour REAL, fit REAL, as_of INTEGER, "
+                     "reasons TEXT, fit_values TEXT, ready INTEGER, events TEXT, updated_at TEXT)")
+    events = [Event("c1", T0, "webinar", "c1", "/pricing", {"jobtitle": "VP"}),
+              Event("c2", T0 + 1, "webinar", "c1", None, {"timeline": "now"})]
+    state.db.execute("INSERT INTO score_people (email, sobject, record_id, score, as_of, "
+                     "fit_values, ready, events) VALUES (?,?,?,?,?,?,?,?)",
+                     ["bob@x.example", "Lead", "00Q1", 35, T0 + 1, "Title\x1dVP", 0,
+                      _dump_events(events)])
+    state.close()
+    for _ in range(2):                                          # the second open changes nothing
+        state = State.open(path)
+        bob = ScoreStore(state).people(["bob@x.example"])["bob@x.example"]
+        assert [(e.page, dict(e.answers)) for e in bob.events] == [
+            ("/pricing", {"jobtitle": "VP"}), (None, {"timeline": "now"})]
+        assert (bob.score, bob.as_of, bob.fit_values, bob.ready) == (35, T0 + 1, {"Title": "VP"}, False)
+        state.close()

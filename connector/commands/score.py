@@ -63,8 +63,7 @@ def require_scoring(settings: Settings) -> Scoring:
 
 def each_person(store: ScoreStore) -> Iterator[tuple[Person, Sequence[Event]]]:
     """Everyone with an applied response and a record, with their history, one person at a
-    time (one scan of ``score_people``; a state from before [scoring] is filled in once)."""
-    store.backfill()
+    time (one pass over the ledger's applied rows in email order)."""
     for s in store.each():
         if s.sobject and s.record_id and s.events:
             yield Person(s.email, s.sobject, s.record_id, s.score, s.as_of, s.fit_values,

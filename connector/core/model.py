@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:
+    from connector.core.enrich.scoring import Score
 
 
 class Method(StrEnum):
@@ -196,3 +199,4 @@ class Outcome:
     error: str | None = None
     enrichment: Enrichment = field(default_factory=Enrichment)
     task_id: str | None = None
+    score: "Score | None" = None      # [scoring]: the score an applied response made (the ledger keeps it)

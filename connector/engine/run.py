@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from contextlib import closing
-from functools import partial
 from typing import Any, Callable, Iterable, Sequence
 
 from connector.config.settings import Settings, check_method
@@ -33,7 +32,7 @@ from connector.engine.collector import fewer_collections
 from connector.engine.gather import Gatherer
 from connector.engine.outcomes import created_here, email_of, outcome_json, outcome_of, share_failures
 from connector.engine.pauses import pause_missing, resolve_owners
-from connector.engine.scoring import record_batch_scores
+from connector.engine.scoring import mark_scores
 from connector.render.steps import step_json
 from connector.engine.report import (Batches, Progress, PullWatcher, RunOptions, RunReport,
                                      Select, new_run_id)
@@ -404,11 +403,9 @@ class Engine:
         applier.apply(plan, outcomes, memory, replayed)
         share_failures(plan.steps, outcomes, memory)
         watermarks = self._watermarks(outcomes.values(), start_ms)
-        record = partial(self.state.record_outcomes, outcomes.values(), report.run_id, watermarks)
         if policy.scoring is not None:            # [scoring]: the history the next batch reads
-            record_batch_scores(self.state, plan, outcomes, policy.scoring, then=record)
-        else:
-            record()
+            mark_scores(plan, outcomes)
+        self.state.record_outcomes(outcomes.values(), report.run_id, watermarks)
         for step in plan.steps:
             outcome = outcomes[step.decision.conversion_id]
             count = count_of_outcome(outcome)

@@ -40,18 +40,17 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import sqlite_utils
 
-from connector.adapters.sqlite.scoring import ensure_scoring_schema
+from connector.adapters.sqlite.scoring import LEDGER_INPUTS, ensure_scoring_schema, score_columns
 from connector.adapters.sqlite.cache import Cache
 from connector.adapters.sqlite.failures import guarded, translated
 from connector.adapters.sqlite import parked
 from connector.adapters.sqlite.lifecycle import ensure_lifecycle
 from connector.adapters.sqlite.lock import DaemonLock, RunLock, lock_holder
-from connector.adapters.sqlite.schema import check_version, ensure_schema, now_iso, upgrade
+from connector.adapters.sqlite.schema import HISTORY_INDEX, check_version, ensure_schema, now_iso, upgrade
 from connector.adapters.sqlite.staging import Stage
 from connector.adapters.sqlite.writeback import ensure_writeback_schema
 from connector.core.model import Outcome, Status, Submission
 
-HISTORY_INDEX = "idx_ledger_email"    # sqlite-utils' name for it, as earlier versions made it
 
 _LEDGER_SHAPING = ("owner_id", "account_id", "account_match", "task_id", "changed_fields")
 _LEDGER_COLUMNS = ("conversion_id", "form_id", "submitted_at", "email", "campaign_id", "action",
@@ -72,6 +71,11 @@ _LEDGER_DECIDED = ("action", "status", "lead_id", "contact_id", "member_id", "me
                    "reason", "error_code", "error", "run_id", "updated_at", *_LEDGER_SHAPING)
 _LEDGER_SETTLE = (f"UPDATE ledger SET {', '.join(f'{c} = ?' for c in _LEDGER_DECIDED)} "
                   "WHERE conversion_id = ?")
+# ... and with [scoring], the score each applied response made and its inputs, in the same
+# statement (adapters/sqlite/scoring.py: the ledger is scoring's history)
+_LEDGER_SETTLE_SCORED = (
+    f"UPDATE ledger SET {', '.join(f'{c} = ?' for c in (*_LEDGER_DECIDED, *LEDGER_INPUTS))} "
+    "WHERE conversion_id = ?")
 
 
 def _by_key(outcome: Outcome) -> str:
@@ -306,11 +310,18 @@ class State:
 
     def _settle(self, outcomes: list[Outcome], run_id: str, stamp: str) -> None:
         """The outcomes of rows whose intents this connection recorded (see _LEDGER_SETTLE)."""
-        rows = [(o.action.value, o.status.value, o.lead_id, o.contact_id, o.member_id,
-                 int(o.member_existed), o.reason, o.error_code, o.error, run_id, stamp,
-                 *_extra_columns(o), o.conversion_id)
-                for o in sorted(outcomes, key=_by_key)]
-        self.db.conn.executemany(_LEDGER_SETTLE, rows)
+        if any(o.score is not None for o in outcomes):
+            rows = [(o.action.value, o.status.value, o.lead_id, o.contact_id, o.member_id,
+                     int(o.member_existed), o.reason, o.error_code, o.error, run_id, stamp,
+                     *_extra_columns(o), *score_columns(o.score), o.conversion_id)
+                    for o in sorted(outcomes, key=_by_key)]
+            self.db.conn.executemany(_LEDGER_SETTLE_SCORED, rows)
+        else:
+            rows = [(o.action.value, o.status.value, o.lead_id, o.contact_id, o.member_id,
+                     int(o.member_existed), o.reason, o.error_code, o.error, run_id, stamp,
+                     *_extra_columns(o), o.conversion_id)
+                    for o in sorted(outcomes, key=_by_key)]
+            self.db.conn.executemany(_LEDGER_SETTLE, rows)
         self._intended.difference_update(o.conversion_id for o in outcomes)
 
     def _upsert(self, outcomes: list[Outcome], run_id: str, *, count_attempt: bool) -> None:
@@ -366,8 +377,10 @@ class State:
             "SELECT status, COUNT(*) AS n FROM runs GROUP BY status")}
 
     def export(self) -> str:
-        """The ledger as JSON lines, for support and reconciliation."""
-        return "\n".join(json.dumps(r, sort_keys=True) for r in self.rows())
+        """The ledger as JSON lines, for support and reconciliation: decisions, not people's
+        answers ([scoring]'s inputs are left out; the score itself stays)."""
+        return "\n".join(json.dumps({k: v for k, v in r.items() if k not in _NOT_EXPORTED},
+                                    sort_keys=True) for r in self.rows())
 
     def history(self, emails: Iterable[str]) -> dict[str, list[tuple[int, str]]]:
         """Each person's earlier applied responses as (submitted_at, form id), oldest first:
@@ -460,6 +473,7 @@ class State:
 
 
 _NO_SHAPING = (None,) * len(_LEDGER_SHAPING)
+_NOT_EXPORTED = frozenset({"score_fit", "score_event"})
 
 
 def _extra_columns(outcome: Outcome) -> tuple[Any, ...]:

@@ -24,9 +24,12 @@ from connector.errors import StateError
 SCHEMA_VERSION = 1
 # Columns added after the first release; ensure_schema adds them to older state files.
 # ledger.merged_from: the record a row first named, once reconcile re-pointed it at a merge survivor.
+# ledger.score, score_ready, score_fit, score_event: [scoring]'s score of an applied response
+# and the inputs it read (adapters/sqlite/scoring.py).
 ADDED_COLUMNS: dict[str, dict[str, type]] = {
     "ledger": {"owner_id": str, "account_id": str, "account_match": str, "task_id": str,
-               "changed_fields": str, "merged_from": str},
+               "changed_fields": str, "merged_from": str, "score": int, "score_ready": int,
+               "score_fit": str, "score_event": str},
     "runs": {"created_contacts": int, "updated_records": int, "tasks": int},
 }
 
@@ -41,6 +44,11 @@ LEDGER_INDEXES: dict[str, tuple[str, tuple[str, ...]]] = {   # name: (expression
     "idx_ledger_created_lead": ("(COALESCE(merged_from, lead_id))", ("merged_from", "lead_id")),
     "idx_ledger_submitted_at": ("(submitted_at)", ("submitted_at",)),
 }
+
+
+# The ledger's index on email, made when first needed (Task history, [scoring]'s history):
+# sqlite-utils' name for it, as earlier versions made it.
+HISTORY_INDEX = "idx_ledger_email"
 
 
 def now_iso() -> str:

@@ -1,54 +1,105 @@
-"""What ``[scoring]`` keeps in the state: per person, the score last written and the history it
-is computed from; the hand-offs a rescore made; when the last rescore ran.
+"""What ``[scoring]`` keeps in the state: each applied response's score and inputs on its
+ledger row, the scores a rescore wrote, the hand-offs a rescore made, when it last ran.
 
-- ``score_people``: per email, the score last written to the record (so a rescore writes
-  only what changed without reading 100,000 records back), the fit values last seen, and
-  the person's applied responses as scoring reads them (moment, form, campaign, page and
-  only the answers behaviour rules name: never the whole form). Kept here, by email as the
-  primary key, so neither the sync nor the rescore needs an index on the ledger's email
-  (an index on a random key makes every intent write dearer). A state from before
-  ``[scoring]`` is filled once from the ledger (:meth:`ScoreStore.backfill`).
+- **The ledger is the history.** Every applied response already has its row (moment,
+  form, campaign, its record); with ``[scoring]`` the sync's outcome of the row also carries
+  the score that response made (``score``, ``score_ready``), the fit values it read
+  (``score_fit``) and what of the response rules read beyond the ledger's own columns: the
+  page and only the answers behaviour rules name, never the whole form (``score_event``).
+  Written by the same statement that settles the outcome, so a response is in the history
+  exactly once and only once applied (a kill or a replay cannot count it twice or lose
+  it), at the cost of four parameters on a statement the sync runs anyway; read by email
+  through the ledger's email index (made on the first scored batch, as Task history does).
+  Rows from before ``[scoring]`` have no score and no inputs: they are scored from their
+  form and campaign. ``export`` leaves the inputs out (they are people's answers).
+- ``score_people``: per email, the score a *rescore* last wrote (decay with no new
+  response), so the next rescore writes only what changed without reading 100,000 records
+  back. A person's stored score is the newer of it and their latest scored ledger row.
 - ``score_handoffs``: a rescore's promotion of a person, recorded *before* its writes as
   ``pending`` and settled ``done`` after, keyed by the person and the score it replaced: a
   rerun after a kill or a lost reply finds the same key and never hands off twice.
-- ``score_meta``: the time of the last rescore (the daemon's daily step), and whether the
-  ledger's history was copied in.
+- ``score_meta``: the time of the last rescore (the daemon's daily step).
 
-A read-only state (a dry run) may lack these tables: they read as empty.
+A state written by the release that kept each person's history in ``score_people.events``
+has it moved onto the ledger rows once, on open (:func:`ensure_scoring_schema`). A
+read-only state (a dry run) may lack these tables and columns: they read as empty.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from itertools import groupby
 from typing import Any, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 import sqlite_utils
 
-from connector.core.enrich.scoring import Event, Score
+from connector.adapters.sqlite.schema import HISTORY_INDEX
+from connector.core.enrich.scoring import NO_ANSWERS, Event, Score
 
-# (A state made before these were the columns also holds behaviour, fit, reasons and
-# updated_at, which nothing reads any more: left in place, never written.)
-_PEOPLE_COLUMNS = "email, sobject, record_id, score, as_of, fit_values, ready, events"
+_PEOPLE_COLUMNS = "email, sobject, record_id, score, as_of, ready"
+LEDGER_INPUTS = ("score", "score_ready", "score_fit", "score_event")
+
+
+def _history(*, inputs: bool, rescored: bool) -> str:
+    """The applied ledger rows as the history reads them: (email, conversion id, moment,
+    form, campaign, Lead, Contact, score, ready, fit values, inputs) and, with ``rescored``,
+    the person's ``score_people`` row (score, as_of, ready). ``inputs`` False: a read-only
+    state from before the score columns, read as NULL."""
+    own = (", ".join(f"l.{c}" for c in LEDGER_INPUTS) if inputs
+           else ", ".join("NULL" for _ in LEDGER_INPUTS))
+    return ("SELECT l.email, l.conversion_id, l.submitted_at, l.form_id, l.campaign_id, "
+            f"l.lead_id, l.contact_id, {own}"
+            + (", p.score, p.as_of, p.ready FROM ledger l LEFT JOIN score_people p "
+               "ON p.email = l.email" if rescored else " FROM ledger l")
+            + " WHERE l.status = 'applied'")
 
 
 def ensure_scoring_schema(db: sqlite_utils.Database) -> None:
-    """Create the scoring tables when missing (idempotent; called on every open)."""
+    """Create the scoring tables when missing (idempotent; called on every open for writing,
+    after the ledger has its score columns), and move an older release's per-person history
+    onto the ledger rows once."""
     db.execute("CREATE TABLE IF NOT EXISTS score_people (email TEXT PRIMARY KEY, sobject TEXT, "
-               "record_id TEXT, score INTEGER, as_of INTEGER, fit_values TEXT, ready INTEGER, "
-               "events TEXT)")
+               "record_id TEXT, score INTEGER, as_of INTEGER, ready INTEGER)")
     db.execute("CREATE TABLE IF NOT EXISTS score_handoffs (key TEXT PRIMARY KEY, email TEXT, "
                "record_id TEXT, status TEXT, task_id TEXT, fields TEXT, updated_at TEXT)")
     db.execute("CREATE TABLE IF NOT EXISTS score_meta (key TEXT PRIMARY KEY, value TEXT)")
+    if "events" in db.table("score_people").columns_dict and next(db.execute(
+            "SELECT 1 FROM score_meta WHERE key = 'history_in_ledger'"), None) is None:
+        _move_history_to_ledger(db)
+        db.execute("INSERT INTO score_meta (key, value) VALUES ('history_in_ledger', '1')")
+
+
+def _move_history_to_ledger(db: sqlite_utils.Database) -> None:
+    """The release before kept each person's responses as scoring reads them (with their
+    pages and answers) and their last fit values in ``score_people.events``/``fit_values``:
+    copied onto the ledger rows those responses have (once: the column is emptied after), so
+    answer and page rules keep scoring them. The last score stays in ``score_people``."""
+    rows = list(db.execute("SELECT email, events, fit_values FROM score_people "
+                           "WHERE events IS NOT NULL AND events != ''"))
+    updates, fits = [], []
+    for _email, events, fit_values in rows:
+        parsed = _load_events(events)
+        for e in parsed:
+            updates.append((_dump_inputs(e.page, e.answers), e.conversion_id))
+        if parsed and fit_values:
+            latest = max(parsed, key=lambda e: (e.submitted_at, e.conversion_id))
+            fits.append((fit_values, latest.conversion_id))
+    db.conn.executemany("UPDATE ledger SET score_event = ? WHERE conversion_id = ? "
+                        "AND score_event IS NULL", updates)
+    db.conn.executemany("UPDATE ledger SET score_fit = ? WHERE conversion_id = ? "
+                        "AND score_fit IS NULL", fits)
+    db.execute("UPDATE score_people SET events = NULL")
 
 
 class StoredScore(NamedTuple):
-    """A person's row of ``score_people``. (A named tuple: a rescore reads one per person.)"""
+    """A person as the state holds them for scoring. (A named tuple: a rescore reads one
+    per person.)"""
 
     email: str
     sobject: str | None
     record_id: str | None
-    score: int | None                   # None: never scored (copied from the ledger)
+    score: int | None                   # None: never scored (responses from before [scoring])
     as_of: int
     fit_values: Mapping[str, str]
     ready: bool | None = None
@@ -64,32 +115,22 @@ class Handoff:
     task_id: str | None
 
 
-class SyncedScore(NamedTuple):
-    """One applied response's row as the sync keeps it: its person's score as written and
-    the event it adds to their history, already in :data:`_SYNC_UPSERT`'s parameter order
-    (so a batch's rows go to SQLite as they are). Made by :func:`synced`."""
-
-    email: str
-    sobject: str
-    record_id: str
-    score: int
-    as_of: int
-    fit_values: str
-    ready: int
-    event: str
-    key: str                  # the event's conversion id between delimiters (kept once)
+def score_columns(score: Score | None) -> tuple[Any, ...]:
+    """The ledger's ``LEDGER_INPUTS`` columns of a settled response: the score it made, and
+    the fit values and event inputs scoring reads back (one tuple per applied response of a
+    sync: kept to string formatting)."""
+    if score is None:
+        return _UNSCORED
+    event, fit_values = score.event, score.fit_values
+    return (score.value, int(score.ready), _dump_map(fit_values) if fit_values else "",
+            _dump_inputs(event.page, event.answers) if event is not None else "")
 
 
-def synced(email: str, sobject: str, record_id: str, event: Event, score: Score) -> SyncedScore:
-    """The row an applied response leaves (one per response of a sync: kept to one tuple)."""
-    fit_values = score.fit_values
-    return SyncedScore(email, sobject, record_id, score.value, score.as_of,
-                       _dump_map(fit_values) if fit_values else "", int(score.ready),
-                       _dump_event(event), f"{_EVENT}{event.conversion_id}{_FIELD}")
+_UNSCORED = (None,) * len(LEDGER_INPUTS)
 
 
 class ScoreStore:
-    """The scoring tables on a state's connection."""
+    """The scoring tables, and the ledger's score columns, on a state's connection."""
 
     def __init__(self, state: Any) -> None:
         self.state = state
@@ -106,82 +147,52 @@ class ScoreStore:
             return True
         return table in self.db.table_names()
 
-    def _tuples_in(self, select: str, values: Sequence[str]) -> Iterator[tuple[Any, ...]]:
-        """As :meth:`_where_in`, rows as plain tuples (no dict made per row)."""
-        for start in range(0, len(values), 500):
-            part = values[start:start + 500]
-            yield from self.db.conn.execute(f"{select} IN ({','.join('?' * len(part))})", part)
+    def _inputs(self) -> bool:
+        """Whether the ledger has the score columns (a read-only state from before them
+        does not: its rows read as unscored)."""
+        if self._known.get("tables") or self._known.get("inputs"):
+            return True
+        present = self.db.table("ledger").columns_dict
+        self._known["inputs"] = all(c in present for c in LEDGER_INPUTS)
+        return bool(self._known["inputs"])
+
+    def ensure_index(self) -> None:
+        """The ledger's email index the history is read by (Task history shares it): built
+        once, on the first scored batch of a state that lacks it. A read-only state scans."""
+        if not self.read_only and not self._known.get("indexed"):
+            self.db.execute(f"CREATE INDEX IF NOT EXISTS {HISTORY_INDEX} ON ledger (email)")
+            self._known["indexed"] = True
 
     def _where_in(self, select: str, values: Sequence[str]) -> Iterator[dict[str, Any]]:
         for start in range(0, len(values), 500):
             part = values[start:start + 500]
             yield from self.db.query(f"{select} IN ({','.join('?' * len(part))})", part)
 
-    # -- the ledger's history, once ---------------------------------------------------------
-    def backfill(self) -> int:
-        """Copy the ledger's applied responses into ``score_people`` once (the first run with
-        ``[scoring]``): people synced before it was configured are scored from their history.
-        One scan of the ledger; later runs read one flag. Returns the people added."""
-        if self.read_only or self._known.get("backfilled"):
-            return 0
-        if self._meta("backfilled") is not None:
-            self._known["backfilled"] = True
-            return 0
-        by_email: dict[str, list[dict[str, Any]]] = {}
-        for row in self.db.query("SELECT conversion_id, email, submitted_at, form_id, campaign_id, "
-                                 "lead_id, contact_id FROM ledger WHERE status = 'applied'"):
-            by_email.setdefault(row["email"], []).append(row)
-        have = {r["email"] for r in self.db.query("SELECT email FROM score_people")}
-        rows = []
-        for email, found in by_email.items():
-            if email in have:
-                continue
-            found.sort(key=lambda r: r["submitted_at"] or 0)
-            sobject, record_id = "", ""
-            for r in found:
-                if r["contact_id"]:
-                    sobject, record_id = "Contact", r["contact_id"]
-                elif r["lead_id"]:
-                    sobject, record_id = "Lead", r["lead_id"]
-            events = [Event(r["conversion_id"], int(r["submitted_at"] or 0), r["form_id"] or "",
-                            r["campaign_id"] or "") for r in found]
-            rows.append((email, sobject, record_id, None, 0, "", None, _dump_events(events)))
-        with self.state.transaction():
-            self.db.conn.executemany(f"INSERT INTO score_people ({_PEOPLE_COLUMNS}) VALUES "
-                                     f"({','.join('?' * 8)})", rows)
-            self._set_meta("backfilled", str(len(rows)))
-        self._known["backfilled"] = True
-        return len(rows)
-
     # -- reads -------------------------------------------------------------------------------
     def people(self, emails: Iterable[str] | None = None) -> dict[str, StoredScore]:
-        """Stored people, of ``emails`` or of everyone (a read-only state not yet filled from
-        the ledger reads the ledger for them)."""
-        wanted = None if emails is None else sorted(set(emails))
-        if not self._has("score_people"):
-            return self._from_ledger(wanted) if wanted else {}
-        select = f"SELECT {_PEOPLE_COLUMNS} FROM score_people"
-        rows = (self._tuples_in(f"{select} WHERE email", wanted)
-                if wanted is not None else self.db.conn.execute(select))
-        out = {row[0]: _stored(row) for row in rows}
-        if self.read_only and wanted and self._meta("backfilled") is None:
-            out = {**self._from_ledger([e for e in wanted if e not in out]), **out}
-        return out
+        """Stored people, of ``emails`` or of everyone: their applied responses from the
+        ledger, with the newer of their latest scored response and a rescore's score."""
+        if emails is None:
+            return {p.email: p for p in self.each()}
+        wanted = sorted(set(emails))
+        rescored = self._has("score_people")
+        select = _history(inputs=self._inputs(), rescored=rescored) + " AND l.email"
+        rows: list[tuple[Any, ...]] = []
+        for start in range(0, len(wanted), 500):
+            part = wanted[start:start + 500]
+            rows.extend(self.db.conn.execute(f"{select} IN ({','.join('?' * len(part))})", part))
+        rows.sort(key=_person_order)
+        return {email: _person(email, list(group), rescored)
+                for email, group in groupby(rows, key=_email_of)}
 
     def each(self) -> Iterator[StoredScore]:
-        """Everyone, one row at a time: a rescore of 100,000 people holds one at once."""
-        if self._has("score_people"):
-            for row in self.db.conn.execute(f"SELECT {_PEOPLE_COLUMNS} FROM score_people"):
-                yield _stored(row)
-
-    def _from_ledger(self, emails: Sequence[str]) -> dict[str, StoredScore]:
-        out: dict[str, list[Event]] = {}
-        for row in self._where_in("SELECT conversion_id, email, submitted_at, form_id, campaign_id "
-                                  "FROM ledger WHERE status = 'applied' AND email", emails):
-            out.setdefault(row["email"], []).append(Event(
-                row["conversion_id"], int(row["submitted_at"] or 0), row["form_id"] or "",
-                row["campaign_id"] or ""))
-        return {e: StoredScore(e, None, None, None, 0, {}, None, tuple(evs)) for e, evs in out.items()}
+        """Everyone with an applied response, one person at a time (the ledger's applied rows
+        in email order): a rescore of 100,000 people holds one person at once."""
+        rescored = self._has("score_people")
+        query = (_history(inputs=self._inputs(), rescored=rescored)
+                 + " ORDER BY l.email, l.submitted_at, l.conversion_id")
+        for email, group in groupby(self.db.conn.execute(query), key=_email_of):
+            yield _person(email, list(group), rescored)
 
     def handoffs(self, keys: Iterable[str]) -> dict[str, Handoff]:
         if not self._has("score_handoffs"):
@@ -214,28 +225,12 @@ class ScoreStore:
         self.db.execute("INSERT OR REPLACE INTO score_meta (key, value) VALUES (?, ?)", [key, value])
 
     # -- writes ------------------------------------------------------------------------------
-    def record_sync(self, rows: Sequence[SyncedScore]) -> None:
-        """After a sync batch's writes: each applied response's event joins its person's
-        history (once: by conversion id), and the person's score is the latest known (a
-        backfill of older responses never overwrites a newer score).
-
-        One upsert per response, decided inside SQLite (:data:`_SYNC_UPSERT`): the stored
-        history is extended as text (its delimited list gains an element), never read back,
-        parsed or written whole; this runs for every response of a sync. The rows go in
-        email order (one person's in their own order): neighbouring keys land on the same
-        index pages, which costs SQLite a fifth less than random order."""
-        if rows:
-            ordered: list[SyncedScore] = sorted(rows, key=_by_email)
-            with self.state.transaction():
-                self.db.conn.executemany(_SYNC_UPSERT, ordered)
-
     def record_scores(self, rows: Sequence[tuple[str, str, str, Score]]) -> None:
         """A rescore's written scores: (email, sObject, record id, score); history unchanged."""
         with self.state.transaction():
             self.db.conn.executemany(
-                "UPDATE score_people SET sobject = ?, record_id = ?, score = ?, as_of = ?, "
-                "ready = ? WHERE email = ?",
-                [(sobject, record_id, s.value, s.as_of, int(s.ready), email)
+                f"INSERT OR REPLACE INTO score_people ({_PEOPLE_COLUMNS}) VALUES (?,?,?,?,?,?)",
+                [(email, sobject, record_id, s.value, s.as_of, int(s.ready))
                  for email, sobject, record_id, s in rows])
 
     def begin_handoffs(self, rows: Sequence[tuple[str, str, str, Mapping[str, Any]]],
@@ -287,35 +282,27 @@ def _load_map(text: str | None) -> dict[str, str]:
     return dict(pair.split(_KV, 1) for pair in text.split(_PAIR))
 
 
+def _dump_inputs(page: str | None, answers: Mapping[str, str]) -> str:
+    """A response's scoring inputs beyond the ledger's columns: its page and the answers
+    behaviour rules name ("" when it has neither)."""
+    if not page and not answers:
+        return ""
+    return f"{_clean(page) if page else ''}{_FIELD}{_dump_map(answers) if answers else ''}"
+
+
+def _load_inputs(text: str | None) -> tuple[str | None, Mapping[str, str]]:
+    if not text:
+        return None, NO_ANSWERS
+    page, _, answers = text.partition(_FIELD)
+    return page or None, _load_map(answers) if answers else NO_ANSWERS
+
+
 def _dump_events(events: Iterable[Event]) -> str:
-    return _EVENT.join(map(_dump_event, events))
-
-
-def _dump_event(e: Event) -> str:
-    # ids (conversion, form, campaign) hold no control characters; page and answers may
-    return (f"{e.conversion_id}{_FIELD}{e.submitted_at}{_FIELD}{e.form_id}"
-            f"{_FIELD}{e.campaign_id}{_FIELD}{_clean(e.page) if e.page else ''}{_FIELD}"
-            f"{_dump_map(e.answers) if e.answers else ''}")
-
-
-# A sync's row per applied response (?1-?8: the person's columns, in SyncedScore's order; ?9:
-# the event's conversion id between delimiters). A new person
-# is inserted; a known one gains the event unless the history holds its conversion id, and
-# takes the score unless the stored one is newer (a replayed or backfilled older response).
-# Every right-hand side reads the row as it was before this statement.
-_NEWER = "(score IS NULL OR COALESCE(as_of, 0) <= excluded.as_of)"
-_SYNC_UPSERT = (
-    f"INSERT INTO score_people ({_PEOPLE_COLUMNS}) VALUES "
-    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(email) DO UPDATE SET "
-    "events = CASE WHEN COALESCE(events, '') = '' THEN excluded.events "
-    "WHEN instr(char(30) || events, ?9) > 0 THEN events "
-    "ELSE events || char(30) || excluded.events END, "
-    + ", ".join(f"{c} = CASE WHEN {_NEWER} THEN excluded.{c} ELSE {c} END"
-                for c in ("sobject", "record_id", "score", "as_of", "fit_values", "ready")))
-
-
-def _by_email(row: SyncedScore) -> str:
-    return row[0]
+    """The older release's ``score_people.events`` text (read by the move to the ledger,
+    written by its test)."""
+    return _EVENT.join(f"{e.conversion_id}{_FIELD}{e.submitted_at}{_FIELD}{e.form_id}"
+                       f"{_FIELD}{e.campaign_id}{_FIELD}{_clean(e.page) if e.page else ''}"
+                       f"{_FIELD}{_dump_map(e.answers) if e.answers else ''}" for e in events)
 
 
 def _load_events(text: str | None) -> tuple[Event, ...]:
@@ -328,8 +315,37 @@ def _load_events(text: str | None) -> tuple[Event, ...]:
     return tuple(out)
 
 
-def _stored(row: Sequence[Any]) -> StoredScore:
-    """A ``score_people`` row, its columns in :data:`_PEOPLE_COLUMNS` order."""
-    email, sobject, record_id, score, as_of, fit_values, ready, events = row
-    return StoredScore(email, sobject, record_id, score, int(as_of or 0), _load_map(fit_values),
-                       None if ready is None else bool(ready), _load_events(events))
+def _email_of(row: Sequence[Any]) -> str:
+    return str(row[0])
+
+
+def _person_order(row: Sequence[Any]) -> tuple[str, int, str]:
+    return row[0], row[2] or 0, row[1]
+
+
+def _person(email: str, rows: Sequence[Sequence[Any]], rescored: bool) -> StoredScore:
+    """One person from their applied ledger rows (oldest first, columns as :func:`_history`):
+    their responses as events, the record of the latest, the fit values and score of the
+    latest scored response, unless a rescore wrote a score as of a later moment."""
+    events = []
+    sobject = record_id = None
+    score = ready = fit = None
+    as_of = 0
+    for row in rows:
+        cid, at, form, campaign, lead, contact, value, is_ready, fit_text, inputs = row[1:11]
+        page, answers = _load_inputs(inputs)
+        events.append(Event(cid, int(at or 0), form or "", campaign or "", page, answers))
+        if contact:
+            sobject, record_id = "Contact", contact
+        elif lead:
+            sobject, record_id = "Lead", lead
+        if value is not None:
+            score, ready, as_of = value, is_ready, int(at or 0)
+        if fit_text:
+            fit = fit_text
+    if rescored:
+        later, later_at, later_ready = rows[-1][11:14]
+        if later is not None and (score is None or int(later_at or 0) >= as_of):
+            score, ready, as_of = later, later_ready, int(later_at or 0)
+    return StoredScore(email, sobject, record_id, score, as_of, _load_map(fit),
+                       None if ready is None else bool(ready), tuple(events))
