@@ -174,6 +174,7 @@ class ScoreStore:
         ledger, with the newer of their latest scored response and a rescore's score."""
         if emails is None:
             return {p.email: p for p in self.each()}
+        self.ensure_index()                      # a write-back or lifecycle pass may come first
         wanted = sorted(set(emails))
         rescored = self._has("score_people")
         select = _history(inputs=self._inputs(), rescored=rescored) + " AND l.email"
