@@ -243,3 +243,22 @@ def test_an_older_release_s_history_moves_onto_the_ledger(tmp_path) -> None:
             ("/pricing", {"jobtitle": "VP"}), (None, {"timeline": "now"})]
         assert (bob.score, bob.as_of, bob.fit_values, bob.ready) == (35, T0 + 1, {"Title": "VP"}, False)
         state.close()
+
+
+def test_a_batch_reads_its_people_by_the_email_index_not_every_applied_row(tmp_path) -> None:
+    """Scoring's history and Task history read a batch's people by the ledger's email index:
+    without statistics SQLite preferred the status index and read every applied row of the
+    ledger for each batch (so a sync's cost grew with the ledger)."""
+    state = State.open(tmp_path / "s.db")
+    store = ScoreStore(state)
+    store.ensure_index()
+    traced: list[str] = []
+    state.db.conn.set_trace_callback(traced.append)
+    store.people(["a@x.example", "b@x.example"])
+    state.history(["a@x.example", "b@x.example"])
+    state.db.conn.set_trace_callback(None)
+    reads = [sql for sql in traced if "FROM ledger" in sql and "email IN" in sql]
+    assert len(reads) == 2
+    for sql in reads:                      # the statement as run, its values inlined
+        plan = " ".join(str(row[3]) for row in state.db.conn.execute("EXPLAIN QUERY PLAN " + sql))
+        assert "USING INDEX idx_ledger_email" in plan, plan
