@@ -55,6 +55,9 @@ def test_registration_then_attendance_one_lead_one_membership_moving(world, meth
     rows = ledger(world)
     assert len(rows) == 2 and {r["status"] for r in rows} == {"applied"}
     assert {r["form_id"] for r in rows} == {f"event:{world.event_id}"}
+    with closing(State.open(world.org.state_path)) as state:    # `status` says it so too
+        said = {r["outcome"]: r["n"] for r in state.daily_outcomes(0)}
+    assert said.get("status_moved") == 1 and sum(said.values()) == 2
     third = world.sync(method, **KEYED)                           # a rerun changes nothing
     assert third.counts.get("pulled", 0) == 0 and len(ledger(world)) == 2
     assert statuses(world) == {"pat@example.com": "Attended"}

@@ -85,7 +85,8 @@ def test_status_after_real_runs_text_json_and_html(org, tmp_path):
     assert [r["status"] for r in s["runs"]] == ["partial", "ok"]
     assert s["runs"][1]["counts"]["created_leads"] == 1 and s["runs"][1]["counts"]["attached"] == 1
     assert s["runs"][1]["salesforce_calls"] > 0 and s["runs"][1]["hubspot_calls"] > 0
-    assert s["ledger"] == {"created_lead": 1, "attached": 1, "already_member": 0, "failed": 1, "pending": 0}
+    assert s["ledger"] == {"created_lead": 1, "attached": 1, "status_moved": 0, "already_member": 0,
+                           "failed": 1, "pending": 0}
     assert [w["form_id"] for w in s["watermarks"]] == org.forms
     assert all(w["watermark_ms"] for w in s["watermarks"])
     assert s["parked"]["total"] == 1 and s["parked"]["by_reason"][0]["count"] == 1

@@ -34,7 +34,7 @@ RUN_COUNTS = (Count.PULLED, Count.CREATED_LEADS, Count.ATTACHED, Count.ALREADY_M
               Count.FAILED, Count.SKIPPED)
 
 # What became of each response, as status and the HTML page group the ledger.
-OUTCOMES = ("created_lead", "attached", "already_member", "failed", "pending")
+OUTCOMES = ("created_lead", "attached", "status_moved", "already_member", "failed", "pending")
 
 _BY_ACTION = {Action.CREATE_LEAD: Count.CREATED_LEADS, Action.CREATE_CONTACT: Count.CREATED_CONTACTS,
               Action.ATTACH_LEAD: Count.ATTACHED, Action.ATTACH_CONTACT: Count.ATTACHED}

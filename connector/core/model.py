@@ -194,6 +194,7 @@ class Outcome:
     member_id: str | None = None
     campaign_id: str | None = None
     member_existed: bool = False
+    member_moved: bool = False        # its existing membership's status moved forward
     reason: str = ""
     error_code: str | None = None
     error: str | None = None

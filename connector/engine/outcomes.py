@@ -31,7 +31,7 @@ def share_failures(steps: Sequence[Step], outcomes: dict[str, Outcome], memory: 
             continue
         if creator.status is Status.FAILED:
             outcome.status = Status.FAILED
-            outcome.member_existed = False
+            outcome.member_existed = outcome.member_moved = False
             outcome.error_code = creator.error_code
             outcome.error = redact(f"{creator.error_code}: the campaign membership it shares "
                                    f"with response {step.via} was not created ({creator.error})")
@@ -68,6 +68,7 @@ def outcome_of(step: Step, batch: Sequence[Submission]) -> Outcome:
         outcome.member_id = step.member_id   # lost attempt: not one the person already had
     elif step.member == "update":
         outcome.member_id = step.member_id
+        outcome.member_moved = True
     return outcome
 
 

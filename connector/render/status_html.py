@@ -18,10 +18,10 @@ from __future__ import annotations
 from html import escape
 from typing import Any, Mapping, Sequence
 
-COLOURS = {"created_lead": "#2b6cb0", "attached": "#38a169", "already_member": "#a0aec0",
-           "failed": "#e53e3e", "pending": "#dd6b20"}
-LABELS = {"created_lead": "Lead created", "attached": "attached", "already_member": "already a member",
-          "failed": "parked", "pending": "pending"}
+COLOURS = {"created_lead": "#2b6cb0", "attached": "#38a169", "status_moved": "#805ad5",
+           "already_member": "#a0aec0", "failed": "#e53e3e", "pending": "#dd6b20"}
+LABELS = {"created_lead": "Lead created", "attached": "attached", "status_moved": "status moved",
+          "already_member": "already a member", "failed": "parked", "pending": "pending"}
 STATUS_WORDS = {"ok": "ok", "partial": "ok, some parked", "stopped": "stopped on request",
                 "budget": "stopped at the API budget", "config": "configuration error",
                 "aborted": "aborted", "crashed": "crashed", "running": "running"}

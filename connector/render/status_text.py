@@ -24,7 +24,8 @@ def render_text(s: Mapping[str, Any]) -> str:
         lines.append("  Salesforce API usage: not seen yet")
     t = s["ledger"]
     lines.append(f"  ledger: {t['created_lead']} Leads created, {t['attached']} attached, "
-                 f"{t['already_member']} already members, {t['failed']} parked, {t['pending']} pending")
+                 f"{t['status_moved']} status moves, {t['already_member']} already members, "
+                 f"{t['failed']} parked, {t['pending']} pending")
     lines.append("  last runs:")
     if not s["runs"]:
         lines.append("    (none yet)")

@@ -54,9 +54,9 @@ from connector.core.model import Outcome, Status, Submission
 
 _LEDGER_SHAPING = ("owner_id", "account_id", "account_match", "task_id", "changed_fields")
 _LEDGER_COLUMNS = ("conversion_id", "form_id", "submitted_at", "email", "campaign_id", "action",
-                   "status", "lead_id", "contact_id", "member_id", "member_existed", "reason",
-                   "error_code", "error", "attempts", "run_id", "first_seen_at", "updated_at",
-                   *_LEDGER_SHAPING)   # merged_from is relink's alone: an upsert leaves it be
+                   "status", "lead_id", "contact_id", "member_id", "member_existed",
+                   "member_moved", "reason", "error_code", "error", "attempts", "run_id",
+                   "first_seen_at", "updated_at", *_LEDGER_SHAPING)   # merged_from is relink's alone: an upsert leaves it be
 _LEDGER_KEPT = {"conversion_id", "attempts", "first_seen_at"}
 _LEDGER_UPSERT = (
     f"INSERT INTO ledger ({', '.join(_LEDGER_COLUMNS)}) VALUES ({', '.join('?' * len(_LEDGER_COLUMNS))}) "
@@ -68,7 +68,7 @@ _LEDGER_UPSERT = (
 # decided: a plain UPDATE, which leaves the identity columns and their indexes alone (a third
 # of the cost of the upsert, which rewrites every column).
 _LEDGER_DECIDED = ("action", "status", "lead_id", "contact_id", "member_id", "member_existed",
-                   "reason", "error_code", "error", "run_id", "updated_at", *_LEDGER_SHAPING)
+                   "member_moved", "reason", "error_code", "error", "run_id", "updated_at", *_LEDGER_SHAPING)
 _LEDGER_SETTLE = (f"UPDATE ledger SET {', '.join(f'{c} = ?' for c in _LEDGER_DECIDED)} "
                   "WHERE conversion_id = ?")
 # ... and with [scoring], the score each applied response made and its inputs, in the same
@@ -312,13 +312,15 @@ class State:
         """The outcomes of rows whose intents this connection recorded (see _LEDGER_SETTLE)."""
         if any(o.score is not None for o in outcomes):
             rows = [(o.action.value, o.status.value, o.lead_id, o.contact_id, o.member_id,
-                     int(o.member_existed), o.reason, o.error_code, o.error, run_id, stamp,
+                     int(o.member_existed), int(o.member_moved), o.reason, o.error_code,
+                     o.error, run_id, stamp,
                      *_extra_columns(o), *score_columns(o.score), o.conversion_id)
                     for o in sorted(outcomes, key=_by_key)]
             self.db.conn.executemany(_LEDGER_SETTLE_SCORED, rows)
         else:
             rows = [(o.action.value, o.status.value, o.lead_id, o.contact_id, o.member_id,
-                     int(o.member_existed), o.reason, o.error_code, o.error, run_id, stamp,
+                     int(o.member_existed), int(o.member_moved), o.reason, o.error_code,
+                     o.error, run_id, stamp,
                      *_extra_columns(o), o.conversion_id)
                     for o in sorted(outcomes, key=_by_key)]
             self.db.conn.executemany(_LEDGER_SETTLE, rows)
@@ -333,7 +335,8 @@ class State:
         stamp = now_iso()
         rows = [(o.conversion_id, o.form_id, o.submitted_at, o.email, o.campaign_id,
                  o.action.value, o.status.value, o.lead_id, o.contact_id, o.member_id,
-                 int(o.member_existed), o.reason, o.error_code, o.error, 1, run_id, stamp,
+                 int(o.member_existed), int(o.member_moved), o.reason, o.error_code, o.error, 1,
+                 run_id, stamp,
                  stamp, *_extra_columns(o))
                 for o in sorted(outcomes, key=_by_key)]
         self.db.conn.executemany(_LEDGER_UPSERT.format(attempt=int(count_attempt)), rows)
@@ -468,6 +471,7 @@ class State:
             "SELECT date(submitted_at / 1000, 'unixepoch') AS day, "
             "CASE WHEN status != 'applied' THEN status "
             "     WHEN member_existed = 1 THEN 'already_member' "
+            "     WHEN member_moved = 1 THEN 'status_moved' "
             "     WHEN action = 'create_lead' THEN 'created_lead' ELSE 'attached' END AS outcome, "
             "COUNT(*) AS n FROM ledger WHERE submitted_at >= ? AND status != 'dismissed' "
             "GROUP BY day, outcome ORDER BY day",

@@ -24,12 +24,13 @@ from connector.errors import StateError
 SCHEMA_VERSION = 1
 # Columns added after the first release; ensure_schema adds them to older state files.
 # ledger.merged_from: the record a row first named, once reconcile re-pointed it at a merge survivor.
-# ledger.score, score_ready, score_fit, score_event: [scoring]'s score of an applied response
+# ledger.member_moved: the response moved a membership's status forward (a status move, not an
+# attach). ledger.score, score_ready, score_fit, score_event: [scoring]'s score of an applied response
 # and the inputs it read (adapters/sqlite/scoring.py).
 ADDED_COLUMNS: dict[str, dict[str, type]] = {
     "ledger": {"owner_id": str, "account_id": str, "account_match": str, "task_id": str,
                "changed_fields": str, "merged_from": str, "score": int, "score_ready": int,
-               "score_fit": str, "score_event": str},
+               "score_fit": str, "score_event": str, "member_moved": int},
     "runs": {"created_contacts": int, "updated_records": int, "tasks": int},
 }
 

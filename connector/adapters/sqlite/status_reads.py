@@ -19,6 +19,7 @@ QUARTER_MS = 15 * 60 * 1000
 # One response's outcome as the status shows it (the same words as ``daily_outcomes``).
 OUTCOME = ("CASE WHEN status != 'applied' THEN status "
            "     WHEN member_existed = 1 THEN 'already_member' "
+           "     WHEN member_moved = 1 THEN 'status_moved' "
            "     WHEN action = 'create_lead' THEN 'created_lead' ELSE 'attached' END")
 
 
