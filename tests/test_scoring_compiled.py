@@ -262,3 +262,32 @@ def test_a_batch_reads_its_people_by_the_email_index_not_every_applied_row(tmp_p
     for sql in reads:                      # the statement as run, its values inlined
         plan = " ".join(str(row[3]) for row in state.db.conn.execute("EXPLAIN QUERY PLAN " + sql))
         assert "USING INDEX idx_ledger_email" in plan, plan
+
+
+def test_a_dry_run_reads_the_history_by_an_index_without_touching_the_file(tmp_path) -> None:
+    """A read-only state (a dry run, perhaps the preview before [scoring] goes live) cannot
+    build the ledger's email index: it copies the applied rows once into a temporary table
+    with one, instead of reading every applied row for each batch; the file is untouched."""
+    path = tmp_path / "s.db"
+    state = State.open(path)
+    _settled(state, "bob@x.example", "c1", T0, 20, page="/pricing")
+    _settled(state, "ann@x.example", "c2", T0 + 1, None)
+    _settled(state, "cy@x.example", "c3", T0 + 2, 30, status=Status.FAILED)
+    state.close()
+    before = path.read_bytes()
+
+    ro = State.open_read_only(path)
+    store = ScoreStore(ro)
+    traced: list[str] = []
+    ro.db.conn.set_trace_callback(traced.append)
+    people = store.people(["bob@x.example", "ann@x.example", "cy@x.example"])
+    ro.db.conn.set_trace_callback(None)
+    assert sorted(people) == ["ann@x.example", "bob@x.example"]
+    assert (people["bob@x.example"].score, people["bob@x.example"].events[0].page) == (20, "/pricing")
+    assert people["ann@x.example"].score is None
+    [read] = [sql for sql in traced if "email IN" in sql]
+    plan = " ".join(str(r[3]) for r in ro.db.conn.execute("EXPLAIN QUERY PLAN " + read))
+    assert "idx_score_history_email" in plan, plan
+    assert [p.email for p in store.each()] == ["ann@x.example", "bob@x.example"]
+    ro.close()
+    assert path.read_bytes() == before

@@ -41,17 +41,15 @@ _PEOPLE_COLUMNS = "email, sobject, record_id, score, as_of, ready"
 LEDGER_INPUTS = ("score", "score_ready", "score_fit", "score_event")
 
 
-def _history(*, inputs: bool, rescored: bool) -> str:
+def _history(*, source: str, rescored: bool) -> str:
     """The applied ledger rows as the history reads them: (email, conversion id, moment,
     form, campaign, Lead, Contact, score, ready, fit values, inputs) and, with ``rescored``,
-    the person's ``score_people`` row (score, as_of, ready). ``inputs`` False: a read-only
-    state from before the score columns, read as NULL."""
-    own = (", ".join(f"l.{c}" for c in LEDGER_INPUTS) if inputs
-           else ", ".join("NULL" for _ in LEDGER_INPUTS))
+    the person's ``score_people`` row (score, as_of, ready). ``source``: the ledger, or a
+    read-only state's temporary copy of its applied rows (:meth:`ScoreStore._source`)."""
     return ("SELECT l.email, l.conversion_id, l.submitted_at, l.form_id, l.campaign_id, "
-            f"l.lead_id, l.contact_id, {own}"
-            + (", p.score, p.as_of, p.ready FROM ledger l LEFT JOIN score_people p "
-               "ON p.email = l.email" if rescored else " FROM ledger l")
+            f"l.lead_id, l.contact_id, {', '.join(f'l.{c}' for c in LEDGER_INPUTS)}"
+            + (f", p.score, p.as_of, p.ready FROM {source} l LEFT JOIN score_people p "
+               "ON p.email = l.email" if rescored else f" FROM {source} l")
             # "+": the status index must not be chosen over the email index (without ANALYZE
             # statistics SQLite prefers it, and reads every applied row for each batch)
             + " WHERE +l.status = 'applied'")
@@ -149,18 +147,35 @@ class ScoreStore:
             return True
         return table in self.db.table_names()
 
-    def _inputs(self) -> bool:
-        """Whether the ledger has the score columns (a read-only state from before them
-        does not: its rows read as unscored)."""
-        if self._known.get("tables") or self._known.get("inputs"):
-            return True
-        present = self.db.table("ledger").columns_dict
-        self._known["inputs"] = all(c in present for c in LEDGER_INPUTS)
-        return bool(self._known["inputs"])
+    def _source(self) -> str:
+        """Where the history is read from: the ledger, by its email index. A read-only state
+        (a dry run) cannot build that index; rather than read every applied row for each
+        batch, it copies the applied rows once per connection into a temporary table with
+        one (a read-only connection may write its temporary database; the file is untouched).
+        A state from before the score columns reads them as NULL there."""
+        source = self._known.get("source")
+        if source is not None:
+            return str(source)
+        source = "ledger"
+        if self.read_only and next(self.db.conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?",
+                [HISTORY_INDEX]), None) is None:
+            present = self.db.table("ledger").columns_dict
+            inputs = ", ".join(c if c in present else f"NULL AS {c}" for c in LEDGER_INPUTS)
+            self.db.conn.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS score_history AS SELECT email, conversion_id, "
+                f"submitted_at, form_id, campaign_id, lead_id, contact_id, status, {inputs} "
+                "FROM ledger WHERE status = 'applied'")
+            self.db.conn.execute("CREATE INDEX IF NOT EXISTS temp.idx_score_history_email "
+                                 "ON score_history (email)")
+            source = "temp.score_history"
+        self._known["source"] = source
+        return source
 
     def ensure_index(self) -> None:
         """The ledger's email index the history is read by (Task history shares it): built
-        once, on the first scored batch of a state that lacks it. A read-only state scans."""
+        once, on the first scored batch of a state that lacks it (a read-only state reads a
+        temporary copy instead, see :meth:`_source`)."""
         if not self.read_only and not self._known.get("indexed"):
             self.db.execute(f"CREATE INDEX IF NOT EXISTS {HISTORY_INDEX} ON ledger (email)")
             self._known["indexed"] = True
@@ -179,7 +194,7 @@ class ScoreStore:
         self.ensure_index()                      # a write-back or lifecycle pass may come first
         wanted = sorted(set(emails))
         rescored = self._has("score_people")
-        select = _history(inputs=self._inputs(), rescored=rescored) + " AND l.email"
+        select = _history(source=self._source(), rescored=rescored) + " AND l.email"
         rows: list[tuple[Any, ...]] = []
         for start in range(0, len(wanted), 500):
             part = wanted[start:start + 500]
@@ -192,7 +207,7 @@ class ScoreStore:
         """Everyone with an applied response, one person at a time (the ledger's applied rows
         in email order): a rescore of 100,000 people holds one person at once."""
         rescored = self._has("score_people")
-        query = (_history(inputs=self._inputs(), rescored=rescored)
+        query = (_history(source=self._source(), rescored=rescored)
                  + " ORDER BY l.email, l.submitted_at, l.conversion_id")
         for email, group in groupby(self.db.conn.execute(query), key=_email_of):
             yield _person(email, list(group), rescored)
