@@ -56,7 +56,8 @@ _LEDGER_SHAPING = ("owner_id", "account_id", "account_match", "task_id", "change
 _LEDGER_COLUMNS = ("conversion_id", "form_id", "submitted_at", "email", "campaign_id", "action",
                    "status", "lead_id", "contact_id", "member_id", "member_existed",
                    "member_moved", "reason", "error_code", "error", "attempts", "run_id",
-                   "first_seen_at", "updated_at", *_LEDGER_SHAPING)   # merged_from is relink's alone: an upsert leaves it be
+                   "first_seen_at", "updated_at",
+                   *_LEDGER_SHAPING)   # merged_from is relink's alone: an upsert leaves it be
 _LEDGER_KEPT = {"conversion_id", "attempts", "first_seen_at"}
 _LEDGER_UPSERT = (
     f"INSERT INTO ledger ({', '.join(_LEDGER_COLUMNS)}) VALUES ({', '.join('?' * len(_LEDGER_COLUMNS))}) "
@@ -68,7 +69,8 @@ _LEDGER_UPSERT = (
 # decided: a plain UPDATE, which leaves the identity columns and their indexes alone (a third
 # of the cost of the upsert, which rewrites every column).
 _LEDGER_DECIDED = ("action", "status", "lead_id", "contact_id", "member_id", "member_existed",
-                   "member_moved", "reason", "error_code", "error", "run_id", "updated_at", *_LEDGER_SHAPING)
+                   "member_moved", "reason", "error_code", "error", "run_id", "updated_at",
+                   *_LEDGER_SHAPING)
 _LEDGER_SETTLE = (f"UPDATE ledger SET {', '.join(f'{c} = ?' for c in _LEDGER_DECIDED)} "
                   "WHERE conversion_id = ?")
 # ... and with [scoring], the score each applied response made and its inputs, in the same
@@ -310,20 +312,13 @@ class State:
 
     def _settle(self, outcomes: list[Outcome], run_id: str, stamp: str) -> None:
         """The outcomes of rows whose intents this connection recorded (see _LEDGER_SETTLE)."""
-        if any(o.score is not None for o in outcomes):
-            rows = [(o.action.value, o.status.value, o.lead_id, o.contact_id, o.member_id,
-                     int(o.member_existed), int(o.member_moved), o.reason, o.error_code,
-                     o.error, run_id, stamp,
-                     *_extra_columns(o), *score_columns(o.score), o.conversion_id)
-                    for o in sorted(outcomes, key=_by_key)]
-            self.db.conn.executemany(_LEDGER_SETTLE_SCORED, rows)
-        else:
-            rows = [(o.action.value, o.status.value, o.lead_id, o.contact_id, o.member_id,
-                     int(o.member_existed), int(o.member_moved), o.reason, o.error_code,
-                     o.error, run_id, stamp,
-                     *_extra_columns(o), o.conversion_id)
-                    for o in sorted(outcomes, key=_by_key)]
-            self.db.conn.executemany(_LEDGER_SETTLE, rows)
+        scored = any(o.score is not None for o in outcomes)
+        rows = [(o.action.value, o.status.value, o.lead_id, o.contact_id, o.member_id,
+                 int(o.member_existed), int(o.member_moved), o.reason, o.error_code, o.error,
+                 run_id, stamp, *_extra_columns(o), *(score_columns(o.score) if scored else ()),
+                 o.conversion_id)
+                for o in sorted(outcomes, key=_by_key)]
+        self.db.conn.executemany(_LEDGER_SETTLE_SCORED if scored else _LEDGER_SETTLE, rows)
         self._intended.difference_update(o.conversion_id for o in outcomes)
 
     def _upsert(self, outcomes: list[Outcome], run_id: str, *, count_attempt: bool) -> None:
