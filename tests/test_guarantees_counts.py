@@ -115,3 +115,24 @@ def test_replayed_creates_claims_only_what_is_unambiguous():
     # a: one Lead made after the intent; b: made before it (someone else's); c: two Leads, not
     # told apart; d: two pending creates for one email; e: recovered already; f: no Lead.
     assert found == {"a": leads[0]}
+
+
+def test_a_lost_reply_on_a_contact_create_is_still_counted_created(org):
+    """As for Leads: a Contact the lost write made (a new person at a matched Account, with
+    ``new_person = "contact"``) is found by the replay's lookup; the pending
+    ``create_contact`` intent and its CreatedDate tell it from someone else's Contact."""
+    acme = org.sf.insert("Account", {"Name": "Acme Inc.", "Website": "https://www.acme.com/"})
+    for i in range(3):
+        org.fill(0, f"p{i}@acme.com", lastname=f"L{i}", company="Acme")
+    org.sandbox.app.faults.configure(families=["salesforce.collections"], fail_next=["apply_then_drop"])
+    report = org.sync("unique", accounts={"new_person": "contact"})
+    assert report.status == "ok", report.error
+    assert report.counts[Count.REPLANNED_BATCHES] == 1
+
+    contacts = {c["Id"]: c for c in org.sf.records("Contact")}
+    assert len(contacts) == 3 and {c["AccountId"] for c in contacts.values()} == {acme}
+    rows = ledger(org)
+    assert collections.Counter(r["action"] for r in rows) == {"create_contact": 3}
+    assert {r["contact_id"] for r in rows} == set(contacts)
+    assert not any(r["member_existed"] for r in rows)
+    assert report.counts[Count.CREATED_CONTACTS] == 3 and report.counts[Count.ATTACHED] == 0

@@ -72,7 +72,7 @@ class People:
     """What Salesforce holds for the batch's emails, resolved by the configured tie-break."""
 
     matches: Mapping[str, Match] = field(default_factory=dict)
-    recovered: Mapping[str, Record] = field(default_factory=dict)   # conversion id -> own Lead
+    recovered: Mapping[str, Record] = field(default_factory=dict)   # conversion id -> own record
     rows: Mapping[str, Row] = field(default_factory=dict)           # record id -> its fields
     # recovered Leads an earlier run made, counted then as created (its membership failed):
     # a retry that reuses one adds its membership, and its report creates no Lead
@@ -112,11 +112,13 @@ def normalise_batch(batch: Sequence[Submission], policy: BatchPolicy
 
 
 def know_people(responses: Sequence[Response], lead_rows: Iterable[Row], contact_rows: Iterable[Row],
-                policy: BatchPolicy, create_intents: Mapping[str, int] | None = None) -> People:
+                policy: BatchPolicy, create_intents: Mapping[str, int] | None = None, *,
+                contact_intents: Mapping[str, int] | None = None) -> People:
     """The lookups' rows as records, resolved per email; Leads an interrupted run created for
     this batch's responses are ``recovered``: found by the external id, or, without one, by
     :func:`replayed_creates` from the ledger's ``create_intents`` (conversion id -> when its
-    pending ``create_lead`` intent was recorded, epoch ms)."""
+    pending ``create_lead`` intent was recorded, epoch ms); Contacts likewise from
+    ``contact_intents`` (pending ``create_contact``: a new person at a matched Account)."""
     lead_rows, contact_rows = list(lead_rows), list(contact_rows)
     ext = policy.external_id_field
     leads, contacts = rows_to_records(lead_rows, contact_rows, external_id_field=ext)
@@ -126,13 +128,16 @@ def know_people(responses: Sequence[Response], lead_rows: Iterable[Row], contact
     recovered = {cid: rec for cid, rec in created_for(leads).items() if cid in batch_ids}
     if create_intents and not ext:
         recovered.update(replayed_creates(responses, leads, create_intents, recovered))
+    if contact_intents:
+        recovered.update(replayed_creates(responses, contacts, contact_intents, recovered))
     return People(matches, recovered, {row["Id"]: row for row in [*lead_rows, *contact_rows]})
 
 
 def replayed_creates(responses: Sequence[Response], leads: Iterable[Record],
                      intents: Mapping[str, int], recovered: Mapping[str, Record]
                      ) -> dict[str, Record]:
-    """The Leads a lost reply hid, told without an external id: conversion id -> its Lead.
+    """The Leads (or Contacts) a lost reply hid, told without an external id: conversion id
+    -> its record (``leads``: the records of the kind the intents created).
 
     A reply lost on a Lead create (or a run killed after it) leaves the ledger's intent
     ``pending`` with ``create_lead``; the replay's lookup then finds the Lead by email and,
@@ -153,8 +158,8 @@ def replayed_creates(responses: Sequence[Response], leads: Iterable[Record],
         if len(creates) != 1:
             continue
         since = intents[creates[0].conversion_id] - REPLAY_CLOCK_SKEW_MS
-        made = [lead for lead in leads if lead.email == email and lead.id not in claimed
-                and (parse_ms(lead.created) or 0) >= since]
+        made = [record for record in leads if record.email == email
+                and record.id not in claimed and (parse_ms(record.created) or 0) >= since]
         if len(made) == 1:
             out[creates[0].conversion_id] = made[0]
     return out

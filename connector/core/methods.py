@@ -174,9 +174,10 @@ def decide_all(method: Method, responses: Iterable[Response], matches: Mapping[s
                new_person: str = "lead") -> list[Decision]:
     """Decide a batch in submission order, remembering the records this run creates.
 
-    ``recovered`` maps a conversion id to the Lead an interrupted earlier attempt already
-    created for it (found by the external id, or by ``connector.core.batch.replayed_creates``):
-    that response is a create, already done, and is recorded and counted as one.
+    ``recovered`` maps a conversion id to the Lead (or Contact) an interrupted earlier attempt
+    already created for it (found by the external id, or by
+    ``connector.core.batch.replayed_creates``): that response is a create, already done, and
+    is recorded and counted as one.
     ``accounts`` maps an email to the Account it matched (see ``connector.core.accounts``).
     """
     recovered = recovered or {}
@@ -184,14 +185,16 @@ def decide_all(method: Method, responses: Iterable[Response], matches: Mapping[s
     decisions = []
     for response in responses:
         own = recovered.get(response.conversion_id)
-        if own is not None:
-            decisions.append(Decision(response, response.conversion_id, Action.CREATE_LEAD,
-                                      Target("Lead", own.id, response.conversion_id),
-                                      f"{method.value}: Lead {own.id} was created for this response "
-                                      "by an earlier, interrupted run or attempt (a lost "
-                                      "reply, a stopped run)"))
+        if own is not None:                  # a Lead, or a Contact at a matched Account
+            made = Target(own.sobject, own.id, response.conversion_id)
+            decisions.append(Decision(response, response.conversion_id,
+                                      Action.CREATE_CONTACT if own.sobject == "Contact"
+                                      else Action.CREATE_LEAD, made,
+                                      f"{method.value}: {own.sobject} {own.id} was created for "
+                                      "this response by an earlier, interrupted run or attempt "
+                                      "(a lost reply, a stopped run)"))
             if method is not Method.POI and response.email not in memory.people:
-                memory.remember(response.email, Target("Lead", own.id, response.conversion_id))
+                memory.remember(response.email, made)
             continue
         match = matches.get(response.email) or Match(response.email)
         run_made = memory.people.get(response.email) if method is not Method.POI else None

@@ -48,8 +48,10 @@ class Gatherer:
             lead_rows = [row for row in lead_rows if row["Id"] not in hide]
             contact_rows = [row for row in contact_rows if row["Id"] not in hide]
         # A what-if replays against the org before the window: no intent is a replay there.
-        intents = {} if policy.external_id_field or hide else self._create_intents(responses)
-        people = know_people(responses, lead_rows, contact_rows, policy, intents)
+        intents, contact_intents = (({}, {}) if policy.external_id_field or hide
+                                    else self._create_intents(responses))
+        people = know_people(responses, lead_rows, contact_rows, policy, intents,
+                             contact_intents=contact_intents)
         parked = {} if hide else self.state.parked_leads(r.conversion_id for r in responses)
         if parked:
             people = with_parked_leads(people, parked)
@@ -81,18 +83,23 @@ class Gatherer:
                           member_rows=member_rows, history=history, now_ms=now_ms,
                           score_events=score_events, score_fit=score_fit)
 
-    def _create_intents(self, responses: Sequence[Response]) -> dict[str, int]:
-        """Conversion id -> when its pending ``create_lead`` intent was recorded (epoch ms),
-        for this batch's responses the ledger holds so: a replay after a lost reply, or the
-        resumption of a killed run. Local reads only; a batch with no pending response
-        (every batch of a run without faults) costs one lookup by key."""
+    def _create_intents(self, responses: Sequence[Response]
+                        ) -> tuple[dict[str, int], dict[str, int]]:
+        """Conversion id -> when its pending ``create_lead`` (first) or ``create_contact``
+        (second) intent was recorded (epoch ms), for this batch's responses the ledger holds
+        so: a replay after a lost reply, or the resumption of a killed run. Local reads only;
+        a batch with no pending response (every batch of a run without faults) costs one
+        lookup by key."""
         statuses = self.state.statuses(r.conversion_id for r in responses)
         if Status.PENDING.value not in statuses.values():
-            return {}
-        out = {}
+            return {}, {}
+        leads: dict[str, int] = {}
+        contacts: dict[str, int] = {}
+        kinds = {Action.CREATE_LEAD.value: leads, Action.CREATE_CONTACT.value: contacts}
         for row in self.state.rows(Status.PENDING.value):
             at = parse_ms(row.get("updated_at"))
-            if (row.get("action") == Action.CREATE_LEAD.value and at is not None
+            into = kinds.get(row.get("action") or "")
+            if (into is not None and at is not None
                     and statuses.get(row["conversion_id"]) == Status.PENDING.value):
-                out[row["conversion_id"]] = at
-        return out
+                into[row["conversion_id"]] = at
+        return leads, contacts

@@ -61,7 +61,7 @@ def outcome_of(step: Step, batch: Sequence[Submission]) -> Outcome:
             outcome.lead_id = target.id
         else:
             outcome.contact_id = target.id
-    if step.member == "exists" and d.action is not Action.CREATE_LEAD:
+    if step.member == "exists" and d.action not in (Action.CREATE_LEAD, Action.CREATE_CONTACT):
         outcome.member_existed = True
         outcome.member_id = step.member_id
     elif step.member == "exists":            # a replayed create's own membership, made by the
