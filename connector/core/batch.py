@@ -260,7 +260,7 @@ def score_batch(scoring: Scoring, facts: BatchFacts) -> dict[str, Score]:
     response is this one (most of a sync) takes the shared sums of ``Program.fresh``; the
     loop is written for that case, since it runs for every response of a sync."""
     program = scoring.program
-    fresh, event_of_response = program.fresh, program.event_of
+    fresh, event_of_response = program.fresh_score, program.event_of
     seen: dict[str, int] = {}
     for r in facts.responses:
         seen[r.email] = seen.get(r.email, 0) + 1
@@ -286,11 +286,7 @@ def score_batch(scoring: Scoring, facts: BatchFacts) -> dict[str, Score]:
                               contact, fit_of.get(email))
         stored = stored_of.get(email)
         if not stored and seen[email] == 1:
-            f = fresh(scoring, email, event, values)
-            result = Score(f.total, f.behaviour, f.fit, f.by_rule, event.submitted_at, f.ready,
-                           values, (scoring, email, (event,)), event)
-            result._reasons_made = f.reasons
-            out[r.conversion_id] = result
+            out[r.conversion_id] = fresh(scoring, email, event, values)
             continue
         events: Sequence[Event] = batch_events.get(email) or (event,)
         if stored:

@@ -14,7 +14,7 @@ from typing import Callable, Mapping, NamedTuple, Sequence
 
 from connector.core.enrich import scoring as _scoring
 from connector.core.enrich.scoring import (DAY_MS, EMAIL_DOMAIN, EMAIL_KIND, BehaviourRule, Event,
-                                           Match, Scoring, fit_value)
+                                           Match, Score, Scoring, fit_value)
 
 Check = Callable[[Event], bool]
 
@@ -107,6 +107,16 @@ class Program:
             found = self._fresh[key] = Fresh(s.total, s.behaviour, s.fit, s.by_rule, s.ready,
                                              s.reasons())
         return found
+
+    def fresh_score(self, scoring: Scoring, email: str, event: Event,
+                    fit_values: Mapping[str, str]) -> Score:
+        """The Score of a person whose only response is ``event``, from :meth:`fresh`'s
+        shared sums (and reasons text), as of that response."""
+        f = self.fresh(scoring, email, event, fit_values)
+        result = Score(f.total, f.behaviour, f.fit, f.by_rule, event.submitted_at, f.ready,
+                       fit_values, (scoring, email, (event,)), event)
+        result._reasons_made = f.reasons
+        return result
 
     def fit_hits(self, email: str, fit_values: Mapping[str, str]) -> tuple[object, ...]:
         """Which fit rules the person meets: the email host's hits (None without email
