@@ -291,7 +291,7 @@ def test_a_sync_killed_before_its_outcomes_counts_the_response_once(sandbox, tmp
         raise Killed()
 
     monkeypatch.setattr(State, "record_outcomes", killed)
-    with pytest.raises(Killed):                    # written, its history kept, outcome not
+    with pytest.raises(Killed):                    # written; outcome (and so history) not
         org.sync("hybrid", **sections(org))
     monkeypatch.setattr(State, "record_outcomes", real)
     sync(org)                                      # the pending response is replayed
