@@ -15,10 +15,8 @@ from connector.core.plan import WritePlan
 def stored_history(state: Any, emails: Iterable[str]
                    ) -> tuple[dict[str, Sequence[Event]], dict[str, Mapping[str, str]]]:
     """The batch's people's applied responses (as scoring events) and last fit values: the
-    ledger's rows, read by its email index (made on the first scored batch)."""
-    store = ScoreStore(state)
-    store.ensure_index()
-    people = store.people(emails)
+    ledger's rows, read by its email index (``people`` makes it on the first scored batch)."""
+    people = ScoreStore(state).people(emails)
     return ({e: p.events for e, p in people.items() if p.events},
             {e: p.fit_values for e, p in people.items() if p.fit_values})
 

@@ -248,18 +248,10 @@ def decay(points: float, age_ms: int, half_life_days: float | None) -> float:
     return points * 0.5 ** (age_ms / (half_life_days * DAY_MS))
 
 
-def behaviour_points(scoring: Scoring, events: Sequence[Event], as_of: int) -> list[Point]:
-    """Each rule hit of each event up to ``as_of``, decayed to ``as_of``, then the group caps
-    and the step rule as negative lines, so the lines always add up to the behaviour score."""
-    lines: list[Point] = []
-    _behaviour(scoring, events, as_of, lines)
-    return lines
-
-
 def _behaviour(scoring: Scoring, events: Sequence[Event], as_of: int,
                lines: list[Point] | None = None) -> dict[str, float]:
-    """Rule -> decayed points (caps and the step as negative entries); the lines of
-    :func:`behaviour_points` too when ``lines`` is given. One loop for both, so the sums a
+    """Rule -> decayed points (caps and the step as negative entries); the explanation's
+    lines too when ``lines`` is given. One loop for both, so the sums a
     sync writes and the lines ``score explain`` shows cannot disagree. The rules come
     compiled (``scoring_compiled.Program``): a response is checked only against the rules
     its form can meet, in the configured order."""
@@ -376,22 +368,6 @@ def score(scoring: Scoring, *, email: str, events: Sequence[Event],
              and (scoring.min_fit is None or fit >= scoring.min_fit))
     return Score(total, behaviour, fit, by_rule, as_of, ready, fit_values,
                  (scoring, email, events))
-
-
-def event_of(conversion_id: str, *, submitted_at: int, form_id: str, campaign_id: str,
-             page: str | None, form_values: Mapping[str, str], scoring: Scoring) -> Event:
-    """A response as an event, keeping only the answers rules look at (not the whole form:
-    the state holds no more of a person than scoring needs)."""
-    wanted = scoring.answer_fields()
-    if not wanted:
-        return Event(conversion_id, submitted_at, form_id, campaign_id, page)
-    if len(wanted) == 1:                          # the common case: look it up, not scan
-        (name,) = wanted
-        value = form_values.get(name)
-        answers: Mapping[str, str] = {name: value} if value else NO_ANSWERS
-    else:
-        answers = {k: v for k, v in form_values.items() if k in wanted and v}
-    return Event(conversion_id, submitted_at, form_id, campaign_id, page, answers)
 
 
 def fit_snapshot(scoring: Scoring, *sources: Mapping[str, object] | None) -> dict[str, str]:

@@ -71,8 +71,9 @@ class Program:
 
     def event_of(self, conversion_id: str, submitted_at: int, form_id: str, campaign_id: str,
                  page: str | None, form_values: Mapping[str, str]) -> Event:
-        """As :func:`scoring.event_of` (the answers rules name, not the whole form), with the
-        names looked up once per configuration instead of once per response."""
+        """A response as scoring's event: only the answers behaviour rules name, never the
+        whole form (the state keeps no more of a person than scoring needs); the names are
+        worked out once per configuration, not per response."""
         name = self._answer
         if name is not None:                      # the common case: one named answer
             value = form_values.get(name)
