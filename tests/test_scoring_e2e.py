@@ -302,6 +302,26 @@ def test_a_sync_killed_before_its_outcomes_counts_the_response_once(sandbox, tmp
     assert (stored.score, len(stored.events)) == (60, 3)
 
 
+def test_a_sync_whose_replies_are_lost_keeps_each_response_once(sandbox, tmp_path):
+    """The sync's scored writes with their replies lost (applied, then dropped): the batch
+    is re-resolved and recorded once, so the history (the ledger) holds each response once
+    and the third fill still hands off once."""
+    org = make_org(sandbox, tmp_path)
+    for form in (0, 1):
+        org.fill(form, "bob@acme.example", lastname="Smith", company="Acme")
+    sync(org)
+    org.fill(0, "bob@acme.example")                 # the third response: 60, sales-ready
+    sandbox.app.faults.configure(families=["salesforce.collections", "salesforce.composite"],
+                                 fail_next=["apply_then_drop"])
+    sync(org)
+    assert sandbox.app.faults.stats["apply_then_drop"] == 1
+    sync(org)
+    (lead,) = org.leads("bob@acme.example")
+    assert (lead[SCORE], lead["Status"], len(tasks_of(org, lead["Id"]))) == (60, READY, 1)
+    stored = ScoreStore(State.open(org.state_path)).people()["bob@acme.example"]
+    assert (stored.score, len(stored.events)) == (60, 3)
+
+
 def test_the_score_reaches_hubspot_through_the_write_back_and_follows_the_decay(sandbox, tmp_path):
     """With [writeback], ``leadsync_score`` carries the stored score; a rescore's change is
     sent by the next write-back, an unchanged one is not sent again."""
