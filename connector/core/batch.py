@@ -133,11 +133,11 @@ def know_people(responses: Sequence[Response], lead_rows: Iterable[Row], contact
     return People(matches, recovered, {row["Id"]: row for row in [*lead_rows, *contact_rows]})
 
 
-def replayed_creates(responses: Sequence[Response], leads: Iterable[Record],
+def replayed_creates(responses: Sequence[Response], records: Iterable[Record],
                      intents: Mapping[str, int], recovered: Mapping[str, Record]
                      ) -> dict[str, Record]:
     """The Leads (or Contacts) a lost reply hid, told without an external id: conversion id
-    -> its record (``leads``: the records of the kind the intents created).
+    -> its record (``records``: those of the kind the intents created).
 
     A reply lost on a Lead create (or a run killed after it) leaves the ledger's intent
     ``pending`` with ``create_lead``; the replay's lookup then finds the Lead by email and,
@@ -158,7 +158,7 @@ def replayed_creates(responses: Sequence[Response], leads: Iterable[Record],
         if len(creates) != 1:
             continue
         since = intents[creates[0].conversion_id] - REPLAY_CLOCK_SKEW_MS
-        made = [record for record in leads if record.email == email
+        made = [record for record in records if record.email == email
                 and record.id not in claimed and (parse_ms(record.created) or 0) >= since]
         if len(made) == 1:
             out[creates[0].conversion_id] = made[0]
