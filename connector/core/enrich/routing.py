@@ -106,8 +106,10 @@ class RoutingFacts:
         return email_domain(self.email)
 
 
-def facts_from(response: Response, score_field: str | None) -> RoutingFacts:
+def facts_from(response: Response, score_field: str | None, *, score: float | None = None
+               ) -> RoutingFacts:
     """What a response tells routing: Lead fields first, the raw form values as a fallback.
+    ``score``: leadsync's own ([scoring]), which takes the place of a form field's.
 
     The mapping writes ``[not provided]`` for a missing Company; that is no company, so it
     must not match a company rule.
@@ -117,9 +119,10 @@ def facts_from(response: Response, score_field: str | None) -> RoutingFacts:
         value = (value or "").strip()
         return value if value and value != NOT_PROVIDED else None
 
-    raw_score = response.form_values.get(score_field.lower()) if score_field else None
+    if score is None and score_field:
+        score = parse_score(response.form_values.get(score_field.lower()))
     return RoutingFacts(response.form_id, response.email, pick("Country", "country"),
-                        pick("State", "state"), pick("Company", "company"), parse_score(raw_score))
+                        pick("State", "state"), pick("Company", "company"), score)
 
 
 def parse_score(text: str | None) -> float | None:

@@ -143,6 +143,12 @@ class Scoring:
     def score_field(self, sobject: str) -> str | None:
         return self.lead_field if sobject == "Lead" else self.contact_field
 
+    def written_fields(self, sobject: str) -> tuple[str, str | None, str | None] | None:
+        """(score, date, reasons) field names a score writes on ``sobject``; None when the
+        object has no score field (its date and reasons fields are only written with one)."""
+        target = self.score_field(sobject)
+        return (target, self.date_field, self.reasons_field) if target else None
+
     @cached_property
     def program(self) -> "Program":
         """The rules compiled once (``scoring_compiled.Program``): a sync scores every
@@ -219,7 +225,7 @@ class Score:
     @property
     def value(self) -> int:
         """The number written to Salesforce: whole points (a decay of 0.01 is no change)."""
-        return int(round(self.total))
+        return round(self.total)      # a float rounds to an int
 
     def reasons(self, limit: int = REASONS_MAX) -> str:
         """The top reasons, largest contribution first, as one short line."""
@@ -391,14 +397,15 @@ def fit_snapshot(scoring: Scoring, *sources: Mapping[str, object] | None) -> dic
 def score_fields(scoring: Scoring, sobject: str, result: Score, *, date: str) -> dict[str, object]:
     """The record fields a score writes (only the configured ones). An object without its
     score field gets none: its date and reasons fields are only checked where a score goes."""
-    target = scoring.score_field(sobject)
-    if not target:
+    names = scoring.written_fields(sobject)
+    if names is None:
         return {}
+    target, date_field, reasons_field = names
     fields: dict[str, object] = {target: result.value}
-    if scoring.date_field:
-        fields[scoring.date_field] = date
-    if scoring.reasons_field:
-        fields[scoring.reasons_field] = result.reasons(scoring.reasons_length)
+    if date_field:
+        fields[date_field] = date
+    if reasons_field:
+        fields[reasons_field] = result.reasons(scoring.reasons_length)
     return fields
 
 

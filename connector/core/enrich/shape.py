@@ -19,7 +19,7 @@ Lead?" in ``methods``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from connector.core.normalise import NOT_PROVIDED, FieldMapping, field_changes
@@ -27,7 +27,7 @@ from connector.core.model import AccountPick, Action, Enrichment, OwnerPick, Res
 from connector.core.plan import ContactWrite, LeadWrite, RecordUpdate, Step, TaskWrite, WritePlan
 from connector.core.enrich.owners import reassign_existing, route
 from connector.core.enrich.routing import Routing, RoutingFacts, facts_from
-from connector.core.enrich.scoring import Score, Scoring, describe, score_fields
+from connector.core.enrich.scoring import Score, Scoring, describe
 from connector.core.enrich.stages import NURTURE, SALES_READY, stage_for, status_fields
 from connector.core.timefmt import local_date, utc
 from connector.core.enrich.tasks import task_for
@@ -80,6 +80,10 @@ class _Work:
         self.tasks: list[TaskWrite] = []
         self.seen: dict[str, list[tuple[int, str]]] = {}
         self.dates: dict[int, str] = {}                  # [scoring]: minute -> its local date
+        scoring = shaping.scoring   # [scoring]: per object, (score, date, reasons) field names
+        self.score_names = {o: scoring.written_fields(o) for o in ("Lead", "Contact")} \
+            if scoring is not None else {}
+        self.reasons_length = scoring.reasons_length if scoring is not None else 0
         routing = shaping.routing   # facts are read only when routing or stages look at them
         self.routes = (routing.stages is not None or routing.mode == "rules"
                        or bool(routing.sales_ready_streams))
@@ -109,10 +113,10 @@ class _Work:
         creating = target.id is None and target.new_lead_of == d.conversion_id
         if creating and d.action is Action.CREATE_LEAD:
             self._new_lead(r, facts, stage, account, notes, extra)
-            self.creates[r.conversion_id].update(self._score_writes(r, "Lead", {}))
+            self._score_new(r, "Lead")
         elif creating and d.action is Action.CREATE_CONTACT:
             self._new_contact(r, account, notes, extra)
-            self.creates[r.conversion_id].update(self._score_writes(r, "Contact", {}))
+            self._score_new(r, "Contact")
         elif d.action in (Action.ATTACH_LEAD, Action.ATTACH_CONTACT):
             changes = self._attach(r, target, stage, notes)
         if stage:
@@ -124,7 +128,9 @@ class _Work:
             extra.changed_fields = tuple(sorted(changes))
         if not (changes or notes or extra):
             return step                          # most steps of a plain sync: nothing to add
-        return replace(step, changes=changes, notes=tuple(notes), enrichment=extra)
+        # (the constructor, not dataclasses.replace: a scored sync changes nearly every step)
+        return Step(step.decision, step.member, step.member_id, step.member_note, step.via,
+                    changes, tuple(notes), extra)
 
     # -- new records -----------------------------------------------------------------------
     def _new_lead(self, r: Response, facts: Any, stage: str | None, account: "AccountMatch | None",
@@ -237,30 +243,57 @@ class _Work:
     # -- [scoring] -------------------------------------------------------------------------
     def _facts(self, r: Response) -> RoutingFacts:
         """What routing looks at; with [scoring] the score is leadsync's, not a form field's."""
-        facts = facts_from(r, self.s.routing.score_field)
         scored = self.s.scores.get(r.conversion_id)
-        return replace(facts, score=scored.total) if scored is not None else facts
+        if scored is not None:
+            return facts_from(r, None, score=scored.total)
+        return facts_from(r, self.s.routing.score_field)
 
-    def _score_writes(self, r: Response, sobject: str, base: Mapping[str, Any]) -> dict[str, Any]:
-        """The score's fields for this record, only those whose value differs: a score that
-        did not change is not written (nor is its date moved)."""
-        scored = self.s.scores.get(r.conversion_id)
-        scoring = self.s.scoring
-        if scored is None or scoring is None:
-            return {}
-        target = scoring.score_field(sobject)
-        if not target or _same_number(base.get(target), scored.value):
-            return {}                            # no score field here, or no change
-        minute = scored.as_of // 60_000          # a batch's responses share a few dates
-        date = self.dates.get(minute)
-        if date is None:
-            date = self.dates[minute] = local_date(utc(minute * 60_000), self.s.routing.timezone)
-        return score_fields(scoring, sobject, scored, date=date)
+    def _score_new(self, r: Response, sobject: str) -> None:
+        """A new record's payload carries its score fields (a new record has none to compare)."""
+        made = self._score_made(r, sobject)
+        if made is not None:
+            fields = self.creates[r.conversion_id]
+            for name, value in made:
+                fields[name] = value
 
     def _score_changes(self, r: Response, sobject: str, base: Mapping[str, Any]
                        ) -> dict[str, tuple[Any, Any]]:
-        return {k: (base.get(k), v) for k, v in self._score_writes(r, sobject, base).items()
-                if base.get(k) != v}
+        """The score's fields for this record, only those whose value differs: a score that
+        did not change is not written (nor is its date moved)."""
+        made = self._score_made(r, sobject, base)
+        if made is None:
+            return {}
+        changes = {}
+        for name, value in made:
+            before = base.get(name)
+            if before != value:
+                changes[name] = (before, value)
+        return changes
+
+    def _score_made(self, r: Response, sobject: str, base: Mapping[str, Any] | None = None
+                    ) -> tuple[tuple[str, Any], ...] | None:
+        """(field, value) of the score a response gives its record; None when there is no
+        score field on ``sobject`` or the record holds this score already. Runs for every
+        response of a scored sync, so the names are worked out once (``self.score_names``)."""
+        scored = self.s.scores.get(r.conversion_id)
+        if scored is None:
+            return None
+        names = self.score_names.get(sobject)
+        if names is None:
+            return None
+        value = scored.value
+        if base is not None and _same_number(base.get(names[0]), value):
+            return None                          # no change
+        made: tuple[tuple[str, Any], ...] = ((names[0], value),)
+        if names[1]:
+            minute = scored.as_of // 60_000      # a batch's responses share a few dates
+            date = self.dates.get(minute)
+            if date is None:
+                date = self.dates[minute] = local_date(utc(minute * 60_000), self.s.routing.timezone)
+            made += ((names[1], date),)
+        if names[2]:
+            made += ((names[2], scored.reasons(self.reasons_length)),)
+        return made
 
     def _owner_of(self, target: Target) -> str | None:
         if target.id is None:
@@ -274,7 +307,11 @@ class _Work:
 
 def _same_number(current: Any, value: int) -> bool:
     """A record's score field as Salesforce returns it (85.0, "85", None) against ours."""
+    if current is None:
+        return False
+    if current == value:                 # a number (the usual case)
+        return True
     try:
-        return current is not None and float(current) == float(value)
+        return float(current) == float(value)
     except (TypeError, ValueError):
         return False
