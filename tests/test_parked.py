@@ -242,12 +242,58 @@ def test_a_rep_given_by_id_and_deactivated_falls_back_too(org):
     assert "no active user with Id" in second.warnings[0]["message"]
 
 
-def test_without_a_usable_default_owner_the_run_still_refuses(org):
-    routing = {"mode": "rules", "default_owner": "user:nobody@acme.example",
-               "rules": [{"owner": "user:nobody2@acme.example"}]}
-    org.fill(0, "ann@acme.example", lastname="Ann")
-    report = org.sync(routing=routing)
-    assert report.status == "config" and "no active user" in (report.error or "")
+def test_without_a_usable_default_owner_only_its_leads_are_parked_and_retry_lands_them(
+        org, tmp_path):
+    """The default owner left the org and a rule's owner never existed: nothing to fall
+    back to. Their Leads wait, parked with the config key (no name of a person); the rule
+    whose owner is there goes on; once the default owner is back, retry creates the parked
+    ones, owned as routing says."""
+    org.add_forms(1)
+    lin = org.sf.add_user("Lin", username="lin@acme.example")
+    boss = org.sf.add_user("Boss", username="boss@acme.example", active=False)
+    org.fill(0, "ann@acme.example", lastname="Ann")     # rule 0: Lin
+    org.fill(1, "bob@acme.example", lastname="Bob")     # rule 1: an owner that never existed
+    org.fill(2, "cy@acme.example", lastname="Cy")       # no rule: the default owner
+    config = org.write_config(tmp_path / "c.toml", method="unique")
+    with config.open("a") as f:
+        f.write('[routing]\nmode = "rules"\ndefault_owner = "user:boss@acme.example"\n'
+                f'[[routing.rules]]\nowner = "user:lin@acme.example"\nform = "{org.forms[0]}"\n'
+                f'[[routing.rules]]\nowner = "user:nobody@acme.example"\nform = "{org.forms[1]}"\n')
+
+    preview = cli(org, config, "sync", "--dry-run")
+    assert preview.exit_code in (0, 3), preview.output
+    assert "cannot own Leads in this org" in preview.output
+    assert org.leads() == []                              # a dry run writes nothing
+
+    first = cli(org, config, "sync", "--json")
+    assert first.exit_code == 3, first.output              # partial: parked responses
+    report = json.loads(first.output)
+    assert [w["subject"] for w in report["warnings"]] == ["routing.default_owner",
+                                                          "routing.rules[1].owner"]
+    assert org.leads("ann@acme.example")[0]["OwnerId"][:15] == lin[:15]
+    assert org.leads("bob@acme.example") == [] and org.leads("cy@acme.example") == []
+    parked = rows(org)
+    assert parked["ann@acme.example"]["status"] == "applied"
+    for email, key in (("bob@acme.example", "routing.rules[1].owner"),
+                       ("cy@acme.example", "routing.default_owner")):
+        assert parked[email]["status"] == "failed"
+        assert parked[email]["error_code"] == "OWNER_UNAVAILABLE"
+        assert key in parked[email]["error"] and "@" not in parked[email]["error"]
+
+    # Still gone: a retry parks them again, creates nothing, loses nothing.
+    assert cli(org, config, "retry").exit_code == 3
+    assert org.leads("cy@acme.example") == [] and rows(org)["cy@acme.example"]["status"] == "failed"
+
+    # The default owner is back: retry creates both, each owned as routing says (the rule
+    # whose owner never existed now falls back to the default owner).
+    org.sf.update("User", boss, {"IsActive": True})
+    again = cli(org, config, "retry")
+    assert again.exit_code == 0, again.output
+    for email in ("bob@acme.example", "cy@acme.example"):
+        leads = org.leads(email)
+        assert len(leads) == 1 and leads[0]["OwnerId"][:15] == boss[:15]
+        assert rows(org)[email]["status"] == "applied"
+    assert len(org.leads("ann@acme.example")) == 1         # nothing created twice
 
 
 def test_a_form_hubspot_does_not_have_pauses_alone(org, tmp_path):

@@ -218,7 +218,9 @@ def test_an_existing_leads_owner_is_left_alone(org, people):
     assert org.sf.get("Lead", lead_id)["OwnerId"] == people["jane"]
 
 
-def test_an_unknown_owner_name_is_a_config_error(org, people):
+def test_an_unknown_default_owner_parks_the_leads_it_would_own(org, people):
+    """A default owner the org does not have stops nothing: the Lead it would own is parked
+    (nothing left to fall back to), the run ends partial and says which owner."""
     from connector.engine.wiring import Session
     from connector.adapters.transport import RetryPolicy
 
@@ -226,7 +228,10 @@ def test_an_unknown_owner_name_is_a_config_error(org, people):
     bad = routing(org, default_owner="queue:Nope")
     with Session(org.settings("unique", routing=bad), retry=RetryPolicy.fast()) as engine:
         report = engine.run()
-    assert report.status == "config" and report.exit_code == 2 and "Nope" in (report.error or "")
+    assert report.status == "partial" and report.exit_code == 3, report.error
+    assert report.refused == {"OWNER_UNAVAILABLE": 1}
+    assert [w["subject"] for w in report.warnings] == ["routing.default_owner"]
+    assert "no queue with DeveloperName Nope" in report.warnings[0]["message"]
     assert not org.leads()
 
 

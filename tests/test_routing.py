@@ -11,6 +11,7 @@ from connector.errors import ConfigError
 from connector.core.model import Response
 from connector.config.routing import parse_routing, parse_sla
 from connector.core.enrich.owners import (OwnerChoice, owner_names, reassign_existing, route,
+                                          with_owner_ids_or_default,
                                           split_owner_names, with_owner_ids)
 from connector.core.enrich.routing import Routing, RoutingFacts, describe_routing, facts_from
 from connector.core.enrich.stages import NURTURE, SALES_READY, stage_for, status_change, status_fields
@@ -305,6 +306,33 @@ def test_an_owner_without_an_id_is_a_config_error_naming_the_rule(missing, key, 
         with_owner_ids(parse_routing(table(), forms=FORMS), ids)
     assert err.value.key == key
     assert str(err.value) == f"{key}: {message}"
+
+
+@pytest.mark.parametrize("gone,parked,falls_back", [
+    # the default owner is gone: what no rule routes waits; rules' owners are unaffected
+    ({"queue:Inbound_Leads"}, {"routing.default_owner": "no queue by that DeveloperName"}, {}),
+    # a rule's owner is gone too: with no default to fall back to, its Leads wait as well
+    ({"queue:Inbound_Leads", "user:omar@acme.com"},
+     {"routing.default_owner": "no queue by that DeveloperName",
+      "routing.rules[1].owner": "no active user by that Username"}, {}),
+    # only a rule's owner is gone: it falls back to the default owner, nothing waits
+    ({"user:omar@acme.com"}, {}, {"routing.rules[1].owner": "queue:Inbound_Leads"}),
+])
+def test_an_owner_with_nothing_to_fall_back_to_parks_only_its_leads(gone, parked, falls_back):
+    ids = {k: v for k, v in IDS.items() if k not in gone}
+    resolved, fallbacks = with_owner_ids_or_default(parse_routing(table(), forms=FORMS), ids)
+    assert {f.key: f.default for f in fallbacks} == {**{k: "" for k in parked}, **falls_back}
+    by_key = {"routing.default_owner": facts(country="France"),       # no rule matches
+              "routing.rules[1].owner": facts(country="DE")}
+    for key, why in parked.items():
+        choice = route(resolved, by_key[key])
+        assert choice is not None and choice.owner_id == "" and choice.paused == f"{key}: {why}"
+        assert "@" not in choice.paused and "Inbound_Leads" not in choice.paused
+    # Jane's rule is untouched whatever else is gone
+    ok = route(resolved, facts(DEMO, email="pat@acme.com"))
+    assert ok is not None and ok.owner_id == JANE and not ok.paused
+    if not parked:
+        assert route(resolved, facts(country="DE")).owner_id == QUEUE   # type: ignore[union-attr]
 
 
 def test_task_owner_resolving_to_a_queue_is_refused():

@@ -29,6 +29,9 @@ class ExistingMember:
 class LeadWrite:
     conversion_id: str
     fields: Mapping[str, Any]
+    # Not created: routing's owner for it is unusable this run (``Routing.unusable``); the
+    # response is parked with this reason (config key and why) and ``retry`` creates it later.
+    paused: str = ""
 
 
 @dataclass(frozen=True)

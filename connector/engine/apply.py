@@ -49,15 +49,25 @@ class Applier:
         """Create the plan's Leads; returns conversion id -> new Lead Id."""
         if not plan.leads:
             return {}
-        records = [dict(lw.fields) for lw in plan.leads]
+        leads = []
+        for lw in plan.leads:
+            if lw.paused:      # its routed owner is unusable this run: parked, not sent
+                failed(outcomes[lw.conversion_id], "OWNER_UNAVAILABLE",
+                       f"{lw.paused}; parked until the owner is fixed, then `leadsync retry`")
+                memory.failed(lw.conversion_id)
+            else:
+                leads.append(lw)
+        if not leads:
+            return {}
+        records = [dict(lw.fields) for lw in leads]
         if self.ext:
-            for record, lw in zip(records, plan.leads):
+            for record, lw in zip(records, leads):
                 record[self.ext] = lw.conversion_id
             results = self.writer.upsert("Lead", self.ext, records)
         else:
             results = self.writer.create("Lead", records)
         created: dict[str, str] = {}
-        for lw, result in zip(plan.leads, results):
+        for lw, result in zip(leads, results):
             outcome = outcomes[lw.conversion_id]
             if result.get("success") and result.get("id"):
                 created[lw.conversion_id] = result["id"]

@@ -6,6 +6,8 @@
   stays, so once the entry is fixed (or the form is back) a run picks it up.
 - A routing rule's owner who is not an active User (or not a Queue) falls back to the
   default owner for the run, with a warning (``core.enrich.owners.with_owner_ids_or_default``).
+  Without a usable default owner, the Leads such an owner (or the default) would get are
+  parked (``OWNER_UNAVAILABLE``, ``engine.apply``) and everything else goes on.
 """
 
 from __future__ import annotations

@@ -82,6 +82,10 @@ class OwnerChoice:
     rule: int | None
     why: str
     owner: str = ""   # the owner as configured ("user:jane@acme.com"), for people to read
+    # The owner cannot be given a Lead this run (``Routing.unusable``): the config key and
+    # why, no name of a person in it (it becomes a parked response's error). ``owner_id``
+    # is then "": the Lead is parked, not created.
+    paused: str = ""
 
 
 @dataclass(frozen=True)
@@ -156,16 +160,19 @@ def split_owner_names(names: Iterable[str]) -> tuple[list[str], list[str]]:
     return users, queues
 
 
-def with_owner_ids(routing: Routing, ids: Mapping[str, str]) -> Routing:
+def with_owner_ids(routing: Routing, ids: Mapping[str, str], *,
+                   unusable: Mapping[str, str] | None = None) -> Routing:
     """Routing with every named owner's Id filled in, or a ConfigError naming the rule.
 
     Keys compare without case (SOQL's ``=`` does too), so the engine may pass Usernames as
-    Salesforce spells them.
+    Salesforce spells them. ``unusable`` (owner key -> why) are owners known to be missing
+    that routing parks Leads for rather than fail the run (kept unresolved).
     """
     folded = {k.casefold(): to_id18(v) for k, v in ids.items()}
+    unusable = dict(unusable or {})
 
     def resolve(ref: OwnerRef, key: str) -> OwnerRef:
-        if ref.id is not None:
+        if ref.id is not None or ref.key in unusable:
             return ref
         found = folded.get(ref.key.casefold())
         if found is None:
@@ -184,20 +191,24 @@ def with_owner_ids(routing: Routing, ids: Mapping[str, str]) -> Routing:
         if not is_user_id(tasks.owner.id if tasks.owner is not None else None):
             raise ConfigError("must be a user: Salesforce queues cannot own Tasks",
                               key="routing.tasks.owner")
-    return replace(routing, rules=rules, default_owner=default, tasks=tasks)
+    return replace(routing, rules=rules, default_owner=default, tasks=tasks, unusable=unusable)
 
 
 @dataclass(frozen=True)
 class OwnerFallback:
     """A rule's owner the org does not have as an active User (or a Queue), replaced for this
-    run by the default owner: one rep who left must not stop every form."""
+    run by the default owner: one rep who left must not stop every form. Without a usable
+    default owner (``default`` ""), the Leads it would own are parked instead."""
 
     key: str          # the config key, e.g. routing.rules[2].owner
     owner: str        # the owner as configured ("user:jane@acme.com")
     why: str          # "no active user with Username ...", from with_owner_ids' words
-    default: str      # the default owner it falls back to
+    default: str      # the default owner it falls back to; "": none usable, Leads parked
 
     def __str__(self) -> str:
+        if not self.default:
+            return (f"{self.key} ({self.owner}): {self.why}; the Leads it would own are parked "
+                    "until it is fixed (then `leadsync retry` creates them)")
         return f"{self.key} ({self.owner}): {self.why}; its Leads go to the default owner {self.default}"
 
     def to_json(self) -> dict[str, str]:
@@ -217,28 +228,48 @@ def with_owner_ids_or_default(routing: Routing, ids: Mapping[str, str], *,
                               checked_ids: Iterable[str] = ()) -> tuple[Routing, list[OwnerFallback]]:
     """:func:`with_owner_ids`, except that a rule whose owner is unknown or inactive takes
     the default owner, each one reported. ``checked_ids`` are User Ids the lookup checked:
-    those not found (as ``id:<Id>``) in ``ids`` are inactive. The default owner and
-    ``routing.tasks.owner`` are the fallbacks themselves: without them there is nothing to
-    fall back to, so their absence is still a ConfigError naming the key."""
+    those not found (as ``id:<Id>``) in ``ids`` are inactive.
+
+    When there is no usable default owner, nothing is left to fall back to, yet one owner
+    must not stop every form: the owners concerned (the default, and rules' owners that
+    would fall back to it) go in ``Routing.unusable``, and a Lead routed to one is parked
+    with its reason (as Salesforce refuses a Lead given an inactive owner) while every other
+    Lead is created; ``leadsync retry`` creates the parked ones once the owner is fixed.
+    ``routing.tasks.owner`` is still a ConfigError: it is a named user the config promises."""
     folded = {k.casefold() for k in ids}
     inactive = {i for i in checked_ids if f"id:{i}".casefold() not in folded}
+
+    def gone(ref: OwnerRef) -> tuple[str, str] | None:
+        """(why, the same without the name: a parked response's error names no person)."""
+        if ref.kind == "id" and ref.id in inactive:
+            return f"no active user with Id {ref.id}", "no active user with that Id"
+        if ref.id is None and ref.key.casefold() not in folded:
+            if ref.kind == "user":
+                return f"no active user with Username {ref.name}", "no active user by that Username"
+            return f"no queue with DeveloperName {ref.name}", "no queue by that DeveloperName"
+        return None
+
     default = routing.default_owner
-    if (default is None or (default.id is None and default.key.casefold() not in folded)
-            or default.id in inactive):
-        return with_owner_ids(routing, ids), []
     fallbacks: list[OwnerFallback] = []
+    unusable: dict[str, str] = {}
+    default_gone = gone(default) if default is not None else None
+    if default is not None and default_gone is not None:
+        unusable[default.key] = f"routing.default_owner: {default_gone[1]}"
+        fallbacks.append(OwnerFallback("routing.default_owner", str(default), default_gone[0], ""))
+    usable_default = default if default is not None and default_gone is None else None
     rules = []
     for i, rule in enumerate(routing.rules):
-        ref = rule.owner
-        gone = ref.kind == "id" and ref.id in inactive
-        if gone or (ref.id is None and ref.key.casefold() not in folded):
-            why = (f"no active user with Username {ref.name}" if ref.kind == "user"
-                   else f"no active user with Id {ref.id}" if gone
-                   else f"no queue with DeveloperName {ref.name}")
-            fallbacks.append(OwnerFallback(f"routing.rules[{i}].owner", str(ref), why, str(default)))
-            rule = replace(rule, owner=default)
+        missing = gone(rule.owner)
+        if missing is not None:
+            key = f"routing.rules[{i}].owner"
+            fallbacks.append(OwnerFallback(key, str(rule.owner), missing[0],
+                                           str(usable_default or "")))
+            if usable_default is not None:
+                rule = replace(rule, owner=usable_default)
+            else:
+                unusable.setdefault(rule.owner.key, f"{key}: {missing[1]}")
         rules.append(rule)
-    return with_owner_ids(replace(routing, rules=tuple(rules)), ids), fallbacks
+    return with_owner_ids(replace(routing, rules=tuple(rules)), ids, unusable=unusable), fallbacks
 
 
 def route(routing: Routing, facts: RoutingFacts) -> OwnerChoice | None:
@@ -255,11 +286,17 @@ def route(routing: Routing, facts: RoutingFacts) -> OwnerChoice | None:
         if reasons is not None:
             label = f"rule {rule.name!r}" if rule.name else f"rule {i + 1}"
             why = f"{label} ({', '.join(reasons)})" if reasons else f"{label} (no conditions)"
-            return OwnerChoice(_owner_id(rule.owner), i, why, str(rule.owner))
+            return _choice(routing, rule.owner, i, why)
     if routing.default_owner is not None:
-        return OwnerChoice(_owner_id(routing.default_owner), None,
-                           "default owner (no rule matched)", str(routing.default_owner))
+        return _choice(routing, routing.default_owner, None, "default owner (no rule matched)")
     return None
+
+
+def _choice(routing: Routing, ref: OwnerRef, rule: int | None, why: str) -> OwnerChoice:
+    paused = routing.unusable.get(ref.key) if routing.unusable else None
+    if paused is not None:
+        return OwnerChoice("", rule, why, str(ref), paused=paused)
+    return OwnerChoice(_owner_id(ref), rule, why, str(ref))
 
 
 def _owner_id(ref: OwnerRef) -> str:

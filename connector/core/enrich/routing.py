@@ -33,7 +33,7 @@ and the :class:`RoutingFacts` of one response. ``[routing]`` is parsed by
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
 from connector.core.domains import email_domain
@@ -69,6 +69,10 @@ class Routing:
     max_age_seconds: int = DEFAULT_MAX_AGE   # [routing.tasks] max_age
     # Streams whose every response is sales-ready, stages or not (meetings booked).
     sales_ready_streams: frozenset[str] = frozenset()
+    # This run's owners the org cannot give a Lead to (no such active User or Queue) with
+    # nothing to fall back to: owner key -> why. A Lead routed to one is parked, not created
+    # (``owners.with_owner_ids_or_default``; ``owners.route`` says so in ``paused``).
+    unusable: Mapping[str, str] = field(default_factory=dict)
 
     def too_old(self, submitted_at_ms: int, now_ms: int) -> bool:
         """Past ``max_age`` at ``now_ms`` (no clock known, ``now_ms`` 0: never too old)."""

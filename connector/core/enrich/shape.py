@@ -58,7 +58,8 @@ def shape(plan: WritePlan, shaping: Shaping) -> WritePlan:
     """The plan with its record fields, updates and Tasks filled in; steps carry the notes."""
     work = _Work(plan, shaping)
     plan.steps = [work.step(step) for step in plan.steps]
-    plan.leads = [LeadWrite(lw.conversion_id, work.creates[lw.conversion_id]) for lw in plan.leads]
+    plan.leads = [LeadWrite(lw.conversion_id, work.creates[lw.conversion_id],
+                            work.paused.get(lw.conversion_id, "")) for lw in plan.leads]
     plan.contacts = [ContactWrite(cw.conversion_id, work.creates[cw.conversion_id])
                      for cw in plan.contacts]
     plan.updates = [u for u in work.updates.values() if u.fields]
@@ -80,6 +81,7 @@ class _Work:
         self.tasks: list[TaskWrite] = []
         self.seen: dict[str, list[tuple[int, str]]] = {}
         self.dates: dict[int, str] = {}                  # [scoring]: minute -> its local date
+        self.paused: dict[str, str] = {}   # conversion id -> why its new Lead's owner is unusable
         scoring = shaping.scoring   # [scoring]: per object, (score, date, reasons) field names
         self.score_names = {o: scoring.written_fields(o) for o in ("Lead", "Contact")} \
             if scoring is not None else {}
@@ -137,7 +139,14 @@ class _Work:
                   notes: list[str], extra: Enrichment) -> None:
         fields = self.creates[r.conversion_id]
         choice = route(self.s.routing, facts)
-        if choice is not None:
+        if choice is not None and choice.paused:
+            # The owner is gone and nothing is left to fall back to: this Lead waits, parked,
+            # and every other goes on (``owners.with_owner_ids_or_default``).
+            self.paused[r.conversion_id] = choice.paused
+            notes.append(f"owner: {choice.owner} ({choice.why}) cannot own Leads in this org "
+                         f"({choice.paused}): the response is parked until it is fixed")
+            choice = None
+        elif choice is not None:
             fields["OwnerId"] = choice.owner_id
             extra.owner = OwnerPick(choice.owner_id, choice.rule)
             notes.append(f"owner: {choice.owner or choice.owner_id} ({choice.why})")
