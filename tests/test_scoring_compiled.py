@@ -141,7 +141,7 @@ def test_compiled_rules_score_as_the_plain_loop(seed: int) -> None:
 
 @pytest.mark.parametrize("seed", range(40))
 def test_a_one_response_score_shared_between_people_is_the_plain_loops(seed: int) -> None:
-    """``Program.fresh`` (the sync's path for a person whose only response is this one)
+    """``Program.fresh_score`` (the sync's path for a person whose only response is this one)
     works a combination out once and hands it to everyone who meets the same rules: each
     one's sums are still exactly the plain loop's for that person, at that moment."""
     rnd = random.Random(seed)
@@ -153,7 +153,7 @@ def test_a_one_response_score_shared_between_people_is_the_plain_loops(seed: int
     made = 0
     for round_ in (1, 2):                      # the second time round every one is found
         for email, fit_values, event in cases:
-            got = scoring.program.fresh(scoring, email, event, fit_values)
+            got = scoring.program.fresh_score(scoring, email, event, fit_values)
             by_rule, _lines, behaviour, fit, total, ready = _reference(
                 scoring, email, [event], fit_values, event.submitted_at)
             assert (dict(got.by_rule), got.behaviour, got.fit, got.total, got.ready) == (

@@ -257,7 +257,7 @@ def score_batch(scoring: Scoring, facts: BatchFacts) -> dict[str, Score]:
     """Each response's score as of its own submission (so a replay computes the same score):
     the person's stored responses and this batch's up to it, and fit from the response's
     fields, then the record's, then what earlier responses told. A person whose only
-    response is this one (most of a sync) takes the shared sums of ``Program.fresh``; the
+    response is this one (most of a sync) takes the shared sums of ``Program.fresh_score``; the
     loop is written for that case, since it runs for every response of a sync."""
     program = scoring.program
     fresh, event_of_response = program.fresh_score, program.event_of

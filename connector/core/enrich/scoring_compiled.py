@@ -20,7 +20,7 @@ Check = Callable[[Event], bool]
 
 
 class Fresh(NamedTuple):
-    """A one-response score's sums (see :meth:`Program.fresh`); ``by_rule`` is shared by every
+    """A one-response score's sums (see :meth:`Program.fresh_score`); ``by_rule`` is shared by every
     Score made from it, and nothing changes it. ``reasons``: the reasons text at full length
     (the same for everyone sharing the sums, so made once rather than per response)."""
 
@@ -85,51 +85,42 @@ class Program:
         return Event(conversion_id, submitted_at, form_id, campaign_id, page,
                      answers or _scoring.NO_ANSWERS)
 
-    def fresh(self, scoring: Scoring, email: str, event: Event,
-              fit_values: Mapping[str, str]) -> "Fresh":
-        """The sums of a person's score whose only response is ``event``, as of that response
-        (no decay, no step): the common case of a sync (a new person, one fill). The sums
-        depend only on what the rules read (form, campaign, page, the named answers, which
-        fit rules hold), never on the moment, so people who share them share one worked-out
-        result (made by :func:`scoring.score` itself on first sight, so it is the same)."""
+    def fresh_score(self, scoring: Scoring, email: str, event: Event,
+                    fit_values: Mapping[str, str]) -> Score:
+        """The Score of a person whose only response is ``event``, as of that response (no
+        decay, no step): the common case of a sync (a new person, one fill). The sums depend
+        only on what the rules read (form, campaign, page, the named answers, which fit rules
+        hold), never on the moment, so people who share them share one worked-out result
+        (:class:`Fresh`, made by :func:`scoring.score` itself on first sight, so it is the
+        same), reasons text included. Written as one function (the key, the fit rules'
+        hits, the Score): it runs for nearly every response of a sync."""
         answers = event.answers
-        name = self._answer
-        key: tuple[object, ...] = (
-            event.form_id, event.campaign_id, event.page,
-            (answers.get(name) if name is not None else tuple(sorted(answers.items())))
-            if answers else None,
-            self.fit_hits(email, fit_values))
-        found = self._fresh.get(key)
-        if found is None:
+        if answers:
+            name = self._answer
+            answer: object = (answers.get(name) if name is not None
+                              else tuple(sorted(answers.items())))
+        else:
+            answer = None
+        hits: list[object] = [self.host_hits(email.rpartition("@")[2])
+                              if self._email_rules else None]
+        for field_name, lower, check in self._field_rules:   # which fit rules hold
+            value = fit_values.get(field_name)
+            if value is None:
+                value = fit_values.get(lower)
+            hits.append(value is not None and check(str(value)))
+        key = (event.form_id, event.campaign_id, event.page, answer, *hits)
+        f = self._fresh.get(key)
+        if f is None:
             if len(self._fresh) >= 65536:
                 self._fresh.clear()
             s = _scoring.score(scoring, email=email, events=(event,), fit_values=fit_values,
                                as_of=event.submitted_at)
-            found = self._fresh[key] = Fresh(s.total, s.behaviour, s.fit, s.by_rule, s.ready,
-                                             s.reasons())
-        return found
-
-    def fresh_score(self, scoring: Scoring, email: str, event: Event,
-                    fit_values: Mapping[str, str]) -> Score:
-        """The Score of a person whose only response is ``event``, from :meth:`fresh`'s
-        shared sums (and reasons text), as of that response."""
-        f = self.fresh(scoring, email, event, fit_values)
+            f = self._fresh[key] = Fresh(s.total, s.behaviour, s.fit, s.by_rule, s.ready,
+                                         s.reasons())
         result = Score(f.total, f.behaviour, f.fit, f.by_rule, event.submitted_at, f.ready,
                        fit_values, (scoring, email, (event,)), event)
         result._reasons_made = f.reasons
         return result
-
-    def fit_hits(self, email: str, fit_values: Mapping[str, str]) -> tuple[object, ...]:
-        """Which fit rules the person meets: the email host's hits (None without email
-        rules) and each field rule's, in order (all :func:`scoring.score` adds)."""
-        host = (self.host_hits(email.rpartition("@")[2]) if self._email_rules else None)
-        out = []
-        for field_name, lower, check in self._field_rules:
-            value = fit_values.get(field_name)
-            if value is None:
-                value = fit_values.get(lower)
-            out.append(value is not None and check(str(value)))
-        return host, *out
 
     def rules_for(self, form_id: str) -> tuple[Step, ...]:
         return self.by_form.get(form_id, self.generic)
