@@ -260,6 +260,14 @@ def test_without_a_usable_default_owner_only_its_leads_are_parked_and_retry_land
                 f'[[routing.rules]]\nowner = "user:lin@acme.example"\nform = "{org.forms[0]}"\n'
                 f'[[routing.rules]]\nowner = "user:nobody@acme.example"\nform = "{org.forms[1]}"\n')
 
+    check = cli(org, config, "mappings", "check", "--json")
+    problems = {p["where"]: p for p in json.loads(check.output)["routing"]["problems"]}
+    assert check.exit_code == 3, check.output
+    assert problems["routing.default_owner"]["level"] == "error"
+    assert "parked until it is fixed" in problems["routing.default_owner"]["message"]
+    assert problems["routing.rules[1].owner"]["level"] == "error"
+    assert "routing.rules[0].owner" not in problems
+
     preview = cli(org, config, "sync", "--dry-run")
     assert preview.exit_code in (0, 3), preview.output
     assert "cannot own Leads in this org" in preview.output
@@ -287,6 +295,11 @@ def test_without_a_usable_default_owner_only_its_leads_are_parked_and_retry_land
     # The default owner is back: retry creates both, each owned as routing says (the rule
     # whose owner never existed now falls back to the default owner).
     org.sf.update("User", boss, {"IsActive": True})
+    check = cli(org, config, "mappings", "check", "--json")
+    problems = {p["where"]: p for p in json.loads(check.output)["routing"]["problems"]}
+    assert "routing.default_owner" not in problems
+    assert problems["routing.rules[1].owner"]["level"] == "warning"   # falls back now
+    assert "default owner user:boss@acme.example" in problems["routing.rules[1].owner"]["message"]
     again = cli(org, config, "retry")
     assert again.exit_code == 0, again.output
     for email in ("bob@acme.example", "cy@acme.example"):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from connector.adapters.salesforce.campaigns import campaign_problems
 from connector.commands.lifecycle import check_problems as lifecycle_problems
+from connector.engine.pauses import owner_problems
 from connector.config.mapping_file import load_mapping, protected_of
 from connector.core.campaigns import CampaignProblem
 from connector.config.settings import Settings
@@ -49,6 +50,7 @@ def check(settings: Settings) -> MappingReport:
     routing = check_routing(settings.routing, schema.get("Lead"))   # these are in the config file
     routing += check_task_key(settings.routing, schema.get("Task"),
                               settings.salesforce.lead_external_id_field)
+    routing += owner_problems(settings.routing, client)   # owners the org lacks: fall back or park
     routing += lifecycle_problems(settings, client)   # [lifecycle]'s owners and recycle fields
     if settings.lifecycle is not None:                # ... and the statuses it sets
         routing += check_lead_statuses(

@@ -19,8 +19,10 @@ if TYPE_CHECKING:
     from connector.ports import Crm
 
 from connector.config.settings import Settings
-from connector.core.enrich.owners import (id_user_owners, owner_names, split_owner_names,
-                                          with_owner_ids_or_default)
+from connector.core.enrich.owners import (OwnerFallback, id_user_owners, owner_names,
+                                          split_owner_names, with_owner_ids_or_default)
+from connector.core.mapping_rules import Problem
+from connector.errors import ConfigError
 from connector.core.counts import Count
 from connector.engine.report import RunReport
 
@@ -50,12 +52,30 @@ def missing_form_pauses(settings: Settings, form_ids: Iterable[str]) -> list[dic
 
 def resolve_owners(routing: "Routing", crm: "Crm") -> tuple["Routing", list[dict[str, str]]]:
     """Routing with its owners' Ids (one composite call, only when it names owners), and a
-    warning per rule whose owner fell back to the default owner. Users given by Id are
-    checked to be active in the same call."""
+    warning per owner the org lacks: a rule's owner falls back to the default owner; with
+    no usable default, the Leads they would own are parked. Users given by Id are checked
+    to be active in the same call."""
+    resolved, fallbacks = _resolve(routing, crm)
+    return resolved, [f.to_json() for f in fallbacks]
+
+
+def owner_problems(routing: "Routing", crm: "Crm") -> list[Problem]:
+    """``mappings check``'s lines for ``[routing]``'s owners, as the next run will find them:
+    an owner who falls back to the default owner is a warning; one whose Leads will be
+    parked (no usable default) is an error, since those responses will wait; an unusable
+    ``routing.tasks.owner`` is an error (the run refuses it)."""
+    try:
+        _, fallbacks = _resolve(routing, crm)
+    except ConfigError as exc:
+        return [Problem(0, exc.key or "routing", str(exc).removeprefix(f"{exc.key}: "))]
+    return [Problem(0, f.key, f"{f.owner}: {str(f).split('): ', 1)[1]}",
+                    "warning" if f.default else "error") for f in fallbacks]
+
+
+def _resolve(routing: "Routing", crm: "Crm") -> tuple["Routing", list[OwnerFallback]]:
     names, user_ids = owner_names(routing), id_user_owners(routing)
     if not names and not user_ids:
         return routing, []
     users, queues = split_owner_names(names)
     found = crm.find_owners(users, queues, user_ids) if user_ids else crm.find_owners(users, queues)
-    resolved, fallbacks = with_owner_ids_or_default(routing, found, checked_ids=user_ids)
-    return resolved, [f.to_json() for f in fallbacks]
+    return with_owner_ids_or_default(routing, found, checked_ids=user_ids)
