@@ -219,3 +219,27 @@ def test_a_probed_daemon_cycle_still_reads_the_events_the_probe_cannot_see(world
         moved = fresh.cycle(engine, RunOptions())             # a move needs the ladder read
         assert not moved.plan.sweep and moved.report.status == "ok", moved.report.error
     assert statuses(world) == {"pat@example.com": "Attended"}
+
+
+def test_an_event_hubspot_does_not_have_pauses_alone(world):
+    """A marketing event deleted in HubSpot (or a wrong event_id) answers 404: that entry
+    pauses, named, and the form and the other event sync; its watermark is not moved."""
+    from dataclasses import replace
+    world.org.add_forms(1)
+    world.org.fill(0, "fay@example.com", lastname="Fay")
+    world.record("registered", "liv@example.com", lastname="Liv")
+    settings = world.settings("hybrid", forms=True)
+    gone = replace(settings.campaigns[-1], form_id="event:999999999", event_id="999999999")
+    settings = replace(settings, campaigns=(*settings.campaigns, gone))
+    with Session(settings, retry=RetryPolicy.fast()) as engine:
+        report = engine.run()
+    assert report.status == "partial" and report.exit_code == 3, report.error
+    [paused] = report.paused
+    assert paused["entry"] == "campaigns[2]" and paused["form_id"] == "event:999999999"
+    assert "no marketing event with this id (404)" in paused["message"]
+    assert len(world.org.leads("fay@example.com")) == 1
+    assert statuses(world) == {"liv@example.com": "Registered"}
+    with closing(State.open(world.org.state_path)) as state:
+        assert state.watermark("event:999999999") is None
+        assert state.watermark(f"event:{world.event_id}") is not None
+    assert world.sync("hybrid", forms=True).status == "ok"     # the entry removed: all clear

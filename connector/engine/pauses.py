@@ -1,7 +1,7 @@
 """What a run goes on without, rather than halting: a missing form, an owner who left.
 
-- A form HubSpot has no such form for (404) is paused alone, named by its ``[[campaigns]]``
-  entry, while the other forms go on (``engine/run`` pauses forms whose campaign cannot take
+- A form HubSpot has no such form for (404), or a marketing event it has no such event for,
+  is paused alone, named by its ``[[campaigns]]`` entry, while the other forms go on (``engine/run`` pauses forms whose campaign cannot take
   members the same way, before the pull). Nothing of it is recorded and its watermark
   stays, so once the entry is fixed (or the form is back) a run picks it up.
 - A routing rule's owner who is not an active User (or not a Queue) falls back to the
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from connector.ports import Crm
 
 from connector.config.settings import Settings
+from connector.config.sources import EVENT_PREFIX
 from connector.core.enrich.owners import (OwnerFallback, id_user_owners, owner_names,
                                           split_owner_names, with_owner_ids_or_default)
 from connector.core.mapping_rules import Problem
@@ -43,10 +44,15 @@ def missing_form_pauses(settings: Settings, form_ids: Iterable[str]) -> list[dic
         index = next((i for i, c in enumerate(settings.campaigns) if c.form_id == form_id), None)
         entry = f"campaigns[{index}]" if index is not None else "campaigns"
         campaign = settings.campaign_for(form_id)
+        if form_id.startswith(EVENT_PREFIX):      # a marketing event's stream
+            event = form_id[len(EVENT_PREFIX):]
+            message = (f"{entry} (event {event}): HubSpot has no marketing event with this id "
+                       "(404); check event_id in the configuration (the other streams go on)")
+        else:
+            message = (f"{entry} (form {form_id}): HubSpot has no form with this id (404); "
+                       "check form_id in the configuration (the other forms go on)")
         out.append({"entry": entry, "form_id": form_id,
-                    "campaign_id": campaign.campaign_id if campaign else None,
-                    "message": f"{entry} (form {form_id}): HubSpot has no form with this id "
-                               "(404); check form_id in the configuration (the other forms go on)"})
+                    "campaign_id": campaign.campaign_id if campaign else None, "message": message})
     return out
 
 

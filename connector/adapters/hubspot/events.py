@@ -24,6 +24,7 @@ from connector.adapters.hubspot.contact_answers import Caller, contact_values
 from connector.config.sources import EVENT_PREFIX
 from connector.core.model import Submission
 from connector.core.timefmt import parse_ms
+from connector.errors import ApiError
 
 PAGE_LIMIT = 100
 IN_BREAKDOWN = {"email", "firstname", "lastname"}   # a mapping reading no more needs no contact read
@@ -39,11 +40,21 @@ class EventsSource:
         self.client = client
         self.fields = tuple(fields)
         self.email_field = email_field
+        self.missing: set[str] = set()   # streams the last pages_many found 404 (no such event)
 
     def pages_many(self, since_by_stream: Mapping[str, int]
                    ) -> Generator[list[Submission], None, None]:
+        """Each event's participations in turn. An event HubSpot answers 404 for (deleted,
+        or a wrong ``event_id``) ends its own stream and is listed in ``missing``: the engine
+        pauses it alone, as a form HubSpot does not have, and the other streams go on."""
+        self.missing = set()
         for stream, since in since_by_stream.items():
-            yield from self.pages(stream, since)
+            try:
+                yield from self.pages(stream, since)
+            except ApiError as exc:
+                if exc.status != 404:
+                    raise
+                self.missing.add(stream)
 
     def pages(self, stream: str, since_ms: int) -> Generator[list[Submission], None, None]:
         """One event's participations with ``occurredAt >= since_ms``, page by page."""

@@ -37,6 +37,7 @@ class HubSpotSources(HubSpotClient):
     def pages_many(self, since_by_form: Mapping[str, int], *, workers: int = FORM_WORKERS,
                    ahead: int = PAGES_AHEAD) -> Generator[list[Submission], None, None]:
         split = _split(since_by_form)
+        self.missing_forms = set()
         if split.get(FORM):
             pages = super().pages_many(split[FORM], workers=workers, ahead=ahead)
             try:
@@ -46,6 +47,7 @@ class HubSpotSources(HubSpotClient):
         for kind, reader in ((EVENT, self.events), (MEETINGS, self.meetings)):
             if split.get(kind):
                 yield from reader.pages_many(split[kind])
+        self.missing_forms |= self.events.missing     # an event 404: it alone pauses
 
     def submissions_many(self, since_by_form: Mapping[str, int], *, workers: int = FORM_WORKERS
                          ) -> list[Submission]:
@@ -54,6 +56,7 @@ class HubSpotSources(HubSpotClient):
         for kind, reader in ((EVENT, self.events), (MEETINGS, self.meetings)):
             for page in reader.pages_many(split.get(kind, {})):
                 merged.extend(page)
+        self.missing_forms |= self.events.missing
         merged.sort(key=lambda s: (s.submitted_at, s.conversion_id))
         return merged
 
