@@ -309,6 +309,20 @@ def test_a_task_for_a_queue_owned_lead_goes_to_the_task_owner(org, people):
     assert lead_of(org, "li@corp.cn")["OwnerId"] == people["inbound"]
 
 
+def test_a_task_owner_who_left_gives_the_task_to_the_integration_user_with_a_warning(org, people):
+    """An unusable [routing.tasks] owner stops nothing: the run warns, the Lead is routed
+    as before and its Task goes to whoever creates it, as when no task owner is set."""
+    tasks_cfg = {"sla": "1h", "owner": "user:left@acme.example"}
+    org.fill(2, "li@corp.cn", country="China")      # -> the Inbound queue
+    report = run(org, "poi", routing=routing(org, stages=stages(org), tasks=tasks_cfg),
+                 sync={"poi_delivery": "at_least_once"})
+    assert report.status == "ok", report.error
+    assert [w["subject"] for w in report.warnings] == ["routing.tasks.owner"]
+    (task,) = org.sf.records("Task")
+    assert task["OwnerId"] == org.sandbox.app.salesforce.store.api_user_id
+    assert lead_of(org, "li@corp.cn")["OwnerId"] == people["inbound"]
+
+
 # -- the new person at a known account -----------------------------------------------------
 
 @pytest.fixture

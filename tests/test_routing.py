@@ -335,6 +335,18 @@ def test_an_owner_with_nothing_to_fall_back_to_parks_only_its_leads(gone, parked
         assert route(resolved, facts(country="DE")).owner_id == QUEUE   # type: ignore[union-attr]
 
 
+def test_a_task_owner_who_left_is_dropped_for_the_run_with_a_warning():
+    """As when it is not set: a queue-owned Lead's Task goes to the integration user."""
+    ids = {k: v for k, v in IDS.items() if k != "user:manager@acme.com"}
+    resolved, fallbacks = with_owner_ids_or_default(parse_routing(table(), forms=FORMS), ids)
+    assert resolved.tasks is not None and resolved.tasks.owner is None
+    assert [str(f) for f in fallbacks] == [
+        "routing.tasks.owner (user:manager@acme.com): no active user with Username "
+        "manager@acme.com; Tasks for Leads in a queue are owned by the integration user until "
+        "it is fixed"]
+    assert route(resolved, facts(country="France")).owner_id == QUEUE   # type: ignore[union-attr]
+
+
 def test_task_owner_resolving_to_a_queue_is_refused():
     with pytest.raises(ConfigError, match="queues cannot own Tasks"):
         with_owner_ids(parse_routing(table(), forms=FORMS), {**IDS, "user:manager@acme.com": QUEUE})

@@ -68,8 +68,9 @@ def resolve_owners(routing: "Routing", crm: "Crm") -> tuple["Routing", list[dict
 def owner_problems(routing: "Routing", crm: "Crm") -> list[Problem]:
     """``mappings check``'s lines for ``[routing]``'s owners, as the next run will find them:
     an owner who falls back to the default owner is a warning; one whose Leads will be
-    parked (no usable default) is an error, since those responses will wait; an unusable
-    ``routing.tasks.owner`` is an error (the run refuses it)."""
+    parked (no usable default) is an error, since those responses will wait; a missing
+    ``routing.tasks.owner`` is a warning (its Tasks go to the integration user), one that is
+    a queue an error (the run refuses it)."""
     try:
         _, fallbacks = _resolve(routing, crm)
     except ConfigError as exc:

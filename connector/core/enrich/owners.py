@@ -194,6 +194,9 @@ def with_owner_ids(routing: Routing, ids: Mapping[str, str], *,
     return replace(routing, rules=rules, default_owner=default, tasks=tasks, unusable=unusable)
 
 
+TASKS_OWNER = "routing.tasks.owner"
+
+
 @dataclass(frozen=True)
 class OwnerFallback:
     """A rule's owner the org does not have as an active User (or a Queue), replaced for this
@@ -206,6 +209,9 @@ class OwnerFallback:
     default: str      # the default owner it falls back to; "": none usable, Leads parked
 
     def __str__(self) -> str:
+        if self.key == TASKS_OWNER:
+            return (f"{self.key} ({self.owner}): {self.why}; Tasks for Leads in a queue are "
+                    f"owned by {self.default} until it is fixed")
         if not self.default:
             return (f"{self.key} ({self.owner}): {self.why}; the Leads it would own are parked "
                     "until it is fixed (then `leadsync retry` creates them)")
@@ -235,7 +241,8 @@ def with_owner_ids_or_default(routing: Routing, ids: Mapping[str, str], *,
     would fall back to it) go in ``Routing.unusable``, and a Lead routed to one is parked
     with its reason (as Salesforce refuses a Lead given an inactive owner) while every other
     Lead is created; ``leadsync retry`` creates the parked ones once the owner is fixed.
-    ``routing.tasks.owner`` is still a ConfigError: it is a named user the config promises."""
+    An unusable ``routing.tasks.owner`` is dropped for the run with a warning: Tasks for
+    Leads in a queue then go to the integration user, as when it is not set."""
     folded = {k.casefold() for k in ids}
     inactive = {i for i in checked_ids if f"id:{i}".casefold() not in folded}
 
@@ -257,6 +264,13 @@ def with_owner_ids_or_default(routing: Routing, ids: Mapping[str, str], *,
         unusable[default.key] = f"routing.default_owner: {default_gone[1]}"
         fallbacks.append(OwnerFallback("routing.default_owner", str(default), default_gone[0], ""))
     usable_default = default if default is not None and default_gone is None else None
+    tasks = routing.tasks
+    task_owner_gone = gone(tasks.owner) if tasks is not None and tasks.owner is not None else None
+    if tasks is not None and task_owner_gone is not None:
+        # as when it is not set: the Task goes to whoever creates it (the integration user)
+        fallbacks.append(OwnerFallback(TASKS_OWNER, str(tasks.owner), task_owner_gone[0],
+                                       "the integration user"))
+        routing = replace(routing, tasks=replace(tasks, owner=None))
     rules = []
     for i, rule in enumerate(routing.rules):
         missing = gone(rule.owner)
