@@ -585,3 +585,11 @@ def test_tasks_found_maps_response_ids_to_one_task_each():
             {"Id": "00T000000000004AAA", "Ext__c": None}]
     assert tasks_found(rows, "Ext__c") == {"conv-1": "00T000000000001AAA",
                                            "conv-2": "00T000000000003AAA"}
+
+
+def test_routing_stays_hashable_with_unusable_owners():
+    """A Routing is a frozen value (hashable before the run's unusable owners were added)."""
+    ids = {k: v for k, v in IDS.items() if k != "queue:Inbound_Leads"}
+    resolved, _ = with_owner_ids_or_default(parse_routing(table(), forms=FORMS), ids)
+    assert resolved.unusable and isinstance(hash(resolved), int)
+    assert resolved != with_owner_ids(parse_routing(table(), forms=FORMS), IDS)

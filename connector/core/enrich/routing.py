@@ -72,7 +72,7 @@ class Routing:
     # This run's owners the org cannot give a Lead to (no such active User or Queue) with
     # nothing to fall back to: owner key -> why. A Lead routed to one is parked, not created
     # (``owners.with_owner_ids_or_default``; ``owners.route`` says so in ``paused``).
-    unusable: Mapping[str, str] = field(default_factory=dict)
+    unusable: Mapping[str, str] = field(default_factory=dict, hash=False)   # (Routing hashes)
 
     def too_old(self, submitted_at_ms: int, now_ms: int) -> bool:
         """Past ``max_age`` at ``now_ms`` (no clock known, ``now_ms`` 0: never too old)."""
