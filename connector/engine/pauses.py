@@ -1,13 +1,16 @@
-"""What a run goes on without, rather than halting: a missing form, an owner who left.
+"""What a run goes on without, rather than halting: a missing form or event, an owner who left.
 
 - A form HubSpot has no such form for (404), or a marketing event it has no such event for,
-  is paused alone, named by its ``[[campaigns]]`` entry, while the other forms go on (``engine/run`` pauses forms whose campaign cannot take
-  members the same way, before the pull). Nothing of it is recorded and its watermark
-  stays, so once the entry is fixed (or the form is back) a run picks it up.
+  is paused alone, named by its ``[[campaigns]]`` entry, while the other streams go on
+  (``engine/run`` pauses forms whose campaign cannot take members the same way, before the
+  pull). Nothing of it is recorded and its watermark stays, so once the entry is fixed (or
+  the form is back) a run picks it up.
 - A routing rule's owner who is not an active User (or not a Queue) falls back to the
   default owner for the run, with a warning (``core.enrich.owners.with_owner_ids_or_default``).
   Without a usable default owner, the Leads such an owner (or the default) would get are
-  parked (``OWNER_UNAVAILABLE``, ``engine.apply``) and everything else goes on.
+  parked (``OWNER_UNAVAILABLE``, ``engine.apply``) and everything else goes on; a
+  ``[routing.tasks]`` owner who left is dropped for the run (its Tasks go to the integration
+  user). ``mappings check`` names them all beforehand (:func:`owner_problems`).
 """
 
 from __future__ import annotations
