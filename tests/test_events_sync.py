@@ -243,3 +243,41 @@ def test_an_event_hubspot_does_not_have_pauses_alone(world):
         assert state.watermark("event:999999999") is None
         assert state.watermark(f"event:{world.event_id}") is not None
     assert world.sync("hybrid", forms=True).status == "ok"     # the entry removed: all clear
+
+
+def test_an_app_without_the_marketing_events_scope_pauses_the_events_alone(world):
+    """The private app lacks crm.objects.marketing_events.read: HubSpot answers 403
+    MISSING_SCOPES. The event entry pauses, naming the scope; the forms sync; once the scope
+    is granted, the next run reads the event from where it was."""
+    world.org.add_forms(1)
+    world.org.fill(0, "fay@example.com", lastname="Fay")
+    world.record("registered", "liv@example.com", lastname="Liv")
+    hubspot = world.org.sandbox.app.hubspot
+    hubspot.revoke_scopes("crm.objects.marketing_events.read")
+    report = world.sync("hybrid", forms=True)
+    assert report.status == "partial" and report.exit_code == 3, report.error
+    [paused] = report.paused
+    assert paused["entry"] == "campaigns[1]" and paused["form_id"] == f"event:{world.event_id}"
+    assert "crm.objects.marketing_events.read" in paused["message"]
+    assert "MISSING_SCOPES" in paused["message"] and "@" not in paused["message"]
+    assert len(world.org.leads("fay@example.com")) == 1 and world.members() == []
+    with closing(State.open(world.org.state_path)) as state:
+        assert state.watermark(f"event:{world.event_id}") is None
+    hubspot.grant_all_scopes()
+    assert world.sync("hybrid", forms=True).status == "ok"
+    assert statuses(world) == {"liv@example.com": "Registered"}
+
+
+def test_the_sandbox_answers_missing_scopes_as_hubspot_does(world):
+    """The reply hubspot-api-client gets for a call the app's scopes do not cover."""
+    from hubspot.marketing.events import ApiException  # type: ignore[import-untyped]
+    import json
+    world.org.sandbox.app.hubspot.revoke_scopes("crm.objects.marketing_events.read")
+    with pytest.raises(ApiException) as err:
+        world.client.marketing.events.basic_api.get_by_object_id(world.event_id)
+    assert err.value.status == 403
+    body = json.loads(err.value.body)
+    assert body["category"] == "MISSING_SCOPES" and body["status"] == "error"
+    assert body["errors"][0]["context"]["requiredGranularScopes"] == [
+        "crm.objects.marketing_events.read"]
+    assert body["links"]["scopes"] == "https://developers.hubspot.com/scopes"

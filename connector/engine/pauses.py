@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 if TYPE_CHECKING:
     from connector.core.enrich.routing import Routing
@@ -32,21 +32,44 @@ from connector.engine.report import RunReport
 
 
 def pause_missing(settings: Settings, source: Any, paused: dict[str, str], report: RunReport) -> None:
-    """Pause the forms the source found missing (``HubSpotClient.missing_forms``) in
-    ``paused`` (the engine's form id -> why) and in the report."""
-    for entry in missing_form_pauses(settings, getattr(source, "missing_forms", ()) or ()):
+    """Pause the forms the source found missing (``HubSpotClient.missing_forms``), and the
+    streams it may not read (``HubSpotSources.unreadable_streams``), in ``paused`` (the
+    engine's form id -> why) and in the report."""
+    entries = missing_form_pauses(settings, getattr(source, "missing_forms", ()) or ())
+    entries += unreadable_pauses(settings, getattr(source, "unreadable_streams", {}) or {})
+    for entry in entries:
         paused[entry["form_id"]] = entry["message"]
         report.paused.append(entry)
         report.counts[Count.PAUSED_FORMS] += 1
+
+
+def unreadable_pauses(settings: Settings, why_by_stream: Mapping[str, str]
+                      ) -> list[dict[str, Any]]:
+    """One paused entry per stream the HubSpot token's app may not read (403
+    MISSING_SCOPES): named by its entry, with the scope to add."""
+    out = []
+    for stream, why in sorted(why_by_stream.items()):
+        entry, campaign = _entry(settings, stream)
+        what = f"event {stream[len(EVENT_PREFIX):]}" if stream.startswith(EVENT_PREFIX) else stream
+        out.append({"entry": entry, "form_id": stream,
+                    "campaign_id": campaign.campaign_id if campaign else None,
+                    "message": f"{entry} ({what}): {why}; add the scope to the HubSpot app "
+                               "(the other streams go on)"})
+    return out
+
+
+def _entry(settings: Settings, stream: str) -> tuple[str, Any]:
+    """The ``campaigns[i]`` entry naming ``stream``, and its campaign map."""
+    index = next((i for i, c in enumerate(settings.campaigns) if c.form_id == stream), None)
+    return (f"campaigns[{index}]" if index is not None else "campaigns",
+            settings.campaign_for(stream))
 
 
 def missing_form_pauses(settings: Settings, form_ids: Iterable[str]) -> list[dict[str, Any]]:
     """One paused entry (as ``RunReport.paused`` holds them) per form HubSpot answered 404."""
     out = []
     for form_id in sorted(form_ids):
-        index = next((i for i, c in enumerate(settings.campaigns) if c.form_id == form_id), None)
-        entry = f"campaigns[{index}]" if index is not None else "campaigns"
-        campaign = settings.campaign_for(form_id)
+        entry, campaign = _entry(settings, form_id)
         if form_id.startswith(EVENT_PREFIX):      # a marketing event's stream
             event = form_id[len(EVENT_PREFIX):]
             message = (f"{entry} (event {event}): HubSpot has no marketing event with this id "

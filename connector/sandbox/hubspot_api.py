@@ -66,6 +66,10 @@ class HubSpotApi:
         self.store = HubSpotStore(clock=lambda: self.clock())
         self.limiter = RateLimiter(clock=lambda: self.clock())
         self.oauth = hubspot_oauth.HubSpotOAuth(self)   # POST /oauth/v1/token (refresh grant)
+        # Scopes the sandbox token's app lacks (none by default: every route answers); a
+        # route that needs one answers 403 MISSING_SCOPES (``revoke_scopes``), so an admin
+        # can rehearse a private app set up without, say, the marketing events scope.
+        self.revoked_scopes: set[str] = set()
         # Modules holding portal state of their own (events, meetings): emptied on a reset,
         # carried by dump and load, each with clear(), dump_into(out), load_from(data)
         self.parts: list[Any] = []
@@ -121,8 +125,18 @@ class HubSpotApi:
                 part.dump_into(out)
             return {**out, "oauth": dict(self.oauth.settings)} if self.oauth.settings else out
 
+    def revoke_scopes(self, *scopes: str) -> None:
+        """The token's app loses these scopes (``grant_all_scopes`` or a reset gives them back)."""
+        with self.app.lock:
+            self.revoked_scopes.update(scopes)
+
+    def grant_all_scopes(self) -> None:
+        with self.app.lock:
+            self.revoked_scopes.clear()
+
     def reset(self) -> None:
         with self.app.lock:
+            self.revoked_scopes = set()
             self.portal_id = DEFAULT_PORTAL_ID
             self.oauth.settings = {}
             self.store.clear()

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping
 
-from .hubspot_requests import error_reply as _error, iso_ms as _iso
+from .hubspot_requests import error_reply as _error, iso_ms as _iso, missing_scopes_reply
 from .http import BadJson, Request, Response
 
 STATES = {"register": "REGISTERED", "attend": "ATTENDED", "cancel": "CANCELLED"}
@@ -37,6 +37,7 @@ BREAKDOWN_DEFAULT_LIMIT, BREAKDOWN_MAX_LIMIT = 10, 100
 CREATE_REQUIRED = ("customProperties", "eventName", "eventOrganizer", "externalAccountId",
                    "externalEventId")
 FIRST_EVENT_ID = 580_000_001
+READ, WRITE = "crm.objects.marketing_events.read", "crm.objects.marketing_events.write"
 
 
 
@@ -87,18 +88,31 @@ class MarketingEvents:
 
     # -- routes ----------------------------------------------------------------------------
     def install(self) -> None:
-        add, limited = self.api.app.router.add, self.api._limited
+        add, api = self.api.app.router.add, self.api
+
+        def limited(handler: Any, scope: str) -> Any:
+            """Rate-limited, and refused 403 MISSING_SCOPES while the token's app lacks
+            ``scope`` (HubSpot's marketing events guide: ``crm.objects.marketing_events.read``
+            to read events and attendance, ``.write`` to change them)."""
+            inner = api._limited(handler)
+
+            def scoped(req: Request) -> Response:
+                if scope in api.revoked_scopes:
+                    return missing_scopes_reply([scope])
+                return inner(req)
+            return scoped
+
         base = "/marketing/v3/marketing-events"
-        add("POST", f"{base}/events", limited(self._create), family="hubspot.events",
+        add("POST", f"{base}/events", limited(self._create, WRITE), family="hubspot.events",
             auth="hubspot")
-        add("GET", f"{base}/participations/{{objectId}}/breakdown", limited(self._breakdown),
-            family="hubspot.events", auth="hubspot")
+        add("GET", f"{base}/participations/{{objectId}}/breakdown",
+            limited(self._breakdown, READ), family="hubspot.events", auth="hubspot")
         add("POST", f"{base}/{{objectId}}/attendance/{{state}}/email-create",
-            limited(self._email_create), family="hubspot.events", auth="hubspot")
-        add("GET", f"{base}/{{objectId}}", limited(self._get), family="hubspot.events",
+            limited(self._email_create, WRITE), family="hubspot.events", auth="hubspot")
+        add("GET", f"{base}/{{objectId}}", limited(self._get, READ), family="hubspot.events",
             auth="hubspot")
-        add("PATCH", f"{base}/{{objectId}}", limited(self._patch), family="hubspot.events",
-            auth="hubspot")
+        add("PATCH", f"{base}/{{objectId}}", limited(self._patch, WRITE),
+            family="hubspot.events", auth="hubspot")
         self.api.parts.append(self)             # a reset empties the events; dump/load carry them
 
     # -- the dataset (``sandbox dump``/``load``): the events and their participations --------

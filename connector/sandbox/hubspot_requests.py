@@ -61,6 +61,23 @@ def error_reply(status: int, message: str, category: str) -> Response:
                                   "correlationId": str(uuid.uuid4()), "category": category})
 
 
+SCOPES_URL = "https://developers.hubspot.com/scopes"
+
+
+def missing_scopes_reply(scopes: list[str]) -> Response:
+    """HubSpot's 403 for a token whose app lacks a scope the call needs (category
+    ``MISSING_SCOPES``, the scopes in ``errors[0].context.requiredGranularScopes``), as
+    HubSpot answers it (docs/sandbox-wire-facts.md, "Missing scopes")."""
+    return Response.json(403, {
+        "status": "error",
+        "message": "This app hasn't been granted all required scopes to make this call. Read "
+                   f"more about required scopes here: {SCOPES_URL}.",
+        "correlationId": str(uuid.uuid4()),
+        "errors": [{"message": "One or more of the following scopes are required.",
+                    "context": {"requiredGranularScopes": list(scopes)}}],
+        "links": {"scopes": SCOPES_URL}, "category": "MISSING_SCOPES"})
+
+
 def iso_ms(ms: int) -> str:
     """Epoch ms as HubSpot writes a datetime: UTC, milliseconds, ``Z``."""
     return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(timespec="milliseconds") \

@@ -41,20 +41,27 @@ class EventsSource:
         self.fields = tuple(fields)
         self.email_field = email_field
         self.missing: set[str] = set()   # streams the last pages_many found 404 (no such event)
+        # streams the last pages_many could not read: the token's app lacks the scope (why)
+        self.unreadable: dict[str, str] = {}
 
     def pages_many(self, since_by_stream: Mapping[str, int]
                    ) -> Generator[list[Submission], None, None]:
         """Each event's participations in turn. An event HubSpot answers 404 for (deleted,
-        or a wrong ``event_id``) ends its own stream and is listed in ``missing``: the engine
-        pauses it alone, as a form HubSpot does not have, and the other streams go on."""
-        self.missing = set()
+        or a wrong ``event_id``) ends its own stream and is listed in ``missing``; one it
+        answers 403 MISSING_SCOPES for (the private app lacks the marketing events scope), in
+        ``unreadable``: the engine pauses each alone, as a form HubSpot does not have, and the
+        forms go on."""
+        self.missing, self.unreadable = set(), {}
         for stream, since in since_by_stream.items():
             try:
                 yield from self.pages(stream, since)
             except ApiError as exc:
-                if exc.status != 404:
+                if exc.code == "MISSING_SCOPES":     # the app lacks the events scope
+                    self.unreadable[stream] = exc.message
+                elif exc.status == 404:
+                    self.missing.add(stream)
+                else:
                     raise
-                self.missing.add(stream)
 
     def pages(self, stream: str, since_ms: int) -> Generator[list[Submission], None, None]:
         """One event's participations with ``occurredAt >= since_ms``, page by page."""

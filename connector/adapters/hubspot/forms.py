@@ -105,6 +105,14 @@ class HubSpotClient:
                 raise TransientError(f"HubSpot {method} {path}: {reply.status_code}",
                                      retry_after=parse_retry_after(reply.headers.get("Retry-After")),
                                      status=reply.status_code)
+            if reply.status_code == 403 and isinstance(body, dict) \
+                    and body.get("category") == "MISSING_SCOPES":
+                # The token is good, its app lacks a scope this call needs: callers reading
+                # one stream (an event) pause that stream; anywhere else it stops the run,
+                # as a refused token does.
+                raise AuthError(f"HubSpot: the app's token lacks the scope {_scopes(body)} "
+                                f"({method} {path}: 403 MISSING_SCOPES)", service="hubspot",
+                                status=403, code="MISSING_SCOPES")
             message = body.get("message") if isinstance(body, dict) else reply.text[:200]
             if verdict is Verdict.EXPIRED and self.tokens and token is not None and not renewed:
                 renewed = True
@@ -309,6 +317,16 @@ def _hand_over(pages: "queue.Queue[Any]", item: Any, stop: threading.Event) -> N
             return
         except queue.Full:
             continue
+
+
+def _scopes(body: dict[str, Any]) -> str:
+    """The scopes a MISSING_SCOPES reply names (``errors[].context.requiredGranularScopes``)."""
+    names: list[str] = []
+    for error in body.get("errors") or []:
+        context = error.get("context") if isinstance(error, dict) else None
+        if isinstance(context, dict):
+            names += [str(n) for n in context.get("requiredGranularScopes") or []]
+    return " or ".join(dict.fromkeys(names)) or "(not named)"
 
 
 def _json(reply: requests.Response) -> Any:

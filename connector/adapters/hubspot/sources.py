@@ -24,6 +24,8 @@ class HubSpotSources(HubSpotClient):
     def __init__(self, settings: HubSpotSettings, *, streams: Sequence[str] = (),
                  **kw: Any) -> None:
         super().__init__(settings, **kw)
+        # streams the last read could not read (the app lacks a scope): stream -> why
+        self.unreadable_streams: dict[str, str] = {}
         self.streams = tuple(streams)
         self.events = EventsSource(self)
         self.meetings = MeetingsSource(self)
@@ -37,7 +39,7 @@ class HubSpotSources(HubSpotClient):
     def pages_many(self, since_by_form: Mapping[str, int], *, workers: int = FORM_WORKERS,
                    ahead: int = PAGES_AHEAD) -> Generator[list[Submission], None, None]:
         split = _split(since_by_form)
-        self.missing_forms = set()
+        self.missing_forms, self.unreadable_streams = set(), {}
         if split.get(FORM):
             pages = super().pages_many(split[FORM], workers=workers, ahead=ahead)
             try:
@@ -48,6 +50,7 @@ class HubSpotSources(HubSpotClient):
             if split.get(kind):
                 yield from reader.pages_many(split[kind])
         self.missing_forms |= self.events.missing     # an event 404: it alone pauses
+        self.unreadable_streams = dict(self.events.unreadable)   # ... and one it may not read
 
     def submissions_many(self, since_by_form: Mapping[str, int], *, workers: int = FORM_WORKERS
                          ) -> list[Submission]:
@@ -57,6 +60,7 @@ class HubSpotSources(HubSpotClient):
             for page in reader.pages_many(split.get(kind, {})):
                 merged.extend(page)
         self.missing_forms |= self.events.missing
+        self.unreadable_streams = dict(self.events.unreadable)
         merged.sort(key=lambda s: (s.submitted_at, s.conversion_id))
         return merged
 
