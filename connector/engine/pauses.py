@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 if TYPE_CHECKING:
+    from connector.core.mapping_rules import Problem
     from connector.core.enrich.routing import Routing
     from connector.ports import Crm
 
@@ -25,7 +26,6 @@ from connector.config.settings import Settings
 from connector.config.sources import EVENT_PREFIX
 from connector.core.enrich.owners import (OwnerFallback, id_user_owners, owner_names,
                                           split_owner_names, with_owner_ids_or_default)
-from connector.core.mapping_rules import Problem
 from connector.errors import ConfigError
 from connector.core.counts import Count
 from connector.engine.report import RunReport
@@ -91,12 +91,14 @@ def resolve_owners(routing: "Routing", crm: "Crm") -> tuple["Routing", list[dict
     return resolved, [f.to_json() for f in fallbacks]
 
 
-def owner_problems(routing: "Routing", crm: "Crm") -> list[Problem]:
+def owner_problems(routing: "Routing", crm: "Crm") -> list["Problem"]:
     """``mappings check``'s lines for ``[routing]``'s owners, as the next run will find them:
     an owner who falls back to the default owner is a warning; one whose Leads will be
     parked (no usable default) is an error, since those responses will wait; a missing
     ``routing.tasks.owner`` is a warning (its Tasks go to the integration user), one that is
     a queue an error (the run refuses it)."""
+    from connector.core.mapping_rules import Problem   # mappings check only: not a sync's import
+
     try:
         _, fallbacks = _resolve(routing, crm)
     except ConfigError as exc:

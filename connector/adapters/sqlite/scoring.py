@@ -290,6 +290,8 @@ def _clean(text: str | None) -> str:
 def _dump_map(values: Mapping[str, str]) -> str:
     if len(values) == 1:                         # the usual case: one answer, one fit field
         for k, v in values.items():
+            if k.isprintable() and v.isprintable():   # nothing to clean (no call per part)
+                return f"{k}{_KV}{v}"
             return f"{_clean(k)}{_KV}{_clean(v)}"
     return _PAIR.join(f"{_clean(k)}{_KV}{_clean(v)}" for k, v in values.items())
 
@@ -305,7 +307,9 @@ def _dump_inputs(page: str | None, answers: Mapping[str, str]) -> str:
     behaviour rules name ("" when it has neither)."""
     if not page and not answers:
         return ""
-    return f"{_clean(page) if page else ''}{_FIELD}{_dump_map(answers) if answers else ''}"
+    if page and not page.isprintable():
+        page = page.translate(_CONTROL)
+    return f"{page or ''}{_FIELD}{_dump_map(answers) if answers else ''}"
 
 
 def _load_inputs(text: str | None) -> tuple[str | None, Mapping[str, str]]:
