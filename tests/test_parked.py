@@ -269,7 +269,7 @@ def test_without_a_usable_default_owner_only_its_leads_are_parked_and_retry_land
     assert "routing.rules[0].owner" not in problems
 
     preview = cli(org, config, "sync", "--dry-run")
-    assert preview.exit_code in (0, 3), preview.output
+    assert preview.exit_code == 0, preview.output            # a preview: nothing parked yet
     assert "cannot own Leads in this org" in preview.output
     assert org.leads() == []                              # a dry run writes nothing
 
