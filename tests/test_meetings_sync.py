@@ -146,3 +146,35 @@ def test_a_dumped_sandbox_loads_back_with_its_events_and_meetings(world):
     assert [m["Status"] for m in meeting_members(world)] == ["Meeting Booked"]
     next_event = world.create_event("Another webinar")              # ids go on after the load
     assert next_event not in {e["objectId"] for e in data["hubspot"]["marketing_events"]}
+
+
+def test_an_app_without_the_meetings_scope_pauses_the_meetings_alone():
+    """HubSpot's 403 MISSING_SCOPES for the meetings search (the reply recorded as HubSpot
+    words it, docs/sandbox-wire-facts.md "Missing scopes"; the scope name is HubSpot's, read
+    from the reply): the meetings stream is unreadable, named, and nothing else is raised."""
+    import responses
+    from connector.config.settings import settings_from_dict
+    from connector.engine.pauses import unreadable_pauses
+
+    base = "https://api.hubapi.example"
+    settings = settings_from_dict({
+        "method": "hybrid", "salesforce": {"instance_url": "https://x.example", "access_token": "t"},
+        "hubspot": {"base_url": base, "access_token": "t"},
+        "campaigns": [{"meetings": True, "campaign_id": "701000000000001AAA",
+                       "member_status": "Meeting Booked"}]}, env={})
+    client = HubSpotSources(settings.hubspot, retry=RetryPolicy.fast(), streams=["meetings"])
+    reply = {"status": "error", "message": "This app hasn't been granted all required scopes "
+             "to make this call. Read more about required scopes here: "
+             "https://developers.hubspot.com/scopes.", "correlationId": "c0ffee",
+             "errors": [{"message": "One or more of the following scopes are required.",
+                         "context": {"requiredGranularScopes": ["some.meetings.scope"]}}],
+             "links": {"scopes": "https://developers.hubspot.com/scopes"},
+             "category": "MISSING_SCOPES"}
+    with responses.RequestsMock() as mock:
+        mock.add(responses.POST, f"{base}/crm/v3/objects/meetings/search", json=reply, status=403)
+        pages = list(client.pages_many({"meetings": 0}))
+    assert pages == [] and list(client.unreadable_streams) == ["meetings"]
+    [paused] = unreadable_pauses(settings, client.unreadable_streams)
+    assert paused["entry"] == "campaigns[0]" and paused["form_id"] == "meetings"
+    assert paused["message"].startswith("campaigns[0] (meetings booked): ")
+    assert "some.meetings.scope" in paused["message"] and "403 MISSING_SCOPES" in paused["message"]

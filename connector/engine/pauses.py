@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from connector.ports import Crm
 
 from connector.config.settings import Settings
-from connector.config.sources import EVENT_PREFIX
+from connector.config.sources import EVENT_PREFIX, MEETINGS_STREAM
 from connector.core.enrich.owners import (OwnerFallback, id_user_owners, owner_names,
                                           split_owner_names, with_owner_ids_or_default)
 from connector.errors import ConfigError
@@ -50,7 +50,8 @@ def unreadable_pauses(settings: Settings, why_by_stream: Mapping[str, str]
     out = []
     for stream, why in sorted(why_by_stream.items()):
         entry, campaign = _entry(settings, stream)
-        what = f"event {stream[len(EVENT_PREFIX):]}" if stream.startswith(EVENT_PREFIX) else stream
+        what = (f"event {stream[len(EVENT_PREFIX):]}" if stream.startswith(EVENT_PREFIX)
+                else "meetings booked" if stream == MEETINGS_STREAM else stream)
         out.append({"entry": entry, "form_id": stream,
                     "campaign_id": campaign.campaign_id if campaign else None,
                     "message": f"{entry} ({what}): {why}; add the scope to the HubSpot app "

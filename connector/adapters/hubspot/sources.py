@@ -50,7 +50,8 @@ class HubSpotSources(HubSpotClient):
             if split.get(kind):
                 yield from reader.pages_many(split[kind])
         self.missing_forms |= self.events.missing     # an event 404: it alone pauses
-        self.unreadable_streams = dict(self.events.unreadable)   # ... and one it may not read
+        # ... and one it may not read (the app lacks a scope): events' and meetings'
+        self.unreadable_streams = {**self.events.unreadable, **self.meetings.unreadable}
 
     def submissions_many(self, since_by_form: Mapping[str, int], *, workers: int = FORM_WORKERS
                          ) -> list[Submission]:
@@ -60,7 +61,7 @@ class HubSpotSources(HubSpotClient):
             for page in reader.pages_many(split.get(kind, {})):
                 merged.extend(page)
         self.missing_forms |= self.events.missing
-        self.unreadable_streams = dict(self.events.unreadable)
+        self.unreadable_streams = {**self.events.unreadable, **self.meetings.unreadable}
         merged.sort(key=lambda s: (s.submitted_at, s.conversion_id))
         return merged
 
