@@ -166,3 +166,16 @@ def test_merge_contacts_moves_memberships_by_contact(sandbox: Sandbox, sf: Sales
     rows = sf.query_all("SELECT Id, MasterRecordId FROM Contact WHERE IsDeleted = true",
                         include_deleted=True)["records"]
     assert [(r["Id"], r["MasterRecordId"]) for r in rows] == [(loser, master)]
+
+
+def test_hubspot_scopes_can_be_revoked_and_granted_again(sandbox: Sandbox) -> None:
+    """A private app without the marketing events scope, rehearsed over HTTP."""
+    read = "crm.objects.marketing_events.read"
+    url = f"{sandbox.url}/marketing/v3/marketing-events/participations/1/breakdown"
+    auth = {"Authorization": f"Bearer {sandbox.token}"}
+    assert admin(sandbox, "POST", "hubspot/scopes", {"revoked": [read]}).json() == {"revoked": [read]}
+    refused = requests.get(url, headers=auth, timeout=5)
+    assert refused.status_code == 403 and refused.json()["category"] == "MISSING_SCOPES"
+    assert admin(sandbox, "POST", "hubspot/scopes", {"revoked": []}).json() == {"revoked": []}
+    assert requests.get(url, headers=auth, timeout=5).status_code == 404   # no such event
+    assert admin(sandbox, "POST", "hubspot/scopes", {"revoked": "x"}).status_code == 400

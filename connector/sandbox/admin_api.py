@@ -41,6 +41,7 @@ class AdminApi:
             ("POST", "/_sandbox/faults", self._faults_set),
             ("POST", "/_sandbox/salesforce/limit", self._limit),
             ("POST", "/_sandbox/salesforce/setup", self._setup),
+            ("POST", "/_sandbox/hubspot/scopes", self._scopes),
         ]
         for method, path, handler in routes:
             app.router.add(method, path + "/?", self._guard(handler), family="admin", auth="admin")
@@ -129,6 +130,18 @@ class AdminApi:
     def _faults_set(self, req: Request) -> Response:
         settings = self.app.faults.configure(**self._body(req))
         return Response.json(200, {"settings": settings, "stats": dict(self.app.faults.stats)})
+
+    def _scopes(self, req: Request) -> Response:
+        """``{"revoked": ["crm.objects.marketing_events.read"]}``: the scopes the sandbox
+        token's app lacks from now on (``[]`` grants them all again), to rehearse a private
+        app set up without one (HubSpot then answers 403 MISSING_SCOPES)."""
+        revoked = self._body(req).get("revoked", [])
+        if not isinstance(revoked, list) or not all(isinstance(x, str) for x in revoked):
+            return _error(400, '"revoked" must be a list of scope names')
+        hubspot = self.app.hubspot
+        hubspot.grant_all_scopes()
+        hubspot.revoke_scopes(*revoked)
+        return Response.json(200, {"revoked": sorted(hubspot.revoked_scopes)})
 
     def _setup(self, req: Request) -> Response:
         """Add users, queues, settings, picklist values, validation and duplicate rules without
