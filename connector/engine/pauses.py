@@ -50,13 +50,19 @@ def unreadable_pauses(settings: Settings, why_by_stream: Mapping[str, str]
     out = []
     for stream, why in sorted(why_by_stream.items()):
         entry, campaign = _entry(settings, stream)
-        what = (f"event {stream[len(EVENT_PREFIX):]}" if stream.startswith(EVENT_PREFIX)
-                else "meetings booked" if stream == MEETINGS_STREAM else stream)
+        what = _label(stream)
         out.append({"entry": entry, "form_id": stream,
                     "campaign_id": campaign.campaign_id if campaign else None,
                     "message": f"{entry} ({what}): {why}; add the scope to the HubSpot app "
                                "(the other streams go on)"})
     return out
+
+
+def _label(stream: str) -> str:
+    """A stream as a pause names it: "event 580000001", "meetings booked", "form <id>"."""
+    if stream.startswith(EVENT_PREFIX):
+        return f"event {stream[len(EVENT_PREFIX):]}"
+    return "meetings booked" if stream == MEETINGS_STREAM else f"form {stream}"
 
 
 def _entry(settings: Settings, stream: str) -> tuple[str, Any]:
@@ -72,8 +78,7 @@ def missing_form_pauses(settings: Settings, form_ids: Iterable[str]) -> list[dic
     for form_id in sorted(form_ids):
         entry, campaign = _entry(settings, form_id)
         if form_id.startswith(EVENT_PREFIX):      # a marketing event's stream
-            event = form_id[len(EVENT_PREFIX):]
-            message = (f"{entry} (event {event}): HubSpot has no marketing event with this id "
+            message = (f"{entry} ({_label(form_id)}): HubSpot has no marketing event with this id "
                        "(404); check event_id in the configuration (the other streams go on)")
         else:
             message = (f"{entry} (form {form_id}): HubSpot has no form with this id (404); "

@@ -49,9 +49,7 @@ class HubSpotSources(HubSpotClient):
         for kind, reader in ((EVENT, self.events), (MEETINGS, self.meetings)):
             if split.get(kind):
                 yield from reader.pages_many(split[kind])
-        self.missing_forms |= self.events.missing     # an event 404: it alone pauses
-        # ... and one it may not read (the app lacks a scope): events' and meetings'
-        self.unreadable_streams = {**self.events.unreadable, **self.meetings.unreadable}
+        self._gather_pauses()
 
     def submissions_many(self, since_by_form: Mapping[str, int], *, workers: int = FORM_WORKERS
                          ) -> list[Submission]:
@@ -60,10 +58,15 @@ class HubSpotSources(HubSpotClient):
         for kind, reader in ((EVENT, self.events), (MEETINGS, self.meetings)):
             for page in reader.pages_many(split.get(kind, {})):
                 merged.extend(page)
-        self.missing_forms |= self.events.missing
-        self.unreadable_streams = {**self.events.unreadable, **self.meetings.unreadable}
+        self._gather_pauses()
         merged.sort(key=lambda s: (s.submitted_at, s.conversion_id))
         return merged
+
+    def _gather_pauses(self) -> None:
+        """After a read: an event HubSpot answered 404 for pauses alone, as a missing form
+        does; so does a stream the app may not read (a scope it lacks)."""
+        self.missing_forms |= self.events.missing
+        self.unreadable_streams = {**self.events.unreadable, **self.meetings.unreadable}
 
     def form_names(self) -> dict[str, str]:
         """Stream -> the name an admin knows it by: the form's, the event's, "Meeting booked"."""

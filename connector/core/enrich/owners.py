@@ -176,9 +176,7 @@ def with_owner_ids(routing: Routing, ids: Mapping[str, str], *,
             return ref
         found = folded.get(ref.key.casefold())
         if found is None:
-            what = (f"no active user with Username {ref.name}" if ref.kind == "user"
-                    else f"no queue with DeveloperName {ref.name}")
-            raise ConfigError(what, key=key)
+            raise ConfigError(_not_found(ref)[0], key=key)
         return replace(ref, id=found)
 
     rules = tuple(replace(r, owner=resolve(r.owner, f"routing.rules[{i}].owner"))
@@ -195,6 +193,14 @@ def with_owner_ids(routing: Routing, ids: Mapping[str, str], *,
 
 
 TASKS_OWNER = "routing.tasks.owner"
+
+
+def _not_found(ref: OwnerRef) -> tuple[str, str]:
+    """Why a named owner the lookup did not find cannot own records, and the same without
+    the name (a parked response's error names no person: Usernames are email addresses)."""
+    if ref.kind == "user":
+        return f"no active user with Username {ref.name}", "no active user by that Username"
+    return f"no queue with DeveloperName {ref.name}", "no queue by that DeveloperName"
 
 
 @dataclass(frozen=True)
@@ -251,9 +257,7 @@ def with_owner_ids_or_default(routing: Routing, ids: Mapping[str, str], *,
         if ref.kind == "id" and ref.id in inactive:
             return f"no active user with Id {ref.id}", "no active user with that Id"
         if ref.id is None and ref.key.casefold() not in folded:
-            if ref.kind == "user":
-                return f"no active user with Username {ref.name}", "no active user by that Username"
-            return f"no queue with DeveloperName {ref.name}", "no queue by that DeveloperName"
+            return _not_found(ref)
         return None
 
     default = routing.default_owner
