@@ -178,3 +178,45 @@ def test_an_app_without_the_meetings_scope_pauses_the_meetings_alone():
     assert paused["entry"] == "campaigns[0]" and paused["form_id"] == "meetings"
     assert paused["message"].startswith("campaigns[0] (meetings booked): ")
     assert "some.meetings.scope" in paused["message"] and "403 MISSING_SCOPES" in paused["message"]
+
+
+def test_without_the_contacts_read_scope_the_sandbox_refuses_the_meetings_alone(world):
+    """HubSpot's public spec gives the meetings search ``crm.objects.contacts.read``: the
+    sandbox answers 403 MISSING_SCOPES naming it. The meetings entry pauses, named, watermark
+    kept; the forms sync; once the scope is granted the meeting is read from where it was."""
+    world.org.add_forms(1)
+    world.org.fill(0, "fay@example.com", lastname="Fay")
+    world.book_meeting("mia@example.com", lastname="Moss")
+    hubspot = world.org.sandbox.app.hubspot
+    hubspot.revoke_scopes("crm.objects.contacts.read")
+    report = world.sync("hybrid", forms=True, event=False, meetings=True, **TASKS)
+    assert report.status == "partial", report.error
+    [paused] = report.paused
+    assert paused["form_id"] == "meetings" and "crm.objects.contacts.read" in paused["message"]
+    assert "403 MISSING_SCOPES" in paused["message"] and "@" not in paused["message"]
+    assert len(world.org.leads("fay@example.com")) == 1 and meeting_members(world) == []
+    with closing(State.open(world.org.state_path)) as state:
+        assert state.watermark("meetings") is None
+    hubspot.grant_all_scopes()
+    assert world.sync("hybrid", forms=True, event=False, meetings=True, **TASKS).status == "ok"
+    assert [m["Status"] for m in meeting_members(world)] == ["Meeting Booked"]
+
+
+@pytest.mark.parametrize("revoked, path, status", [
+    (["crm.objects.contacts.read"], "/crm/v3/objects/contacts/search", 403),
+    (["crm.objects.contacts.write"], "/crm/v3/objects/contacts/search", 200),
+    (["crm.objects.contacts.write"], "/crm/v3/objects/contacts/batch/upsert", 403),
+    (["crm.objects.contacts.read"], "/crm/v4/associations/meetings/contacts/batch/read", 200),
+    (["crm.objects.contacts.read", "crm.objects.contacts.write"],
+     "/crm/v4/associations/meetings/contacts/batch/read", 403),
+])
+def test_the_sandbox_asks_the_scopes_hubspots_spec_gives_each_route(world, revoked, path, status):
+    """CRM v3 contacts and meetings: reads need the contacts read scope, writes the write
+    scope; a v4 association read takes either (the spec lists them as alternatives)."""
+    world.org.sandbox.app.hubspot.revoke_scopes(*revoked)
+    body = {"inputs": []} if "batch" in path else {"filterGroups": [], "limit": 1}
+    reply = requests.post(world.org.sandbox.url + path, json=body,
+                          headers={"Authorization": f"Bearer {world.org.sandbox.token}"}, timeout=10)
+    assert reply.status_code == status, reply.text
+    if status == 403:
+        assert reply.json()["errors"][0]["context"]["requiredGranularScopes"] == revoked

@@ -27,10 +27,13 @@ from .hubspot_requests import Invalid as _Invalid
 from .hubspot_requests import decode_cursor as _decode_cursor
 from .hubspot_requests import encode_cursor as _encode_cursor
 from .hubspot_requests import int_arg as _int_arg
-from .hubspot_requests import json_object
+from .hubspot_requests import json_object, missing_scopes_reply
 from .hubspot_store import HubSpotStore, Key, normalize_values
 
 DEFAULT_PORTAL_ID = 2026001
+# HubSpot's public OpenAPI specs (HubSpot-public-api-spec-collection, CRM/Contacts and
+# CRM/Meetings v3): contacts and meetings reads need the first, their writes the second
+CONTACTS_READ, CONTACTS_WRITE = "crm.objects.contacts.read", "crm.objects.contacts.write"
 DEFAULT_RATE_LIMIT: dict[str, Any] = {"per_10s": 190, "per_second": 19, "daily": 500_000,
                                       "retry_after": False}
 SUBMISSIONS_DEFAULT_LIMIT, SUBMISSIONS_MAX_LIMIT = 20, 50
@@ -88,9 +91,11 @@ class HubSpotApi:
             family="hubspot.submit", auth=None)
         add("GET", "/form-integrations/v1/submissions/forms/{formGuid}", limited(self._submissions),
             family="hubspot.submissions", auth="hubspot")
-        add("POST", "/crm/v3/objects/contacts/search", limited(self.contacts.search),
+        add("POST", "/crm/v3/objects/contacts/search", self.scoped(self.contacts.search,
+                                                                   CONTACTS_READ),
             family="hubspot.contacts", auth="hubspot")
-        add("POST", "/crm/v3/objects/contacts/batch/read", limited(self.contacts.batch_read),
+        add("POST", "/crm/v3/objects/contacts/batch/read", self.scoped(self.contacts.batch_read,
+                                                                       CONTACTS_READ),
             family="hubspot.contacts", auth="hubspot")
         hubspot_events.install(self)     # Marketing Events v3: events, attendance, participations
         hubspot_meetings.install(self)   # CRM v3 meetings, their search and contact associations
@@ -233,6 +238,21 @@ class HubSpotApi:
                 return response
         run.__name__ = handler.__name__
         run.__doc__ = handler.__doc__
+        return run
+
+    def scoped(self, handler: Callable[[Request], Response], *scopes: str
+               ) -> Callable[[Request], Response]:
+        """Rate-limited, and refused 403 MISSING_SCOPES (naming ``scopes``) while the token's
+        app holds none of them: HubSpot's specs list a route's scopes as alternatives ("one
+        of the following scopes"), e.g. a v4 association read between meetings and contacts
+        takes the contacts read or write scope. ``revoke_scopes`` takes them away."""
+        inner = self._limited(handler)
+
+        def run(req: Request) -> Response:
+            if all(scope in self.revoked_scopes for scope in scopes):
+                return missing_scopes_reply(list(scopes))
+            return inner(req)
+        run.__name__, run.__doc__ = handler.__name__, handler.__doc__
         return run
 
     # -- account -------------------------------------------------------------------------

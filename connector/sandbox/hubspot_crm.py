@@ -103,9 +103,10 @@ class HubSpotCrm:
     def __init__(self, api: Any, limited: Callable[[Handler], Handler]) -> None:
         self.api = api
         add = api.app.router.add
-        for op in ("update", "upsert", "create"):
+        for op in ("update", "upsert", "create"):    # CRM/Contacts v3 spec: the write scope
             add("POST", f"/crm/v3/objects/contacts/batch/{op}",
-                limited(self._guarded(getattr(self, f"_batch_{op}"))),
+                api.scoped(self._guarded(getattr(self, f"_batch_{op}")),
+                           "crm.objects.contacts.write"),
                 family="hubspot.crm.contacts", auth="hubspot", first=True)
         add("GET", "/crm/v3/properties/{objectType}", limited(self._guarded(self._list_properties)),
             family="hubspot.crm.properties", auth="hubspot")

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping
 
-from .hubspot_requests import error_reply as _error, iso_ms as _iso, missing_scopes_reply
+from .hubspot_requests import error_reply as _error, iso_ms as _iso
 from .http import BadJson, Request, Response
 
 STATES = {"register": "REGISTERED", "attend": "ATTENDED", "cancel": "CANCELLED"}
@@ -91,16 +91,9 @@ class MarketingEvents:
         add, api = self.api.app.router.add, self.api
 
         def limited(handler: Any, scope: str) -> Any:
-            """Rate-limited, and refused 403 MISSING_SCOPES while the token's app lacks
-            ``scope`` (HubSpot's marketing events guide: ``crm.objects.marketing_events.read``
-            to read events and attendance, ``.write`` to change them)."""
-            inner = api._limited(handler)
-
-            def scoped(req: Request) -> Response:
-                if scope in api.revoked_scopes:
-                    return missing_scopes_reply([scope])
-                return inner(req)
-            return scoped
+            """HubSpot's marketing events guide: ``crm.objects.marketing_events.read`` to read
+            events and attendance, ``.write`` to change them (``HubSpotApi.scoped``)."""
+            return api.scoped(handler, scope)
 
         base = "/marketing/v3/marketing-events"
         add("POST", f"{base}/events", limited(self._create, WRITE), family="hubspot.events",

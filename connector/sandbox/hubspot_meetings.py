@@ -84,15 +84,20 @@ class Meetings:
         self.meetings.clear()
 
     def install(self) -> None:
-        add, limited = self.api.app.router.add, self.api._limited
-        for method, path, handler in (
-                ("POST", "/crm/v3/objects/meetings", self._create),
-                ("POST", "/crm/v3/objects/meetings/search", self._search),
-                ("GET", "/crm/v3/objects/meetings/{meetingId}", self._get),
+        """The routes, each with the scopes HubSpot's public specs give it (CRM/Meetings v3:
+        reads ``crm.objects.contacts.read``, writes ``.write``; CRM/Associations v4: any one
+        of the objects' scopes, of which the sandbox models the contacts ones)."""
+        add, scoped = self.api.app.router.add, self.api.scoped
+        read, write = "crm.objects.contacts.read", "crm.objects.contacts.write"
+        for method, path, handler, scopes in (
+                ("POST", "/crm/v3/objects/meetings", self._create, (write,)),
+                ("POST", "/crm/v3/objects/meetings/search", self._search, (read,)),
+                ("GET", "/crm/v3/objects/meetings/{meetingId}", self._get, (read,)),
                 ("PUT", "/crm/v4/objects/meetings/{meetingId}/associations/default/contacts/"
-                        "{contactId}", self._associate),
-                ("POST", "/crm/v4/associations/meetings/contacts/batch/read", self._assoc_read)):
-            add(method, path, limited(self._guarded(handler)), family="hubspot.meetings",
+                        "{contactId}", self._associate, (read, write)),
+                ("POST", "/crm/v4/associations/meetings/contacts/batch/read", self._assoc_read,
+                 (read, write))):
+            add(method, path, scoped(self._guarded(handler), *scopes), family="hubspot.meetings",
                 auth="hubspot", first=method == "POST" and path.endswith("/search"))
         self.api.parts.append(self)   # a reset empties the meetings; dump/load carry them
 
@@ -144,7 +149,7 @@ class Meetings:
     def _get(self, req: Request) -> Response:
         meeting = self.meetings.get(req.params["meetingId"])
         if meeting is None:
-            return _error(404, f"Object not found. objectId are usually numeric.", "OBJECT_NOT_FOUND")
+            return _error(404, "Object not found. objectId are usually numeric.", "OBJECT_NOT_FOUND")
         wanted = tuple(p for p in (req.arg("properties") or "").split(",") if p)
         return Response.json(200, meeting.json(wanted))
 
