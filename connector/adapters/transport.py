@@ -176,6 +176,7 @@ class ApiSession(requests.Session):
 
     def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any,
                                    cert: Any) -> dict[str, Any]:
+        # (positional: requests' own signature, which requests calls positionally)
         parts = urlsplit(str(url or ""))
         key = (parts.scheme, parts.netloc, repr(proxies), stream, repr(verify), repr(cert),
                self.trust_env, repr(self.proxies), repr(self.verify), repr(self.cert))

@@ -67,7 +67,7 @@ def sync(config: str | None, dry_run: bool, method: str | None, as_json: bool) -
 @click.option("--dry-run", is_flag=True, help="Show what retrying would do; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON.")
 @handle_errors
-def retry(config: str | None, code: str | None, form: str | None, conversion_id: str | None,
+def retry(*, config: str | None, code: str | None, form: str | None, conversion_id: str | None,
           dry_run: bool, as_json: bool) -> None:
     """Re-attempt the parked (failed) responses after you fixed their cause.
 
@@ -106,7 +106,7 @@ def retry(config: str | None, code: str | None, form: str | None, conversion_id:
               show_default=True,
               help="Responses per batch (a sync's are at most 2,000).")
 @handle_errors
-def backfill(config: str | None, since: str, dry_run: bool, as_json: bool, bulk_threshold: int,
+def backfill(*, config: str | None, since: str, dry_run: bool, as_json: bool, bulk_threshold: int,
              batch_size: int) -> None:
     """First sync of a large history: same decisions and ledger as sync, big writes in Bulk.
 
@@ -165,7 +165,7 @@ def sandbox() -> None:
 @click.option("--error-rate", default=0.0, show_default=True, type=float,
               help="Share of calls answered 500/503.")
 @handle_errors
-def sandbox_serve(host: str, port: int, token: str, data: str | None, seed: int, latency_ms: int,
+def sandbox_serve(*, host: str, port: int, token: str, data: str | None, seed: int, latency_ms: int,
                   error_rate: float) -> None:
     """Serve both APIs on one port until SIGINT/SIGTERM."""
     from connector.commands.sandbox_serve import serve_sandbox
@@ -188,7 +188,7 @@ def sandbox_serve(host: str, port: int, token: str, data: str | None, seed: int,
 @click.option("--http", "http", metavar="HOST:PORT", help="Serve /healthz (200 or 503, as status "
               "--check) and /metrics (Prometheus) on this address, e.g. :8080.")
 @handle_errors
-def daemon(config: str | None, interval: str, once: bool, log_format: str, http: str | None) -> None:
+def daemon(*, config: str | None, interval: str, once: bool, log_format: str, http: str | None) -> None:
     """Sync at start and then every interval, until SIGTERM/SIGINT.
 
     Holds the state lock for its whole life (a second daemon is refused, naming this one's
@@ -247,7 +247,7 @@ def status(config: str | None, as_json: bool, html_path: Path | None, check: boo
 @click.option("--yes", is_flag=True, help="With --fix: do not ask (needed when there is no terminal).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @handle_errors
-def reconcile(config: str | None, since: str | None, fix: bool, yes: bool, as_json: bool) -> None:
+def reconcile(*, config: str | None, since: str | None, fix: bool, yes: bool, as_json: bool) -> None:
     """Compare HubSpot, the ledger and Salesforce over a window; report drift by category.
 
     Exit 0 when clean, 3 when drift remains.
@@ -279,7 +279,7 @@ def _can_ask() -> bool:
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, writable=True),
               help="Also write a self-contained HTML report (owner-only) for people to read.")
 @handle_errors
-def whatif(config: str | None, since: str, methods: str, against: str | None,
+def whatif(*, config: str | None, since: str, methods: str, against: str | None,
            as_json: bool, html_path: str | None) -> None:
     """Decide the window's responses under each method, side by side; write nothing.
 
@@ -323,7 +323,7 @@ def whatif(config: str | None, since: str, methods: str, against: str | None,
 @click.option("--min-people", type=click.IntRange(min=1), default=20, show_default=True,
               help="Plan only from rates measured over at least this many people.")
 @handle_errors
-def funnel(config: str | None, since: str | None, by: str, as_json: bool,
+def funnel(*, config: str | None, since: str | None, by: str, as_json: bool,
            html_path: str | None, target_opportunities: int | None,
            target_revenue: float | None, min_people: int) -> None:
     """From responses to won deals, per campaign (or form, owner, method).

@@ -24,7 +24,7 @@ def parked() -> None:
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV (every column) for a spreadsheet.")
 @click.option("--all", "include_dismissed", is_flag=True, help="Include dismissed responses.")
 @handle_errors
-def parked_list(config: str | None, code: str | None, form: str | None, email: str | None,
+def parked_list(*, config: str | None, code: str | None, form: str | None, email: str | None,
                 as_csv: bool, include_dismissed: bool) -> None:
     """What is parked and why, oldest first. Reads the state only (works while a daemon runs)."""
     from connector.commands.parked import list_parked, selection

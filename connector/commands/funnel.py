@@ -71,7 +71,7 @@ class _Reader:
         self.crm = crm
         self.asks: list[tuple[str, str]] = []
 
-    def by_ids(self, kind: str, sobject: str, fields: Sequence[str], field_name: str,
+    def by_ids(self, kind: str, sobject: str, fields: Sequence[str], *, field_name: str,
                ids: Iterable[str], extra: str = "") -> None:
         values = sorted({i for i in ids if i})
         if values:
@@ -91,10 +91,12 @@ def read_org(crm: Any, responses: Sequence[Response], since_ms: int, by: str
              ) -> tuple[Org, dict[str, str]]:
     """The org's side of the funnel in two rounds, and the groups' names."""
     first = _Reader(crm)
-    first.by_ids("lead", "Lead", LEAD_FIELDS, "Id", (r.lead_id or "" for r in responses))
-    first.by_ids("task", "Task", TASK_FIELDS, "Id", (r.task_id or "" for r in responses))
-    first.by_ids("contact", "Contact", CONTACT_FIELDS, "Id",
-                 (r.contact_id or "" for r in responses))
+    first.by_ids("lead", "Lead", LEAD_FIELDS, field_name="Id",
+                 ids=(r.lead_id or "" for r in responses))
+    first.by_ids("task", "Task", TASK_FIELDS, field_name="Id",
+                 ids=(r.task_id or "" for r in responses))
+    first.by_ids("contact", "Contact", CONTACT_FIELDS, field_name="Id",
+                 ids=(r.contact_id or "" for r in responses))
     got = first.run()
     leads = {to_id18(str(x["Id"])) or "": LeadFacts(
         id=str(x["Id"]), status=x.get("Status"), is_converted=bool(x.get("IsConverted")),
@@ -109,18 +111,18 @@ def read_org(crm: Any, responses: Sequence[Response], since_ms: int, by: str
     half = Org(leads=leads, tasks=tasks, contact_accounts=contacts)
     accounts = {a for a in (account_of(r, half) for r in responses) if a}
     second = _Reader(crm)
-    second.by_ids("opportunity", "Opportunity", OPPORTUNITY_FIELDS, "Id",
-                  (lead.opportunity_id or "" for lead in leads.values()))
+    second.by_ids("opportunity", "Opportunity", OPPORTUNITY_FIELDS, field_name="Id",
+                  ids=(lead.opportunity_id or "" for lead in leads.values()))
     since = datetime.fromtimestamp(since_ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    second.by_ids("opportunity", "Opportunity", OPPORTUNITY_FIELDS, "AccountId", accounts,
-                  extra=f"CreatedDate >= {since} AND ")
-    second.by_ids("account", "Account", ("Id", "Name"), "Id", accounts)
+    second.by_ids("opportunity", "Opportunity", OPPORTUNITY_FIELDS, field_name="AccountId",
+                  ids=accounts, extra=f"CreatedDate >= {since} AND ")
+    second.by_ids("account", "Account", ("Id", "Name"), field_name="Id", ids=accounts)
     if by == "campaign":
-        second.by_ids("name", "Campaign", ("Id", "Name"), "Id",
-                      (r.campaign_id for r in responses if _is_sf_id(r.campaign_id)))
+        second.by_ids("name", "Campaign", ("Id", "Name"), field_name="Id",
+                      ids=(r.campaign_id for r in responses if _is_sf_id(r.campaign_id)))
     elif by == "owner":
-        second.by_ids("user", "User", ("Id", "FirstName", "LastName", "Username"), "Id",
-                      (r.owner_id or "" for r in responses if (r.owner_id or "").startswith("005")))
+        second.by_ids("user", "User", ("Id", "FirstName", "LastName", "Username"),
+                      field_name="Id", ids=(r.owner_id or "" for r in responses if (r.owner_id or "").startswith("005")))
     more = second.run()
     opps = {to_id18(str(x["Id"])) or "": Opportunity(
         id=to_id18(str(x["Id"])) or "", account_id=_id(x.get("AccountId")),

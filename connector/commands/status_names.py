@@ -78,8 +78,8 @@ def read_live(settings: Settings, owner_ids: Iterable[str], *, now: datetime,
 
     vendors = vendors or clients(settings, retry=STATUS_RETRY)
     details = vendors.hubspot.get("/account-info/v3/details")
-    names = read_names(settings, vendors.salesforce, vendors.hubspot, {}, [settings.routing],
-                       owner_ids)
+    names = read_names(settings, vendors.salesforce, vendors.hubspot, form_names={},
+                       routings=[settings.routing], owner_ids=owner_ids)
     portal = details.get("portalId")
     return StatusNames(forms=names.forms, campaigns=names.campaigns, owners=names.owners,
                        portal_id=int(portal) if isinstance(portal, int) else None,

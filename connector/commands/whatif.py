@@ -282,8 +282,8 @@ def run_whatif(settings: Settings, *, since: str, methods: Sequence[Method],
             other_policy = other_engine.prepared_policy()
             other_calls += sf.calls - before
             lookups.widen = (read_fields(other_policy, "Lead"), read_fields(other_policy, "Contact"))
-            second = _side(other_policy, lookups, state, methods, keep_fills=True)
-        main = _side(policy, lookups, state, methods, keep_fills=other is not None)
+            second = _side(other_policy, lookups, state, methods=methods, keep_fills=True)
+        main = _side(policy, lookups, state, methods=methods, keep_fills=other is not None)
         forms = set(policy.landings) | (set(second.policy.landings) if second else set())
         submissions = hs.submissions_many({form: start_ms for form in sorted(forms)})
         # Keyed as a sync would key them: one conversion id on two forms is two responses.
@@ -303,7 +303,8 @@ def run_whatif(settings: Settings, *, since: str, methods: Sequence[Method],
         main.whatif.finish()
         routings = [engine.routing] + ([other_engine.routing] if other is not None else [])
         whatifs = [main.whatif] + ([second.whatif] if second is not None else [])
-        known = (read_names(settings, sf, hs, engine.form_names, routings, _owners_in(whatifs))
+        known = (read_names(settings, sf, hs, form_names=engine.form_names, routings=routings,
+                            owner_ids=_owners_in(whatifs))
                  if names else Names(owners=owner_names_by_id(routings)))
         result = WhatIfResult(
             main.whatif, iso_ms(start_ms) or "", sf.calls, hs.calls, names=known,
@@ -351,7 +352,7 @@ def _engine(settings: Settings, lookups: SharedLookups, hs: Any, state: Any) -> 
                   mapping=load_mapping(settings.mapping_path()))
 
 
-def _side(policy: BatchPolicy, lookups: SharedLookups, state: Any, methods: Sequence[Method],
+def _side(policy: BatchPolicy, lookups: SharedLookups, state: Any, *, methods: Sequence[Method],
           keep_fills: bool) -> _Side:
     return _Side(policy, Gatherer(salesforce=lookups, state=state, clock=time.time),
                  WhatIf.of(methods, keep_fills=keep_fills), {m: RunMemory() for m in methods})
@@ -381,8 +382,8 @@ def owner_names_by_id(routings: Iterable[Routing]) -> dict[str, str]:
     return out
 
 
-def read_names(settings: Settings, sf: Crm, hs: Any, form_names: Mapping[str, str],
-           routings: Sequence[Routing], owner_ids: Iterable[str]) -> Names:
+def read_names(settings: Settings, sf: Crm, hs: Any, *, form_names: Mapping[str, str],
+               routings: Sequence[Routing], owner_ids: Iterable[str]) -> Names:
     """Names for a report people read: forms from HubSpot (unless routing's Tasks already
     read them), and campaigns, users and queues from the org in one composite call (the
     dry run spends the same call reading the campaigns). An owner the org does not name

@@ -132,7 +132,7 @@ def parse_mapping(text: str, source: str = "<text>") -> FieldMapping:
     if "lead" in data:
         specs = _old_format(data["lead"], lines, source)
     else:
-        specs = tuple(_field_spec(name, raw, lines, source, region)
+        specs = tuple(_field_spec(name, raw, lines, source=source, region=region)
                       for name, raw in (data.get("fields") or {}).items())
     defaults = _defaults(data.get("defaults") or {}, lines, source)
     mapping = FieldMapping(specs, defaults, source,
@@ -190,7 +190,7 @@ def _region_error(value: Any) -> str | None:
     return f"not a phone region: {value!r}; use a two-letter ISO country code such as \"US\" or \"GB\""
 
 
-def _field_spec(name: str, raw: Any, lines: Mapping[tuple[str, ...], int], source: str,
+def _field_spec(name: str, raw: Any, lines: Mapping[tuple[str, ...], int], *, source: str,
                 region: str | None = None) -> FieldSpec:
     key = f"fields.{name}"
     line = lines.get(("fields", name), 0)

@@ -102,13 +102,14 @@ def _behaviour(raw: Mapping[str, Any], i: int, forms: Collection[str]) -> Behavi
                           key=where)
     group = v.optional_text(raw.get("group"), f"{where}.group") or present[0]
     name = v.optional_text(raw.get("name"), f"{where}.name") or _behaviour_name(
-        present[0], rule_forms, campaigns, field, answer, pages)
+        present[0], forms=rule_forms, campaigns=campaigns, field=field, answer=answer,
+        pages=pages)
     return BehaviourRule(name=name, points=points, group=group, forms=frozenset(rule_forms),
                          campaigns=frozenset(campaigns), field=field.lower() if field else None,
                          answer=answer, pages=pages)
 
 
-def _behaviour_name(kind: str, forms: tuple[str, ...], campaigns: tuple[str, ...],
+def _behaviour_name(kind: str, *, forms: tuple[str, ...], campaigns: tuple[str, ...],
                     field: str | None, answer: Match | None, pages: tuple[str, ...]) -> str:
     """A rule's name when none is given: what it looks at, short enough for a reasons field."""
     if kind == "form":

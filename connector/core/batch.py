@@ -112,7 +112,7 @@ def normalise_batch(batch: Sequence[Submission], policy: BatchPolicy
 
 
 def know_people(responses: Sequence[Response], lead_rows: Iterable[Row], contact_rows: Iterable[Row],
-                policy: BatchPolicy, create_intents: Mapping[str, int] | None = None, *,
+                policy: BatchPolicy, *, create_intents: Mapping[str, int] | None = None,
                 contact_intents: Mapping[str, int] | None = None) -> People:
     """The lookups' rows as records, resolved per email; Leads an interrupted run created for
     this batch's responses are ``recovered``: found by the external id, or, without one, by
@@ -180,7 +180,7 @@ def with_parked_leads(people: People, parked: Mapping[str, str]) -> People:
                     counted=people.counted | frozenset(extra)) if extra else people)
 
 
-def account_seekers(responses: Sequence[Response], people: People, method: Method,
+def account_seekers(responses: Sequence[Response], people: People, method: Method, *,
                     memory: RunMemory, settings: AccountMatching) -> dict[str, str | None]:
     """The people (email -> company) whose new record may belong to an Account: the ones
     the method will create a record for. Empty when account matching is off."""
@@ -196,7 +196,8 @@ def decide_batch(facts: BatchFacts, method: Method, memory: RunMemory, *,
     created or planned and is updated with this batch's decisions."""
     if not facts.responses:
         return _in_order(WritePlan(), facts)
-    seekers = account_seekers(facts.responses, facts.people, method, memory, policy.accounts)
+    seekers = account_seekers(facts.responses, facts.people, method, memory=memory,
+                              settings=policy.accounts)
     accounts: dict[str, AccountMatch] = (match_accounts(seekers, facts.account_rows, policy.accounts)
                                          if seekers and facts.account_rows else {})
     decisions = decide_all(method, facts.responses, facts.people.matches, memory,
@@ -264,8 +265,7 @@ def score_batch(scoring: Scoring, facts: BatchFacts) -> dict[str, Score]:
     seen: dict[str, int] = {}
     for r in facts.responses:
         seen[r.email] = seen.get(r.email, 0) + 1
-    own = [event_of_response(r.conversion_id, r.submitted_at, r.form_id, r.campaign_id,
-                             r.page_url, r.form_values) for r in facts.responses]
+    own = [event_of_response(r) for r in facts.responses]
     batch_events: dict[str, list[Event]] = {}     # people with more than one in the batch
     for r, event in zip(facts.responses, own):
         if seen[r.email] > 1:

@@ -259,7 +259,8 @@ class _FieldPlan:
         key = (raw, country) if self.by_country else raw
         hit = self.memo.get(key)
         if hit is None:
-            hit = field_value(self.spec, self.sobject, self.sf_field, raw, self.obj, country)
+            hit = field_value(self.spec, self.sobject, self.sf_field, raw, obj=self.obj,
+                              country=country)
             if len(self.memo) < self.MEMO_LIMIT:
                 self.memo[key] = hit
         return hit
@@ -311,8 +312,9 @@ def _field_plans(mapping: FieldMapping, schema: Schema | None) -> _PlanSet:
     return entry[1]
 
 
-def field_value(spec: FieldSpec, sobject: str, sf_field: str, raw: str, obj: ObjectSchema | None,
-                country: str | None = None) -> tuple[str | None, tuple[str, ...]]:
+def field_value(spec: FieldSpec, sobject: str, sf_field: str, raw: str, *,
+                obj: ObjectSchema | None, country: str | None = None
+                ) -> tuple[str | None, tuple[str, ...]]:
     """One form value -> the value for one Salesforce field, with notes; None when dropped."""
     info = obj.field(sf_field) if obj else None
     length = info.length if info is not None and info.is_text and info.length else \

@@ -50,7 +50,7 @@ class Gatherer:
         # A what-if replays against the org before the window: no intent is a replay there.
         intents, contact_intents = (({}, {}) if policy.external_id_field or hide
                                     else self._create_intents(responses))
-        people = know_people(responses, lead_rows, contact_rows, policy, intents,
+        people = know_people(responses, lead_rows, contact_rows, policy, create_intents=intents,
                              contact_intents=contact_intents)
         parked = {} if hide else self.state.parked_leads(r.conversion_id for r in responses)
         if parked:
@@ -58,7 +58,8 @@ class Gatherer:
         seekers: dict[str, str | None] = {}
         record_ids = {record.id for record in people.recovered.values()}
         for method, memory in deciders:
-            seekers.update(account_seekers(responses, people, method, memory, policy.accounts))
+            seekers.update(account_seekers(responses, people, method, memory=memory,
+                                           settings=policy.accounts))
             for r in responses:
                 record_ids |= attachable_ids(method, people.matches.get(r.email))
         record_ids |= event_record_ids(responses, people.rows, policy.ladders)   # poi's events

@@ -117,7 +117,8 @@ def run_lifecycle(settings: Settings, state: State, salesforce: SalesforceClient
                                 f"budget share {settings.salesforce.budget_share:.0%}; the next "
                                 "pass goes on")
                 break
-            rotation = _page(page, setup, store, salesforce, report, options, rotation)
+            rotation = _page(page, setup, store, salesforce=salesforce, report=report,
+                             options=options, rotation=rotation)
         store.save_names(setup.names)
     except AmbiguousWrite as exc:
         # a Task create whose reply was lost: its action stays pending, and the next pass
@@ -137,7 +138,7 @@ def _scratch_copy(state: State) -> sqlite_utils.Database:
     return sqlite_utils.Database(memory)
 
 
-def _page(page: list[Watch], setup: Setup, store: LifecycleStore, salesforce: SalesforceClient,
+def _page(page: list[Watch], setup: Setup, store: LifecycleStore, *, salesforce: SalesforceClient,
           report: LifecycleReport, options: PassOptions, rotation: int) -> int:
     leads = read_leads(salesforce, [w.lead_id for w in page], reason_field=setup.reason_field,
                        date_field=setup.date_field)
@@ -174,7 +175,8 @@ def _page(page: list[Watch], setup: Setup, store: LifecycleStore, salesforce: Sa
     _check(options, "intents")
     if options.dry_run:
         return rotation
-    _apply([i.action for i in intents], store, salesforce, report, options, replay=False)
+    _apply([i.action for i in intents], store, salesforce=salesforce, report=report,
+           options=options, replay=False)
     return rotation
 
 
@@ -192,12 +194,13 @@ def _replay(store: LifecycleStore, salesforce: SalesforceClient, report: Lifecyc
     """Finish the actions an earlier pass recorded and did not settle (a kill, a lost reply)."""
     pending = store.pending()
     if pending:
-        _apply(pending, store, salesforce, report, options, replay=True)
+        _apply(pending, store, salesforce=salesforce, report=report, options=options,
+               replay=True)
     return len(pending)
 
 
-def _apply(actions: list[ActionRow], store: LifecycleStore, salesforce: SalesforceClient,
-           report: LifecycleReport, options: PassOptions, *, replay: bool) -> None:
+def _apply(actions: list[ActionRow], store: LifecycleStore, *, salesforce: SalesforceClient,
+           report: LifecycleReport, options: PassOptions, replay: bool) -> None:
     """Updates (one collections write), then Task creates, then the settlement."""
     failed: dict[str, str] = {}
     updates: list[tuple[str, dict[str, Any]]] = []

@@ -125,7 +125,8 @@ class Engine:
                 self._pause(report)   # (a probed cycle paging no form, no event: no campaign read)
             report.warnings.extend(self.owner_warnings)
             with fewer_collections():
-                finished = self._process(source(report), method, report, options, start_ms)
+                finished = self._process(source(report), method, report, options=options,
+                                         start_ms=start_ms)
             report.status = ("partial" if report.counts[Count.FAILED] or report.paused else
                              "ok" if finished else "stopped")
         except BudgetExhausted as exc:
@@ -145,8 +146,8 @@ class Engine:
             self.state.unstage_all()  # the ledger holds what the run did; the stage is spent
         return report
 
-    def _process(self, work: Batches, method: Method, report: RunReport, options: RunOptions,
-                 start_ms: int) -> bool:
+    def _process(self, work: Batches, method: Method, report: RunReport, *,
+                 options: RunOptions, start_ms: int) -> bool:
         """Batches in order; False when asked to stop before the end."""
         memory = RunMemory()
         applier = Applier(salesforce=self.sf, writer=options.writer or self.sf,
@@ -162,7 +163,8 @@ class Engine:
             for attempt in range(1, self.REPLANS + 1):
                 saved = memory.copy()
                 try:
-                    self._batch(batch, method, memory, report, options, start_ms, applier)
+                    self._batch(batch, method, memory, report=report, options=options,
+                                start_ms=start_ms, applier=applier)
                     if not options.dry_run:
                         # Written: later batches find these records and memberships in
                         # their own lookups, so the run's memory stays the batch's size.
@@ -372,7 +374,7 @@ class Engine:
         return Batches.of(list(found.values()), self.settings.sync.batch_size)
 
     # -- one batch -----------------------------------------------------------------------
-    def _batch(self, batch: Sequence[Submission], method: Method, memory: RunMemory,
+    def _batch(self, batch: Sequence[Submission], method: Method, memory: RunMemory, *,
                report: RunReport, options: RunOptions, start_ms: int, applier: Applier) -> None:
         held = [s for s in batch if s.form_id in self.paused]
         if held:                             # retry / --fix given a paused form's responses

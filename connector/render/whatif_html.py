@@ -63,7 +63,8 @@ def to_html(result: WhatIfResult) -> str:
         _differences(data["differences"], methods),
     ]
     if result.against is not None:
-        parts.append(_against(data["against"], data["methods"], methods, result, names))
+        parts.append(_against(data["against"], data["methods"], methods, result=result,
+                              names=names))
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
@@ -166,7 +167,7 @@ def _differences(rows: Sequence[Mapping[str, Any]], methods: Sequence[str]) -> s
             f"<table><tr><th>Person</th>{head}</tr>{body}</table>")
 
 
-def _against(block: Mapping[str, Any], main: Mapping[str, Any], methods: Sequence[str],
+def _against(block: Mapping[str, Any], main: Mapping[str, Any], methods: Sequence[str], *,
              result: WhatIfResult, names: Names) -> str:
     again = ", ".join(block["gathered_again"]) or "none: the main lookups served it"
     parts = [f"<h2>Under {escape(block['config'])}</h2>",

@@ -154,15 +154,16 @@ class BulkWriter:
         allowed = sobject != "Lead" or self.leads_in_bulk
         if not through_bulk(len(records), self.threshold, allowed=allowed):
             return self.client.upsert(sobject, external_id_field, records)
-        results = self._write(sobject, Operation.upsert, records, (external_id_field,),
-                              external_id_field)
+        results = self._write(sobject, Operation.upsert, records, key=(external_id_field,),
+                              external_id_field=external_id_field)
         return self._again(records, results,
                            lambda again: self.client.upsert(sobject, external_id_field, again))
 
     def create_members(self, records: Sequence[dict[str, Any]]) -> list[Result]:
         if not through_bulk(len(records), self.threshold):
             return self.client.create_members(records)
-        results = self._write("CampaignMember", Operation.insert, records, MEMBER_KEY, None)
+        results = self._write("CampaignMember", Operation.insert, records, key=MEMBER_KEY,
+                              external_id_field=None)
         results = self._again(records, results,
                               lambda again: self.client.create("CampaignMember", again))
         return self.client.mark_existing_members(records, results)
@@ -183,7 +184,7 @@ class BulkWriter:
         return results
 
     # -- one job ------------------------------------------------------------------------
-    def _write(self, sobject: str, operation: Operation, records: Sequence[dict[str, Any]],
+    def _write(self, sobject: str, operation: Operation, records: Sequence[dict[str, Any]], *,
                key: Sequence[str], external_id_field: str | None) -> list[Result]:
         rows = [{name: _cell(value) for name, value in r.items()} for r in records]
         data = to_csv(rows)
@@ -192,7 +193,7 @@ class BulkWriter:
         try:
             job_id, info = self._run_job(sobject, operation, data, external_id_field)
             del data  # the upload is done: free it before the result files are read
-            return self._results(sobject, job_id, info, rows, key)
+            return self._results(sobject, job_id, info, rows=rows, key=key)
         finally:
             self.client.session.hooks["response"].remove(hook)
 
@@ -274,7 +275,7 @@ class BulkWriter:
         return info.get("state") in TERMINAL
 
     # -- results --------------------------------------------------------------------------
-    def _results(self, sobject: str, job_id: str, info: dict[str, Any],
+    def _results(self, sobject: str, job_id: str, info: dict[str, Any], *,
                  rows: list[dict[str, str]], key: Sequence[str]) -> list[Result]:
         """One result per uploaded row, in upload order, matched by the key columns.
 
@@ -297,18 +298,19 @@ class BulkWriter:
                 results[waiting.pop(0)] = result
 
         if processed > failed:
-            for cells, (rid, created) in self._read(jobs, job_id, "successfulResults", key,
-                                                    ("sf__Id", "sf__Created")):
+            for cells, (rid, created) in self._read(jobs, job_id, "successfulResults", key=key,
+                                                    wanted=("sf__Id", "sf__Created")):
                 place(cells, {"id": rid or None, "success": True, "errors": [],
                               "created": created.lower() == "true"})
         if failed > 0:
-            for cells, (error,) in self._read(jobs, job_id, "failedResults", key, ("sf__Error",)):
+            for cells, (error,) in self._read(jobs, job_id, "failedResults", key=key,
+                                              wanted=("sf__Error",)):
                 code, message, fields = parse_bulk_error(error)
                 place(cells, _failure(code, message, fields))
         why = str(info.get("errorMessage") or "").strip()
         ended = f"ended {state}" + (f" ({why})" if why else "")
         if state in ("Failed", "Aborted") and processed < len(rows):
-            for cells, _ in self._read(jobs, job_id, UNPROCESSED, key, ()):
+            for cells, _ in self._read(jobs, job_id, UNPROCESSED, key=key, wanted=()):
                 place(cells, _failure("BULK_UNPROCESSED", f"Salesforce Bulk job {job_id} {ended} "
                                       "before processing this record; nothing was written for "
                                       "it, and `leadsync retry` sends it again"))
@@ -319,7 +321,7 @@ class BulkWriter:
                     "settles it")
                 for r in results]
 
-    def _read(self, jobs: Jobs, job_id: str, name: str, key: Sequence[str],
+    def _read(self, jobs: Jobs, job_id: str, name: str, *, key: Sequence[str],
               wanted: Sequence[str]) -> list[ResultRow]:
         """A result file, streamed: each row's key cells and ``wanted`` cells, nothing more.
 

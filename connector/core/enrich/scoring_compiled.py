@@ -10,11 +10,14 @@ its value. The result is exactly a loop over every rule's ``BehaviourRule.matche
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Callable, Mapping, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, NamedTuple, Sequence
 
 from connector.core.enrich import scoring as _scoring
 from connector.core.enrich.scoring import (DAY_MS, EMAIL_DOMAIN, EMAIL_KIND, BehaviourRule, Event,
                                            Match, Score, Scoring, fit_value)
+
+if TYPE_CHECKING:
+    from connector.core.model import Response
 
 Check = Callable[[Event], bool]
 
@@ -69,11 +72,12 @@ class Program:
         self._wanted = scoring.answer_fields()
         self._answer: str | None = next(iter(self._wanted)) if len(self._wanted) == 1 else None
 
-    def event_of(self, conversion_id: str, submitted_at: int, form_id: str, campaign_id: str,
-                 page: str | None, form_values: Mapping[str, str]) -> Event:
+    def event_of(self, r: Response) -> Event:
         """A response as scoring's event: only the answers behaviour rules name, never the
         whole form (the state keeps no more of a person than scoring needs); the names are
         worked out once per configuration, not per response."""
+        conversion_id, submitted_at, form_id = r.conversion_id, r.submitted_at, r.form_id
+        campaign_id, page, form_values = r.campaign_id, r.page_url, r.form_values
         name = self._answer
         if name is not None:                      # the common case: one named answer
             value = form_values.get(name)

@@ -114,7 +114,7 @@ class _Work:
                          + (f"; {account.note}" if account.note else ""))
         creating = target.id is None and target.new_lead_of == d.conversion_id
         if creating and d.action is Action.CREATE_LEAD:
-            self._new_lead(r, facts, stage, account, notes, extra)
+            self._new_lead(r, facts, stage=stage, account=account, notes=notes, extra=extra)
             self._score_new(r, "Lead")
         elif creating and d.action is Action.CREATE_CONTACT:
             self._new_contact(r, account, notes, extra)
@@ -123,7 +123,7 @@ class _Work:
             changes = self._attach(r, target, stage, notes)
         if stage:
             extra.stage = stage
-        self._task(r, target, stage, notes, extra)
+        self._task(r, target, stage, notes=notes, extra=extra)
         if self.s.routing.tasks is not None:    # the history a later Task of the batch lists
             self.seen.setdefault(r.email, []).append((r.submitted_at, self._form_name(r.form_id)))
         if changes:
@@ -135,7 +135,7 @@ class _Work:
                     changes, tuple(notes), extra)
 
     # -- new records -----------------------------------------------------------------------
-    def _new_lead(self, r: Response, facts: Any, stage: str | None, account: "AccountMatch | None",
+    def _new_lead(self, r: Response, facts: Any, *, stage: str | None, account: "AccountMatch | None",
                   notes: list[str], extra: Enrichment) -> None:
         fields = self.creates[r.conversion_id]
         choice = route(self.s.routing, facts)
@@ -227,7 +227,7 @@ class _Work:
         return changes
 
     # -- hand-off --------------------------------------------------------------------------
-    def _task(self, r: Response, target: Target, stage: str | None, notes: list[str],
+    def _task(self, r: Response, target: Target, stage: str | None, *, notes: list[str],
               extra: Enrichment) -> None:
         if stage != "sales_ready" or self.s.routing.tasks is None:
             return
