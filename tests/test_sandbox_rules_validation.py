@@ -153,7 +153,7 @@ def test_bad_rules_are_a_400_that_names_the_rule(sandbox: Sandbox) -> None:
 def test_rules_replace_by_name_and_round_trip_through_a_dataset(sandbox: Sandbox, tmp_path: Path) -> None:
     sfa = sandbox.app.salesforce
     sfa.add_validation_rule("Lead", "Email_Required", "ISBLANK(Email)", "first")
-    sfa.add_validation_rule("Lead", "email_required", "ISBLANK(Email)", "second", "Email")
+    sfa.add_validation_rule("Lead", "email_required", "ISBLANK(Email)", "second", error_field="Email")
     assert [r["error_message"] for r in sfa.store.validation_rules.dump()] == ["second"]
     dataset = sandbox.app.dump()
     path = tmp_path / "org.json"

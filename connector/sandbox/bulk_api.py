@@ -388,7 +388,7 @@ class BulkApi:
                 raise SfError("DUPLICATE_EXTERNAL_ID", f"Duplicate external id specified: "
                               f"{value}", [ext])
             try:
-                return store.upsert(job.object, ext, value, fields, opts)
+                return store.upsert(job.object, ext, value, fields, opts=opts)
             except SfError as exc:
                 if exc.status == 300:
                     raise SfError("DUPLICATE_EXTERNAL_ID", f"{ext}: more than one record found "

@@ -192,9 +192,9 @@ def _scores(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, float]:
 
 
 def _passes(term: Any, scores: Mapping[str, float], a: Mapping[str, Any], b: Mapping[str, Any],
-            group: tuple[Any, ...]) -> bool:
+            *, group: tuple[Any, ...]) -> bool:
     if isinstance(term, tuple):
-        return any(_passes(t, scores, a, b, group) for t in term)
+        return any(_passes(t, scores, a, b, group=group) for t in term)
     if term in ("FirstName", "LastName") and "Email" in group and (not a.get(term) or not b.get(term)):
         return True   # "ignores blank fields when Email is included in field grouping"
     return scores[term] >= _CRITERIA[term][3]
@@ -204,7 +204,7 @@ def standard_match(a: Mapping[str, Any], b: Mapping[str, Any]) -> float | None:
     """The confidence (mean score of the first satisfied group) or None when no group holds."""
     scores = _scores(a, b)
     for group in _EQUATION:
-        if all(_passes(term, scores, a, b, group) for term in group):
+        if all(_passes(term, scores, a, b, group=group) for term in group):
             flat = [t for t in group if isinstance(t, str)]
             return round(sum(scores[t] for t in flat) / len(flat), 1)
     return None
@@ -279,7 +279,8 @@ class DuplicateRules:
         out: Matches = []
         for target in (rule.sobject, "Contact" if rule.sobject == "Lead" else "Lead"):
             found = []
-            for other, prof in self._candidates(store, target, row, keys, account_name, skip):
+            for other, prof in self._candidates(store, target, row, keys, account_name=account_name,
+                                                skip=skip):
                 confidence = standard_match(me, prof)
                 if confidence is not None:
                     found.append((other, confidence))
@@ -289,7 +290,7 @@ class DuplicateRules:
         return out
 
     def _candidates(self, store: DupeHost, target: str, row: Mapping[str, Any], keys: set[str],
-                    account_name: Callable[[Any], Any], skip: frozenset[str]
+                    *, account_name: Callable[[Any], Any], skip: frozenset[str]
                     ) -> Iterable[tuple[Mapping[str, Any], dict[str, Any]]]:
         """Records sharing a match key with ``row`` (converted Leads, itself and records of
         the same save excluded)."""

@@ -169,13 +169,13 @@ class HubSpotApi:
             return self.store.add_form(body)["id"]
 
     def add_submission(self, form_id: str, values: Mapping[str, str], submitted_at: int | None = None,
-                       conversion_id: str | None = None, page_url: str | None = None) -> str:
+                       *, conversion_id: str | None = None, page_url: str | None = None) -> str:
         """Store a submission as if the form had been filled in; returns its conversionId."""
         with self.app.lock:
             if form_id not in self.store.forms:
                 raise KeyError(f"unknown HubSpot form {form_id!r}")
             item = self.store.add_submission(form_id, normalize_values(values), submitted_at,
-                                             conversion_id, page_url)
+                                             conversion_id=conversion_id, page_url=page_url)
             return item["conversionId"]
 
     def submissions(self, form_id: str) -> list[dict[str, Any]]:
@@ -312,7 +312,7 @@ class HubSpotApi:
                 values, submitted_at, page_url = self._parse_submission(req)
             except _SubmitInvalid as exc:
                 return _submit_error(400, exc.message, exc.error_type)
-            self.store.add_submission(guid, values, submitted_at, None, page_url)
+            self.store.add_submission(guid, values, submitted_at, conversion_id=None, page_url=page_url)
         return Response.json(200, {"inlineMessage": "Thanks for submitting the form."})
 
     def _parse_submission(self, req: Request) -> tuple[list[dict[str, str]], int | None, str | None]:

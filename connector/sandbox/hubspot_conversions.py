@@ -21,7 +21,7 @@ CONVERSION_COUNTS = ("num_conversion_events", "num_unique_conversion_events")
 
 
 def record_conversion(contact: Any, key: tuple[int, int], form_id: str, form_name: str,
-                      iso: str) -> None:
+                      *, iso: str) -> None:
     """Update ``contact.props`` (name -> (key, text)) for one submission of ``form_id``."""
     props = contact.props
     recent = props.get("recent_conversion_date")

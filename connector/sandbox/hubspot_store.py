@@ -217,7 +217,7 @@ class HubSpotStore:
 
     # submissions
     def add_submission(self, form_id: str, values: list[dict[str, str]], submitted_at: int | None = None,
-                       conversion_id: str | None = None, page_url: str | None = None) -> dict[str, Any]:
+                       *, conversion_id: str | None = None, page_url: str | None = None) -> dict[str, Any]:
         """Store one submission (values already in API shape); KeyError if the form is unknown."""
         log = self.logs[form_id]
         conversion_id = conversion_id or str(uuid.uuid4())
@@ -253,7 +253,7 @@ class HubSpotStore:
                 if held is None or key >= held[0]:
                     contact.props[name] = (key, value)
         record_conversion(contact, key, form_id, str(self.forms[form_id].get("name") or form_id),
-                          iso_ms(key[0]))
+                          iso=iso_ms(key[0]))
 
     def create_contact(self, email: str) -> Contact:
         """A contact made through the CRM API (no submission): its email is its one property."""
@@ -310,7 +310,8 @@ class HubSpotStore:
                 values = normalize_values(raw.get("values") or [])
             except (KeyError, TypeError, AttributeError) as exc:
                 raise ValueError(f"dataset submission has malformed values: {raw!r}") from exc
-            self.add_submission(form_id, values, ms, raw.get("conversionId"), raw.get("pageUrl"))
+            self.add_submission(form_id, values, ms, conversion_id=raw.get("conversionId"),
+                                page_url=raw.get("pageUrl"))
         self._reserved_ids.clear()  # pinned ids no submission claimed stay unused
         for prop in data.get("contact_properties") or []:
             if not isinstance(prop, Mapping) or not prop.get("name"):

@@ -259,7 +259,7 @@ class SalesforceApi:
             self.store.setup(data)
 
     def add_validation_rule(self, sobject: str, name: str, error_condition: str,
-                            error_message: str, error_field: str | None = None,
+                            error_message: str, *, error_field: str | None = None,
                             active: bool = True) -> None:
         """Add (or replace, by name) a validation rule; DatasetError when the formula is bad."""
         spec: dict[str, Any] = {"sobject": sobject, "name": name, "active": active,

@@ -68,12 +68,12 @@ def sync_addresses(obj: ObjectDef, row: Row, values: Mapping[str, Any]) -> None:
         st, sc = f"{prefix}State", f"{prefix}StateCode"
         if not {ct, cc, st, sc} & set(values):
             continue
-        _sync_country(obj, row, values, ct, cc, st, sc)
-        _sync_state(obj, row, values, ct, cc, st, sc)
+        _sync_country(obj, row, values, ct=ct, cc=cc, st=st, sc=sc)
+        _sync_state(obj, row, values, ct=ct, cc=cc, st=st, sc=sc)
 
 
 def _sync_country(obj: ObjectDef, row: Row, values: Mapping[str, Any],
-                  ct: str, cc: str, st: str, sc: str) -> None:
+                  *, ct: str, cc: str, st: str, sc: str) -> None:
     code, text = values.get(cc), values.get(ct)
     problem = SfError("FIELD_INTEGRITY_EXCEPTION",
                       f"{_COUNTRY_PROBLEM}: {field_label(obj.fields[ct])}", [ct])
@@ -92,7 +92,7 @@ def _sync_country(obj: ObjectDef, row: Row, values: Mapping[str, Any],
 
 
 def _sync_state(obj: ObjectDef, row: Row, values: Mapping[str, Any],
-                ct: str, cc: str, st: str, sc: str) -> None:
+                *, ct: str, cc: str, st: str, sc: str) -> None:
     code, text = values.get(sc), values.get(st)
     country = row.get(cc)
     label = field_label(obj.fields[st])

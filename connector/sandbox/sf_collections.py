@@ -91,7 +91,7 @@ class Collections:
                     if seen.get(str(value).lower(), 0) > 1:
                         raise SfError("DUPLICATE_EXTERNAL_ID",
                                       f"Duplicate external id specified: {value}", [ext_field])
-                    rid, created = self.api.store.upsert(sobject, ext_field, value, fields, opts)
+                    rid, created = self.api.store.upsert(sobject, ext_field, value, fields, opts=opts)
                     result = {"id": rid, "success": True, "errors": [], "created": created}
             except SfError as exc:
                 self.api.store.rollback(mark)

@@ -71,7 +71,7 @@ class Composite:
                                   "httpStatusCode": 400, "referenceId": ref})
                 continue
             resp = self._subrequest(req, str(sub.get("method") or "GET").upper(), url, sub_body,
-                                    sub.get("httpHeaders") or {})
+                                    headers=sub.get("httpHeaders") or {})
             parsed = json.loads(resp.body) if resp.body else None
             if resp.status < 300:
                 bodies[ref] = parsed
@@ -123,7 +123,7 @@ class Composite:
         return _REF_RE.sub(lambda m: str(lookup(m)), value)
 
     def _subrequest(self, outer: Request, method: str, url: str, body: Any,
-                    headers: Mapping[str, str]) -> Response:
+                    *, headers: Mapping[str, str]) -> Response:
         merged = {k: v for k, v in outer.headers.items()}
         merged.update(headers)
         raw = b"" if body is None else json.dumps(body).encode("utf-8")

@@ -18,7 +18,7 @@ __all__ = ["convert_lead", "merge"]
 
 
 def convert_lead(store: OrgStore, lead_id: str, contact_id: str | None = None,
-                 account_id: str | None = None, opportunity_name: str | None = None
+                 account_id: str | None = None, *, opportunity_name: str | None = None
                  ) -> dict[str, Any]:
     """Convert a Lead as Salesforce's convertLead does. No opportunity is created unless
     ``opportunity_name`` is given (convertLead's ``doNotCreateOpportunity`` false and its
@@ -122,7 +122,7 @@ def merge(store: OrgStore, sobject: str, master_id: str,
     try:
         for loser in losers:
             for child, fname in reparent:
-                updated += _reparent(store, child, fname, loser["Id"], master["Id"])
+                updated += _reparent(store, child, fname, old_id=loser["Id"], new_id=master["Id"])
             store._remove(table, table.rows[loser["Id"]], master_id=master["Id"])
         store._replace(table, table.rows[master["Id"]], {})
     except Exception:
@@ -132,7 +132,7 @@ def merge(store: OrgStore, sobject: str, master_id: str,
             "updatedRelatedIds": updated, "success": True, "errors": []}
 
 
-def _reparent(store: OrgStore, child: str, fname: str, old_id: str, new_id: str) -> list[str]:
+def _reparent(store: OrgStore, child: str, fname: str, *, old_id: str, new_id: str) -> list[str]:
     """Point a merged loser's related records at the master; return the moved ids."""
     table = store.tables[child]
     moved = []

@@ -71,7 +71,7 @@ class QueryRoutes:
             rid = row.pop("Id") if added_id else row.get("Id")
             url = f"/services/data/v{version}/sobjects/{sobject}/{rid}"
             out.append({"attributes": {"type": sobject, "url": url}, **row})
-        return self._page(req, out, total, self._batch_size(req), 0, None,
+        return self._page(req, out, total, self._batch_size(req), start=0, locator=None,
                           cap=self._batch_cap(sobject, query.fields))
 
     def _query_rel(self, req: Request, text: str, include_deleted: bool) -> Response:
@@ -90,7 +90,7 @@ class QueryRoutes:
             return Response.json(200, {"totalSize": result.total, "done": True,
                                        "records": result.rows})
         sobject = self.api.store.sobject_name(sel.sobject) or sel.sobject
-        return self._page(req, result.rows, result.total, self._batch_size(req), 0, None,
+        return self._page(req, result.rows, result.total, self._batch_size(req), start=0, locator=None,
                           cap=self._batch_cap(sobject, result.fields))
 
     def _batch_cap(self, sobject: str, fields: Any) -> int:
@@ -113,7 +113,7 @@ class QueryRoutes:
         return min(2000, max(200, int(m.group(1))))
 
     def _page(self, req: Request, rows: list[dict[str, Any]], total: int, batch: int | None,
-              start: int, locator: str | None, cap: int = 2000) -> Response:
+              *, start: int, locator: str | None, cap: int = 2000) -> Response:
         """One page of a result: at most ``batch`` records (children count), fewer when rows
         are wide (``sf_limits.page_end``); ``nextRecordsUrl`` carries the next row's index."""
         size = min(batch or 2000, cap)
@@ -142,5 +142,5 @@ class QueryRoutes:
             return err(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
         self.cursors.move_to_end(locator)
         return self._page(req, cursor["rows"], cursor["total"],
-                          self._batch_size(req) or cursor["batch"], int(offset), locator,
+                          self._batch_size(req) or cursor["batch"], start=int(offset), locator=locator,
                           cap=cursor.get("cap", 2000))

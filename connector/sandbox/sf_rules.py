@@ -67,7 +67,7 @@ def campaign_statuses(store: OrgStore, campaign_id: str) -> list[Row]:
 
 
 def member_rules(store: OrgStore, row: Row, old: Row | None, values: Mapping[str, Any],
-                 opts: WriteOptions) -> None:
+                 *, opts: WriteOptions) -> None:
     if old is None:
         lead = store.tables["Lead"].rows.get(row["LeadId"]) if row.get("LeadId") else None
         contact = (store.tables["Contact"].rows.get(row["ContactId"])
@@ -114,7 +114,7 @@ def member_rules(store: OrgStore, row: Row, old: Row | None, values: Mapping[str
 
 
 def set_responded(store: OrgStore, row: Row, responded: bool, opts: WriteOptions,
-                  explicit: Mapping[str, Any] = {}) -> None:
+                  *, explicit: Mapping[str, Any] = {}) -> None:
     if opts.trusted and "HasResponded" in explicit:
         return  # a dataset's own flags win
     row["HasResponded"] = responded
@@ -145,7 +145,7 @@ def after_status_write(store: OrgStore, row: Row, old: Row | None) -> None:
 
 
 def before_write(store: OrgStore, obj: ObjectDef, row: Row, old: Row | None,
-                 values: Mapping[str, Any], opts: WriteOptions) -> None:
+                 *, values: Mapping[str, Any], opts: WriteOptions) -> None:
     name = obj.name
     if name in ("Lead", "Contact", "User") and (old is None or {"FirstName", "LastName"} & set(
             values)):
@@ -160,7 +160,7 @@ def before_write(store: OrgStore, obj: ObjectDef, row: Row, old: Row | None,
     if store.state_country and name in ADDRESSES:
         sync_addresses(obj, row, values)
     if name == "CampaignMember":
-        member_rules(store, row, old, values, opts)
+        member_rules(store, row, old, values, opts=opts)
     elif name == "CampaignMemberStatus":
         member_status.before_write(store, row, old, opts.trusted)
     elif name == "Task":

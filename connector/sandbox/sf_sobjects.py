@@ -99,7 +99,7 @@ class SObjectRoutes:
     def upsert(self, req: Request) -> Response:
         sobject = self.api.store.schema(param(req, "sobject")).name
         rid, created = self.api.store.upsert(sobject, param(req, "field"),
-                                             param(req, "value"), req.json(), write_options(req))
+                                             param(req, "value"), req.json(), opts=write_options(req))
         body: dict[str, Any] = {"id": rid, "success": True, "errors": []}
         if float(req.params["version"]) >= 46.0:
             body["created"] = created

@@ -315,7 +315,7 @@ class Store:
         check_refs(self, obj, values, opts)
         if "OwnerId" in obj.fields and not row.get("OwnerId"):
             row["OwnerId"] = self.api_user_id
-        before_write(self, obj, row, None, values, opts)
+        before_write(self, obj, row, None, values=values, opts=opts)
         check_unique(table, row)
         row = Row(compact(row))
         rid = explicit_id or self._new_id(obj)
@@ -372,7 +372,7 @@ class Store:
                 row[k] = v
         check_required(obj, row)
         check_refs(self, obj, values, opts)
-        before_write(self, obj, row, old, values, opts)
+        before_write(self, obj, row, old, values=values, opts=opts)
         check_unique(table, row)
         row = Row(compact(row))
         now = format_datetime(self._now())
@@ -413,7 +413,7 @@ class Store:
                 self._remove(statuses, s)
 
     def upsert(self, sobject: str, field_name: str, value: Any, fields: Mapping[str, Any],
-               opts: WriteOptions = WriteOptions()) -> tuple[str, bool]:
+               *, opts: WriteOptions = WriteOptions()) -> tuple[str, bool]:
         """Upsert by external id: update the one match, create when none; return (id, created)."""
         table = self.table(sobject)
         fd = self.external_id_field(table.obj, field_name)
@@ -453,7 +453,8 @@ class Store:
                      account_id: str | None = None, opportunity_name: str | None = None
                      ) -> dict[str, Any]:
         """Convert a Lead as Salesforce's convertLead does (``sf_org_ops.convert_lead``)."""
-        return sf_org_ops.convert_lead(self, lead_id, contact_id, account_id, opportunity_name)
+        return sf_org_ops.convert_lead(self, lead_id, contact_id, account_id,
+                                       opportunity_name=opportunity_name)
 
     def merge(self, sobject: str, master_id: str, loser_ids: Iterable[str]) -> dict[str, Any]:
         """Merge up to two records into a master, as SOAP ``merge()`` does (``sf_org_ops``)."""

@@ -21,7 +21,7 @@ __all__ = ["run_aggregate"]
 _NUMERIC = soql.NUMBER_TYPES
 
 
-def _resolve(store: RelHost, plan: Any, sel: _Select, path: str, pos: int) -> tuple[str, str]:
+def _resolve(store: RelHost, plan: Any, sel: _Select, path: str, *, pos: int) -> tuple[str, str]:
     """(canonical key in the flattened row, field type) for a grouped or aggregated path."""
     hit = plan.paths.get(path.lower())
     if hit is not None:
@@ -131,13 +131,13 @@ def run_aggregate(sel: _Select, store: RelHost, include_deleted: bool = False) -
         raise soql._malformed(sel.source, 0, "COUNT() cannot be combined with other fields or "
                               "with GROUP BY; use COUNT(Id)")
     plan = _plan(store, sobject, sel, _dotted_refs(sel.rest))
-    grouped = [(*_resolve(store, plan, sel, path, pos), path) for path, pos in sel.group_by]
+    grouped = [(*_resolve(store, plan, sel, path, pos=pos), path) for path, pos in sel.group_by]
     grouped_keys = {canonical.lower() for canonical, _, _ in grouped}
     columns: list[tuple[str, str, str, str]] = []     # (output key, kind, canonical, type/func)
     order_keys: dict[str, str] = {}
     expr = 0
     for item in sel.items:
-        canonical, ftype = _resolve(store, plan, sel, item.path or "Id", item.pos)
+        canonical, ftype = _resolve(store, plan, sel, item.path or "Id", pos=item.pos)
         if item.kind == "field":
             if canonical.lower() not in grouped_keys:
                 raise soql._malformed(sel.source, item.pos, "Field must be grouped or aggregated: "
@@ -162,7 +162,7 @@ def run_aggregate(sel: _Select, store: RelHost, include_deleted: bool = False) -
     order, limit, offset = _order(sel, order_keys)
     base = soql.parse(f"SELECT Id FROM {sel.sobject}{sel.rest}")
     rows, _ = _select_rows(store, plan, sel.__class__(sel.source, [], sel.sobject, sel.rest),
-                           base, include_deleted, None)
+                           base, include_deleted=include_deleted, records=None)
     groups: dict[tuple[Any, ...], list[Mapping[str, Any]]] = {}
     for row in rows:
         group = tuple(soql._normalizer(ftype)(row.get(c)) for c, ftype, _ in grouped)

@@ -226,7 +226,7 @@ def _parent_rel(obj: Any, name: str) -> Any | None:
     return None
 
 
-def _resolve_path(store: RelHost, sobject: str, path: str, source: str, pos: int
+def _resolve_path(store: RelHost, sobject: str, path: str, source: str, *, pos: int
                   ) -> tuple[str, list[Any], str]:
     """(canonical path, [reference fields walked], field type) or INVALID_FIELD."""
     parts = path.split(".")
@@ -322,7 +322,7 @@ def _plan(store: RelHost, sobject: str, sel: _Select, extra: Iterable[tuple[str,
     for written, pos in [*wanted_paths, *sel.group_by, *extra]:
         if "." not in written or written.lower() in paths:
             continue
-        canonical, hops, ftype = _resolve_path(store, sobject, written, sel.source, pos)
+        canonical, hops, ftype = _resolve_path(store, sobject, written, sel.source, pos=pos)
         paths[written.lower()] = (canonical, hops, ftype)
         if hops:
             schema[canonical] = ftype
@@ -376,16 +376,17 @@ def run(sel: _Select, store: RelHost, version: str, include_deleted: bool = Fals
             _sub_plan(store, sobject, item.sub)
     if sel.count_only:
         base = soql.parse(f"SELECT COUNT() FROM {sel.sobject}{sel.rest}")
-        _, total = _select_rows(store, plan, sel, base, include_deleted, None)
+        _, total = _select_rows(store, plan, sel, base, include_deleted=include_deleted, records=None)
         return RelResult([], total, count_only=True)
     base = soql.parse(f"SELECT Id FROM {sel.sobject}{sel.rest}")
-    rows, total = _select_rows(store, plan, sel, base, include_deleted, None)
-    out = [_shape(store, plan, sel, r, version) for r in rows]
+    rows, total = _select_rows(store, plan, sel, base, include_deleted=include_deleted,
+                               records=None)
+    out = [_shape(store, plan, sel, r, version=version) for r in rows]
     return RelResult(out, total, fields=tuple(i.path for i in sel.items if i.kind == "field"))
 
 
 def _select_rows(store: RelHost, plan: _Plan, sel: _Select, base: soql.Query,
-                 include_deleted: bool, records: list[Any] | None) -> tuple[list[dict], int]:
+                 *, include_deleted: bool, records: list[Any] | None) -> tuple[list[dict], int]:
     """Filter, order and window rows with ``soql.execute``; rows keep every flattened key."""
     named = [("Id", 0)] + [(plan.paths[i.path.lower()][0] if i.path.lower() in plan.paths
                              else i.path, i.pos) for i in sel.items if i.kind == "field"]
@@ -411,7 +412,7 @@ def _select_rows(store: RelHost, plan: _Plan, sel: _Select, base: soql.Query,
 
 
 def _shape(store: RelHost, plan: _Plan, sel: _Select, row: Mapping[str, Any],
-           version: str) -> dict[str, Any]:
+           *, version: str) -> dict[str, Any]:
     """One result record: attributes, then the SELECT items in order, parents nested."""
     def url(kind: str, rid: str) -> str:
         return f"/services/data/v{version}/sobjects/{kind}/{rid}"
@@ -421,7 +422,7 @@ def _shape(store: RelHost, plan: _Plan, sel: _Select, row: Mapping[str, Any],
         if item.kind == "sub":
             assert item.sub is not None
             out[_child_key(store, plan.sobject, item.sub)] = _children(store, plan.sobject, item.sub,
-                                                                        row["Id"], version)
+                                                                        row["Id"], version=version)
             continue
         path = plan.paths.get(item.path.lower())
         if path is None or not path[1]:
@@ -461,15 +462,15 @@ def _child_key(store: RelHost, parent: str, sub: _Select) -> str:
 
 
 def _children(store: RelHost, parent: str, sub: _Select, parent_id: str,
-              version: str) -> dict[str, Any] | None:
+              *, version: str) -> dict[str, Any] | None:
     """A subquery's result for one parent, or None when the parent has no such children."""
     plan, base, lookup = _sub_plan(store, parent, sub)
     kids = store.tables[plan.sobject].lookup(lookup, parent_id)
-    rows, _ = _select_rows(store, plan, sub, base, False, kids)
+    rows, _ = _select_rows(store, plan, sub, base, include_deleted=False, records=kids)
     if not rows:
         return None
     return {"totalSize": len(rows), "done": True,
-            "records": [_shape(store, plan, sub, r, version) for r in rows]}
+            "records": [_shape(store, plan, sub, r, version=version) for r in rows]}
 
 
 def _sub_plan(store: RelHost, parent: str, sub: _Select) -> tuple[_Plan, soql.Query, str]:
