@@ -25,7 +25,7 @@ from connector.core.writeback import (DEFAULT_NAMES, RecordFacts, RecordType, St
                                       derive_stage, desired_properties)
 from connector.engine.wiring import clients
 from connector.engine.writeback import Writeback
-from connector.errors import ConfigError
+from connector.errors import AuthError, ConfigError
 from connector.sandbox import Sandbox
 from sync_helpers import Org
 
@@ -446,3 +446,22 @@ def test_scores_push_alone_and_leave_the_other_properties(org):
     props = contact(org, emails[0])
     assert props["leadsync_score"] == "73.5" and props["leadsync_stage"] == "nurture"
     assert push(org, settings, [WritebackRow.score_only(emails[0], 73.5)]).sent == 0
+
+
+def test_an_app_without_the_contacts_write_scope_is_told_which_scope_to_add(org):
+    """HubSpot answers the batch write 403 MISSING_SCOPES (its spec gives contact writes
+    crm.objects.contacts.write): the write-back stops naming that scope, not "refused the
+    access token" (the token is good), records nothing as sent, and once the scope is
+    granted the next push sends everyone."""
+    create_properties(org)
+    emails = fill_and_sync(org, 2)
+    org.sandbox.app.hubspot.revoke_scopes("crm.objects.contacts.write")
+    with pytest.raises(AuthError) as err:
+        writeback_run(org, settings_for(org))
+    assert err.value.code == "MISSING_SCOPES"
+    assert "crm.objects.contacts.write" in str(err.value)
+    assert "refused the access token" not in str(err.value)
+    assert not any(e in str(err.value) for e in emails)
+    assert "leadsync_stage" not in contact(org, emails[0])
+    org.sandbox.app.hubspot.grant_all_scopes()
+    assert writeback_run(org, settings_for(org)).counts.sent == 2

@@ -30,7 +30,7 @@ from hubspot.crm.contacts import (  # type: ignore[import-untyped]
     BatchReadInputSimplePublicObjectId, SimplePublicObjectBatchInput,
     SimplePublicObjectBatchInputUpsert, SimplePublicObjectId)
 
-from connector.adapters.hubspot.forms import HubSpotClient
+from connector.adapters.hubspot.forms import HubSpotClient, missing_scopes_error
 from connector.adapters.transport import Verdict, classify, parse_retry_after, with_retries
 from connector.errors import ApiError, AuthError, TransientError
 
@@ -215,6 +215,9 @@ def _verdict_error(what: str, status: int, raw_body: Any, headers: Any) -> Excep
     if verdict is Verdict.RETRY:
         return TransientError(f"HubSpot {what}: {status}", status=status,
                               retry_after=parse_retry_after(headers.get("Retry-After")))
+    lacking = missing_scopes_error(what, status, body)
+    if lacking is not None:               # the write-back's app lacks contacts.write, say
+        return lacking
     if verdict is Verdict.EXPIRED or status == 403:
         return AuthError(f"HubSpot refused the access token ({status})", service="hubspot", status=status)
     refused = refused_properties(body)

@@ -105,14 +105,12 @@ class HubSpotClient:
                 raise TransientError(f"HubSpot {method} {path}: {reply.status_code}",
                                      retry_after=parse_retry_after(reply.headers.get("Retry-After")),
                                      status=reply.status_code)
-            if reply.status_code == 403 and isinstance(body, dict) \
-                    and body.get("category") == "MISSING_SCOPES":
+            lacking = missing_scopes_error(f"{method} {path}", reply.status_code, body)
+            if lacking is not None:
                 # The token is good, its app lacks a scope this call needs: callers reading
                 # one stream (an event) pause that stream; anywhere else it stops the run,
                 # as a refused token does.
-                raise AuthError(f"HubSpot: the app's token lacks the scope {_scopes(body)} "
-                                f"({method} {path}: 403 MISSING_SCOPES)", service="hubspot",
-                                status=403, code="MISSING_SCOPES")
+                raise lacking
             message = body.get("message") if isinstance(body, dict) else reply.text[:200]
             if verdict is Verdict.EXPIRED and self.tokens and token is not None and not renewed:
                 renewed = True
@@ -317,6 +315,17 @@ def _hand_over(pages: "queue.Queue[Any]", item: Any, stop: threading.Event) -> N
             return
         except queue.Full:
             continue
+
+
+def missing_scopes_error(what: str, status: int, body: Any) -> AuthError | None:
+    """HubSpot's 403 ``MISSING_SCOPES`` as the error an admin acts on: the scope to add to
+    the private app (not "refused the access token": the token is good); None for any other
+    reply."""
+    if status != 403 or not isinstance(body, dict) or body.get("category") != "MISSING_SCOPES":
+        return None
+    return AuthError(f"HubSpot: the app's token lacks the scope {_scopes(body)} "
+                     f"({what}: 403 MISSING_SCOPES)", service="hubspot", status=403,
+                     code="MISSING_SCOPES")
 
 
 def _scopes(body: dict[str, Any]) -> str:
