@@ -27,13 +27,10 @@ from .hubspot_requests import Invalid as _Invalid
 from .hubspot_requests import decode_cursor as _decode_cursor
 from .hubspot_requests import encode_cursor as _encode_cursor
 from .hubspot_requests import int_arg as _int_arg
-from .hubspot_requests import json_object, missing_scopes_reply
+from .hubspot_requests import CONTACTS_READ, FORMS, json_object, missing_scopes_reply
 from .hubspot_store import HubSpotStore, Key, normalize_values
 
 DEFAULT_PORTAL_ID = 2026001
-# HubSpot's public OpenAPI specs (HubSpot-public-api-spec-collection, CRM/Contacts and
-# CRM/Meetings v3): contacts and meetings reads need the first, their writes the second
-CONTACTS_READ, CONTACTS_WRITE = "crm.objects.contacts.read", "crm.objects.contacts.write"
 DEFAULT_RATE_LIMIT: dict[str, Any] = {"per_10s": 190, "per_second": 19, "daily": 500_000,
                                       "retry_after": False}
 SUBMISSIONS_DEFAULT_LIMIT, SUBMISSIONS_MAX_LIMIT = 20, 50
@@ -82,14 +79,18 @@ class HubSpotApi:
         limited = self._limited
         add("GET", "/account-info/v3/details", limited(self._account_details),
             family="hubspot.account", auth="hubspot")
+        scoped = self.scoped       # each route with the scopes HubSpot's docs give it
         for path in ("/marketing/v3/forms/", "/marketing/v3/forms"):
-            add("GET", path, limited(self._list_forms), family="hubspot.forms", auth="hubspot")
-            add("POST", path, limited(self._create_form), family="hubspot.forms", auth="hubspot")
-        add("GET", "/marketing/v3/forms/{formId}", limited(self._get_form),
+            add("GET", path, scoped(self._list_forms, FORMS), family="hubspot.forms",
+                auth="hubspot")
+            add("POST", path, scoped(self._create_form, FORMS), family="hubspot.forms",
+                auth="hubspot")
+        add("GET", "/marketing/v3/forms/{formId}", scoped(self._get_form, FORMS),
             family="hubspot.forms", auth="hubspot")
         add("POST", "/submissions/v3/integration/submit/{portalId}/{formGuid}", self._submit,
             family="hubspot.submit", auth=None)
-        add("GET", "/form-integrations/v1/submissions/forms/{formGuid}", limited(self._submissions),
+        add("GET", "/form-integrations/v1/submissions/forms/{formGuid}",
+            scoped(self._submissions, FORMS, "forms-uploaded-files"),
             family="hubspot.submissions", auth="hubspot")
         add("POST", "/crm/v3/objects/contacts/search", self.scoped(self.contacts.search,
                                                                    CONTACTS_READ),

@@ -31,6 +31,7 @@ import uuid
 from typing import Any, Callable
 
 from .http import BadJson, Request, Response
+from .hubspot_requests import CONTACTS_WRITE
 from .hubspot_store import CONTACT_PROPERTIES, Contact, iso_ms
 
 BATCH_MAX = 100
@@ -105,8 +106,7 @@ class HubSpotCrm:
         add = api.app.router.add
         for op in ("update", "upsert", "create"):    # CRM/Contacts v3 spec: the write scope
             add("POST", f"/crm/v3/objects/contacts/batch/{op}",
-                api.scoped(self._guarded(getattr(self, f"_batch_{op}")),
-                           "crm.objects.contacts.write"),
+                api.scoped(self._guarded(getattr(self, f"_batch_{op}")), CONTACTS_WRITE),
                 family="hubspot.crm.contacts", auth="hubspot", first=True)
         add("GET", "/crm/v3/properties/{objectType}", limited(self._guarded(self._list_properties)),
             family="hubspot.crm.properties", auth="hubspot")

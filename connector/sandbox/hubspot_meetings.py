@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Mapping
 
+from .hubspot_requests import CONTACTS_READ, CONTACTS_WRITE
 from .hubspot_requests import error_reply as _error, iso_ms as _iso
 from .http import BadJson, Request, Response
 
@@ -88,7 +89,7 @@ class Meetings:
         reads ``crm.objects.contacts.read``, writes ``.write``; CRM/Associations v4: any one
         of the objects' scopes, of which the sandbox models the contacts ones)."""
         add, scoped = self.api.app.router.add, self.api.scoped
-        read, write = "crm.objects.contacts.read", "crm.objects.contacts.write"
+        read, write = CONTACTS_READ, CONTACTS_WRITE
         for method, path, handler, scopes in (
                 ("POST", "/crm/v3/objects/meetings", self._create, (write,)),
                 ("POST", "/crm/v3/objects/meetings/search", self._search, (read,)),

@@ -62,6 +62,12 @@ def error_reply(status: int, message: str, category: str) -> Response:
 
 
 SCOPES_URL = "https://developers.hubspot.com/scopes"
+# The scopes the sandbox asks (docs/sandbox-wire-facts.md, "Contacts and meetings scopes"):
+# HubSpot's public OpenAPI specs give contacts and meetings reads the first, their writes the
+# second; forms v3 and the legacy v1 submissions feed want "forms" (the feed also takes
+# "forms-uploaded-files")
+CONTACTS_READ, CONTACTS_WRITE = "crm.objects.contacts.read", "crm.objects.contacts.write"
+FORMS = "forms"
 
 
 def missing_scopes_reply(scopes: list[str]) -> Response:
