@@ -92,12 +92,11 @@ class HubSpotApi:
         add("GET", "/form-integrations/v1/submissions/forms/{formGuid}",
             scoped(self._submissions, FORMS, "forms-uploaded-files"),
             family="hubspot.submissions", auth="hubspot")
-        add("POST", "/crm/v3/objects/contacts/search", self.scoped(self.contacts.search,
-                                                                   CONTACTS_READ),
+        add("POST", "/crm/v3/objects/contacts/search", scoped(self.contacts.search, CONTACTS_READ),
             family="hubspot.contacts", auth="hubspot")
-        add("POST", "/crm/v3/objects/contacts/batch/read", self.scoped(self.contacts.batch_read,
-                                                                       CONTACTS_READ),
-            family="hubspot.contacts", auth="hubspot")
+        add("POST", "/crm/v3/objects/contacts/batch/read",
+            scoped(self.contacts.batch_read, CONTACTS_READ), family="hubspot.contacts",
+            auth="hubspot")
         hubspot_events.install(self)     # Marketing Events v3: events, attendance, participations
         hubspot_meetings.install(self)   # CRM v3 meetings, their search and contact associations
         self.crm = hubspot_crm.HubSpotCrm(self, limited)   # CRM v3 contact writes and properties
