@@ -291,3 +291,16 @@ def test_a_dry_run_reads_the_history_by_an_index_without_touching_the_file(tmp_p
     assert [p.email for p in store.each()] == ["ann@x.example", "bob@x.example"]
     ro.close()
     assert path.read_bytes() == before
+
+
+def test_a_patterns_remembered_verdicts_match_a_fresh_search_past_the_bound() -> None:
+    """A pattern check remembers its verdict per text (people share titles); past its bound
+    it starts over, and every answer is still the regex's own."""
+    from connector.core.enrich.scoring_compiled import _text_check
+
+    pattern = re.compile(r"(?i)\b(vp|director)\b")
+    check = _text_check(Match(pattern=pattern))
+    texts = [f"{kind} {i}" for i in range(5000) for kind in ("VP Sales", "Intern")][:9000]
+    for _ in range(2):
+        assert [check(t) for t in texts] == [pattern.search(t) is not None for t in texts]
+    assert (check(None), check("")) == (False, False)

@@ -290,19 +290,22 @@ class _Work:
         names = self.score_names.get(sobject)
         if names is None:
             return None
+        target, date_field, reasons_field = names
         value = scored.value
-        if base is not None and _same_number(base.get(names[0]), value):
+        if base is not None and _same_number(base.get(target), value):
             return None                          # no change
-        made: tuple[tuple[str, Any], ...] = ((names[0], value),)
-        if names[1]:
+        if date_field:
             minute = scored.as_of // 60_000      # a batch's responses share a few dates
             date = self.dates.get(minute)
             if date is None:
                 date = self.dates[minute] = local_date(utc(minute * 60_000), self.s.routing.timezone)
-            made += ((names[1], date),)
-        if names[2]:
-            made += ((names[2], scored.reasons(self.reasons_length)),)
-        return made
+            if reasons_field:                    # the usual configuration: all three, one tuple
+                return ((target, value), (date_field, date),
+                        (reasons_field, scored.reasons(self.reasons_length)))
+            return (target, value), (date_field, date)
+        if reasons_field:
+            return (target, value), (reasons_field, scored.reasons(self.reasons_length))
+        return ((target, value),)
 
     def _owner_of(self, target: Target) -> str | None:
         if target.id is None:
