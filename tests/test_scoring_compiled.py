@@ -69,7 +69,9 @@ def _event(rnd: random.Random, i: int) -> Event:
                                  ("timeline", rnd.choice(["", " This Quarter ", "later"]))) if v}
     return Event(f"c{i}", T0 + rnd.randint(0, 90) * DAY_MS, rnd.choice(FORMS),
                  rnd.choice(["", "c1", "c2"]),
-                 rnd.choice([None, "", "https://x.example/Pricing?a=1", "https://x.example/demo"]),
+                 rnd.choice([None, "", "https://x.example/Pricing?a=1", "https://x.example/demo",
+                             f"https://x.example/pricing?utm_source=n{i}",
+                             f"https://x.example/blog?utm_source=n{i}"]),
                  answers)
 
 
@@ -161,6 +163,20 @@ def test_a_one_response_score_shared_between_people_is_the_plain_loops(seed: int
         if round_ == 1:
             made = len(scoring.program._fresh)
     assert len(scoring.program._fresh) == made
+
+
+def test_a_page_is_keyed_by_the_parts_rules_name_not_by_its_query_string() -> None:
+    """Pages carry tracking parameters, nearly one URL per response: the shared result is
+    keyed by which named parts the page holds, so a hundred /pricing visits make one."""
+    scoring = Scoring(sales_ready=50, behaviour=(
+        BehaviourRule("pricing", 15, "intent", pages=("/pricing",)),
+        BehaviourRule("webinar", 10, "content", forms=frozenset(["f1"]))), fit=())
+    for i in range(100):
+        for page in (f"https://x.example/pricing?utm_source=n{i}", f"https://x.example/blog?n={i}"):
+            event = Event(f"c{i}{page[-3:]}", T0, "f1", "c1", page)
+            got = scoring.program.fresh_score(scoring, f"p{i}@acme.example", event, {})
+            assert got.total == (25 if "/pricing" in page else 10)
+    assert len(scoring.program._fresh) == 2
 
 
 # -- the stored history: the ledger ---------------------------------------------------------

@@ -49,7 +49,8 @@ class Program:
     """
 
     __slots__ = ("by_form", "generic", "caps", "half", "fit", "_hosts", "_host_rules", "_fresh",
-                 "_answer", "_wanted", "_email_rules", "_field_rules")
+                 "_answer", "_wanted", "_email_rules", "_field_rules", "_pages",
+                 "_campaigns_matter")
 
     def __init__(self, scoring: Scoring) -> None:
         rules, capped = scoring.behaviour, frozenset(scoring.caps)
@@ -70,6 +71,12 @@ class Program:
         self._field_rules = tuple((f, lower, check) for _i, _n, _p, f, lower, check in self.fit
                                   if check is not None)
         self._wanted = scoring.answer_fields()
+        # What of a response's page and campaign the rules can tell apart (a fresh score's
+        # key): the page parts rules name (pages carry query strings, nearly one per
+        # response, so the page itself would make every key new), and the campaign only
+        # when a rule names one.
+        self._pages = tuple(sorted({p for r in rules for p in r.pages}))
+        self._campaigns_matter = any(r.campaigns for r in rules)
         self._answer: str | None = next(iter(self._wanted)) if len(self._wanted) == 1 else None
 
     def event_of(self, r: Response) -> Event:
@@ -93,8 +100,9 @@ class Program:
                     fit_values: Mapping[str, str]) -> Score:
         """The Score of a person whose only response is ``event``, as of that response (no
         decay, no step): the common case of a sync (a new person, one fill). The sums depend
-        only on what the rules read (form, campaign, page, the named answers, which fit rules
-        hold), never on the moment, so people who share them share one worked-out result
+        only on what the rules can tell apart (the form if a rule names it, the campaign if a
+        rule names one, which named page parts the page holds, the named answers, which fit
+        rules hold), never on the moment, so people who share them share one worked-out result
         (:class:`Fresh`, made by :func:`scoring.score` itself on first sight, so it is the
         same), reasons text included. Written as one function (the key, the fit rules'
         hits, the Score): it runs for nearly every response of a sync."""
@@ -112,7 +120,12 @@ class Program:
             if value is None:
                 value = fit_values.get(lower)
             hits.append(value is not None and check(str(value)))
-        key = (event.form_id, event.campaign_id, event.page, answer, *hits)
+        page = event.page
+        key = (event.form_id if event.form_id in self.by_form else None,
+               event.campaign_id if self._campaigns_matter else None,
+               tuple(part in page.casefold() for part in self._pages)
+               if page and self._pages else None,
+               answer, *hits)
         f = self._fresh.get(key)
         if f is None:
             if len(self._fresh) >= 65536:
