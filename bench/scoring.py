@@ -5,7 +5,10 @@ and the daily rescore of 100,000 people with 5% changed.
 
 1. **Sync, with and without [scoring]** (target: at most +10% CPU per response). The sync
    benchmark's world (``bench/world.py``: 40% new people, 25% open Leads, 15% Contacts, 5%
-   both, 15% repeat fills over 5 forms) with the score fields added to Lead and Contact; the
+   both, 15% repeat fills over 5 forms), with ``variety``: titles from a long tail and the
+   page of each fill with its tracking parameters (what the answer, page and title rules
+   read; one title and no page would flatter every cache), and the score fields added to
+   Lead and Contact; the
    sandbox runs in its own process (``sync_bench.SandboxProcess`` idea), each run in a fresh
    spawned process against a fresh copy of the same world, so its CPU time (user + system of
    that process) is its own. The scoring config has a behaviour rule per form (one capped
@@ -54,7 +57,8 @@ def _sandbox_main(conn: Any, responses: int, seed: int) -> None:
     from connector.sandbox import Sandbox
 
     sandbox = Sandbox(token=TOKEN)
-    info = world.build(sandbox.app, responses, forms=5, seed=seed) if responses else None
+    info = (world.build(sandbox.app, responses, forms=5, seed=seed, variety=True)
+            if responses else None)
     dataset = sandbox.app.dump()
     schema = dataset["salesforce"].setdefault("schema", {})
     for sobject in ("Lead", "Contact"):

@@ -28,6 +28,15 @@ LAST = ["smith", "garcia", "nguyen", "okafor", "muller", "rossi", "tanaka", "kow
 DOMAINS = ["example.com", "acme-corp.com", "globex.io", "initech.co.uk", "umbrella.org",
            "wayne-enterprises.com", "stark.industries", "hooli.xyz"]
 MIX = (("new", 0.40), ("lead", 0.25), ("contact", 0.15), ("both", 0.05), ("repeat", 0.15))
+# ``variety``: what real fills carry that rules read (scoring's bench): titles from a long
+# tail (a few common, many rare) and the page each form was on, with tracking parameters,
+# nearly one URL per response
+TITLES = (["Marketing Manager"] * 8 + ["Sales Director", "VP Marketing", "Owner", "CEO"] * 3
+          + ["Director of Operations", "Head of Growth", "Analyst", "Engineer", "Student",
+             "Consultant", "Product Manager", "IT Manager", "Account Executive", "Founder"] * 2
+          + [f"{level} {area}" for level in ("Senior", "Junior", "Lead", "Principal")
+             for area in ("Designer", "Developer", "Accountant", "Buyer", "Recruiter")])
+PAGES = ["pricing", "blog/how-to-choose", "webinars/q3", "demo", "", "blog/case-study"]
 
 
 @dataclass
@@ -43,9 +52,12 @@ class WorldInfo:
     members: int = 0
 
 
-def build(app: SandboxApp, n: int, *, forms: int = 5, seed: int = 6) -> WorldInfo:
-    """Seed ``app`` with the world; returns its ids and counts."""
+def build(app: SandboxApp, n: int, *, forms: int = 5, seed: int = 6,
+          variety: bool = False) -> WorldInfo:
+    """Seed ``app`` with the world; returns its ids and counts. ``variety`` adds titles and
+    pages (drawn from their own generator, so the people and their mix stay the same)."""
     rng = random.Random(seed)
+    more = random.Random(seed + 1)
     sf, hs = app.salesforce, app.hubspot
     info = WorldInfo(n)
     account = sf.insert("Account", {"Name": "Existing Customers Inc"})
@@ -85,11 +97,16 @@ def build(app: SandboxApp, n: int, *, forms: int = 5, seed: int = 6) -> WorldInf
             known[email] = ids
             seen.append(email)
         first, _, rest = email.partition(".")
+        title, page = "Marketing Manager", None
+        if variety:
+            title = more.choice(TITLES)
+            page = (f"https://www.example.com/{more.choice(PAGES)}?utm_source=newsletter"
+                    f"&utm_campaign=c{more.randrange(5000)}")
         hs.add_submission(info.forms[form], {
             "email": email if rng.random() > 0.02 else email.upper(),  # a few typed in caps
             "firstname": first.title(), "lastname": rest.split("@")[0].rstrip("0123456789").title(),
-            "company": rest.split("@")[1].split(".")[0].title(), "jobtitle": "Marketing Manager",
-        }, submitted_at=start_ms + i * 1000)
+            "company": rest.split("@")[1].split(".")[0].title(), "jobtitle": title,
+        }, submitted_at=start_ms + i * 1000, page_url=page)
     return info
 
 
