@@ -423,15 +423,13 @@ def test_a_search_refused_for_want_of_a_scope_pages_every_form_and_a_bad_token_f
     try:
         d.cycle()
         org.fill(1, "scope@acme.example", lastname="S")
-
-        def refused(since_ms: int) -> Any:
-            raise AuthError("HubSpot refused the access token (403): missing scopes",
-                            service="hubspot", status=403)
-
-        d.fresh.probe.probe = refused            # type: ignore[method-assign]
+        # the private app without the contacts read scope: the sandbox answers the search
+        # 403 MISSING_SCOPES as HubSpot does (docs/sandbox-wire-facts.md)
+        org.sandbox.app.hubspot.revoke_scopes("crm.objects.contacts.read")
         swept = d.cycle()
         assert swept.plan.sweep and "crm.objects.contacts.read" in swept.plan.why
         assert swept.report.status == "ok" and swept.report.counts["created_leads"] == 1
+        org.sandbox.app.hubspot.grant_all_scopes()
 
         def expired(since_ms: int) -> Any:
             raise AuthError("HubSpot refused the access token (401)", service="hubspot", status=401)
