@@ -122,7 +122,8 @@ def read_org(crm: Any, responses: Sequence[Response], since_ms: int, by: str
                       ids=(r.campaign_id for r in responses if _is_sf_id(r.campaign_id)))
     elif by == "owner":
         second.by_ids("user", "User", ("Id", "FirstName", "LastName", "Username"),
-                      field_name="Id", ids=(r.owner_id or "" for r in responses if (r.owner_id or "").startswith("005")))
+                      field_name="Id", ids=(r.owner_id or "" for r in responses
+                                            if (r.owner_id or "").startswith("005")))
     more = second.run()
     opps = {to_id18(str(x["Id"])) or "": Opportunity(
         id=to_id18(str(x["Id"])) or "", account_id=_id(x.get("AccountId")),
