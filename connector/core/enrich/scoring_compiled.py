@@ -9,7 +9,7 @@ its value. The result is exactly a loop over every rule's ``BehaviourRule.matche
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Callable, Mapping, NamedTuple, Sequence
 
 from connector.core.enrich import scoring as _scoring
@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from connector.core.model import Response
 
 Check = Callable[[Event], bool]
+# An Event from a tuple of all six fields without the named tuple's Python-level __new__
+# (the generated one only packs its arguments; one Event is made per response of a sync)
+_new_event: Callable[[tuple[object, ...]], Event] = partial(tuple.__new__, Event)
 
 
 class Fresh(NamedTuple):
@@ -88,8 +91,8 @@ class Program:
         name = self._answer
         if name is not None:                      # the common case: one named answer
             value = form_values.get(name)
-            return Event(conversion_id, submitted_at, form_id, campaign_id, page,
-                         {name: value} if value else _scoring.NO_ANSWERS)
+            return _new_event((conversion_id, submitted_at, form_id, campaign_id, page,
+                               {name: value} if value else _scoring.NO_ANSWERS))
         wanted = self._wanted
         answers = ({k: v for k, v in form_values.items() if k in wanted and v} if wanted
                    else _scoring.NO_ANSWERS)
@@ -113,19 +116,25 @@ class Program:
                               else tuple(sorted(answers.items())))
         else:
             answer = None
-        hits: list[object] = [self.host_hits(email.rpartition("@")[2])
-                              if self._email_rules else None]
+        host_hits = None
+        if self._email_rules:
+            host = email.rpartition("@")[2]
+            host_hits = self._hosts.get(host) or self.host_hits(host)
+        hits: list[object] = [host_hits]
         for field_name, lower, check in self._field_rules:   # which fit rules hold
             value = fit_values.get(field_name)
             if value is None:
                 value = fit_values.get(lower)
-            hits.append(value is not None and check(str(value)))
-        page = event.page
+            hits.append(value is not None and check(value if type(value) is str else str(value)))
+        page, pages = event.page, self._pages
+        if page and pages:
+            folded = page.casefold()
+            seen: object = ((pages[0] in folded) if len(pages) == 1
+                            else tuple([part in folded for part in pages]))
+        else:
+            seen = None
         key = (event.form_id if event.form_id in self.by_form else None,
-               event.campaign_id if self._campaigns_matter else None,
-               tuple(part in page.casefold() for part in self._pages)
-               if page and self._pages else None,
-               answer, *hits)
+               event.campaign_id if self._campaigns_matter else None, seen, answer, *hits)
         f = self._fresh.get(key)
         if f is None:
             if len(self._fresh) >= 65536:
