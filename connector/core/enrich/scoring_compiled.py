@@ -119,7 +119,7 @@ class Program:
         host_hits = None
         if self._email_rules:
             host = email.rpartition("@")[2]
-            host_hits = self._hosts.get(host) or self.host_hits(host)
+            host_hits = self._hosts.get(host) or self.host_hits(host)   # (a hit: no call)
         hits: list[object] = [host_hits]
         for field_name, lower, check in self._field_rules:   # which fit rules hold
             value = fit_values.get(field_name)
@@ -129,12 +129,12 @@ class Program:
         page, pages = event.page, self._pages
         if page and pages:
             folded = page.casefold()
-            seen: object = ((pages[0] in folded) if len(pages) == 1
-                            else tuple([part in folded for part in pages]))
+            on_pages: object = ((pages[0] in folded) if len(pages) == 1
+                                else tuple([part in folded for part in pages]))
         else:
-            seen = None
+            on_pages = None
         key = (event.form_id if event.form_id in self.by_form else None,
-               event.campaign_id if self._campaigns_matter else None, seen, answer, *hits)
+               event.campaign_id if self._campaigns_matter else None, on_pages, answer, *hits)
         f = self._fresh.get(key)
         if f is None:
             if len(self._fresh) >= 65536:
