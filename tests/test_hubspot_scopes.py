@@ -5,6 +5,7 @@ says which scope to add without losing anything."""
 
 from __future__ import annotations
 
+import json
 from contextlib import closing
 
 import hubspot
@@ -67,3 +68,37 @@ def test_the_sandbox_asks_the_forms_scope_for_forms_v3(sandbox):
     with pytest.raises(ApiException) as err:
         client.marketing.forms.forms_api.get_page()
     assert err.value.status == 403 and "MISSING_SCOPES" in err.value.body
+
+
+def test_the_properties_routes_take_any_of_the_specs_alternatives(sandbox):
+    """CRM/Properties v3 (HubSpot's public spec): reads take any one of 100 scopes (the
+    contacts read or write scope among them), writes one of 26 (for contacts,
+    crm.schemas.contacts.write); the object scopes do not let an app define a property.
+    Through hubspot-api-client's properties API, as leadsync and admins' scripts call it."""
+    from hubspot.crm.properties import ApiException, PropertyCreate  # type: ignore[import-untyped]
+    from connector.sandbox.hubspot_scopes import PROPERTIES_READ, PROPERTIES_WRITE
+    api = hubspot.Client.create(access_token=sandbox.token, host=sandbox.url,
+                                base_url=sandbox.url).crm.properties.core_api
+    score = PropertyCreate(name="leadsync_score", label="Score", type="number",
+                           field_type="number", group_name="leadsync")
+    hub = sandbox.app.hubspot
+    hub.grant_only("crm.objects.contacts.write")       # a write-back app: may read properties
+    assert {p.name for p in api.get_all("contacts").results} >= {"email", "jobtitle"}
+    with pytest.raises(ApiException) as err:            # ... but not define one
+        api.create("contacts", score)
+    assert err.value.status == 403
+    refusal = json.loads(err.value.body)
+    assert refusal["category"] == "MISSING_SCOPES"
+    assert refusal["errors"][0]["context"]["requiredGranularScopes"] == list(PROPERTIES_WRITE)
+    hub.grant_only("crm.objects.contacts.write", "crm.schemas.contacts.write")
+    assert api.create("contacts", score).name == "leadsync_score"
+    hub.grant_only("forms")                             # a pull-only app reads no property
+    with pytest.raises(ApiException) as err:
+        api.get_by_name("contacts", "leadsync_score")
+    assert err.value.status == 403
+    assert json.loads(err.value.body)["errors"][0]["context"]["requiredGranularScopes"] == \
+        list(PROPERTIES_READ)
+    hub.grant_only("forms", "crm.objects.deals.read")   # any alternative will do (the spec's)
+    assert api.get_by_name("contacts", "leadsync_score").type == "number"
+    hub.grant_all_scopes()
+    assert len(api.get_all("contacts").results) > 2

@@ -173,9 +173,28 @@ def test_hubspot_scopes_can_be_revoked_and_granted_again(sandbox: Sandbox) -> No
     read = "crm.objects.marketing_events.read"
     url = f"{sandbox.url}/marketing/v3/marketing-events/participations/1/breakdown"
     auth = {"Authorization": f"Bearer {sandbox.token}"}
-    assert admin(sandbox, "POST", "hubspot/scopes", {"revoked": [read]}).json() == {"revoked": [read]}
+    assert admin(sandbox, "POST", "hubspot/scopes", {"revoked": [read]}).json() == {
+        "revoked": [read], "granted": None}
     refused = requests.get(url, headers=auth, timeout=5)
     assert refused.status_code == 403 and refused.json()["category"] == "MISSING_SCOPES"
-    assert admin(sandbox, "POST", "hubspot/scopes", {"revoked": []}).json() == {"revoked": []}
+    assert admin(sandbox, "POST", "hubspot/scopes", {"revoked": []}).json() == {
+        "revoked": [], "granted": None}
     assert requests.get(url, headers=auth, timeout=5).status_code == 404   # no such event
     assert admin(sandbox, "POST", "hubspot/scopes", {"revoked": "x"}).status_code == 400
+
+
+def test_a_private_app_holding_only_the_scopes_ticked_is_rehearsed_over_http(sandbox: Sandbox) -> None:
+    """``{"granted": [...]}``: the app holds those scopes and no other (a route whose spec
+    lists 100 alternatives cannot be refused by revoking a few); ``{}`` gives every scope."""
+    url = f"{sandbox.url}/crm/v3/properties/contacts"
+    auth = {"Authorization": f"Bearer {sandbox.token}"}
+    assert admin(sandbox, "POST", "hubspot/scopes", {"granted": ["forms"]}).json() == {
+        "revoked": [], "granted": ["forms"]}
+    refused = requests.get(url, headers=auth, timeout=5)
+    assert refused.status_code == 403 and refused.json()["category"] == "MISSING_SCOPES"
+    assert admin(sandbox, "POST", "hubspot/scopes",
+                 {"granted": ["forms", "crm.schemas.contacts.read"]}).status_code == 200
+    assert requests.get(url, headers=auth, timeout=5).status_code == 200
+    assert admin(sandbox, "POST", "hubspot/scopes", {"granted": "forms"}).status_code == 400
+    assert admin(sandbox, "POST", "hubspot/scopes", {}).json() == {"revoked": [], "granted": None}
+    assert requests.get(url, headers=auth, timeout=5).status_code == 200

@@ -448,6 +448,33 @@ def test_scores_push_alone_and_leave_the_other_properties(org):
     assert push(org, settings, [WritebackRow.score_only(emails[0], 73.5)]).sent == 0
 
 
+def test_a_pull_only_app_is_told_the_contacts_scopes_not_a_hundred_names(org):
+    """An app made for the pull alone (``forms``) cannot read the contact properties
+    ``mappings check`` holds [writeback] against; HubSpot's 403 lists the properties routes'
+    100 alternative scopes, and the check names the plain contacts ones and counts the rest,
+    as one problem among the others (the check itself goes on). The write-back, whose first
+    call is a contacts read, names that call's one scope."""
+    from connector.commands.mappings_check import check
+
+    create_properties(org)
+    emails = fill_and_sync(org, 1)
+    org.sandbox.app.hubspot.grant_only("forms")
+    report = check(settings_for(org))
+    found = [p for p in report.routing if p.where.startswith("writeback.")]
+    assert [(p.where, p.level) for p in found] == [("writeback.properties", "error")]
+    assert ("lacks the scope crm.objects.contacts.read or crm.objects.contacts.write or "
+            "crm.schemas.contacts.read (or one of 97 other scopes HubSpot lists)") in found[0].message
+    assert "crm.objects.deals.read" not in found[0].message and not report.ok
+    with pytest.raises(AuthError) as err:
+        writeback_run(org, settings_for(org))
+    assert err.value.code == "MISSING_SCOPES" and "crm.objects.contacts.read (" in str(err.value)
+    assert emails[0] not in str(err.value) and "leadsync_stage" not in contact(org, emails[0])
+    org.sandbox.app.hubspot.grant_only("forms", "crm.objects.contacts.read",
+                                       "crm.objects.contacts.write")
+    assert not [p for p in check(settings_for(org)).routing if p.where.startswith("writeback.")]
+    assert writeback_run(org, settings_for(org)).counts.sent == 1
+
+
 def test_an_app_without_the_contacts_write_scope_is_told_which_scope_to_add(org):
     """HubSpot answers the batch write 403 MISSING_SCOPES (its spec gives contact writes
     crm.objects.contacts.write): the write-back stops naming that scope, not "refused the

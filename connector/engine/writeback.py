@@ -91,7 +91,11 @@ def writeback_problems(settings: Settings) -> list[Problem]:
         return []
     from connector.engine.wiring import clients
 
-    found = ContactWriter(clients(settings).hubspot).properties()
+    try:
+        found = ContactWriter(clients(settings).hubspot).properties()
+    except ApiError as exc:        # the rest of the check still has something to say
+        return [Problem(0, "writeback.properties", f"could not read HubSpot's contact "
+                        f"properties: {exc.message}", "error")]
     return [Problem(0, f"writeback.properties.{p.field} -> HubSpot {p.property}", p.message,
                     "error" if p.switched_off else "warning")
             for p in check_properties(settings.writeback.properties, found)]
@@ -130,8 +134,10 @@ class Writeback:
             try:
                 found = self.writer.properties()
             except (AuthError, ApiError) as exc:
-                # A private app without the properties read scope can still write: go on
-                # unchecked (HubSpot will refuse what is missing, property by property).
+                # Go on unchecked (HubSpot will refuse what is missing, property by
+                # property). Not a scope matter as a rule: the properties reads take either
+                # contacts scope among their alternatives (hubspot_scopes), so an app that
+                # can write contacts can read their properties.
                 self.log(f"writeback: could not read HubSpot's contact properties ({exc.status}); "
                          "writing without the check")
                 self._checked = True

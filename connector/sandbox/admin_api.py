@@ -133,15 +133,26 @@ class AdminApi:
 
     def _scopes(self, req: Request) -> Response:
         """``{"revoked": ["crm.objects.marketing_events.read"]}``: the scopes the sandbox
-        token's app lacks from now on (``[]`` grants them all again), to rehearse a private
-        app set up without one (HubSpot then answers 403 MISSING_SCOPES)."""
-        revoked = self._body(req).get("revoked", [])
-        if not isinstance(revoked, list) or not all(isinstance(x, str) for x in revoked):
-            return _error(400, '"revoked" must be a list of scope names')
+        token's app lacks from now on (``[]`` grants them all again); ``{"granted": ["forms",
+        ...]}``: the only scopes it holds, as a private app holds the ones ticked when it was
+        made. To rehearse a private app set up without one (HubSpot then answers 403
+        MISSING_SCOPES)."""
+        body = self._body(req)
+        lists: dict[str, list[str]] = {}
+        for key in ("revoked", "granted"):
+            names = body.get(key, [])
+            if not isinstance(names, list) or not all(isinstance(x, str) for x in names):
+                return _error(400, f'"{key}" must be a list of scope names')
+            if key in body:
+                lists[key] = names
         hubspot = self.app.hubspot
         hubspot.grant_all_scopes()
-        hubspot.revoke_scopes(*revoked)
-        return Response.json(200, {"revoked": sorted(hubspot.revoked_scopes)})
+        if "granted" in lists:
+            hubspot.grant_only(*lists["granted"])
+        hubspot.revoke_scopes(*lists.get("revoked", []))
+        granted = hubspot.granted_scopes
+        return Response.json(200, {"revoked": sorted(hubspot.revoked_scopes),
+                                   "granted": None if granted is None else sorted(granted)})
 
     def _setup(self, req: Request) -> Response:
         """Add users, queues, settings, picklist values, validation and duplicate rules without

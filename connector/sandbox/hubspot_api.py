@@ -66,10 +66,13 @@ class HubSpotApi:
         self.store = HubSpotStore(clock=lambda: self.clock())
         self.limiter = RateLimiter(clock=lambda: self.clock())
         self.oauth = hubspot_oauth.HubSpotOAuth(self)   # POST /oauth/v1/token (refresh grant)
-        # Scopes the sandbox token's app lacks (none by default: every route answers); a
-        # route that needs one answers 403 MISSING_SCOPES (``revoke_scopes``), so an admin
-        # can rehearse a private app set up without, say, the marketing events scope.
+        # The sandbox token's app's scopes: every scope by default (every route answers), or
+        # only ``granted_scopes`` (``grant_only``: a private app as an admin configured it),
+        # less ``revoked_scopes`` (``revoke_scopes``). A route whose scopes it holds none of
+        # answers 403 MISSING_SCOPES, so an admin can rehearse a private app set up without,
+        # say, the marketing events scope.
         self.revoked_scopes: set[str] = set()
+        self.granted_scopes: frozenset[str] | None = None
         # Modules holding portal state of their own (events, meetings): emptied on a reset,
         # carried by dump and load, each with clear(), dump_into(out), load_from(data)
         self.parts: list[Any] = []
@@ -99,7 +102,7 @@ class HubSpotApi:
             auth="hubspot")
         hubspot_events.install(self)     # Marketing Events v3: events, attendance, participations
         hubspot_meetings.install(self)   # CRM v3 meetings, their search and contact associations
-        self.crm = hubspot_crm.HubSpotCrm(self, limited)   # CRM v3 contact writes and properties
+        self.crm = hubspot_crm.HubSpotCrm(self)   # CRM v3 contact writes and properties
 
     # -- dataset -------------------------------------------------------------------------
     def load(self, data: Mapping[str, Any]) -> None:
@@ -135,13 +138,29 @@ class HubSpotApi:
         with self.app.lock:
             self.revoked_scopes.update(scopes)
 
+    def grant_only(self, *scopes: str) -> None:
+        """The token's app holds these scopes and no other, as a private app holds the
+        scopes ticked when it was made (``grant_all_scopes`` or a reset gives every one).
+        The way to rehearse a route whose spec lists many alternatives (the properties
+        routes list 100): revoking a few still leaves the app the rest."""
+        with self.app.lock:
+            self.granted_scopes = frozenset(scopes)
+            self.revoked_scopes.clear()
+
+    def holds(self, scope: str) -> bool:
+        """Whether the token's app has ``scope``."""
+        granted = self.granted_scopes
+        return (granted is None or scope in granted) and scope not in self.revoked_scopes
+
     def grant_all_scopes(self) -> None:
         with self.app.lock:
             self.revoked_scopes.clear()
+            self.granted_scopes = None
 
     def reset(self) -> None:
         with self.app.lock:
             self.revoked_scopes = set()
+            self.granted_scopes = None
             self.portal_id = DEFAULT_PORTAL_ID
             self.oauth.settings = {}
             self.store.clear()
@@ -245,11 +264,13 @@ class HubSpotApi:
         """Rate-limited, and refused 403 MISSING_SCOPES (naming ``scopes``) while the token's
         app holds none of them: HubSpot's specs list a route's scopes as alternatives ("one
         of the following scopes"), e.g. a v4 association read between meetings and contacts
-        takes the contacts read or write scope. ``revoke_scopes`` takes them away."""
+        takes the contacts read or write scope. ``revoke_scopes`` and ``grant_only`` take
+        them away."""
         inner = self._limited(handler)
+        holds = self.holds
 
         def run(req: Request) -> Response:
-            if all(scope in self.revoked_scopes for scope in scopes):
+            if not any(holds(scope) for scope in scopes):
                 return missing_scopes_reply(list(scopes))
             return inner(req)
         run.__name__, run.__doc__ = handler.__name__, handler.__doc__

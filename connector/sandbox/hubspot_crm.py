@@ -32,6 +32,7 @@ from typing import Any, Callable
 
 from .http import BadJson, Request, Response
 from .hubspot_requests import CONTACTS_WRITE
+from .hubspot_scopes import PROPERTIES_READ, PROPERTIES_WRITE
 from .hubspot_store import CONTACT_PROPERTIES, Contact, iso_ms
 
 BATCH_MAX = 100
@@ -101,19 +102,23 @@ class _Refused(Exception):
 class HubSpotCrm:
     """Registers the CRM v3 contact-write and property routes on the HubSpot API's router."""
 
-    def __init__(self, api: Any, limited: Callable[[Handler], Handler]) -> None:
+    def __init__(self, api: Any) -> None:
         self.api = api
         add = api.app.router.add
         for op in ("update", "upsert", "create"):    # CRM/Contacts v3 spec: the write scope
             add("POST", f"/crm/v3/objects/contacts/batch/{op}",
                 api.scoped(self._guarded(getattr(self, f"_batch_{op}")), CONTACTS_WRITE),
                 family="hubspot.crm.contacts", auth="hubspot", first=True)
-        add("GET", "/crm/v3/properties/{objectType}", limited(self._guarded(self._list_properties)),
+        # CRM/Properties v3 spec: any one of its read (or write) alternatives (hubspot_scopes)
+        add("GET", "/crm/v3/properties/{objectType}",
+            api.scoped(self._guarded(self._list_properties), *PROPERTIES_READ),
             family="hubspot.crm.properties", auth="hubspot")
-        add("POST", "/crm/v3/properties/{objectType}", limited(self._guarded(self._create_property)),
+        add("POST", "/crm/v3/properties/{objectType}",
+            api.scoped(self._guarded(self._create_property), *PROPERTIES_WRITE),
             family="hubspot.crm.properties", auth="hubspot")
         add("GET", "/crm/v3/properties/{objectType}/{propertyName}",
-            limited(self._guarded(self._get_property)), family="hubspot.crm.properties", auth="hubspot")
+            api.scoped(self._guarded(self._get_property), *PROPERTIES_READ),
+            family="hubspot.crm.properties", auth="hubspot")
 
     # -- helpers for tests and demos ------------------------------------------------------
     def create_property(self, name: str, ptype: str = "string", *, options: list[str] | None = None,

@@ -329,13 +329,20 @@ def missing_scopes_error(what: str, status: int, body: Any) -> AuthError | None:
 
 
 def _scopes(body: dict[str, Any]) -> str:
-    """The scopes a MISSING_SCOPES reply names (``errors[].context.requiredGranularScopes``)."""
+    """The scopes a MISSING_SCOPES reply names (``errors[].context.requiredGranularScopes``),
+    as an admin reads them. A route with many alternatives (the properties routes list 100,
+    one per kind of object) is shown by its plain contacts scopes, the ones a leadsync app
+    is given, and a count of the rest: a hundred names would hide the one to add."""
     names: list[str] = []
     for error in body.get("errors") or []:
         context = error.get("context") if isinstance(error, dict) else None
         if isinstance(context, dict):
             names += [str(n) for n in context.get("requiredGranularScopes") or []]
-    return " or ".join(dict.fromkeys(names)) or "(not named)"
+    names = list(dict.fromkeys(names))
+    if len(names) <= 4:
+        return " or ".join(names) or "(not named)"
+    shown = [n for n in names if ".contacts." in n and "sensitive" not in n][:4] or names[:3]
+    return f"{' or '.join(shown)} (or one of {len(names) - len(shown)} other scopes HubSpot lists)"
 
 
 def _json(reply: requests.Response) -> Any:
