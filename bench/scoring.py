@@ -121,8 +121,9 @@ def scoring_section(forms: list[str]) -> dict[str, Any]:
 
 
 def settings_for(url: str, world: dict[str, Any], state_dir: str, scoring: bool | str) -> Any:
-    """``scoring``: False (none), True (computed and written to the score fields), or
-    "compute" (computed, hand-off decided, nothing written to Salesforce)."""
+    """``scoring``: False (none), True (computed and written to the score fields),
+    "compute" (computed, hand-off decided, nothing written to Salesforce), "score_only" (only
+    the score field written, no date or reasons field) or "no_reasons" (score and date)."""
     from connector.config.settings import settings_from_dict
 
     data: dict[str, Any] = {
@@ -135,9 +136,11 @@ def settings_for(url: str, world: dict[str, Any], state_dir: str, scoring: bool 
     }
     if scoring:
         data["scoring"] = scoring_section(world.get("forms") or ["f"])
-        if scoring == "compute":
-            for key in ("lead_field", "contact_field", "date_field", "reasons_field"):
-                data["scoring"].pop(key)
+        dropped = {"compute": ("lead_field", "contact_field", "date_field", "reasons_field"),
+                   "score_only": ("date_field", "reasons_field"),
+                   "no_reasons": ("reasons_field",)}.get(scoring if isinstance(scoring, str) else "", ())
+        for key in dropped:
+            data["scoring"].pop(key)
     return settings_from_dict(data, env={})
 
 

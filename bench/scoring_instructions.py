@@ -31,8 +31,10 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-MODES = {"without": False, "compute": "compute", "written": True}
-NAMES = {"without": "without", "compute": "scored, not written", "written": "scored and written"}
+MODES = {"without": False, "compute": "compute", "written": True, "score_only": "score_only",
+         "no_reasons": "no_reasons"}
+NAMES = {"without": "without", "compute": "scored, not written", "written": "scored and written",
+         "score_only": "score field only", "no_reasons": "score and date"}
 
 
 def _child(root: str, url: str, world_file: str, mode: str) -> None:
@@ -78,7 +80,8 @@ def main() -> None:
     parser.add_argument("--tree", action="append", default=[],
                         help="another checkout to count too (before/after)")
     parser.add_argument("--modes", default="without,compute,written",
-                        help="which configurations (comma-separated; 'without' is always counted)")
+                        help="which configurations (comma-separated; 'without' is always counted; "
+                             "also score_only and no_reasons: fewer score fields written)")
     args = parser.parse_args()
     modes = ["without", *(m for m in args.modes.split(",") if m in MODES and m != "without")]
     if shutil.which("valgrind") is None:
