@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from connector.adapters.hubspot.scopes import refused_probes
 from connector.adapters.salesforce.campaigns import campaign_problems
 from connector.commands.lifecycle import check_problems as lifecycle_problems
 from connector.engine.pauses import owner_problems
@@ -19,6 +20,7 @@ from connector.core.mapping_check import (Problem, check_lead_statuses, check_ma
                                           check_task_key, has_errors)
 from connector.core.enrich.scoring_check import check_scoring
 from connector.core.schema import schema_from_describes
+from connector.core.scopes import ScopeCheck, scope_checks, scope_needs, scope_problems
 from connector.engine.wiring import clients
 from connector.engine.writeback import writeback_problems
 
@@ -31,6 +33,7 @@ class MappingReport:
     routing: list[Problem]           # the configuration's [routing] against the org
     campaigns: list[CampaignProblem] = field(default_factory=list)   # each pauses its form
     forms: list[Problem] = field(default_factory=list)   # configured forms HubSpot does not list
+    scopes: tuple[ScopeCheck, ...] = ()   # each HubSpot scope the configuration needs, and whether held
 
     @property
     def ok(self) -> bool:
@@ -59,8 +62,25 @@ def check(settings: Settings) -> MappingReport:
     routing += check_scoring(settings.scoring, settings.routing, schema)   # [scoring], hubspotscore
     campaigns = campaign_problems(client, settings.campaigns)
     routing += writeback_problems(settings)    # [writeback]'s HubSpot properties: also in the config file
+    scopes = hubspot_scopes(settings)
+    routing += scope_problems(scopes)          # a scope the HubSpot app lacks
     return MappingReport(mapping.source, settings.source, problems, routing, campaigns,
-                         forms_problems(settings))
+                         forms_problems(settings), scopes)
+
+
+def hubspot_scopes(settings: Settings) -> tuple[ScopeCheck, ...]:
+    """The HubSpot scopes the configuration needs, each read tried once (nothing written)."""
+    sources = {c.source for c in settings.campaigns}
+    needs = scope_needs(forms="form" in sources, events="event" in sources,
+                        meetings="meetings" in sources, freshness_probe=settings.sync.probe,
+                        writeback=settings.writeback is not None)
+    first = {source: next((c for c in settings.campaigns if c.source == source), None)
+             for source in ("form", "event")}
+    lacking = refused_probes(clients(settings).hubspot,
+                             [n.probe for n in needs if n.probe is not None],
+                             form_id=first["form"].form_id if first["form"] else None,
+                             event_id=first["event"].event_id if first["event"] else None)
+    return scope_checks(needs, lacking)
 
 
 def forms_problems(settings: Settings) -> list[Problem]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from connector.commands.mappings_check import MappingReport
+from connector.core.scopes import ScopeStatus
 
 
 def to_json(report: MappingReport) -> dict[str, Any]:
@@ -15,7 +16,8 @@ def to_json(report: MappingReport) -> dict[str, Any]:
             "forms": {"config": report.config_source,
                       "problems": [p.to_json() for p in report.forms]},
             "campaigns": {"config": report.config_source,
-                          "problems": [c.to_json() for c in report.campaigns]}}
+                          "problems": [c.to_json() for c in report.campaigns]},
+            "hubspot_scopes": [c.to_json() for c in report.scopes]}
 
 
 def to_text(report: MappingReport) -> str:
@@ -23,6 +25,9 @@ def to_text(report: MappingReport) -> str:
     lines += [f"{report.config_source}: {problem}" for problem in report.routing + report.forms]
     lines += [f"{report.config_source}: {campaign} (its form pauses until fixed)"
               for campaign in report.campaigns]
+    lines += [f"{report.config_source}: {c.need.where}: {' or '.join(c.need.any_of)} not checked "
+              f"(only a write needs it, for {c.need.what}): make sure the HubSpot app has it"
+              for c in report.scopes if c.status is ScopeStatus.UNCHECKED]
     every = report.problems + report.routing + report.forms
     errors = sum(p.level == "error" for p in every) + len(report.campaigns)
     warnings = len(every) + len(report.campaigns) - errors
