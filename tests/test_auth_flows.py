@@ -282,6 +282,19 @@ def test_hubspot_api_client_refreshes_against_the_sandbox(sandbox):
                                         client_secret="secret", refresh_token="hs-rt")
     assert reply.access_token == sandbox.token and reply.expires_in == 1800
     assert reply.token_type == "bearer" and reply.refresh_token == "hs-rt"
+    sandbox.app.hubspot.grant_only("oauth", "forms")     # the reply lists the app's scopes
+    raw = requests.post(f"{sandbox.url}/oauth/v1/token", timeout=10, data={
+        "grant_type": "refresh_token", "client_id": "id", "client_secret": "s",
+        "refresh_token": "hs-rt"}).json()
+    assert raw["token_use"] == "access_token" and raw["hub_id"] == sandbox.app.hubspot.portal_id
+    assert raw["scopes"] == ["forms", "oauth"]
+    sandbox.app.hubspot.grant_all_scopes()               # every scope: those it models
+    assert api.oauth.tokens_api.create(grant_type="refresh_token", client_id="id",
+                                       client_secret="secret", refresh_token="hs-rt").access_token
+    raw = requests.post(f"{sandbox.url}/oauth/v1/token", timeout=10, data={
+        "grant_type": "refresh_token", "client_id": "id", "client_secret": "s",
+        "refresh_token": "hs-rt"}).json()
+    assert {"forms", "crm.objects.contacts.read", "crm.objects.contacts.write"} <= set(raw["scopes"])
     bad = requests.post(f"{sandbox.url}/oauth/v1/token", timeout=10, data={
         "grant_type": "refresh_token", "client_id": "id", "client_secret": "s", "refresh_token": "no"})
     assert bad.status_code == 400 and bad.json()["status"] == "BAD_REFRESH_TOKEN"

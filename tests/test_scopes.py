@@ -108,3 +108,27 @@ def test_a_form_or_event_hubspot_lacks_is_not_taken_for_a_missing_scope(world, s
     assert {c.need.where: c.status for c in checks} == {
         "campaigns[].form_id": ScopeStatus.HELD, "sync.probe": ScopeStatus.HELD,
         "campaigns[].event_id": ScopeStatus.HELD}
+
+
+def test_an_oauth_apps_token_lists_its_scopes_so_writes_are_checked_too(world, sandbox):
+    """HubSpot's token reply lists the app's scopes (since August 2025): for an OAuth app
+    ``mappings check`` holds every need against that list, the write scope included, which
+    no read can show."""
+    from dataclasses import replace
+
+    from connector.commands.mappings_check import check
+    from connector.config.secret import Secret
+
+    sandbox.app.hubspot.oauth.settings = {"refresh_token": "hs-rt", "expires_in": 1800}
+    base = world.settings(forms=True, event=False, writeback={"nurture_statuses": ["Open"]})
+    settings = replace(base, hubspot=replace(base.hubspot, auth="refresh_token", client_id="app",
+                                             client_secret=Secret("s"), refresh_token=Secret("hs-rt")))
+    sandbox.app.hubspot.grant_only("oauth", "forms", READ)
+    report = check(settings)
+    assert {c.need.where + " " + c.need.any_of[0]: c.status.value for c in report.scopes} == {
+        "campaigns[].form_id forms": "held", f"sync.probe {READ}": "held",
+        f"writeback {READ}": "held", f"writeback {WRITE}": "missing"}
+    assert [(p.where, p.level) for p in report.routing if "lacks the scope" in p.message] == [
+        ("writeback", "error")]
+    sandbox.app.hubspot.grant_only("oauth", "forms", READ, WRITE)
+    assert {c.status for c in check(settings).scopes} == {ScopeStatus.HELD}

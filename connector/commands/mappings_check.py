@@ -20,7 +20,8 @@ from connector.core.mapping_check import (Problem, check_lead_statuses, check_ma
                                           check_task_key, has_errors)
 from connector.core.enrich.scoring_check import check_scoring
 from connector.core.schema import schema_from_describes
-from connector.core.scopes import ScopeCheck, scope_checks, scope_needs, scope_problems
+from connector.core.scopes import (ScopeCheck, scope_checks, scope_checks_granted, scope_needs,
+                                   scope_problems)
 from connector.engine.wiring import clients
 from connector.engine.writeback import writeback_problems
 
@@ -69,14 +70,20 @@ def check(settings: Settings) -> MappingReport:
 
 
 def hubspot_scopes(settings: Settings) -> tuple[ScopeCheck, ...]:
-    """The HubSpot scopes the configuration needs, each read tried once (nothing written)."""
+    """The HubSpot scopes the configuration needs: against the scopes an OAuth app's token
+    lists, else each read tried once (nothing written)."""
     sources = {c.source for c in settings.campaigns}
     needs = scope_needs(forms="form" in sources, events="event" in sources,
                         meetings="meetings" in sources, freshness_probe=settings.sync.probe,
                         writeback=settings.writeback is not None)
+    hubspot = clients(settings).hubspot
+    if hubspot.tokens is not None:               # an OAuth app: its token reply lists them
+        hubspot.tokens.current()
+        if hubspot.tokens.scopes is not None:
+            return scope_checks_granted(needs, hubspot.tokens.scopes)
     first = {source: next((c for c in settings.campaigns if c.source == source), None)
              for source in ("form", "event")}
-    lacking = refused_probes(clients(settings).hubspot,
+    lacking = refused_probes(hubspot,
                              [n.probe for n in needs if n.probe is not None],
                              form_id=first["form"].form_id if first["form"] else None,
                              event_id=first["event"].event_id if first["event"] else None)

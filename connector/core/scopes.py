@@ -69,8 +69,8 @@ def scope_needs(*, forms: bool, events: bool, meetings: bool, freshness_probe: b
 
 
 class ScopeStatus(Enum):
-    HELD = "held"                # its read was answered
-    MISSING = "missing"          # its read was refused for want of the scope
+    HELD = "held"                # its read was answered (or the token lists it)
+    MISSING = "missing"          # its read was refused for want of it (or the token lacks it)
     UNCHECKED = "unchecked"      # only a write needs it: never tried
 
 
@@ -89,6 +89,14 @@ def scope_checks(needs: tuple[ScopeNeed, ...], lacking: Collection[Probe]) -> tu
     return tuple(ScopeCheck(need, ScopeStatus.UNCHECKED if need.probe is None
                             else ScopeStatus.MISSING if need.probe in lacking
                             else ScopeStatus.HELD) for need in needs)
+
+
+def scope_checks_granted(needs: tuple[ScopeNeed, ...], granted: Collection[str]
+                         ) -> tuple[ScopeCheck, ...]:
+    """Each need against the scopes HubSpot says the token has (an OAuth app's token reply
+    lists them): writes are checked too, since nothing has to be tried."""
+    return tuple(ScopeCheck(need, ScopeStatus.HELD if set(need.any_of) & set(granted)
+                            else ScopeStatus.MISSING) for need in needs)
 
 
 def scope_problems(checks: tuple[ScopeCheck, ...]) -> list[Problem]:

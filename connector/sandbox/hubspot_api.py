@@ -28,6 +28,7 @@ from .hubspot_requests import decode_cursor as _decode_cursor
 from .hubspot_requests import encode_cursor as _encode_cursor
 from .hubspot_requests import int_arg as _int_arg
 from .hubspot_requests import CONTACTS_READ, FORMS, json_object, missing_scopes_reply
+from .hubspot_scopes import MODELED_SCOPES
 from .hubspot_store import HubSpotStore, Key, normalize_values
 
 DEFAULT_PORTAL_ID = 2026001
@@ -146,6 +147,12 @@ class HubSpotApi:
         with self.app.lock:
             self.granted_scopes = frozenset(scopes)
             self.revoked_scopes.clear()
+
+    def held_scopes(self) -> list[str]:
+        """The scopes the app lists (the OAuth token reply's ``scopes``): those granted, or
+        with every scope granted the ones the sandbox models, less the revoked ones."""
+        granted = self.granted_scopes if self.granted_scopes is not None else MODELED_SCOPES
+        return sorted(s for s in granted if s not in self.revoked_scopes)
 
     def holds(self, scope: str) -> bool:
         """Whether the token's app has ``scope``."""

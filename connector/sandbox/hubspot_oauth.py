@@ -3,7 +3,10 @@
 HubSpot's "Refresh an access token" (OAuth tokens API v1): a form-encoded POST with
 ``grant_type=refresh_token``, ``client_id``, ``client_secret`` and ``refresh_token``; the reply
 is ``{"token_type": "bearer", "refresh_token", "access_token", "expires_in"}`` (seconds; the
-fields of hubspot-api-client's ``TokenResponseIF``). A refresh token HubSpot does not know
+fields of hubspot-api-client's ``TokenResponseIF``), with ``token_use`` (``access_token``), which
+the OAuth v1 spec's ``AccessTokenResponse`` requires, and ``hub_id`` and ``scopes``, which
+HubSpot added to every token reply from 18 August 2025 (developer changelog, "Additional
+details returned when generating OAuth access tokens"). A refresh token HubSpot does not know
 is a ``400`` with ``status`` ``BAD_REFRESH_TOKEN`` (sources: docs/sandbox-wire-facts.md,
 section 11). The access token handed out is the sandbox's bearer token, the one every
 HubSpot route checks, so a client that refreshed can call them.
@@ -24,9 +27,13 @@ from .http import Request, Response
 
 
 class Portal(Protocol):
-    """What the token endpoint needs from ``HubSpotApi``: the app (router, bearer token)."""
+    """What the token endpoint needs from ``HubSpotApi``: the app (router, bearer token), the
+    portal's id and the app's scopes."""
 
     app: Any
+    portal_id: int
+
+    def held_scopes(self) -> list[str]: ...
 
 DEFAULT_EXPIRES_IN = 1800
 _KEYS = {"client_id", "client_secret", "refresh_token", "expires_in"}
@@ -69,10 +76,13 @@ class HubSpotOAuth:
                 return self._error(f"BAD_{key.upper()}", f"missing or invalid {key}")
         if not self._matches("refresh_token", form.get("refresh_token")):
             return self._error("BAD_REFRESH_TOKEN", "missing or invalid refresh token")
+        hubspot = self.hubspot
         return Response.json(200, {"token_type": "bearer", "refresh_token": form["refresh_token"],
-                                   "access_token": self.hubspot.app.token,
+                                   "access_token": hubspot.app.token,
                                    "expires_in": self.settings.get("expires_in",
-                                                                   DEFAULT_EXPIRES_IN)})
+                                                                   DEFAULT_EXPIRES_IN),
+                                   "token_use": "access_token", "hub_id": hubspot.portal_id,
+                                   "scopes": hubspot.held_scopes()})
 
     def _matches(self, key: str, given: str | None) -> bool:
         expected = self.settings.get(key)

@@ -13,6 +13,16 @@ from the handlers, because they are long and only data.
 
 from __future__ import annotations
 
+# The scopes the sandbox's routes tell apart (forms, contacts, marketing events, contact
+# properties' definitions) and ``oauth``: what the token endpoint lists for an app that holds
+# every scope (``HubSpotApi.held_scopes``); a real app lists what was ticked.
+MODELED_SCOPES = (
+    "crm.objects.contacts.read", "crm.objects.contacts.write",
+    "crm.objects.marketing_events.read", "crm.objects.marketing_events.write",
+    "crm.schemas.contacts.read", "crm.schemas.contacts.write", "forms", "forms-uploaded-files",
+    "oauth",
+)
+
 PROPERTIES_READ = (
     "automation", "cpq.quotes.read", "cpq.quotes.write", "crm.objects.appointments.read",
     "crm.objects.appointments.sensitive.read.v2", "crm.objects.appointments.sensitive.write.v2",

@@ -36,6 +36,9 @@ class RefreshTokens:
         self.timeout = timeout
         self.clock = clock
         self.refreshes = 0
+        # The scopes the last reply listed (HubSpot sends them since August 2025); None when
+        # it did not: ``mappings check`` then tries each scope with a read instead.
+        self.scopes: tuple[str, ...] | None = None
         self._token = ""
         self._renew_at = 0.0
         self._lock = threading.Lock()
@@ -84,5 +87,8 @@ class RefreshTokens:
         life = body.get("expires_in")
         life = life if isinstance(life, (int, float)) and not isinstance(life, bool) else 1800
         self._token = str(body["access_token"])
+        scopes = body.get("scopes")
+        if isinstance(scopes, list) and all(isinstance(x, str) for x in scopes):
+            self.scopes = tuple(scopes)
         self._renew_at = self.clock() + max(MINIMUM_LIFE, life - MARGIN)
         self.refreshes += 1
