@@ -266,10 +266,36 @@ def test_hubspot_refresh_token_login_renewal_and_refusal(sandbox):
         assert client.tokens.refreshes == 3
     finally:
         sandbox.app.token = "00Dsandbox!TOKEN"
+    # every refresh on the date-versioned endpoint (v1's stops on 16 February 2027)
+    assert list(sandbox.app.hubspot.oauth.paths) == ["/oauth/2026-03/token"] * 3
     with pytest.raises(AuthError) as err:
         _hubspot(sandbox, "hs-revoked-secret").form_names()
     text = str(err.value)
-    assert "BAD_REFRESH_TOKEN" in text and "secret" not in text
+    assert "invalid_grant BAD_REFRESH_TOKEN" in text and "secret" not in text
+    assert "refresh token is invalid, expired or revoked" in text
+
+
+def test_the_dated_token_endpoint_answers_rfc_6749_errors_beside_hubspots_own():
+    """HubSpot's changelog ("New OAuth v3 API Endpoints and Standardized Error Responses"):
+    ``error`` and ``error_description`` join ``status`` and ``message``; v1 keeps its own."""
+    from connector.sandbox import Sandbox
+
+    with Sandbox(token="t") as sb:
+        sb.app.load({"hubspot": {"oauth": {"refresh_token": "good"}}})
+        form = {"grant_type": "refresh_token", "client_id": "c", "client_secret": "s",
+                "refresh_token": "bad"}
+        for path in ("/oauth/2026-03/token", "/oauth/v3/token"):
+            reply = requests.post(sb.url + path, data=form, timeout=10)
+            body = reply.json()
+            assert reply.status_code == 400 and body["error"] == "invalid_grant"
+            assert body["status"] == "BAD_REFRESH_TOKEN"
+            assert body["error_description"] == body["message"] == \
+                "refresh token is invalid, expired or revoked"
+            good = requests.post(sb.url + path, data={**form, "refresh_token": "good"},
+                                 timeout=10).json()
+            assert good["access_token"] == "t" and good["token_use"] == "access_token"
+        legacy = requests.post(sb.url + "/oauth/v1/token", data=form, timeout=10).json()
+        assert legacy["status"] == "BAD_REFRESH_TOKEN" and "error" not in legacy
 
 
 def test_hubspot_api_client_refreshes_against_the_sandbox(sandbox):

@@ -170,6 +170,7 @@ class HubSpotApi:
             self.granted_scopes = None
             self.portal_id = DEFAULT_PORTAL_ID
             self.oauth.settings = {}
+            self.oauth.paths.clear()
             self.store.clear()
             self.limiter.configure(**DEFAULT_RATE_LIMIT)
             self.limiter.clear()

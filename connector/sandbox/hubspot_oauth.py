@@ -1,4 +1,13 @@
-"""HubSpot's OAuth token endpoint, refresh grant only: ``POST /oauth/v1/token``.
+"""HubSpot's OAuth token endpoints, refresh grant only: ``POST /oauth/v1/token`` and the
+date-versioned ``POST /oauth/2026-03/token`` (also under its ``v3`` name) that replaces it.
+
+HubSpot sunsets the v1 OAuth API on 16 February 2027 ("v1 OAuth API Deprecation", developer
+changelog; the migration guide names ``POST /oauth/2026-03/token``, form-encoded body
+parameters, the same reply). The newer endpoint's errors follow RFC 6749 (``error``,
+``error_description``) and keep HubSpot's ``status`` and ``message`` ("New OAuth v3 API
+Endpoints and Standardized Error Responses": ``invalid_grant``, "refresh token is invalid,
+expired or revoked", ``BAD_REFRESH_TOKEN``). Spec: ``PublicApiSpecs/Auth/Oauth/Rollouts/
+279897/2026-03/oauth.json`` (docs/sandbox-wire-facts.md, section 11).
 
 HubSpot's "Refresh an access token" (OAuth tokens API v1): a form-encoded POST with
 ``grant_type=refresh_token``, ``client_id``, ``client_secret`` and ``refresh_token``; the reply
@@ -19,6 +28,7 @@ the Salesforce side's credentials) and ``expires_in`` (default 1800, HubSpot's 3
 from __future__ import annotations
 
 import uuid
+from collections import deque
 from typing import Any, Mapping, Protocol
 from urllib.parse import parse_qs
 
@@ -55,26 +65,37 @@ def parse(raw: Any) -> dict[str, Any]:
 
 
 class HubSpotOAuth:
-    """Registers ``/oauth/v1/token`` and holds the app's OAuth settings."""
+    """Registers the token endpoints and holds the app's OAuth settings."""
 
     def __init__(self, hubspot: Portal) -> None:
         self.hubspot = hubspot
         self.settings: dict[str, Any] = {}
-        hubspot.app.router.add("POST", "/oauth/v1/token/?", self._token,
-                               family="hubspot.oauth", auth=None)
+        add = hubspot.app.router.add
+        add("POST", "/oauth/v1/token/?", self._token, family="hubspot.oauth", auth=None)
+        for path in ("/oauth/2026-03/token/?", "/oauth/v3/token/?"):
+            add("POST", path, self._token_dated, family="hubspot.oauth", auth=None)
+        self.paths: deque[str] = deque(maxlen=100)   # the token paths asked, latest last
 
-    def _token(self, req: Request) -> Response:
+    def _token_dated(self, req: Request) -> Response:
+        return self._token(req, rfc=True)
+
+    def _token(self, req: Request, rfc: bool = False) -> Response:
+        self.paths.append(req.path)
         form = {k: v[0] for k, v in parse_qs(req.body.decode("utf-8", "replace"),
                                               keep_blank_values=True).items()}
         if form.get("grant_type") != "refresh_token":
             # [U] the sandbox serves the refresh grant only; the wording is ours.
             return self._error("BAD_GRANT_TYPE", "unsupported grant_type: only refresh_token is "
-                               "emulated")
+                               "emulated", rfc and "unsupported_grant_type")
         for key in ("client_id", "client_secret"):
             if not self._matches(key, form.get(key)):
                 # [U] HubSpot's status for a wrong client is not documented; ours names the key.
-                return self._error(f"BAD_{key.upper()}", f"missing or invalid {key}")
+                return self._error(f"BAD_{key.upper()}", f"missing or invalid {key}",
+                                   rfc and "invalid_client")
         if not self._matches("refresh_token", form.get("refresh_token")):
+            if rfc:                        # the changelog's example, word for word
+                return self._error("BAD_REFRESH_TOKEN", "refresh token is invalid, expired or "
+                                   "revoked", "invalid_grant")
             return self._error("BAD_REFRESH_TOKEN", "missing or invalid refresh token")
         hubspot = self.hubspot
         return Response.json(200, {"token_type": "bearer", "refresh_token": form["refresh_token"],
@@ -89,6 +110,11 @@ class HubSpotOAuth:
         return bool(given) if expected is None else given == expected
 
     @staticmethod
-    def _error(status: str, message: str) -> Response:
-        return Response.json(400, {"status": status, "message": message,
-                                   "correlationId": str(uuid.uuid4())})
+    def _error(status: str, message: str, rfc: str | bool = False) -> Response:
+        """HubSpot's ``status``/``message``; on the dated endpoint also RFC 6749's ``error``
+        (``rfc``) and ``error_description``."""
+        body: dict[str, Any] = {"status": status, "message": message,
+                                "correlationId": str(uuid.uuid4())}
+        if rfc:
+            body = {"error": rfc, "error_description": message, **body}
+        return Response.json(400, body)

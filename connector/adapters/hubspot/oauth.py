@@ -1,14 +1,17 @@
 """HubSpot access tokens from an OAuth app's refresh token (``[hubspot] auth = "refresh_token"``).
 
-HubSpot's "Refresh an access token": ``POST /oauth/v1/token``, form-encoded, with
-``grant_type=refresh_token``, ``client_id``, ``client_secret`` and ``refresh_token``; the reply's
+HubSpot's "Refresh an access token", on the date-versioned OAuth API: ``POST
+/oauth/2026-03/token`` (:data:`TOKEN_PATH`; the v1 path it replaces stops working on 16 February
+2027), form-encoded, with ``grant_type=refresh_token``, ``client_id``, ``client_secret`` and
+``refresh_token``; the reply's
 ``expires_in`` (seconds, 30 minutes today) says when the access token stops working. The
 token is renewed :data:`MARGIN` before that, so a page read never starts with a token about
 to lapse, and once more on a 401 (HubSpot may end a token early, e.g. the app reinstalled).
 
 Sent through the adapter's own session (timeouts, proxies, the sandbox's routing); the
 forms are paged from several threads, so one lock makes sure one refresh serves them all.
-Error text carries HubSpot's ``status`` and ``message``, never the client secret or a token.
+Error text carries the reply's RFC 6749 ``error`` and HubSpot's ``status`` and ``message``,
+never the client secret or a token.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import requests
 from connector.config.settings import HubSpotSettings
 from connector.errors import ApiError, AuthError, TransientError
 
+TOKEN_PATH = "/oauth/2026-03/token"   # HubSpot's migration guide from /oauth/v1/token
 MARGIN = 5 * 60     # seconds before expires_in at which the token is renewed
 MINIMUM_LIFE = 30   # a reply claiming less is treated as this (never refresh in a loop)
 
@@ -63,7 +67,7 @@ class RefreshTokens:
                 "client_secret": s.client_secret.reveal() if s.client_secret else "",
                 "refresh_token": s.refresh_token.reveal() if s.refresh_token else ""}
         try:
-            reply = self.session.post(f"{s.base_url}/oauth/v1/token", data=form,
+            reply = self.session.post(f"{s.base_url}{TOKEN_PATH}", data=form,
                                       timeout=self.timeout)
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise TransientError(f"HubSpot token refresh: {type(exc).__name__}") from None
@@ -75,8 +79,10 @@ class RefreshTokens:
             raise TransientError(f"HubSpot token refresh: {reply.status_code}",
                                  status=reply.status_code)
         if reply.status_code != 200 or not isinstance(body, dict) or not body.get("access_token"):
-            what = body.get("status") if isinstance(body, dict) else None
-            message = body.get("message") if isinstance(body, dict) else None
+            body = body if isinstance(body, dict) else {}
+            # RFC 6749's error (invalid_grant) beside HubSpot's own status (BAD_REFRESH_TOKEN)
+            what = " ".join(dict.fromkeys(str(body[k]) for k in ("error", "status") if body.get(k)))
+            message = body.get("message") or body.get("error_description")
             text = " ".join(str(message or reply.reason or "").split())[:200]
             if reply.status_code in (400, 401, 403):
                 raise AuthError(f"HubSpot refused the refresh token ({reply.status_code} "
