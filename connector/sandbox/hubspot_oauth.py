@@ -86,12 +86,12 @@ class HubSpotOAuth:
         if form.get("grant_type") != "refresh_token":
             # [U] the sandbox serves the refresh grant only; the wording is ours.
             return self._error("BAD_GRANT_TYPE", "unsupported grant_type: only refresh_token is "
-                               "emulated", rfc and "unsupported_grant_type")
+                               "emulated", "unsupported_grant_type" if rfc else None)
         for key in ("client_id", "client_secret"):
             if not self._matches(key, form.get(key)):
                 # [U] HubSpot's status for a wrong client is not documented; ours names the key.
                 return self._error(f"BAD_{key.upper()}", f"missing or invalid {key}",
-                                   rfc and "invalid_client")
+                                   "invalid_client" if rfc else None)
         if not self._matches("refresh_token", form.get("refresh_token")):
             if rfc:                        # the changelog's example, word for word
                 return self._error("BAD_REFRESH_TOKEN", "refresh token is invalid, expired or "
@@ -110,11 +110,11 @@ class HubSpotOAuth:
         return bool(given) if expected is None else given == expected
 
     @staticmethod
-    def _error(status: str, message: str, rfc: str | bool = False) -> Response:
+    def _error(status: str, message: str, error: str | None = None) -> Response:
         """HubSpot's ``status``/``message``; on the dated endpoint also RFC 6749's ``error``
-        (``rfc``) and ``error_description``."""
+        and ``error_description``."""
         body: dict[str, Any] = {"status": status, "message": message,
                                 "correlationId": str(uuid.uuid4())}
-        if rfc:
-            body = {"error": rfc, "error_description": message, **body}
+        if error is not None:
+            body = {"error": error, "error_description": message, **body}
         return Response.json(400, body)

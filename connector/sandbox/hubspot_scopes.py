@@ -1,4 +1,5 @@
-"""The scopes HubSpot's properties routes take, as its public OpenAPI spec lists them.
+"""The scopes HubSpot's properties routes take, as its public OpenAPI spec lists them, and
+the scopes the sandbox's app lists when it holds every one.
 
 Source: github.com/HubSpot/HubSpot-public-api-spec-collection at commit
 99893791383254f52aa07662baeb98aad65cc710, ``PublicApiSpecs/CRM/Properties/Rollouts/145899/v3/
