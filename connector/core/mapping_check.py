@@ -226,7 +226,7 @@ def _required_unfilled(mapping: FieldMapping, obj: ObjectSchema | None, sobject:
         return []
     filled = {name.lower() for name in mapping.defaults} if sobject == "Lead" else set()
     filled |= {sf_field.lower() for spec, sf_field in mapping.targets(sobject) if spec.rule != "never"}
-    fix = (f'map a form field to it or add {{name}} = "<value>" to [defaults]' if sobject == "Lead"
+    fix = ('map a form field to it or add {name} = "<value>" to [defaults]' if sobject == "Lead"
            else "map a form field to it (contact = ...), or keep [accounts] new_person = \"lead\"")
     where = "nor in [defaults]" if sobject == "Lead" else "by the mapping"
     out = []
