@@ -132,3 +132,22 @@ def test_an_oauth_apps_token_lists_its_scopes_so_writes_are_checked_too(world, s
         ("writeback", "error")]
     sandbox.app.hubspot.grant_only("oauth", "forms", READ, WRITE)
     assert {c.status for c in check(settings).scopes} == {ScopeStatus.HELD}
+
+
+def test_a_refused_token_leaves_the_scopes_unchecked_and_the_rest_of_the_check_standing(world):
+    """HubSpot refusing the token itself (401) is not a missing scope: one warning says the
+    scopes were not checked, and the check's other findings still come (no crash)."""
+    from dataclasses import replace
+
+    from connector.commands.mappings_check import check
+    from connector.config.secret import Secret
+
+    base = world.settings(forms=True)
+    settings = replace(base, hubspot=replace(base.hubspot, access_token=Secret("not-the-token")))
+    report = check(settings)
+    assert report.scopes == ()
+    found = [p for p in report.routing if p.where == "hubspot"]
+    assert [(p.level, p.message.startswith("the HubSpot app's scopes were not checked: HubSpot "
+                                           "refused the access token (401)")) for p in found] == \
+        [("warning", True)]
+    assert "not-the-token" not in found[0].message

@@ -21,9 +21,10 @@ from connector.core.mapping_check import (Problem, check_lead_statuses, check_ma
 from connector.core.enrich.scoring_check import check_scoring
 from connector.core.schema import schema_from_describes
 from connector.core.scopes import (ScopeCheck, scope_checks, scope_checks_granted, scope_needs,
-                                   scope_problems)
+                                   scope_problems, scopes_unchecked)
 from connector.engine.wiring import clients
 from connector.engine.writeback import writeback_problems
+from connector.errors import LeadsyncError
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,12 @@ def check(settings: Settings) -> MappingReport:
     routing += check_scoring(settings.scoring, settings.routing, schema)   # [scoring], hubspotscore
     campaigns = campaign_problems(client, settings.campaigns)
     routing += writeback_problems(settings)    # [writeback]'s HubSpot properties: also in the config file
-    scopes = hubspot_scopes(settings)
-    routing += scope_problems(scopes)          # a scope the HubSpot app lacks
+    try:
+        scopes = hubspot_scopes(settings)
+        routing += scope_problems(scopes)      # a scope the HubSpot app lacks
+    except LeadsyncError as exc:               # a refused token, an outage: the rest stands
+        scopes = ()
+        routing.append(scopes_unchecked(exc.message))
     return MappingReport(mapping.source, settings.source, problems, routing, campaigns,
                          forms_problems(settings), scopes)
 

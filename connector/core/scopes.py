@@ -108,3 +108,9 @@ def scope_problems(checks: tuple[ScopeCheck, ...]) -> list[Problem]:
                     + (f"; meanwhile {c.need.without}" if c.need.without else ""),
                     "warning" if c.need.without else "error")
             for c in checks if c.status is ScopeStatus.MISSING]
+
+
+def scopes_unchecked(reason: str) -> Problem:
+    """HubSpot could not be asked (a refused token, an outage): said as a warning, and the
+    rest of the check still stands."""
+    return Problem(0, "hubspot", f"the HubSpot app's scopes were not checked: {reason}", "warning")
