@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from connector.adapters.hubspot.forms import HubSpotClient
 from connector.adapters.hubspot.scopes import refused_probes
 from connector.adapters.salesforce.campaigns import campaign_problems
 from connector.commands.lifecycle import check_problems as lifecycle_problems
@@ -48,7 +49,8 @@ class MappingReport:
 
 def check(settings: Settings) -> MappingReport:
     mapping = load_mapping(settings.mapping_path())
-    client = clients(settings).salesforce
+    vendors = clients(settings)      # one HubSpot client for every check (one OAuth refresh)
+    client = vendors.salesforce
     tasks = ["Task"] if settings.routing.tasks is not None else []
     schema = schema_from_describes(client.describe(["Lead", "Contact", *tasks]))
     problems = check_mapping(mapping, schema, protected_of(settings))
@@ -63,45 +65,47 @@ def check(settings: Settings) -> MappingReport:
              ("lifecycle.nurture_status", settings.lifecycle.nurture_status)], schema.get("Lead"))
     routing += check_scoring(settings.scoring, settings.routing, schema)   # [scoring], hubspotscore
     campaigns = campaign_problems(client, settings.campaigns)
-    routing += writeback_problems(settings)    # [writeback]'s HubSpot properties: also in the config file
+    # [writeback]'s HubSpot properties: also in the config file
+    routing += writeback_problems(settings, hubspot=vendors.hubspot)
     try:
-        scopes = hubspot_scopes(settings)
+        scopes = hubspot_scopes(settings, vendors.hubspot)
         routing += scope_problems(scopes)      # a scope the HubSpot app lacks
     except LeadsyncError as exc:               # a refused token, an outage: the rest stands
         scopes = ()
         routing.append(scopes_unchecked(exc.message))
     return MappingReport(mapping.source, settings.source, problems, routing, campaigns,
-                         forms_problems(settings), scopes)
+                         forms_problems(settings, vendors.hubspot), scopes)
 
 
-def hubspot_scopes(settings: Settings) -> tuple[ScopeCheck, ...]:
+def hubspot_scopes(settings: Settings, hubspot: HubSpotClient | None = None
+                   ) -> tuple[ScopeCheck, ...]:
     """The HubSpot scopes the configuration needs: against the scopes an OAuth app's token
     lists, else each read tried once (nothing written)."""
     sources = {c.source for c in settings.campaigns}
     needs = scope_needs(forms="form" in sources, events="event" in sources,
                         meetings="meetings" in sources, freshness_probe=settings.sync.probe,
                         writeback=settings.writeback is not None)
-    hubspot = clients(settings).hubspot
-    if hubspot.tokens is not None:               # an OAuth app: its token reply lists them
-        hubspot.tokens.current()
-        if hubspot.tokens.scopes is not None:
-            return scope_checks_granted(needs, hubspot.tokens.scopes)
+    hub = hubspot or clients(settings).hubspot
+    if hub.tokens is not None:               # an OAuth app: its token reply lists them
+        hub.tokens.current()
+        if hub.tokens.scopes is not None:
+            return scope_checks_granted(needs, hub.tokens.scopes)
     first = {source: next((c for c in settings.campaigns if c.source == source), None)
              for source in ("form", "event")}
-    lacking = refused_probes(hubspot,
+    lacking = refused_probes(hub,
                              [n.probe for n in needs if n.probe is not None],
                              form_id=first["form"].form_id if first["form"] else None,
                              event_id=first["event"].event_id if first["event"] else None)
     return scope_checks(needs, lacking)
 
 
-def forms_problems(settings: Settings) -> list[Problem]:
+def forms_problems(settings: Settings, hubspot: HubSpotClient | None = None) -> list[Problem]:
     """The configured forms HubSpot's list (every form type) does not hold, as warnings."""
     from connector.core.form_coverage import listing_failed, unseen_forms
     from connector.errors import LeadsyncError
 
     try:
-        listed = clients(settings).hubspot.form_names()
+        listed = (hubspot or clients(settings).hubspot).form_names()
     except LeadsyncError as exc:
         return [listing_failed(type(exc).__name__)]
     return unseen_forms([c.form_id for c in settings.campaigns], listed)

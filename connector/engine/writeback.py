@@ -84,7 +84,8 @@ def check_properties(names: WritebackProperties, found: dict[str, PropertyInfo])
     return problems
 
 
-def writeback_problems(settings: Settings) -> list[Problem]:
+def writeback_problems(settings: Settings, *, hubspot: HubSpotClient | None = None
+                       ) -> list[Problem]:
     """``mappings check``'s view of [writeback]: each configured property HubSpot lacks (an
     error: it would be switched off) or cannot hold every stage (a warning). One call."""
     if settings.writeback is None:
@@ -92,7 +93,7 @@ def writeback_problems(settings: Settings) -> list[Problem]:
     from connector.engine.wiring import clients
 
     try:
-        found = ContactWriter(clients(settings).hubspot).properties()
+        found = ContactWriter(hubspot or clients(settings).hubspot).properties()
     except ApiError as exc:        # the rest of the check still has something to say
         return [Problem(0, "writeback.properties", f"could not read HubSpot's contact "
                         f"properties: {exc.message}", "error")]
