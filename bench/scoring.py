@@ -13,7 +13,12 @@ and the daily rescore of 100,000 people with 5% changed.
    spawned process against a fresh copy of the same world, so its CPU time (user + system of
    that process) is its own. The scoring config has a behaviour rule per form (one capped
    group), an answer rule, a page rule, three fit rules, a half-life, and writes score, date
-   and reasons. Each side runs ``--repeat`` times; the medians are compared.
+   and reasons. Each side runs ``--repeat`` times, interleaved, at ``--responses`` and at
+   ``--small`` responses; a configuration's CPU per response is the difference of its
+   medians over the difference in responses (its start-up taken out, as
+   ``scoring_instructions.py`` does), with the sandbox and the measured sync each kept on a
+   core of its own. ``--setup configured`` adds owners, stages and Tasks (the README's
+   routing example), which scoring's hand-off is made for.
 2. **Daily rescore** of ``--people`` people, one to five applied responses each over the last
    120 days, 5% of whom have a stored score that differs from today's (the rest match, as
    they would after yesterday's rescore). The state is built directly (the ledger and
@@ -29,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import os
 import random
 import resource
 import statistics
@@ -47,6 +53,9 @@ RATE_LIMIT = {"per_10s": 10_000_000, "per_second": 1_000_000, "daily": 100_000_0
 SCORE, DATE, REASONS = "Leadsync_Score__c", "Leadsync_Score_Date__c", "Leadsync_Score_Reasons__c"
 FIELDS = {SCORE: {"type": "double"}, DATE: {"type": "date"},
           REASONS: {"type": "string", "length": 255}}
+READY_ON = "Sales_Ready_On__c"        # the configured setup's stage date (Lead)
+# the configured setup's owners: user:<Username> (routing rules, the Task owner) and a queue
+USERS = ("max", "jane", "sdr")
 DAY = 86_400_000
 
 
@@ -56,13 +65,19 @@ def _sandbox_main(conn: Any, responses: int, seed: int) -> None:
     import world
     from connector.sandbox import Sandbox
 
+    _pin(0)
     sandbox = Sandbox(token=TOKEN)
     info = (world.build(sandbox.app, responses, forms=5, seed=seed, variety=True)
             if responses else None)
+    store = sandbox.app.salesforce.store
+    for user in USERS:                       # the configured setup's owners
+        store.add_user(user.title(), username=f"{user}@acme.example")
+    store.add_queue("Inbound Leads", developer_name="Inbound_Leads")
     dataset = sandbox.app.dump()
     schema = dataset["salesforce"].setdefault("schema", {})
     for sobject in ("Lead", "Contact"):
         schema[sobject] = {**(schema.get(sobject) or {}), **FIELDS}
+    schema["Lead"][READY_ON] = {"type": "date"}
     sandbox.app.load(dataset)
     dataset = sandbox.app.dump()
     sandbox.start()
@@ -120,10 +135,29 @@ def scoring_section(forms: list[str]) -> dict[str, Any]:
     }
 
 
-def settings_for(url: str, world: dict[str, Any], state_dir: str, scoring: bool | str) -> Any:
+def routing_section(forms: list[str]) -> dict[str, Any]:
+    """The configured setup: a sync as the README's "Routing and hand-off" sets one up (owners
+    by rule, else a queue; Lead Status by stage with its date; the rep's Task), which scoring's
+    hand-off is made for. The last form is the demo request: sales-ready."""
+    return {
+        "mode": "rules", "default_owner": "queue:Inbound_Leads", "timezone": "Europe/Berlin",
+        "rules": [{"owner": "user:max@acme.example", "domain": ["initech.co.uk"]},
+                  {"owner": "user:jane@acme.example", "form": [forms[0]]},
+                  {"owner": "user:max@acme.example", "company": ["globex"]}],
+        "stages": {"nurture": "Open - Not Contacted", "sales_ready": "Working - Contacted",
+                   "date_field": READY_ON, "sales_ready_forms": [forms[-1]]},
+        "tasks": {"sla": "4h", "subject": "Follow up: {form} from {email}", "priority": "High",
+                  "owner": "user:sdr@acme.example"},
+    }
+
+
+def settings_for(url: str, world: dict[str, Any], state_dir: str, scoring: bool | str,
+                 setup: str = "bare") -> Any:
     """``scoring``: False (none), True (computed and written to the score fields),
     "compute" (computed, hand-off decided, nothing written to Salesforce), "score_only" (only
-    the score field written, no date or reasons field) or "no_reasons" (score and date)."""
+    the score field written, no date or reasons field) or "no_reasons" (score and date).
+    ``setup``: "bare" (the mapping and campaigns only) or "configured" (with
+    :func:`routing_section`: owners, stages, Tasks)."""
     from connector.config.settings import settings_from_dict
 
     data: dict[str, Any] = {
@@ -134,6 +168,8 @@ def settings_for(url: str, world: dict[str, Any], state_dir: str, scoring: bool 
         "campaigns": [{"form_id": f, "campaign_id": c}
                       for f, c in zip(world.get("forms", []), world.get("campaigns", []))],
     }
+    if setup == "configured":
+        data["routing"] = routing_section(world.get("forms") or ["f"])
     if scoring:
         data["scoring"] = scoring_section(world.get("forms") or ["f"])
         dropped = {"compute": ("lead_field", "contact_field", "date_field", "reasons_field"),
@@ -167,12 +203,21 @@ def _in_child(target: Any, *args: Any) -> Any:
 
 # -- 1. the sync, with and without [scoring] ---------------------------------------------------
 
-def _sync_main(queue: Any, url: str, world: dict[str, Any], scoring: bool | str) -> None:
+def _pin(cpu: int) -> None:
+    """Keep this process on one core (the sandbox on the other): on a 2-core machine the two
+    otherwise trade places and caches mid-run, which moves CPU seconds more than the target."""
+    if hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) > 1:
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[cpu]})
+
+
+def _sync_main(queue: Any, url: str, world: dict[str, Any], scoring: bool | str,
+               setup: str = "bare") -> None:
     from connector.engine.report import RunOptions
     from connector.engine.wiring import Session
 
+    _pin(1)
     with tempfile.TemporaryDirectory() as state_dir:
-        settings = settings_for(url, world, state_dir, scoring)
+        settings = settings_for(url, world, state_dir, scoring, setup)
         cpu0, _ = _usage()
         started = time.monotonic()
         with Session(settings) as engine:
@@ -184,34 +229,50 @@ def _sync_main(queue: Any, url: str, world: dict[str, Any], scoring: bool | str)
                "pulled": report.counts.get("pulled", 0)})
 
 
-def sync_comparison(n: int, repeat: int, seed: int) -> None:
+NAMES = {False: "without", "compute": "scored, not written", True: "scored and written"}
+
+
+def _runs(n: int, repeat: int, seed: int, setup: str) -> dict[Any, list[dict[str, Any]]]:
+    """``repeat`` interleaved runs of each configuration over a world of ``n`` responses."""
     sandbox = SandboxProcess(n, seed)
     try:
-        runs: dict[Any, list[dict[str, Any]]] = {False: [], "compute": [], True: []}
+        runs: dict[Any, list[dict[str, Any]]] = {key: [] for key in NAMES}
         for _ in range(repeat):
             for scoring in runs:                 # interleaved: a slow moment hits every side
                 sandbox.ask("fresh")
-                result = _in_child(_sync_main, sandbox.url, sandbox.world, scoring)
+                result = _in_child(_sync_main, sandbox.url, sandbox.world, scoring, setup)
                 if result["status"] != "ok":
                     print(f"  run ended {result['status']}: {result['error']}", file=sys.stderr)
                 runs[scoring].append(result)
     finally:
         sandbox.stop()
+    return runs
+
+
+def sync_comparison(n: int, repeat: int, seed: int, *, small: int = 0, setup: str = "bare") -> None:
+    """CPU per response of each configuration; with ``small`` the runs at ``small`` responses
+    are taken off (the difference over the difference in responses), so the start-up
+    (imports, the configuration, the rules compiled, the free-mail list) is not in it."""
+    sizes = [small, n] if small else [n]
+    by_size = {size: _runs(size, repeat, seed, setup) for size in sizes}
+    runs = by_size[n]
     print(f"\n1. sync of {n:,} responses, with and without [scoring] ({repeat} runs each, "
-          "interleaved; medians)")
+          f"interleaved; medians; {setup} setup"
+          + (f"; less the same runs at {small:,} responses" if small else "") + ")")
     print(f"  {'':<20}{'CPU ms/resp':>12}{'wall s':>9}{'SF calls':>10}{'peak RSS MB':>13}  CPU ms/resp of each run")
     med = {}
-    names = {False: "without", "compute": "scored, not written", True: "scored and written"}
     for scoring, rs in runs.items():
-        cpu = statistics.median(1000 * r["cpu"] / n for r in rs)
-        med[scoring] = cpu
-        print(f"  {names[scoring]:<20}{cpu:>12.3f}"
+        cpu = statistics.median(r["cpu"] for r in rs)
+        if small:
+            cpu -= statistics.median(r["cpu"] for r in by_size[small][scoring])
+        med[scoring] = 1000 * cpu / (n - small)
+        print(f"  {NAMES[scoring]:<20}{med[scoring]:>12.4f}"
               f"{statistics.median(r['wall'] for r in rs):>9.2f}"
               f"{statistics.median(r['sf_calls'] for r in rs):>10.0f}"
               f"{max(r['rss'] for r in rs):>13.0f}  "
               + ", ".join(f"{1000 * r['cpu'] / n:.3f}" for r in rs))
     for key in ("compute", True):
-        print(f"  {names[key]} / without: CPU per response x{med[key] / med[False]:.3f} "
+        print(f"  {NAMES[key]} / without: CPU per response x{med[key] / med[False]:.3f} "
               f"({100 * (med[key] / med[False] - 1):+.1f}%; target at most +10%)")
     print("  (scored and written also sends the score, its date and reasons on every scored "
           "record: an update for each attach that had nothing to write before)")
@@ -332,11 +393,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--changed", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=6)
     parser.add_argument("--only", choices=["sync", "rescore"], default=None)
+    parser.add_argument("--small", type=int, default=2_000,
+                        help="also run at this many responses and take those runs off, so the "
+                             "start-up is not in the figure (0: one size, start-up included)")
+    parser.add_argument("--setup", choices=["bare", "configured"], default="bare",
+                        help="bare: the mapping and campaigns; configured: with owners, stages "
+                             "and Tasks as the README's routing example")
     args = parser.parse_args(argv)
     print("leadsync [scoring] benchmark: the sandbox runs in its own process; each measured run "
           "in a fresh process (CPU = user + system of that process; peak RSS = its ru_maxrss).")
     if args.only in (None, "sync"):
-        sync_comparison(args.responses, args.repeat, args.seed)
+        sync_comparison(args.responses, args.repeat, args.seed, small=args.small,
+                        setup=args.setup)
     if args.only in (None, "rescore"):
         rescore_run(args.people, args.changed, args.seed)
 

@@ -37,7 +37,7 @@ NAMES = {"without": "without", "compute": "scored, not written", "written": "sco
          "score_only": "score field only", "no_reasons": "score and date"}
 
 
-def _child(root: str, url: str, world_file: str, mode: str) -> None:
+def _child(root: str, url: str, world_file: str, mode: str, setup: str) -> None:
     """One sync, in the process valgrind counts."""
     sys.path.insert(0, root + "/bench")
     sys.path.insert(0, root)
@@ -48,19 +48,19 @@ def _child(root: str, url: str, world_file: str, mode: str) -> None:
 
     world = json.loads(Path(world_file).read_text())
     with tempfile.TemporaryDirectory() as state_dir:
-        settings = bench.settings_for(url, world, state_dir, MODES[mode])
+        settings = bench.settings_for(url, world, state_dir, MODES[mode], setup)
         with Session(settings) as engine:
             report = engine.run(RunOptions(keep_details=False))
     if report.status != "ok":
         raise SystemExit(f"the sync ended {report.status}: {report.error}")
 
 
-def _count(root: str, url: str, world_file: str, mode: str) -> int:
+def _count(root: str, url: str, world_file: str, mode: str, setup: str) -> int:
     python = sys.executable
     env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONMALLOC": "malloc"}
     done = subprocess.run(
         ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", python,
-         str(Path(__file__).resolve()), "--child", root, url, world_file, mode],
+         str(Path(__file__).resolve()), "--child", root, url, world_file, mode, setup],
         capture_output=True, text=True, env=env)
     found = re.search(r"Collected : (\d+)", done.stderr)
     if done.returncode != 0 or found is None:
@@ -71,7 +71,7 @@ def _count(root: str, url: str, world_file: str, mode: str) -> int:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        _child(*sys.argv[2:6])
+        _child(*sys.argv[2:7])
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--responses", type=int, default=10_000)
@@ -82,6 +82,9 @@ def main() -> None:
     parser.add_argument("--modes", default="without,compute,written",
                         help="which configurations (comma-separated; 'without' is always counted; "
                              "also score_only and no_reasons: fewer score fields written)")
+    parser.add_argument("--setup", choices=["bare", "configured"], default="bare",
+                        help="bare: the mapping and campaigns only; configured: with owners, "
+                             "stages and Tasks as the README's routing example (bench/scoring.py)")
     args = parser.parse_args()
     modes = ["without", *(m for m in args.modes.split(",") if m in MODES and m != "without")]
     if shutil.which("valgrind") is None:
@@ -102,13 +105,15 @@ def main() -> None:
                 for tree in trees:
                     for mode in modes:
                         sandbox.ask("fresh")
-                        counts[(tree, mode, size)] = _count(tree, sandbox.url, world_file, mode)
+                        counts[(tree, mode, size)] = _count(tree, sandbox.url, world_file, mode,
+                                                            args.setup)
                         print(f"  counted: {mode} at {size:,} responses ({tree})", file=sys.stderr)
             finally:
                 sandbox.stop()
     extra = args.responses - args.small
     print(f"[scoring] in instructions per response of a sync ({args.small:,} and "
-          f"{args.responses:,} responses; the difference per response, start-up taken out)")
+          f"{args.responses:,} responses; the difference per response, start-up taken out; "
+          f"{args.setup} setup)")
     for tree in trees:
         per = {m: (counts[(tree, m, args.responses)] - counts[(tree, m, args.small)]) / extra
                for m in modes}
