@@ -309,11 +309,33 @@ def _event_order(e: Event) -> tuple[int, str]:
 def fit_points(scoring: Scoring, email: str, values: Mapping[str, str]) -> list[Point]:
     """Each fit rule whose field matches, once. ``values`` are the person's fields by name
     (Salesforce field names as written, form fields lower-case); the email's domain and kind
-    are read from the email."""
+    are read from the email. (A hand-off's Task lists these, so they come from the same
+    compiled checks as the score's sums: :func:`_fit_hits`.)"""
+    return [Point(name, points, None, float(points))
+            for name, points in _fit_hits(scoring, email, values)]
+
+
+def _fit_hits(scoring: Scoring, email: str, values: Mapping[str, str]) -> list[tuple[str, float]]:
+    """(rule, points) of each fit rule that holds, in the configured order: what
+    ``rule.match(fit_value(rule.field, email, values))`` says of each, through the compiled
+    checks (``scoring_compiled.Program``: email rules once per host, pattern verdicts
+    remembered)."""
+    program = scoring.program
+    hits: tuple[bool, ...] | None = None
     out = []
-    for rule in scoring.fit:
-        if rule.match(fit_value(rule.field, email, values)):
-            out.append(Point(rule.name, rule.points, None, float(rule.points)))
+    for i, name, points, field_name, lower, check in program.fit:
+        if check is None:                         # the email's domain or kind
+            if hits is None:
+                hits = program.host_hits(email.rpartition("@")[2])
+            if not hits[i]:
+                continue
+        else:
+            value = values.get(field_name)
+            if value is None:
+                value = values.get(lower)
+            if value is None or not check(str(value)):
+                continue
+        out.append((name, points))
     return out
 
 
@@ -352,19 +374,7 @@ def score(scoring: Scoring, *, email: str, events: Sequence[Event],
     by_rule = _behaviour(scoring, events, as_of)
     behaviour = round(sum(by_rule.values()), 2)
     fit = 0.0
-    hits: tuple[bool, ...] | None = None
-    for i, name, points, field_name, lower, check in scoring.program.fit:
-        if check is None:                         # the email's domain or kind
-            if hits is None:
-                hits = scoring.program.host_hits(email.rpartition("@")[2])
-            if not hits[i]:
-                continue
-        else:
-            value = fit_values.get(field_name)
-            if value is None:
-                value = fit_values.get(lower)
-            if value is None or not check(str(value)):
-                continue
+    for name, points in _fit_hits(scoring, email, fit_values):
         by_rule[name] = by_rule.get(name, 0.0) + points
         fit += points
     fit = round(fit, 2)

@@ -8,7 +8,7 @@ in a custom Task field tells a replayed write from a new one (:func:`task_key`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
@@ -62,9 +62,8 @@ def task_for(routing: Routing, *, response: Response, owner_id: str | None, who_
     tasks = routing.tasks
     if tasks is None or routing.too_old(response.submitted_at, now_ms):
         return None
-    facts = facts_from(response, routing.score_field)
-    if scored is not None:
-        facts = replace(facts, score=scored.total)
+    facts = (facts_from(response, routing.score_field) if scored is None
+             else facts_from(response, None, score=scored.total))   # the score takes its place
     if stage_for(routing, facts) != SALES_READY and not (scored is not None and scored.ready):
         return None
     due = utc(response.submitted_at) + timedelta(seconds=tasks.sla_seconds)
