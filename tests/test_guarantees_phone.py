@@ -97,3 +97,45 @@ def test_a_wrong_region_is_a_mapping_error_naming_its_line(text, key):
     with pytest.raises(MappingError) as caught:
         parse_mapping(text, "m.toml")
     assert caught.value.key == key and caught.value.line > 0
+
+
+# -- what an admin sees of a left-out answer: the dry run's note, the ledger's field name ------
+
+BOB = "bob.smith@acme.example"
+
+
+@pytest.fixture
+def org(tmp_path):
+    from connector.sandbox import Sandbox
+    from sync_helpers import Org
+
+    with Sandbox() as sandbox:
+        o = Org(sandbox, tmp_path / "state" / "leadsync.db")
+        o.add_forms(1)
+        yield o
+
+
+def test_a_left_out_phone_is_shown_in_the_dry_run_and_named_in_the_ledger(org):
+    from connector.adapters.sqlite.ledger import State
+    from connector.render.run import render
+
+    left = org.fill(0, BOB, lastname="Smith", phone="call me")
+    kept = org.fill(0, "ann@acme.example", lastname="Lee", phone="+1 415 555 0100")
+    org.sf.insert("Contact", {"LastName": "Diaz", "Email": "carol@acme.example"})
+    contact = org.fill(0, "carol@acme.example", phone="no phone, email me")
+    preview = org.sync("unique", dry_run=True)
+    details = {r["conversion_id"]: r["details"] for r in preview.responses}
+    assert "phone -> Lead.Phone: 'call me' has no digits to dial; dropped" in details[left]
+    assert not any("Phone" in line for line in details[kept])
+    assert "has no digits to dial; dropped" in render(preview, detail=True)
+
+    org.sync("unique")
+    rows = {r["conversion_id"]: r for r in State.open(org.state_path).rows()}
+    assert rows[left]["status"] == "applied" and rows[left]["left_out_fields"] == "Lead.Phone"
+    assert rows[kept]["left_out_fields"] is None
+    # the fields of the record the response landed on (here an existing Contact)
+    assert rows[contact]["action"] == "attach_contact"
+    assert rows[contact]["left_out_fields"] == "Contact.Phone"
+    assert "call me" not in str(rows[left])             # the ledger names the field, not the answer
+    assert "Phone" not in org.leads(BOB)[0] or org.leads(BOB)[0]["Phone"] is None
+    assert org.leads("ann@acme.example")[0]["Phone"] == "+14155550100"

@@ -172,6 +172,13 @@ def test_values_that_cannot_be_placed_are_dropped_with_notes_not_failures(mappin
     assert r.notes == ("phone -> Lead.Phone: 'call me' has no digits to dial; dropped",
                        "numemployees -> Lead.NumberOfEmployees: 'lots' is not a whole number; dropped",
                        "phone -> Contact.Phone: 'call me' has no digits to dial; dropped")
+    # the names the ledger keeps (never the answers)
+    assert r.left_out == ("Lead.Phone", "Lead.NumberOfEmployees", "Contact.Phone")
+
+
+def test_a_value_cut_to_length_is_changed_not_left_out(mapping):
+    r = respond(mapping, email="a@b.example", firstname="x" * 50, phone="+1 415 555 0100")
+    assert r.notes and r.left_out == ()
 
 
 def test_overlong_values_are_cut_with_a_note(mapping):

@@ -82,6 +82,9 @@ class Response:
     form_values: Mapping[str, str] = field(default_factory=dict)     # cleaned form values, lower-case names
     notes: tuple[str, ...] = ()            # what the mapping dropped or changed, in an admin's words
     page_url: str | None = None            # the page the form was on ([scoring] page rules)
+    # The fields ("Lead.Phone") whose answers the mapping could not place and left out (the
+    # ``notes`` say why, with the answer): the ledger keeps these names, not the answers.
+    left_out: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -201,3 +204,4 @@ class Outcome:
     enrichment: Enrichment = field(default_factory=Enrichment)
     task_id: str | None = None
     score: "Score | None" = None      # [scoring]: the score an applied response made (the ledger keeps it)
+    left_out: tuple[str, ...] = ()    # fields the mapping left out of this response ("Lead.Phone")

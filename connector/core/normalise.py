@@ -215,6 +215,7 @@ def to_response(sub: Submission, mapping: FieldMapping, *, campaign_id: str, mem
     email = normalise_email(values.get(mapping.email_field))
     country = _record_country(mapping, values)
     notes: list[str] = []
+    left_out: list[str] = []
     found: dict[str, dict[str, str]] = {"Lead": {}, "Contact": {}}
     for plan in _field_plans(mapping, schema).answered(tuple(values)):
         answer = values.get(plan.form_field)
@@ -223,6 +224,8 @@ def to_response(sub: Submission, mapping: FieldMapping, *, campaign_id: str, mem
         value, why = plan.value(answer, country)
         if why:
             notes.extend(f"{plan.form_field} -> {plan.sobject}.{plan.sf_field}: {n}" for n in why)
+            if value is None:
+                left_out.append(f"{plan.sobject}.{plan.sf_field}")
         if value is not None:
             found[plan.sobject][plan.sf_field] = value
     lead = {**mapping.defaults, **found["Lead"], "Email": email}
@@ -234,7 +237,7 @@ def to_response(sub: Submission, mapping: FieldMapping, *, campaign_id: str, mem
         contact = {**contact, "Email": email}
     return Response(sub.conversion_id, sub.form_id, sub.submitted_at, email, lead, campaign_id,
                     member_status, contact_fields=contact, form_values=values, notes=tuple(notes),
-                    page_url=sub.page_url)
+                    page_url=sub.page_url, left_out=tuple(left_out))
 
 
 class _FieldPlan:

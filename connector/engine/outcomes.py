@@ -56,6 +56,9 @@ def outcome_of(step: Step, batch: Sequence[Submission]) -> Outcome:
     target = d.target
     outcome = Outcome(d.conversion_id, r.form_id, r.submitted_at, r.email, d.action, Status.PENDING,
                       campaign_id=r.campaign_id, reason=d.reason, enrichment=step.enrichment)
+    if r.left_out and target is not None:   # the answers left out of the record it lands on
+        prefix = f"{target.sobject}."
+        outcome.left_out = tuple(f for f in r.left_out if f.startswith(prefix))
     if target is not None and target.id:
         if target.sobject == "Lead":
             outcome.lead_id = target.id

@@ -29,10 +29,13 @@ def describe_step(step: Step) -> str:
 
 
 def describe_changes(step: Step) -> list[str]:
-    """The lines under a response in --dry-run: each field as before -> after, then routing."""
+    """The lines under a response in --dry-run: each field as before -> after, what the
+    mapping left out or changed (a phone with no digits, an answer cut to the field's
+    length), then routing."""
     lines = [f"{name}: {_shown(before)} -> {_shown(after)}"
              for name, (before, after) in step.changes.items()]
-    return lines + list(step.notes)
+    response = step.decision.response
+    return lines + list(response.notes if response is not None else ()) + list(step.notes)
 
 
 def _shown(value: Any) -> str:

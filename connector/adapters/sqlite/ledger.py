@@ -52,7 +52,9 @@ from connector.adapters.sqlite.writeback import ensure_writeback_schema
 from connector.core.model import Outcome, Status, Submission
 
 
-_LEDGER_SHAPING = ("owner_id", "account_id", "account_match", "task_id", "changed_fields")
+# What shaping decided, and the fields the mapping left out (names only)
+_LEDGER_SHAPING = ("owner_id", "account_id", "account_match", "task_id", "changed_fields",
+                   "left_out_fields")
 _LEDGER_COLUMNS = ("conversion_id", "form_id", "submitted_at", "email", "campaign_id", "action",
                    "status", "lead_id", "contact_id", "member_id", "member_existed",
                    "member_moved", "reason", "error_code", "error", "attempts", "run_id",
@@ -478,14 +480,15 @@ _NOT_EXPORTED = frozenset({"score_fit", "score_event"})
 
 
 def _extra_columns(outcome: Outcome) -> tuple[Any, ...]:
-    """What shaping decided (owner, matched Account, Task, changed fields) as the ledger's
-    ``_LEDGER_SHAPING`` columns, in that order.
+    """What shaping decided (owner, matched Account, Task, changed fields) and the fields the
+    mapping left out (an answer it could not place, such as a phone with no digits) as the
+    ledger's ``_LEDGER_SHAPING`` columns, in that order.
 
     Only field *names* are kept: the ledger is an audit of decisions, not a copy of people's
     data."""
     e = outcome.enrichment
-    if not (e or outcome.task_id):
+    if not (e or outcome.task_id or outcome.left_out):
         return _NO_SHAPING
     return (e.owner.id if e.owner else None, e.account.id if e.account else None,
             e.account.how if e.account else None, outcome.task_id,
-            ",".join(e.changed_fields) or None)
+            ",".join(e.changed_fields) or None, ",".join(outcome.left_out) or None)

@@ -26,11 +26,13 @@ SCHEMA_VERSION = 1
 # ledger.merged_from: the record a row first named, once reconcile re-pointed it at a merge survivor.
 # ledger.member_moved: the response moved a membership's status forward (a status move, not an
 # attach). ledger.score, score_ready, score_fit, score_event: [scoring]'s score of an applied response
-# and the inputs it read (adapters/sqlite/scoring.py).
+# and the inputs it read (adapters/sqlite/scoring.py). ledger.left_out_fields: the fields
+# ("Lead.Phone") whose answers the mapping could not place and left out of the record.
 ADDED_COLUMNS: dict[str, dict[str, type]] = {
     "ledger": {"owner_id": str, "account_id": str, "account_match": str, "task_id": str,
                "changed_fields": str, "merged_from": str, "score": int, "score_ready": int,
-               "score_fit": str, "score_event": str, "member_moved": int},
+               "score_fit": str, "score_event": str, "member_moved": int,
+               "left_out_fields": str},
     "runs": {"created_contacts": int, "updated_records": int, "tasks": int},
 }
 
