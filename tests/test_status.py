@@ -128,3 +128,41 @@ def test_status_needs_no_token(org, tmp_path):
     assert result.exit_code == 0, result.output
     s = json.loads(result.output)
     assert s["ledger"]["created_lead"] == 1 and s["runs"][0]["status"] == "ok"
+
+
+def test_status_counts_the_answers_the_mapping_left_out(org, tmp_path):
+    """A phone with no digits is written without: status names the field and how many, in
+    text, JSON and HTML, never the answer; a state from before the column reads as none."""
+    config = org.write_config(tmp_path / "c.toml")
+    org.fill(0, "ann@acme.example", lastname="A", phone="call me")
+    org.fill(0, "bo@acme.example", lastname="B", phone="ask reception")
+    org.fill(1, "cy@acme.example", lastname="C", phone="+1 415 555 0100")
+    runner = CliRunner()
+    assert runner.invoke(main, ["sync", "--config", str(config)], env=org.env()).exit_code == 0
+    result = runner.invoke(main, ["status", "--config", str(config), "--json"], env=org.env())
+    s = json.loads(result.output)
+    assert s["left_out"]["days"] == 7
+    assert s["left_out"]["by_field"] == [{"field": "Lead.Phone", "responses": 2}]
+    text = runner.invoke(main, ["status", "--config", str(config)], env=org.env()).output
+    assert "answers the mapping left out, last 7 days" in text and "Lead.Phone 2" in text
+    html = tmp_path / "s.html"
+    assert runner.invoke(main, ["status", "--config", str(config), "--html", str(html)],
+                         env=org.env()).exit_code == 0
+    page = html.read_text()
+    assert "Answers left out (last 7 days)" in page and "<code>Lead.Phone</code>" in page
+    for shown in (result.output, text, page):
+        assert "call me" not in shown and "ask reception" not in shown
+
+    # older than the window: not counted; a state without the column: nothing to count
+    state = State.open(org.state_path)
+    state.db.execute("UPDATE ledger SET first_seen_at = '2020-01-01T00:00:00.000+00:00'")
+    state.db.conn.commit()
+    state.close()
+    s = json.loads(runner.invoke(main, ["status", "--config", str(config), "--json"],
+                                 env=org.env()).output)
+    assert s["left_out"]["by_field"] == []
+    import sqlite_utils
+    from connector.adapters.sqlite.status_reads import left_out_counts
+    old = sqlite_utils.Database(memory=True)
+    old["ledger"].insert({"conversion_id": "c", "first_seen_at": "2030-01-01", "status": "applied"})
+    assert left_out_counts(old, "2000-01-01") == []

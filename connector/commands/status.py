@@ -18,7 +18,7 @@ local times, the headline: :mod:`connector.commands.status_view`); the renderers
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo
@@ -27,6 +27,10 @@ from connector.core.counts import OUTCOMES, RUN_COUNTS
 from connector.config.settings import Settings
 from connector.core.timefmt import iso_ms as _iso_ms
 from connector.render.html_file import write_private
+
+
+# How far back ``status`` counts the answers the mapping left out (by when they were synced).
+LEFT_OUT_WINDOW = timedelta(days=7)
 
 
 def summarize(*, runs: Sequence[Mapping[str, Any]], watermarks: Mapping[str, int],
@@ -112,6 +116,11 @@ def gather(settings: Settings, *, runs: int = 10, refresh_names: bool = False,
                             state_path=str(settings.state_path))
         # what the last run went on without (an owner fallen back, a form paused)
         summary["warnings"] = last_run_warnings(state.db)
+        # answers the mapping could not place (a phone with no digits): a form to fix
+        # (the state's own timestamp format, so the text compares as the moments do)
+        since = (now - LEFT_OUT_WINDOW).astimezone(timezone.utc).isoformat(timespec="milliseconds")
+        summary["left_out"] = {"since": since, "days": LEFT_OUT_WINDOW.days,
+                               "by_field": reads.left_out_counts(state.db, since)}
         owners = reads.owner_counts(state.db)
         names = names_for_status(settings, state, owner_ids=[str(r["owner_id"]) for r in owners],
                                  refresh=refresh_names, now=now, vendors=vendors)

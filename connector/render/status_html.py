@@ -175,6 +175,21 @@ def _lifecycle(s: Mapping[str, Any]) -> str:
             f'<th>reassignments</th><th>recycled</th><th>came back</th></tr>{body}</table>')
 
 
+def _left_out(s: Mapping[str, Any]) -> str:
+    """Answers the mapping could not place (a phone with no digits): the form or the mapping
+    to fix; the records were written without them."""
+    left_out = s.get("left_out") or {}
+    if not left_out.get("by_field"):
+        return ""
+    rows = "".join(f'<tr><td><code>{_e(f["field"])}</code></td><td class="n">{f["responses"]}</td></tr>'
+                   for f in left_out["by_field"])
+    return (f'<h2>Answers left out (last {left_out["days"]} days)</h2><p class="meta">Written '
+            "without these fields: the mapping could not place the answer (a phone with no "
+            "digits, a value the picklist lacks): the form or the mapping to fix. The ledger's "
+            "rows name the field (<code>left_out_fields</code>); a dry run shows the answers of "
+            f'responses not yet synced.</p><table class="left-out"><tr><th>field</th><th>responses</th></tr>{rows}</table>')
+
+
 def _when(iso: str) -> str:
     """"2026-12-04T00:57:24+01:00" -> "2026-12-04 00:57 (UTC+01:00)"."""
     return f"{iso[:10]} {iso[11:16]} (UTC{iso[19:]})" if len(iso) >= 25 else iso
@@ -218,6 +233,7 @@ def render_html(summary: Mapping[str, Any]) -> str:
 {_forms(s)}
 {_owners(s)}
 {_lifecycle(s)}
+{_left_out(s)}
 <h2>Parked responses ({s['parked']['total']})</h2>
 {_parked(s)}
 <h2>Responses per day, {window}</h2>

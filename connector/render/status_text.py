@@ -54,6 +54,11 @@ def render_text(s: Mapping[str, Any]) -> str:
     if warnings:
         lines.append("  the last run went on without (fix the configuration or the org):")
         lines += [f"    {w['kind']}: {w['message']}" for w in warnings]
+    left_out = (s.get("left_out") or {}).get("by_field")
+    if left_out:
+        lines.append(f"  answers the mapping left out, last {s['left_out']['days']} days (written "
+                     "without them; the form or the mapping to fix): " + ", ".join(
+                         f"{f['field']} {f['responses']}" for f in left_out))
     p = s["parked"]
     lines.append(f"  parked failures: {p['total']}")
     if s.get("parked_groups") is not None:
