@@ -267,3 +267,31 @@ def test_report_json_and_state_hold_no_secret(org, tmp_path):
     raw = org.state_path.read_bytes()
     assert secret_token.encode() not in raw
     assert oct(org.state_path.stat().st_mode & 0o777) == "0o600"
+
+
+# -- what an admin sees of a left-out answer (issue 17's phone transform): the dry run's
+# note, the ledger's field name ---------------------------------------------------------------
+
+def test_a_left_out_phone_is_shown_in_the_dry_run_and_named_in_the_ledger(org):
+    from connector.render.run import render
+
+    left = org.fill(0, BOB, lastname="Smith", phone="call me")
+    kept = org.fill(0, "ann@acme.example", lastname="Lee", phone="+1 415 555 0100")
+    org.sf.insert("Contact", {"LastName": "Diaz", "Email": "carol@acme.example"})
+    contact = org.fill(0, "carol@acme.example", phone="no phone, email me")
+    preview = org.sync("unique", dry_run=True)
+    details = {r["conversion_id"]: r["details"] for r in preview.responses}
+    assert "phone -> Lead.Phone: 'call me' has no digits to dial; dropped" in details[left]
+    assert not any("Phone" in line for line in details[kept])
+    assert "has no digits to dial; dropped" in render(preview, detail=True)
+
+    org.sync("unique")
+    rows = {r["conversion_id"]: r for r in State.open(org.state_path).rows()}
+    assert rows[left]["status"] == "applied" and rows[left]["left_out_fields"] == "Lead.Phone"
+    assert rows[kept]["left_out_fields"] is None
+    # the fields of the record the response landed on (here an existing Contact)
+    assert rows[contact]["action"] == "attach_contact"
+    assert rows[contact]["left_out_fields"] == "Contact.Phone"
+    assert "call me" not in str(rows[left])             # the ledger names the field, not the answer
+    assert "Phone" not in org.leads(BOB)[0] or org.leads(BOB)[0]["Phone"] is None
+    assert org.leads("ann@acme.example")[0]["Phone"] == "+14155550100"
