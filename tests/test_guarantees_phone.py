@@ -97,4 +97,3 @@ def test_a_wrong_region_is_a_mapping_error_naming_its_line(text, key):
     with pytest.raises(MappingError) as caught:
         parse_mapping(text, "m.toml")
     assert caught.value.key == key and caught.value.line > 0
-
