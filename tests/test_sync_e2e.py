@@ -295,3 +295,40 @@ def test_a_left_out_phone_is_shown_in_the_dry_run_and_named_in_the_ledger(org):
     assert "call me" not in str(rows[left])             # the ledger names the field, not the answer
     assert "Phone" not in org.leads(BOB)[0] or org.leads(BOB)[0]["Phone"] is None
     assert org.leads("ann@acme.example")[0]["Phone"] == "+14155550100"
+
+
+# -- what the writes did besides the responses: records updated, follow-up Tasks --------------
+
+def test_updated_records_count_records_not_responses_and_a_refused_update_is_not_one(org):
+    lee = org.sf.insert("Lead", {"LastName": "Lee", "Company": "Hooli", "Email": "dana@hooli.example"})
+    org.sf.insert("Lead", {"LastName": "Kim", "Company": "Initech", "Email": "kim@initech.example"})
+    # Dana's two fills both fill blanks on her one Lead: one record updated
+    org.fill(0, "dana@hooli.example", firstname="Dana")
+    org.fill(1, "dana@hooli.example", jobtitle="CTO")
+    # Kim's Lead refuses the change (a validation rule): parked, and not counted as updated
+    org.sf.add_validation_rule("Lead", "No_Title_For_Kim", 'AND(LastName = "Kim", NOT(ISBLANK(Title)))',
+                               "Kim's title is kept by sales.")
+    org.fill(0, "kim@initech.example", jobtitle="Engineer")
+    preview = org.sync("unique", dry_run=True)
+    assert preview.counts["updated_records"] == 2 and preview.counts["tasks"] == 0
+    report = org.sync("unique")
+    assert report.counts["updated_records"] == 1 and report.counts["failed"] == 1
+    lead = org.sf.get("Lead", lee)
+    assert (lead["FirstName"], lead["Title"]) == ("Dana", "CTO")
+    run = State.open(org.state_path).runs(1)[0]
+    assert (run["updated_records"], run["tasks"]) == (1, 0)   # the run history keeps them
+    from connector.render.run import render
+    assert "1  existing Leads and Contacts updated (records, not responses)" in render(report, detail=False)
+
+
+def test_follow_up_tasks_are_counted_in_the_dry_run_and_the_run(org):
+    routing = {"stages": {"nurture": "Open - Not Contacted", "sales_ready": "Working - Contacted",
+                          "sales_ready_forms": [org.forms[1]]},
+               "tasks": {"sla": "4h", "max_age": "3650d"}}
+    org.fill(1, BOB, lastname="Smith")
+    org.fill(1, "ann@acme.example", lastname="Lee")
+    org.fill(0, "cy@acme.example", lastname="Cy")        # not sales-ready: no Task
+    assert org.sync("unique", dry_run=True, routing=routing).counts["tasks"] == 2
+    report = org.sync("unique", routing=routing)
+    assert report.counts["tasks"] == 2 == len(org.sf.records("Task"))
+    assert State.open(org.state_path).runs(1)[0]["tasks"] == 2

@@ -27,6 +27,11 @@ class Count(StrEnum):
     # of the attached: an existing membership moved forward (Registered -> Attended, Sent ->
     # Responded); counted besides ATTACHED, not instead of it
     STATUS_MOVES = "status_moves"
+    # what the writes did besides the responses' own records and memberships: existing Leads
+    # and Contacts updated (blanks filled, overwrite rules, a status moved at hand-off, a score;
+    # a record, however many responses changed it) and follow-up Tasks (one per response)
+    UPDATED_RECORDS = "updated_records"
+    TASKS = "tasks"
 
 
 # The counts a run's one-line summary shows (daemon log, status), in this order.

@@ -33,16 +33,20 @@ class Applier:
         self.forget_describe = forget_describe
 
     def apply(self, plan: WritePlan, outcomes: dict[str, Outcome], memory: RunMemory,
-              replayed: frozenset[str] = frozenset()) -> None:
+              replayed: frozenset[str] = frozenset()) -> int:
+        """Write the plan; returns how many existing Leads and Contacts Salesforce updated
+        (the run's ``updated_records``: an outcome says what became of a response, not of
+        the record several responses may have changed)."""
         created = self._write_leads(plan, outcomes, memory)
         created.update(self._write_contacts(plan, outcomes, memory))
         self._write_members(plan, outcomes, created)
-        self._write_updates(plan, outcomes)
+        updated = self._write_updates(plan, outcomes)
         self._write_tasks(plan, outcomes, created, replayed)
         share_ids(plan.steps, outcomes, created)
         for outcome in outcomes.values():
             if outcome.status is Status.PENDING:
                 outcome.status = Status.APPLIED
+        return updated
 
     def _write_leads(self, plan: WritePlan, outcomes: dict[str, Outcome], memory: RunMemory
                      ) -> dict[str, str]:
@@ -128,21 +132,26 @@ class Applier:
                 outcome.error = (f"{outcome.error} (its {mw.target.sobject} {made} was created; "
                                  "`leadsync retry` adds the membership to it)")
 
-    def _write_updates(self, plan: WritePlan, outcomes: dict[str, Outcome]) -> None:
-        """Member statuses and filled blanks travel together: one collections call a batch."""
+    def _write_updates(self, plan: WritePlan, outcomes: dict[str, Outcome]) -> int:
+        """Member statuses and filled blanks travel together: one collections call a batch.
+        Returns how many Leads and Contacts were updated."""
         records = [("CampaignMember", {"id": u.member_id, "Status": u.status})
                    for u in plan.member_updates]
         records += [(u.sobject, {"id": u.id, **u.fields}) for u in plan.updates]
         if not records:
-            return
+            return 0
         results = self.sf.update_mixed(records)
         for update, result in zip(plan.member_updates, results):
             if not result.get("success"):
                 refused(outcomes[update.conversion_id], result)
+        updated = 0
         for change, result in zip(plan.updates, results[len(plan.member_updates):]):
-            if not result.get("success"):
+            if result.get("success"):
+                updated += 1
+            else:
                 for cid in change.conversion_ids:
                     refused(outcomes[cid], result)
+        return updated
 
     # -- follow-up Tasks, kept to one per response ---------------------------------------
     def _write_tasks(self, plan: WritePlan, outcomes: dict[str, Outcome], created: dict[str, str],

@@ -396,18 +396,23 @@ class Engine:
                     report.counts[Count.STATUS_MOVES] += 1
                 if options.keep_details:
                     report.responses.append({**step_json(step), "email": email_of(step, batch)})
+            report.counts[Count.UPDATED_RECORDS] += len(plan.updates)
+            report.counts[Count.TASKS] += len(plan.tasks)
             return
 
         outcomes = {step.decision.conversion_id: outcome_of(step, batch) for step in plan.steps}
         replayed = self._replayed_tasks(plan)   # read before this attempt's intents
         self.state.record_intents([o for o in outcomes.values() if o.status is Status.PENDING],
                                   report.run_id)
-        applier.apply(plan, outcomes, memory, replayed)
+        report.counts[Count.UPDATED_RECORDS] += applier.apply(plan, outcomes, memory, replayed)
         share_failures(plan.steps, outcomes, memory)
         watermarks = self._watermarks(outcomes.values(), start_ms)
         if policy.scoring is not None:            # [scoring]: the history the next batch reads
             mark_scores(plan, outcomes)
         self.state.record_outcomes(outcomes.values(), report.run_id, watermarks)
+        # follow-up Tasks of the applied responses: written now, or found again on a replay
+        report.counts[Count.TASKS] += sum(1 for o in outcomes.values()
+                                          if o.task_id and o.status is Status.APPLIED)
         for step in plan.steps:
             outcome = outcomes[step.decision.conversion_id]
             count = count_of_outcome(outcome)

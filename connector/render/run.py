@@ -11,6 +11,8 @@ COUNT_LABELS = (
     (Count.ATTACHED, "attached to an existing record"),
     (Count.STATUS_MOVES, "of those, a membership's status moved forward"),
     (Count.ALREADY_MEMBER, "already a campaign member"),
+    (Count.UPDATED_RECORDS, "existing Leads and Contacts updated (records, not responses)"),
+    (Count.TASKS, "follow-up Tasks"),
     (Count.FAILED, "failed (parked, see the reasons)"),
     (Count.SKIPPED, "already in the ledger (skipped)"),
 )
