@@ -318,7 +318,8 @@ def test_updated_records_count_records_not_responses_and_a_refused_update_is_not
     run = State.open(org.state_path).runs(1)[0]
     assert (run["updated_records"], run["tasks"]) == (1, 0)   # the run history keeps them
     from connector.render.run import render
-    assert "1  existing Leads and Contacts updated (records, not responses)" in render(report, detail=False)
+    assert "and besides: 1 existing Lead(s) and Contact(s) updated, 0 follow-up Task(s)" \
+        in render(report, detail=False)
 
 
 def test_follow_up_tasks_are_counted_in_the_dry_run_and_the_run(org):

@@ -11,8 +11,6 @@ COUNT_LABELS = (
     (Count.ATTACHED, "attached to an existing record"),
     (Count.STATUS_MOVES, "of those, a membership's status moved forward"),
     (Count.ALREADY_MEMBER, "already a campaign member"),
-    (Count.UPDATED_RECORDS, "existing Leads and Contacts updated (records, not responses)"),
-    (Count.TASKS, "follow-up Tasks"),
     (Count.FAILED, "failed (parked, see the reasons)"),
     (Count.SKIPPED, "already in the ledger (skipped)"),
 )
@@ -39,6 +37,10 @@ def render(report: RunReport, *, detail: bool) -> str:
     for key, label in COUNT_LABELS:
         if report.counts.get(key):
             lines.append(f"    {report.counts[key]:>6}  {label}")
+    updated, tasks = report.counts.get(Count.UPDATED_RECORDS, 0), report.counts.get(Count.TASKS, 0)
+    if updated or tasks:      # records, not responses: several responses may change one Lead
+        lines.append(f"  and besides: {updated} existing Lead(s) and Contact(s) updated, "
+                     f"{tasks} follow-up Task(s)")
     usage = ""
     if report.api_used is not None:
         usage = f"; org API usage {report.api_used}/{report.api_limit}"
