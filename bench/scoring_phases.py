@@ -30,7 +30,7 @@ import scoring as bench  # noqa: E402
 CONFIGS = {"without": False, "compute": "compute", "written": True}
 # label -> the function timed (its module or class in _phases_main), in the printed order
 PHASES = {"gather (all)": "gather", "  history read": "stored_history",
-          "score_batch": "score_batch", "shape": "shape", "ledger intents": "_upsert",
+          "score_batch": "score_batch", "shape": "shape", "  describe (Task lines)": "describe", "ledger intents": "_upsert",
           "ledger outcomes (all)": "record_outcomes", "  score columns' text": "score_columns"}
 
 
@@ -51,6 +51,7 @@ def _phases_main(queue: Any, url: str, world: dict[str, Any], scoring: bool | st
                  setup: str) -> None:
     import connector.adapters.sqlite.ledger as ledger
     import connector.core.batch as batch
+    import connector.core.enrich.shape as shape
     import connector.engine.gather as gather
     import connector.engine.scoring as engine_scoring
     from connector.engine.report import RunOptions
@@ -60,7 +61,7 @@ def _phases_main(queue: Any, url: str, world: dict[str, Any], scoring: bool | st
     acc: collections.Counter[str] = collections.Counter()
     owners = {"gather": gather.Gatherer, "stored_history": engine_scoring, "score_batch": batch,
               "shape": batch, "record_outcomes": ledger.State, "score_columns": ledger,
-              "_upsert": ledger.State}
+              "_upsert": ledger.State, "describe": shape}
     for label, name in PHASES.items():
         _timed(acc, owners[name], name, label)
     with tempfile.TemporaryDirectory() as state_dir:

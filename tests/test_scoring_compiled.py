@@ -22,7 +22,7 @@ from connector.adapters.sqlite.ledger import State
 from connector.adapters.sqlite.scoring import ScoreStore, _dump_events
 from connector.core.model import Action, Outcome, Status
 from connector.core.enrich.scoring import (DAY_MS, BehaviourRule, Event, FitRule, Match, Point,
-                                           Score, Scoring, fit_value, score)
+                                           Score, Scoring, describe, fit_value, score)
 
 FORMS = ("webinar", "whitepaper", "demo", "other")
 T0 = 1_760_000_000_000
@@ -160,6 +160,11 @@ def test_a_one_response_score_shared_between_people_is_the_plain_loops(seed: int
                 scoring, email, [event], fit_values, event.submitted_at)
             assert (dict(got.by_rule), got.behaviour, got.fit, got.total, got.ready) == (
                 by_rule, behaviour, fit, total, ready), (event, email, fit_values)
+            # a hand-off Task's lines, kept once per shared result: this person's own
+            own = score(scoring, email=email, events=(event,), fit_values=fit_values,
+                        as_of=event.submitted_at)
+            assert describe(got) == describe(own) == describe(got), (event, email, fit_values)
+            assert describe(got, limit=2) == describe(own, limit=2)
         if round_ == 1:
             made = len(scoring.program._fresh)
     assert len(scoring.program._fresh) == made

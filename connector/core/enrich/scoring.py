@@ -207,6 +207,10 @@ class Score:
     _reasons_made: str | None = field(default=None, init=False, repr=False, compare=False)
     _points_made: "tuple[Point, ...] | None" = field(default=None, init=False, repr=False,
                                                      compare=False)
+    # a one-response score shared between people (``scoring_compiled.Fresh``): the cell where
+    # its hand-off Task lines are kept once made, the same for everyone sharing it
+    _lines_cell: "list[list[str]] | None" = field(default=None, init=False, repr=False,
+                                                  compare=False)
 
     @property
     def points(self) -> tuple[Point, ...]:
@@ -435,7 +439,18 @@ def crossing(scoring: Scoring, before: int | None, after: Score, *,
 
 
 def describe(result: Score, *, limit: int = 8) -> list[str]:
-    """Lines for a Task's description: the score and its biggest reasons."""
+    """Lines for a Task's description: the score and its biggest reasons. A sync makes a
+    Task for every sales-ready response, most of them one-response scores whose lines are the
+    same for everyone who met the same rules (they name no date): those are made once."""
+    cell = result._lines_cell
+    if cell is None or limit != 8:
+        return _describe(result, limit)
+    if not cell:
+        cell.append(_describe(result, limit))
+    return list(cell[0])
+
+
+def _describe(result: Score, limit: int) -> list[str]:
     lines = [f"Score {result.value} (behaviour {result.behaviour:g}, fit {result.fit:g}):"]
     ranked = sorted(result.points, key=lambda p: -abs(p.decayed_to))[:limit]
     lines += [f"  {_signed(p.decayed_to)} {p.rule}" for p in ranked if round(p.decayed_to) != 0]

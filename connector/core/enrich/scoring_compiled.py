@@ -28,7 +28,8 @@ _new_event: Callable[[tuple[object, ...]], Event] = partial(tuple.__new__, Event
 class Fresh(NamedTuple):
     """A one-response score's sums (see :meth:`Program.fresh_score`); ``by_rule`` is shared by every
     Score made from it, and nothing changes it. ``reasons``: the reasons text at full length
-    (the same for everyone sharing the sums, so made once rather than per response)."""
+    (the same for everyone sharing the sums, so made once rather than per response);
+    ``lines``: its hand-off Task lines, once a Task asks for them (``scoring.describe``)."""
 
     total: float
     behaviour: float
@@ -36,6 +37,7 @@ class Fresh(NamedTuple):
     by_rule: Mapping[str, float]
     ready: bool
     reasons: str
+    lines: list[list[str]]
 Step = tuple[str, float, "str | None", float, "Check | None"]   # see _steps
 
 
@@ -142,10 +144,11 @@ class Program:
             s = _scoring.score(scoring, email=email, events=(event,), fit_values=fit_values,
                                as_of=event.submitted_at)
             f = self._fresh[key] = Fresh(s.total, s.behaviour, s.fit, s.by_rule, s.ready,
-                                         s.reasons())
+                                         s.reasons(), [])
         result = Score(f.total, f.behaviour, f.fit, f.by_rule, event.submitted_at, f.ready,
                        fit_values, (scoring, email, (event,)), event)
         result._reasons_made = f.reasons
+        result._lines_cell = f.lines
         return result
 
     def rules_for(self, form_id: str) -> tuple[Step, ...]:
