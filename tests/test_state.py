@@ -209,6 +209,29 @@ def test_a_batch_is_written_whatever_order_its_rows_arrive_in(tmp_path):
     assert rows["c9"]["changed_fields"] is None and rows["c9"]["owner_id"] is None
 
 
+def test_left_out_fields_are_kept_and_said_afresh_when_a_response_is_recorded_again(tmp_path):
+    """A parked response whose phone was left out, retried after the mapping was fixed: its
+    row no longer names the field (the column is set apart from the rows' own statements)."""
+    state = State.open(tmp_path / "s.db")
+    first = [outcome("c1", Status.PENDING), outcome("c2", Status.PENDING)]
+    state.record_intents(first, "run-1")
+    done = [outcome("c1", Status.FAILED), outcome("c2")]
+    done[0].left_out = ("Lead.Phone", "Lead.CountryCode")
+    state.record_outcomes(done, "run-1")
+    rows = {r["conversion_id"]: r for r in state.rows()}
+    assert (rows["c1"]["left_out_fields"], rows["c2"]["left_out_fields"]) == (
+        "Lead.Phone,Lead.CountryCode", None)
+    state.record_intents([outcome("c1", Status.PENDING)], "run-2")      # the retry
+    state.record_outcomes([outcome("c1")], "run-2")
+    again = {r["conversion_id"]: r for r in state.rows()}["c1"]
+    assert (again["status"], again["left_out_fields"], again["attempts"]) == ("applied", None, 2)
+    # a decision recorded without an intent (the upsert's own path) keeps it too
+    late = outcome("c3", Status.FAILED)
+    late.left_out = ("Contact.Phone",)
+    state.record_outcomes([late], "run-2")
+    assert {r["conversion_id"]: r for r in state.rows()}["c3"]["left_out_fields"] == "Contact.Phone"
+
+
 def _plan(state: State, sql: str, params: list) -> str:
     return " ".join(row[-1] for row in state.db.execute(f"EXPLAIN QUERY PLAN {sql}", params))
 
