@@ -30,7 +30,8 @@ import scoring as bench  # noqa: E402
 CONFIGS = {"without": False, "compute": "compute", "written": True}
 # label -> the function timed (its module or class in _phases_main), in the printed order
 PHASES = {"gather (all)": "gather", "  history read": "stored_history",
-          "score_batch": "score_batch", "shape": "shape", "  describe (Task lines)": "describe", "ledger intents": "_upsert",
+          "score_batch": "score_batch", "shape": "shape", "  describe (Task lines)": "describe",
+          "ledger intents": "_upsert",
           "ledger outcomes (all)": "record_outcomes", "  score columns' text": "score_columns"}
 
 
