@@ -187,7 +187,8 @@ def _left_out(s: Mapping[str, Any]) -> str:
             "without these fields: the mapping could not place the answer (a phone with no "
             "digits, a value the picklist lacks): the form or the mapping to fix. The ledger's "
             "rows name the field (<code>left_out_fields</code>); a dry run shows the answers of "
-            f'responses not yet synced.</p><table class="left-out"><tr><th>field</th><th>responses</th></tr>{rows}</table>')
+            'responses not yet synced.</p><table class="left-out"><tr><th>field</th>'
+            f'<th>responses</th></tr>{rows}</table>')
 
 
 def _when(iso: str) -> str:
